@@ -1,0 +1,245 @@
+//! Configuration from environment variables (and `.env` if present), read once
+//! at start into typed structs that are passed in. A missing or weak setting
+//! is a [`ConfigError`] naming the variable, and the service stops with it.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// One clear line naming the setting that stops the service.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(name: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            name,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// A value that never shows up in `Debug` output or logs.
+#[derive(Clone)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Reads `.env` from the working directory, if there is one. Variables already
+/// set in the environment win.
+pub fn load_dotenv() {
+    let _ = dotenvy::dotenv();
+}
+
+/// A set variable, trimmed; empty counts as unset.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// A variable that must be set.
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
+    var(name).ok_or_else(|| ConfigError::new(name, "is not set"))
+}
+
+/// A variable parsed with `FromStr`, or `default` when unset.
+pub fn parsed_or<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|e| ConfigError::new(name, format!("cannot parse {v:?}: {e}"))),
+    }
+}
+
+/// A duration given in whole seconds, within `min..=max`.
+pub fn seconds_or(
+    name: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<Duration, ConfigError> {
+    let secs: u64 = parsed_or(name, default)?;
+    if !(min..=max).contains(&secs) {
+        return Err(ConfigError::new(
+            name,
+            format!("must be between {min} and {max} seconds, got {secs}"),
+        ));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// The site's own origin as browsers see it (scheme, host, port): it decides
+/// the `Secure` cookie flag, HSTS, and which `Origin` headers are same-site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicOrigin {
+    origin: String,
+}
+
+impl PublicOrigin {
+    /// Accepts `http(s)://host[:port]` with no path, query or credentials.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim().trim_end_matches('/');
+        let (scheme, rest) = trimmed
+            .split_once("://")
+            .ok_or("must look like https://chat.example.com")?;
+        if scheme != "http" && scheme != "https" {
+            return Err("the scheme must be http or https".into());
+        }
+        if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+            return Err("must be scheme://host[:port] only, with no path".into());
+        }
+        Ok(Self {
+            origin: format!("{scheme}://{}", rest.to_ascii_lowercase()),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.origin
+    }
+
+    /// True for an https origin: cookies get `Secure` and pages get HSTS.
+    pub fn is_https(&self) -> bool {
+        self.origin.starts_with("https://")
+    }
+
+    /// Whether a request's `Origin` header is this site.
+    pub fn matches(&self, header: &str) -> bool {
+        header
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case(&self.origin)
+    }
+}
+
+/// Settings both services read.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    pub database_url: Secret<String>,
+    pub database_pool_size: usize,
+    pub redis_url: Secret<String>,
+    /// Prepended to every Redis key and channel, so deployments (and tests) can share a Redis.
+    pub redis_prefix: String,
+    pub public_origin: PublicOrigin,
+    pub listen_addr: SocketAddr,
+    /// Peers whose `X-Forwarded-For`/`X-Real-IP` are believed (nginx).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Leave in-flight requests this long on SIGTERM.
+    pub shutdown_timeout: Duration,
+}
+
+impl CommonConfig {
+    /// Reads the shared variables; `default_listen` differs per service.
+    pub fn from_env(default_listen: &str) -> Result<Self, ConfigError> {
+        let database_url = required("DATABASE_URL")?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "must be a postgres:// URL",
+            ));
+        }
+        let redis_url = required("REDIS_URL")?;
+        if !(redis_url.starts_with("redis://")
+            || redis_url.starts_with("rediss://")
+            || redis_url.starts_with("unix://"))
+        {
+            return Err(ConfigError::new("REDIS_URL", "must be a redis:// URL"));
+        }
+        let public_origin = PublicOrigin::parse(&required("PUBLIC_ORIGIN")?)
+            .map_err(|p| ConfigError::new("PUBLIC_ORIGIN", p))?;
+        let default_listen: SocketAddr = default_listen
+            .parse()
+            .map_err(|e| ConfigError::new("LISTEN_ADDR", format!("bad default: {e}")))?;
+        let trusted_proxies = match var("TRUSTED_PROXIES") {
+            None => vec![
+                IpAddr::from([127, 0, 0, 1]),
+                IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+            ],
+            Some(list) => list
+                .split(',')
+                .map(|s| s.trim().parse::<IpAddr>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| {
+                    ConfigError::new(
+                        "TRUSTED_PROXIES",
+                        format!("a comma-separated list of IP addresses: {e}"),
+                    )
+                })?,
+        };
+        let database_pool_size = parsed_or("DATABASE_POOL_SIZE", 16usize)?;
+        if database_pool_size == 0 {
+            return Err(ConfigError::new("DATABASE_POOL_SIZE", "must be at least 1"));
+        }
+        Ok(Self {
+            database_url: Secret::new(database_url),
+            database_pool_size,
+            redis_url: Secret::new(redis_url),
+            redis_prefix: var("REDIS_KEY_PREFIX").unwrap_or_else(|| "parley:".into()),
+            public_origin,
+            listen_addr: parsed_or("LISTEN_ADDR", default_listen)?,
+            trusted_proxies,
+            shutdown_timeout: seconds_or("SHUTDOWN_TIMEOUT_SECS", 10, 0, 300)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_origin_parses_and_matches() {
+        let o = PublicOrigin::parse("https://Chat.Example.com/").map_err(|e| e.to_string());
+        let o = o.as_ref().map(|o| (o.as_str().to_owned(), o.is_https()));
+        assert_eq!(o, Ok(("https://chat.example.com".to_owned(), true)));
+        let local = PublicOrigin::parse("http://127.0.0.1:8080");
+        assert!(
+            local
+                .as_ref()
+                .is_ok_and(|o| !o.is_https() && o.matches("http://127.0.0.1:8080"))
+        );
+        assert!(
+            local
+                .as_ref()
+                .is_ok_and(|o| !o.matches("http://evil.example"))
+        );
+        for bad in [
+            "chat.example.com",
+            "ftp://x",
+            "https://x/path",
+            "https://",
+            "https://u@x",
+        ] {
+            assert!(PublicOrigin::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+}

@@ -1,0 +1,87 @@
+//! The Postgres pool and the migrations. Queries live with the table they
+//! touch, in `store::*`.
+
+use std::time::Duration;
+
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::ManagerConfig;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{
+    AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, SimpleAsyncConnection,
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+
+use crate::error::{Error, Result};
+
+/// The versioned migrations in `db/migrations`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../db/migrations");
+
+/// The seed, run after the migrations on every `migrate`; idempotent.
+pub const SEED_SQL: &str = include_str!("../../../db/init.sql");
+
+/// An arbitrary constant naming the advisory lock that serializes migrations.
+const MIGRATION_LOCK_ID: i64 = 0x7061_726c_6579; // "parley"
+
+/// A pool of async Postgres connections, shared by all handlers.
+pub type DbPool = Pool<AsyncPgConnection>;
+
+/// One connection borrowed from the pool.
+pub type DbConn = Object<AsyncPgConnection>;
+
+/// Builds the pool. Connections are made lazily, each with a statement timeout
+/// and the service's `application_name`, so a stuck query cannot hold one forever.
+pub fn build_pool(
+    database_url: &str,
+    size: usize,
+    application_name: &'static str,
+) -> Result<DbPool> {
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    manager_config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        async move {
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            conn.batch_execute(&format!(
+                "SET application_name = '{application_name}'; SET statement_timeout = '10s'; SET lock_timeout = '5s'"
+            ))
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::new_with_config(database_url, manager_config);
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| Error::Internal(format!("building the database pool: {e}")))
+}
+
+/// Brings a database up to date: every pending migration, then the seed, all
+/// under an advisory lock so that replicas starting together apply them once.
+/// Returns the versions applied by this call. Needs a multi-thread runtime.
+pub async fn migrate(database_url: &str) -> Result<Vec<String>> {
+    let mut conn = AsyncPgConnection::establish(database_url)
+        .await
+        .map_err(|e| Error::Unavailable(format!("connecting to Postgres: {e}")))?;
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))
+        .await?;
+    let mut harness = AsyncMigrationHarness::new(conn);
+    let applied = harness
+        .run_pending_migrations(MIGRATIONS)
+        .map(|versions| versions.iter().map(ToString::to_string).collect::<Vec<_>>())
+        .map_err(|e| Error::Internal(format!("running migrations: {e}")));
+    let mut conn = harness.into_inner();
+    let seeded = match &applied {
+        Ok(_) => conn.batch_execute(SEED_SQL).await.map_err(Error::from),
+        Err(_) => Ok(()),
+    };
+    conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"))
+        .await?;
+    seeded?;
+    applied
+}

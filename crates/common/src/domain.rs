@@ -1,0 +1,422 @@
+//! Validated input. Parsing a raw string into one of these types is the only
+//! way to get one, so a function that takes a `Username` never re-checks it.
+//! The limits are those of http.md and protocol.md.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// Declares a string newtype with `as_str`, `Display` and `into_inner`.
+macro_rules! string_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The validated text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The validated text, owned.
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// 3..=32 of `[A-Za-z0-9_.-]`; unique ignoring case.
+    Username
+);
+string_newtype!(
+    /// A syntactically valid address (dot-atom local part, dotted domain); unique ignoring case.
+    Email
+);
+string_newtype!(
+    /// 1..=64 characters after trimming, no control characters; unique ignoring case.
+    RoomName
+);
+string_newtype!(
+    /// At most 256 characters after trimming, no control characters.
+    Topic
+);
+string_newtype!(
+    /// 1..=4000 characters after trimming; newline and tab are the only control characters.
+    MessageBody
+);
+string_newtype!(
+    /// The client's idempotency key for a send: 1..=64 characters, no control characters.
+    Nonce
+);
+
+/// A password of 8..=256 characters. Never displayed or logged.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+fn char_count(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn has_control(s: &str, allowed: &[char]) -> bool {
+    s.chars().any(|c| c.is_control() && !allowed.contains(&c))
+}
+
+impl Username {
+    pub const MIN: usize = 3;
+    pub const MAX: usize = 32;
+
+    /// Checks length and alphabet; keeps the case the user chose.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(Error::invalid(
+                "username",
+                "username_missing",
+                "Choose a username.",
+            ));
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
+            return Err(Error::invalid(
+                "username",
+                "username_invalid",
+                "A username may only use letters A-Z, digits, '_', '.' and '-'.",
+            ));
+        }
+        if !(Self::MIN..=Self::MAX).contains(&s.len()) {
+            return Err(Error::invalid(
+                "username",
+                "username_length",
+                format!(
+                    "A username is {} to {} characters long.",
+                    Self::MIN,
+                    Self::MAX
+                ),
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl Email {
+    pub const MAX: usize = 254;
+
+    /// A practical subset of RFC 5321: `local@domain` with a dot-atom local
+    /// part of at most 64 characters and a domain of dotted DNS labels.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim();
+        let bad = || {
+            Error::invalid(
+                "email",
+                "email_invalid",
+                "Enter a valid e-mail address, like ann@example.com.",
+            )
+        };
+        if s.is_empty() {
+            return Err(Error::invalid(
+                "email",
+                "email_missing",
+                "Enter your e-mail address.",
+            ));
+        }
+        if s.len() > Self::MAX {
+            return Err(Error::invalid(
+                "email",
+                "email_length",
+                "An e-mail address is at most 254 characters long.",
+            ));
+        }
+        let (local, domain) = s.rsplit_once('@').ok_or_else(bad)?;
+        let atom_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && local
+                .split('.')
+                .all(|part| !part.is_empty() && part.chars().all(atom_char));
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        };
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2 && labels.iter().all(|l| label_ok(l));
+        if local_ok && domain_ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(bad())
+        }
+    }
+}
+
+impl Password {
+    pub const MIN: usize = 8;
+    pub const MAX: usize = 256;
+
+    /// Checks the length only: any character is allowed, nothing is trimmed.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let n = char_count(raw);
+        if n == 0 {
+            return Err(Error::invalid(
+                "password",
+                "password_missing",
+                "Choose a password.",
+            ));
+        }
+        if !(Self::MIN..=Self::MAX).contains(&n) {
+            return Err(Error::invalid(
+                "password",
+                "password_length",
+                format!(
+                    "A password is {} to {} characters long.",
+                    Self::MIN,
+                    Self::MAX
+                ),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The secret itself, for hashing and verifying only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl RoomName {
+    pub const MAX: usize = 64;
+
+    /// Trims, then checks length and control characters.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(Error::invalid(
+                "name",
+                "name_missing",
+                "Give the room a name.",
+            ));
+        }
+        if char_count(s) > Self::MAX {
+            return Err(Error::invalid(
+                "name",
+                "name_length",
+                "A room name is at most 64 characters long.",
+            ));
+        }
+        if has_control(s, &[]) {
+            return Err(Error::invalid(
+                "name",
+                "name_invalid",
+                "A room name cannot contain control characters.",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl Topic {
+    pub const MAX: usize = 256;
+
+    /// Trims, then checks length and control characters; empty is allowed.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim();
+        if char_count(s) > Self::MAX {
+            return Err(Error::invalid(
+                "topic",
+                "topic_length",
+                "A topic is at most 256 characters long.",
+            ));
+        }
+        if has_control(s, &[]) {
+            return Err(Error::invalid(
+                "topic",
+                "topic_invalid",
+                "A topic cannot contain control characters.",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl MessageBody {
+    pub const MAX: usize = 4000;
+
+    /// Turns CRLF into LF (what HTML forms send), trims, then checks length and
+    /// control characters. The codes are protocol.md's `error` codes.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let normalized;
+        let s = if raw.contains('\r') {
+            normalized = raw.replace("\r\n", "\n");
+            normalized.trim()
+        } else {
+            raw.trim()
+        };
+        if s.is_empty() {
+            return Err(Error::invalid("body", "empty", "message body is empty"));
+        }
+        if char_count(s) > Self::MAX {
+            return Err(Error::invalid(
+                "body",
+                "too_long",
+                "message body is over 4000 characters",
+            ));
+        }
+        if has_control(s, &['\n', '\t']) {
+            return Err(Error::invalid(
+                "body",
+                "bad_request",
+                "message body contains control characters (only newline and tab are allowed)",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl Nonce {
+    pub const MAX: usize = 64;
+
+    /// Checks length and control characters; kept exactly as sent.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let n = char_count(raw);
+        if n == 0 || n > Self::MAX || has_control(raw, &[]) {
+            return Err(Error::invalid(
+                "nonce",
+                "bad_request",
+                "nonce must be 1 to 64 characters without control characters",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(r: Result<impl Sized>) -> &'static str {
+        match r {
+            Err(Error::Invalid { code, .. }) => code,
+            Err(e) => panic!("unexpected error {e:?}"),
+            Ok(_) => "ok",
+        }
+    }
+
+    #[test]
+    fn usernames() {
+        assert_eq!(code(Username::parse("ann")), "ok");
+        assert_eq!(code(Username::parse("Ann_B.c-9")), "ok");
+        assert_eq!(code(Username::parse(&"a".repeat(32))), "ok");
+        assert_eq!(code(Username::parse("an")), "username_length");
+        assert_eq!(code(Username::parse(&"a".repeat(33))), "username_length");
+        assert_eq!(code(Username::parse("ann bob")), "username_invalid");
+        assert_eq!(code(Username::parse("änn")), "username_invalid");
+        assert_eq!(code(Username::parse("")), "username_missing");
+        assert_eq!(
+            Username::parse("  ann ").map(Username::into_inner).ok(),
+            Some("ann".into())
+        );
+    }
+
+    #[test]
+    fn emails() {
+        for ok in ["a@b.co", "ann.lee+chat@mail.example.org", "x_y@a-b.io"] {
+            assert_eq!(code(Email::parse(ok)), "ok", "{ok}");
+        }
+        for bad in [
+            "ann",
+            "ann@",
+            "@b.co",
+            "a@b",
+            "a..b@c.de",
+            "a@-b.co",
+            "a b@c.de",
+            "a@b..co",
+            "a@b.co\n",
+        ] {
+            let c = code(Email::parse(bad));
+            assert!(c == "email_invalid" || bad.trim() != bad, "{bad}: {c}");
+        }
+        assert_eq!(
+            code(Email::parse(&format!("{}@b.co", "a".repeat(65)))),
+            "email_invalid"
+        );
+        assert_eq!(
+            code(Email::parse(&format!("a@{}.com", "b".repeat(250)))),
+            "email_length"
+        );
+        assert_eq!(code(Email::parse(" ")), "email_missing");
+    }
+
+    #[test]
+    fn passwords() {
+        assert_eq!(code(Password::parse("12345678")), "ok");
+        assert_eq!(code(Password::parse("1234567")), "password_length");
+        assert_eq!(code(Password::parse(&"é".repeat(256))), "ok");
+        assert_eq!(code(Password::parse(&"é".repeat(257))), "password_length");
+        assert_eq!(code(Password::parse("")), "password_missing");
+        assert_eq!(
+            format!("{:?}", Password::parse("secret-pw").ok()),
+            "Some(Password(***))"
+        );
+    }
+
+    #[test]
+    fn room_names_and_topics() {
+        assert_eq!(code(RoomName::parse("x")), "ok");
+        assert_eq!(code(RoomName::parse(&"é".repeat(64))), "ok");
+        assert_eq!(code(RoomName::parse(&"é".repeat(65))), "name_length");
+        assert_eq!(code(RoomName::parse("   ")), "name_missing");
+        assert_eq!(code(RoomName::parse("a\u{7}b")), "name_invalid");
+        assert_eq!(code(Topic::parse("")), "ok");
+        assert_eq!(code(Topic::parse(&"t".repeat(256))), "ok");
+        assert_eq!(code(Topic::parse(&"t".repeat(257))), "topic_length");
+        assert_eq!(code(Topic::parse("a\nb")), "topic_invalid");
+    }
+
+    #[test]
+    fn message_bodies() {
+        assert_eq!(code(MessageBody::parse("hi")), "ok");
+        assert_eq!(code(MessageBody::parse(" \n\t ")), "empty");
+        assert_eq!(code(MessageBody::parse(&"x".repeat(4000))), "ok");
+        assert_eq!(
+            code(MessageBody::parse(&format!("  {}  ", "x".repeat(4000)))),
+            "ok"
+        );
+        assert_eq!(code(MessageBody::parse(&"x".repeat(4001))), "too_long");
+        assert_eq!(code(MessageBody::parse("a\u{0}b")), "bad_request");
+        assert_eq!(code(MessageBody::parse("a\u{1b}[31mb")), "bad_request");
+        assert_eq!(
+            MessageBody::parse("a\r\nb\tc\r\n")
+                .map(MessageBody::into_inner)
+                .ok(),
+            Some("a\nb\tc".into())
+        );
+    }
+
+    #[test]
+    fn nonces() {
+        assert_eq!(code(Nonce::parse("c-1")), "ok");
+        assert_eq!(code(Nonce::parse(&"n".repeat(64))), "ok");
+        assert_eq!(code(Nonce::parse(&"n".repeat(65))), "bad_request");
+        assert_eq!(code(Nonce::parse("")), "bad_request");
+        assert_eq!(code(Nonce::parse("a\nb")), "bad_request");
+    }
+}

@@ -1,0 +1,16 @@
+//! What Parley's services share: the schema and its queries, validated domain
+//! types, authentication (tokens, passwords), configuration, the error type
+//! and the wire shapes of protocol.md.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod protocol;
+#[rustfmt::skip]
+pub mod schema;
+pub mod store;
+pub mod telemetry;
+
+pub use error::{Error, Result};

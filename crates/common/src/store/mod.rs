@@ -1,0 +1,52 @@
+//! Every query, in the module that owns its table. Functions take
+//! `&mut AsyncPgConnection` so callers can compose them inside transactions.
+
+pub mod members;
+pub mod messages;
+pub mod rooms;
+pub mod sessions;
+pub mod users;
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// SQL functions diesel does not declare for text.
+pub(crate) mod sql {
+    #[diesel::declare_sql_function]
+    extern "SQL" {
+        /// Postgres `lower(text)`: the key of every case-insensitive unique index.
+        fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+    }
+}
+
+/// The name of the unique constraint (or index) a failed insert violated.
+pub(crate) fn unique_violation(e: &DieselError) -> Option<&str> {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            info.constraint_name()
+        }
+        _ => None,
+    }
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
+pub(crate) fn like_contains(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(super::like_contains("50%_a\\b"), "%50\\%\\_a\\\\b%");
+        assert_eq!(super::like_contains(""), "%%");
+    }
+}

@@ -1,0 +1,137 @@
+//! The `rooms` table: rooms, their owners, and each room's `last_seq`.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::sql::lower;
+use crate::domain::{RoomName, Topic};
+use crate::error::{Error, Result};
+use crate::schema::{rooms, users};
+
+/// A room as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = rooms)]
+pub struct Room {
+    pub id: i64,
+    pub name: String,
+    pub topic: String,
+    pub owner_id: Option<i64>,
+    /// The seq of the newest message; also the room's message count.
+    pub last_seq: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A room with its owner's name, as pages and the API show it.
+#[derive(Debug, Clone)]
+pub struct RoomView {
+    pub room: Room,
+    pub owner_name: Option<String>,
+}
+
+impl RoomView {
+    /// Whether `user_id` owns this room (seeded rooms have no owner).
+    pub fn is_owned_by(&self, user_id: i64) -> bool {
+        self.room.owner_id == Some(user_id)
+    }
+}
+
+fn with_owner(rows: Vec<(Room, Option<String>)>) -> Vec<RoomView> {
+    rows.into_iter()
+        .map(|(room, owner_name)| RoomView { room, owner_name })
+        .collect()
+}
+
+/// Creates a room owned by `owner_id`; a name taken (ignoring case) is a conflict.
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    name: &RoomName,
+    topic: &Topic,
+    owner_id: i64,
+) -> Result<Room> {
+    diesel::insert_into(rooms::table)
+        .values((
+            rooms::name.eq(name.as_str()),
+            rooms::topic.eq(topic.as_str()),
+            rooms::owner_id.eq(owner_id),
+        ))
+        .returning(Room::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(|e| match super::unique_violation(&e) {
+            Some("rooms_name_lower_key") => {
+                Error::conflict("name", "name_taken", "A room with that name exists.")
+            }
+            _ => e.into(),
+        })
+}
+
+/// The room with this id, with its owner's name.
+pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<RoomView> {
+    let row = rooms::table
+        .left_join(users::table)
+        .filter(rooms::id.eq(id))
+        .select((Room::as_select(), users::username.nullable()))
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(Error::NotFound("room"))?;
+    Ok(with_owner(vec![row]).remove(0))
+}
+
+/// Whether a room exists.
+pub async fn exists(conn: &mut AsyncPgConnection, id: i64) -> Result<bool> {
+    Ok(diesel::select(diesel::dsl::exists(rooms::table.find(id)))
+        .get_result(conn)
+        .await?)
+}
+
+/// One page of rooms ordered by name ignoring case, optionally only those whose
+/// name or topic contains `query` (ignoring case). `after` is the lower-cased
+/// name of the last room of the previous page.
+pub async fn search(
+    conn: &mut AsyncPgConnection,
+    query: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<RoomView>> {
+    let mut q = rooms::table
+        .left_join(users::table)
+        .select((Room::as_select(), users::username.nullable()))
+        .order(lower(rooms::name))
+        .limit(limit)
+        .into_boxed();
+    if let Some(text) = query.map(str::trim).filter(|t| !t.is_empty()) {
+        let pattern = super::like_contains(text);
+        q = q.filter(
+            rooms::name
+                .ilike(pattern.clone())
+                .or(rooms::topic.ilike(pattern)),
+        );
+    }
+    if let Some(after) = after {
+        q = q.filter(lower(rooms::name).gt(after.to_owned()));
+    }
+    Ok(with_owner(q.load(conn).await?))
+}
+
+/// Deletes a room, with its messages; only its owner may.
+pub async fn delete(conn: &mut AsyncPgConnection, id: i64, by_user: i64) -> Result<()> {
+    let view = find(conn, id).await?;
+    if !view.is_owned_by(by_user) {
+        return Err(Error::Forbidden("only the room's owner can delete it"));
+    }
+    diesel::delete(rooms::table.find(id)).execute(conn).await?;
+    Ok(())
+}
+
+/// Takes the room's next seq; the row lock this holds until the transaction
+/// ends is what orders concurrent senders. `None` when the room is gone.
+pub async fn next_seq(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<i64>> {
+    Ok(diesel::update(rooms::table.find(id))
+        .set(rooms::last_seq.eq(rooms::last_seq + 1))
+        .returning(rooms::last_seq)
+        .get_result(conn)
+        .await
+        .optional()?)
+}

@@ -1,0 +1,130 @@
+//! The `users` table: accounts.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::sql::lower;
+use crate::domain::{Email, Username};
+use crate::error::{Error, Result};
+use crate::schema::users;
+
+/// An account as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUser<'a> {
+    username: &'a str,
+    email: &'a str,
+    password_hash: &'a str,
+}
+
+/// Creates an account. The unique indexes decide races: a name or e-mail
+/// taken (ignoring case) is `Error::Conflict` on that field.
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    username: &Username,
+    email: &Email,
+    password_hash: &str,
+) -> Result<User> {
+    let new = NewUser {
+        username: username.as_str(),
+        email: email.as_str(),
+        password_hash,
+    };
+    diesel::insert_into(users::table)
+        .values(&new)
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(|e| match super::unique_violation(&e) {
+            Some("users_username_lower_key") => {
+                Error::conflict("username", "username_taken", "That username is taken.")
+            }
+            Some("users_email_lower_key") => Error::conflict(
+                "email",
+                "email_taken",
+                "An account with that e-mail already exists.",
+            ),
+            _ => e.into(),
+        })
+}
+
+/// The account a login names, by username or e-mail, ignoring case.
+pub async fn find_by_login(conn: &mut AsyncPgConnection, login: &str) -> Result<Option<User>> {
+    let login = login.trim();
+    let query = users::table.select(User::as_select());
+    let found = if login.contains('@') {
+        query
+            .filter(lower(users::email).eq(lower(login)))
+            .first(conn)
+            .await
+    } else {
+        query
+            .filter(lower(users::username).eq(lower(login)))
+            .first(conn)
+            .await
+    };
+    found.optional().map_err(Into::into)
+}
+
+/// The account with this id.
+pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<User> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(Error::NotFound("user"))
+}
+
+/// Whether a username is taken, ignoring case.
+pub async fn username_taken(conn: &mut AsyncPgConnection, username: &str) -> Result<bool> {
+    let query = users::table.filter(lower(users::username).eq(lower(username)));
+    Ok(diesel::select(diesel::dsl::exists(query))
+        .get_result(conn)
+        .await?)
+}
+
+/// Whether an e-mail is taken, ignoring case.
+pub async fn email_taken(conn: &mut AsyncPgConnection, email: &str) -> Result<bool> {
+    let query = users::table.filter(lower(users::email).eq(lower(email)));
+    Ok(diesel::select(diesel::dsl::exists(query))
+        .get_result(conn)
+        .await?)
+}
+
+/// `(id, username, email)` of up to `limit` accounts after `after_id`, in id
+/// order: the availability filter is rebuilt from these pages.
+pub async fn names_page(
+    conn: &mut AsyncPgConnection,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String, String)>> {
+    Ok(users::table
+        .filter(users::id.gt(after_id))
+        .order(users::id)
+        .limit(limit)
+        .select((users::id, users::username, users::email))
+        .load(conn)
+        .await?)
+}
+
+/// The newest account id, or 0 without accounts.
+pub async fn max_id(conn: &mut AsyncPgConnection) -> Result<i64> {
+    let max: Option<i64> = users::table
+        .select(diesel::dsl::max(users::id))
+        .first(conn)
+        .await?;
+    Ok(max.unwrap_or(0))
+}

@@ -1,0 +1,191 @@
+//! Test harness shared by the services' integration tests: each test gets a
+//! fresh database cloned from a migrated template and a Redis key prefix of
+//! its own, so tests run alone or in parallel without seeing each other.
+//!
+//! Needs `TEST_DATABASE_URL` (an admin connection to a throwaway cluster, for
+//! example `postgres://postgres@127.0.0.1:54330/postgres`) and `TEST_REDIS_URL`;
+//! `scripts/test` starts both and sets them.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a harness fails loudly
+
+use std::path::Path;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use sha2::{Digest, Sha256};
+
+const TEMPLATE_LOCK_ID: i64 = 0x7465_6d70_6c61; // "templa"
+
+/// The admin URL of the test cluster.
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .expect("TEST_DATABASE_URL is not set: run the tests through scripts/test (or export it)")
+}
+
+/// The Redis the tests share (isolated by key prefix).
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL")
+        .expect("TEST_REDIS_URL is not set: run the tests through scripts/test (or export it)")
+}
+
+/// A key prefix no other test uses.
+pub fn unique_redis_prefix() -> String {
+    format!("test:{}:", uuid::Uuid::new_v4().simple())
+}
+
+fn url_for(database: &str) -> String {
+    let admin = admin_url();
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL must end with /<database>");
+    format!("{base}/{database}")
+}
+
+/// A hash of the migrations and the seed: a template built from other
+/// migrations is never reused.
+fn schema_fingerprint() -> String {
+    let db_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../db");
+    let mut files = Vec::new();
+    let mut stack = vec![db_dir.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read db/").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "sql") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut h = Sha256::new();
+    for f in files {
+        h.update(
+            f.strip_prefix(&db_dir)
+                .expect("prefix")
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        h.update(std::fs::read(&f).expect("read sql"));
+    }
+    h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn admin() -> AsyncPgConnection {
+    AsyncPgConnection::establish(&admin_url())
+        .await
+        .expect("connect to the test cluster (is scripts/test's Postgres up?)")
+}
+
+async fn database_exists(conn: &mut AsyncPgConnection, name: &str) -> bool {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        #[allow(dead_code)]
+        one: i32,
+    }
+    diesel::sql_query("SELECT 1 AS one FROM pg_database WHERE datname = $1")
+        .bind::<diesel::sql_types::Text, _>(name)
+        .get_results::<Found>(conn)
+        .await
+        .expect("query pg_database")
+        .len()
+        == 1
+}
+
+/// The migrated, seeded template; built once per schema by whichever test
+/// process gets there first.
+async fn template() -> String {
+    let name = format!("parley_tpl_{}", schema_fingerprint());
+    let mut conn = admin().await;
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({TEMPLATE_LOCK_ID})"))
+        .await
+        .expect("lock");
+    if !database_exists(&mut conn, &name).await {
+        let building = format!("{name}_building");
+        conn.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+            .await
+            .expect("drop template");
+        conn.batch_execute(&format!("CREATE DATABASE {building}"))
+            .await
+            .expect("create template");
+        common::db::migrate(&url_for(&building))
+            .await
+            .expect("migrate the template");
+        conn.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+            .await
+            .expect("rename template");
+    }
+    conn.batch_execute(&format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK_ID})"))
+        .await
+        .expect("unlock");
+    name
+}
+
+/// A database that exists for one test and is dropped after it.
+pub struct TestDb {
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    /// A fresh database with every migration applied and the seed loaded.
+    pub async fn migrated() -> Self {
+        let template = template().await;
+        Self::create(&format!("TEMPLATE {template}")).await
+    }
+
+    /// A fresh database with nothing in it (for migration tests).
+    pub async fn empty() -> Self {
+        Self::create("").await
+    }
+
+    async fn create(options: &str) -> Self {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        admin()
+            .await
+            .batch_execute(&format!("CREATE DATABASE {name} {options}"))
+            .await
+            .expect("create test database");
+        let url = url_for(&name);
+        Self { name, url }
+    }
+
+    /// Its connection URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A direct connection, for assertions on what is stored.
+    pub async fn connect(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&self.url)
+            .await
+            .expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = AsyncPgConnection::establish(&admin_url()).await {
+                    let _ = conn
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        });
+        let _ = dropped.join();
+    }
+}

@@ -1,0 +1,8 @@
+-- Parley's seed: the rooms every installation starts with. Run after the
+-- migrations by `website migrate` (and so by scripts/run, scripts/test and
+-- the containers), inside the migration lock. Idempotent: running it again
+-- changes nothing.
+INSERT INTO rooms (name, topic)
+VALUES ('general', 'Anything and everything'),
+       ('random', 'Off-topic chatter')
+ON CONFLICT ((lower(name))) DO NOTHING;
