@@ -1,0 +1,167 @@
+//! Registering, logging in and out.
+
+use chrono::Utc;
+use common::domain::{Email, Password, Username};
+use common::store::{sessions, users};
+use common::{Error, Result};
+
+use crate::availability::Kind;
+use crate::ratelimit;
+use crate::state::AppState;
+use crate::web::session::IssuedToken;
+
+/// A registration form, validated field by field.
+pub struct Registration {
+    pub username: Username,
+    pub email: Email,
+    pub password: Password,
+}
+
+impl Registration {
+    /// Every field's problem at once, so a form can show them all.
+    pub fn parse(username: &str, email: &str, password: &str) -> Result<Self, Vec<Error>> {
+        let (u, e, p) = (
+            Username::parse(username),
+            Email::parse(email),
+            Password::parse(password),
+        );
+        match (u, e, p) {
+            (Ok(username), Ok(email), Ok(password)) => Ok(Self {
+                username,
+                email,
+                password,
+            }),
+            (u, e, p) => Err([u.err(), e.err(), p.err()].into_iter().flatten().collect()),
+        }
+    }
+}
+
+/// Opens a session for a user and issues its first token.
+pub async fn start_session(state: &AppState, user_id: i64, username: &str) -> Result<IssuedToken> {
+    let now = Utc::now();
+    let limits = state.config.session_limits;
+    let session_end =
+        now + chrono::Duration::from_std(limits.absolute).unwrap_or(chrono::Duration::days(7));
+    let mut conn = state.pool.get().await?;
+    let session = sessions::create(&mut conn, user_id, session_end).await?;
+    let expires_at = limits.token_expiry(now, session.expires_at);
+    let (token, _) = state
+        .issuer
+        .issue(user_id, username, session.id, now, expires_at)?;
+    Ok(IssuedToken { token, expires_at })
+}
+
+/// Creates an account and signs it in. Names already taken answer 409
+/// before any hashing; the unique indexes settle races.
+pub async fn register(
+    state: &AppState,
+    client_ip: &str,
+    form: &Registration,
+) -> Result<(users::User, IssuedToken)> {
+    state
+        .limiter
+        .hit(&ratelimit::REGISTER_PER_ADDRESS, client_ip)
+        .await?;
+    if !state
+        .availability
+        .is_free(Kind::Username, form.username.as_str())
+        .await?
+    {
+        return Err(Error::conflict(
+            "username",
+            "username_taken",
+            "That username is taken.",
+        ));
+    }
+    if !state
+        .availability
+        .is_free(Kind::Email, form.email.as_str())
+        .await?
+    {
+        return Err(Error::conflict(
+            "email",
+            "email_taken",
+            "An account with that e-mail already exists.",
+        ));
+    }
+    let hash = state.passwords.hash(form.password.expose()).await?;
+    let user = {
+        let mut conn = state.pool.get().await?;
+        users::insert(&mut conn, &form.username, &form.email, &hash).await?
+    };
+    if let Err(e) = state.availability.record(&user.username, &user.email).await {
+        // The database stays the authority; the filter is rebuilt if lost.
+        tracing::warn!(error = %e, "could not add a new account to the availability filter");
+    }
+    tracing::info!(user.id = user.id, "account registered");
+    let token = start_session(state, user.id, &user.username).await?;
+    Ok((user, token))
+}
+
+/// The same answer for an unknown account and a wrong password.
+const BAD_CREDENTIALS: Error = Error::Unauthenticated("wrong username, e-mail or password");
+
+/// Checks a login and opens a session. Rate-limited per address and per
+/// account; an unknown account costs the same hash as a known one.
+pub async fn login(
+    state: &AppState,
+    client_ip: &str,
+    login: &str,
+    password: &str,
+) -> Result<(users::User, IssuedToken)> {
+    let login = login.trim();
+    state
+        .limiter
+        .hit(&ratelimit::LOGIN_PER_ADDRESS, client_ip)
+        .await?;
+    state
+        .limiter
+        .check(&ratelimit::LOGIN_FAILURES_PER_ACCOUNT, login)
+        .await?;
+    let plausible =
+        !login.is_empty() && login.len() <= Email::MAX && password.chars().count() <= Password::MAX;
+    let user = if plausible {
+        let mut conn = state.pool.get().await?;
+        users::find_by_login(&mut conn, login).await?
+    } else {
+        None
+    };
+    // Overlong passwords are checked against the dummy hash: same cost, no match.
+    let candidate = if password.chars().count() <= Password::MAX {
+        password
+    } else {
+        ""
+    };
+    let matched = state
+        .passwords
+        .verify(candidate, user.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
+    match user {
+        Some(user) if matched => {
+            state
+                .limiter
+                .reset(&ratelimit::LOGIN_FAILURES_PER_ACCOUNT, login)
+                .await?;
+            let token = start_session(state, user.id, &user.username).await?;
+            tracing::info!(user.id = user.id, "signed in");
+            Ok((user, token))
+        }
+        _ => {
+            match state
+                .limiter
+                .hit(&ratelimit::LOGIN_FAILURES_PER_ACCOUNT, login)
+                .await
+            {
+                Ok(()) | Err(Error::RateLimited { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            Err(BAD_CREDENTIALS)
+        }
+    }
+}
+
+/// Revokes the session: every token of it is refused from now on.
+pub async fn logout(state: &AppState, sid: uuid::Uuid) -> Result<()> {
+    let mut conn = state.pool.get().await?;
+    sessions::revoke(&mut conn, sid).await
+}

@@ -1,0 +1,120 @@
+//! `/api/v1/auth/*`: register, login, logout, availability.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::types::{
+    Availability, ErrorBody, LoginAnswer, LoginBody, RegisterBody, UserEnvelope, UserJson,
+};
+use crate::actions::accounts::{self, Registration};
+use crate::availability::Kind;
+use crate::error::{ApiResult, Error};
+use crate::ratelimit;
+use crate::state::AppState;
+use crate::web::client_ip::client_ip;
+use crate::web::session::ApiUser;
+
+/// Creates an account (and a session, whose token the login call returns).
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
+    responses((status = 201, body = UserEnvelope), (status = 409, description = "username or e-mail taken", body = ErrorBody),
+              (status = 422, description = "invalid field", body = ErrorBody), (status = 429, body = ErrorBody)))]
+#[post("/auth/register")]
+pub async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<RegisterBody>,
+) -> ApiResult<HttpResponse> {
+    let form =
+        Registration::parse(&body.username, &body.email, &body.password).map_err(|errors| {
+            errors
+                .into_iter()
+                .next()
+                .unwrap_or(common::Error::Internal("no error".into()))
+        })?;
+    let ip = client_ip(&req, &state.config.common.trusted_proxies);
+    let (user, _) = accounts::register(&state, &ip, &form).await?;
+    Ok(HttpResponse::Created().json(UserEnvelope {
+        user: UserJson::from(&user),
+    }))
+}
+
+/// Exchanges a username (or e-mail) and password for a bearer token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
+    responses((status = 200, body = LoginAnswer), (status = 401, description = "wrong credentials", body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+#[post("/auth/login")]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> ApiResult<HttpResponse> {
+    let ip = client_ip(&req, &state.config.common.trusted_proxies);
+    let (user, token) = accounts::login(&state, &ip, &body.login, &body.password).await?;
+    Ok(HttpResponse::Ok().json(LoginAnswer {
+        token: token.token,
+        token_type: "Bearer".into(),
+        expires_at: token.expires_at,
+        user: UserJson::from(&user),
+    }))
+}
+
+/// Revokes the session of the token used: every token of it stops working.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+#[post("/auth/logout")]
+pub async fn logout(user: ApiUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    accounts::logout(&state, user.0.sid).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct AvailableQuery {
+    username: Option<String>,
+    email: Option<String>,
+}
+
+/// Whether a username and/or e-mail is free. Rate-limited per address.
+#[utoipa::path(get, path = "/api/v1/auth/available", tag = "auth", params(AvailableQuery),
+    responses((status = 200, body = Availability), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+#[get("/auth/available")]
+pub async fn available(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<AvailableQuery>,
+) -> ApiResult<HttpResponse> {
+    if query.username.is_none() && query.email.is_none() {
+        return Err(Error::bad_request("missing_parameter", "give username= and/or email=").into());
+    }
+    let ip = client_ip(&req, &state.config.common.trusted_proxies);
+    state
+        .limiter
+        .hit(&ratelimit::AVAILABLE_PER_ADDRESS, &ip)
+        .await?;
+    let username = match &query.username {
+        Some(raw) => {
+            let name = common::domain::Username::parse(raw)?;
+            Some(
+                state
+                    .availability
+                    .is_free(Kind::Username, name.as_str())
+                    .await?,
+            )
+        }
+        None => None,
+    };
+    let email = match &query.email {
+        Some(raw) => {
+            let email = common::domain::Email::parse(raw)?;
+            Some(
+                state
+                    .availability
+                    .is_free(Kind::Email, email.as_str())
+                    .await?,
+            )
+        }
+        None => None,
+    };
+    Ok(HttpResponse::Ok().json(Availability { username, email }))
+}

@@ -1,0 +1,30 @@
+//! The JSON API, version 1, under `/api/v1`. Every error is
+//! `{"error":{"code","message"}}` (see `error.rs`).
+
+pub mod auth;
+pub mod messages;
+pub mod openapi;
+pub mod rooms;
+pub mod types;
+pub mod users;
+
+use actix_web::web;
+
+/// Registers every `/api/v1` route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .service(auth::register)
+            .service(auth::login)
+            .service(auth::logout)
+            .service(auth::available)
+            .service(users::me)
+            .service(rooms::list)
+            .service(rooms::create)
+            .service(rooms::get)
+            .service(rooms::delete)
+            .service(messages::list)
+            .service(messages::send)
+            .service(openapi::document),
+    );
+}

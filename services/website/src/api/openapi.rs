@@ -1,0 +1,45 @@
+//! The OpenAPI 3 document of `/api/v1`, generated from the handlers'
+//! annotations so it cannot drift from the code.
+
+use actix_web::{HttpResponse, get};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{auth, messages, rooms, users};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".into());
+        scheme.description =
+            Some("The token from /api/v1/auth/login; browsers may use the session cookie instead (Origin checked).".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Parley's API, version 1.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Parley API", version = "1", description = "Accounts, rooms and messages. Errors are {\"error\":{\"code\",\"message\"}}."),
+    paths(
+        auth::register, auth::login, auth::logout, auth::available,
+        users::me,
+        rooms::list, rooms::create, rooms::get, rooms::delete,
+        messages::list, messages::send,
+        document,
+    ),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", responses((status = 200, description = "OpenAPI 3 JSON")))]
+#[get("/openapi.json")]
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(ApiDoc::openapi().to_json().unwrap_or_default())
+}

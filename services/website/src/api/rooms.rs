@@ -1,0 +1,104 @@
+//! `/api/v1/rooms`: list and search, create, read, delete.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use common::domain::{RoomName, Topic};
+use common::store::rooms;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::types::{ErrorBody, NewRoomBody, RoomEnvelope, RoomJson, RoomPage};
+use crate::error::{ApiResult, Error};
+use crate::pages::rooms::{cursor, list_page};
+use crate::state::AppState;
+use crate::web::session::ApiUser;
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Part of a room's name or topic, ignoring case.
+    q: Option<String>,
+    /// 1..=100, default 20.
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Rooms ordered by name, optionally searched, a page at a time.
+#[utoipa::path(get, path = "/api/v1/rooms", tag = "rooms", params(ListQuery), security(("bearer" = [])),
+    responses((status = 200, body = RoomPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[get("/rooms")]
+pub async fn list(
+    _user: ApiUser,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(Error::bad_request("bad_limit", "limit must be between 1 and 100").into());
+    }
+    let after = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(
+            cursor::decode(raw).ok_or(Error::bad_request("bad_cursor", "cursor is not valid"))?,
+        ),
+    };
+    let q = query.q.as_deref().unwrap_or("");
+    if q.chars().count() > 64 {
+        return Err(Error::bad_request("bad_query", "q is at most 64 characters").into());
+    }
+    let (rooms, next_cursor) = list_page(&state, q, after.as_deref(), limit).await?;
+    Ok(HttpResponse::Ok().json(RoomPage {
+        rooms: rooms.iter().map(RoomJson::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Creates a room owned by the caller.
+#[utoipa::path(post, path = "/api/v1/rooms", tag = "rooms", request_body = NewRoomBody, security(("bearer" = [])),
+    responses((status = 201, body = RoomEnvelope), (status = 409, description = "name taken", body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[post("/rooms")]
+pub async fn create(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    body: web::Json<NewRoomBody>,
+) -> ApiResult<HttpResponse> {
+    let name = RoomName::parse(&body.name)?;
+    let topic = Topic::parse(&body.topic)?;
+    let mut conn = state.pool.get().await.map_err(common::Error::from)?;
+    let room = rooms::insert(&mut conn, &name, &topic, user.0.user_id).await?;
+    let view = rooms::find(&mut conn, room.id).await?;
+    Ok(HttpResponse::Created().json(RoomEnvelope {
+        room: RoomJson::from(&view),
+    }))
+}
+
+/// One room.
+#[utoipa::path(get, path = "/api/v1/rooms/{id}", tag = "rooms", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = RoomEnvelope), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[get("/rooms/{id}")]
+pub async fn get(
+    _user: ApiUser,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.get().await.map_err(common::Error::from)?;
+    let view = rooms::find(&mut conn, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(RoomEnvelope {
+        room: RoomJson::from(&view),
+    }))
+}
+
+/// Deletes a room and its messages; only its owner may.
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}", tag = "rooms", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 403, description = "not the owner", body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[delete("/rooms/{id}")]
+pub async fn delete(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.get().await.map_err(common::Error::from)?;
+    rooms::delete(&mut conn, path.into_inner(), user.0.user_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

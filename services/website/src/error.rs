@@ -1,0 +1,212 @@
+//! The website's error type and the one place it becomes an HTTP answer:
+//! JSON `{"error":{code,message}}` for the API, an HTML page for pages.
+
+use std::borrow::Cow;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::web::render::render_error_page;
+
+/// Everything a website handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Core(#[from] common::Error),
+    /// Malformed request: bad JSON syntax, bad query parameter.
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        message: Cow<'static, str>,
+    },
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("the request body must be {0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("the form has expired or did not come from this site; reload the page and try again")]
+    Csrf,
+    #[error("cross-site request refused")]
+    CrossOrigin,
+    #[error("page not found")]
+    PageNotFound,
+    /// A page that needs an account, visited signed out: 303 to the login page.
+    #[error("sign in to continue")]
+    LoginRequired { next: String },
+    #[error("rendering a page: {0}")]
+    Template(#[from] askama::Error),
+}
+
+impl Error {
+    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Status and stable code: the whole mapping, exhaustively.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use common::Error as C;
+        match self {
+            Self::Core(e) => match e {
+                C::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+                C::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+                C::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                C::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+                C::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+                C::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+                C::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+                C::Database(diesel::result::Error::NotFound) => {
+                    (StatusCode::NOT_FOUND, "not_found")
+                }
+                e if e.is_unavailable() => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+                C::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+                C::Database(_) | C::Redis(_) | C::Internal(_) => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+                }
+            },
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::Csrf => (StatusCode::FORBIDDEN, "csrf"),
+            Self::CrossOrigin => (StatusCode::FORBIDDEN, "cross_origin"),
+            Self::PageNotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::LoginRequired { .. } => (StatusCode::SEE_OTHER, "login_required"),
+            Self::Template(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// The message shown to the user: a server fault never shows its cause.
+    pub fn public_message(&self) -> String {
+        let (status, _) = self.status_and_code();
+        if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+            "something went wrong on our side; please try again".into()
+        } else if status == StatusCode::SERVICE_UNAVAILABLE
+            && !matches!(self, Self::Core(common::Error::Busy))
+        {
+            "the service is temporarily unavailable; please try again shortly".into()
+        } else {
+            self.to_string()
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Core(common::Error::RateLimited { retry_after_secs }) => Some(*retry_after_secs),
+            Self::Core(common::Error::Busy) => Some(1),
+            _ => None,
+        }
+    }
+
+    /// Logs server-side failures once, where they become responses.
+    fn log(&self) {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, code, "request failed");
+        }
+    }
+}
+
+/// Errors of `/api/*` handlers: answered as JSON.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl<E: Into<Error>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self.0 {
+            // The API never redirects to a login page.
+            Error::LoginRequired { .. } => StatusCode::UNAUTHORIZED,
+            ref e => e.status_and_code().0,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.log();
+        let (_, code) = self.0.status_and_code();
+        let mut error = serde_json::json!({ "code": code, "message": self.0.public_message() });
+        if let Error::Core(e) = &self.0
+            && let Some(field) = e.field()
+        {
+            error["field"] = field.into();
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        if let Some(secs) = self.0.retry_after() {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            res.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"parley\""),
+            ));
+        }
+        res.json(serde_json::json!({ "error": error }))
+    }
+}
+
+/// Errors of page handlers: answered as an HTML page (or a redirect to log in).
+#[derive(Debug)]
+pub struct PageError(pub Error);
+
+impl<E: Into<Error>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_and_code().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.log();
+        if let Error::LoginRequired { next } = &self.0 {
+            let location = format!(
+                "/login?next={}",
+                crate::web::redirect::encode_component(next)
+            );
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish();
+        }
+        let status = self.status_code();
+        let mut res = render_error_page(status, &self.0.public_message());
+        if let Some(secs) = self.0.retry_after()
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        res
+    }
+}
+
+/// Result of API handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+/// Result of page handlers.
+pub type PageResult<T> = Result<T, PageError>;
+
+/// Keeps `Template` in scope for `render_error_page`'s callers.
+#[allow(dead_code)]
+fn _assert_template_trait<T: Template>() {}

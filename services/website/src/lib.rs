@@ -1,0 +1,75 @@
+//! Parley's website service: server-rendered pages, accounts and sessions,
+//! rooms, and the JSON API v1. `main.rs` reads the configuration and calls
+//! [`server`]; the integration tests do the same on port 0.
+
+pub mod actions;
+pub mod api;
+pub mod availability;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod pages;
+pub mod ratelimit;
+pub mod state;
+pub mod web;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, dev::Server, get};
+
+use crate::state::AppState;
+
+/// `/favicon.ico` for browsers that ask for it by that name.
+#[get("/favicon.ico")]
+async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .body(&include_bytes!("../static/favicon.svg")[..])
+}
+
+/// Every route of the website, in one table.
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics)
+        .configure(api::configure)
+        .service(pages::home::index)
+        .service(pages::account::register_page)
+        .service(pages::account::register)
+        .service(pages::account::login_page)
+        .service(pages::account::login)
+        .service(pages::account::logout)
+        .service(pages::rooms::list)
+        .service(pages::rooms::create)
+        .service(pages::room::show)
+        .service(pages::room::send)
+        .service(pages::room::delete)
+        .service(favicon);
+}
+
+/// The HTTP server on `listener`; it stops gracefully on SIGTERM/SIGINT.
+pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Server> {
+    let shutdown = state.config.common.shutdown_timeout.as_secs();
+    let data = actix_web::web::Data::from(state);
+    let server = HttpServer::new(move || {
+        let static_dir = data.config.static_dir.clone();
+        App::new()
+            .app_data(data.clone())
+            .configure(web::extract::configure)
+            .wrap(from_fn(web::cookies::apply_queued))
+            .wrap(web::headers::security_headers(
+                &data.config.common.public_origin,
+            ))
+            .wrap(from_fn(web::observe::observe))
+            .configure(routes)
+            .service(actix_files::Files::new("/static", static_dir))
+            .default_service(actix_web::web::to(pages::home::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(shutdown)
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,208 @@
+//! `/register`, `/login`, `/logout`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{see_other, see_other_with_cookie};
+use crate::actions::accounts::{self, Registration};
+use crate::error::PageResult;
+use crate::state::AppState;
+use crate::web::client_ip::client_ip;
+use crate::web::cookies;
+use crate::web::redirect::safe_next;
+use crate::web::render::{FieldErrors, PageContext, render};
+use crate::web::session::{Page, session_cookie};
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    ctx: PageContext,
+    username: String,
+    email: String,
+    errors: FieldErrors,
+    problem: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RegisterForm {
+    username: String,
+    email: String,
+    password: String,
+    csrf_token: String,
+}
+
+#[get("/register")]
+pub async fn register_page(page: Page) -> PageResult<HttpResponse> {
+    if page.user.is_some() {
+        return Ok(see_other("/rooms"));
+    }
+    let view = RegisterPage {
+        ctx: PageContext::of(&page),
+        username: String::new(),
+        email: String::new(),
+        errors: FieldErrors::default(),
+        problem: None,
+    };
+    Ok(render(StatusCode::OK, &view)?)
+}
+
+#[post("/register")]
+pub async fn register(
+    page: Page,
+    state: web::Data<AppState>,
+    form: web::Form<RegisterForm>,
+) -> PageResult<HttpResponse> {
+    page.verify_csrf(&form.csrf_token)?;
+    let mut errors = FieldErrors::default();
+    let mut problem = None;
+    let mut status = StatusCode::BAD_REQUEST;
+    match Registration::parse(&form.username, &form.email, &form.password) {
+        Err(list) => {
+            for e in list {
+                errors.absorb(e)?;
+            }
+        }
+        Ok(registration) => {
+            let ip = client_ip(page.request(), &state.config.common.trusted_proxies);
+            match accounts::register(&state, &ip, &registration).await {
+                Ok((_, token)) => {
+                    page.set_notice("welcome");
+                    return Ok(see_other_with_cookie(
+                        "/rooms",
+                        session_cookie(&state, &token),
+                    ));
+                }
+                Err(e @ common::Error::RateLimited { .. }) => {
+                    status = StatusCode::TOO_MANY_REQUESTS;
+                    problem = Some(e.to_string());
+                }
+                Err(e) => {
+                    errors.absorb(e)?;
+                    status = errors.status();
+                }
+            }
+        }
+    }
+    let view = RegisterPage {
+        ctx: PageContext::of(&page),
+        username: form.username.clone(),
+        email: form.email.clone(),
+        errors,
+        problem,
+    };
+    Ok(render(status, &view)?)
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    ctx: PageContext,
+    login: String,
+    next: String,
+    errors: FieldErrors,
+    problem: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginQuery {
+    next: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    login: String,
+    password: String,
+    next: String,
+    csrf_token: String,
+}
+
+fn after_login(next: &str) -> String {
+    safe_next(next).unwrap_or_else(|| "/rooms".into())
+}
+
+#[get("/login")]
+pub async fn login_page(page: Page, query: web::Query<LoginQuery>) -> PageResult<HttpResponse> {
+    if page.user.is_some() {
+        return Ok(see_other(&after_login(&query.next)));
+    }
+    let view = LoginPage {
+        ctx: PageContext::of(&page),
+        login: String::new(),
+        next: safe_next(&query.next).unwrap_or_default(),
+        errors: FieldErrors::default(),
+        problem: None,
+    };
+    Ok(render(StatusCode::OK, &view)?)
+}
+
+#[post("/login")]
+pub async fn login(
+    page: Page,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> PageResult<HttpResponse> {
+    page.verify_csrf(&form.csrf_token)?;
+    let mut errors = FieldErrors::default();
+    if form.login.trim().is_empty() {
+        errors.add("login", "Enter your username or e-mail.");
+    }
+    if form.password.is_empty() {
+        errors.add("password", "Enter your password.");
+    }
+    let mut problem = None;
+    let mut status = StatusCode::BAD_REQUEST;
+    if errors.is_empty() {
+        let ip = client_ip(page.request(), &state.config.common.trusted_proxies);
+        match accounts::login(&state, &ip, &form.login, &form.password).await {
+            Ok((_, token)) => {
+                return Ok(see_other_with_cookie(
+                    &after_login(&form.next),
+                    session_cookie(&state, &token),
+                ));
+            }
+            Err(e @ common::Error::RateLimited { .. }) => {
+                status = StatusCode::TOO_MANY_REQUESTS;
+                problem = Some(e.to_string());
+            }
+            Err(e @ common::Error::Unauthenticated(_)) => problem = Some(e.to_string()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let view = LoginPage {
+        ctx: PageContext::of(&page),
+        login: form.login.clone(),
+        next: safe_next(&form.next).unwrap_or_default(),
+        errors,
+        problem,
+    };
+    Ok(render(status, &view)?)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LogoutForm {
+    csrf_token: String,
+}
+
+#[post("/logout")]
+pub async fn logout(
+    page: Page,
+    state: web::Data<AppState>,
+    form: web::Form<LogoutForm>,
+) -> PageResult<HttpResponse> {
+    page.verify_csrf(&form.csrf_token)?;
+    if let Some(user) = &page.user {
+        accounts::logout(&state, user.sid).await?;
+    }
+    page.set_notice("signed_out");
+    let secure = state.config.common.public_origin.is_https();
+    Ok(see_other_with_cookie(
+        "/",
+        cookies::removal(cookies::SESSION, secure),
+    ))
+}

@@ -1,0 +1,34 @@
+//! `GET /`: the landing page.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get};
+use askama::Template;
+
+use crate::error::PageResult;
+use crate::web::render::{PageContext, render};
+use crate::web::session::Page;
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct Index {
+    ctx: PageContext,
+}
+
+#[get("/")]
+pub async fn index(page: Page) -> PageResult<HttpResponse> {
+    Ok(render(
+        StatusCode::OK,
+        &Index {
+            ctx: PageContext::of(&page),
+        },
+    )?)
+}
+
+/// Any path no route matches: the 404 page (JSON under `/api/`).
+pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    let error = crate::error::Error::PageNotFound;
+    if req.path().starts_with("/api/") {
+        return Err(crate::error::ApiError(error).into());
+    }
+    Err(crate::error::PageError(error).into())
+}

@@ -1,0 +1,200 @@
+//! `/rooms/{id}`: a room's recent messages, the send form (works without
+//! JavaScript) and, for its owner, deleting it.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use askama::Template;
+use common::protocol::rfc3339_millis;
+use common::store::messages::MessageView;
+use common::store::rooms::{self, RoomView};
+use common::store::{members, messages};
+use serde::Deserialize;
+
+use super::see_other;
+use crate::actions;
+use crate::error::PageResult;
+use crate::state::AppState;
+use crate::web::render::{FieldErrors, PageContext, render};
+use crate::web::session::Page;
+
+/// Messages rendered per page.
+const PAGE_SIZE: i64 = 50;
+
+/// A message as the page shows it.
+struct Line {
+    seq: i64,
+    author: String,
+    body: String,
+    sent_at: String,
+    sent_at_short: String,
+}
+
+impl From<&MessageView> for Line {
+    fn from(v: &MessageView) -> Self {
+        Self {
+            seq: v.message.seq,
+            author: v.author.clone(),
+            body: v.message.body.clone(),
+            sent_at: rfc3339_millis::format(&v.message.sent_at),
+            sent_at_short: v.message.sent_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "room.html")]
+struct RoomPage {
+    ctx: PageContext,
+    room: RoomView,
+    is_owner: bool,
+    lines: Vec<Line>,
+    /// Link to the page of older messages, if any.
+    older: Option<String>,
+    /// Whether this shows an older page rather than the newest messages.
+    historic: bool,
+    /// The newest seq rendered: the page's script joins with `since` = this.
+    last_seq: i64,
+    body: String,
+    nonce: String,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RoomQuery {
+    before: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SendForm {
+    body: String,
+    nonce: String,
+    csrf_token: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DeleteForm {
+    csrf_token: String,
+}
+
+fn new_nonce() -> String {
+    format!("f-{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn room_page(
+    page: &Page,
+    state: &AppState,
+    room_id: i64,
+    before: Option<i64>,
+    form: (String, String, FieldErrors),
+    status: StatusCode,
+) -> PageResult<HttpResponse> {
+    let user = page.require_user()?;
+    let mut conn = state.pool.get().await.map_err(common::Error::from)?;
+    let room = rooms::find(&mut conn, room_id).await?;
+    let mut recent = messages::page_before(&mut conn, room_id, before, PAGE_SIZE).await?;
+    recent.reverse();
+    let first_seq = recent.first().map_or(0, |m| m.message.seq);
+    let last_seq = recent
+        .last()
+        .map_or(before.map_or(room.room.last_seq, |b| b - 1), |m| {
+            m.message.seq
+        });
+    if before.is_none() {
+        members::mark_read(&mut conn, room_id, user.user_id, last_seq).await?;
+    }
+    let (body, nonce, errors) = form;
+    let view = RoomPage {
+        ctx: PageContext::of(page),
+        is_owner: room.is_owned_by(user.user_id),
+        older: (first_seq > 1).then(|| format!("/rooms/{room_id}?before={first_seq}")),
+        historic: before.is_some(),
+        lines: recent.iter().map(Line::from).collect(),
+        last_seq,
+        room,
+        body,
+        nonce,
+        errors,
+    };
+    Ok(render(status, &view)?)
+}
+
+#[get("/rooms/{id}")]
+pub async fn show(
+    page: Page,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    query: web::Query<RoomQuery>,
+) -> PageResult<HttpResponse> {
+    let form = (String::new(), new_nonce(), FieldErrors::default());
+    room_page(
+        &page,
+        &state,
+        path.into_inner(),
+        query.before.filter(|b| *b > 0),
+        form,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[post("/rooms/{id}/messages")]
+pub async fn send(
+    page: Page,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<SendForm>,
+) -> PageResult<HttpResponse> {
+    let user = page.require_user()?;
+    page.verify_csrf(&form.csrf_token)?;
+    let room_id = path.into_inner();
+    // A page from before nonces (or a hand-made form) still sends once.
+    let nonce = if form.nonce.is_empty() {
+        new_nonce()
+    } else {
+        form.nonce.clone()
+    };
+    let mut errors = FieldErrors::default();
+    let status = match actions::messages::send(&state, user, room_id, &form.body, &nonce).await {
+        Ok(stored) => {
+            return Ok(see_other(&format!(
+                "/rooms/{room_id}#m{}",
+                stored.view.message.seq
+            )));
+        }
+        Err(e @ common::Error::RateLimited { .. }) => {
+            errors.add("body", e.to_string());
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        Err(e) => {
+            errors.absorb(e)?;
+            StatusCode::BAD_REQUEST
+        }
+    };
+    room_page(
+        &page,
+        &state,
+        room_id,
+        None,
+        (form.body.clone(), nonce, errors),
+        status,
+    )
+    .await
+}
+
+#[post("/rooms/{id}/delete")]
+pub async fn delete(
+    page: Page,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<DeleteForm>,
+) -> PageResult<HttpResponse> {
+    let user = page.require_user()?;
+    page.verify_csrf(&form.csrf_token)?;
+    let mut conn = state.pool.get().await.map_err(common::Error::from)?;
+    rooms::delete(&mut conn, path.into_inner(), user.user_id).await?;
+    page.set_notice("room_deleted");
+    Ok(see_other("/rooms"))
+}

@@ -1,0 +1,113 @@
+//! Fixed-window rate limits kept in Redis, so every website instance counts
+//! together. Keys are hashed: no e-mail or name is stored in Redis.
+
+use std::time::Duration;
+
+use common::{Error, Result};
+use redis::aio::ConnectionManager;
+use sha2::{Digest, Sha256};
+
+/// One limit: at most `max` events per `window` for a key.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub name: &'static str,
+    pub max: u64,
+    pub window: Duration,
+}
+
+/// Login attempts from one address.
+pub const LOGIN_PER_ADDRESS: Limit = Limit {
+    name: "login-addr",
+    max: 30,
+    window: Duration::from_secs(300),
+};
+/// Failed logins for one account (by the name or e-mail given).
+pub const LOGIN_FAILURES_PER_ACCOUNT: Limit = Limit {
+    name: "login-acct",
+    max: 10,
+    window: Duration::from_secs(900),
+};
+/// Registrations from one address.
+pub const REGISTER_PER_ADDRESS: Limit = Limit {
+    name: "register-addr",
+    max: 20,
+    window: Duration::from_secs(3600),
+};
+/// Availability look-ups from one address (against enumeration).
+pub const AVAILABLE_PER_ADDRESS: Limit = Limit {
+    name: "available-addr",
+    max: 60,
+    window: Duration::from_secs(60),
+};
+/// Messages sent by one user through the website (form or API).
+pub const SEND_PER_USER: Limit = Limit {
+    name: "send-user",
+    max: 30,
+    window: Duration::from_secs(10),
+};
+
+/// Counts events per key in Redis.
+#[derive(Clone)]
+pub struct RateLimiter {
+    redis: ConnectionManager,
+    prefix: String,
+}
+
+impl RateLimiter {
+    pub fn new(redis: ConnectionManager, prefix: String) -> Self {
+        Self { redis, prefix }
+    }
+
+    fn key(&self, limit: &Limit, subject: &str) -> String {
+        let digest = Sha256::digest(subject.to_lowercase().as_bytes());
+        let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        format!("{}rl:{}:{hex}", self.prefix, limit.name)
+    }
+
+    /// Counts one event; over the limit is `Error::RateLimited`.
+    pub async fn hit(&self, limit: &Limit, subject: &str) -> Result<()> {
+        let key = self.key(limit, subject);
+        let (count, ttl): (u64, i64) = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(limit.window.as_secs())
+            .arg("NX")
+            .ignore()
+            .ttl(&key)
+            .query_async(&mut self.redis.clone())
+            .await?;
+        if count > limit.max {
+            return Err(Error::RateLimited {
+                retry_after_secs: ttl.max(1) as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses if the key is already at its limit, without counting.
+    pub async fn check(&self, limit: &Limit, subject: &str) -> Result<()> {
+        let key = self.key(limit, subject);
+        let (count, ttl): (Option<u64>, i64) = redis::pipe()
+            .get(&key)
+            .ttl(&key)
+            .query_async(&mut self.redis.clone())
+            .await?;
+        if count.unwrap_or(0) >= limit.max {
+            return Err(Error::RateLimited {
+                retry_after_secs: ttl.max(1) as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Forgets a key's count (a successful login clears its failures).
+    pub async fn reset(&self, limit: &Limit, subject: &str) -> Result<()> {
+        let _: () = redis::cmd("DEL")
+            .arg(self.key(limit, subject))
+            .query_async(&mut self.redis.clone())
+            .await?;
+        Ok(())
+    }
+}

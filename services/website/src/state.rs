@@ -1,0 +1,68 @@
+//! The state every handler shares, built once in `main` (or by a test).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::auth::password::PasswordHasher;
+use common::auth::token::{TokenIssuer, TokenVerifier};
+use common::db::DbPool;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::availability::Availability;
+use crate::config::WebsiteConfig;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+
+/// Shared by all workers through `web::Data`.
+pub struct AppState {
+    pub config: WebsiteConfig,
+    pub pool: DbPool,
+    pub redis: ConnectionManager,
+    pub issuer: TokenIssuer,
+    pub verifier: TokenVerifier,
+    pub passwords: PasswordHasher,
+    pub limiter: RateLimiter,
+    pub availability: Availability,
+    pub metrics: Metrics,
+    /// Keys the CSRF tokens' HMAC; derived from the signing key.
+    pub csrf_key: [u8; 32],
+}
+
+/// Connects to Redis with timeouts, so a Redis outage fails requests fast
+/// instead of hanging them; the manager reconnects by itself afterwards.
+pub async fn connect_redis(url: &str) -> common::Result<ConnectionManager> {
+    let client = redis::Client::open(url)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(2);
+    Ok(client.get_connection_manager_with_config(config).await?)
+}
+
+impl AppState {
+    /// Builds the state from the configuration: the pool (connections made
+    /// lazily), Redis, the token keys and the password hasher.
+    pub async fn build(config: WebsiteConfig) -> common::Result<Arc<Self>> {
+        let pool = common::db::build_pool(
+            config.common.database_url.expose(),
+            config.common.database_pool_size,
+            "parley-website",
+        )?;
+        let redis = connect_redis(config.common.redis_url.expose()).await?;
+        let mut keys = vec![config.signing_key.public().clone()];
+        keys.extend(config.previous_verifying_keys.iter().cloned());
+        let prefix = config.common.redis_prefix.clone();
+        Ok(Arc::new(Self {
+            issuer: TokenIssuer::new(&config.signing_key),
+            verifier: TokenVerifier::new(&keys),
+            passwords: PasswordHasher::new(config.hash_concurrency, config.hash_queue).await?,
+            limiter: RateLimiter::new(redis.clone(), prefix.clone()),
+            availability: Availability::new(redis.clone(), pool.clone(), prefix),
+            metrics: Metrics::new(),
+            csrf_key: config.signing_key.derive_secret("csrf"),
+            redis,
+            pool,
+            config,
+        }))
+    }
+}
