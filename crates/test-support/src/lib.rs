@@ -74,6 +74,11 @@ fn schema_fingerprint() -> String {
         .collect()
 }
 
+/// A connection to the test cluster's admin database.
+pub async fn admin_connection() -> AsyncPgConnection {
+    admin().await
+}
+
 async fn admin() -> AsyncPgConnection {
     AsyncPgConnection::establish(&admin_url())
         .await
@@ -154,6 +159,11 @@ impl TestDb {
             .expect("create test database");
         let url = url_for(&name);
         Self { name, url }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Its connection URL.

@@ -1,0 +1,419 @@
+//! Registering, logging in and out, through the pages and the API.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, csrf_in, error_code};
+
+#[tokio::test]
+async fn register_page_signs_in_and_redirects_to_rooms() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let page = browser.get(app.url("/register")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    for field in [
+        "name=\"username\"",
+        "name=\"email\"",
+        "name=\"password\"",
+        "<label for=\"username\">",
+    ] {
+        assert!(html.contains(field), "{field}");
+    }
+    let csrf = csrf_in(&html).unwrap();
+    let form = [
+        ("username", "Ann"),
+        ("email", "ann@example.com"),
+        ("password", "correct horse"),
+        ("csrf_token", &csrf),
+    ];
+    let res = browser
+        .post(app.url("/register"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/rooms");
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("parley_session="));
+    let cookie = cookie.expect("session cookie");
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http origin: no Secure flag: {cookie}"
+    );
+    let rooms = browser.get(app.url("/rooms")).send().await.unwrap();
+    assert_eq!(rooms.status(), StatusCode::OK);
+    let html = rooms.text().await.unwrap();
+    assert!(html.contains("Signed in as <strong>Ann</strong>"));
+    assert!(
+        html.contains("Welcome to Parley!"),
+        "the flash notice shows once"
+    );
+    let again = browser
+        .get(app.url("/rooms"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!again.contains("Welcome to Parley!"), "and only once");
+}
+
+#[tokio::test]
+async fn register_form_errors_are_shown_beside_fields_with_input_kept() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let csrf = app.csrf(&browser, "/register").await;
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("ab", "ok@example.com", "correct horse", "3 to 32"),
+        (
+            &"a".repeat(33),
+            "ok@example.com",
+            "correct horse",
+            "3 to 32",
+        ),
+        (
+            "bad name!",
+            "ok@example.com",
+            "correct horse",
+            "may only use",
+        ),
+        ("fine_name", "not-an-email", "correct horse", "valid e-mail"),
+        ("fine_name", "ok@example.com", "short", "8 to 256"),
+        ("fine_name", "ok@example.com", &"p".repeat(257), "8 to 256"),
+        ("", "", "", "Choose a username"),
+    ];
+    for (username, email, password, expected) in cases {
+        let form = [
+            ("username", *username),
+            ("email", *email),
+            ("password", *password),
+            ("csrf_token", &csrf),
+        ];
+        let res = browser
+            .post(app.url("/register"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{username} {email}");
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains(expected),
+            "{expected} missing for {username:?}/{email:?}"
+        );
+        assert!(html.contains("aria-invalid=\"true\""));
+        if !email.is_empty() {
+            assert!(html.contains(&format!("value=\"{email}\"")), "e-mail kept");
+        }
+        assert!(
+            !html.contains(&format!("value=\"{password}\"")) || password.is_empty(),
+            "password never echoed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_name_taken_in_another_case_is_409_on_the_form_and_the_api() {
+    let app = TestApp::spawn().await;
+    app.user_token("Ann").await;
+    let browser = app.browser();
+    let csrf = app.csrf(&browser, "/register").await;
+    let form = [
+        ("username", "aNN"),
+        ("email", "other@example.com"),
+        ("password", "correct horse"),
+        ("csrf_token", &csrf),
+    ];
+    let res = browser
+        .post(app.url("/register"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("That username is taken.") && html.contains("value=\"aNN\""));
+    let res = app
+        .api()
+        .post(app.url("/api/v1/auth/register"))
+        .json(
+            &json!({"username": "other", "email": "ANN@example.com", "password": "correct horse"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(res).await, "email_taken");
+}
+
+#[tokio::test]
+async fn login_page_accepts_username_or_email_and_follows_a_safe_next() {
+    let app = TestApp::spawn().await;
+    app.user_token("ann").await;
+    for (login, next, expected) in [
+        ("ann", "/rooms?q=x", "/rooms?q=x"),
+        ("ANN@example.com", "", "/rooms"),
+        ("ann", "https://evil.example/", "/rooms"),
+        ("ann", "//evil.example/", "/rooms"),
+        ("ann", "/\\evil.example", "/rooms"),
+    ] {
+        let browser = app.browser();
+        let page = browser
+            .get(app.url("/login"))
+            .query(&[("next", next)])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = csrf_in(&page).unwrap();
+        let form = [
+            ("login", login),
+            ("password", "correct horse"),
+            ("next", next),
+            ("csrf_token", &csrf),
+        ];
+        let res = browser
+            .post(app.url("/login"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{login}");
+        assert_eq!(res.headers()["location"], expected, "next={next}");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_account_get_the_same_answer() {
+    let app = TestApp::spawn().await;
+    app.user_token("ann").await;
+    let mut pages = Vec::new();
+    for login in ["ann", "nobody"] {
+        let browser = app.browser();
+        let csrf = app.csrf(&browser, "/login").await;
+        let form = [
+            ("login", login),
+            ("password", "wrong password"),
+            ("csrf_token", &csrf),
+        ];
+        let res = browser
+            .post(app.url("/login"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let html = res.text().await.unwrap();
+        assert!(html.contains("wrong username, e-mail or password"));
+        assert!(html.contains(&format!("value=\"{login}\"")), "login kept");
+        pages.push(
+            html.replace(login, "X")
+                .replace(&csrf_in(&html).unwrap(), "T"),
+        );
+    }
+    assert_eq!(pages[0], pages[1], "the two answers must not differ");
+    for login in ["ann", "nobody"] {
+        let res = app
+            .api()
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"login": login, "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(
+            body["error"]["message"],
+            "wrong username, e-mail or password"
+        );
+    }
+}
+
+#[tokio::test]
+async fn logout_revokes_the_session_cookie_and_its_tokens() {
+    let app = TestApp::spawn().await;
+    let browser = app.signed_in_browser("ann").await;
+    // Keep a copy of the token to replay after logout.
+    let token = {
+        let login = app
+            .api()
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"login": "ann", "password": "correct horse"}))
+            .send()
+            .await
+            .unwrap();
+        login.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let csrf = app.csrf(&browser, "/rooms").await;
+    let res = browser
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/");
+    let res = browser.get(app.url("/rooms")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed out");
+    // The API token is another session: still valid until its own logout.
+    let me = app
+        .api()
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let out = app
+        .api()
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    let me = app
+        .api()
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    // A second website instance refuses it too: revocation lives in the database.
+    let replica = app.replica().await;
+    let me = replica
+        .api()
+        .get(replica.url("/api/v1/users/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn api_login_answers_a_bearer_token_with_its_expiry() {
+    let app = TestApp::spawn().await;
+    app.user_token("ann").await;
+    let res = app
+        .api()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"login": "ann", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["user"]["username"], "ann");
+    assert!(
+        body["user"].get("email").is_none(),
+        "no e-mail in user objects"
+    );
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(body["expires_at"].as_str().unwrap()).unwrap();
+    let ttl = expires
+        .signed_duration_since(chrono::Utc::now())
+        .num_seconds();
+    assert!((3500..=3600).contains(&ttl), "the idle limit: {ttl}");
+    let me = app
+        .api()
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(body["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(me["user"]["username"], "ann");
+}
+
+#[tokio::test]
+async fn two_instances_racing_to_register_one_name_give_one_winner() {
+    let app = TestApp::spawn().await;
+    let replica = app.replica().await;
+    let register = |app: &TestApp, email: &str| {
+        let req = app
+            .api()
+            .post(app.url("/api/v1/auth/register"))
+            .json(&json!({"username": "racer", "email": email, "password": "correct horse"}));
+        async move { req.send().await.unwrap().status() }
+    };
+    let (a, b) = tokio::join!(
+        register(&app, "a@example.com"),
+        register(&replica, "b@example.com")
+    );
+    let mut statuses = [a, b];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT]);
+}
+
+#[tokio::test]
+async fn failed_logins_are_limited_per_account() {
+    let app = TestApp::spawn().await;
+    app.user_token("ann").await;
+    let attempt = |password: &'static str, ip: &'static str| {
+        app.api()
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-real-ip", ip)
+            .json(&json!({"login": "ann", "password": password}))
+            .send()
+    };
+    for i in 0..10 {
+        // Spread over addresses: the per-account limit must still apply.
+        let ip = ["10.0.0.1", "10.0.0.2"][i % 2];
+        assert_eq!(
+            attempt("wrong password", ip).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let res = attempt("correct horse", "10.0.0.3").await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(error_code(res).await, "rate_limited");
+}
+
+#[tokio::test]
+async fn login_attempts_are_limited_per_address() {
+    let app = TestApp::spawn().await;
+    let mut last = StatusCode::OK;
+    for i in 0..31 {
+        let res = app
+            .api()
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-real-ip", "10.9.9.9")
+            .json(&json!({"login": format!("user{i}"), "password": "whatever1"}))
+            .send()
+            .await
+            .unwrap();
+        last = res.status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    let other = app
+        .api()
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-real-ip", "10.9.9.8")
+        .json(&json!({"login": "someone", "password": "whatever1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::UNAUTHORIZED,
+        "other addresses are unaffected"
+    );
+}

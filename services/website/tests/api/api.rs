@@ -1,0 +1,470 @@
+//! The JSON API's rooms and messages, its OpenAPI document, and its answers
+//! to malformed requests.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_code};
+
+#[tokio::test]
+async fn rooms_are_created_listed_searched_paged_read_and_deleted() {
+    let app = TestApp::spawn().await;
+    let ann = app.user_token("ann").await;
+    let bob = app.user_token("bob").await;
+    let api = app.api();
+    let res = api
+        .post(app.url("/api/v1/rooms"))
+        .bearer_auth(&ann)
+        .json(&json!({"name": "Rust", "topic": "systems"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let room: Value = res.json().await.unwrap();
+    let id = room["room"]["id"].as_i64().unwrap();
+    assert_eq!(room["room"]["owner"]["name"], "ann");
+    assert_eq!(room["room"]["last_seq"], 0);
+    for key in ["id", "name", "topic", "owner", "created_at", "last_seq"] {
+        assert!(room["room"].get(key).is_some(), "{key}");
+    }
+    let dup = api
+        .post(app.url("/api/v1/rooms"))
+        .bearer_auth(&bob)
+        .json(&json!({"name": "rUST", "topic": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dup.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(dup).await, "name_taken");
+    for (body, code) in [
+        (json!({"name": "", "topic": ""}), "name_missing"),
+        (json!({"name": "x".repeat(65)}), "name_length"),
+        (
+            json!({"name": "ok", "topic": "t".repeat(257)}),
+            "topic_length",
+        ),
+    ] {
+        let res = api
+            .post(app.url("/api/v1/rooms"))
+            .bearer_auth(&ann)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_code(res).await, code);
+    }
+
+    let found: Value = api
+        .get(app.url("/api/v1/rooms?q=SYST"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["rooms"].as_array().unwrap().len(), 1);
+    assert_eq!(found["rooms"][0]["id"], id);
+    let first: Value = api
+        .get(app.url("/api/v1/rooms?limit=2"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = first["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["general", "random"]);
+    assert!(first["rooms"][0]["owner"].is_null());
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let rest: Value = api
+        .get(app.url("/api/v1/rooms"))
+        .query(&[("limit", "2"), ("cursor", cursor)])
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["rooms"][0]["name"], "Rust");
+    assert!(rest["next_cursor"].is_null());
+
+    let one: Value = api
+        .get(app.url(&format!("/api/v1/rooms/{id}")))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["room"]["name"], "Rust");
+    assert_eq!(
+        api.get(app.url("/api/v1/rooms/999999"))
+            .bearer_auth(&bob)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.get(app.url("/api/v1/rooms/abc"))
+            .bearer_auth(&bob)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let res = api
+        .delete(app.url(&format!("/api/v1/rooms/{id}")))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(res).await, "forbidden");
+    let res = api
+        .delete(app.url(&format!("/api/v1/rooms/{id}")))
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.get(app.url(&format!("/api/v1/rooms/{id}")))
+            .bearer_auth(&ann)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn list_parameters_out_of_range_are_400() {
+    let app = TestApp::spawn().await;
+    let token = app.user_token("ann").await;
+    for query in ["limit=0", "limit=101", "limit=abc", "cursor=%%%"] {
+        let res = app
+            .api()
+            .get(app.url(&format!("/api/v1/rooms?{query}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{query}");
+    }
+    for query in ["limit=0", "limit=201", "before_seq=0", "before_seq=x"] {
+        let res = app
+            .api()
+            .get(app.url(&format!("/api/v1/rooms/1/messages?{query}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn messages_are_sent_once_per_nonce_and_read_newest_first() {
+    let app = TestApp::spawn().await;
+    let ann = app.user_token("ann").await;
+    let room = app.room(&ann, "chat").await;
+    let api = app.api();
+    let send = |body: &str, nonce: &str| {
+        api.post(app.url(&format!("/api/v1/rooms/{room}/messages")))
+            .bearer_auth(&ann)
+            .json(&json!({"body": body, "nonce": nonce}))
+            .send()
+    };
+    let first = send("  hello  ", "c-1").await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let m = &first["message"];
+    assert_eq!(
+        (m["room"].as_i64(), m["seq"].as_i64(), m["body"].as_str()),
+        (Some(room), Some(1), Some("hello"))
+    );
+    assert_eq!(m["user"]["name"], "ann");
+    assert_eq!(m["nonce"], "c-1");
+    assert!(m["sent_at"].as_str().unwrap().ends_with('Z'));
+    let again: Value = send("hello again?", "c-1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["message"]["id"], m["id"],
+        "the same nonce answers the stored message"
+    );
+    send("second", "c-2").await.unwrap();
+    let page: Value = api
+        .get(app.url(&format!("/api/v1/rooms/{room}/messages")))
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [2, 1]);
+    let older: Value = api
+        .get(app.url(&format!(
+            "/api/v1/rooms/{room}/messages?before_seq=2&limit=5"
+        )))
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(older["messages"].as_array().unwrap().len(), 1);
+    let room_json: Value = api
+        .get(app.url(&format!("/api/v1/rooms/{room}")))
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(room_json["room"]["last_seq"], 2);
+    assert_eq!(
+        api.get(app.url("/api/v1/rooms/999999/messages"))
+            .bearer_auth(&ann)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn bad_messages_are_refused_with_protocol_codes_and_not_stored() {
+    let app = TestApp::spawn().await;
+    let ann = app.user_token("ann").await;
+    let room = app.room(&ann, "strict").await;
+    let long = "x".repeat(4001);
+    let cases = [
+        (
+            json!({"body": " \n ", "nonce": "a"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty",
+        ),
+        (
+            json!({"body": long, "nonce": "b"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_long",
+        ),
+        (
+            json!({"body": "esc\u{1b}[2J", "nonce": "c"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+        ),
+        (
+            json!({"body": "hi", "nonce": ""}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+        ),
+        (
+            json!({"body": "hi", "nonce": "n".repeat(65)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+        ),
+        (
+            json!({"body": "hi"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            json!({"body": 5, "nonce": "d"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let res = app
+            .api()
+            .post(app.url(&format!("/api/v1/rooms/{room}/messages")))
+            .bearer_auth(&ann)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{body}");
+        assert_eq!(error_code(res).await, code, "{body}");
+    }
+    let room_json: Value = app
+        .api()
+        .get(app.url(&format!("/api/v1/rooms/{room}")))
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(room_json["room"]["last_seq"], 0, "nothing stored");
+}
+
+#[tokio::test]
+async fn sending_is_rate_limited_per_user_and_over_the_limit_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let ann = app.user_token("ann").await;
+    let room = app.room(&ann, "flood").await;
+    let mut statuses = Vec::new();
+    for i in 0..31 {
+        let res = app
+            .api()
+            .post(app.url(&format!("/api/v1/rooms/{room}/messages")))
+            .bearer_auth(&ann)
+            .json(&json!({"body": format!("m{i}"), "nonce": format!("n{i}")}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status());
+    }
+    assert!(statuses[..30].iter().all(|s| *s == StatusCode::CREATED));
+    assert_eq!(statuses[30], StatusCode::TOO_MANY_REQUESTS);
+    let room_json: Value = app
+        .api()
+        .get(app.url(&format!("/api/v1/rooms/{room}")))
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(room_json["room"]["last_seq"], 30);
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_mistyped_bodies_get_4xx_json() {
+    let app = TestApp::spawn().await;
+    let api = app.api();
+    let url = app.url("/api/v1/auth/register");
+    let res = api
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"username\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(res).await, "bad_json");
+    let res = api
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("[1,2]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = api
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(error_code(res).await, "unsupported_media_type");
+    let huge = format!("{{\"username\":\"{}\"}}", "a".repeat(100_000));
+    let res = api
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(res).await, "payload_too_large");
+    let res = api
+        .post(&url)
+        .json(&json!({"username": "ann"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    for (body, code) in [
+        (
+            json!({"username": "a!", "email": "a@example.com", "password": "correct horse"}),
+            "username_invalid",
+        ),
+        (
+            json!({"username": "ann", "email": "nope", "password": "correct horse"}),
+            "email_invalid",
+        ),
+        (
+            json!({"username": "ann", "email": "a@example.com", "password": "short"}),
+            "password_length",
+        ),
+    ] {
+        let res = api.post(&url).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_code(res).await, code);
+    }
+    let res = api.get(app.url("/api/v1/nope")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(res).await, "not_found");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_endpoint() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .api()
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let expected = [
+        ("/api/v1/auth/register", "post"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/auth/available", "get"),
+        ("/api/v1/users/me", "get"),
+        ("/api/v1/rooms", "get"),
+        ("/api/v1/rooms", "post"),
+        ("/api/v1/rooms/{id}", "get"),
+        ("/api/v1/rooms/{id}", "delete"),
+        ("/api/v1/rooms/{id}/messages", "get"),
+        ("/api/v1/rooms/{id}/messages", "post"),
+        ("/api/v1/openapi.json", "get"),
+    ];
+    let paths = doc["paths"].as_object().unwrap();
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(documented, expected.len(), "no undocumented extras either");
+    for (path, method) in expected {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
+    assert!(doc["components"]["schemas"]["ChatMessage"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}

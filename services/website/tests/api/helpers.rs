@@ -1,0 +1,227 @@
+//! The test app: a real website on 127.0.0.1:0, a fresh database, a Redis
+//! prefix of its own, and clients that behave like a browser or an API user.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::auth::keys::SigningKeyMaterial;
+use common::auth::token::SessionLimits;
+use common::config::{CommonConfig, PublicOrigin, Secret};
+use reqwest::{Client, StatusCode, redirect};
+use serde_json::{Value, json};
+use test_support::TestDb;
+use website::config::WebsiteConfig;
+use website::state::AppState;
+
+pub struct TestApp {
+    pub base: String,
+    pub state: Arc<AppState>,
+    pub db: Arc<TestDb>,
+    pub redis_prefix: String,
+    /// The signing key seed, so a second instance can share it.
+    pub key_b64: String,
+}
+
+/// How to build an app: the defaults, or sharing another app's world.
+#[derive(Default)]
+pub struct Options {
+    pub db: Option<Arc<TestDb>>,
+    pub redis_prefix: Option<String>,
+    pub key_b64: Option<String>,
+    pub https_origin: bool,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    /// A second website instance on the same database, Redis and key.
+    pub async fn replica(&self) -> Self {
+        Self::spawn_with(Options {
+            db: Some(self.db.clone()),
+            redis_prefix: Some(self.redis_prefix.clone()),
+            key_b64: Some(self.key_b64.clone()),
+            ..Options::default()
+        })
+        .await
+    }
+
+    pub async fn spawn_with(options: Options) -> Self {
+        let db = match options.db {
+            Some(db) => db,
+            None => Arc::new(TestDb::migrated().await),
+        };
+        let redis_prefix = options
+            .redis_prefix
+            .unwrap_or_else(test_support::unique_redis_prefix);
+        let key_b64 = options
+            .key_b64
+            .unwrap_or_else(|| SigningKeyMaterial::generate().to_base64());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}");
+        let origin = if options.https_origin {
+            format!("https://127.0.0.1:{port}")
+        } else {
+            base.clone()
+        };
+        let config = WebsiteConfig {
+            common: CommonConfig {
+                database_url: Secret::new(db.url().to_owned()),
+                database_pool_size: 4,
+                redis_url: Secret::new(test_support::redis_url()),
+                redis_prefix: redis_prefix.clone(),
+                public_origin: PublicOrigin::parse(&origin).unwrap(),
+                listen_addr: listener.local_addr().unwrap(),
+                trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+                shutdown_timeout: Duration::from_secs(1),
+            },
+            signing_key: SigningKeyMaterial::parse("TOKEN_SIGNING_KEY", &key_b64).unwrap(),
+            previous_verifying_keys: vec![],
+            session_limits: SessionLimits {
+                idle: Duration::from_secs(3600),
+                absolute: Duration::from_secs(7 * 24 * 3600),
+            },
+            hash_concurrency: 2,
+            hash_queue: 16,
+            static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
+        };
+        let state = AppState::build(config).await.unwrap();
+        let server = website::server(state.clone(), listener).unwrap();
+        tokio::spawn(server);
+        Self {
+            base,
+            state,
+            db,
+            redis_prefix,
+            key_b64,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The site's origin, as a browser would send it in `Origin`.
+    pub fn origin(&self) -> String {
+        self.state.config.common.public_origin.as_str().to_owned()
+    }
+
+    /// A browser: keeps cookies, does not follow redirects (tests check them).
+    pub fn browser(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// An API client without cookies.
+    pub fn api(&self) -> Client {
+        Client::builder()
+            .redirect(redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// The CSRF token of the form on `path`, fetched with `browser`.
+    pub async fn csrf(&self, browser: &Client, path: &str) -> String {
+        let html = browser
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        csrf_in(&html).unwrap_or_else(|| panic!("no csrf_token on {path}"))
+    }
+
+    /// Registers through the API and returns a bearer token for the user.
+    pub async fn user_token(&self, username: &str) -> String {
+        let api = self.api();
+        let res = api
+            .post(self.url("/api/v1/auth/register"))
+            .json(&json!({"username": username, "email": format!("{username}@example.com"), "password": "correct horse"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap()
+        );
+        let res = api
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"login": username, "password": "correct horse"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A browser signed in as a newly registered user, through the pages.
+    pub async fn signed_in_browser(&self, username: &str) -> Client {
+        let browser = self.browser();
+        let csrf = self.csrf(&browser, "/register").await;
+        let email = format!("{username}@example.com");
+        let form = [
+            ("username", username),
+            ("email", email.as_str()),
+            ("password", "correct horse"),
+            ("csrf_token", &csrf),
+        ];
+        let res = browser
+            .post(self.url("/register"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            res.text().await.unwrap()
+        );
+        browser
+    }
+
+    /// Creates a room through the API, returning its id.
+    pub async fn room(&self, token: &str, name: &str) -> i64 {
+        let res = self
+            .api()
+            .post(self.url("/api/v1/rooms"))
+            .bearer_auth(token)
+            .json(&json!({"name": name, "topic": format!("all about {name}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json::<Value>().await.unwrap()["room"]["id"]
+            .as_i64()
+            .unwrap()
+    }
+}
+
+/// The value of the first `csrf_token` field in a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let start = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
+/// The `error.code` of an API error body.
+pub async fn error_code(res: reqwest::Response) -> String {
+    let body: Value = res.json().await.unwrap();
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error body: {body}"))
+        .to_owned()
+}

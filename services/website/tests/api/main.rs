@@ -1,0 +1,12 @@
+//! Integration tests of the website against real Postgres and Redis: one
+//! binary, one module per area. Each test runs its own app on port 0 with
+//! its own database and Redis key prefix (see `helpers`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod accounts;
+mod api;
+mod availability;
+mod helpers;
+mod pages;
+mod security;

@@ -1,0 +1,438 @@
+//! The pages a person uses: landing, rooms, a room, sending without
+//! JavaScript, deleting; the 404 page; static files.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, csrf_in};
+
+#[tokio::test]
+async fn the_landing_page_offers_sign_in_or_the_rooms() {
+    let app = TestApp::spawn().await;
+    let html = app
+        .browser()
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("href=\"/register\"") && html.contains("href=\"/login\""));
+    let browser = app.signed_in_browser("ann").await;
+    let html = browser
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("href=\"/rooms\"") && html.contains("Welcome back, ann"));
+}
+
+#[tokio::test]
+async fn signed_out_visitors_are_sent_to_login_with_next() {
+    let app = TestApp::spawn().await;
+    for (path, next) in [
+        ("/rooms?q=a%20b", "/rooms%3Fq%3Da%2520b"),
+        ("/rooms/1", "/rooms/1"),
+    ] {
+        let res = app.browser().get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            res.headers()["location"],
+            format!("/login?next={next}").as_str()
+        );
+    }
+}
+
+#[tokio::test]
+async fn rooms_are_created_found_opened_and_deleted_by_their_owner() {
+    let app = TestApp::spawn().await;
+    let ann = app.signed_in_browser("ann").await;
+    let csrf = app.csrf(&ann, "/rooms").await;
+    let res = ann
+        .post(app.url("/rooms"))
+        .form(&[
+            ("name", "Rustaceans"),
+            ("topic", "Crabs & <friends>"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/rooms/"));
+
+    let list = ann
+        .get(app.url("/rooms?q=RUSTACEAN"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains(&format!("href=\"{location}\"")));
+    assert!(list.contains("Crabs &#38; &#60;friends&#62;"), "escaped");
+    assert!(list.contains("by ann") && list.contains("0 messages"));
+    let by_topic = ann
+        .get(app.url("/rooms?q=crabs"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(by_topic.contains(&location));
+    let none = ann
+        .get(app.url("/rooms?q=zzz"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(none.contains("No room matches"));
+
+    let room = ann.get(app.url(&location)).send().await.unwrap();
+    assert_eq!(room.status(), StatusCode::OK);
+    let html = room.text().await.unwrap();
+    assert!(html.contains("<h1>Rustaceans</h1>") && html.contains("Delete room"));
+
+    let bob = app.signed_in_browser("bob").await;
+    let bob_html = bob
+        .get(app.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !bob_html.contains("Delete room"),
+        "only the owner sees delete"
+    );
+    let bob_csrf = csrf_in(&bob_html).unwrap();
+    let res = bob
+        .post(app.url(&format!("{location}/delete")))
+        .form(&[("csrf_token", bob_csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("owner can delete it"));
+
+    let csrf = csrf_in(&html).unwrap();
+    let res = ann
+        .post(app.url(&format!("{location}/delete")))
+        .form(&[("csrf_token", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/rooms");
+    let after = ann
+        .get(app.url("/rooms"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(after.contains("The room was deleted.") && !after.contains(&location));
+    assert_eq!(
+        ann.get(app.url(&location)).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn the_room_list_shows_seeded_rooms_and_pages_with_a_cursor() {
+    let app = TestApp::spawn().await;
+    let token = app.user_token("ann").await;
+    for i in 0..30 {
+        app.room(&token, &format!("room-{i:02}")).await;
+    }
+    let browser = app.signed_in_browser("bob").await;
+    let first = browser
+        .get(app.url("/rooms"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(first.contains(">general<") && first.contains("Parley room"));
+    let link_end = first.find("\" rel=\"next\"").expect("a next-page link");
+    let href = first[..link_end]
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
+    assert!(href.starts_with("/rooms?q=&cursor="), "{href}");
+    let second = browser
+        .get(app.url(&href))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(second.contains("First page"));
+    let count = |html: &str| html.matches("class=\"room-name\"").count();
+    assert_eq!(
+        count(&first) + count(&second),
+        32,
+        "30 rooms + general + random, no overlap"
+    );
+    let bad = browser
+        .get(app.url("/rooms?cursor=%%%"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn room_forms_reject_bad_names_with_the_input_kept() {
+    let app = TestApp::spawn().await;
+    let ann = app.signed_in_browser("ann").await;
+    let csrf = app.csrf(&ann, "/rooms").await;
+    let long = "n".repeat(65);
+    let long_topic = "t".repeat(257);
+    let cases = [
+        ("", "x", StatusCode::BAD_REQUEST, "Give the room a name."),
+        (long.as_str(), "x", StatusCode::BAD_REQUEST, "at most 64"),
+        (
+            "ok",
+            long_topic.as_str(),
+            StatusCode::BAD_REQUEST,
+            "at most 256",
+        ),
+        (
+            "GENERAL",
+            "dup",
+            StatusCode::CONFLICT,
+            "A room with that name exists.",
+        ),
+    ];
+    for (name, topic, status, message) in cases {
+        let res = ann
+            .post(app.url("/rooms"))
+            .form(&[("name", name), ("topic", topic), ("csrf_token", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{name}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains(message), "{message}");
+        assert!(html.contains(&format!("value=\"{topic}\"")), "topic kept");
+    }
+}
+
+#[tokio::test]
+async fn messages_sent_with_the_form_are_there_after_reloading() {
+    let app = TestApp::spawn().await;
+    let ann = app.signed_in_browser("ann").await;
+    let html = ann
+        .get(app.url("/rooms"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let general = html
+        .split("href=\"/rooms/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let room_path = format!("/rooms/{general}");
+    let page = ann
+        .get(app.url(&room_path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&page).unwrap();
+    let nonce = page
+        .split("name=\"nonce\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let form = [
+        ("body", "hello <b>world</b>\r\nsecond line"),
+        ("nonce", nonce.as_str()),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let res = ann
+        .post(app.url(&format!("{room_path}/messages")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers()["location"],
+        format!("{room_path}#m1").as_str()
+    );
+    // A double submit of the same form stores nothing new.
+    let res = ann
+        .post(app.url(&format!("{room_path}/messages")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        res.headers()["location"],
+        format!("{room_path}#m1").as_str()
+    );
+
+    let bob = app.signed_in_browser("bob").await;
+    let page = bob
+        .get(app.url(&room_path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("hello &#60;b&#62;world&#60;/b&#62;\nsecond line"),
+        "escaped, newline kept"
+    );
+    assert_eq!(page.matches("data-seq=").count(), 1);
+    assert!(page.contains("data-last-seq=\"1\""));
+}
+
+#[tokio::test]
+async fn bad_messages_come_back_with_the_error_beside_the_field() {
+    let app = TestApp::spawn().await;
+    let ann = app.signed_in_browser("ann").await;
+    let token = app.user_token("owner").await;
+    let room = app.room(&token, "talk").await;
+    let path = format!("/rooms/{room}");
+    let csrf = app.csrf(&ann, &path).await;
+    let long = "x".repeat(4001);
+    for (body, message) in [
+        ("   ", "message body is empty"),
+        (long.as_str(), "over 4000"),
+        ("bell\u{7}", "control characters"),
+    ] {
+        let res = ann
+            .post(app.url(&format!("{path}/messages")))
+            .form(&[("body", body), ("nonce", "n-1"), ("csrf_token", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        let html = res.text().await.unwrap();
+        assert!(html.contains(message), "{message}");
+        if body.len() > 100 {
+            assert!(html.contains(&long), "the text is kept");
+        }
+    }
+    let missing = ann
+        .post(app.url("/rooms/999999/messages"))
+        .form(&[("body", "hi"), ("nonce", "n"), ("csrf_token", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_room_page_shows_the_last_50_and_links_to_older_ones() {
+    let app = TestApp::spawn().await;
+    let token = app.user_token("ann").await;
+    let room = app.room(&token, "busy").await;
+    let me: serde_json::Value = app
+        .api()
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut conn = app.db.connect().await;
+    for i in 1..=60 {
+        let body = common::domain::MessageBody::parse(&format!("message {i}")).unwrap();
+        let nonce = common::domain::Nonce::parse(&format!("n{i}")).unwrap();
+        let user_id = me["user"]["id"].as_i64().unwrap();
+        common::store::messages::store(&mut conn, room, user_id, "ann", &body, &nonce)
+            .await
+            .unwrap();
+    }
+    let browser = app.signed_in_browser("bob").await;
+    let html = browser
+        .get(app.url(&format!("/rooms/{room}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(html.matches("data-seq=").count(), 50);
+    assert!(html.contains("id=\"m60\"") && !html.contains("id=\"m10\""));
+    let older = format!("/rooms/{room}?before=11");
+    assert!(html.contains(&format!("href=\"{older}\"")));
+    let html = browser
+        .get(app.url(&older))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(html.matches("data-seq=").count(), 10);
+    assert!(html.contains("Back to the latest messages") && !html.contains("Older messages"));
+}
+
+#[tokio::test]
+async fn unknown_paths_get_the_404_page() {
+    let app = TestApp::spawn().await;
+    for path in ["/nope", "/rooms/abc", "/rooms/1/nope"] {
+        let res = app.browser().get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(res.text().await.unwrap().contains("404"));
+    }
+}
+
+#[tokio::test]
+async fn static_files_and_the_favicon_are_served() {
+    let app = TestApp::spawn().await;
+    for (path, kind) in [
+        ("/static/style.css", "text/css"),
+        ("/static/favicon.svg", "image/svg+xml"),
+        ("/favicon.ico", "image/svg+xml"),
+        ("/static/register.js", "javascript"),
+    ] {
+        let res = app.browser().get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .contains(kind),
+            "{path}"
+        );
+    }
+}

@@ -1,0 +1,372 @@
+//! Tokens, CSRF, Origin checks, security headers, session renewal, health.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Options, TestApp, error_code};
+
+async fn user_id(app: &TestApp, token: &str) -> i64 {
+    let me: Value = app
+        .api()
+        .get(app.url("/api/v1/users/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    me["user"]["id"].as_i64().unwrap()
+}
+
+/// A token for `token`'s session but issued at `issued` and expiring at `expires`.
+async fn token_at(app: &TestApp, token: &str, issued: i64, expires: i64) -> String {
+    let claims = app.state.verifier.verify(token).unwrap();
+    let now = chrono::Utc::now();
+    let (t, _) = app
+        .state
+        .issuer
+        .issue(
+            claims.user_id().unwrap(),
+            &claims.name,
+            claims.sid,
+            now + chrono::Duration::seconds(issued),
+            now + chrono::Duration::seconds(expires),
+        )
+        .unwrap();
+    t
+}
+
+#[tokio::test]
+async fn missing_malformed_forged_expired_and_revoked_tokens_are_401() {
+    let app = TestApp::spawn().await;
+    let token = app.user_token("ann").await;
+    let me = |auth: Option<String>| {
+        let mut req = app.api().get(app.url("/api/v1/users/me"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        req.send()
+    };
+    assert_eq!(
+        me(Some(format!("Bearer {token}"))).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let other_app = TestApp::spawn().await;
+    let foreign = other_app.user_token("ann").await;
+    let mut tampered = token.clone();
+    tampered.pop();
+    tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    let expired = token_at(&app, &token, -7200, -60).await;
+    for auth in [
+        None,
+        Some("Bearer".to_owned()),
+        Some("Bearer not-a-jwt".to_owned()),
+        Some(format!("Basic {token}")),
+        Some(format!("Bearer {tampered}")),
+        Some(format!("Bearer {foreign}")),
+        Some(format!("Bearer {expired}")),
+    ] {
+        let res = me(auth.clone()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert!(res.headers().contains_key("www-authenticate"));
+        assert_eq!(error_code(res).await, "unauthenticated");
+    }
+    app.api()
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me(Some(format!("Bearer {token}"))).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "revoked"
+    );
+}
+
+#[tokio::test]
+async fn every_form_post_without_a_valid_csrf_token_is_403() {
+    let app = TestApp::spawn().await;
+    let ann = app.signed_in_browser("ann").await;
+    let token = app.user_token("owner").await;
+    let room = app.room(&token, "r").await;
+    let valid = app.csrf(&ann, "/rooms").await;
+    let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "/register".into(),
+            vec![
+                ("username", "zed"),
+                ("email", "zed@example.com"),
+                ("password", "correct horse"),
+            ],
+        ),
+        (
+            "/login".into(),
+            vec![("login", "ann"), ("password", "correct horse")],
+        ),
+        ("/logout".into(), vec![]),
+        ("/rooms".into(), vec![("name", "new room"), ("topic", "")]),
+        (
+            format!("/rooms/{room}/messages"),
+            vec![("body", "hi"), ("nonce", "n1")],
+        ),
+        (format!("/rooms/{room}/delete"), vec![]),
+    ];
+    for (path, fields) in &forms {
+        for token in [None, Some("forged"), Some("")] {
+            let mut form = fields.clone();
+            if let Some(t) = token {
+                form.push(("csrf_token", t));
+            }
+            let res = ann.post(app.url(path)).form(&form).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path} with {token:?}");
+            assert!(res.text().await.unwrap().contains("reload the page"));
+        }
+    }
+    // A token from another browser (another cookie) does not work either.
+    let other = app.browser();
+    let res = other
+        .post(app.url("/login"))
+        .form(&[
+            ("login", "ann"),
+            ("password", "correct horse"),
+            ("csrf_token", &valid),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Nothing happened: still signed in, room still there.
+    assert_eq!(
+        ann.get(app.url(&format!("/rooms/{room}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn cookie_authenticated_api_calls_must_come_from_our_origin() {
+    let app = TestApp::spawn().await;
+    let ann = app.signed_in_browser("ann").await;
+    let create = |origin: Option<&str>| {
+        let mut req = ann
+            .post(app.url("/api/v1/rooms"))
+            .json(&json!({"name": format!("r{}", origin.map_or(0, str::len)), "topic": ""}));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        req.send()
+    };
+    let res = create(Some("http://evil.example")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(res).await, "cross_origin");
+    assert_eq!(
+        create(None).await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "no Origin on a POST"
+    );
+    assert_eq!(
+        create(Some(&app.origin())).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    // Reads: same-origin fetches send no Origin; a foreign one is refused.
+    assert_eq!(
+        ann.get(app.url("/api/v1/users/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let res = ann
+        .get(app.url("/api/v1/users/me"))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn every_page_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in ["/", "/login", "/register", "/nope", "/api/v1/openapi.json"] {
+        let res = app.browser().get(app.url(path)).send().await.unwrap();
+        let h = res.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for part in [
+            "script-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(part), "{path}: {part}");
+        }
+        assert!(!csp.contains("unsafe-inline"));
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert!(h.contains_key("referrer-policy"));
+        assert!(
+            !h.contains_key("strict-transport-security"),
+            "no HSTS on http"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_https_origin_gets_hsts_and_secure_cookies() {
+    let app = TestApp::spawn_with(Options {
+        https_origin: true,
+        ..Options::default()
+    })
+    .await;
+    let res = app.browser().get(app.url("/login")).send().await.unwrap();
+    assert!(
+        res.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("parley_csrf=") && cookie.contains("Secure"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn an_active_cookie_session_gets_a_fresh_token_and_an_idle_one_expires() {
+    let app = TestApp::spawn().await;
+    let token = app.user_token("ann").await;
+    // Issued 10 minutes ago (past a tenth of the 1 h idle limit): renewed.
+    let old = token_at(&app, &token, -600, 3000).await;
+    let res = app
+        .api()
+        .get(app.url("/rooms"))
+        .header("cookie", format!("parley_session={old}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let renewed = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("parley_session="))
+        .expect("a renewed session cookie");
+    let new_token = renewed
+        .trim_start_matches("parley_session=")
+        .split(';')
+        .next()
+        .unwrap();
+    let claims = app.state.verifier.verify(new_token).unwrap();
+    assert!(
+        claims.exp > chrono::Utc::now().timestamp() + 3500,
+        "a full idle period again"
+    );
+    // Fresh tokens are not re-signed on every request.
+    let res = app
+        .api()
+        .get(app.url("/rooms"))
+        .header("cookie", format!("parley_session={new_token}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("parley_session="))
+    );
+    // Past its expiry (idle too long), the page treats the visitor as signed out.
+    let idle = token_at(&app, &token, -4000, -400).await;
+    let res = app
+        .api()
+        .get(app.url("/rooms"))
+        .header("cookie", format!("parley_session={idle}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let uid = user_id(&app, &token).await;
+    assert!(uid > 0);
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = TestApp::spawn().await;
+    let res = app.api().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app.api().get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let token = app.user_token("ann").await;
+    let room = app.room(&token, "m").await;
+    app.api()
+        .post(app.url(&format!("/api/v1/rooms/{room}/messages")))
+        .bearer_auth(&token)
+        .json(&json!({"body": "x", "nonce": "n"}))
+        .send()
+        .await
+        .unwrap();
+    let text = app
+        .api()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("parley_website_http_requests_total{method=\"POST\",route=\"/api/v1/rooms\",status=\"201\"} 1"), "{text}");
+    assert!(text.contains("parley_website_http_request_duration_seconds_bucket"));
+    assert!(text.contains("parley_website_messages_stored_total 1"));
+}
+
+#[tokio::test]
+async fn readiness_fails_while_postgres_is_unreachable() {
+    let app = TestApp::spawn().await;
+    use diesel_async::SimpleAsyncConnection;
+    // Terminate every connection of the app's database and refuse new ones.
+    let mut admin = test_support::admin_connection().await;
+    let name = app.db.name().to_owned();
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .await
+        .unwrap();
+    let res = app.api().get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        app.api()
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    // An API call answers 503 JSON, not 500.
+    let res = app
+        .api()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"login": "x", "password": "whatever1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+    let res = app.api().get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "recovers");
+}
