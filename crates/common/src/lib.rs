@@ -7,7 +7,10 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod fanout;
+pub mod messaging;
 pub mod protocol;
+pub mod ratelimit;
 #[rustfmt::skip]
 pub mod schema;
 pub mod store;

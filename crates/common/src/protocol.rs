@@ -50,6 +50,75 @@ impl From<&MessageView> for ChatMessage {
     }
 }
 
+/// Every frame the server sends (protocol.md "Server -> client"): one
+/// serde-tagged enum shared by the chat service, the tests and the bench tool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Message(ChatMessage),
+    Joined {
+        room: i64,
+        last_seq: i64,
+        online: Vec<UserRef>,
+        truncated: bool,
+    },
+    Presence {
+        room: i64,
+        user: UserRef,
+        online: bool,
+    },
+    Typing {
+        room: i64,
+        user: UserRef,
+    },
+    Left {
+        room: i64,
+    },
+    Error {
+        code: String,
+        message: String,
+        /// The nonce or room the error concerns.
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+}
+
+impl ServerFrame {
+    /// The frame as sent on the wire. Serializing these types cannot fail.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Every frame a client sends (protocol.md "Client -> server").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    Join {
+        room: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<i64>,
+    },
+    Leave {
+        room: i64,
+    },
+    Send {
+        room: i64,
+        body: String,
+        nonce: String,
+    },
+    Typing {
+        room: i64,
+    },
+}
+
+impl ClientFrame {
+    /// The frame as sent on the wire.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
 /// RFC 3339 timestamps in UTC with millisecond precision, e.g. `2026-11-21T10:00:00.123Z`.
 pub mod rfc3339_millis {
     use super::*;
@@ -101,5 +170,96 @@ mod tests {
         );
         let back: Result<ChatMessage, _> = serde_json::from_str(&json);
         assert_eq!(back.map(|b| b.seq).ok(), Some(42));
+        let frame = ServerFrame::Message(m).to_json();
+        assert!(
+            frame.starts_with(r#"{"type":"message","room":7,"seq":42,"#),
+            "{frame}"
+        );
+        assert!(matches!(
+            serde_json::from_str::<ServerFrame>(&frame),
+            Ok(ServerFrame::Message(_))
+        ));
+    }
+
+    #[test]
+    fn frames_match_the_examples_of_protocol_md() {
+        let cases = [
+            (
+                ServerFrame::Joined {
+                    room: 7,
+                    last_seq: 42,
+                    online: vec![UserRef {
+                        id: 3,
+                        name: "ann".into(),
+                    }],
+                    truncated: false,
+                },
+                r#"{"type":"joined","room":7,"last_seq":42,"online":[{"id":3,"name":"ann"}],"truncated":false}"#,
+            ),
+            (
+                ServerFrame::Presence {
+                    room: 7,
+                    user: UserRef {
+                        id: 5,
+                        name: "bob".into(),
+                    },
+                    online: true,
+                },
+                r#"{"type":"presence","room":7,"user":{"id":5,"name":"bob"},"online":true}"#,
+            ),
+            (
+                ServerFrame::Typing {
+                    room: 7,
+                    user: UserRef {
+                        id: 5,
+                        name: "bob".into(),
+                    },
+                },
+                r#"{"type":"typing","room":7,"user":{"id":5,"name":"bob"}}"#,
+            ),
+            (ServerFrame::Left { room: 7 }, r#"{"type":"left","room":7}"#),
+            (
+                ServerFrame::Error {
+                    code: "too_long".into(),
+                    message: "message body is over 4000 characters".into(),
+                    reference: Some("c-1a2b".into()),
+                },
+                r#"{"type":"error","code":"too_long","message":"message body is over 4000 characters","ref":"c-1a2b"}"#,
+            ),
+        ];
+        for (frame, json) in cases {
+            assert_eq!(frame.to_json(), json);
+        }
+        for (json, frame) in [
+            (
+                r#"{"type":"join","room":7,"since":41}"#,
+                ClientFrame::Join {
+                    room: 7,
+                    since: Some(41),
+                },
+            ),
+            (
+                r#"{"type":"leave","room":7}"#,
+                ClientFrame::Leave { room: 7 },
+            ),
+            (
+                r#"{"type":"send","room":7,"body":"hello","nonce":"c-1a2b"}"#,
+                ClientFrame::Send {
+                    room: 7,
+                    body: "hello".into(),
+                    nonce: "c-1a2b".into(),
+                },
+            ),
+            (
+                r#"{"type":"typing","room":7}"#,
+                ClientFrame::Typing { room: 7 },
+            ),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<ClientFrame>(json).ok(),
+                Some(frame.clone())
+            );
+            assert_eq!(frame.to_json(), json);
+        }
     }
 }

@@ -10,7 +10,6 @@ pub mod error;
 pub mod health;
 pub mod metrics;
 pub mod pages;
-pub mod ratelimit;
 pub mod state;
 pub mod web;
 

@@ -11,7 +11,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use crate::availability::Availability;
 use crate::config::WebsiteConfig;
 use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use common::ratelimit::RateLimiter;
 
 /// Shared by all workers through `web::Data`.
 pub struct AppState {

@@ -6,9 +6,9 @@ use common::store::{sessions, users};
 use common::{Error, Result};
 
 use crate::availability::Kind;
-use crate::ratelimit;
 use crate::state::AppState;
 use crate::web::session::IssuedToken;
+use common::ratelimit;
 
 /// A registration form, validated field by field.
 pub struct Registration {

@@ -10,10 +10,10 @@ use super::types::{
 use crate::actions::accounts::{self, Registration};
 use crate::availability::Kind;
 use crate::error::{ApiResult, Error};
-use crate::ratelimit;
 use crate::state::AppState;
 use crate::web::client_ip::client_ip;
 use crate::web::session::ApiUser;
+use common::ratelimit;
 
 /// Creates an account (and a session, whose token the login call returns).
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,

@@ -67,6 +67,6 @@ pub async fn send(
         actions::messages::send(&state, &user.0, path.into_inner(), &body.body, &body.nonce)
             .await?;
     Ok(HttpResponse::Created().json(MessageEnvelope {
-        message: ChatMessage::from(&stored.view),
+        message: stored.message,
     }))
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::types::{ErrorBody, NewRoomBody, RoomEnvelope, RoomJson, RoomPage};
+use crate::actions;
 use crate::error::{ApiResult, Error};
 use crate::pages::rooms::{cursor, list_page};
 use crate::state::AppState;
@@ -98,7 +99,6 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    let mut conn = state.pool.get().await.map_err(common::Error::from)?;
-    rooms::delete(&mut conn, path.into_inner(), user.0.user_id).await?;
+    actions::rooms::delete(&state, user.0.user_id, path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

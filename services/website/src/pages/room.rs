@@ -161,7 +161,7 @@ pub async fn send(
         Ok(stored) => {
             return Ok(see_other(&format!(
                 "/rooms/{room_id}#m{}",
-                stored.view.message.seq
+                stored.message.seq
             )));
         }
         Err(e @ common::Error::RateLimited { .. }) => {
@@ -193,8 +193,7 @@ pub async fn delete(
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
     page.verify_csrf(&form.csrf_token)?;
-    let mut conn = state.pool.get().await.map_err(common::Error::from)?;
-    rooms::delete(&mut conn, path.into_inner(), user.user_id).await?;
+    actions::rooms::delete(&state, user.user_id, path.into_inner()).await?;
     page.set_notice("room_deleted");
     Ok(see_other("/rooms"))
 }

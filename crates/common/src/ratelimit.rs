@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use common::{Error, Result};
+use crate::error::{Error, Result};
 use redis::aio::ConnectionManager;
 use sha2::{Digest, Sha256};
 
@@ -39,7 +39,7 @@ pub const AVAILABLE_PER_ADDRESS: Limit = Limit {
     max: 60,
     window: Duration::from_secs(60),
 };
-/// Messages sent by one user through the website (form or API).
+/// Messages sent by one user, however sent (WebSocket, form or API).
 pub const SEND_PER_USER: Limit = Limit {
     name: "send-user",
     max: 30,
