@@ -135,3 +135,13 @@ pub async fn next_seq(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<i6
         .await
         .optional()?)
 }
+
+/// `(id, last_seq)` of those of `ids` that still exist: how far each room
+/// has got, for the chat service's catch-up.
+pub async fn last_seqs(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+    Ok(rooms::table
+        .filter(rooms::id.eq_any(ids))
+        .select((rooms::id, rooms::last_seq))
+        .load(conn)
+        .await?)
+}

@@ -71,3 +71,16 @@ pub async fn revoke(conn: &mut AsyncPgConnection, id: Uuid) -> Result<()> {
     .await?;
     Ok(())
 }
+
+/// Ids of sessions revoked at or after `since`: the chat service closes
+/// their live sockets.
+pub async fn revoked_since(
+    conn: &mut AsyncPgConnection,
+    since: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    Ok(sessions::table
+        .filter(sessions::revoked_at.ge(since))
+        .select(sessions::id)
+        .load(conn)
+        .await?)
+}

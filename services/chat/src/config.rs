@@ -1,0 +1,78 @@
+//! The chat service's configuration: the shared settings plus verifying
+//! keys (never the signing key) and the limits of protocol.md.
+
+use std::time::Duration;
+
+use common::auth::keys::PublicKey;
+use common::config::{self, CommonConfig, ConfigError, PublicOrigin};
+
+/// Everything chat reads from the environment.
+pub struct ChatConfig {
+    pub common: CommonConfig,
+    /// Public keys tokens may be signed with (several during a rotation).
+    pub verifying_keys: Vec<PublicKey>,
+    /// Other origins whose pages may open cookie-authenticated sockets.
+    pub allowed_origins: Vec<PublicOrigin>,
+    /// Connections one user may hold at once, across all instances.
+    pub max_connections_per_user: usize,
+    /// Frames waiting for a client before it counts as too slow.
+    pub outbound_queue: usize,
+    pub ping_interval: Duration,
+    pub idle_timeout: Duration,
+}
+
+impl ChatConfig {
+    /// Reads and checks every variable; the first bad one is the error.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let common = CommonConfig::from_env("127.0.0.1:8091")?;
+        if config::var("TOKEN_SIGNING_KEY").is_some() {
+            return Err(ConfigError::new(
+                "TOKEN_SIGNING_KEY",
+                "must not be given to chat: it only verifies tokens (give it TOKEN_VERIFYING_KEY)",
+            ));
+        }
+        let verifying_keys = PublicKey::parse_list(
+            "TOKEN_VERIFYING_KEY",
+            &config::required("TOKEN_VERIFYING_KEY")?,
+        )?;
+        if verifying_keys.is_empty() {
+            return Err(ConfigError::new("TOKEN_VERIFYING_KEY", "lists no key"));
+        }
+        let allowed_origins = match config::var("ALLOWED_ORIGINS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|o| PublicOrigin::parse(o).map_err(|p| ConfigError::new("ALLOWED_ORIGINS", p)))
+                .collect::<Result<_, _>>()?,
+        };
+        let max_connections_per_user = config::parsed_or("MAX_CONNECTIONS_PER_USER", 16usize)?;
+        if max_connections_per_user == 0 {
+            return Err(ConfigError::new(
+                "MAX_CONNECTIONS_PER_USER",
+                "must be at least 1",
+            ));
+        }
+        let outbound_queue = config::parsed_or("OUTBOUND_QUEUE_FRAMES", 1024usize)?;
+        if outbound_queue < 16 {
+            return Err(ConfigError::new(
+                "OUTBOUND_QUEUE_FRAMES",
+                "must be at least 16",
+            ));
+        }
+        Ok(Self {
+            common,
+            verifying_keys,
+            allowed_origins,
+            max_connections_per_user,
+            outbound_queue,
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+        })
+    }
+
+    /// Whether a cookie-authenticated upgrade from `origin` is same-site.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        self.common.public_origin.matches(origin)
+            || self.allowed_origins.iter().any(|o| o.matches(origin))
+    }
+}

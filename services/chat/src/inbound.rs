@@ -1,0 +1,125 @@
+//! What a text frame from a client is: a valid request, a mistake answered
+//! with an `error` frame (the connection stays open), or something that
+//! closes the connection (protocol.md: 1007 for a frame that is not a JSON
+//! object).
+
+use common::protocol::ClientFrame;
+
+/// The close code for a text frame that is not a JSON object.
+pub const INVALID_PAYLOAD: u16 = 1007;
+
+/// A classified text frame.
+#[derive(Debug, PartialEq)]
+pub enum Inbound {
+    Frame(ClientFrame),
+    /// Answer with an `error` frame and keep the connection.
+    Reject {
+        code: &'static str,
+        message: String,
+        reference: Option<String>,
+    },
+    /// Close the connection with this code.
+    Close(u16, &'static str),
+}
+
+const KNOWN: [&str; 4] = ["join", "leave", "send", "typing"];
+
+/// Classifies one text frame. The common case parses once.
+pub fn classify(text: &str) -> Inbound {
+    if let Ok(frame) = serde_json::from_str::<ClientFrame>(text) {
+        return Inbound::Frame(frame);
+    }
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Inbound::Close(INVALID_PAYLOAD, "frames must be JSON objects");
+    };
+    let Some(object) = value.as_object() else {
+        return Inbound::Close(INVALID_PAYLOAD, "frames must be JSON objects");
+    };
+    // Echo what the frame concerns: its nonce, else its room.
+    let reference = object
+        .get("nonce")
+        .and_then(|n| n.as_str().map(str::to_owned))
+        .or_else(|| {
+            object
+                .get("room")
+                .map(|r| r.as_str().map_or_else(|| r.to_string(), str::to_owned))
+        })
+        .map(|r| r.chars().take(64).collect());
+    match object.get("type").and_then(|t| t.as_str()) {
+        None => Inbound::Reject {
+            code: "bad_request",
+            message: "a frame needs a string \"type\"".into(),
+            reference,
+        },
+        Some(t) if KNOWN.contains(&t) => {
+            let detail = serde_json::from_value::<ClientFrame>(value.clone())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "malformed frame".into());
+            Inbound::Reject {
+                code: "bad_request",
+                message: format!("bad {t} frame: {detail}"),
+                reference,
+            }
+        }
+        Some(t) => {
+            let shown: String = t.chars().take(32).collect();
+            Inbound::Reject {
+                code: "unknown_type",
+                message: format!("unknown frame type {shown:?}"),
+                reference,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str) -> String {
+        match classify(text) {
+            Inbound::Frame(_) => "frame".into(),
+            Inbound::Reject { code, .. } => code.into(),
+            Inbound::Close(c, _) => c.to_string(),
+        }
+    }
+
+    #[test]
+    fn frames_are_classified_as_protocol_md_says() {
+        assert_eq!(code(r#"{"type":"join","room":7,"since":41}"#), "frame");
+        assert_eq!(
+            code(r#"{"type":"join","room":7,"extra":"ignored"}"#),
+            "frame"
+        );
+        assert_eq!(
+            code(r#"{"type":"send","room":7,"body":"hi","nonce":"n"}"#),
+            "frame"
+        );
+        assert_eq!(code("not json"), "1007");
+        assert_eq!(code("[1,2]"), "1007");
+        assert_eq!(code("\"text\""), "1007");
+        assert_eq!(code(r#"{"type":"dance","room":7}"#), "unknown_type");
+        assert_eq!(code(r#"{"room":7}"#), "bad_request");
+        assert_eq!(code(r#"{"type":5}"#), "bad_request");
+        assert_eq!(
+            code(r#"{"type":"send","room":7,"nonce":"n"}"#),
+            "bad_request"
+        );
+        assert_eq!(code(r#"{"type":"join","room":"seven"}"#), "bad_request");
+    }
+
+    #[test]
+    fn rejections_echo_the_nonce_or_room() {
+        let Inbound::Reject { reference, .. } =
+            classify(r#"{"type":"send","room":7,"nonce":"c-1"}"#)
+        else {
+            panic!("not a rejection")
+        };
+        assert_eq!(reference.as_deref(), Some("c-1"));
+        let Inbound::Reject { reference, .. } = classify(r#"{"type":"join","room":"x"}"#) else {
+            panic!()
+        };
+        assert_eq!(reference.as_deref(), Some("x"));
+    }
+}

@@ -1,0 +1,184 @@
+//! Parley's chat service: the WebSocket endpoint of protocol.md. Messages
+//! are stored in Postgres before anyone sees them and fanned out across any
+//! number of instances through Redis pub/sub (one subscriber per process);
+//! each process orders and completes what it delivers from Postgres.
+
+pub mod broker;
+pub mod config;
+pub mod conn_limit;
+pub mod connection;
+pub mod errors;
+pub mod health;
+pub mod hub;
+pub mod inbound;
+pub mod metrics;
+pub mod presence;
+pub mod registry;
+pub mod room;
+pub mod state;
+pub mod upgrade;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+use chrono::Utc;
+use common::auth::token::TokenVerifier;
+use common::ratelimit::RateLimiter;
+use common::store::sessions;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::task::JoinHandle;
+
+use crate::config::ChatConfig;
+use crate::conn_limit::ConnLimit;
+use crate::metrics::Metrics;
+use crate::presence::Presence;
+use crate::registry::{Registry, close};
+use crate::room::RoomDeps;
+use crate::state::ChatState;
+
+/// How often live sockets are checked against logouts.
+const REVOCATION_POLL: Duration = Duration::from_secs(1);
+
+/// A running chat service's state and its background tasks.
+pub struct Chat {
+    pub state: Arc<ChatState>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+async fn connect_redis(url: &str) -> common::Result<ConnectionManager> {
+    let client = redis::Client::open(url)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(2);
+    Ok(client.get_connection_manager_with_config(config).await?)
+}
+
+impl Chat {
+    /// Connects to Postgres and Redis and starts the hub, the broker and the
+    /// periodic tasks (revocations, connection counts).
+    pub async fn start(config: ChatConfig) -> common::Result<Self> {
+        let pool = common::db::build_pool(
+            config.common.database_url.expose(),
+            config.common.database_pool_size,
+            "parley-chat",
+        )?;
+        let redis = connect_redis(config.common.redis_url.expose()).await?;
+        let client = redis::Client::open(config.common.redis_url.expose().as_str())?;
+        let instance = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let prefix = config.common.redis_prefix.clone();
+        let metrics = Arc::new(Metrics::new());
+        let registry = Arc::new(Registry::default());
+        let (hub, hub_channels) = hub::channels();
+        let broker = broker::start(client, prefix.clone(), hub.clone());
+        let deps = Arc::new(RoomDeps {
+            pool: pool.clone(),
+            redis: redis.clone(),
+            redis_prefix: prefix.clone(),
+            presence: Presence::new(redis.clone(), prefix.clone(), instance.clone()),
+            metrics: metrics.clone(),
+        });
+        hub::start(hub_channels, hub.clone(), deps, broker, pool.clone());
+        let state = Arc::new(ChatState {
+            conn_limit: ConnLimit::new(
+                redis.clone(),
+                prefix.clone(),
+                instance.clone(),
+                config.max_connections_per_user,
+            ),
+            limiter: RateLimiter::new(redis.clone(), prefix),
+            verifier: TokenVerifier::new(&config.verifying_keys),
+            config,
+            pool,
+            redis,
+            hub,
+            registry,
+            metrics,
+            instance,
+        });
+        let tasks = vec![
+            tokio::spawn(poll_revocations(state.clone())),
+            tokio::spawn(refresh_connections(state.clone())),
+        ];
+        Ok(Self { state, tasks })
+    }
+
+    /// The HTTP server on `listener`. Signals are handled by [`Chat::shutdown`].
+    pub fn server(&self, listener: TcpListener) -> std::io::Result<Server> {
+        let data = web::Data::from(self.state.clone());
+        Ok(HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .service(health::healthz)
+                .service(health::readyz)
+                .service(health::metrics)
+                .route("/ws", web::get().to(upgrade::ws))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(self.state.config.common.shutdown_timeout.as_secs())
+        .run())
+    }
+
+    /// SIGTERM: close every socket with 1001 so clients resume elsewhere,
+    /// give them a moment to go, then stop the server.
+    pub async fn shutdown(&self, server: &ServerHandle) {
+        self.state.registry.kick_all(close::GOING_AWAY);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while !self.state.registry.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server.stop(true).await;
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Closes the sockets of sessions revoked since the last look (logout).
+async fn poll_revocations(state: Arc<ChatState>) {
+    let mut since = Utc::now() - chrono::Duration::seconds(5);
+    let mut tick = tokio::time::interval(REVOCATION_POLL);
+    loop {
+        tick.tick().await;
+        if state.registry.is_empty() {
+            since = Utc::now() - chrono::Duration::seconds(2);
+            continue;
+        }
+        let started = Utc::now();
+        let revoked = async {
+            let mut conn = state.pool.get().await?;
+            sessions::revoked_since(&mut conn, since).await
+        };
+        match revoked.await {
+            Ok(ids) => {
+                if !ids.is_empty() {
+                    let closed = state.registry.revoke(&ids);
+                    if closed > 0 {
+                        tracing::info!(
+                            connections = closed,
+                            "closed the sockets of revoked sessions"
+                        );
+                    }
+                }
+                // Overlap the windows: a revocation committed during the query is seen next time.
+                since = started - chrono::Duration::seconds(2);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check for revoked sessions"),
+        }
+    }
+}
+
+/// Keeps this instance's entries in the per-user connection counts alive.
+async fn refresh_connections(state: Arc<ChatState>) {
+    let mut tick = tokio::time::interval(conn_limit::TTL / 3);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.conn_limit.refresh(&state.registry.snapshot()).await {
+            tracing::warn!(error = %e, "could not refresh connection counts");
+        }
+    }
+}

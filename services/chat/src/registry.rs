@@ -1,0 +1,167 @@
+//! The connections this process holds, so that something outside a
+//! connection's own task can end it: a logout (revocation), a full outbound
+//! queue, shutdown. Touched on connect, disconnect and by periodic sweeps,
+//! never per message.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+/// Identifies a connection within this process.
+pub type ConnId = u64;
+
+/// Close codes the server ends connections with.
+pub mod close {
+    /// Server shutting down: reconnect elsewhere.
+    pub const GOING_AWAY: u16 = 1001;
+    /// Session revoked or expired.
+    pub const POLICY: u16 = 1008;
+    /// The client could not keep up: reconnect and resume with `since`.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+/// A request to close one connection, with the close code to use.
+#[derive(Default)]
+pub struct Kick {
+    code: AtomicU16,
+    notify: Notify,
+}
+
+impl Kick {
+    /// Asks the connection to close with `code`; the first request wins.
+    pub fn kick(&self, code: u16) {
+        if self
+            .code
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.notify.notify_one();
+        }
+    }
+
+    /// Waits for a kick and returns its code.
+    pub async fn kicked(&self) -> u16 {
+        loop {
+            let code = self.code.load(Ordering::Acquire);
+            if code != 0 {
+                return code;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// What the registry knows of a connection.
+#[derive(Clone)]
+pub struct ConnEntry {
+    pub user_id: i64,
+    pub session_id: Uuid,
+    pub kick: Arc<Kick>,
+}
+
+/// The process's open connections.
+#[derive(Default)]
+pub struct Registry {
+    next_id: AtomicU64,
+    conns: Mutex<HashMap<ConnId, ConnEntry>>,
+}
+
+impl Registry {
+    /// A fresh connection id.
+    pub fn next_id(&self) -> ConnId {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn insert(&self, id: ConnId, entry: ConnEntry) {
+        if let Ok(mut conns) = self.conns.lock() {
+            conns.insert(id, entry);
+        }
+    }
+
+    pub fn remove(&self, id: ConnId) {
+        if let Ok(mut conns) = self.conns.lock() {
+            conns.remove(&id);
+        }
+    }
+
+    /// Closes every connection of the given sessions with 1008.
+    pub fn revoke(&self, sessions: &[Uuid]) -> usize {
+        let Ok(conns) = self.conns.lock() else {
+            return 0;
+        };
+        let mut n = 0;
+        for entry in conns.values().filter(|e| sessions.contains(&e.session_id)) {
+            entry.kick.kick(close::POLICY);
+            n += 1;
+        }
+        n
+    }
+
+    /// Closes every connection with `code` (shutdown).
+    pub fn kick_all(&self, code: u16) {
+        if let Ok(conns) = self.conns.lock() {
+            for entry in conns.values() {
+                entry.kick.kick(code);
+            }
+        }
+    }
+
+    /// `(conn, user)` of every connection, for refreshing shared counts.
+    pub fn snapshot(&self) -> Vec<(ConnId, i64)> {
+        self.conns
+            .lock()
+            .map(|c| c.iter().map(|(id, e)| (*id, e.user_id)).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.conns.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_first_kick_wins_and_wakes_the_waiter() {
+        let kick = Arc::new(Kick::default());
+        let waiter = tokio::spawn({
+            let kick = kick.clone();
+            async move { kick.kicked().await }
+        });
+        kick.kick(close::TRY_AGAIN_LATER);
+        kick.kick(close::GOING_AWAY);
+        assert_eq!(waiter.await.ok(), Some(close::TRY_AGAIN_LATER));
+    }
+
+    #[test]
+    fn revoking_a_session_kicks_only_its_connections() {
+        let registry = Registry::default();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let entries: Vec<_> = [a, a, b]
+            .iter()
+            .map(|sid| ConnEntry {
+                user_id: 1,
+                session_id: *sid,
+                kick: Arc::new(Kick::default()),
+            })
+            .collect();
+        for e in &entries {
+            registry.insert(registry.next_id(), e.clone());
+        }
+        assert_eq!(registry.revoke(&[a]), 2);
+        let codes: Vec<u16> = entries
+            .iter()
+            .map(|e| e.kick.code.load(Ordering::Acquire))
+            .collect();
+        assert_eq!(codes, [close::POLICY, close::POLICY, 0]);
+    }
+}
