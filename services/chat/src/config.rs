@@ -17,6 +17,8 @@ pub struct ChatConfig {
     pub max_connections_per_user: usize,
     /// Frames waiting for a client before it counts as too slow.
     pub outbound_queue: usize,
+    /// How long a presence entry outlives its instance's last refresh.
+    pub presence_ttl: Duration,
     pub ping_interval: Duration,
     pub idle_timeout: Duration,
 }
@@ -65,6 +67,7 @@ impl ChatConfig {
             allowed_origins,
             max_connections_per_user,
             outbound_queue,
+            presence_ttl: config::seconds_or("PRESENCE_TTL_SECS", 30, 3, 600)?,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
         })

@@ -76,7 +76,7 @@ impl ConnLimit {
         Ok(())
     }
 
-    /// Extends the entries of this instance's connections.
+    /// Extends (or, after Redis lost them, restores) this instance's entries.
     pub async fn refresh(&self, conns: &[(ConnId, i64)]) -> Result<()> {
         if conns.is_empty() {
             return Ok(());
@@ -86,7 +86,6 @@ impl ConnLimit {
         for (conn, user) in conns {
             pipe.cmd("ZADD")
                 .arg(self.key(*user))
-                .arg("XX")
                 .arg(expiry)
                 .arg(self.member(*conn))
                 .ignore();

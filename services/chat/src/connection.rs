@@ -31,6 +31,8 @@ pub const MAX_FRAME: usize = 64 * 1024;
 const MAX_ROOMS: usize = 100;
 /// At most one `typing` per room per connection in this interval.
 const TYPING_EVERY: Duration = Duration::from_secs(1);
+/// How long a close frame may take to go out.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Who is on the other end.
 pub struct Peer {
@@ -104,19 +106,15 @@ pub async fn run(
     let end = loop {
         tokio::select! {
             biased;
-            code = kick.kicked() => break End::Close(code, match code {
-                close::POLICY => "session ended",
-                close::TRY_AGAIN_LATER => "too slow: reconnect and resume with since",
-                _ => "server going away",
-            }),
+            code = kick.kicked() => break End::Close(code, reason(code)),
             _ = &mut expires => break End::Close(close::POLICY, "session expired"),
             out = rx.recv() => {
                 let written = match out {
-                    Some(Outbound::Frame(frame)) => conn.session.text(frame).await.is_ok(),
+                    Some(Outbound::Frame(frame)) => conn.write(frame).await,
                     Some(Outbound::Batch(frames)) => {
                         let mut ok = true;
                         for frame in frames {
-                            if conn.session.text(frame).await.is_err() {
+                            if !conn.write(frame).await {
                                 ok = false;
                                 break;
                             }
@@ -147,7 +145,7 @@ pub async fn run(
                     Some(Ok(AggregatedMessage::Binary(_))) => break End::Close(1003, "binary frames are not accepted"),
                     Some(Ok(AggregatedMessage::Close(_))) => break End::Close(1000, "bye"),
                     Some(Ok(AggregatedMessage::Ping(p))) => {
-                        if conn.session.pong(&p).await.is_err() {
+                        if !conn.control(conn.session.clone().pong(&p)).await {
                             break End::Gone;
                         }
                     }
@@ -164,7 +162,7 @@ pub async fn run(
                 if last_seen.elapsed() >= state.config.idle_timeout {
                     break End::Close(close::GOING_AWAY, "no sign of life for 60 s");
                 }
-                if conn.session.ping(b"").await.is_err() {
+                if !conn.control(conn.session.clone().ping(b"")).await {
                     break End::Gone;
                 }
             }
@@ -183,14 +181,26 @@ pub async fn run(
     {
         tracing::warn!(error = %e, "could not release a connection slot; it expires");
     }
+    // A write cut short by a kick ends as that kick's close.
+    let end = match (end, conn.kick.code()) {
+        (End::Gone, Some(code)) => End::Close(code, reason(code)),
+        (end, _) => end,
+    };
     if let End::Close(code, why) = end {
-        let _ = conn
-            .session
-            .close(Some(CloseReason {
-                code: CloseCode::from(code),
-                description: Some(why.into()),
-            }))
-            .await;
+        let reason = CloseReason {
+            code: CloseCode::from(code),
+            description: Some(why.into()),
+        };
+        // A client that stopped reading cannot take a close frame either.
+        let _ = tokio::time::timeout(CLOSE_WAIT, conn.session.close(Some(reason))).await;
+    }
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        close::POLICY => "session ended",
+        close::TRY_AGAIN_LATER => "too slow: reconnect and resume with since",
+        _ => "server going away",
     }
 }
 
@@ -202,8 +212,24 @@ enum Step {
 }
 
 impl Conn {
+    /// Writes a frame unless the socket is gone or the connection is kicked
+    /// meanwhile (a client that stopped reading blocks the write).
     async fn write(&mut self, frame: ByteString) -> bool {
-        self.session.text(frame).await.is_ok()
+        let kick = self.kick.clone();
+        tokio::select! {
+            biased;
+            _ = kick.kicked() => false,
+            written = self.session.text(frame) => written.is_ok(),
+        }
+    }
+
+    /// Sends a ping or pong the same way.
+    async fn control(&self, send: impl Future<Output = Result<(), actix_ws::Closed>>) -> bool {
+        tokio::select! {
+            biased;
+            _ = self.kick.kicked() => false,
+            sent = send => sent.is_ok(),
+        }
     }
 
     async fn reply(&mut self, frame: ByteString) -> Step {

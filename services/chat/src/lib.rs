@@ -78,7 +78,12 @@ impl Chat {
             pool: pool.clone(),
             redis: redis.clone(),
             redis_prefix: prefix.clone(),
-            presence: Presence::new(redis.clone(), prefix.clone(), instance.clone()),
+            presence: Presence::new(
+                redis.clone(),
+                prefix.clone(),
+                instance.clone(),
+                config.presence_ttl,
+            ),
             metrics: metrics.clone(),
         });
         hub::start(hub_channels, hub.clone(), deps, broker, pool.clone());

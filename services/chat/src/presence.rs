@@ -11,11 +11,6 @@ use common::Result;
 use common::protocol::UserRef;
 use redis::aio::ConnectionManager;
 
-/// How long an entry lives without a refresh.
-pub const TTL: Duration = Duration::from_secs(30);
-/// How often an instance refreshes its entries and sweeps expired ones.
-pub const REFRESH: Duration = Duration::from_secs(10);
-
 /// Adds an entry; returns 1 if the user had no live entry before (now online).
 const JOIN: &str = r"
 local was = 0
@@ -60,6 +55,8 @@ pub struct Presence {
     redis: ConnectionManager,
     prefix: String,
     instance: String,
+    /// How long an entry lives without a refresh.
+    ttl: Duration,
 }
 
 fn now_ms() -> i64 {
@@ -82,12 +79,18 @@ fn parse_member(m: &str) -> Option<UserRef> {
 }
 
 impl Presence {
-    pub fn new(redis: ConnectionManager, prefix: String, instance: String) -> Self {
+    pub fn new(redis: ConnectionManager, prefix: String, instance: String, ttl: Duration) -> Self {
         Self {
             redis,
             prefix,
             instance,
+            ttl,
         }
+    }
+
+    /// How often entries are refreshed and expired ones swept: a third of the TTL.
+    pub fn refresh_every(&self) -> Duration {
+        self.ttl / 3
     }
 
     fn key(&self, room: i64) -> String {
@@ -100,10 +103,10 @@ impl Presence {
         let became: i64 = redis::Script::new(JOIN)
             .key(self.key(room))
             .arg(member(user, &self.instance))
-            .arg(now + TTL.as_millis() as i64)
+            .arg(now + self.ttl.as_millis() as i64)
             .arg(now)
             .arg(format!("{}|", user.id))
-            .arg(TTL.as_millis() as i64 * 4)
+            .arg(self.ttl.as_millis() as i64 * 4)
             .invoke_async(&mut self.redis.clone())
             .await?;
         Ok(became == 1)
@@ -144,7 +147,7 @@ impl Presence {
     /// expired entries of any instance; returns users who went offline.
     pub async fn refresh_and_sweep(&self, room: i64, users: &[UserRef]) -> Result<Vec<UserRef>> {
         let key = self.key(room);
-        let expiry = now_ms() + TTL.as_millis() as i64;
+        let expiry = now_ms() + self.ttl.as_millis() as i64;
         if !users.is_empty() {
             let mut pipe = redis::pipe();
             for user in users {
@@ -156,7 +159,7 @@ impl Presence {
             }
             pipe.cmd("PEXPIRE")
                 .arg(&key)
-                .arg(TTL.as_millis() as i64 * 4)
+                .arg(self.ttl.as_millis() as i64 * 4)
                 .ignore();
             let _: () = pipe.query_async(&mut self.redis.clone()).await?;
         }

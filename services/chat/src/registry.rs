@@ -42,6 +42,11 @@ impl Kick {
         }
     }
 
+    /// The code of the kick, if there was one.
+    pub fn code(&self) -> Option<u16> {
+        Some(self.code.load(Ordering::Acquire)).filter(|c| *c != 0)
+    }
+
     /// Waits for a kick and returns its code.
     pub async fn kicked(&self) -> u16 {
         loop {

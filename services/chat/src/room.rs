@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use crate::broker::BrokerHandle;
 use crate::hub::{Delivery, HubHandle};
 use crate::metrics::Metrics;
-use crate::presence::{self, Presence};
+use crate::presence::Presence;
 use crate::registry::{ConnId, Kick, close};
 
 /// Replay on join is bounded; past it `joined` says `truncated`.
@@ -149,7 +149,7 @@ pub async fn run(
         gap_deadline: None,
         ended: false,
     };
-    let mut presence_tick = tokio::time::interval(presence::REFRESH);
+    let mut presence_tick = tokio::time::interval(room.deps.presence.refresh_every());
     presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let gap = room.gap_deadline;
@@ -434,11 +434,12 @@ impl Room {
             online,
         }
         .to_json();
+        // Not for the user it is about: `joined` already lists them.
         if let Err(e) = fanout::publish_event(
             &self.deps.redis,
             &self.deps.redis_prefix,
             self.id,
-            0,
+            user.id,
             &frame,
         )
         .await

@@ -1,0 +1,357 @@
+//! The five guarantees of protocol.md on healthy instances: durability
+//! before delivery, order and completeness (also across instances and
+//! reconnects), fan-out through Redis, slow consumers, the rate limit; and
+//! presence and typing.
+
+use std::time::Duration;
+
+use common::protocol::{ClientFrame, ServerFrame, UserRef};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_send_is_stored_before_its_echo_and_reaches_every_member() {
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let (ann, bob) = (stack.user("ann").await, stack.user("bob").await);
+    let room = stack.room(&ann, "r").await;
+    let (mut a, mut b) = (connect(&chat, &ann).await, connect(&chat, &bob).await);
+    let (replay, joined) = a.join(room, None).await;
+    assert!(replay.is_empty());
+    assert!(matches!(
+        joined,
+        ServerFrame::Joined {
+            last_seq: 0,
+            truncated: false,
+            ..
+        }
+    ));
+    b.join(room, None).await;
+    a.say(room, "  hello  ", "c-1a2b").await;
+    let echo = a.message().await;
+    // The echo is the acknowledgement: the message is already committed.
+    assert_eq!(stack.stored_count(room).await, 1);
+    assert_eq!(
+        (echo.seq, echo.body.as_str(), echo.nonce.as_str()),
+        (1, "hello", "c-1a2b")
+    );
+    assert_eq!(
+        echo.user,
+        UserRef {
+            id: ann.id,
+            name: "ann".into()
+        }
+    );
+    assert_eq!(echo.room, room);
+    assert_eq!(
+        b.message().await,
+        echo,
+        "every member gets the same frame, nonce included"
+    );
+}
+
+#[tokio::test]
+async fn join_with_since_replays_what_was_missed_then_goes_live() {
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let ann = stack.user("ann").await;
+    let room = stack.room(&ann, "r").await;
+    let mut a = connect(&chat, &ann).await;
+    a.join(room, None).await;
+    for i in 1..=5 {
+        a.say(room, &format!("m{i}"), &format!("n{i}")).await;
+        a.message().await;
+    }
+    let mut late = connect(&chat, &ann).await;
+    let (replay, joined) = late.join(room, Some(2)).await;
+    assert_complete(&replay, 3, 5);
+    assert!(matches!(
+        joined,
+        ServerFrame::Joined {
+            last_seq: 5,
+            truncated: false,
+            ..
+        }
+    ));
+    let mut fresh = connect(&chat, &ann).await;
+    let (replay, _) = fresh.join(room, None).await;
+    assert!(replay.is_empty(), "without since nothing is replayed");
+    a.say(room, "m6", "n6").await;
+    assert_eq!(late.message().await.seq, 6);
+    assert_eq!(fresh.message().await.seq, 6);
+    // A client that holds everything gets nothing twice.
+    let mut current = connect(&chat, &ann).await;
+    let (replay, _) = current.join(room, Some(6)).await;
+    assert!(replay.is_empty());
+}
+
+#[tokio::test]
+async fn replay_is_bounded_at_1000_and_says_truncated() {
+    let stack = Stack::new().await;
+    let ann = stack.user("ann").await;
+    let room = stack.room(&ann, "big").await;
+    for i in 0..1005 {
+        stack.store_unpublished(&ann, room, &format!("m{i}")).await;
+    }
+    let chat = stack.chat().await;
+    let mut c = connect(&chat, &ann).await;
+    let (replay, joined) = c.join(room, Some(0)).await;
+    assert_complete(&replay, 6, 1005);
+    assert!(matches!(
+        joined,
+        ServerFrame::Joined {
+            last_seq: 1005,
+            truncated: true,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn a_repeated_nonce_is_stored_once_and_answers_the_stored_message() {
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let (ann, bob) = (stack.user("ann").await, stack.user("bob").await);
+    let room = stack.room(&ann, "r").await;
+    let (mut a, mut b) = (connect(&chat, &ann).await, connect(&chat, &bob).await);
+    a.join(room, None).await;
+    b.join(room, None).await;
+    a.say(room, "once", "same").await;
+    let first = a.message().await;
+    a.say(room, "once, again", "same").await;
+    let again = a.message().await;
+    assert_eq!((again.id, again.body.as_str()), (first.id, "once"));
+    assert_eq!(stack.stored_count(room).await, 1);
+    assert_eq!(b.message().await.id, first.id);
+    b.assert_no_more_messages(Duration::from_millis(500)).await;
+    // Another user's same nonce is their own message.
+    b.say(room, "mine", "same").await;
+    assert_eq!(b.message().await.seq, 2);
+}
+
+#[tokio::test]
+async fn concurrent_senders_on_two_instances_reach_every_member_in_order() {
+    let stack = Stack::new().await;
+    let (x, y) = (stack.chat().await, stack.chat().await);
+    let owner = stack.user("owner").await;
+    let room = stack.room(&owner, "busy").await;
+    let mut watchers = Vec::new();
+    for (i, chat) in [&x, &y].into_iter().enumerate() {
+        let user = stack.user(&format!("watcher{i}")).await;
+        let mut c = connect(chat, &user).await;
+        c.join(room, None).await;
+        watchers.push(c);
+    }
+    const PER_SENDER: i64 = 25;
+    // Everyone joins before anyone sends: a join without `since` replays nothing.
+    let mut clients = Vec::new();
+    for i in 0..4 {
+        let user = stack.user(&format!("sender{i}")).await;
+        let chat = if i % 2 == 0 { &x } else { &y };
+        let mut c = connect(chat, &user).await;
+        c.join(room, None).await;
+        clients.push(c);
+    }
+    let mut senders = Vec::new();
+    for (i, mut c) in clients.into_iter().enumerate() {
+        senders.push(tokio::spawn(async move {
+            for j in 0..PER_SENDER {
+                c.say(room, &format!("{i}-{j}"), &format!("n{i}-{j}")).await;
+            }
+            // Each sender gets all messages of everyone, its own echoes included.
+            let mut got = Vec::new();
+            while got.len() < (4 * PER_SENDER) as usize {
+                got.push(c.message().await);
+            }
+            got
+        }));
+    }
+    for s in senders {
+        assert_complete(&s.await.unwrap(), 1, 4 * PER_SENDER);
+    }
+    for mut w in watchers {
+        let mut got = Vec::new();
+        while got.len() < (4 * PER_SENDER) as usize {
+            got.push(w.message().await);
+        }
+        assert_complete(&got, 1, 4 * PER_SENDER);
+        w.assert_no_more_messages(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_message_committed_but_never_published_is_delivered_by_catch_up() {
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let ann = stack.user("ann").await;
+    let room = stack.room(&ann, "r").await;
+    let mut c = connect(&chat, &ann).await;
+    c.join(room, None).await;
+    let started = std::time::Instant::now();
+    let seq = stack.store_unpublished(&ann, room, "the tail").await;
+    let got = c.message().await;
+    assert_eq!((got.seq, got.body.as_str()), (seq, "the tail"));
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn a_hole_in_seq_is_filled_from_postgres_in_order() {
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let ann = stack.user("ann").await;
+    let room = stack.room(&ann, "r").await;
+    let mut c = connect(&chat, &ann).await;
+    c.join(room, None).await;
+    // seq 1 is committed but its publish is lost; seq 2 arrives through pub/sub.
+    stack.store_unpublished(&ann, room, "first").await;
+    stack.store_and_publish(&ann, room, "second").await;
+    let (m1, m2) = (c.message().await, c.message().await);
+    assert_eq!(
+        (m1.seq, m1.body.as_str(), m2.seq, m2.body.as_str()),
+        (1, "first", 2, "second")
+    );
+}
+
+#[tokio::test]
+async fn over_the_rate_limit_a_send_gets_rate_limited_and_is_not_stored() {
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let ann = stack.user("ann").await;
+    let room = stack.room(&ann, "r").await;
+    let mut c = connect(&chat, &ann).await;
+    c.join(room, None).await;
+    for i in 0..30 {
+        c.say(room, &format!("m{i}"), &format!("n{i}")).await;
+        c.message().await;
+    }
+    c.say(room, "one too many", "n30").await;
+    assert_eq!(
+        c.error().await,
+        ("rate_limited".to_string(), Some("n30".to_string()))
+    );
+    assert_eq!(stack.stored_count(room).await, 30);
+}
+
+#[tokio::test]
+async fn a_client_that_cannot_keep_up_is_disconnected_and_others_are_not() {
+    let stack = Stack::new().await;
+    let chat = stack.chat_with(&[("OUTBOUND_QUEUE_FRAMES", "16")]).await;
+    let (ann, slow_user) = (stack.user("ann").await, stack.user("slow").await);
+    let room = stack.room(&ann, "firehose").await;
+    let mut fast = connect(&chat, &ann).await;
+    fast.join(room, None).await;
+    let mut slow = connect(&chat, &slow_user).await;
+    slow.join(room, None).await;
+    // The slow client never reads; big messages fill its socket, then its queue.
+    let body = "x".repeat(4000);
+    let total = 4000;
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while got.len() < total {
+            got.push(fast.message().await);
+        }
+        got
+    });
+    for _ in 0..total {
+        stack.store_and_publish(&ann, room, &body).await;
+    }
+    assert_complete(&reader.await.unwrap(), 1, total as i64);
+    let metrics = chat.metrics().await;
+    assert!(
+        metrics.contains("parley_chat_slow_consumers_total 1"),
+        "{metrics}"
+    );
+    // What the slow client finally reads ends in a close, not in every message.
+    let mut count = 0;
+    loop {
+        match slow.next().await {
+            Event::Frame(ServerFrame::Message(_)) => count += 1,
+            Event::Frame(_) => {}
+            Event::Closed(_) => break,
+        }
+    }
+    assert!(count < total, "the slow client was cut off after {count}");
+}
+
+#[tokio::test]
+async fn presence_and_typing_work_across_instances() {
+    let stack = Stack::new().await;
+    let (x, y) = (stack.chat().await, stack.chat().await);
+    let (ann, bob) = (stack.user("ann").await, stack.user("bob").await);
+    let room = stack.room(&ann, "r").await;
+    let mut a = connect(&x, &ann).await;
+    let (_, joined) = a.join(room, None).await;
+    let ann_ref = UserRef {
+        id: ann.id,
+        name: "ann".into(),
+    };
+    let bob_ref = UserRef {
+        id: bob.id,
+        name: "bob".into(),
+    };
+    assert!(
+        matches!(joined, ServerFrame::Joined { ref online, .. } if *online == vec![ann_ref.clone()])
+    );
+    let mut b = connect(&y, &bob).await;
+    let (_, joined) = b.join(room, None).await;
+    assert!(
+        matches!(joined, ServerFrame::Joined { ref online, .. } if *online == vec![ann_ref.clone(), bob_ref.clone()])
+    );
+    assert_eq!(
+        a.frame().await,
+        ServerFrame::Presence {
+            room,
+            user: bob_ref.clone(),
+            online: true
+        }
+    );
+    // A second connection of bob's is no news.
+    let mut b2 = connect(&x, &bob).await;
+    b2.join(room, None).await;
+    b.send(&ClientFrame::Typing { room }).await;
+    assert_eq!(
+        a.frame().await,
+        ServerFrame::Typing {
+            room,
+            user: bob_ref.clone()
+        }
+    );
+    // Not echoed to the typist, in any of their tabs.
+    assert!(b.next_within(Duration::from_millis(300)).await.is_none());
+    assert!(b2.next_within(Duration::from_millis(100)).await.is_none());
+    // Bob is offline only when his last connection leaves.
+    b2.send(&ClientFrame::Leave { room }).await;
+    assert_eq!(b2.frame().await, ServerFrame::Left { room });
+    assert!(a.next_within(Duration::from_millis(300)).await.is_none());
+    drop(b);
+    assert_eq!(
+        a.frame().await,
+        ServerFrame::Presence {
+            room,
+            user: bob_ref,
+            online: false
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_room_tells_its_members_left() {
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let ann = stack.user("ann").await;
+    let room = stack.room(&ann, "doomed").await;
+    let mut c = connect(&chat, &ann).await;
+    c.join(room, None).await;
+    common::store::rooms::delete(&mut stack.db.connect().await, room, ann.id)
+        .await
+        .unwrap();
+    let redis = redis::Client::open(stack.redis_url.as_str())
+        .unwrap()
+        .get_connection_manager()
+        .await
+        .unwrap();
+    common::fanout::publish_room_deleted(&redis, &stack.prefix, room)
+        .await
+        .unwrap();
+    assert_eq!(c.frame().await, ServerFrame::Left { room });
+}

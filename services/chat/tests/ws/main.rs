@@ -1,0 +1,11 @@
+//! Integration tests of the chat service: real `chat` processes (several
+//! per test where it matters) against real Postgres and Redis, driven by a
+//! WebSocket client speaking protocol.md.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_frames;
+mod delivery;
+mod failures;
+mod helpers;
+mod refusals;
