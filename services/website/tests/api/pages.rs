@@ -436,3 +436,69 @@ async fn static_files_and_the_favicon_are_served() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_form_send_is_published_for_the_chat_instances_like_a_websocket_send() {
+    use futures_util::StreamExt;
+    let app = TestApp::spawn().await;
+    let token = app.user_token("owner").await;
+    let room = app.room(&token, "live").await;
+    let client = redis::Client::open(test_support::redis_url()).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub
+        .subscribe(common::fanout::room_channel(&app.redis_prefix, room))
+        .await
+        .unwrap();
+    let ann = app.signed_in_browser("ann").await;
+    let path = format!("/rooms/{room}");
+    let csrf = app.csrf(&ann, &path).await;
+    let res = ann
+        .post(app.url(&format!("{path}/messages")))
+        .form(&[
+            ("body", "from the form"),
+            ("nonce", "f-1"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let msg = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        pubsub.on_message().next(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let payload: String = msg.get_payload().unwrap();
+    let Some(common::fanout::Envelope::Message { seq, frame }) =
+        common::fanout::decode(payload.as_bytes())
+    else {
+        panic!("not a message envelope: {payload}")
+    };
+    assert_eq!(seq, 1);
+    let frame: serde_json::Value = serde_json::from_str(&payload[frame]).unwrap();
+    assert_eq!(
+        (
+            frame["type"].as_str(),
+            frame["body"].as_str(),
+            frame["nonce"].as_str()
+        ),
+        (Some("message"), Some("from the form"), Some("f-1"))
+    );
+    // Deleting the room is announced on the same channel.
+    app.api()
+        .delete(app.url(&format!("/api/v1/rooms/{room}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let msg = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        pubsub.on_message().next(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(msg.get_payload::<String>().unwrap(), "D");
+}
