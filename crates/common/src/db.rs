@@ -63,8 +63,31 @@ pub fn build_pool(
 
 /// Brings a database up to date: every pending migration, then the seed, all
 /// under an advisory lock so that replicas starting together apply them once.
-/// Returns the versions applied by this call. Needs a multi-thread runtime.
+/// Returns the versions applied by this call. Works on any tokio runtime.
 pub async fn migrate(database_url: &str) -> Result<Vec<String>> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
+        return migrate_on_multi_thread(database_url).await;
+    }
+    // diesel's migration harness blocks in place, which a current-thread
+    // runtime cannot do: run it on a thread with a runtime of its own.
+    let url = database_url.to_owned();
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let outcome = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("migration runtime: {e}")))
+            .and_then(|rt| rt.block_on(migrate_on_multi_thread(&url)));
+        let _ = done.send(outcome);
+    });
+    result
+        .await
+        .map_err(|_| Error::Internal("the migration thread died".into()))?
+}
+
+async fn migrate_on_multi_thread(database_url: &str) -> Result<Vec<String>> {
     let mut conn = AsyncPgConnection::establish(database_url)
         .await
         .map_err(|e| Error::Unavailable(format!("connecting to Postgres: {e}")))?;

@@ -1,5 +1,5 @@
 //! Logging set-up shared by the services: `tracing` with an env filter
-//! (`RUST_LOG`, default `info`), human-readable by default, JSON lines when
+//! (`RUST_LOG`, default `info`), human-readable by default (coloured on a terminal), JSON lines when
 //! `LOG_FORMAT=json`.
 
 use tracing_subscriber::EnvFilter;

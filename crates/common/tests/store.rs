@@ -31,8 +31,9 @@ async fn seeded_room_names(conn: &mut diesel_async::AsyncPgConnection) -> Vec<St
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test]
 async fn migrations_apply_to_an_empty_database_and_then_do_nothing() {
+    // A current-thread runtime on purpose: migrate must work on any runtime.
     let db = TestDb::empty().await;
     let applied = db::migrate(db.url()).await.unwrap();
     assert_eq!(applied.len(), 1, "{applied:?}");

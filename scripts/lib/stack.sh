@@ -1,0 +1,528 @@
+# shellcheck shell=bash
+# Parley's local stack: small functions sourced by scripts/run and scripts/test.
+#
+# Every server runs from project-local data, listens on 127.0.0.1 only and is
+# started here, never by systemd. Each function does one job and returns
+# non-zero on failure, so callers can use them under `set -euo pipefail`.
+#
+#   ensure_packages                         install missing Debian packages
+#   start_postgres DIR PORT [throwaway]     cluster in DIR/pgdata, database parley
+#   stop_postgres DIR
+#   start_redis DIR PORT [throwaway]        data in DIR/redis
+#   stop_redis DIR PORT [throwaway]
+#   upstream_servers HOST:PORT...           "server HOST:PORT;" lines for nginx
+#   render_nginx TEMPLATE OUT NAME=VALUE... our five variables only
+#   start_nginx CONF / stop_nginx CONF      CONF lives in its runtime dir
+#   spawn NAME CMD...                       background CMD, output prefixed [NAME]
+#   stop_pids PID...                        SIGTERM, wait, SIGKILL stragglers
+#   remember_pid DIR NAME PID / stop_remembered DIR   services left by a killed run
+#   wait_http URL TIMEOUT [PID...]          until URL answers 200
+#   wait_port PORT TIMEOUT [PID...]         until 127.0.0.1:PORT accepts
+#   generate_keys FILE WEBSITE_BIN          TOKEN_*_KEY lines from `website keygen`
+#   service_env SERVICE LISTEN_ADDR         the environment website/chat read
+#   service_env_args SERVICE LISTEN_ADDR    the same as `env` arguments
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_SUPERUSER=postgres
+PG_DATABASE=parley
+
+log() { printf '[%s] %s\n' "${LOG_TAG:-stack}" "$*" >&2; }
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+  if [[ $EUID -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    log "need root for: $* (and sudo is not installed)"
+    return 1
+  fi
+}
+
+# Runs a Postgres binary: as the postgres user when we are root (the
+# binaries refuse root), as ourselves otherwise. From / so a cwd the
+# postgres user cannot enter does not matter.
+pg_as_owner() {
+  if [[ $EUID -eq 0 ]]; then
+    (cd / && runuser -u postgres -- "$@")
+  else
+    (cd / && "$@")
+  fi
+}
+
+ensure_packages() {
+  local missing=()
+  [[ -x $PG_BIN/pg_ctl && -x $PG_BIN/psql ]] || missing+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+  { command -v nginx >/dev/null 2>&1 && [[ -f /etc/nginx/mime.types ]]; } || missing+=(nginx-light)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  command -v envsubst >/dev/null 2>&1 || missing+=(gettext-base)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  # libpq is needed only to build diesel_cli for scripts/check-schema.
+  [[ -f /usr/include/postgresql/libpq-fe.h ]] || missing+=(libpq-dev)
+  if [[ $EUID -eq 0 ]] && ! id postgres >/dev/null 2>&1; then
+    missing+=(postgresql) # its package creates the postgres user
+  fi
+  ((${#missing[@]} == 0)) && return 0
+  log "installing Debian packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" || return 1
+  [[ -x $PG_BIN/pg_ctl ]] || { log "no Postgres binaries in $PG_BIN"; return 1; }
+}
+
+# True when something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+  (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Fails with a clear message when PORT is taken.
+require_free_port() { # PORT WHAT
+  if port_open "$1"; then
+    log "port $1 (for $2) is already in use on 127.0.0.1; stop whatever holds it or pick another port"
+    return 1
+  fi
+}
+
+# True while PID runs. A zombie (exited, not yet reaped by its parent) counts
+# as gone.
+pid_alive() {
+  local stat
+  [[ ${1:-} =~ ^[0-9]+$ ]] && stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
+}
+
+# True while PID runs the program NAME (a pid file may be stale and its pid
+# reused by something else).
+pid_runs() { # PID NAME
+  pid_alive "$1" && [[ $(cat "/proc/$1/comm" 2>/dev/null) == "$2"* ]]
+}
+
+# Waits up to TIMEOUT seconds for PID to exit.
+wait_pid_gone() { # PID TIMEOUT
+  local deadline=$((SECONDS + $2))
+  while pid_alive "$1"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+# Lock FILE holds the pid of the script using a data dir: refuses when that
+# script still runs, so two runs never stop or wipe each other's servers.
+claim_lock() { # FILE
+  local other
+  other=$(cat "$1" 2>/dev/null || true)
+  if [[ -n $other && $other != "$$" ]] && pid_alive "$other"; then
+    log "another instance (pid $other) is using this data directory ($1)"
+    return 1
+  fi
+  mkdir -p "$(dirname "$1")" && echo $$ >"$1"
+}
+
+# --- Postgres ----------------------------------------------------------------
+
+# The directory the cluster really lives in. Normally DIR itself, owned by
+# the server's user. When we are root and the postgres user cannot reach DIR
+# (a checkout under /root, say), DIR becomes a symlink to a directory under
+# /var/tmp, since Postgres cannot run as root.
+pg_home() { # DIR
+  local dir real
+  dir=$(realpath -m "$1")
+  if [[ -L $dir ]]; then
+    readlink -f "$dir"
+    return
+  fi
+  mkdir -p "$(dirname "$dir")" || return 1
+  if [[ $EUID -ne 0 ]]; then
+    install -d -m 755 "$dir" && echo "$dir"
+    return
+  fi
+  if runuser -u postgres -- test -x "$(dirname "$dir")" 2>/dev/null; then
+    install -d -m 755 -o postgres -g postgres "$dir" && echo "$dir"
+    return
+  fi
+  real=/var/tmp/parley-postgres-$(printf '%s' "$dir" | cksum | cut -d' ' -f1)
+  log "the postgres user cannot reach $(dirname "$dir"): keeping the cluster in $real"
+  install -d -m 755 -o postgres -g postgres "$real" || return 1
+  rmdir "$dir" 2>/dev/null || true
+  ln -sfn "$real" "$dir" && echo "$real"
+}
+
+# Starts (initialising if needed) a cluster in DIR/pgdata on 127.0.0.1:PORT,
+# with its socket in DIR/sock and its log in DIR/postgres.log, and creates
+# the database parley. "throwaway" trades durability for speed (tests).
+start_postgres() { # DIR PORT [throwaway]
+  local home port=$2 mode=${3:-} opts sock attempt out
+  home=$(pg_home "$1") || return 1
+  if [[ ! -f $home/pgdata/PG_VERSION ]]; then
+    log "initialising a Postgres cluster in $home/pgdata"
+    pg_as_owner "$PG_BIN/initdb" -D "$home/pgdata" -A trust -E UTF8 --no-locale -N \
+      -U "$PG_SUPERUSER" >"$home/initdb.log" 2>&1 || {
+      log "initdb failed:"; tail -n 20 "$home/initdb.log" >&2; return 1
+    }
+  fi
+  stop_postgres "$1" || return 1 # one left running by a killed run
+  require_free_port "$port" Postgres || return 1
+  sock=$home/sock
+  if [[ $EUID -eq 0 ]]; then install -d -m 755 -o postgres -g postgres "$sock"; else install -d -m 755 "$sock"; fi
+  # A socket path longer than 107 bytes is refused: go TCP-only then.
+  ((${#sock} + 16 <= 107)) || sock=
+  opts="-c listen_addresses=127.0.0.1 -p $port -k '$sock'"
+  if [[ $mode == throwaway ]]; then
+    opts+=" -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+  fi
+  log "starting Postgres on 127.0.0.1:$port (log: $home/postgres.log)"
+  # A client socket can hold PORT for a moment (it is in the ephemeral
+  # range): a failed bind is retried.
+  for attempt in 1 2 3 4 5; do
+    out=$(pg_as_owner "$PG_BIN/pg_ctl" -D "$home/pgdata" -l "$home/postgres.log" -o "$opts" -w -t 60 \
+      start 2>&1) && break
+    if ! tail -n 5 "$home/postgres.log" | grep -q 'could not bind'; then
+      log "Postgres did not start: $out"; tail -n 20 "$home/postgres.log" >&2; return 1
+    fi
+    if ((attempt == 5)); then
+      log "Postgres could not bind 127.0.0.1:$port: a connection elsewhere holds it as its local port (ss -tanp | grep :$port); try another port"
+      return 1
+    fi
+    log "port $port was busy for a moment; trying again"
+    sleep 1
+  done
+  pg_create_database "$port"
+}
+
+pg_create_database() { # PORT
+  local exists
+  exists=$(PGCONNECT_TIMEOUT=5 "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$1" -U "$PG_SUPERUSER" -d postgres \
+    -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABASE'") || return 1
+  [[ $exists == 1 ]] && return 0
+  log "creating database $PG_DATABASE"
+  "$PG_BIN/createdb" -h 127.0.0.1 -p "$1" -U "$PG_SUPERUSER" "$PG_DATABASE"
+}
+
+# Fast shutdown of the cluster in DIR; fine when it is not running or absent.
+stop_postgres() { # DIR
+  local home
+  [[ -e $1 ]] || return 0
+  home=$(readlink -f "$1")
+  [[ -f $home/pgdata/PG_VERSION ]] || return 0
+  pg_as_owner "$PG_BIN/pg_ctl" -D "$home/pgdata" status >/dev/null 2>&1 || return 0
+  log "stopping Postgres"
+  pg_as_owner "$PG_BIN/pg_ctl" -D "$home/pgdata" -m fast -w -t 60 stop >/dev/null
+}
+
+# --- Redis -------------------------------------------------------------------
+
+# Starts Redis on 127.0.0.1:PORT with its data, pid file and log in DIR/redis.
+# Persistent (AOF) unless "throwaway".
+start_redis() { # DIR PORT [throwaway]
+  local dir=$1/redis port=$2 mode=${3:-} args deadline
+  mkdir -p "$dir" || return 1
+  stop_redis "$1" "$port" "$mode" || return 1 # one left running by a killed run
+  require_free_port "$port" Redis || return 1
+  args=(--port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log")
+  if [[ $mode == throwaway ]]; then
+    args+=(--save '' --appendonly no)
+  else
+    args+=(--appendonly yes)
+  fi
+  log "starting Redis on 127.0.0.1:$port (log: $dir/redis.log)"
+  redis-server "${args[@]}" || return 1
+  deadline=$((SECONDS + 15))
+  until [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; do
+    if ((SECONDS >= deadline)); then
+      log "Redis did not answer on port $port:"; tail -n 20 "$dir/redis.log" >&2; return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# Stops the Redis whose pid file is in DIR/redis (never another one on PORT):
+# SHUTDOWN SAVE, or NOSAVE when "throwaway"; fine when it is not running.
+stop_redis() { # DIR PORT [throwaway]
+  local dir=$1/redis port=$2 how=save pid
+  [[ ${3:-} == throwaway ]] && how=nosave
+  pid=$(cat "$dir/redis.pid" 2>/dev/null || true)
+  pid_runs "$pid" redis-server || return 0
+  log "stopping Redis"
+  if [[ $(redis-cli -p "$port" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p') == "$pid" ]]; then
+    redis-cli -p "$port" shutdown "$how" >/dev/null 2>&1 || true
+  else
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
+  wait_pid_gone "$pid" 30 && return 0
+  log "Redis (pid $pid) did not stop; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# --- nginx -------------------------------------------------------------------
+
+# "server HOST:PORT;" lines for an upstream block.
+upstream_servers() { # HOST:PORT...
+  local hp out=''
+  for hp in "$@"; do out+="${out:+$'\n        '}server $hp;"; done
+  printf '%s\n' "$out"
+}
+
+# Renders TEMPLATE into OUT substituting only our variables, so nginx's own
+# ($host, $request_id, ...) stay. All five must be given as NAME=VALUE.
+render_nginx() { # TEMPLATE OUT NAME=VALUE...
+  local template=$1 out=$2 names='NGINX_LISTEN WEBSITE_UPSTREAM CHAT_UPSTREAMS STATIC_ROOT NGINX_RUNTIME_DIR'
+  local assignment name list='' given=' '
+  shift 2
+  for assignment in "$@"; do
+    name=${assignment%%=*}
+    if [[ $assignment != *=* || " $names " != *" $name "* ]]; then
+      log "render_nginx: expected one of $names as NAME=VALUE, got '$assignment'"
+      return 1
+    fi
+    given+="$name "
+  done
+  for name in $names; do
+    [[ $given == *" $name "* ]] || { log "render_nginx: $name is not given"; return 1; }
+    list+="\${$name} "
+  done
+  mkdir -p "$(dirname "$out")" || return 1
+  env "$@" envsubst "$list" <"$template" >"$out.tmp" && mv "$out.tmp" "$out"
+}
+
+# Checks and starts nginx in the background (the conf says `daemon off`),
+# with the directory holding CONF as its prefix/runtime dir; sets NGINX_PID.
+# As root, nginx's workers run as nobody. When nobody cannot reach the
+# runtime dir (a checkout under /root, say), they run as root instead.
+start_nginx() { # CONF
+  local conf runtime args
+  conf=$(realpath "$1") || return 1
+  runtime=$(dirname "$conf")
+  args=(-c "$conf" -p "$runtime/" -e "$runtime/error.log")
+  if [[ $EUID -eq 0 ]] && ! runuser -u nobody -- test -x "$runtime" 2>/dev/null; then
+    log "nginx workers cannot run as nobody: $runtime is out of its reach; running them as root"
+    args+=(-g 'user root;')
+  fi
+  stop_nginx "$conf" || return 1 # one left running by a killed run
+  nginx -t -q "${args[@]}" || return 1
+  log "starting nginx (logs: $runtime/access.log, $runtime/error.log)"
+  spawn nginx nginx "${args[@]}"
+  NGINX_PID=$SPAWNED_PID
+}
+
+# Stops the nginx whose pid file sits next to CONF; fine when none runs.
+stop_nginx() { # CONF
+  local pid
+  pid=$(cat "$(dirname "$1")/nginx.pid" 2>/dev/null || true)
+  [[ -n ${NGINX_PID:-} ]] && pid_alive "$NGINX_PID" && pid=$NGINX_PID
+  pid_runs "$pid" nginx || return 0
+  log "stopping nginx"
+  stop_pids "$pid"
+}
+
+# --- processes ---------------------------------------------------------------
+
+# Runs CMD in the background, every output line prefixed with [NAME], and
+# sets SPAWNED_PID to CMD's own pid. CMD gets a session of its own and the
+# prefixer ignores SIGINT, so a Ctrl-C reaches only the script, which then
+# stops everything in order with every last log line shown.
+# (For scripts: in a shell with job control, setsid would fork.)
+spawn() { # NAME CMD...
+  local tag
+  printf -v tag '%-10s' "[$1]"
+  shift
+  setsid "$@" > >(trap '' INT && exec sed -u "s/^/${tag//\//\\/}/") 2>&1 &
+  SPAWNED_PID=$!
+}
+
+# The start time of PID (in clock ticks since boot): with the pid, it names
+# one process for good, whatever pid reuse happens later.
+proc_start_time() { # PID
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  # shellcheck disable=SC2086 # split into fields on purpose
+  set -- $stat
+  printf '%s\n' "${20}"
+}
+
+# Notes PID as service NAME in DIR, for stop_remembered after a crash.
+remember_pid() { # DIR NAME PID
+  mkdir -p "$1" && printf '%s %s\n' "$3" "$(proc_start_time "$3")" >"$1/$2.pid"
+}
+
+# Stops the processes remember_pid noted in DIR that still run (left by a
+# run that was killed), and forgets them all.
+stop_remembered() { # DIR
+  local file pid start
+  for file in "$1"/*.pid; do
+    [[ -f $file ]] || continue
+    read -r pid start <"$file" || true
+    if [[ -n ${start:-} && $(proc_start_time "$pid") == "$start" ]]; then
+      log "stopping $(basename "$file" .pid) (pid $pid), left running by an earlier run"
+      stop_pids "$pid"
+    fi
+    rm -f "$file"
+  done
+}
+
+# SIGTERM to each PID, up to 20 s for them to exit, then SIGKILL.
+stop_pids() { # PID...
+  local pid
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
+    if ! wait_pid_gone "$pid" 20; then
+      log "pid $pid did not stop in 20 s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true # reap it when it is our child
+  done
+}
+
+# Polls URL until it answers 200, for up to TIMEOUT seconds; fails early
+# when one of the PIDs exits.
+wait_http() { # URL TIMEOUT [PID...]
+  local url=$1 timeout=$2 code='' pid deadline
+  shift 2
+  deadline=$((SECONDS + timeout))
+  while :; do
+    code=$(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null) || true
+    [[ $code == 200 ]] && return 0
+    for pid in "$@"; do
+      pid_alive "$pid" || { log "pid $pid exited while waiting for $url"; return 1; }
+    done
+    if ((SECONDS >= deadline)); then
+      log "$url did not answer 200 within ${timeout}s (last status: ${code:-none})"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# Waits up to TIMEOUT seconds for 127.0.0.1:PORT to accept connections;
+# fails early when one of the PIDs exits.
+wait_port() { # PORT TIMEOUT [PID...]
+  local port=$1 deadline=$((SECONDS + $2)) pid
+  shift 2
+  until port_open "$port"; do
+    for pid in "$@"; do pid_alive "$pid" || return 1; done
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+# --- keys and the services' environment --------------------------------------
+
+# Writes FILE (mode 600) with TOKEN_SIGNING_KEY= and TOKEN_VERIFYING_KEY=
+# lines from `WEBSITE_BIN keygen`, unless FILE exists.
+generate_keys() { # FILE WEBSITE_BIN
+  local file=$1 out
+  [[ -s $file ]] && return 0
+  out=$("$2" keygen) || { log "'$2 keygen' failed"; return 1; }
+  if ! grep -q '^TOKEN_SIGNING_KEY=.' <<<"$out" || ! grep -q '^TOKEN_VERIFYING_KEY=.' <<<"$out"; then
+    log "'$2 keygen' did not print TOKEN_SIGNING_KEY= and TOKEN_VERIFYING_KEY= lines"
+    return 1
+  fi
+  mkdir -p "$(dirname "$file")" || return 1
+  (umask 077 && grep -E '^TOKEN_(SIGNING|VERIFYING)_KEY=' <<<"$out" >"$file.tmp") &&
+    chmod 600 "$file.tmp" && mv "$file.tmp" "$file" && log "generated token keys in $file"
+}
+
+# The value of NAME in an env FILE of NAME=VALUE lines.
+env_file_value() { # FILE NAME
+  local line
+  line=$(grep -m1 "^$2=" "$1") || { log "$2 is missing from $1"; return 1; }
+  printf '%s\n' "${line#*=}"
+}
+
+# THE list of variables the website and chat services read, printed as
+# NAME=VALUE lines (usable with `env`, or as an env file for a container).
+# Deployment-wide inputs come from these variables, set by the caller:
+#   STACK_DATABASE_URL  STACK_REDIS_URL  STACK_PUBLIC_ORIGIN  STACK_STATIC_DIR
+#   STACK_KEYS_FILE     (the file generate_keys wrote)
+# Only the website gets TOKEN_SIGNING_KEY.
+service_env() { # SERVICE LISTEN_ADDR
+  local service=$1 listen=$2
+  case $service in website | chat) ;; *) log "service_env: unknown service '$service'"; return 1 ;; esac
+  : "${STACK_DATABASE_URL:?}" "${STACK_REDIS_URL:?}" "${STACK_PUBLIC_ORIGIN:?}" "${STACK_STATIC_DIR:?}" "${STACK_KEYS_FILE:?}"
+  printf '%s\n' \
+    "DATABASE_URL=$STACK_DATABASE_URL" \
+    "REDIS_URL=$STACK_REDIS_URL" \
+    "PUBLIC_ORIGIN=$STACK_PUBLIC_ORIGIN" \
+    "LISTEN_ADDR=$listen" \
+    "STATIC_DIR=$STACK_STATIC_DIR" \
+    "RUST_LOG=${RUST_LOG:-info}" || return 1
+  if [[ $service == website ]]; then
+    printf 'TOKEN_SIGNING_KEY=%s\n' "$(env_file_value "$STACK_KEYS_FILE" TOKEN_SIGNING_KEY)" || return 1
+  fi
+  printf 'TOKEN_VERIFYING_KEY=%s\n' "$(env_file_value "$STACK_KEYS_FILE" TOKEN_VERIFYING_KEY)"
+}
+
+# Sets SERVICE_ENV_ARGS to `env` arguments that give a command exactly
+# service_env's variables for SERVICE on top of ours, minus any token key of
+# ours (the chat service must never see the signing key):
+#   service_env_args chat 127.0.0.1:8091 && spawn chat env "${SERVICE_ENV_ARGS[@]}" BIN
+service_env_args() { # SERVICE LISTEN_ADDR
+  local lines
+  lines=$(service_env "$1" "$2") || return 1
+  mapfile -t SERVICE_ENV_ARGS <<<"$lines"
+  SERVICE_ENV_ARGS=(-u TOKEN_SIGNING_KEY -u TOKEN_VERIFYING_KEY "${SERVICE_ENV_ARGS[@]}")
+}
+
+# Removes a throwaway data DIR, including a Postgres home that pg_home moved
+# to /var/tmp.
+wipe_data_dir() { # DIR
+  local dir=$1 link target
+  [[ -n $dir && $dir != / ]] || return 1
+  [[ -e $dir || -L $dir ]] || return 0
+  while IFS= read -r -d '' link; do
+    target=$(readlink -f "$link")
+    [[ $target == /var/tmp/parley-postgres-* ]] && rm -rf "$target"
+  done < <(find "$dir" -maxdepth 1 -type l -print0)
+  rm -rf "$dir"
+}
+
+# Keeps HTTP clients (curl, reqwest) from sending loopback traffic to a proxy.
+no_proxy_for_loopback() {
+  local extra=127.0.0.1,localhost,::1
+  export NO_PROXY="${NO_PROXY:+$NO_PROXY,}$extra" no_proxy="${no_proxy:+$no_proxy,}$extra"
+}
+
+# Starts the application behind nginx: the token keys (made once), the
+# migrations and seed, the website, one chat instance per port, then nginx;
+# returns when /healthz answers through nginx. STACK_DATABASE_URL,
+# STACK_REDIS_URL, STACK_PUBLIC_ORIGIN and STACK_STATIC_DIR must be set.
+# Calls TRACK NAME PID for every process it starts; their output goes to
+# APP_LOG when that is set, else to the terminal.
+start_app() { # DATA BIN_DIR NGINX_PORT WEBSITE_PORT "CHAT_PORT..." TRACK
+  local data=$1 bin=$2 nginx_port=$3 website_port=$4 track=$6
+  local out=${APP_LOG:-/dev/stdout} i port
+  local -a chat_ports upstreams=() pids=()
+  read -r -a chat_ports <<<"$5"
+  STACK_KEYS_FILE=$data/keys.env
+  generate_keys "$STACK_KEYS_FILE" "$bin/website"
+  # The services run from the data dir: a developer's .env in the repo root
+  # (read by `cargo run`) must not leak into them.
+  service_env_args website "127.0.0.1:$website_port"
+  env -C "$data" "${SERVICE_ENV_ARGS[@]}" "$bin/website" migrate 2>&1 | sed -u 's/^/[migrate]  /' >>"$out"
+  spawn website env -C "$data" "${SERVICE_ENV_ARGS[@]}" "$bin/website" >>"$out"
+  "$track" website "$SPAWNED_PID"
+  pids+=("$SPAWNED_PID")
+  for i in "${!chat_ports[@]}"; do
+    port=${chat_ports[i]}
+    service_env_args chat "127.0.0.1:$port"
+    spawn "chat-$((i + 1))" env -C "$data" "${SERVICE_ENV_ARGS[@]}" "$bin/chat" >>"$out"
+    "$track" "chat-$((i + 1))" "$SPAWNED_PID"
+    pids+=("$SPAWNED_PID")
+    wait_port "$port" 30 "$SPAWNED_PID" || { log "chat-$((i + 1)) is not listening on $port"; return 1; }
+    upstreams+=("127.0.0.1:$port")
+  done
+  render_nginx "$ROOT/nginx/parley.conf.template" "$data/nginx/nginx.conf" \
+    "NGINX_LISTEN=127.0.0.1:$nginx_port" \
+    "WEBSITE_UPSTREAM=$(upstream_servers "127.0.0.1:$website_port")" \
+    "CHAT_UPSTREAMS=$(upstream_servers "${upstreams[@]}")" \
+    "STATIC_ROOT=$STACK_STATIC_DIR" \
+    "NGINX_RUNTIME_DIR=$data/nginx"
+  start_nginx "$data/nginx/nginx.conf" >>"$out"
+  "$track" nginx "$NGINX_PID"
+  wait_http "http://127.0.0.1:$nginx_port/healthz" 60 "${pids[@]}" "$NGINX_PID"
+}
