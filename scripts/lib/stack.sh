@@ -10,8 +10,8 @@
 #   stop_postgres DIR
 #   start_redis DIR PORT [throwaway]        data in DIR/redis
 #   stop_redis DIR PORT [throwaway]
-#   upstream_servers HOST:PORT...           "server HOST:PORT;" lines for nginx
-#   render_nginx TEMPLATE OUT NAME=VALUE... our five variables only
+#   upstream_block NAME HOST:PORT...        a native "upstream NAME { ... }" block
+#   render_nginx TEMPLATE OUT NAME=VALUE... via nginx/render.sh (its variables)
 #   start_nginx CONF / stop_nginx CONF      CONF lives in its runtime dir
 #   spawn NAME CMD...                       background CMD, output prefixed [NAME]
 #   stop_pids PID...                        SIGTERM, wait, SIGKILL stragglers
@@ -261,32 +261,22 @@ stop_redis() { # DIR PORT [throwaway]
 # --- nginx -------------------------------------------------------------------
 
 # "server HOST:PORT;" lines for an upstream block.
-upstream_servers() { # HOST:PORT...
-  local hp out=''
-  for hp in "$@"; do out+="${out:+$'\n        '}server $hp;"; done
-  printf '%s\n' "$out"
+# A native upstream block NAME over HOST:PORT..., balanced by open
+# connections, keeping idle connections briefly (below the services' own idle
+# timeout, so nginx never reuses one a service is closing).
+upstream_block() { # NAME HOST:PORT...
+  local out="upstream $1 {"$'\n        least_conn;' hp
+  shift
+  for hp in "$@"; do out+=$'\n        '"server $hp;"; done
+  printf '%s\n        keepalive 16;\n        keepalive_timeout 4s;\n    }\n' "$out"
 }
 
-# Renders TEMPLATE into OUT substituting only our variables, so nginx's own
-# ($host, $request_id, ...) stay. All five must be given as NAME=VALUE.
+# Renders TEMPLATE into OUT with nginx/render.sh (the renderer the container
+# uses too). NAME=VALUE gives each of its variables.
 render_nginx() { # TEMPLATE OUT NAME=VALUE...
-  local template=$1 out=$2 names='NGINX_LISTEN WEBSITE_UPSTREAM CHAT_UPSTREAMS STATIC_ROOT NGINX_RUNTIME_DIR'
-  local assignment name list='' given=' '
+  local template=$1 out=$2
   shift 2
-  for assignment in "$@"; do
-    name=${assignment%%=*}
-    if [[ $assignment != *=* || " $names " != *" $name "* ]]; then
-      log "render_nginx: expected one of $names as NAME=VALUE, got '$assignment'"
-      return 1
-    fi
-    given+="$name "
-  done
-  for name in $names; do
-    [[ $given == *" $name "* ]] || { log "render_nginx: $name is not given"; return 1; }
-    list+="\${$name} "
-  done
-  mkdir -p "$(dirname "$out")" || return 1
-  env "$@" envsubst "$list" <"$template" >"$out.tmp" && mv "$out.tmp" "$out"
+  env "$@" "$ROOT/nginx/render.sh" "$template" "$out"
 }
 
 # Checks and starts nginx in the background (the conf says `daemon off`),
@@ -450,7 +440,8 @@ service_env() { # SERVICE LISTEN_ADDR
     "PUBLIC_ORIGIN=$STACK_PUBLIC_ORIGIN" \
     "LISTEN_ADDR=$listen" \
     "STATIC_DIR=$STACK_STATIC_DIR" \
-    "RUST_LOG=${RUST_LOG:-info}" || return 1
+    "RUST_LOG=${RUST_LOG:-info}" \
+    "TRUSTED_PROXIES=127.0.0.1,::1" || return 1
   if [[ $service == website ]]; then
     printf 'TOKEN_SIGNING_KEY=%s\n' "$(env_file_value "$STACK_KEYS_FILE" TOKEN_SIGNING_KEY)" || return 1
   fi
@@ -518,8 +509,11 @@ start_app() { # DATA BIN_DIR NGINX_PORT WEBSITE_PORT "CHAT_PORT..." TRACK
   done
   render_nginx "$ROOT/nginx/parley.conf.template" "$data/nginx/nginx.conf" \
     "NGINX_LISTEN=127.0.0.1:$nginx_port" \
-    "WEBSITE_UPSTREAM=$(upstream_servers "127.0.0.1:$website_port")" \
-    "CHAT_UPSTREAMS=$(upstream_servers "${upstreams[@]}")" \
+    "WEBSITE_UPSTREAM=$(upstream_block website "127.0.0.1:$website_port")" \
+    "WEBSITE_BACKEND=http://website" \
+    "CHAT_UPSTREAM=$(upstream_block chat "${upstreams[@]}")" \
+    "CHAT_BACKEND=http://chat" \
+    "NGINX_RESOLVER=" \
     "STATIC_ROOT=$STACK_STATIC_DIR" \
     "NGINX_RUNTIME_DIR=$data/nginx"
   start_nginx "$data/nginx/nginx.conf" >>"$out"

@@ -136,6 +136,58 @@ impl PublicOrigin {
     }
 }
 
+/// An address or a CIDR range of addresses (`10.0.0.0/8`, `::1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    /// Whether `ip` is in the range.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                Self::same_prefix(&n.octets(), &a.octets(), self.prefix)
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                Self::same_prefix(&n.octets(), &a.octets(), self.prefix)
+            }
+            (IpAddr::V6(_), IpAddr::V4(a)) => self.contains(IpAddr::V6(a.to_ipv6_mapped())),
+            (IpAddr::V4(_), IpAddr::V6(a)) => a
+                .to_ipv4_mapped()
+                .is_some_and(|a| self.contains(IpAddr::V4(a))),
+        }
+    }
+
+    fn same_prefix(a: &[u8], b: &[u8], prefix: u8) -> bool {
+        let (whole, rest) = ((prefix / 8) as usize, prefix % 8);
+        a[..whole] == b[..whole] && (rest == 0 || (a[whole] ^ b[whole]) >> (8 - rest) == 0)
+    }
+}
+
+impl FromStr for IpRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = s
+            .trim()
+            .split_once('/')
+            .map_or((s.trim(), None), |(a, p)| (a, Some(p)));
+        let network: IpAddr = addr.parse().map_err(|e| format!("{addr:?}: {e}"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or(format!("bad prefix length in {s:?}"))?,
+        };
+        Ok(Self { network, prefix })
+    }
+}
+
 /// Settings both services read.
 #[derive(Debug, Clone)]
 pub struct CommonConfig {
@@ -146,8 +198,8 @@ pub struct CommonConfig {
     pub redis_prefix: String,
     pub public_origin: PublicOrigin,
     pub listen_addr: SocketAddr,
-    /// Peers whose `X-Forwarded-For`/`X-Real-IP` are believed (nginx).
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Peers whose `X-Real-IP` is believed (nginx): addresses or CIDR ranges.
+    pub trusted_proxies: Vec<IpRange>,
     /// Leave in-flight requests this long on SIGTERM.
     pub shutdown_timeout: Duration,
 }
@@ -174,22 +226,17 @@ impl CommonConfig {
         let default_listen: SocketAddr = default_listen
             .parse()
             .map_err(|e| ConfigError::new("LISTEN_ADDR", format!("bad default: {e}")))?;
-        let trusted_proxies = match var("TRUSTED_PROXIES") {
-            None => vec![
-                IpAddr::from([127, 0, 0, 1]),
-                IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
-            ],
-            Some(list) => list
-                .split(',')
-                .map(|s| s.trim().parse::<IpAddr>())
-                .collect::<Result<_, _>>()
-                .map_err(|e| {
-                    ConfigError::new(
-                        "TRUSTED_PROXIES",
-                        format!("a comma-separated list of IP addresses: {e}"),
-                    )
-                })?,
-        };
+        let trusted_proxies = var("TRUSTED_PROXIES")
+            .unwrap_or_else(|| "127.0.0.1,::1".into())
+            .split(',')
+            .map(str::parse::<IpRange>)
+            .collect::<Result<_, _>>()
+            .map_err(|e| {
+                ConfigError::new(
+                    "TRUSTED_PROXIES",
+                    format!("addresses or CIDR ranges, comma-separated: {e}"),
+                )
+            })?;
         let database_pool_size = parsed_or("DATABASE_POOL_SIZE", 16usize)?;
         if database_pool_size == 0 {
             return Err(ConfigError::new("DATABASE_POOL_SIZE", "must be at least 1"));
@@ -235,6 +282,26 @@ mod tests {
             "https://u@x",
         ] {
             assert!(PublicOrigin::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ip_ranges_contain_what_they_should() {
+        let r = |s: &str| s.parse::<IpRange>().unwrap_or_else(|e| panic!("{e}"));
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or_else(|e| panic!("{e}"));
+        assert!(r("172.16.0.0/12").contains(ip("172.31.255.1")));
+        assert!(!r("172.16.0.0/12").contains(ip("172.32.0.1")));
+        assert!(
+            r("127.0.0.1").contains(ip("127.0.0.1")) && !r("127.0.0.1").contains(ip("127.0.0.2"))
+        );
+        assert!(r("::1").contains(ip("::1")));
+        assert!(
+            r("10.0.0.0/8").contains(ip("::ffff:10.1.2.3")),
+            "v4-mapped v6 peers"
+        );
+        assert!(r("0.0.0.0/0").contains(ip("8.8.8.8")));
+        for bad in ["10.0.0.0/33", "nope", "::/129", "1.2.3.4/x"] {
+            assert!(bad.parse::<IpRange>().is_err(), "{bad}");
         }
     }
 

@@ -8,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod fanout;
+pub mod healthcheck;
 pub mod messaging;
 pub mod protocol;
 pub mod ratelimit;

@@ -9,7 +9,7 @@ use common::config;
 use website::config::WebsiteConfig;
 use website::state::AppState;
 
-const USAGE: &str = "usage: website [serve | migrate | keygen]";
+const USAGE: &str = "usage: website [serve | migrate | keygen | healthcheck]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -18,6 +18,7 @@ async fn main() -> ExitCode {
         None | Some("serve") => serve().await,
         Some("migrate") => migrate().await,
         Some("keygen") => keygen(),
+        Some("healthcheck") => healthcheck(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -26,6 +27,17 @@ async fn main() -> ExitCode {
             eprintln!("unknown command {other:?}; {USAGE}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// For container HEALTHCHECKs: asks this service's /healthz on LISTEN_ADDR.
+fn healthcheck() -> ExitCode {
+    match config::parsed_or(
+        "LISTEN_ADDR",
+        std::net::SocketAddr::from(([127, 0, 0, 1], 8081)),
+    ) {
+        Ok(addr) if common::healthcheck::probe(addr) => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
     }
 }
 

@@ -5,13 +5,14 @@
 use std::net::IpAddr;
 
 use actix_web::HttpRequest;
+use common::config::IpRange;
 
 /// The address to attribute this request to.
-pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> String {
+pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpRange]) -> String {
     let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
         return "unknown".into();
     };
-    if trusted_proxies.contains(&peer)
+    if trusted_proxies.iter().any(|r| r.contains(peer))
         && let Some(real) = req.headers().get("x-real-ip").and_then(|v| v.to_str().ok())
         && let Ok(ip) = real.trim().parse::<IpAddr>()
     {

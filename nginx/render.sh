@@ -1,0 +1,27 @@
+#!/bin/sh
+# Renders nginx/parley.conf.template into an nginx.conf, substituting only
+# Parley's variables (nginx's own, like $host, stay). Used by scripts/run,
+# scripts/test and the nginx container alike, so all three run the same
+# config. Every variable must be set (it may be empty where noted):
+#   NGINX_LISTEN       address:port to listen on
+#   WEBSITE_UPSTREAM   an "upstream website { ... }" block, or empty
+#   WEBSITE_BACKEND    where / goes: http://website (the block above) or
+#                      http://HOST:PORT, re-resolved through NGINX_RESOLVER
+#   CHAT_UPSTREAM      an "upstream chat { ... }" block, or empty
+#   CHAT_BACKEND       where /ws goes, likewise
+#   NGINX_RESOLVER     a "resolver ...;" directive, or empty
+#   STATIC_ROOT        the website's static files (served as /static/)
+#   NGINX_RUNTIME_DIR  pid file, logs and temp files
+# usage: render.sh TEMPLATE OUT
+set -eu
+[ $# -eq 2 ] || { echo "usage: render.sh TEMPLATE OUT" >&2; exit 2; }
+names="NGINX_LISTEN WEBSITE_UPSTREAM WEBSITE_BACKEND CHAT_UPSTREAM CHAT_BACKEND NGINX_RESOLVER STATIC_ROOT NGINX_RUNTIME_DIR"
+list=""
+for name in $names; do
+  is_set=$(eval "echo \${$name+set}")
+  [ "$is_set" = set ] || { echo "render.sh: $name is not set" >&2; exit 2; }
+  list="$list \${$name}"
+done
+mkdir -p "$(dirname "$2")" "$NGINX_RUNTIME_DIR"
+envsubst "$list" <"$1" >"$2.tmp"
+mv "$2.tmp" "$2"
