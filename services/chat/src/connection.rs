@@ -276,6 +276,8 @@ impl Conn {
                         .reply(protocol_error("not_joined", msg, Some(nonce)))
                         .await;
                 }
+                // A send ends a burst of typing: the next keystroke is news again.
+                self.typing_at.remove(&room);
                 let state = self.state.clone();
                 let user = self.peer.user.clone();
                 Step::Send(Box::pin(async move {

@@ -19,6 +19,7 @@
   const body = document.getElementById("body");
   const bodyError = document.getElementById("body-error");
   const empty = document.getElementById("no-messages");
+  const count = document.getElementById("message-count");
 
   /** Sends not yet acknowledged by their echo, by nonce, in order. */
   const pending = new Map();
@@ -75,6 +76,8 @@
     li.dataset.seq = String(m.seq);
     list.append(li);
     lastSeq = m.seq;
+    // seq counts the room's messages: the newest one's is the count.
+    if (count) count.textContent = `${m.seq} message${m.seq === 1 ? "" : "s"}`;
     if (empty) empty.remove();
     clearTyping(m.user.id);
     if (follow || mine) li.scrollIntoView({ block: "end" });
@@ -219,6 +222,7 @@
       element.scrollIntoView({ block: "end" });
       pending.set(nonce, { body: text, element });
       body.value = "";
+      lastTypingSent = 0; // the next keystroke starts a new message: say so at once
       transmit(nonce);
     });
     body.addEventListener("keydown", (event) => {
