@@ -90,6 +90,24 @@ test("two browsers chat live through nginx; reload and the no-JavaScript form lo
     await b.locator("#messages li .body", { hasText: "no script needed" }).waitFor(WAIT);
     assert.deepEqual(await bodies(a), await bodies(b), "both windows show the same conversation");
 
+    // A chat instance stops (SIGTERM: its sockets close with 1001): its
+    // clients reconnect through nginx to the other and recover every message.
+    const chatPids = (process.env.PARLEY_TEST_CHAT_PIDS || "").split(" ").filter(Boolean);
+    if (chatPids.length > 1) {
+      process.kill(Number(chatPids[0]), "SIGTERM");
+      await a.fill("#body", "after an instance stopped");
+      await a.press("#body", "Enter");
+      await b.fill("#body", "still here too");
+      await b.press("#body", "Enter");
+      for (const page of [a, b]) {
+        await page.locator("#messages li .body", { hasText: "after an instance stopped" }).waitFor(WAIT);
+        await page.locator("#messages li .body", { hasText: "still here too" }).waitFor(WAIT);
+        await page.locator("#connection", { hasText: "Live" }).waitFor(WAIT);
+      }
+      assert.deepEqual(await bodies(a), await bodies(b), "the same conversation after the failover");
+      assert.equal(await a.locator("#messages li.pending").count(), 0, "every send was acknowledged");
+    }
+
     // Seqs on the page are strictly increasing: in order, no duplicates.
     const seqs = (await a.locator("#messages li").evaluateAll((lis) => lis.map((li) => Number(li.dataset.seq))));
     assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
