@@ -30,6 +30,8 @@ pub struct Options {
     pub redis_prefix: Option<String>,
     pub key_b64: Option<String>,
     pub https_origin: bool,
+    /// Public keys still accepted besides the signing key's (a key rotation).
+    pub previous_keys: Vec<common::auth::keys::PublicKey>,
 }
 
 impl TestApp {
@@ -79,7 +81,7 @@ impl TestApp {
                 shutdown_timeout: Duration::from_secs(1),
             },
             signing_key: SigningKeyMaterial::parse("TOKEN_SIGNING_KEY", &key_b64).unwrap(),
-            previous_verifying_keys: vec![],
+            previous_verifying_keys: options.previous_keys,
             session_limits: SessionLimits {
                 idle: Duration::from_secs(3600),
                 absolute: Duration::from_secs(7 * 24 * 3600),

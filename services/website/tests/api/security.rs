@@ -370,3 +370,81 @@ async fn readiness_fails_while_postgres_is_unreachable() {
     let res = app.api().get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "recovers");
 }
+
+#[tokio::test]
+async fn during_a_key_rotation_tokens_of_the_old_key_still_work_and_are_re_signed() {
+    let old = TestApp::spawn().await;
+    let token = old.user_token("ann").await;
+    let old_public = common::auth::keys::SigningKeyMaterial::parse("K", &old.key_b64)
+        .unwrap()
+        .public()
+        .clone();
+    // The same deployment after step 2: a new signing key, the old public key still listed.
+    let rotated = TestApp::spawn_with(Options {
+        db: Some(old.db.clone()),
+        redis_prefix: Some(old.redis_prefix.clone()),
+        previous_keys: vec![old_public],
+        ..Options::default()
+    })
+    .await;
+    let me = rotated
+        .api()
+        .get(rotated.url("/api/v1/users/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK, "old-key tokens are accepted");
+    // A page view re-issues the cookie's token with the new key.
+    let aged = token_at(&old, &token, -600, 3000).await;
+    let res = rotated
+        .api()
+        .get(rotated.url("/rooms"))
+        .header("cookie", format!("parley_session={aged}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let renewed = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("parley_session="))
+        .expect("a renewed cookie");
+    let new_token = renewed
+        .trim_start_matches("parley_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(rotated.state.verifier.verify(&new_token).is_ok());
+    assert!(
+        old.state.verifier.verify(&new_token).is_err(),
+        "signed with the new key"
+    );
+    // After step 3 (old key dropped) old-key tokens stop working.
+    let after = TestApp::spawn_with(Options {
+        db: Some(old.db.clone()),
+        redis_prefix: Some(old.redis_prefix.clone()),
+        key_b64: Some(rotated.key_b64.clone()),
+        ..Options::default()
+    })
+    .await;
+    let me = after
+        .api()
+        .get(after.url("/api/v1/users/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    let me = after
+        .api()
+        .get(after.url("/api/v1/users/me"))
+        .bearer_auth(&new_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+}
