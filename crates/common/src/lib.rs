@@ -12,6 +12,7 @@ pub mod healthcheck;
 pub mod messaging;
 pub mod protocol;
 pub mod ratelimit;
+pub mod redis_client;
 #[rustfmt::skip]
 pub mod schema;
 pub mod store;

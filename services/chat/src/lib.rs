@@ -28,7 +28,6 @@ use chrono::Utc;
 use common::auth::token::TokenVerifier;
 use common::ratelimit::RateLimiter;
 use common::store::sessions;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::task::JoinHandle;
 
 use crate::config::ChatConfig;
@@ -48,15 +47,6 @@ pub struct Chat {
     tasks: Vec<JoinHandle<()>>,
 }
 
-async fn connect_redis(url: &str) -> common::Result<ConnectionManager> {
-    let client = redis::Client::open(url)?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)))
-        .set_number_of_retries(2);
-    Ok(client.get_connection_manager_with_config(config).await?)
-}
-
 impl Chat {
     /// Connects to Postgres and Redis and starts the hub, the broker and the
     /// periodic tasks (revocations, connection counts).
@@ -66,7 +56,7 @@ impl Chat {
             config.common.database_pool_size,
             "parley-chat",
         )?;
-        let redis = connect_redis(config.common.redis_url.expose()).await?;
+        let redis = common::redis_client::connect(config.common.redis_url.expose()).await?;
         let client = redis::Client::open(config.common.redis_url.expose().as_str())?;
         let instance = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let prefix = config.common.redis_prefix.clone();

@@ -139,6 +139,22 @@ impl Availability {
         });
     }
 
+    /// Calls `f` with the name and e-mail of every account after `after_id`,
+    /// a page at a time; returns the last id seen.
+    async fn scan_accounts(&self, mut last_id: i64, mut f: impl FnMut(&str, &str)) -> Result<i64> {
+        let mut conn = self.pool.get().await?;
+        loop {
+            let page = users::names_page(&mut conn, last_id, REBUILD_PAGE).await?;
+            let Some((id, _, _)) = page.last() else {
+                return Ok(last_id);
+            };
+            last_id = *id;
+            for (_, username, email) in &page {
+                f(username, email);
+            }
+        }
+    }
+
     /// Builds both filters from the accounts in the database and swaps them in
     /// atomically (RENAME), then adds accounts created meanwhile.
     pub async fn rebuild(&self) -> Result<()> {
@@ -163,19 +179,12 @@ impl Availability {
                 bits[(p / 8) as usize] |= 0x80 >> (p % 8);
             }
         };
-        let mut last_id = 0;
-        {
-            let mut conn = self.pool.get().await?;
-            loop {
-                let page = users::names_page(&mut conn, last_id, REBUILD_PAGE).await?;
-                let Some((id, _, _)) = page.last() else { break };
-                last_id = *id;
-                for (_, username, email) in &page {
-                    set(&mut names, username);
-                    set(&mut emails, email);
-                }
-            }
-        }
+        let last_id = self
+            .scan_accounts(0, |username, email| {
+                set(&mut names, username);
+                set(&mut emails, email);
+            })
+            .await?;
         for (kind, bits) in [(Kind::Username, names), (Kind::Email, emails)] {
             let staging = format!("{}.staging", self.key(kind));
             let _: () = redis::pipe()
@@ -186,14 +195,12 @@ impl Availability {
                 .await?;
         }
         // Accounts registered while we read found no filter to add to.
-        let mut conn = self.pool.get().await?;
-        loop {
-            let page = users::names_page(&mut conn, last_id, REBUILD_PAGE).await?;
-            let Some((id, _, _)) = page.last() else { break };
-            last_id = *id;
-            for (_, username, email) in &page {
-                self.record(username, email).await?;
-            }
+        let mut late = Vec::new();
+        let last_id = self
+            .scan_accounts(last_id, |u, e| late.push((u.to_owned(), e.to_owned())))
+            .await?;
+        for (username, email) in &late {
+            self.record(username, email).await?;
         }
         let _: () = redis::cmd("DEL").arg(&lock).query_async(&mut redis).await?;
         tracing::info!(up_to_user = last_id, "availability filters rebuilt");

@@ -1,12 +1,11 @@
 //! The state every handler shares, built once in `main` (or by a test).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::auth::password::PasswordHasher;
 use common::auth::token::{TokenIssuer, TokenVerifier};
 use common::db::DbPool;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
 use crate::availability::Availability;
 use crate::config::WebsiteConfig;
@@ -28,17 +27,6 @@ pub struct AppState {
     pub csrf_key: [u8; 32],
 }
 
-/// Connects to Redis with timeouts, so a Redis outage fails requests fast
-/// instead of hanging them; the manager reconnects by itself afterwards.
-pub async fn connect_redis(url: &str) -> common::Result<ConnectionManager> {
-    let client = redis::Client::open(url)?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)))
-        .set_number_of_retries(2);
-    Ok(client.get_connection_manager_with_config(config).await?)
-}
-
 impl AppState {
     /// Builds the state from the configuration: the pool (connections made
     /// lazily), Redis, the token keys and the password hasher.
@@ -48,7 +36,7 @@ impl AppState {
             config.common.database_pool_size,
             "parley-website",
         )?;
-        let redis = connect_redis(config.common.redis_url.expose()).await?;
+        let redis = common::redis_client::connect(config.common.redis_url.expose()).await?;
         let mut keys = vec![config.signing_key.public().clone()];
         keys.extend(config.previous_verifying_keys.iter().cloned());
         let prefix = config.common.redis_prefix.clone();

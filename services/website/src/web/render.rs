@@ -32,15 +32,20 @@ impl PageContext {
 
 /// Problems with a submitted form, by field, shown beside each field.
 #[derive(Default, Debug)]
-pub struct FieldErrors(HashMap<&'static str, String>);
+pub struct FieldErrors {
+    by_field: HashMap<&'static str, String>,
+    /// A name or e-mail was taken: the form answers 409 rather than 400.
+    conflict: bool,
+}
 
 impl FieldErrors {
     pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.entry(field).or_insert_with(|| message.into());
+        self.by_field.entry(field).or_insert_with(|| message.into());
     }
 
     /// Records a user's mistake; returns infrastructure errors to propagate.
     pub fn absorb(&mut self, e: common::Error) -> Result<(), common::Error> {
+        self.conflict |= matches!(e, common::Error::Conflict { .. });
         match e.field() {
             Some(field) => {
                 self.add(field, e.to_string());
@@ -51,20 +56,16 @@ impl FieldErrors {
     }
 
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.get(field).map(String::as_str)
+        self.by_field.get(field).map(String::as_str)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.by_field.is_empty()
     }
 
     /// 409 when a name is taken, 400 for any other bad input.
     pub fn status(&self) -> StatusCode {
-        if self
-            .0
-            .values()
-            .any(|m| m.contains("taken") || m.contains("exists"))
-        {
+        if self.conflict {
             StatusCode::CONFLICT
         } else {
             StatusCode::BAD_REQUEST

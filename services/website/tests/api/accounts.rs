@@ -271,13 +271,7 @@ async fn logout_revokes_the_session_cookie_and_its_tokens() {
     let res = browser.get(app.url("/rooms")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed out");
     // The API token is another session: still valid until its own logout.
-    let me = app
-        .api()
-        .get(app.url("/api/v1/users/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let me = app.get_as(&token, "/api/v1/users/me").await;
     assert_eq!(me.status(), StatusCode::OK);
     let out = app
         .api()
@@ -287,23 +281,11 @@ async fn logout_revokes_the_session_cookie_and_its_tokens() {
         .await
         .unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
-    let me = app
-        .api()
-        .get(app.url("/api/v1/users/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let me = app.get_as(&token, "/api/v1/users/me").await;
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     // A second website instance refuses it too: revocation lives in the database.
     let replica = app.replica().await;
-    let me = replica
-        .api()
-        .get(replica.url("/api/v1/users/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let me = replica.get_as(&token, "/api/v1/users/me").await;
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 }
 

@@ -157,23 +157,13 @@ async fn list_parameters_out_of_range_are_400() {
     let app = TestApp::spawn().await;
     let token = app.user_token("ann").await;
     for query in ["limit=0", "limit=101", "limit=abc", "cursor=%%%"] {
-        let res = app
-            .api()
-            .get(app.url(&format!("/api/v1/rooms?{query}")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let res = app.get_as(&token, &format!("/api/v1/rooms?{query}")).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{query}");
     }
     for query in ["limit=0", "limit=201", "before_seq=0", "before_seq=x"] {
         let res = app
-            .api()
-            .get(app.url(&format!("/api/v1/rooms/1/messages?{query}")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+            .get_as(&token, &format!("/api/v1/rooms/1/messages?{query}"))
+            .await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{query}");
     }
 }
@@ -317,12 +307,8 @@ async fn bad_messages_are_refused_with_protocol_codes_and_not_stored() {
         assert_eq!(error_code(res).await, code, "{body}");
     }
     let room_json: Value = app
-        .api()
-        .get(app.url(&format!("/api/v1/rooms/{room}")))
-        .bearer_auth(&ann)
-        .send()
+        .get_as(&ann, &format!("/api/v1/rooms/{room}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -349,12 +335,8 @@ async fn sending_is_rate_limited_per_user_and_over_the_limit_nothing_is_stored()
     assert!(statuses[..30].iter().all(|s| *s == StatusCode::CREATED));
     assert_eq!(statuses[30], StatusCode::TOO_MANY_REQUESTS);
     let room_json: Value = app
-        .api()
-        .get(app.url(&format!("/api/v1/rooms/{room}")))
-        .bearer_auth(&ann)
-        .send()
+        .get_as(&ann, &format!("/api/v1/rooms/{room}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

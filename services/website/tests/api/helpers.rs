@@ -195,6 +195,16 @@ impl TestApp {
         browser
     }
 
+    /// `GET path` with a bearer token.
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.api()
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Creates a room through the API, returning its id.
     pub async fn room(&self, token: &str, name: &str) -> i64 {
         let res = self
@@ -210,6 +220,16 @@ impl TestApp {
             .as_i64()
             .unwrap()
     }
+}
+
+/// The token a response sets in the `parley_session` cookie, if any.
+pub fn session_cookie_of(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("parley_session="))
+        .map(|c| c.split(';').next().unwrap_or_default().to_owned())
 }
 
 /// The value of the first `csrf_token` field in a page.

@@ -357,12 +357,8 @@ async fn the_room_page_shows_the_last_50_and_links_to_older_ones() {
     let token = app.user_token("ann").await;
     let room = app.room(&token, "busy").await;
     let me: serde_json::Value = app
-        .api()
-        .get(app.url("/api/v1/users/me"))
-        .bearer_auth(&token)
-        .send()
+        .get_as(&token, "/api/v1/users/me")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

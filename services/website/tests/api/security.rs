@@ -3,16 +3,12 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp, error_code};
+use crate::helpers::{Options, TestApp, error_code, session_cookie_of};
 
 async fn user_id(app: &TestApp, token: &str) -> i64 {
     let me: Value = app
-        .api()
-        .get(app.url("/api/v1/users/me"))
-        .bearer_auth(token)
-        .send()
+        .get_as(&token, "/api/v1/users/me")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -251,19 +247,8 @@ async fn an_active_cookie_session_gets_a_fresh_token_and_an_idle_one_expires() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let renewed = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("parley_session="))
-        .expect("a renewed session cookie");
-    let new_token = renewed
-        .trim_start_matches("parley_session=")
-        .split(';')
-        .next()
-        .unwrap();
-    let claims = app.state.verifier.verify(new_token).unwrap();
+    let new_token = session_cookie_of(&res).expect("a renewed session cookie");
+    let claims = app.state.verifier.verify(&new_token).unwrap();
     assert!(
         claims.exp > chrono::Utc::now().timestamp() + 3500,
         "a full idle period again"
@@ -387,13 +372,7 @@ async fn during_a_key_rotation_tokens_of_the_old_key_still_work_and_are_re_signe
         ..Options::default()
     })
     .await;
-    let me = rotated
-        .api()
-        .get(rotated.url("/api/v1/users/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let me = rotated.get_as(&token, "/api/v1/users/me").await;
     assert_eq!(me.status(), StatusCode::OK, "old-key tokens are accepted");
     // A page view re-issues the cookie's token with the new key.
     let aged = token_at(&old, &token, -600, 3000).await;
@@ -405,19 +384,7 @@ async fn during_a_key_rotation_tokens_of_the_old_key_still_work_and_are_re_signe
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let renewed = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("parley_session="))
-        .expect("a renewed cookie");
-    let new_token = renewed
-        .trim_start_matches("parley_session=")
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let new_token = session_cookie_of(&res).expect("a renewed cookie");
     assert!(rotated.state.verifier.verify(&new_token).is_ok());
     assert!(
         old.state.verifier.verify(&new_token).is_err(),
@@ -431,20 +398,8 @@ async fn during_a_key_rotation_tokens_of_the_old_key_still_work_and_are_re_signe
         ..Options::default()
     })
     .await;
-    let me = after
-        .api()
-        .get(after.url("/api/v1/users/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let me = after.get_as(&token, "/api/v1/users/me").await;
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
-    let me = after
-        .api()
-        .get(after.url("/api/v1/users/me"))
-        .bearer_auth(&new_token)
-        .send()
-        .await
-        .unwrap();
+    let me = after.get_as(&new_token, "/api/v1/users/me").await;
     assert_eq!(me.status(), StatusCode::OK);
 }
