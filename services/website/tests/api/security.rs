@@ -7,7 +7,7 @@ use crate::helpers::{Options, TestApp, error_code, session_cookie_of};
 
 async fn user_id(app: &TestApp, token: &str) -> i64 {
     let me: Value = app
-        .get_as(&token, "/api/v1/users/me")
+        .get_as(token, "/api/v1/users/me")
         .await
         .json()
         .await
