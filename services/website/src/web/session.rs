@@ -174,14 +174,28 @@ const NOTICES: &[(&str, &str)] = &[
 
 impl Page {
     /// The signed-in user, or a redirect to the login page that comes back here.
+    /// After a form POST it comes back to the page the form was on (a POST
+    /// path cannot be visited), else to the rooms.
     pub fn require_user(&self) -> Result<&Session, PageError> {
         self.user.as_ref().ok_or_else(|| {
-            let next = match self.req.query_string() {
-                "" => self.req.path().to_owned(),
-                q => format!("{}?{q}", self.req.path()),
+            let next = if self.req.method() == Method::GET {
+                match self.req.query_string() {
+                    "" => self.req.path().to_owned(),
+                    q => format!("{}?{q}", self.req.path()),
+                }
+            } else {
+                self.form_page().unwrap_or_else(|| "/rooms".to_owned())
             };
             PageError(Error::LoginRequired { next })
         })
+    }
+
+    /// The same-site page a form was submitted from, from `Referer`.
+    fn form_page(&self) -> Option<String> {
+        let state = state(&self.req).ok()?;
+        let referer = self.req.headers().get(header::REFERER)?.to_str().ok()?;
+        let path = referer.strip_prefix(state.config.common.public_origin.as_str())?;
+        super::redirect::safe_next(path)
     }
 
     /// Refuses a POST whose CSRF token does not match this browser's cookie.

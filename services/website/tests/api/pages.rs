@@ -498,3 +498,35 @@ async fn a_form_send_is_published_for_the_chat_instances_like_a_websocket_send()
     .unwrap();
     assert_eq!(msg.get_payload::<String>().unwrap(), "D");
 }
+
+#[tokio::test]
+async fn a_form_posted_after_the_session_ended_returns_to_its_page_after_login() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let csrf = app.csrf(&browser, "/login").await;
+    let res = browser
+        .post(app.url("/rooms/1/messages"))
+        .header("referer", format!("{}/rooms/1", app.origin()))
+        .form(&[
+            ("body", "hi"),
+            ("nonce", "n"),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/login?next=/rooms/1");
+    let res = browser
+        .post(app.url("/rooms/1/messages"))
+        .header("referer", "https://evil.example/rooms/1")
+        .form(&[
+            ("body", "hi"),
+            ("nonce", "n"),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/login?next=/rooms");
+}
