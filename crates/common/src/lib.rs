@@ -17,5 +17,6 @@ pub mod redis_client;
 pub mod schema;
 pub mod store;
 pub mod telemetry;
+pub mod writer;
 
 pub use error::{Error, Result};

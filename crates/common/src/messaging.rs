@@ -1,20 +1,22 @@
 //! The one path of a new message, whichever way it is sent (WebSocket
 //! `send`, the website's form, `POST /api/v1/rooms/{id}/messages`): validate,
 //! rate-limit, store with the room's next seq (durable before anyone sees
-//! it), then publish to the room's channel for every chat instance.
+//! it, in batches: see `writer`), then publish to the room's channel for
+//! every chat instance.
 
 use redis::aio::ConnectionManager;
 
-use crate::db::DbPool;
 use crate::domain::{MessageBody, Nonce};
 use crate::error::Result;
 use crate::protocol::{ChatMessage, ServerFrame};
 use crate::ratelimit::{self, RateLimiter};
-use crate::store::{members, messages};
+use crate::store::messages::Draft;
+use crate::writer::MessageWriter;
 
 /// What a send needs to reach: the database, the rate limits, the broker.
 pub struct Outlet<'a> {
-    pub pool: &'a DbPool,
+    /// Stores messages in batches (group commit).
+    pub writer: &'a MessageWriter,
     pub limiter: &'a RateLimiter,
     pub redis: &'a ConnectionManager,
     pub redis_prefix: &'a str,
@@ -48,13 +50,14 @@ pub async fn send(
         .limiter
         .hit(&ratelimit::SEND_PER_USER, &user_id.to_string())
         .await?;
-    let mut conn = outlet.pool.get().await?;
-    let stored = messages::store(&mut conn, room_id, user_id, username, &body, &nonce).await?;
+    let draft = Draft {
+        user_id,
+        username: username.to_owned(),
+        body,
+        nonce,
+    };
+    let stored = outlet.writer.store(room_id, draft).await?;
     let message = ChatMessage::from(&stored.view);
-    if stored.created {
-        members::mark_read(&mut conn, room_id, user_id, message.seq).await?;
-    }
-    drop(conn);
     let frame = if stored.created {
         match crate::fanout::publish_message(outlet.redis, outlet.redis_prefix, &message).await {
             Ok(frame) => frame,

@@ -388,3 +388,142 @@ async fn read_marks_only_move_forward() {
         Some(5)
     );
 }
+
+fn draft(user: &users::User, body: &str, nonce: &str) -> messages::Draft {
+    messages::Draft {
+        user_id: user.id,
+        username: user.username.clone(),
+        body: MessageBody::parse(body).unwrap(),
+        nonce: Nonce::parse(nonce).unwrap(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_takes_consecutive_seqs_and_stores_each_nonce_once() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let (ann, bob) = (user(&mut conn, "ann").await, user(&mut conn, "bob").await);
+    let room = rooms::insert(
+        &mut conn,
+        &RoomName::parse("r").unwrap(),
+        &Topic::parse("").unwrap(),
+        ann.id,
+    )
+    .await
+    .unwrap();
+    messages::store(
+        &mut conn,
+        room.id,
+        ann.id,
+        "ann",
+        &MessageBody::parse("earlier").unwrap(),
+        &Nonce::parse("old").unwrap(),
+    )
+    .await
+    .unwrap();
+    let batch = [
+        draft(&ann, "one", "a"),
+        draft(&bob, "two", "a"), // another user's same nonce: a new message
+        draft(&ann, "one again", "a"), // repeated in the batch: the first one
+        draft(&ann, "earlier?", "old"), // stored before the batch
+        draft(&bob, "three", "b"),
+    ];
+    let stored = messages::store_batch(&mut conn, room.id, &batch)
+        .await
+        .unwrap();
+    let seqs: Vec<(i64, bool)> = stored
+        .iter()
+        .map(|s| (s.view.message.seq, s.created))
+        .collect();
+    assert_eq!(
+        seqs,
+        [(2, true), (3, true), (2, false), (1, false), (4, true)]
+    );
+    assert_eq!(stored[2].view.message.body, "one");
+    assert_eq!(stored[3].view.message.body, "earlier");
+    assert_eq!(
+        rooms::find(&mut conn, room.id).await.unwrap().room.last_seq,
+        4
+    );
+    assert_eq!(
+        members::last_read(&mut conn, room.id, bob.id)
+            .await
+            .unwrap(),
+        Some(4)
+    );
+    let gone = messages::store_batch(&mut conn, 999_999, &batch[..1]).await;
+    assert!(matches!(gone, Err(Error::NotFound("room"))), "{gone:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_writer_batches_concurrent_sends_without_holes_or_duplicates() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let mut room_ids = Vec::new();
+    for name in ["a", "b", "c"] {
+        room_ids.push(
+            rooms::insert(
+                &mut conn,
+                &RoomName::parse(name).unwrap(),
+                &Topic::parse("").unwrap(),
+                ann.id,
+            )
+            .await
+            .unwrap()
+            .id,
+        );
+    }
+    // Two writers on their own pools: two instances racing, the same nonces included.
+    let writers: Vec<common::writer::MessageWriter> = (0..2)
+        .map(|_| {
+            common::writer::MessageWriter::start(db::build_pool(db.url(), 4, "test").unwrap(), 2)
+        })
+        .collect();
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let writer = writers[i % 2].clone();
+        // Every nonce is sent twice to its room, once through each writer.
+        let room = room_ids[(i / 2) % 3];
+        let d = draft(&ann, &format!("m{}", i / 2), &format!("n{}", i / 2));
+        tasks.push(tokio::spawn(async move {
+            (room, writer.store(room, d).await.unwrap())
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    for room in &room_ids {
+        let created: Vec<i64> = {
+            let mut v: Vec<i64> = results
+                .iter()
+                .filter(|(r, s)| r == room && s.created)
+                .map(|(_, s)| s.view.message.seq)
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        let last = rooms::find(&mut conn, *room).await.unwrap().room.last_seq;
+        assert_eq!(
+            created,
+            (1..=last).collect::<Vec<_>>(),
+            "room {room}: consecutive, no holes"
+        );
+    }
+    // Each nonce was stored once, and both of its senders got that message.
+    let mut by_nonce: std::collections::HashMap<String, Vec<i64>> =
+        std::collections::HashMap::new();
+    for (_, s) in &results {
+        by_nonce
+            .entry(s.view.message.nonce.clone())
+            .or_default()
+            .push(s.view.message.id);
+    }
+    assert!(
+        by_nonce
+            .values()
+            .all(|ids| ids.len() == 2 && ids[0] == ids[1])
+    );
+    assert_eq!(results.iter().filter(|(_, s)| s.created).count(), 150);
+}

@@ -282,7 +282,7 @@ impl Conn {
                 let user = self.peer.user.clone();
                 Step::Send(Box::pin(async move {
                     let outlet = Outlet {
-                        pool: &state.pool,
+                        writer: &state.writer,
                         limiter: &state.limiter,
                         redis: &state.redis,
                         redis_prefix: &state.config.common.redis_prefix,

@@ -28,6 +28,7 @@ use chrono::Utc;
 use common::auth::token::TokenVerifier;
 use common::ratelimit::RateLimiter;
 use common::store::sessions;
+use common::writer::MessageWriter;
 use tokio::task::JoinHandle;
 
 use crate::config::ChatConfig;
@@ -37,6 +38,9 @@ use crate::presence::Presence;
 use crate::registry::{Registry, close};
 use crate::room::RoomDeps;
 use crate::state::ChatState;
+
+/// Writer tasks storing messages (each holds one pooled connection while writing).
+const WRITER_SHARDS: usize = 4;
 
 /// How often live sockets are checked against logouts.
 const REVOCATION_POLL: Duration = Duration::from_secs(1);
@@ -87,6 +91,7 @@ impl Chat {
             limiter: RateLimiter::new(redis.clone(), prefix),
             verifier: TokenVerifier::new(&config.verifying_keys),
             config,
+            writer: MessageWriter::start(pool.clone(), WRITER_SHARDS),
             pool,
             redis,
             hub,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use common::auth::token::TokenVerifier;
 use common::db::DbPool;
 use common::ratelimit::RateLimiter;
+use common::writer::MessageWriter;
 use redis::aio::ConnectionManager;
 
 use crate::config::ChatConfig;
@@ -17,6 +18,8 @@ use crate::registry::Registry;
 pub struct ChatState {
     pub config: ChatConfig,
     pub pool: DbPool,
+    /// Stores new messages in batches.
+    pub writer: MessageWriter,
     pub redis: ConnectionManager,
     pub limiter: RateLimiter,
     pub verifier: TokenVerifier,

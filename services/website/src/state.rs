@@ -5,6 +5,7 @@ use std::sync::Arc;
 use common::auth::password::PasswordHasher;
 use common::auth::token::{TokenIssuer, TokenVerifier};
 use common::db::DbPool;
+use common::writer::MessageWriter;
 use redis::aio::ConnectionManager;
 
 use crate::availability::Availability;
@@ -12,10 +13,15 @@ use crate::config::WebsiteConfig;
 use crate::metrics::Metrics;
 use common::ratelimit::RateLimiter;
 
+/// Writer tasks storing messages (each holds one pooled connection while writing).
+const WRITER_SHARDS: usize = 4;
+
 /// Shared by all workers through `web::Data`.
 pub struct AppState {
     pub config: WebsiteConfig,
     pub pool: DbPool,
+    /// Stores new messages in batches.
+    pub writer: MessageWriter,
     pub redis: ConnectionManager,
     pub issuer: TokenIssuer,
     pub verifier: TokenVerifier,
@@ -49,6 +55,7 @@ impl AppState {
             metrics: Metrics::new(),
             csrf_key: config.signing_key.derive_secret("csrf"),
             redis,
+            writer: MessageWriter::start(pool.clone(), WRITER_SHARDS),
             pool,
             config,
         }))

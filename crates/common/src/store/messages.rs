@@ -1,6 +1,8 @@
 //! The `messages` table, and the one path by which a message is stored: the
 //! next room seq and the insert in one transaction, idempotent per nonce.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -47,9 +49,17 @@ struct NewMessage<'a> {
     nonce: &'a str,
 }
 
-/// Stores a message from `(user_id, username)` in `room_id` with the room's
-/// next seq. A nonce this user already used in this room stores nothing and
-/// returns the message stored then: resending is safe.
+/// One message to store: who sends what, under which nonce.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub user_id: i64,
+    pub username: String,
+    pub body: MessageBody,
+    pub nonce: Nonce,
+}
+
+/// Stores one message with the room's next seq; a nonce this user already
+/// used in this room stores nothing and returns the message stored then.
 pub async fn store(
     conn: &mut AsyncPgConnection,
     room_id: i64,
@@ -58,53 +68,160 @@ pub async fn store(
     body: &MessageBody,
     nonce: &Nonce,
 ) -> Result<Stored> {
-    if let Some(view) = find_by_nonce(conn, room_id, user_id, nonce.as_str()).await? {
-        return Ok(Stored {
-            view,
-            created: false,
-        });
-    }
-    let inserted = conn
-        .transaction::<_, Error, _>(async |conn| {
-            let seq = super::rooms::next_seq(conn, room_id)
-                .await?
-                .ok_or(Error::NotFound("room"))?;
-            let new = NewMessage {
-                room_id,
-                seq,
-                user_id,
-                body: body.as_str(),
-                nonce: nonce.as_str(),
-            };
-            Ok(diesel::insert_into(messages::table)
-                .values(&new)
-                .returning(Message::as_returning())
-                .get_result(conn)
-                .await?)
-        })
-        .await;
-    match inserted {
-        Ok(message) => Ok(Stored {
-            view: MessageView {
-                message,
-                author: username.to_owned(),
-            },
-            created: true,
-        }),
-        // The same nonce raced in from another connection: that one won.
-        Err(Error::Database(e))
-            if super::unique_violation(&e) == Some("messages_room_user_nonce_key") =>
+    let draft = Draft {
+        user_id,
+        username: username.to_owned(),
+        body: body.clone(),
+        nonce: nonce.clone(),
+    };
+    let mut stored = store_batch(conn, room_id, std::slice::from_ref(&draft)).await?;
+    stored
+        .pop()
+        .ok_or_else(|| Error::Internal("a batch of one stored nothing".into()))
+}
+
+/// Stores several messages of one room in one transaction (group commit):
+/// each new one takes the room's next seq, in the order given; one whose
+/// (user, nonce) was stored before, or comes earlier in the batch, stores
+/// nothing and answers that message. The senders' read marks move to their
+/// newest message. Returns one `Stored` per draft, in order.
+///
+/// The seqs are taken by one `UPDATE rooms ... RETURNING last_seq`, whose row
+/// lock orders concurrent writers; a nonce stored concurrently by another
+/// writer aborts the transaction (no seq is lost) and the batch is retried.
+pub async fn store_batch(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    drafts: &[Draft],
+) -> Result<Vec<Stored>> {
+    let mut attempt = 0;
+    loop {
+        match conn
+            .transaction::<_, Error, _>(async |conn| store_batch_once(conn, room_id, drafts).await)
+            .await
         {
-            let view = find_by_nonce(conn, room_id, user_id, nonce.as_str())
-                .await?
-                .ok_or(Error::Database(e))?;
-            Ok(Stored {
+            Err(Error::Database(e))
+                if super::unique_violation(&e) == Some("messages_room_user_nonce_key")
+                    && attempt < 3 =>
+            {
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// What becomes of one draft of a batch.
+enum Fate {
+    /// Stored before this batch.
+    Existing(MessageView),
+    /// The same (user, nonce) as an earlier draft of this batch.
+    SameAs(usize),
+    /// New: the k-th new message of the batch.
+    New(i64),
+}
+
+async fn store_batch_once(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    drafts: &[Draft],
+) -> Result<Vec<Stored>> {
+    let users: Vec<i64> = drafts.iter().map(|d| d.user_id).collect();
+    let nonces: Vec<&str> = drafts.iter().map(|d| d.nonce.as_str()).collect();
+    let mut existing: HashMap<(i64, String), MessageView> = messages::table
+        .inner_join(users::table)
+        .filter(messages::room_id.eq(room_id))
+        .filter(messages::user_id.eq_any(&users))
+        .filter(messages::nonce.eq_any(&nonces))
+        .select((Message::as_select(), users::username))
+        .load::<(Message, String)>(conn)
+        .await?
+        .into_iter()
+        .map(|(message, author)| {
+            (
+                (message.user_id, message.nonce.clone()),
+                MessageView { message, author },
+            )
+        })
+        .collect();
+    let mut first_of: HashMap<(i64, &str), usize> = HashMap::new();
+    let mut fates = Vec::with_capacity(drafts.len());
+    let mut fresh = 0i64;
+    for (i, d) in drafts.iter().enumerate() {
+        let key = (d.user_id, d.nonce.as_str().to_owned());
+        if let Some(view) = existing.remove(&key) {
+            first_of.insert((d.user_id, d.nonce.as_str()), i);
+            fates.push(Fate::Existing(view));
+        } else if let Some(&earlier) = first_of.get(&(d.user_id, d.nonce.as_str())) {
+            fates.push(Fate::SameAs(earlier));
+        } else {
+            first_of.insert((d.user_id, d.nonce.as_str()), i);
+            fates.push(Fate::New(fresh));
+            fresh += 1;
+        }
+    }
+    let mut inserted: HashMap<i64, Message> = HashMap::new();
+    if fresh > 0 {
+        let last = super::rooms::take_seqs(conn, room_id, fresh)
+            .await?
+            .ok_or(Error::NotFound("room"))?;
+        let first = last - fresh + 1;
+        let rows: Vec<NewMessage<'_>> = drafts
+            .iter()
+            .zip(&fates)
+            .filter_map(|(d, fate)| match fate {
+                Fate::New(k) => Some(NewMessage {
+                    room_id,
+                    seq: first + k,
+                    user_id: d.user_id,
+                    body: d.body.as_str(),
+                    nonce: d.nonce.as_str(),
+                }),
+                _ => None,
+            })
+            .collect();
+        let stored: Vec<Message> = diesel::insert_into(messages::table)
+            .values(&rows)
+            .returning(Message::as_returning())
+            .get_results(conn)
+            .await?;
+        let mut newest: HashMap<i64, i64> = HashMap::new();
+        for m in &stored {
+            let mark = newest.entry(m.user_id).or_insert(m.seq);
+            *mark = (*mark).max(m.seq);
+        }
+        for (user_id, seq) in newest {
+            super::members::mark_read(conn, room_id, user_id, seq).await?;
+        }
+        inserted = stored.into_iter().map(|m| (m.seq - first, m)).collect();
+    }
+    let mut out: Vec<Stored> = Vec::with_capacity(drafts.len());
+    for (d, fate) in drafts.iter().zip(fates) {
+        let stored = match fate {
+            Fate::Existing(view) => Stored {
                 view,
                 created: false,
-            })
-        }
-        Err(e) => Err(e),
+            },
+            Fate::SameAs(earlier) => Stored {
+                view: out[earlier].view.clone(),
+                created: false,
+            },
+            Fate::New(k) => {
+                let message = inserted
+                    .remove(&k)
+                    .ok_or_else(|| Error::Internal("an inserted row is missing".into()))?;
+                Stored {
+                    view: MessageView {
+                        message,
+                        author: d.username.clone(),
+                    },
+                    created: true,
+                }
+            }
+        };
+        out.push(stored);
     }
+    Ok(out)
 }
 
 /// The message a user stored earlier with this nonce in this room.

@@ -125,11 +125,12 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: i64, by_user: i64) -> Resu
     Ok(())
 }
 
-/// Takes the room's next seq; the row lock this holds until the transaction
-/// ends is what orders concurrent senders. `None` when the room is gone.
-pub async fn next_seq(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<i64>> {
+/// Takes the room's next `n` seqs and returns the last of them; the row
+/// lock this holds until the transaction ends is what orders concurrent
+/// writers. `None` when the room is gone.
+pub async fn take_seqs(conn: &mut AsyncPgConnection, id: i64, n: i64) -> Result<Option<i64>> {
     Ok(diesel::update(rooms::table.find(id))
-        .set(rooms::last_seq.eq(rooms::last_seq + 1))
+        .set(rooms::last_seq.eq(rooms::last_seq + n))
         .returning(rooms::last_seq)
         .get_result(conn)
         .await

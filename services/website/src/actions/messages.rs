@@ -16,7 +16,7 @@ pub async fn send(
     nonce: &str,
 ) -> Result<Sent> {
     let outlet = Outlet {
-        pool: &state.pool,
+        writer: &state.writer,
         limiter: &state.limiter,
         redis: &state.redis,
         redis_prefix: &state.config.common.redis_prefix,
