@@ -10,7 +10,7 @@
 use redis::aio::ConnectionManager;
 
 use crate::error::Result;
-use crate::protocol::{ChatMessage, ServerFrame};
+use crate::protocol::ChatMessage;
 
 /// The channel of one room.
 pub fn room_channel(prefix: &str, room: i64) -> String {
@@ -71,19 +71,19 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
     }
 }
 
-/// Publishes a stored message to its room's channel; returns its frame.
+/// Publishes a stored message's `frame` (serialized once by the sender) to its room's channel.
 pub async fn publish_message(
     redis: &ConnectionManager,
     prefix: &str,
     message: &ChatMessage,
-) -> Result<String> {
-    let frame = ServerFrame::Message(message.clone()).to_json();
+    frame: &str,
+) -> Result<()> {
     let _: i64 = redis::cmd("PUBLISH")
         .arg(room_channel(prefix, message.room))
-        .arg(encode_message(message.seq, &frame))
+        .arg(encode_message(message.seq, frame))
         .query_async(&mut redis.clone())
         .await?;
-    Ok(frame)
+    Ok(())
 }
 
 /// Publishes an ephemeral frame about `from_user` to a room's channel.

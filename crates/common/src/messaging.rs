@@ -58,17 +58,14 @@ pub async fn send(
     };
     let stored = outlet.writer.store(room_id, draft).await?;
     let message = ChatMessage::from(&stored.view);
-    let frame = if stored.created {
-        match crate::fanout::publish_message(outlet.redis, outlet.redis_prefix, &message).await {
-            Ok(frame) => frame,
-            Err(e) => {
-                tracing::warn!(error = %e, room.id = room_id, seq = message.seq, "publish failed; catch-up will deliver");
-                ServerFrame::Message(message.clone()).to_json()
-            }
-        }
-    } else {
-        ServerFrame::Message(message.clone()).to_json()
-    };
+    let frame = ServerFrame::Message(message.clone()).to_json();
+    if stored.created
+        && let Err(e) =
+            crate::fanout::publish_message(outlet.redis, outlet.redis_prefix, &message, &frame)
+                .await
+    {
+        tracing::warn!(error = %e, room.id = room_id, seq = message.seq, "publish failed; catch-up will deliver");
+    }
     Ok(Sent {
         message,
         frame,

@@ -90,17 +90,15 @@ async fn database_exists(conn: &mut AsyncPgConnection, name: &str) -> bool {
     use diesel_async::RunQueryDsl;
     #[derive(QueryableByName)]
     struct Found {
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        #[allow(dead_code)]
-        one: i32,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        found: bool,
     }
-    diesel::sql_query("SELECT 1 AS one FROM pg_database WHERE datname = $1")
+    diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS found")
         .bind::<diesel::sql_types::Text, _>(name)
-        .get_results::<Found>(conn)
+        .get_result::<Found>(conn)
         .await
         .expect("query pg_database")
-        .len()
-        == 1
+        .found
 }
 
 /// The migrated, seeded template; built once per schema by whichever test

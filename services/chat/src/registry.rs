@@ -122,12 +122,9 @@ impl Registry {
             .unwrap_or_default()
     }
 
-    pub fn len(&self) -> usize {
-        self.conns.lock().map(|c| c.len()).unwrap_or(0)
-    }
-
+    /// Whether no connection is open here (shutdown waits for this).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.conns.lock().map(|c| c.is_empty()).unwrap_or(true)
     }
 }
 

@@ -6,7 +6,6 @@ use std::borrow::Cow;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use askama::Template;
 
 use crate::web::render::render_error_page;
 
@@ -206,7 +205,3 @@ impl ResponseError for PageError {
 pub type ApiResult<T> = Result<T, ApiError>;
 /// Result of page handlers.
 pub type PageResult<T> = Result<T, PageError>;
-
-/// Keeps `Template` in scope for `render_error_page`'s callers.
-#[allow(dead_code)]
-fn _assert_template_trait<T: Template>() {}

@@ -224,25 +224,6 @@ async fn store_batch_once(
     Ok(out)
 }
 
-/// The message a user stored earlier with this nonce in this room.
-pub async fn find_by_nonce(
-    conn: &mut AsyncPgConnection,
-    room_id: i64,
-    user_id: i64,
-    nonce: &str,
-) -> Result<Option<MessageView>> {
-    let row = messages::table
-        .inner_join(users::table)
-        .filter(messages::room_id.eq(room_id))
-        .filter(messages::user_id.eq(user_id))
-        .filter(messages::nonce.eq(nonce))
-        .select((Message::as_select(), users::username))
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(row.map(|(message, author)| MessageView { message, author }))
-}
-
 /// Up to `limit` messages of a room older than `before_seq` (or the newest),
 /// newest first: the history pages of the website and API.
 pub async fn page_before(

@@ -119,12 +119,3 @@ pub async fn names_page(
         .load(conn)
         .await?)
 }
-
-/// The newest account id, or 0 without accounts.
-pub async fn max_id(conn: &mut AsyncPgConnection) -> Result<i64> {
-    let max: Option<i64> = users::table
-        .select(diesel::dsl::max(users::id))
-        .first(conn)
-        .await?;
-    Ok(max.unwrap_or(0))
-}

@@ -178,13 +178,11 @@ impl Stack {
         let stored = messages::store(&mut conn, room, user.id, &user.name, &body, &nonce)
             .await
             .unwrap();
-        common::fanout::publish_message(
-            &self.publisher,
-            &self.prefix,
-            &ChatMessage::from(&stored.view),
-        )
-        .await
-        .unwrap();
+        let message = ChatMessage::from(&stored.view);
+        let frame = ServerFrame::Message(message.clone()).to_json();
+        common::fanout::publish_message(&self.publisher, &self.prefix, &message, &frame)
+            .await
+            .unwrap();
         stored.view.message.seq
     }
 

@@ -67,7 +67,11 @@ pub async fn create(
     let topic = Topic::parse(&body.topic)?;
     let mut conn = state.pool.get().await.map_err(common::Error::from)?;
     let room = rooms::insert(&mut conn, &name, &topic, user.0.user_id).await?;
-    let view = rooms::find(&mut conn, room.id).await?;
+    // The owner is the caller: no need to read the room back.
+    let view = rooms::RoomView {
+        room,
+        owner_name: Some(user.0.username.clone()),
+    };
     Ok(HttpResponse::Created().json(RoomEnvelope {
         room: RoomJson::from(&view),
     }))
