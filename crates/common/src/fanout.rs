@@ -1,16 +1,17 @@
-//! Room channels on Redis pub/sub: how a stored message, an ephemeral event
-//! (presence, typing) or a room's deletion reaches every chat instance.
+//! Channels on Redis pub/sub: how a room event, an ephemeral frame
+//! (presence, typing) or a room's deletion reaches every chat instance
+//! (room channels), and how a frame for one user (their unread state)
+//! reaches each of their connections (user channels).
 //!
 //! A payload is a short ASCII header and the frame exactly as clients get it,
 //! so a receiving instance forwards the bytes without re-serializing:
-//! `M <seq> <frame>` (a stored message; seq orders and de-duplicates),
+//! `M <seq> <frame>` (a sequenced room event; seq orders and de-duplicates),
 //! `E <from-user-id> <frame>` (ephemeral, not for the user it is about),
-//! `D` (the room was deleted).
+//! `D` (the room was deleted), and on a user channel `U <frame>`.
 
 use redis::aio::ConnectionManager;
 
 use crate::error::Result;
-use crate::protocol::ChatMessage;
 
 /// The channel of one room.
 pub fn room_channel(prefix: &str, room: i64) -> String {
@@ -26,10 +27,25 @@ pub fn room_of_channel(prefix: &str, channel: &str) -> Option<i64> {
         .ok()
 }
 
+/// The channel of one user's connections.
+pub fn user_channel(prefix: &str, user: i64) -> String {
+    format!("{prefix}user:{user}")
+}
+
+/// The user id of a user channel's name.
+pub fn user_of_channel(prefix: &str, channel: &str) -> Option<i64> {
+    channel
+        .strip_prefix(prefix)?
+        .strip_prefix("user:")?
+        .parse()
+        .ok()
+}
+
 /// A decoded payload; `frame` is the byte range of the frame in the payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Envelope {
-    Message {
+    /// A room event, stored in the log before it was published.
+    Sequenced {
         seq: i64,
         frame: std::ops::Range<usize>,
     },
@@ -38,10 +54,12 @@ pub enum Envelope {
         frame: std::ops::Range<usize>,
     },
     RoomDeleted,
+    /// A frame for every connection of the channel's user.
+    ToUser { frame: std::ops::Range<usize> },
 }
 
 /// `M <seq> <frame>`.
-pub fn encode_message(seq: i64, frame: &str) -> String {
+pub fn encode_sequenced(seq: i64, frame: &str) -> String {
     format!("M {seq} {frame}")
 }
 
@@ -55,6 +73,12 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
     if payload == b"D" {
         return Some(Envelope::RoomDeleted);
     }
+    if let Some(frame) = payload.strip_prefix(b"U ") {
+        std::str::from_utf8(frame).ok()?;
+        return Some(Envelope::ToUser {
+            frame: 2..payload.len(),
+        });
+    }
     let kind = *payload.first()?;
     let rest = payload.get(2..)?;
     let space = rest.iter().position(|b| *b == b' ')?;
@@ -62,7 +86,7 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
     let frame = (2 + space + 1)..payload.len();
     std::str::from_utf8(&payload[frame.clone()]).ok()?;
     match kind {
-        b'M' => Some(Envelope::Message { seq: number, frame }),
+        b'M' => Some(Envelope::Sequenced { seq: number, frame }),
         b'E' => Some(Envelope::Event {
             from_user: number,
             frame,
@@ -71,16 +95,18 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
     }
 }
 
-/// Publishes a stored message's `frame` (serialized once by the sender) to its room's channel.
-pub async fn publish_message(
+/// Publishes a stored room event's `frame` (serialized once by the sender)
+/// to its room's channel.
+pub async fn publish_sequenced(
     redis: &ConnectionManager,
     prefix: &str,
-    message: &ChatMessage,
+    room: i64,
+    seq: i64,
     frame: &str,
 ) -> Result<()> {
     let _: i64 = redis::cmd("PUBLISH")
-        .arg(room_channel(prefix, message.room))
-        .arg(encode_message(message.seq, frame))
+        .arg(room_channel(prefix, room))
+        .arg(encode_sequenced(seq, frame))
         .query_async(&mut redis.clone())
         .await?;
     Ok(())
@@ -97,6 +123,21 @@ pub async fn publish_event(
     let _: i64 = redis::cmd("PUBLISH")
         .arg(room_channel(prefix, room))
         .arg(encode_event(from_user, frame))
+        .query_async(&mut redis.clone())
+        .await?;
+    Ok(())
+}
+
+/// Publishes a frame to every connection of one user, on any instance.
+pub async fn publish_to_user(
+    redis: &ConnectionManager,
+    prefix: &str,
+    user: i64,
+    frame: &str,
+) -> Result<()> {
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(user_channel(prefix, user))
+        .arg(format!("U {frame}"))
         .query_async(&mut redis.clone())
         .await?;
     Ok(())
@@ -122,8 +163,8 @@ mod tests {
 
     #[test]
     fn envelopes_round_trip() {
-        let m = encode_message(42, r#"{"type":"message"}"#);
-        let Some(Envelope::Message { seq, frame }) = decode(m.as_bytes()) else {
+        let m = encode_sequenced(42, r#"{"type":"message"}"#);
+        let Some(Envelope::Sequenced { seq, frame }) = decode(m.as_bytes()) else {
             panic!("{m}")
         };
         assert_eq!((seq, &m[frame]), (42, r#"{"type":"message"}"#));
@@ -133,6 +174,11 @@ mod tests {
         };
         assert_eq!((from_user, &e[frame]), (5, r#"{"type":"typing"}"#));
         assert_eq!(decode(b"D"), Some(Envelope::RoomDeleted));
+        let u = r#"U {"type":"unread"}"#;
+        let Some(Envelope::ToUser { frame }) = decode(u.as_bytes()) else {
+            panic!("{u}")
+        };
+        assert_eq!(&u[frame], r#"{"type":"unread"}"#);
         for bad in [&b""[..], b"M", b"M x {}", b"X 1 {}", b"M 1", b"M 1 \xff"] {
             assert_eq!(decode(bad), None, "{bad:?}");
         }
@@ -143,5 +189,7 @@ mod tests {
         assert_eq!(room_channel("p:", 7), "p:room:7");
         assert_eq!(room_of_channel("p:", "p:room:7"), Some(7));
         assert_eq!(room_of_channel("p:", "q:room:7"), None);
+        assert_eq!(user_of_channel("p:", &user_channel("p:", 5)), Some(5));
+        assert_eq!(room_of_channel("p:", "p:user:5"), None);
     }
 }

@@ -2,13 +2,16 @@
 //! types, authentication (tokens, passwords), configuration, the error type
 //! and the wire shapes of protocol.md.
 
+pub mod access;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod emoji;
 pub mod error;
 pub mod fanout;
 pub mod healthcheck;
+pub mod markdown;
 pub mod messaging;
 pub mod protocol;
 pub mod ratelimit;

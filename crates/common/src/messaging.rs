@@ -1,74 +1,239 @@
-//! The one path of a new message, whichever way it is sent (WebSocket
-//! `send`, the website's form, `POST /api/v1/rooms/{id}/messages`): validate,
-//! rate-limit, store with the room's next seq (durable before anyone sees
-//! it, in batches: see `writer`), then publish to the room's channel for
-//! every chat instance.
+//! The one path of every change to a room, whichever way it comes
+//! (WebSocket frames, the website's forms, the JSON API): validate, check
+//! the rate limit, render (Markdown, mentions), append to the room's event
+//! log with the room's next seq (durable before anyone sees it, in batches:
+//! see `writer`), then publish the stored frame to the room's channel for
+//! every chat instance. Read marks take the same care and tell every
+//! connection of their user.
 
 use redis::aio::ConnectionManager;
 
+use crate::db::DbPool;
 use crate::domain::{MessageBody, Nonce};
-use crate::error::Result;
-use crate::protocol::{ChatMessage, ServerFrame};
+use crate::emoji::Emoji;
+use crate::error::{Error, Result};
+use crate::fanout;
+use crate::markdown;
+use crate::protocol::{ServerFrame, UserRef};
 use crate::ratelimit::{self, RateLimiter};
-use crate::store::messages::Draft;
-use crate::writer::MessageWriter;
+use crate::store::events::{Appended, Change, EventDraft, Policy};
+use crate::store::{members, rooms, users};
+use crate::writer::EventWriter;
 
-/// What a send needs to reach: the database, the rate limits, the broker.
-pub struct Outlet<'a> {
-    /// Stores messages in batches (group commit).
-    pub writer: &'a MessageWriter,
-    pub limiter: &'a RateLimiter,
-    pub redis: &'a ConnectionManager,
-    pub redis_prefix: &'a str,
+/// Writer shards per process: rooms spread over them, each writing one
+/// batch at a time on one pooled connection.
+pub const WRITER_SHARDS: usize = 4;
+
+/// Everything a change to a room needs to reach: the log's writer, the
+/// rate limits, the database (mentions, read marks) and the broker. Built
+/// once per process.
+#[derive(Clone)]
+pub struct Messenger {
+    writer: EventWriter,
+    limiter: RateLimiter,
+    pool: DbPool,
+    redis: ConnectionManager,
+    redis_prefix: String,
 }
 
-/// A message after a send.
-#[derive(Debug, Clone)]
-pub struct Sent {
-    pub message: ChatMessage,
-    /// The `message` frame, serialized once for every recipient.
-    pub frame: String,
-    /// False when the nonce was used before: nothing new was stored or published.
-    pub created: bool,
-}
-
-/// Sends `body` from `(user_id, username)` to `room_id` with the client's `nonce`.
-/// Invalid input and the rate limit fail before anything is stored; once
-/// stored, a failed publish is only logged: the chat instances' catch-up
-/// delivers what pub/sub lost.
-pub async fn send(
-    outlet: &Outlet<'_>,
-    user_id: i64,
-    username: &str,
-    room_id: i64,
-    body: &str,
-    nonce: &str,
-) -> Result<Sent> {
-    let body = MessageBody::parse(body)?;
-    let nonce = Nonce::parse(nonce)?;
-    outlet
-        .limiter
-        .hit(&ratelimit::SEND_PER_USER, &user_id.to_string())
-        .await?;
-    let draft = Draft {
-        user_id,
-        username: username.to_owned(),
-        body,
-        nonce,
-    };
-    let stored = outlet.writer.store(room_id, draft).await?;
-    let message = ChatMessage::from(&stored.view);
-    let frame = ServerFrame::Message(message.clone()).to_json();
-    if stored.created
-        && let Err(e) =
-            crate::fanout::publish_message(outlet.redis, outlet.redis_prefix, &message, &frame)
-                .await
-    {
-        tracing::warn!(error = %e, room.id = room_id, seq = message.seq, "publish failed; catch-up will deliver");
+impl Messenger {
+    /// Starts the event writer and wires the rest.
+    pub fn start(
+        pool: DbPool,
+        limiter: RateLimiter,
+        redis: ConnectionManager,
+        redis_prefix: String,
+        policy: Policy,
+    ) -> Self {
+        Self {
+            writer: EventWriter::start(pool.clone(), WRITER_SHARDS, policy),
+            limiter,
+            pool,
+            redis,
+            redis_prefix,
+        }
     }
-    Ok(Sent {
-        message,
-        frame,
-        created: stored.created,
-    })
+
+    /// Sends a message (optionally answering `reply_to`, a message of the
+    /// same room).
+    pub async fn send(
+        &self,
+        user: &UserRef,
+        room_id: i64,
+        body: &str,
+        nonce: &str,
+        reply_to: Option<i64>,
+    ) -> Result<Appended> {
+        let body = MessageBody::parse(body)?;
+        let nonce = Nonce::parse(nonce)?;
+        self.limit(user).await?;
+        let (html, mentions) = self.render(&body).await?;
+        let change = Change::Message {
+            body,
+            html,
+            mentions,
+            reply_to,
+        };
+        self.append(room_id, user, nonce, change).await
+    }
+
+    /// Replaces the text of one's own message (within the edit window).
+    pub async fn edit(
+        &self,
+        user: &UserRef,
+        room_id: i64,
+        id: i64,
+        body: &str,
+        nonce: &str,
+    ) -> Result<Appended> {
+        let body = MessageBody::parse(body)?;
+        let nonce = Nonce::parse(nonce)?;
+        self.limit(user).await?;
+        let (html, mentions) = self.render(&body).await?;
+        let change = Change::Edit {
+            id,
+            body,
+            html,
+            mentions,
+        };
+        self.append(room_id, user, nonce, change).await
+    }
+
+    /// Deletes a message for good (its author, the room's owner or a moderator).
+    pub async fn delete(
+        &self,
+        user: &UserRef,
+        room_id: i64,
+        id: i64,
+        nonce: &str,
+    ) -> Result<Appended> {
+        let nonce = Nonce::parse(nonce)?;
+        self.limit(user).await?;
+        self.append(room_id, user, nonce, Change::Delete { id })
+            .await
+    }
+
+    /// Adds (`on`) or takes back the user's `emoji` reaction to a message.
+    pub async fn react(
+        &self,
+        user: &UserRef,
+        room_id: i64,
+        id: i64,
+        emoji: &str,
+        on: bool,
+        nonce: &str,
+    ) -> Result<Appended> {
+        let emoji = Emoji::parse(emoji)?;
+        let nonce = Nonce::parse(nonce)?;
+        self.limit(user).await?;
+        self.append(room_id, user, nonce, Change::React { id, emoji, on })
+            .await
+    }
+
+    /// Moves the user's read mark of a room forward to `seq`, and tells
+    /// every connection of theirs the room's new unread state. A mark
+    /// beyond the room's last seq, or behind the current one, is refused.
+    pub async fn read(&self, user_id: i64, room_id: i64, seq: i64) -> Result<members::Unread> {
+        let mut conn = self.pool.get().await?;
+        let last_seq = rooms::last_seqs(&mut conn, &[room_id])
+            .await?
+            .first()
+            .map(|(_, last)| *last)
+            .ok_or(Error::NotFound("room"))?;
+        if !(0..=last_seq).contains(&seq) {
+            return Err(Error::invalid(
+                "seq",
+                "bad_read_mark",
+                format!("a read mark must be between 0 and the room's last seq ({last_seq})"),
+            ));
+        }
+        let Some(mark) = members::mark_read(&mut conn, room_id, user_id, seq).await? else {
+            return Err(Error::Forbidden("join the room to keep a read mark in it"));
+        };
+        if mark > seq {
+            return Err(Error::conflict(
+                "seq",
+                "read_mark_behind",
+                format!("the read mark is already at {mark}; it only moves forward"),
+            ));
+        }
+        let state = members::unread(&mut conn, user_id, Some(&[room_id]))
+            .await?
+            .pop()
+            .ok_or(Error::NotFound("room"))?;
+        drop(conn);
+        self.announce_unread(user_id, &state).await;
+        Ok(state)
+    }
+
+    /// Tells every connection of `user_id` a room's unread state.
+    pub async fn announce_unread(&self, user_id: i64, state: &members::Unread) {
+        let frame = unread_frame(state).to_json();
+        if let Err(e) =
+            fanout::publish_to_user(&self.redis, &self.redis_prefix, user_id, &frame).await
+        {
+            tracing::warn!(error = %e, user.id = user_id, "could not announce a read mark");
+        }
+    }
+
+    async fn limit(&self, user: &UserRef) -> Result<()> {
+        self.limiter
+            .hit(&ratelimit::SEND_PER_USER, &user.id.to_string())
+            .await
+    }
+
+    /// The body's HTML and the ids of the existing users it mentions.
+    async fn render(&self, body: &MessageBody) -> Result<(String, Vec<i64>)> {
+        let names = markdown::mention_candidates(body.as_str());
+        let known = if names.is_empty() {
+            Default::default()
+        } else {
+            let mut conn = self.pool.get().await?;
+            users::by_names(&mut conn, &names).await?
+        };
+        let rendered = markdown::render(body.as_str(), &known);
+        Ok((rendered.html, rendered.mentions))
+    }
+
+    /// Appends through the writer; a new event is published once stored. A
+    /// failed publish is only logged: the chat instances' catch-up delivers
+    /// what pub/sub lost.
+    async fn append(
+        &self,
+        room_id: i64,
+        user: &UserRef,
+        nonce: Nonce,
+        change: Change,
+    ) -> Result<Appended> {
+        let draft = EventDraft {
+            user: user.clone(),
+            nonce,
+            change,
+        };
+        let appended = self.writer.append(room_id, draft).await?;
+        if appended.created
+            && let Err(e) = fanout::publish_sequenced(
+                &self.redis,
+                &self.redis_prefix,
+                room_id,
+                appended.seq,
+                &appended.json,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, room.id = room_id, seq = appended.seq, "publish failed; catch-up will deliver");
+        }
+        Ok(appended)
+    }
+}
+
+/// The `unread` frame of a member's room state.
+pub fn unread_frame(state: &members::Unread) -> ServerFrame {
+    ServerFrame::Unread {
+        room: state.room_id,
+        last_seq: state.last_seq,
+        read_seq: state.read_seq,
+        unread: state.unread,
+        mentions: state.mentions,
+    }
 }

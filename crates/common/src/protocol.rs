@@ -1,11 +1,10 @@
 //! The wire shapes of protocol.md that more than one service speaks. The
 //! `message` object is the same in the WebSocket `message` frame and in the
-//! JSON API, so it is defined once here.
+//! JSON API, so it is defined once here. Every sequenced frame (a room event)
+//! is stored as sent in the room's event log and replayed byte for byte.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-
-use crate::store::messages::MessageView;
 
 /// A user as other users see them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -14,40 +13,117 @@ pub struct UserRef {
     pub name: String,
 }
 
-/// A stored message, as protocol.md's `message` frame carries it (without `type`).
+/// The message a reply answers, as the reply shows it (a quote).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReplyRef {
+    pub id: i64,
+    pub seq: i64,
+    pub user: UserRef,
+    /// A plain-text excerpt of the answered message; absent once it is deleted.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub excerpt: String,
+    /// The answered message was deleted (its text is gone).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+}
+
+/// One emoji's reactions to a message, from the viewer's side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReactionCount {
+    pub emoji: String,
+    pub count: i64,
+    /// Whether the viewer is one of them.
+    pub me: bool,
+}
+
+/// A message, as protocol.md's `message` frame carries it (without `type`)
+/// and as history lists it. Fields that are absent on the wire take their
+/// default: no `body`/`html` once deleted, `deleted` false, no reactions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChatMessage {
     pub room: i64,
-    /// 1, 2, 3, ... within the room, with no holes.
+    /// The seq of the event that created the message.
     pub seq: i64,
     /// The global message id.
     pub id: i64,
     pub user: UserRef,
+    /// The author's Markdown source; absent once deleted.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub body: String,
+    /// The server's sanitized rendering of `body`; absent once deleted.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub html: String,
+    /// The ids of the users the message mentions.
+    #[serde(default)]
+    pub mentions: Vec<i64>,
+    /// The message this one answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyRef>,
     /// The server's time of storage, RFC 3339 in UTC with milliseconds.
     #[serde(with = "rfc3339_millis")]
     #[schema(value_type = String, format = DateTime)]
     pub sent_at: DateTime<Utc>,
     /// The sender's idempotency key, echoed to every receiver.
     pub nonce: String,
+    /// When it was last edited (history only).
+    #[serde(
+        default,
+        with = "rfc3339_millis::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Deleted: the text is gone, the place in the conversation stays.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+    /// The reaction summary (history only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionCount>,
 }
 
-impl From<&MessageView> for ChatMessage {
-    fn from(v: &MessageView) -> Self {
-        let m = &v.message;
-        Self {
-            room: m.room_id,
-            seq: m.seq,
-            id: m.id,
-            user: UserRef {
-                id: m.user_id,
-                name: v.author.clone(),
-            },
-            body: m.body.clone(),
-            sent_at: m.sent_at,
-            nonce: m.nonce.clone(),
-        }
+impl ChatMessage {
+    /// The message without its text, as it is kept once deleted.
+    pub fn redact(&mut self) {
+        self.body.clear();
+        self.html.clear();
+        self.mentions.clear();
+        self.reactions.clear();
+        self.deleted = true;
     }
+}
+
+/// An edit of a message (protocol.md `edited`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageEdited {
+    pub room: i64,
+    pub seq: i64,
+    pub id: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub body: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub html: String,
+    #[serde(default)]
+    pub mentions: Vec<i64>,
+    #[serde(with = "rfc3339_millis")]
+    pub edited_at: DateTime<Utc>,
+    pub nonce: String,
+    /// The edited message was deleted since: the edit's text is gone too.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+}
+
+/// A reaction added or removed (protocol.md `reaction`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionChanged {
+    pub room: i64,
+    pub seq: i64,
+    pub id: i64,
+    pub emoji: String,
+    pub user: UserRef,
+    pub on: bool,
+    /// How many users react with this emoji after the change.
+    pub count: i64,
+    pub nonce: String,
 }
 
 /// Every frame the server sends (protocol.md "Server -> client"): one
@@ -56,6 +132,14 @@ impl From<&MessageView> for ChatMessage {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     Message(ChatMessage),
+    Edited(MessageEdited),
+    Deleted {
+        room: i64,
+        seq: i64,
+        id: i64,
+        nonce: String,
+    },
+    Reaction(ReactionChanged),
     Joined {
         room: i64,
         last_seq: i64,
@@ -74,6 +158,14 @@ pub enum ServerFrame {
     Left {
         room: i64,
     },
+    /// A member's unread state of a room its connection has not joined.
+    Unread {
+        room: i64,
+        last_seq: i64,
+        read_seq: i64,
+        unread: i64,
+        mentions: i64,
+    },
     Error {
         code: String,
         message: String,
@@ -87,6 +179,18 @@ impl ServerFrame {
     /// The frame as sent on the wire. Serializing these types cannot fail.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The room seq of a sequenced frame (a room event); `None` for the
+    /// ephemeral ones.
+    pub fn seq(&self) -> Option<i64> {
+        match self {
+            Self::Message(m) => Some(m.seq),
+            Self::Edited(e) => Some(e.seq),
+            Self::Deleted { seq, .. } => Some(*seq),
+            Self::Reaction(r) => Some(r.seq),
+            _ => None,
+        }
     }
 }
 
@@ -106,6 +210,33 @@ pub enum ClientFrame {
         room: i64,
         body: String,
         nonce: String,
+        /// The id of the message this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<i64>,
+    },
+    Edit {
+        room: i64,
+        id: i64,
+        body: String,
+        nonce: String,
+    },
+    Delete {
+        room: i64,
+        id: i64,
+        nonce: String,
+    },
+    React {
+        room: i64,
+        id: i64,
+        emoji: String,
+        /// True adds the reaction, false takes it back.
+        on: bool,
+        nonce: String,
+    },
+    /// Moves the user's read mark of a room forward to `seq`.
+    Read {
+        room: i64,
+        seq: i64,
     },
     Typing {
         room: i64,
@@ -117,6 +248,16 @@ impl ClientFrame {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
+
+    /// Every `type` a client may send, for telling an unknown type from a
+    /// malformed known one.
+    pub const TYPES: [&'static str; 8] = [
+        "join", "leave", "send", "edit", "delete", "react", "read", "typing",
+    ];
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// RFC 3339 timestamps in UTC with millisecond precision, e.g. `2026-11-21T10:00:00.123Z`.
@@ -138,47 +279,232 @@ pub mod rfc3339_millis {
             .map(|t| t.with_timezone(&Utc))
             .map_err(serde::de::Error::custom)
     }
+
+    /// The same for an optional time (absent on the wire when `None`).
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: serde::Serializer>(
+            t: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|raw| {
+                    DateTime::parse_from_rfc3339(&raw)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(serde::de::Error::custom)
+                })
+                .transpose()
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn at(text: &str) -> DateTime<Utc> {
+        let Ok(t) = DateTime::parse_from_rfc3339(text) else {
+            panic!("bad fixture {text}")
+        };
+        t.with_timezone(&Utc)
+    }
+
+    fn ann() -> UserRef {
+        UserRef {
+            id: 3,
+            name: "ann".into(),
+        }
+    }
+
+    fn bob() -> UserRef {
+        UserRef {
+            id: 5,
+            name: "bob".into(),
+        }
+    }
+
+    fn message() -> ChatMessage {
+        ChatMessage {
+            room: 7,
+            seq: 43,
+            id: 9002,
+            user: ann(),
+            body: "**hi** @bob".into(),
+            html: "<p><strong>hi</strong></p>".into(),
+            mentions: vec![5],
+            reply_to: Some(ReplyRef {
+                id: 9001,
+                seq: 42,
+                user: bob(),
+                excerpt: "hello".into(),
+                deleted: false,
+            }),
+            sent_at: at("2026-11-21T10:00:00.123456Z"),
+            nonce: "c-1".into(),
+            edited_at: None,
+            deleted: false,
+            reactions: vec![],
+        }
+    }
+
     #[test]
     fn message_serializes_as_protocol_md_shows() {
-        let sent_at = DateTime::parse_from_rfc3339("2026-11-21T10:00:00.123456Z")
-            .map(|t| t.with_timezone(&Utc));
-        let Ok(sent_at) = sent_at else {
-            panic!("bad fixture")
-        };
-        let m = ChatMessage {
-            room: 7,
-            seq: 42,
-            id: 9001,
-            user: UserRef {
-                id: 3,
-                name: "ann".into(),
-            },
-            body: "hello".into(),
-            sent_at,
-            nonce: "c-1a2b".into(),
-        };
+        let m = message();
         let json = serde_json::to_string(&m).unwrap_or_default();
         assert_eq!(
             json,
-            r#"{"room":7,"seq":42,"id":9001,"user":{"id":3,"name":"ann"},"body":"hello","sent_at":"2026-11-21T10:00:00.123Z","nonce":"c-1a2b"}"#
+            r#"{"room":7,"seq":43,"id":9002,"user":{"id":3,"name":"ann"},"body":"**hi** @bob","html":"<p><strong>hi</strong></p>","mentions":[5],"reply_to":{"id":9001,"seq":42,"user":{"id":5,"name":"bob"},"excerpt":"hello"},"sent_at":"2026-11-21T10:00:00.123Z","nonce":"c-1"}"#
         );
         let back: Result<ChatMessage, _> = serde_json::from_str(&json);
-        assert_eq!(back.map(|b| b.seq).ok(), Some(42));
+        assert_eq!(back.ok().map(|b| b.reply_to), Some(m.reply_to.clone()));
         let frame = ServerFrame::Message(m).to_json();
         assert!(
-            frame.starts_with(r#"{"type":"message","room":7,"seq":42,"#),
+            frame.starts_with(r#"{"type":"message","room":7,"seq":43,"#),
             "{frame}"
         );
         assert!(matches!(
             serde_json::from_str::<ServerFrame>(&frame),
             Ok(ServerFrame::Message(_))
         ));
+    }
+
+    #[test]
+    fn a_message_of_the_first_protocol_still_parses() {
+        let old = r#"{"type":"message","room":7,"seq":42,"id":9001,"user":{"id":3,"name":"ann"},"body":"hello","sent_at":"2026-11-21T10:00:00.123Z","nonce":"c-1a2b"}"#;
+        let Ok(ServerFrame::Message(m)) = serde_json::from_str::<ServerFrame>(old) else {
+            panic!("{old}")
+        };
+        assert_eq!((m.body.as_str(), m.deleted, m.mentions.len()), ("hello", false, 0));
+    }
+
+    #[test]
+    fn a_redacted_message_keeps_its_place_and_loses_its_text() {
+        let mut m = message();
+        m.reactions.push(ReactionCount {
+            emoji: "👍".into(),
+            count: 1,
+            me: false,
+        });
+        m.redact();
+        let json = ServerFrame::Message(m).to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"message","room":7,"seq":43,"id":9002,"user":{"id":3,"name":"ann"},"mentions":[],"reply_to":{"id":9001,"seq":42,"user":{"id":5,"name":"bob"},"excerpt":"hello"},"sent_at":"2026-11-21T10:00:00.123Z","nonce":"c-1","deleted":true}"#
+        );
+    }
+
+    #[test]
+    fn room_events_serialize_as_protocol_md_shows() {
+        let cases = [
+            (
+                ServerFrame::Edited(MessageEdited {
+                    room: 7,
+                    seq: 44,
+                    id: 9001,
+                    body: "hello again".into(),
+                    html: "<p>hello again</p>".into(),
+                    mentions: vec![],
+                    edited_at: at("2026-11-21T10:01:00Z"),
+                    nonce: "c-2".into(),
+                    deleted: false,
+                }),
+                r#"{"type":"edited","room":7,"seq":44,"id":9001,"body":"hello again","html":"<p>hello again</p>","mentions":[],"edited_at":"2026-11-21T10:01:00.000Z","nonce":"c-2"}"#,
+            ),
+            (
+                ServerFrame::Deleted {
+                    room: 7,
+                    seq: 45,
+                    id: 9001,
+                    nonce: "c-3".into(),
+                },
+                r#"{"type":"deleted","room":7,"seq":45,"id":9001,"nonce":"c-3"}"#,
+            ),
+            (
+                ServerFrame::Reaction(ReactionChanged {
+                    room: 7,
+                    seq: 46,
+                    id: 9001,
+                    emoji: "👍".into(),
+                    user: ann(),
+                    on: true,
+                    count: 2,
+                    nonce: "c-4".into(),
+                }),
+                r#"{"type":"reaction","room":7,"seq":46,"id":9001,"emoji":"👍","user":{"id":3,"name":"ann"},"on":true,"count":2,"nonce":"c-4"}"#,
+            ),
+            (
+                ServerFrame::Unread {
+                    room: 9,
+                    last_seq: 120,
+                    read_seq: 100,
+                    unread: 20,
+                    mentions: 1,
+                },
+                r#"{"type":"unread","room":9,"last_seq":120,"read_seq":100,"unread":20,"mentions":1}"#,
+            ),
+        ];
+        for (frame, json) in cases {
+            assert_eq!(frame.to_json(), json);
+            assert_eq!(serde_json::from_str::<ServerFrame>(json).ok(), Some(frame));
+        }
+        for (json, frame) in [
+            (
+                r#"{"type":"send","room":7,"body":"**hi** @bob","nonce":"c-1","reply_to":9001}"#,
+                ClientFrame::Send {
+                    room: 7,
+                    body: "**hi** @bob".into(),
+                    nonce: "c-1".into(),
+                    reply_to: Some(9001),
+                },
+            ),
+            (
+                r#"{"type":"edit","room":7,"id":9001,"body":"hello again","nonce":"c-2"}"#,
+                ClientFrame::Edit {
+                    room: 7,
+                    id: 9001,
+                    body: "hello again".into(),
+                    nonce: "c-2".into(),
+                },
+            ),
+            (
+                r#"{"type":"delete","room":7,"id":9001,"nonce":"c-3"}"#,
+                ClientFrame::Delete {
+                    room: 7,
+                    id: 9001,
+                    nonce: "c-3".into(),
+                },
+            ),
+            (
+                r#"{"type":"react","room":7,"id":9001,"emoji":"👍","on":true,"nonce":"c-4"}"#,
+                ClientFrame::React {
+                    room: 7,
+                    id: 9001,
+                    emoji: "👍".into(),
+                    on: true,
+                    nonce: "c-4".into(),
+                },
+            ),
+            (
+                r#"{"type":"read","room":7,"seq":42}"#,
+                ClientFrame::Read { room: 7, seq: 42 },
+            ),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<ClientFrame>(json).ok(),
+                Some(frame.clone())
+            );
+            assert_eq!(frame.to_json(), json);
+        }
     }
 
     #[test]
@@ -248,6 +574,7 @@ mod tests {
                     room: 7,
                     body: "hello".into(),
                     nonce: "c-1a2b".into(),
+                    reply_to: None,
                 },
             ),
             (

@@ -1,6 +1,15 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    message_reactions (message_id, user_id, emoji) {
+        message_id -> Int8,
+        user_id -> Int8,
+        emoji -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     messages (id) {
         id -> Int8,
         room_id -> Int8,
@@ -9,6 +18,24 @@ diesel::table! {
         body -> Text,
         nonce -> Text,
         sent_at -> Timestamptz,
+        html -> Text,
+        mentions -> Array<Nullable<Int8>>,
+        reply_to_id -> Nullable<Int8>,
+        edited_at -> Nullable<Timestamptz>,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    room_events (room_id, seq) {
+        room_id -> Int8,
+        seq -> Int8,
+        kind -> Text,
+        message_id -> Nullable<Int8>,
+        user_id -> Int8,
+        nonce -> Text,
+        frame -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -18,6 +45,7 @@ diesel::table! {
         user_id -> Int8,
         last_read_seq -> Int8,
         joined_at -> Timestamptz,
+        role -> Text,
     }
 }
 
@@ -29,6 +57,7 @@ diesel::table! {
         owner_id -> Nullable<Int8>,
         last_seq -> Int8,
         created_at -> Timestamptz,
+        message_count -> Int8,
     }
 }
 
@@ -52,11 +81,23 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(message_reactions -> messages (message_id));
+diesel::joinable!(message_reactions -> users (user_id));
 diesel::joinable!(messages -> rooms (room_id));
 diesel::joinable!(messages -> users (user_id));
+diesel::joinable!(room_events -> rooms (room_id));
+diesel::joinable!(room_events -> users (user_id));
 diesel::joinable!(room_members -> rooms (room_id));
 diesel::joinable!(room_members -> users (user_id));
 diesel::joinable!(rooms -> users (owner_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(messages, room_members, rooms, sessions, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    message_reactions,
+    messages,
+    room_events,
+    room_members,
+    rooms,
+    sessions,
+    users,
+);

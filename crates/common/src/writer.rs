@@ -1,6 +1,7 @@
-//! Group commit for new messages: sends from every connection of a process
-//! queue here, and each room's waiting messages are stored together, in one
-//! transaction, while the previous batch commits. Under load this turns one
+//! Group commit for room events: sends, edits, deletions and reactions from
+//! every connection of a process queue here, and each room's waiting events
+//! are appended to its log together, in one transaction, while the previous
+//! batch commits. Under load this turns one
 //! commit (and one fsync) per message into one per batch; idle, a lone
 //! message is written at once.
 
@@ -10,42 +11,42 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::db::DbPool;
 use crate::error::{Error, Result};
-use crate::store::messages::{self, Draft, Stored};
+use crate::store::events::{self, Appended, EventDraft, Policy};
 
-/// Messages gathered into one batch at most.
+/// Events gathered into one batch at most.
 const MAX_BATCH: usize = 256;
 /// Sends waiting per shard before senders wait too (back-pressure).
 const QUEUE: usize = 4096;
 
 struct Job {
     room_id: i64,
-    draft: Draft,
-    reply: oneshot::Sender<Result<Stored>>,
+    draft: EventDraft,
+    reply: oneshot::Sender<Result<Appended>>,
 }
 
-/// Stores messages in batches; rooms are spread over a few shards, each
+/// Appends events in batches; rooms are spread over a few shards, each
 /// writing one batch at a time.
 #[derive(Clone)]
-pub struct MessageWriter {
+pub struct EventWriter {
     shards: Vec<mpsc::Sender<Job>>,
 }
 
-impl MessageWriter {
+impl EventWriter {
     /// Starts `shards` writer tasks (each uses one pooled connection at a time).
-    pub fn start(pool: DbPool, shards: usize) -> Self {
+    pub fn start(pool: DbPool, shards: usize, policy: Policy) -> Self {
         let shards = (0..shards.max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(run(pool.clone(), rx));
+                tokio::spawn(run(pool.clone(), policy, rx));
                 tx
             })
             .collect();
         Self { shards }
     }
 
-    /// Stores one message (see `store::messages::store_batch` for the rules)
+    /// Appends one event (see `store::events::append_batch` for the rules)
     /// and returns when its batch has committed.
-    pub async fn store(&self, room_id: i64, draft: Draft) -> Result<Stored> {
+    pub async fn append(&self, room_id: i64, draft: EventDraft) -> Result<Appended> {
         let shard = &self.shards[room_id.rem_euclid(self.shards.len() as i64) as usize];
         let (reply, answer) = oneshot::channel();
         shard
@@ -55,14 +56,14 @@ impl MessageWriter {
                 reply,
             })
             .await
-            .map_err(|_| Error::Unavailable("the message writer stopped".into()))?;
+            .map_err(|_| Error::Unavailable("the event writer stopped".into()))?;
         answer
             .await
-            .map_err(|_| Error::Unavailable("the message writer stopped".into()))?
+            .map_err(|_| Error::Unavailable("the event writer stopped".into()))?
     }
 }
 
-async fn run(pool: DbPool, mut rx: mpsc::Receiver<Job>) {
+async fn run(pool: DbPool, policy: Policy, mut rx: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let mut by_room: HashMap<i64, Vec<Job>> = HashMap::new();
@@ -70,26 +71,26 @@ async fn run(pool: DbPool, mut rx: mpsc::Receiver<Job>) {
             by_room.entry(job.room_id).or_default().push(job);
         }
         for (room_id, batch) in by_room {
-            write(&pool, room_id, batch).await;
+            write(&pool, &policy, room_id, batch).await;
         }
     }
 }
 
-async fn write(pool: &DbPool, room_id: i64, batch: Vec<Job>) {
-    let drafts: Vec<Draft> = batch.iter().map(|j| j.draft.clone()).collect();
+async fn write(pool: &DbPool, policy: &Policy, room_id: i64, batch: Vec<Job>) {
+    let drafts: Vec<EventDraft> = batch.iter().map(|j| j.draft.clone()).collect();
     let outcome = async {
         let mut conn = pool.get().await?;
-        messages::store_batch(&mut conn, room_id, &drafts).await
+        events::append_batch(&mut conn, room_id, &drafts, policy).await
     };
     match outcome.await {
-        Ok(stored) => {
-            for (job, stored) in batch.into_iter().zip(stored) {
-                let _ = job.reply.send(Ok(stored));
+        Ok(answers) => {
+            for (job, answer) in batch.into_iter().zip(answers) {
+                let _ = job.reply.send(answer);
             }
         }
         Err(e) => {
             if !matches!(e, Error::NotFound(_)) {
-                tracing::warn!(error = %e, room.id = room_id, messages = batch.len(), "storing a batch failed");
+                tracing::warn!(error = %e, room.id = room_id, events = batch.len(), "appending a batch failed");
             }
             for job in batch {
                 let _ = job.reply.send(Err(share(&e)));

@@ -3,6 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use common::domain::{Email, MessageBody, Nonce, RoomName, Topic, Username};
+use common::emoji::Emoji;
+use common::protocol::{ServerFrame, UserRef};
+use common::store::events::{self, Appended, Change, EventDraft, Policy};
 use common::store::{members, messages, rooms, sessions, users};
 use common::{Error, db};
 use diesel::prelude::*;
@@ -31,12 +34,20 @@ async fn seeded_room_names(conn: &mut diesel_async::AsyncPgConnection) -> Vec<St
         .unwrap()
 }
 
+/// How many migrations `db/migrations` holds.
+fn migration_count() -> usize {
+    use diesel::migration::MigrationSource;
+    MigrationSource::<diesel::pg::Pg>::migrations(&db::MIGRATIONS)
+        .unwrap()
+        .len()
+}
+
 #[tokio::test]
 async fn migrations_apply_to_an_empty_database_and_then_do_nothing() {
     // A current-thread runtime on purpose: migrate must work on any runtime.
     let db = TestDb::empty().await;
     let applied = db::migrate(db.url()).await.unwrap();
-    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert_eq!(applied.len(), migration_count(), "{applied:?}");
     let mut conn = db.connect().await;
     assert_eq!(seeded_room_names(&mut conn).await, ["general", "random"]);
     // Up to date: nothing applied, nothing seeded twice.
@@ -51,7 +62,7 @@ async fn replicas_migrating_together_apply_each_migration_once() {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(
         a.len() + b.len(),
-        1,
+        migration_count(),
         "one replica applies, the other finds it done: {a:?} {b:?}"
     );
     assert_eq!(
@@ -207,35 +218,132 @@ async fn rooms_are_searched_by_name_or_topic_and_paged_by_name() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn only_the_owner_deletes_a_room() {
+async fn deleting_a_room_takes_its_log_and_messages_with_it() {
     let db = TestDb::migrated().await;
     let mut conn = db.connect().await;
-    let (ann, bob) = (user(&mut conn, "ann").await, user(&mut conn, "bob").await);
-    let room = rooms::insert(
-        &mut conn,
-        &RoomName::parse("mine").unwrap(),
-        &Topic::parse("").unwrap(),
-        ann.id,
-    )
-    .await
-    .unwrap();
+    let ann = user(&mut conn, "ann").await;
+    let room = new_room(&mut conn, "mine", &ann).await;
+    append(&mut conn, room, &[say(&ann, "hello", "n1")]).await;
+    assert_eq!(members::role(&mut conn, room, ann.id).await.unwrap(), Some(common::access::Role::Owner));
+    rooms::delete(&mut conn, room).await.unwrap();
     assert!(matches!(
-        rooms::delete(&mut conn, room.id, bob.id).await,
-        Err(Error::Forbidden(_))
-    ));
-    rooms::delete(&mut conn, room.id, ann.id).await.unwrap();
-    assert!(matches!(
-        rooms::find(&mut conn, room.id).await,
+        rooms::find(&mut conn, room).await,
         Err(Error::NotFound("room"))
     ));
-    let general = rooms::search(&mut conn, Some("general"), None, 1)
+    assert!(events::after(&mut conn, room, 0, 10).await.unwrap().is_empty());
+    assert!(matches!(
+        rooms::delete(&mut conn, room).await,
+        Err(Error::NotFound("room"))
+    ));
+}
+
+async fn new_room(conn: &mut diesel_async::AsyncPgConnection, name: &str, owner: &users::User) -> i64 {
+    rooms::insert(
+        conn,
+        &RoomName::parse(name).unwrap(),
+        &Topic::parse("").unwrap(),
+        owner.id,
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+fn author(u: &users::User) -> UserRef {
+    UserRef {
+        id: u.id,
+        name: u.username.clone(),
+    }
+}
+
+fn draft(u: &users::User, nonce: &str, change: Change) -> EventDraft {
+    EventDraft {
+        user: author(u),
+        nonce: Nonce::parse(nonce).unwrap(),
+        change,
+    }
+}
+
+/// A new message, rendered as plain text (rendering is `markdown`'s job).
+fn say(u: &users::User, body: &str, nonce: &str) -> EventDraft {
+    say_to(u, body, nonce, None)
+}
+
+fn say_to(u: &users::User, body: &str, nonce: &str, reply_to: Option<i64>) -> EventDraft {
+    draft(
+        u,
+        nonce,
+        Change::Message {
+            body: MessageBody::parse(body).unwrap(),
+            html: format!("<p>{body}</p>"),
+            mentions: Vec::new(),
+            reply_to,
+        },
+    )
+}
+
+fn edit(u: &users::User, id: i64, body: &str, nonce: &str) -> EventDraft {
+    draft(
+        u,
+        nonce,
+        Change::Edit {
+            id,
+            body: MessageBody::parse(body).unwrap(),
+            html: format!("<p>{body}</p>"),
+            mentions: Vec::new(),
+        },
+    )
+}
+
+fn react(u: &users::User, id: i64, emoji: &str, on: bool, nonce: &str) -> EventDraft {
+    draft(
+        u,
+        nonce,
+        Change::React {
+            id,
+            emoji: Emoji::parse(emoji).unwrap(),
+            on,
+        },
+    )
+}
+
+async fn append_all(
+    conn: &mut diesel_async::AsyncPgConnection,
+    room: i64,
+    drafts: &[EventDraft],
+) -> Vec<Result<Appended, Error>> {
+    events::append_batch(conn, room, drafts, &Policy::default())
         .await
         .unwrap()
-        .remove(0);
-    assert!(matches!(
-        rooms::delete(&mut conn, general.room.id, ann.id).await,
-        Err(Error::Forbidden(_))
-    ));
+}
+
+async fn append(
+    conn: &mut diesel_async::AsyncPgConnection,
+    room: i64,
+    drafts: &[EventDraft],
+) -> Vec<Appended> {
+    append_all(conn, room, drafts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn message_id(a: &Appended) -> i64 {
+    match &a.frame {
+        ServerFrame::Message(m) => m.id,
+        other => panic!("not a message: {other:?}"),
+    }
+}
+
+fn code(r: &Result<Appended, Error>) -> String {
+    match r {
+        Ok(a) => format!("ok {}", a.seq),
+        Err(Error::NotFound(what)) => format!("{what}_not_found"),
+        Err(Error::Forbidden(_)) => "forbidden".into(),
+        Err(Error::Conflict { code, .. } | Error::Invalid { code, .. }) => (*code).into(),
+        Err(e) => format!("{e:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -243,72 +351,31 @@ async fn messages_take_consecutive_seqs_and_a_repeated_nonce_is_stored_once() {
     let db = TestDb::migrated().await;
     let mut conn = db.connect().await;
     let ann = user(&mut conn, "ann").await;
-    let room = rooms::insert(
-        &mut conn,
-        &RoomName::parse("r").unwrap(),
-        &Topic::parse("").unwrap(),
-        ann.id,
-    )
-    .await
-    .unwrap();
-    let body = |s: &str| MessageBody::parse(s).unwrap();
-    let nonce = |s: &str| Nonce::parse(s).unwrap();
-    let first = messages::store(
-        &mut conn,
-        room.id,
-        ann.id,
-        "ann",
-        &body("one"),
-        &nonce("n1"),
-    )
-    .await
-    .unwrap();
-    let second = messages::store(
-        &mut conn,
-        room.id,
-        ann.id,
-        "ann",
-        &body("two"),
-        &nonce("n2"),
-    )
-    .await
-    .unwrap();
-    let again = messages::store(
-        &mut conn,
-        room.id,
-        ann.id,
-        "ann",
-        &body("two?"),
-        &nonce("n2"),
-    )
-    .await
-    .unwrap();
-    assert_eq!((first.view.message.seq, second.view.message.seq), (1, 2));
+    let room = new_room(&mut conn, "r", &ann).await;
+    let first = append(&mut conn, room, &[say(&ann, "one", "n1")]).await.remove(0);
+    let second = append(&mut conn, room, &[say(&ann, "two", "n2")]).await.remove(0);
+    let again = append(&mut conn, room, &[say(&ann, "two?", "n2")]).await.remove(0);
+    assert_eq!((first.seq, second.seq), (1, 2));
     assert!(first.created && second.created && !again.created);
-    assert_eq!(again.view.message.id, second.view.message.id);
-    assert_eq!(again.view.message.body, "two");
-    assert_eq!(
-        rooms::find(&mut conn, room.id).await.unwrap().room.last_seq,
-        2
-    );
-    let newest = messages::page_before(&mut conn, room.id, None, 50)
+    assert_eq!(again.json, second.json, "the stored event is answered");
+    let found = rooms::find(&mut conn, room).await.unwrap().room;
+    assert_eq!((found.last_seq, found.message_count), (2, 2));
+    let newest = messages::page_before(&mut conn, room, None, 50, ann.id)
         .await
         .unwrap();
-    assert_eq!(
-        newest.iter().map(|m| m.message.seq).collect::<Vec<_>>(),
-        [2, 1]
-    );
-    let older = messages::page_before(&mut conn, room.id, Some(2), 50)
+    assert_eq!(newest.iter().map(|m| m.seq).collect::<Vec<_>>(), [2, 1]);
+    assert_eq!(newest[0].body, "two");
+    let older = messages::page_before(&mut conn, room, Some(2), 50, ann.id)
         .await
         .unwrap();
-    assert_eq!(older.iter().map(|m| m.message.seq).collect::<Vec<_>>(), [1]);
-    let replay = messages::after(&mut conn, room.id, 0, 1000).await.unwrap();
+    assert_eq!(older.iter().map(|m| m.seq).collect::<Vec<_>>(), [1]);
+    let replay = events::after(&mut conn, room, 0, 1000).await.unwrap();
     assert_eq!(
-        replay.iter().map(|m| m.message.seq).collect::<Vec<_>>(),
-        [1, 2]
+        replay,
+        [(1, first.json.clone()), (2, second.json.clone())],
+        "replay sends the stored frames as they were sent"
     );
-    let missing =
-        messages::store(&mut conn, 999_999, ann.id, "ann", &body("x"), &nonce("n3")).await;
+    let missing = events::append_batch(&mut conn, 999_999, &[say(&ann, "x", "n3")], &Policy::default()).await;
     assert!(
         matches!(missing, Err(Error::NotFound("room"))),
         "{missing:?}"
@@ -320,16 +387,10 @@ async fn concurrent_senders_get_distinct_consecutive_seqs() {
     let db = TestDb::migrated().await;
     let mut conn = db.connect().await;
     let ann = user(&mut conn, "ann").await;
-    let room = rooms::insert(
-        &mut conn,
-        &RoomName::parse("busy").unwrap(),
-        &Topic::parse("").unwrap(),
-        ann.id,
-    )
-    .await
-    .unwrap();
+    let room = new_room(&mut conn, "busy", &ann).await;
     let tasks = (0..8).map(|i| {
         let url = db.url().to_owned();
+        let ann = ann.clone();
         tokio::spawn(async move {
             let mut conn: diesel_async::AsyncPgConnection =
                 <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url)
@@ -337,16 +398,8 @@ async fn concurrent_senders_get_distinct_consecutive_seqs() {
                     .unwrap();
             let mut seqs = Vec::new();
             for j in 0..10 {
-                let body = MessageBody::parse(&format!("{i}-{j}")).unwrap();
-                let nonce = Nonce::parse(&format!("n-{i}-{j}")).unwrap();
-                seqs.push(
-                    messages::store(&mut conn, room.id, ann.id, "ann", &body, &nonce)
-                        .await
-                        .unwrap()
-                        .view
-                        .message
-                        .seq,
-                );
+                let d = say(&ann, &format!("{i}-{j}"), &format!("n-{i}-{j}"));
+                seqs.push(append(&mut conn, room, &[d]).await.remove(0).seq);
             }
             seqs
         })
@@ -360,42 +413,21 @@ async fn concurrent_senders_get_distinct_consecutive_seqs() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn read_marks_only_move_forward() {
+async fn read_marks_only_move_forward_and_only_for_members() {
     let db = TestDb::migrated().await;
     let mut conn = db.connect().await;
-    let ann = user(&mut conn, "ann").await;
-    let general = rooms::search(&mut conn, Some("general"), None, 1)
-        .await
-        .unwrap()
-        .remove(0)
-        .room;
+    let (ann, bob) = (user(&mut conn, "ann").await, user(&mut conn, "bob").await);
+    let room = new_room(&mut conn, "r", &ann).await;
+    assert_eq!(members::last_read(&mut conn, room, ann.id).await.unwrap(), Some(0));
     assert_eq!(
-        members::last_read(&mut conn, general.id, ann.id)
-            .await
-            .unwrap(),
-        None
+        members::mark_read(&mut conn, room, bob.id, 5).await.unwrap(),
+        None,
+        "reading does not make a member"
     );
-    members::mark_read(&mut conn, general.id, ann.id, 5)
-        .await
-        .unwrap();
-    members::mark_read(&mut conn, general.id, ann.id, 3)
-        .await
-        .unwrap();
-    assert_eq!(
-        members::last_read(&mut conn, general.id, ann.id)
-            .await
-            .unwrap(),
-        Some(5)
-    );
-}
-
-fn draft(user: &users::User, body: &str, nonce: &str) -> messages::Draft {
-    messages::Draft {
-        user_id: user.id,
-        username: user.username.clone(),
-        body: MessageBody::parse(body).unwrap(),
-        nonce: Nonce::parse(nonce).unwrap(),
-    }
+    assert_eq!(members::mark_read(&mut conn, room, ann.id, 5).await.unwrap(), Some(5));
+    assert_eq!(members::mark_read(&mut conn, room, ann.id, 3).await.unwrap(), Some(5));
+    assert_eq!(members::last_read(&mut conn, room, ann.id).await.unwrap(), Some(5));
+    assert_eq!(members::last_read(&mut conn, room, bob.id).await.unwrap(), None);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -403,56 +435,200 @@ async fn a_batch_takes_consecutive_seqs_and_stores_each_nonce_once() {
     let db = TestDb::migrated().await;
     let mut conn = db.connect().await;
     let (ann, bob) = (user(&mut conn, "ann").await, user(&mut conn, "bob").await);
-    let room = rooms::insert(
-        &mut conn,
-        &RoomName::parse("r").unwrap(),
-        &Topic::parse("").unwrap(),
-        ann.id,
-    )
-    .await
-    .unwrap();
-    messages::store(
-        &mut conn,
-        room.id,
-        ann.id,
-        "ann",
-        &MessageBody::parse("earlier").unwrap(),
-        &Nonce::parse("old").unwrap(),
-    )
-    .await
-    .unwrap();
+    let room = new_room(&mut conn, "r", &ann).await;
+    append(&mut conn, room, &[say(&ann, "earlier", "old")]).await;
     let batch = [
-        draft(&ann, "one", "a"),
-        draft(&bob, "two", "a"), // another user's same nonce: a new message
-        draft(&ann, "one again", "a"), // repeated in the batch: the first one
-        draft(&ann, "earlier?", "old"), // stored before the batch
-        draft(&bob, "three", "b"),
+        say(&ann, "one", "a"),
+        say(&bob, "two", "a"),       // another user's same nonce: a new message
+        say(&ann, "one again", "a"), // repeated in the batch: the first one
+        say(&ann, "earlier?", "old"), // stored before the batch
+        say(&bob, "three", "b"),
     ];
-    let stored = messages::store_batch(&mut conn, room.id, &batch)
+    let stored = append(&mut conn, room, &batch).await;
+    let seqs: Vec<(i64, bool)> = stored.iter().map(|s| (s.seq, s.created)).collect();
+    assert_eq!(seqs, [(2, true), (3, true), (2, false), (1, false), (4, true)]);
+    assert!(stored[2].json.contains(r#""body":"one""#));
+    assert!(stored[3].json.contains(r#""body":"earlier""#));
+    assert_eq!(rooms::find(&mut conn, room).await.unwrap().room.last_seq, 4);
+    assert_eq!(
+        members::last_read(&mut conn, room, bob.id).await.unwrap(),
+        Some(4),
+        "an author becomes a member and has read what they wrote"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edits_deletes_and_reactions_are_events_with_the_rules_of_protocol_md() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let (ann, bob, cat) = (
+        user(&mut conn, "ann").await,
+        user(&mut conn, "bob").await,
+        user(&mut conn, "cat").await,
+    );
+    let room = new_room(&mut conn, "r", &ann).await;
+    let other = new_room(&mut conn, "other", &ann).await;
+    let sent = append(&mut conn, room, &[say(&bob, "hello", "b1"), say(&cat, "hi", "c1")]).await;
+    let (hello, hi) = (message_id(&sent[0]), message_id(&sent[1]));
+    let elsewhere = message_id(&append(&mut conn, other, &[say(&bob, "x", "b1")]).await[0]);
+    let answers = append_all(
+        &mut conn,
+        room,
+        &[
+            edit(&bob, hello, "hello again", "b2"),
+            edit(&cat, hello, "not mine", "c2"),
+            edit(&bob, elsewhere, "other room", "b3"),
+            edit(&bob, 424_242, "unknown", "b4"),
+            react(&cat, hello, "👍", true, "c3"),
+            react(&ann, hello, "👍", true, "a1"),
+            react(&cat, hello, "👍", false, "c4"),
+            draft(&cat, "c5", Change::Delete { id: hello }),
+            say_to(&cat, "re", "c6", Some(elsewhere)),
+            say_to(&cat, "re", "c7", Some(hello)),
+            draft(&ann, "a2", Change::Delete { id: hi }), // the owner moderates
+            edit(&cat, hi, "too late", "c8"),
+            draft(&ann, "a2", Change::Delete { id: hi }), // repeated nonce
+        ],
+    )
+    .await;
+    let codes: Vec<String> = answers.iter().map(code).collect();
+    assert_eq!(
+        codes,
+        [
+            "ok 3",
+            "forbidden",
+            "message_not_found",
+            "message_not_found",
+            "ok 4",
+            "ok 5",
+            "ok 6",
+            "forbidden",
+            "message_not_found",
+            "ok 7",
+            "ok 8",
+            "message_not_found",
+            "ok 8",
+        ]
+    );
+    let count = |r: &Result<Appended, Error>| match &r.as_ref().unwrap().frame {
+        ServerFrame::Reaction(r) => (r.on, r.count),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!([count(&answers[4]), count(&answers[5]), count(&answers[6])], [(true, 1), (true, 2), (false, 1)]);
+    let shown = messages::page_before(&mut conn, room, None, 10, ann.id).await.unwrap();
+    let hello_now = shown.iter().find(|m| m.id == hello).unwrap();
+    assert_eq!(hello_now.body, "hello again");
+    assert!(hello_now.edited_at.is_some());
+    assert_eq!(hello_now.reactions.len(), 1);
+    assert_eq!((hello_now.reactions[0].count, hello_now.reactions[0].me), (1, true));
+    let reply = shown.iter().find(|m| m.reply_to.is_some()).unwrap();
+    assert_eq!(reply.reply_to.as_ref().unwrap().id, hello);
+    assert_eq!(reply.reply_to.as_ref().unwrap().excerpt, "hello again");
+    let hi_now = shown.iter().find(|m| m.id == hi).unwrap();
+    assert!(hi_now.deleted && hi_now.body.is_empty() && hi_now.html.is_empty());
+    let found = rooms::find(&mut conn, room).await.unwrap().room;
+    assert_eq!((found.last_seq, found.message_count), (8, 2));
+    // The log, replayed: seqs with no holes, the deleted text nowhere.
+    let log = events::after(&mut conn, room, 0, 100).await.unwrap();
+    assert_eq!(log.iter().map(|(s, _)| *s).collect::<Vec<_>>(), (1..=8).collect::<Vec<_>>());
+    assert!(log.iter().all(|(_, f)| !f.contains("\"hi\"") && !f.contains(">hi<")), "{log:?}");
+    assert!(log[1].1.contains(r#""deleted":true"#), "{}", log[1].1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_edit_window_closes() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let room = new_room(&mut conn, "r", &ann).await;
+    let id = message_id(&append(&mut conn, room, &[say(&ann, "one", "n1")]).await[0]);
+    let closed = Policy {
+        edit_window: chrono::Duration::zero(),
+    };
+    let answer = events::append_batch(&mut conn, room, &[edit(&ann, id, "two", "n2")], &closed)
         .await
         .unwrap();
-    let seqs: Vec<(i64, bool)> = stored
-        .iter()
-        .map(|s| (s.view.message.seq, s.created))
-        .collect();
-    assert_eq!(
-        seqs,
-        [(2, true), (3, true), (2, false), (1, false), (4, true)]
-    );
-    assert_eq!(stored[2].view.message.body, "one");
-    assert_eq!(stored[3].view.message.body, "earlier");
-    assert_eq!(
-        rooms::find(&mut conn, room.id).await.unwrap().room.last_seq,
-        4
-    );
-    assert_eq!(
-        members::last_read(&mut conn, room.id, bob.id)
-            .await
-            .unwrap(),
-        Some(4)
-    );
-    let gone = messages::store_batch(&mut conn, 999_999, &batch[..1]).await;
-    assert!(matches!(gone, Err(Error::NotFound("room"))), "{gone:?}");
+    assert_eq!(code(&answer[0]), "edit_window_closed");
+    assert_eq!(rooms::find(&mut conn, room).await.unwrap().room.last_seq, 1, "nothing appended");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_message_leaves_no_trace_of_its_text_in_the_database() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let (ann, bob) = (user(&mut conn, "ann").await, user(&mut conn, "bob").await);
+    let room = new_room(&mut conn, "r", &ann).await;
+    let secret = "a-secret-first-version";
+    let edited = "a-secret-second-version";
+    let id = message_id(&append(&mut conn, room, &[say(&ann, secret, "n1")]).await[0]);
+    append(
+        &mut conn,
+        room,
+        &[
+            edit(&ann, id, edited, "n2"),
+            say_to(&bob, "quoting it", "b1", Some(id)),
+            react(&bob, id, "🎉", true, "b2"),
+        ],
+    )
+    .await;
+    let before = dump(&db);
+    assert!(before.contains(secret) && before.contains(edited), "the dump sees the text before");
+    append(&mut conn, room, &[draft(&ann, "n3", Change::Delete { id })]).await;
+    let after = dump(&db);
+    for text in [secret, edited, "a-secret"] {
+        assert!(!after.contains(text), "{text} survived the deletion");
+    }
+    assert!(after.contains("quoting it"), "the reply stays");
+}
+
+/// The whole database as `pg_dump` writes it.
+fn dump(db: &TestDb) -> String {
+    let bin = std::env::var("PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into());
+    let out = std::process::Command::new(format!("{bin}/pg_dump"))
+        .arg("--data-only")
+        .arg("--inserts")
+        .arg(db.url())
+        .output()
+        .expect("pg_dump runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unread_counts_come_from_the_log_and_the_read_mark() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let (ann, bob) = (user(&mut conn, "ann").await, user(&mut conn, "bob").await);
+    let room = new_room(&mut conn, "r", &ann).await;
+    let mut mention = say(&bob, "@ann look", "b1");
+    if let Change::Message { mentions, .. } = &mut mention.change {
+        mentions.push(ann.id);
+    }
+    let sent = append(
+        &mut conn,
+        room,
+        &[say(&ann, "mine", "a1"), say(&bob, "one", "b0"), mention, say(&bob, "three", "b2")],
+    )
+    .await;
+    let state = |v: Vec<members::Unread>| {
+        let u = &v[0];
+        (u.last_seq, u.read_seq, u.unread, u.mentions)
+    };
+    assert_eq!(state(members::unread(&mut conn, ann.id, None).await.unwrap()), (4, 1, 3, 1));
+    // A reaction is an event, not an unread message; a deletion takes one away.
+    append(
+        &mut conn,
+        room,
+        &[
+            react(&bob, message_id(&sent[0]), "👍", true, "b3"),
+            draft(&bob, "b4", Change::Delete { id: message_id(&sent[3]) }),
+        ],
+    )
+    .await;
+    assert_eq!(state(members::unread(&mut conn, ann.id, None).await.unwrap()), (6, 1, 2, 1));
+    members::mark_read(&mut conn, room, ann.id, 3).await.unwrap();
+    assert_eq!(state(members::unread(&mut conn, ann.id, Some(&[room])).await.unwrap()), (6, 3, 0, 0));
+    assert!(members::unread(&mut conn, ann.id, Some(&[424_242])).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -462,22 +638,16 @@ async fn the_writer_batches_concurrent_sends_without_holes_or_duplicates() {
     let ann = user(&mut conn, "ann").await;
     let mut room_ids = Vec::new();
     for name in ["a", "b", "c"] {
-        room_ids.push(
-            rooms::insert(
-                &mut conn,
-                &RoomName::parse(name).unwrap(),
-                &Topic::parse("").unwrap(),
-                ann.id,
-            )
-            .await
-            .unwrap()
-            .id,
-        );
+        room_ids.push(new_room(&mut conn, name, &ann).await);
     }
     // Two writers on their own pools: two instances racing, the same nonces included.
-    let writers: Vec<common::writer::MessageWriter> = (0..2)
+    let writers: Vec<common::writer::EventWriter> = (0..2)
         .map(|_| {
-            common::writer::MessageWriter::start(db::build_pool(db.url(), 4, "test").unwrap(), 2)
+            common::writer::EventWriter::start(
+                db::build_pool(db.url(), 4, "test").unwrap(),
+                2,
+                Policy::default(),
+            )
         })
         .collect();
     let mut tasks = Vec::new();
@@ -485,9 +655,9 @@ async fn the_writer_batches_concurrent_sends_without_holes_or_duplicates() {
         let writer = writers[i % 2].clone();
         // Every nonce is sent twice to its room, once through each writer.
         let room = room_ids[(i / 2) % 3];
-        let d = draft(&ann, &format!("m{}", i / 2), &format!("n{}", i / 2));
+        let d = say(&ann, &format!("m{}", i / 2), &format!("n{}", i / 2));
         tasks.push(tokio::spawn(async move {
-            (room, writer.store(room, d).await.unwrap())
+            (room, writer.append(room, d).await.unwrap())
         }));
     }
     let mut results = Vec::new();
@@ -495,15 +665,12 @@ async fn the_writer_batches_concurrent_sends_without_holes_or_duplicates() {
         results.push(t.await.unwrap());
     }
     for room in &room_ids {
-        let created: Vec<i64> = {
-            let mut v: Vec<i64> = results
-                .iter()
-                .filter(|(r, s)| r == room && s.created)
-                .map(|(_, s)| s.view.message.seq)
-                .collect();
-            v.sort_unstable();
-            v
-        };
+        let mut created: Vec<i64> = results
+            .iter()
+            .filter(|(r, s)| r == room && s.created)
+            .map(|(_, s)| s.seq)
+            .collect();
+        created.sort_unstable();
         let last = rooms::find(&mut conn, *room).await.unwrap().room.last_seq;
         assert_eq!(
             created,
@@ -515,10 +682,10 @@ async fn the_writer_batches_concurrent_sends_without_holes_or_duplicates() {
     let mut by_nonce: std::collections::HashMap<String, Vec<i64>> =
         std::collections::HashMap::new();
     for (_, s) in &results {
-        by_nonce
-            .entry(s.view.message.nonce.clone())
-            .or_default()
-            .push(s.view.message.id);
+        let ServerFrame::Message(m) = &s.frame else {
+            panic!("{:?}", s.frame)
+        };
+        by_nonce.entry(m.nonce.clone()).or_default().push(m.id);
     }
     assert!(
         by_nonce
@@ -526,4 +693,52 @@ async fn the_writer_batches_concurrent_sends_without_holes_or_duplicates() {
             .all(|ids| ids.len() == 2 && ids[0] == ids[1])
     );
     assert_eq!(results.iter().filter(|(_, s)| s.created).count(), 150);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_log_migration_moves_every_message_over() {
+    use diesel_async::SimpleAsyncConnection;
+    let db = TestDb::empty().await;
+    let mut conn = db.connect().await;
+    // The first schema, with a room of messages as the first release stored them.
+    conn.batch_execute(include_str!(
+        "../../../db/migrations/2026-11-21-000001_create_schema/up.sql"
+    ))
+    .await
+    .unwrap();
+    conn.batch_execute(
+        "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, \
+         run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);
+         INSERT INTO __diesel_schema_migrations (version) VALUES ('20261121000001');
+         INSERT INTO users (username, email, password_hash) VALUES ('ann', 'ann@example.com', 'h'), ('bob', 'bob@example.com', 'h');
+         INSERT INTO rooms (name, owner_id, last_seq) VALUES ('old', 1, 2);
+         INSERT INTO room_members (room_id, user_id, last_read_seq) VALUES (1, 2, 1);
+         INSERT INTO messages (room_id, seq, user_id, body, nonce) VALUES
+             (1, 1, 1, 'first <b>&', 'n1'), (1, 2, 2, E'second\nline', 'n1');",
+    )
+    .await
+    .unwrap();
+    let applied = db::migrate(db.url()).await.unwrap();
+    assert!(!applied.is_empty());
+    let log = events::after(&mut conn, 1, 0, 10).await.unwrap();
+    assert_eq!(log.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [1, 2]);
+    let frames: Vec<ServerFrame> = log
+        .iter()
+        .map(|(_, f)| serde_json::from_str(f).unwrap())
+        .collect();
+    let ServerFrame::Message(first) = &frames[0] else {
+        panic!("{frames:?}")
+    };
+    assert_eq!(
+        (first.body.as_str(), first.html.as_str(), first.user.name.as_str(), first.nonce.as_str()),
+        ("first <b>&", "<p>first &lt;b&gt;&amp;</p>", "ann", "n1")
+    );
+    let found = rooms::find(&mut conn, 1).await.unwrap().room;
+    assert_eq!((found.last_seq, found.message_count), (2, 2));
+    assert_eq!(members::role(&mut conn, 1, 1).await.unwrap(), Some(common::access::Role::Owner));
+    assert_eq!(members::last_read(&mut conn, 1, 2).await.unwrap(), Some(1));
+    // The log goes on from where the messages stopped, and old nonces still count.
+    let ann = users::find_by_login(&mut conn, "ann").await.unwrap().unwrap();
+    let next = append(&mut conn, 1, &[say(&ann, "third", "n2"), say(&ann, "again", "n1")]).await;
+    assert_eq!((next[0].seq, next[0].created, next[1].seq, next[1].created), (3, true, 1, false));
 }

@@ -1,14 +1,77 @@
-//! The `room_members` table: who has been in which room, and how far they read.
+//! The `room_members` table: who belongs to which room, with which role,
+//! and how far they have read. Unread counts are never stored: they are
+//! computed from the messages after the read mark ([`unread`]).
 
+use std::collections::HashMap;
+
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::access::Role;
 use crate::error::Result;
-use crate::schema::room_members;
+use crate::schema::{messages, room_members, rooms};
 
-/// Records that `user_id` has seen `room_id` up to `seq`, joining the room if
-/// needed. The read mark never moves backwards.
-pub async fn mark_read(
+/// Makes `user_id` a member of `room_id` with `role` (a member already
+/// keeps their role and read mark).
+pub async fn add(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    user_id: i64,
+    role: Role,
+) -> Result<()> {
+    diesel::insert_into(room_members::table)
+        .values((
+            room_members::room_id.eq(room_id),
+            room_members::user_id.eq(user_id),
+            room_members::role.eq(role.as_str()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends a membership; true when there was one.
+pub async fn remove(conn: &mut AsyncPgConnection, room_id: i64, user_id: i64) -> Result<bool> {
+    let gone = diesel::delete(room_members::table.find((room_id, user_id)))
+        .execute(conn)
+        .await?;
+    Ok(gone > 0)
+}
+
+/// A user's role in a room, or `None` if they are not a member.
+pub async fn role(conn: &mut AsyncPgConnection, room_id: i64, user_id: i64) -> Result<Option<Role>> {
+    Ok(room_members::table
+        .find((room_id, user_id))
+        .select(room_members::role)
+        .first::<String>(conn)
+        .await
+        .optional()?
+        .map(|r| Role::parse(&r)))
+}
+
+/// The roles of those of `users` who are members of a room.
+pub async fn roles(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    users: &[i64],
+) -> Result<HashMap<i64, Role>> {
+    Ok(room_members::table
+        .filter(room_members::room_id.eq(room_id))
+        .filter(room_members::user_id.eq_any(users))
+        .select((room_members::user_id, room_members::role))
+        .load::<(i64, String)>(conn)
+        .await?
+        .into_iter()
+        .map(|(user, role)| (user, Role::parse(&role)))
+        .collect())
+}
+
+/// An author of a room event: they become a member if they were not, and
+/// their read mark moves forward to `seq` (what one writes, one has read).
+pub async fn join_and_mark(
     conn: &mut AsyncPgConnection,
     room_id: i64,
     user_id: i64,
@@ -22,17 +85,31 @@ pub async fn mark_read(
         ))
         .on_conflict((room_members::room_id, room_members::user_id))
         .do_update()
-        .set(
-            room_members::last_read_seq.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-                "GREATEST(room_members.last_read_seq, excluded.last_read_seq)",
-            )),
-        )
+        .set(room_members::last_read_seq.eq(sql::<BigInt>(
+            "GREATEST(room_members.last_read_seq, excluded.last_read_seq)",
+        )))
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// The read mark of a member, or `None` if they never opened the room.
+/// Moves a member's read mark forward to `seq` (never back). Returns the
+/// mark after the call, or `None` when the user is not a member.
+pub async fn mark_read(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    user_id: i64,
+    seq: i64,
+) -> Result<Option<i64>> {
+    Ok(diesel::update(room_members::table.find((room_id, user_id)))
+        .set(room_members::last_read_seq.eq(sql::<BigInt>("GREATEST(last_read_seq, ").bind::<BigInt, _>(seq).sql(")")))
+        .returning(room_members::last_read_seq)
+        .get_result(conn)
+        .await
+        .optional()?)
+}
+
+/// The read mark of a member, or `None` if they are not one.
 pub async fn last_read(
     conn: &mut AsyncPgConnection,
     room_id: i64,
@@ -44,4 +121,88 @@ pub async fn last_read(
         .first(conn)
         .await
         .optional()?)
+}
+
+/// A member's view of one room: how far it got and how far they read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unread {
+    pub room_id: i64,
+    pub last_seq: i64,
+    pub read_seq: i64,
+    /// Messages by others after the read mark that are not deleted.
+    pub unread: i64,
+    /// Those of them that mention the member.
+    pub mentions: i64,
+}
+
+/// Unread messages counted at most this far: a badge says "999+" beyond.
+pub const UNREAD_CAP: i64 = 1000;
+
+/// The unread state of `user_id` in each of `room_ids` they are a member of
+/// (all their rooms when `room_ids` is `None`), computed from the messages
+/// after the read mark, so it can never drift.
+pub async fn unread(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    room_ids: Option<&[i64]>,
+) -> Result<Vec<Unread>> {
+    let mut q = room_members::table
+        .inner_join(rooms::table)
+        .filter(room_members::user_id.eq(user_id))
+        .select((
+            room_members::room_id,
+            rooms::last_seq,
+            room_members::last_read_seq,
+        ))
+        .into_boxed();
+    if let Some(ids) = room_ids {
+        q = q.filter(room_members::room_id.eq_any(ids));
+    }
+    let marks: Vec<(i64, i64, i64)> = q.load(conn).await?;
+    let mut out = Vec::with_capacity(marks.len());
+    for (room_id, last_seq, read_seq) in marks {
+        let (unread, mentions) = if last_seq > read_seq {
+            count_after(conn, room_id, user_id, read_seq).await?
+        } else {
+            (0, 0)
+        };
+        out.push(Unread {
+            room_id,
+            last_seq,
+            read_seq,
+            unread,
+            mentions,
+        });
+    }
+    Ok(out)
+}
+
+/// Unread and mentioning messages of one room after `read_seq`, capped.
+async fn count_after(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    user_id: i64,
+    read_seq: i64,
+) -> Result<(i64, i64)> {
+    let recent: Vec<bool> = messages::table
+        .filter(messages::room_id.eq(room_id))
+        .filter(messages::seq.gt(read_seq))
+        .filter(messages::user_id.ne(user_id))
+        .filter(messages::deleted_at.is_null())
+        .order(messages::seq.asc())
+        .limit(UNREAD_CAP)
+        .select(sql::<Bool>("").bind::<BigInt, _>(user_id).sql(" = ANY(mentions)"))
+        .load(conn)
+        .await?;
+    let mentions = recent.iter().filter(|m| **m).count() as i64;
+    Ok((recent.len() as i64, mentions))
+}
+
+/// The rooms `user_id` belongs to, for watching their unread state.
+pub async fn rooms_of(conn: &mut AsyncPgConnection, user_id: i64) -> Result<Vec<i64>> {
+    Ok(room_members::table
+        .filter(room_members::user_id.eq(user_id))
+        .select(room_members::room_id)
+        .load(conn)
+        .await?)
 }

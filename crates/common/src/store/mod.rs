@@ -1,8 +1,10 @@
 //! Every query, in the module that owns its table. Functions take
 //! `&mut AsyncPgConnection` so callers can compose them inside transactions.
 
+pub mod events;
 pub mod members;
 pub mod messages;
+pub mod reactions;
 pub mod rooms;
 pub mod sessions;
 pub mod users;

@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::sql::lower;
+use crate::access::{Role, RoomFacts};
 use crate::domain::{RoomName, Topic};
 use crate::error::{Error, Result};
 use crate::schema::{rooms, users};
@@ -17,9 +18,11 @@ pub struct Room {
     pub name: String,
     pub topic: String,
     pub owner_id: Option<i64>,
-    /// The seq of the newest message; also the room's message count.
+    /// The seq of the room's newest event (not a message count).
     pub last_seq: i64,
     pub created_at: DateTime<Utc>,
+    /// Messages that are not deleted.
+    pub message_count: i64,
 }
 
 /// A room with its owner's name, as pages and the API show it.
@@ -42,8 +45,23 @@ fn with_owner(rows: Vec<(Room, Option<String>)>) -> Vec<RoomView> {
         .collect()
 }
 
-/// Creates a room owned by `owner_id`; a name taken (ignoring case) is a conflict.
+/// Creates a room owned by `owner_id`, who becomes its first member; a
+/// name taken (ignoring case) is a conflict.
 pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    name: &RoomName,
+    topic: &Topic,
+    owner_id: i64,
+) -> Result<Room> {
+    conn.transaction::<_, Error, _>(async |conn| {
+        let room = insert_row(conn, name, topic, owner_id).await?;
+        super::members::add(conn, room.id, owner_id, Role::Owner).await?;
+        Ok(room)
+    })
+    .await
+}
+
+async fn insert_row(
     conn: &mut AsyncPgConnection,
     name: &RoomName,
     topic: &Topic,
@@ -115,22 +133,55 @@ pub async fn search(
     Ok(with_owner(q.load(conn).await?))
 }
 
-/// Deletes a room, with its messages; only its owner may.
-pub async fn delete(conn: &mut AsyncPgConnection, id: i64, by_user: i64) -> Result<()> {
-    let view = find(conn, id).await?;
-    if !view.is_owned_by(by_user) {
-        return Err(Error::Forbidden("only the room's owner can delete it"));
+/// Deletes a room with its log and messages (who may is `access`'s call).
+pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> Result<()> {
+    let gone = diesel::delete(rooms::table.find(id)).execute(conn).await?;
+    if gone == 0 {
+        return Err(Error::NotFound("room"));
     }
-    diesel::delete(rooms::table.find(id)).execute(conn).await?;
     Ok(())
 }
 
-/// Takes the room's next `n` seqs and returns the last of them; the row
-/// lock this holds until the transaction ends is what orders concurrent
-/// writers. `None` when the room is gone.
-pub async fn take_seqs(conn: &mut AsyncPgConnection, id: i64, n: i64) -> Result<Option<i64>> {
+/// What the access rules need of a room, or `None` when it does not exist.
+pub async fn facts(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<RoomFacts>> {
+    Ok(rooms::table
+        .find(id)
+        .select(rooms::owner_id)
+        .first::<Option<i64>>(conn)
+        .await
+        .optional()?
+        .map(|owner_id| RoomFacts { id, owner_id }))
+}
+
+/// The same, taking the room's row lock until the transaction ends: the
+/// lock every writer of the room's log holds, so what is checked under it
+/// stays true until the commit.
+pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<RoomFacts>> {
+    Ok(rooms::table
+        .find(id)
+        .select(rooms::owner_id)
+        .for_update()
+        .first::<Option<i64>>(conn)
+        .await
+        .optional()?
+        .map(|owner_id| RoomFacts { id, owner_id }))
+}
+
+/// Takes the room's next `n` seqs and returns the last of them, adjusting
+/// its message count by `messages_delta`; the row lock this holds until the
+/// transaction ends is what orders concurrent writers. `None` when the room
+/// is gone.
+pub async fn take_seqs(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    n: i64,
+    messages_delta: i64,
+) -> Result<Option<i64>> {
     Ok(diesel::update(rooms::table.find(id))
-        .set(rooms::last_seq.eq(rooms::last_seq + n))
+        .set((
+            rooms::last_seq.eq(rooms::last_seq + n),
+            rooms::message_count.eq(rooms::message_count + messages_delta),
+        ))
         .returning(rooms::last_seq)
         .get_result(conn)
         .await

@@ -28,6 +28,27 @@ struct NewUser<'a> {
     password_hash: &'a str,
 }
 
+/// The accounts named (ignoring case) among `names`, as
+/// `lower(name) -> (id, username)`: who a message's `@mentions` reach.
+pub async fn by_names(
+    conn: &mut AsyncPgConnection,
+    names: &[String],
+) -> Result<std::collections::HashMap<String, (i64, String)>> {
+    if names.is_empty() {
+        return Ok(Default::default());
+    }
+    let lowered: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    let rows: Vec<(i64, String)> = users::table
+        .filter(lower(users::username).eq_any(&lowered))
+        .select((users::id, users::username))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| (name.to_lowercase(), (id, name)))
+        .collect())
+}
+
 /// Creates an account. The unique indexes decide races: a name or e-mail
 /// taken (ignoring case) is `Error::Conflict` on that field.
 pub async fn insert(

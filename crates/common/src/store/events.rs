@@ -1,0 +1,672 @@
+//! The `room_events` table: the room as an ordered log. Every change to a
+//! room (a new message, an edit, a deletion, a reaction) is appended here by
+//! one path, [`append_batch`], which takes the room's next seqs and updates
+//! the current state (`messages`, `message_reactions`) in the same
+//! transaction. The stored frame is what every client receives, so catch-up
+//! and replay ([`after`]) send it as it is, knowing nothing of event kinds.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use super::messages::{self, MessageState, NewMessage};
+use super::{members, reactions, rooms};
+use crate::access;
+use crate::domain::{MessageBody, Nonce};
+use crate::emoji::Emoji;
+use crate::error::{Error, Result};
+use crate::protocol::{ChatMessage, MessageEdited, ReactionChanged, ReplyRef, ServerFrame, UserRef};
+use crate::schema::room_events;
+
+/// What a client asks to change in a room.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A new message; `html` and `mentions` are its rendering.
+    Message {
+        body: MessageBody,
+        html: String,
+        mentions: Vec<i64>,
+        reply_to: Option<i64>,
+    },
+    /// A new text for one's own message.
+    Edit {
+        id: i64,
+        body: MessageBody,
+        html: String,
+        mentions: Vec<i64>,
+    },
+    /// Removes a message's text for good.
+    Delete { id: i64 },
+    /// Adds (`on`) or takes back one user's reaction.
+    React { id: i64, emoji: Emoji, on: bool },
+}
+
+impl Change {
+    /// The message an edit, deletion, reaction or reply concerns.
+    fn target(&self) -> Option<i64> {
+        match self {
+            Self::Message { reply_to, .. } => *reply_to,
+            Self::Edit { id, .. } | Self::Delete { id } | Self::React { id, .. } => Some(*id),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Message { .. } => "message",
+            Self::Edit { .. } => "edited",
+            Self::Delete { .. } => "deleted",
+            Self::React { .. } => "reaction",
+        }
+    }
+}
+
+/// One change to append: who asks for what, under which idempotency key.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    pub user: UserRef,
+    pub nonce: Nonce,
+    pub change: Change,
+}
+
+/// The rules a batch applies that operators may tune.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// How long after sending its author may edit a message.
+    pub edit_window: chrono::Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            edit_window: chrono::Duration::hours(24),
+        }
+    }
+}
+
+/// An event in the log, as a draft's answer.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub seq: i64,
+    pub frame: ServerFrame,
+    /// The frame as stored and sent, serialized once.
+    pub json: String,
+    /// False when the nonce was used before: the stored event is answered
+    /// and nothing new was appended.
+    pub created: bool,
+}
+
+/// Why a draft was refused without touching anything. Kept small and
+/// `Copy` so a draft repeated within a batch gets the same answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    MessageNotFound,
+    NotAuthor,
+    EditWindowClosed,
+    NotAllowedToDelete,
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::MessageNotFound => Error::NotFound("message"),
+            Refusal::NotAuthor => Error::Forbidden("only its author can edit a message"),
+            Refusal::EditWindowClosed => Error::conflict(
+                "id",
+                "edit_window_closed",
+                "this message can no longer be edited",
+            ),
+            Refusal::NotAllowedToDelete => Error::Forbidden(
+                "only its author, the room's owner or a moderator can delete a message",
+            ),
+        }
+    }
+}
+
+/// What becomes of one draft of a batch.
+enum Fate {
+    /// Its nonce was used before this batch: the stored event.
+    Existing(Appended),
+    /// The same (user, nonce) as an earlier draft of this batch.
+    SameAs(usize),
+    Refused(Refusal),
+    /// New: the k-th event the batch appends.
+    New(i64),
+}
+
+/// Appends a batch of changes to one room's log in one transaction (group
+/// commit): each accepted change takes the room's next seq, in the order
+/// given, and updates the current state. A draft whose (user, nonce) was
+/// stored before, or comes earlier in the batch, stores nothing and answers
+/// that event; a draft the rules refuse (unknown message, not the author,
+/// edit window closed, not allowed to delete) gets its error and takes no
+/// seq. The authors become members and their read marks move to their
+/// newest event. Returns one answer per draft, in order; `Err` for the whole
+/// batch only when the room is gone or storage failed.
+///
+/// The room's row lock (taken by the seq update, or first when a draft
+/// needs the current state checked) orders concurrent writers of a room; a
+/// nonce stored concurrently by another writer aborts the transaction (no
+/// seq is lost) and the batch is retried.
+pub async fn append_batch(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    drafts: &[EventDraft],
+    policy: &Policy,
+) -> Result<Vec<Result<Appended>>> {
+    let mut attempt = 0;
+    loop {
+        match conn
+            .transaction::<_, Error, _>(async |conn| {
+                append_once(conn, room_id, drafts, policy).await
+            })
+            .await
+        {
+            Err(Error::Database(e))
+                if super::unique_violation(&e) == Some("room_events_room_user_nonce_key")
+                    && attempt < 3 =>
+            {
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// A row of the log to insert.
+#[derive(Insertable)]
+#[diesel(table_name = room_events)]
+struct NewEvent<'a> {
+    room_id: i64,
+    seq: i64,
+    kind: &'static str,
+    message_id: Option<i64>,
+    user_id: i64,
+    nonce: &'a str,
+    frame: String,
+}
+
+async fn append_once(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    drafts: &[EventDraft],
+    policy: &Policy,
+) -> Result<Vec<Result<Appended>>> {
+    let mut existing = stored_by_nonce(conn, room_id, drafts).await?;
+    // Drafts that touch existing messages are checked against the current
+    // state under the room's lock, which every writer of the room takes.
+    let targets: Vec<i64> = drafts.iter().filter_map(|d| d.change.target()).collect();
+    let mut state: HashMap<i64, MessageState> = HashMap::new();
+    let mut room = None;
+    if !targets.is_empty() {
+        room = Some(rooms::lock(conn, room_id).await?.ok_or(Error::NotFound("room"))?);
+        state = messages::states(conn, &targets)
+            .await?
+            .into_iter()
+            .filter(|m| m.room_id == room_id)
+            .map(|m| (m.id, m))
+            .collect();
+    }
+    let deleters: Vec<i64> = drafts
+        .iter()
+        .filter(|d| matches!(d.change, Change::Delete { .. }))
+        .map(|d| d.user.id)
+        .collect();
+    let roles = if deleters.is_empty() {
+        HashMap::new()
+    } else {
+        members::roles(conn, room_id, &deleters).await?
+    };
+    let now = Utc::now();
+    let mut first_of: HashMap<(i64, &str), usize> = HashMap::new();
+    let mut fates = Vec::with_capacity(drafts.len());
+    let mut fresh = 0i64;
+    for (i, d) in drafts.iter().enumerate() {
+        let key = (d.user.id, d.nonce.as_str());
+        if let Some(stored) = existing.remove(&(d.user.id, d.nonce.as_str().to_owned())) {
+            first_of.insert(key, i);
+            fates.push(Fate::Existing(stored));
+            continue;
+        }
+        if let Some(&earlier) = first_of.get(&key) {
+            fates.push(match fates[earlier] {
+                Fate::Refused(r) => Fate::Refused(r),
+                _ => Fate::SameAs(earlier),
+            });
+            continue;
+        }
+        first_of.insert(key, i);
+        let may_moderate = room.as_ref().is_some_and(|r| {
+            access::may_moderate(r, d.user.id, roles.get(&d.user.id).copied())
+        });
+        match check(&d.change, d.user.id, &mut state, now, policy, may_moderate) {
+            Ok(()) => {
+                fates.push(Fate::New(fresh));
+                fresh += 1;
+            }
+            Err(r) => fates.push(Fate::Refused(r)),
+        }
+    }
+    let mut events: HashMap<i64, Appended> = HashMap::new();
+    if fresh > 0 {
+        events = write(conn, room_id, drafts, &fates, fresh, &state).await?;
+    }
+    let mut out: Vec<Result<Appended>> = Vec::with_capacity(drafts.len());
+    for fate in fates {
+        out.push(match fate {
+            Fate::Existing(stored) => Ok(stored),
+            Fate::SameAs(earlier) => match &out[earlier] {
+                Ok(a) => Ok(Appended {
+                    created: false,
+                    ..a.clone()
+                }),
+                Err(e) => Err(Error::Internal(format!("a repeated draft failed: {e}"))),
+            },
+            Fate::Refused(r) => Err(r.into()),
+            Fate::New(k) => events
+                .remove(&k)
+                .ok_or_else(|| Error::Internal("an appended event is missing".into())),
+        });
+    }
+    Ok(out)
+}
+
+/// Checks one change against the current state, and applies it there so
+/// later drafts of the batch see it (a deletion, then an edit).
+fn check(
+    change: &Change,
+    user_id: i64,
+    state: &mut HashMap<i64, MessageState>,
+    now: DateTime<Utc>,
+    policy: &Policy,
+    may_moderate: bool,
+) -> std::result::Result<(), Refusal> {
+    let Some(id) = change.target() else {
+        return Ok(());
+    };
+    let live = state
+        .get_mut(&id)
+        .filter(|m| m.deleted_at.is_none())
+        .ok_or(Refusal::MessageNotFound)?;
+    match change {
+        Change::Message { .. } | Change::React { .. } => Ok(()),
+        Change::Edit { .. } => {
+            if live.user_id != user_id {
+                Err(Refusal::NotAuthor)
+            } else if now - live.sent_at > policy.edit_window {
+                Err(Refusal::EditWindowClosed)
+            } else {
+                Ok(())
+            }
+        }
+        Change::Delete { .. } => {
+            if live.user_id != user_id && !may_moderate {
+                return Err(Refusal::NotAllowedToDelete);
+            }
+            live.deleted_at = Some(now);
+            Ok(())
+        }
+    }
+}
+
+/// The events already stored under the drafts' (user, nonce) pairs.
+async fn stored_by_nonce(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    drafts: &[EventDraft],
+) -> Result<HashMap<(i64, String), Appended>> {
+    let users: Vec<i64> = drafts.iter().map(|d| d.user.id).collect();
+    let nonces: Vec<&str> = drafts.iter().map(|d| d.nonce.as_str()).collect();
+    let rows: Vec<(i64, String, i64, String)> = room_events::table
+        .filter(room_events::room_id.eq(room_id))
+        .filter(room_events::user_id.eq_any(&users))
+        .filter(room_events::nonce.eq_any(&nonces))
+        .select((
+            room_events::user_id,
+            room_events::nonce,
+            room_events::seq,
+            room_events::frame,
+        ))
+        .load(conn)
+        .await?;
+    rows.into_iter()
+        .map(|(user_id, nonce, seq, json)| {
+            let frame = serde_json::from_str(&json)
+                .map_err(|e| Error::Internal(format!("stored frame {seq} unreadable: {e}")))?;
+            Ok((
+                (user_id, nonce),
+                Appended {
+                    seq,
+                    frame,
+                    json,
+                    created: false,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Takes the seqs, updates the current state and appends the events of the
+/// accepted drafts; returns them by their index among the new events.
+async fn write(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    drafts: &[EventDraft],
+    fates: &[Fate],
+    fresh: i64,
+    state: &HashMap<i64, MessageState>,
+) -> Result<HashMap<i64, Appended>> {
+    let accepted: Vec<(i64, &EventDraft)> = drafts
+        .iter()
+        .zip(fates)
+        .filter_map(|(d, f)| match f {
+            Fate::New(k) => Some((*k, d)),
+            _ => None,
+        })
+        .collect();
+    let added = accepted
+        .iter()
+        .filter(|(_, d)| matches!(d.change, Change::Message { .. }))
+        .count() as i64;
+    let removed = accepted
+        .iter()
+        .filter(|(_, d)| matches!(d.change, Change::Delete { .. }))
+        .count() as i64;
+    let last = rooms::take_seqs(conn, room_id, fresh, added - removed)
+        .await?
+        .ok_or(Error::NotFound("room"))?;
+    let first = last - fresh + 1;
+
+    let new_messages: Vec<NewMessage<'_>> = accepted
+        .iter()
+        .filter_map(|(k, d)| match &d.change {
+            Change::Message {
+                body,
+                html,
+                mentions,
+                reply_to,
+            } => Some(NewMessage {
+                room_id,
+                seq: first + k,
+                user_id: d.user.id,
+                body: body.as_str(),
+                html,
+                mentions: mentions.iter().copied().map(Some).collect(),
+                reply_to_id: *reply_to,
+                nonce: d.nonce.as_str(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let created: HashMap<i64, (i64, DateTime<Utc>)> = messages::insert(conn, &new_messages)
+        .await?
+        .into_iter()
+        .map(|(id, seq, sent_at)| (seq, (id, sent_at)))
+        .collect();
+
+    let mut out = HashMap::with_capacity(accepted.len());
+    let mut rows = Vec::with_capacity(accepted.len());
+    let mut deleted = Vec::new();
+    for (k, d) in &accepted {
+        let seq = first + k;
+        let (frame, message_id) = match &d.change {
+            Change::Message {
+                body,
+                html,
+                mentions,
+                reply_to,
+            } => {
+                let (id, sent_at) = created
+                    .get(&seq)
+                    .copied()
+                    .ok_or_else(|| Error::Internal("an inserted message is missing".into()))?;
+                let reply_to = reply_to.and_then(|p| state.get(&p)).map(reply_ref);
+                let message = ChatMessage {
+                    room: room_id,
+                    seq,
+                    id,
+                    user: d.user.clone(),
+                    body: body.as_str().to_owned(),
+                    html: html.clone(),
+                    mentions: mentions.clone(),
+                    reply_to,
+                    sent_at,
+                    nonce: d.nonce.as_str().to_owned(),
+                    edited_at: None,
+                    deleted: false,
+                    reactions: Vec::new(),
+                };
+                (ServerFrame::Message(message), id)
+            }
+            Change::Edit {
+                id,
+                body,
+                html,
+                mentions,
+            } => {
+                let edited_at = messages::edit(conn, *id, body, html, mentions).await?;
+                let edit = MessageEdited {
+                    room: room_id,
+                    seq,
+                    id: *id,
+                    body: body.as_str().to_owned(),
+                    html: html.clone(),
+                    mentions: mentions.clone(),
+                    edited_at,
+                    nonce: d.nonce.as_str().to_owned(),
+                    deleted: false,
+                };
+                (ServerFrame::Edited(edit), *id)
+            }
+            Change::Delete { id } => {
+                messages::erase(conn, *id).await?;
+                reactions::clear(conn, *id).await?;
+                deleted.push(*id);
+                let frame = ServerFrame::Deleted {
+                    room: room_id,
+                    seq,
+                    id: *id,
+                    nonce: d.nonce.as_str().to_owned(),
+                };
+                (frame, *id)
+            }
+            Change::React { id, emoji, on } => {
+                let count = reactions::set(conn, *id, d.user.id, emoji, *on).await?;
+                let reaction = ReactionChanged {
+                    room: room_id,
+                    seq,
+                    id: *id,
+                    emoji: emoji.as_str().to_owned(),
+                    user: d.user.clone(),
+                    on: *on,
+                    count,
+                    nonce: d.nonce.as_str().to_owned(),
+                };
+                (ServerFrame::Reaction(reaction), *id)
+            }
+        };
+        let json = frame.to_json();
+        rows.push(NewEvent {
+            room_id,
+            seq,
+            kind: d.change.kind(),
+            message_id: Some(message_id),
+            user_id: d.user.id,
+            nonce: d.nonce.as_str(),
+            frame: json.clone(),
+        });
+        out.insert(
+            *k,
+            Appended {
+                seq,
+                frame,
+                json,
+                created: true,
+            },
+        );
+    }
+    diesel::insert_into(room_events::table)
+        .values(&rows)
+        .execute(conn)
+        .await?;
+    for id in deleted {
+        redact(conn, id, &mut out).await?;
+    }
+    let mut newest: HashMap<i64, i64> = HashMap::new();
+    for (k, d) in &accepted {
+        let mark = newest.entry(d.user.id).or_insert(first + k);
+        *mark = (*mark).max(first + k);
+    }
+    for (user_id, seq) in newest {
+        members::join_and_mark(conn, room_id, user_id, seq).await?;
+    }
+    Ok(out)
+}
+
+fn reply_ref(parent: &MessageState) -> ReplyRef {
+    ReplyRef {
+        id: parent.id,
+        seq: parent.seq,
+        user: UserRef {
+            id: parent.user_id,
+            name: parent.author.clone(),
+        },
+        excerpt: crate::markdown::excerpt(&parent.body, EXCERPT_CHARS),
+        deleted: false,
+    }
+}
+
+/// How much of the answered message a reply quotes.
+pub const EXCERPT_CHARS: usize = 140;
+
+/// Removes a deleted message's text from every stored frame that carries
+/// it: its creation, its edits, and the quotes of the replies to it. The
+/// answers of this batch are redacted the same way.
+async fn redact(
+    conn: &mut AsyncPgConnection,
+    message_id: i64,
+    batch: &mut HashMap<i64, Appended>,
+) -> Result<()> {
+    let replies = messages::replies_to(conn, message_id).await?;
+    let rows: Vec<(i64, i64, String)> = room_events::table
+        .filter(
+            room_events::message_id
+                .eq(message_id)
+                .and(room_events::kind.eq_any(["message", "edited"]))
+                .or(room_events::message_id
+                    .eq_any(&replies)
+                    .and(room_events::kind.eq("message"))),
+        )
+        .select((room_events::room_id, room_events::seq, room_events::frame))
+        .load(conn)
+        .await?;
+    for (room_id, seq, json) in rows {
+        let Ok(mut frame) = serde_json::from_str::<ServerFrame>(&json) else {
+            return Err(Error::Internal(format!("stored frame {seq} unreadable")));
+        };
+        redact_frame(&mut frame, message_id);
+        let redacted = frame.to_json();
+        if redacted != json {
+            diesel::update(room_events::table.find((room_id, seq)))
+                .set(room_events::frame.eq(&redacted))
+                .execute(conn)
+                .await?;
+        }
+    }
+    for a in batch.values_mut() {
+        redact_frame(&mut a.frame, message_id);
+        a.json = a.frame.to_json();
+    }
+    Ok(())
+}
+
+/// A frame without the text of deleted message `id`.
+fn redact_frame(frame: &mut ServerFrame, id: i64) {
+    match frame {
+        ServerFrame::Message(m) if m.id == id => m.redact(),
+        ServerFrame::Message(m) => {
+            if let Some(r) = m.reply_to.as_mut().filter(|r| r.id == id) {
+                r.excerpt.clear();
+                r.deleted = true;
+            }
+        }
+        ServerFrame::Edited(e) if e.id == id => {
+            e.body.clear();
+            e.html.clear();
+            e.mentions.clear();
+            e.deleted = true;
+        }
+        _ => {}
+    }
+}
+
+/// Up to `limit` stored frames of a room after `after_seq`, oldest first,
+/// as `(seq, frame)`: replay for a client that holds everything up to
+/// `after_seq`, catch-up, and the events API.
+pub async fn after(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>> {
+    Ok(room_events::table
+        .filter(room_events::room_id.eq(room_id))
+        .filter(room_events::seq.gt(after_seq))
+        .order(room_events::seq.asc())
+        .limit(limit)
+        .select((room_events::seq, room_events::frame))
+        .load(conn)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: i64, reply_to: Option<i64>) -> ServerFrame {
+        ServerFrame::Message(ChatMessage {
+            room: 1,
+            seq: id,
+            id,
+            user: UserRef {
+                id: 1,
+                name: "ann".into(),
+            },
+            body: "secret".into(),
+            html: "<p>secret</p>".into(),
+            mentions: vec![2],
+            reply_to: reply_to.map(|p| ReplyRef {
+                id: p,
+                seq: p,
+                user: UserRef {
+                    id: 1,
+                    name: "ann".into(),
+                },
+                excerpt: "secret".into(),
+                deleted: false,
+            }),
+            sent_at: Utc::now(),
+            nonce: "n".into(),
+            edited_at: None,
+            deleted: false,
+            reactions: vec![],
+        })
+    }
+
+    #[test]
+    fn redaction_removes_the_text_of_the_deleted_message_only() {
+        let mut own = message(7, None);
+        redact_frame(&mut own, 7);
+        assert!(!own.to_json().contains("secret"), "{}", own.to_json());
+        let mut reply = message(8, Some(7));
+        redact_frame(&mut reply, 7);
+        let json = reply.to_json();
+        assert_eq!(json.matches("secret").count(), 2, "{json}");
+        assert!(json.contains(r#""deleted":true"#), "{json}");
+        let mut other = message(9, Some(3));
+        let before = other.to_json();
+        redact_frame(&mut other, 7);
+        assert_eq!(other.to_json(), before);
+    }
+}
