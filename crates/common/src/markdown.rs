@@ -172,7 +172,7 @@ pub fn render(source: &str, users: &HashMap<String, (i64, String)>) -> Rendered 
 /// `max_chars` characters including a final `…` when cut.
 pub fn excerpt(source: &str, max_chars: usize) -> String {
     let mut out = Excerpt {
-        text: String::with_capacity(source.len().min(max_chars * 4) + 4),
+        text: String::with_capacity(source.len().min(max_chars.saturating_mul(4)) + 4),
         chars: 0,
         limit: max_chars.saturating_add(1),
         space: false,
@@ -254,12 +254,56 @@ impl Excerpt {
 /// Parses and reduces the tree to the subset (see the module comment).
 fn parse<'a>(arena: &'a Arena<'a>, source: &str) -> &'a AstNode<'a> {
     let root = comrak::parse_document(arena, source, &OPTIONS);
-    // Pre-order, collected first: the pass moves and replaces nodes.
-    let nodes: Vec<_> = root.descendants().collect();
-    for node in nodes {
-        restrict(arena, source, node);
+    // Pre-order with depths, collected first: the pass moves and replaces
+    // nodes.
+    let mut nodes = Vec::new();
+    let mut depth = 0usize;
+    for edge in root.traverse() {
+        match edge {
+            NodeEdge::Start(node) => {
+                nodes.push((node, depth));
+                depth += 1;
+            }
+            NodeEdge::End(_) => depth = depth.saturating_sub(1),
+        }
+    }
+    for (node, depth) in nodes {
+        if too_deep(&node.data().value, depth) {
+            unwrap(node);
+        } else {
+            restrict(arena, source, node);
+        }
     }
     root
+}
+
+/// Containers nested deeper than this are flattened into their ancestor at
+/// this depth: no chat message needs more, and html5ever (inside ammonia)
+/// takes time quadratic in the depth (4,000 nested quotes: over a second).
+const MAX_DEPTH: usize = 16;
+
+/// Whether `value`, `depth` levels below the document, is a container to
+/// flatten. A list goes one level earlier than its items, so an item is
+/// never left in a list that was kept.
+fn too_deep(value: &NodeValue, depth: usize) -> bool {
+    match value {
+        NodeValue::List(_) => depth >= MAX_DEPTH,
+        NodeValue::BlockQuote
+        | NodeValue::Item(_)
+        | NodeValue::Emph
+        | NodeValue::Strong
+        | NodeValue::Strikethrough
+        | NodeValue::Link(_) => depth > MAX_DEPTH,
+        _ => false,
+    }
+}
+
+/// Replaces a node with its children.
+fn unwrap<'a>(node: &'a AstNode<'a>) {
+    while let Some(child) = node.first_child() {
+        node.insert_before(child);
+    }
+    node.detach();
 }
 
 fn new_node<'a>(arena: &'a Arena<'a>, value: NodeValue) -> &'a AstNode<'a> {
@@ -297,12 +341,13 @@ fn restrict<'a>(arena: &'a Arena<'a>, source: &str, node: &'a AstNode<'a>) {
             }
         }
         NodeValue::ThematicBreak => {
-            let line = ast.sourcepos.start.line;
+            let pos = ast.sourcepos;
             ast.value = NodeValue::Paragraph;
             drop(ast);
-            let text = source
-                .lines()
-                .nth(line.saturating_sub(1))
+            let line = source.lines().nth(pos.start.line.saturating_sub(1));
+            let text = line
+                .and_then(|l| l.get(pos.start.column.saturating_sub(1)..pos.end.column))
+                .or(line)
                 .map_or("---", str::trim);
             node.append(text_node(arena, text.to_owned()));
         }
@@ -331,10 +376,7 @@ fn restrict<'a>(arena: &'a Arena<'a>, source: &str, node: &'a AstNode<'a>) {
         }
         NodeValue::Link(link) if !is_allowed_url(&link.url) => {
             drop(ast);
-            while let Some(child) = node.first_child() {
-                node.insert_before(child);
-            }
-            node.detach();
+            unwrap(node);
         }
         _ => {}
     }
@@ -365,14 +407,12 @@ fn flat_text<'a>(node: &'a AstNode<'a>) -> String {
     s
 }
 
-/// Links keep only these schemes (checked on the decoded URL, so `&#106;`
-/// and the like are already resolved); anything else, relative URLs
-/// included, keeps its text and loses the link. Ammonia checks again.
+/// Links keep only valid http, https and mailto URLs (checked on the decoded
+/// URL, so `&#106;` and the like are already resolved, with the WHATWG parser
+/// ammonia uses); anything else, relative URLs included, keeps its text and
+/// loses the link. Ammonia checks again.
 fn is_allowed_url(url: &str) -> bool {
-    ["http://", "https://", "mailto:"].iter().any(|scheme| {
-        url.get(..scheme.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(scheme))
-    })
+    ammonia::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https" | "mailto"))
 }
 
 /// The text nodes where a mention counts: not in code (code is not a text
@@ -380,9 +420,9 @@ fn is_allowed_url(url: &str) -> bool {
 fn mentionable_texts<'a>(root: &'a AstNode<'a>) -> impl Iterator<Item = &'a AstNode<'a>> {
     root.descendants().filter(|node| {
         matches!(node.data().value, NodeValue::Text(ref t) if t.contains('@'))
-            && !node.ancestors().any(|a| {
-                matches!(a.data().value, NodeValue::Link(_) | NodeValue::Image(_))
-            })
+            && !node
+                .ancestors()
+                .any(|a| matches!(a.data().value, NodeValue::Link(_) | NodeValue::Image(_)))
     })
 }
 
@@ -409,8 +449,7 @@ fn scan_mentions(text: &str, before: Option<char>) -> impl Iterator<Item = Range
             Some("") | None => before,
             Some(head) => head.chars().next_back(),
         };
-        if prev.is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '/' | '@'))
-        {
+        if prev.is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '/' | '@')) {
             return None;
         }
         let start = at + 1;
@@ -490,7 +529,9 @@ pub fn unsafe_html_reason(html: &str) -> Option<String> {
         return Some(format!("re-sanitizing changes it: {again:?}"));
     }
     let lower = html.to_ascii_lowercase();
-    for bad in ["<script", "<svg", "<math", "<img", "<iframe", "<style", "<!--"] {
+    for bad in [
+        "<script", "<svg", "<math", "<img", "<iframe", "<style", "<!--",
+    ] {
         if lower.contains(bad) {
             return Some(format!("contains {bad}"));
         }
@@ -499,10 +540,7 @@ pub fn unsafe_html_reason(html: &str) -> Option<String> {
     while let Some(open) = rest.find('<') {
         rest = &rest[open + 1..];
         let body = rest.strip_prefix('/').unwrap_or(rest);
-        let name_len = body
-            .bytes()
-            .take_while(u8::is_ascii_alphanumeric)
-            .count();
+        let name_len = body.bytes().take_while(u8::is_ascii_alphanumeric).count();
         let name = &body[..name_len];
         if !TAGS.contains(&name) {
             return Some(format!("tag {name:?} outside the allowlist"));
@@ -688,7 +726,10 @@ mod tests {
 
     #[test]
     fn ordered_list_keeps_its_start() {
-        assert_eq!(html("3. a\n4. b"), "<ol start=\"3\">\n<li>a</li>\n<li>b</li>\n</ol>");
+        assert_eq!(
+            html("3. a\n4. b"),
+            "<ol start=\"3\">\n<li>a</li>\n<li>b</li>\n</ol>"
+        );
     }
 
     #[test]
@@ -740,6 +781,7 @@ mod tests {
         assert_eq!(html("[x](ftp://a.example)"), "<p>x</p>");
         assert_eq!(html("[x](/relative)"), "<p>x</p>");
         assert_eq!(html("[x](#top)"), "<p>x</p>");
+        assert_eq!(html("[x](<http://a.com\" onclick=\"y>)"), "<p>x</p>");
     }
 
     #[test]
@@ -781,6 +823,10 @@ mod tests {
     #[test]
     fn thematic_break_is_its_text() {
         assert_eq!(html("a\n\n***\n\nb"), "<p>a</p>\n<p>***</p>\n<p>b</p>");
+        assert_eq!(
+            html("> - - - -"),
+            "<blockquote>\n<p>- - - -</p>\n</blockquote>"
+        );
     }
 
     #[test]
@@ -793,7 +839,14 @@ mod tests {
 
     #[test]
     fn footnote_is_text() {
-        assert_eq!(html("a[^1]\n\n[^1]: b"), "<p>a[^1]</p>\n<p>[^1]: b</p>");
+        assert_eq!(html("a[^1]"), "<p>a[^1]</p>");
+    }
+
+    #[test]
+    fn footnote_definition_is_a_link_reference_definition() {
+        // Plain CommonMark: `[^1]: b` defines the label `^1` (invisible) and
+        // `[^1]` links to the relative URL `b`, which keeps only its text.
+        assert_eq!(html("a[^1]\n\n[^1]: b"), "<p>a^1</p>");
     }
 
     #[test]
@@ -971,21 +1024,72 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_does_not_overflow() {
+        for source in [
+            format!("{} x", ">".repeat(4000)),
+            "- ".repeat(2000),
+            format!("{}x{}", "*".repeat(2000), "*".repeat(2000)),
+            format!(
+                "{}x{}",
+                "[".repeat(2000),
+                "](http://a.example)".repeat(2000)
+            ),
+            "<div>".repeat(800),
+            "1. ".repeat(1300),
+        ] {
+            let out = render(&source, &users()).html;
+            assert!(out.matches("<blockquote>").count() <= MAX_DEPTH);
+            assert_eq!(unsafe_html_reason(&out), None);
+            let _ = excerpt(&source, 100);
+        }
+    }
+
+    #[test]
     #[ignore = "timing; run with --release --ignored --nocapture"]
     fn render_speed() {
-        let source = "Hey @bob, the **deploy** is done: see https://example.com/runs/42 and `cargo test` ~~later~~ now.";
+        let typical = "Hey @bob, the **deploy** is done: see https://example.com/runs/42 and `cargo test` ~~later~~ now.";
         let users = users();
-        let n = 20_000;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            let names = mention_candidates(std::hint::black_box(source));
-            let r = render(std::hint::black_box(source), &users);
-            std::hint::black_box((names, r));
-        }
-        let per = t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+        let time = |source: &str, n: u32| {
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                let names = mention_candidates(std::hint::black_box(source));
+                let r = render(std::hint::black_box(source), &users);
+                std::hint::black_box((names, r));
+            }
+            t.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        };
         println!(
-            "{} chars: {per:.1} µs per message (mention_candidates + render)",
-            source.len()
+            "typical {} chars: {:.1} µs per message (mention_candidates + render); plain text: {:.1} µs",
+            typical.len(),
+            time(typical, 20_000),
+            time(
+                "just a short plain message, nothing fancy in it at all",
+                20_000
+            ),
         );
+        for (name, source) in [
+            ("4000 nested quotes", format!("{} x", ">".repeat(4000))),
+            (
+                "2000 `*`",
+                format!("{}x{}", "*".repeat(2000), "*".repeat(2000)),
+            ),
+            (
+                "2000 `[`",
+                format!(
+                    "{}x{}",
+                    "[".repeat(2000),
+                    "](http://a.example)".repeat(2000)
+                ),
+            ),
+            ("800 `<div>`", "<div>".repeat(800)),
+            ("800 mentions", "@bob ".repeat(800)),
+            ("4000 backticks", "`".repeat(4000)),
+            ("1000 `*a`", "*a".repeat(1000)),
+            ("1000 `[x](`", "[x](".repeat(1000)),
+            ("400 bare URLs", "www.a.com ".repeat(400)),
+            ("4000 `<`", "<".repeat(4000)),
+        ] {
+            println!("{name}: {:.0} µs", time(&source, 20));
+        }
     }
 }
