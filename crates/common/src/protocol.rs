@@ -181,14 +181,14 @@ impl ServerFrame {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// The room seq of a sequenced frame (a room event); `None` for the
-    /// ephemeral ones.
-    pub fn seq(&self) -> Option<i64> {
+    /// `(room, seq)` of a sequenced frame (a room event); `None` for the
+    /// ephemeral ones. Clients advance their `since` on every one of them.
+    pub fn sequenced(&self) -> Option<(i64, i64)> {
         match self {
-            Self::Message(m) => Some(m.seq),
-            Self::Edited(e) => Some(e.seq),
-            Self::Deleted { seq, .. } => Some(*seq),
-            Self::Reaction(r) => Some(r.seq),
+            Self::Message(m) => Some((m.room, m.seq)),
+            Self::Edited(e) => Some((e.room, e.seq)),
+            Self::Deleted { room, seq, .. } => Some((*room, *seq)),
+            Self::Reaction(r) => Some((r.room, r.seq)),
             _ => None,
         }
     }

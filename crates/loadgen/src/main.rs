@@ -191,7 +191,7 @@ async fn client(plan: ClientPlan, signals: Signals) -> Result<Observed, Failure>
                 let stamp = format!("t={} ", epoch.elapsed().as_micros());
                 let body = format!("{stamp}{}", "x".repeat(body_bytes.saturating_sub(stamp.len())));
                 let nonce = format!("L{}", uuid::Uuid::new_v4().simple());
-                sink.send(Message::text(ClientFrame::Send { room, body, nonce }.to_json())).await?;
+                sink.send(Message::text(ClientFrame::Send { room, body, nonce, reply_to: None }.to_json())).await?;
                 seen.sent += 1;
             }
             msg = stream.next() => match msg {
@@ -200,6 +200,12 @@ async fn client(plan: ClientPlan, signals: Signals) -> Result<Observed, Failure>
                         let sent_us = m.body.strip_prefix("t=").and_then(|b| b.split(' ').next()).and_then(|n| n.parse::<u128>().ok());
                         let latency = sent_us.map(|s| (epoch.elapsed().as_micros().saturating_sub(s)).min(u32::MAX as u128) as u32);
                         seen.message(m.room, m.seq, latency);
+                    }
+                    // Every room event counts toward completeness, not only messages.
+                    Ok(frame) if frame.sequenced().is_some() => {
+                        if let Some((room, seq)) = frame.sequenced() {
+                            seen.message(room, seq, None);
+                        }
                     }
                     Ok(ServerFrame::Error { code, .. }) => {
                         if code == "rate_limited" { seen.rate_limited += 1 } else { seen.errors += 1 }
