@@ -47,6 +47,7 @@ const REVOCATION_POLL: Duration = Duration::from_secs(1);
 
 /// A running chat service's state and its background tasks.
 pub struct Chat {
+    /// What the server's handlers share; tests and `main` read it too.
     pub state: Arc<ChatState>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -64,7 +65,9 @@ impl Chat {
         let client = redis::Client::open(config.common.redis_url.expose().as_str())?;
         let instance = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let prefix = config.common.redis_prefix.clone();
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Metrics::new()
+            .map_err(|e| common::Error::Internal(format!("metrics registry: {e}")))?;
+        let metrics = Arc::new(metrics);
         let registry = Arc::new(Registry::default());
         let (hub, hub_channels) = hub::channels();
         let broker = broker::start(client, prefix.clone(), hub.clone());
