@@ -7,16 +7,24 @@ pub mod broker;
 pub mod config;
 pub mod conn_limit;
 pub mod connection;
-pub mod errors;
+pub mod delivery;
+pub mod error;
 pub mod health;
+pub mod history;
 pub mod hub;
 pub mod inbound;
 pub mod metrics;
 pub mod presence;
 pub mod registry;
+pub mod requests;
 pub mod room;
+pub mod sequencer;
 pub mod state;
 pub mod upgrade;
+
+/// The old name of [`error`], kept only for `upgrade.rs` until it imports
+/// `error` itself; nothing new should use it.
+pub use error as errors;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -69,12 +77,10 @@ impl Chat {
             .map_err(|e| common::Error::Internal(format!("metrics registry: {e}")))?;
         let metrics = Arc::new(metrics);
         let registry = Arc::new(Registry::default());
-        let (hub, hub_channels) = hub::channels();
-        let broker = broker::start(client, prefix.clone(), hub.clone());
+        let (sink, inbox) = delivery::sink();
+        let broker = broker::start(client, prefix.clone(), sink.clone());
         let deps = Arc::new(RoomDeps {
             pool: pool.clone(),
-            redis: redis.clone(),
-            redis_prefix: prefix.clone(),
             presence: Presence::new(
                 redis.clone(),
                 prefix.clone(),
@@ -83,7 +89,7 @@ impl Chat {
             ),
             metrics: metrics.clone(),
         });
-        hub::start(hub_channels, hub.clone(), deps, broker, pool.clone());
+        let hub = hub::start(inbox, sink, deps, broker, pool.clone());
         let state = Arc::new(ChatState {
             conn_limit: ConnLimit::new(
                 redis.clone(),

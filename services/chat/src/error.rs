@@ -9,14 +9,19 @@ use common::protocol::ServerFrame;
 /// Why an upgrade to WebSocket is refused, before any socket opens.
 #[derive(Debug, thiserror::Error)]
 pub enum UpgradeError {
+    /// No valid token, or its session has ended: 401.
     #[error("{0}")]
     Unauthenticated(&'static str),
+    /// A cookie-authenticated upgrade from another site: 403.
     #[error("cross-site WebSocket refused: the Origin is not this site")]
     CrossOrigin,
+    /// The user holds the maximum of connections already: 429.
     #[error("too many open connections for this user")]
     TooManyConnections,
+    /// Postgres or Redis is down: 503.
     #[error("the chat service is unavailable right now")]
     Unavailable,
+    /// Not a valid WebSocket handshake: 400.
     #[error("{0}")]
     NotWebSocket(String),
 }
@@ -85,7 +90,8 @@ pub fn error_frame(e: &common::Error, reference: Option<String>) -> ByteString {
     .into()
 }
 
-/// An `error` frame for a request the protocol refuses.
+/// An `error` frame for a request the protocol refuses, or for a failure
+/// whose wording depends on the request (a join that cannot be served).
 pub fn protocol_error(
     code: &str,
     message: impl Into<String>,
