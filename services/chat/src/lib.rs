@@ -3,6 +3,8 @@
 //! number of instances through Redis pub/sub (one subscriber per process);
 //! each process orders and completes what it delivers from Postgres.
 
+#![warn(missing_docs)]
+
 pub mod broker;
 pub mod config;
 pub mod conn_limit;
