@@ -1,7 +1,8 @@
 //! The process's one Redis pub/sub connection: subscribed to a room's
-//! channel while this process has members in the room, handing every payload
-//! to the hub. Pub/sub is at-most-once: after a reconnect it resubscribes and
-//! asks the hub to resynchronize every room from Postgres.
+//! channel while this process has members in the room (the hub says which),
+//! handing every payload to the delivery sink. Pub/sub is at-most-once:
+//! after a reconnect it resubscribes and asks for every room to be
+//! resynchronized from Postgres.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use common::fanout::{self, Envelope};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::hub::{Delivery, HubHandle};
+use crate::delivery::{Delivery, DeliverySink};
 
 enum Command {
     Subscribe(i64, oneshot::Sender<()>),
@@ -35,19 +36,20 @@ impl BrokerHandle {
         }
     }
 
+    /// Leaves a room's channel once this process has no members there.
     pub fn unsubscribe(&self, room: i64) {
         let _ = self.tx.send(Command::Unsubscribe(room));
     }
 }
 
-/// Turns a payload received on `channel` into a delivery for the hub.
+/// Turns a payload received on `channel` into a delivery for its room.
 fn decode(prefix: &str, channel: &str, payload: &[u8]) -> Option<(i64, Delivery)> {
     let room = fanout::room_of_channel(prefix, channel)?;
     let envelope = fanout::decode(payload)?;
     let bytes = Bytes::copy_from_slice(payload);
     let text = |range: std::ops::Range<usize>| ByteString::try_from(bytes.slice(range)).ok();
     let delivery = match envelope {
-        Envelope::Message { seq, frame } => Delivery::Message {
+        Envelope::Message { seq, frame } => Delivery::Sequenced {
             seq,
             frame: text(frame)?,
         },
@@ -60,10 +62,10 @@ fn decode(prefix: &str, channel: &str, payload: &[u8]) -> Option<(i64, Delivery)
     Some((room, delivery))
 }
 
-/// Starts the broker task.
-pub fn start(client: redis::Client, prefix: String, hub: HubHandle) -> BrokerHandle {
+/// Starts the broker task, delivering into `sink`.
+pub fn start(client: redis::Client, prefix: String, sink: DeliverySink) -> BrokerHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(client, prefix, hub, rx));
+    tokio::spawn(run(client, prefix, sink, rx));
     BrokerHandle { tx }
 }
 
@@ -95,7 +97,7 @@ async fn wait_down(
 async fn run(
     client: redis::Client,
     prefix: String,
-    hub: HubHandle,
+    deliveries: DeliverySink,
     mut rx: mpsc::UnboundedReceiver<Command>,
 ) {
     let mut wanted: HashSet<i64> = HashSet::new();
@@ -134,7 +136,7 @@ async fn run(
                 rooms = wanted.len(),
                 "redis pub/sub reconnected; resynchronizing rooms"
             );
-            hub.resync();
+            deliveries.resync();
         }
         connected_before = true;
         loop {
@@ -159,7 +161,7 @@ async fn run(
                 msg = stream.next() => match msg {
                     Some(msg) => {
                         if let Some((room, delivery)) = decode(&prefix, msg.get_channel_name(), msg.get_payload_bytes()) {
-                            hub.deliver(room, delivery);
+                            deliveries.deliver(room, delivery);
                         }
                     }
                     None => break,
@@ -177,7 +179,7 @@ mod tests {
     #[test]
     fn payloads_become_deliveries_sharing_one_buffer() {
         let payload = fanout::encode_message(3, r#"{"type":"message"}"#);
-        let Some((room, Delivery::Message { seq, frame })) =
+        let Some((room, Delivery::Sequenced { seq, frame })) =
             decode("p:", "p:room:9", payload.as_bytes())
         else {
             panic!("not decoded")

@@ -8,6 +8,7 @@ use common::config::{self, CommonConfig, ConfigError, PublicOrigin};
 
 /// Everything chat reads from the environment.
 pub struct ChatConfig {
+    /// What every Parley service reads (database, Redis, listen address...).
     pub common: CommonConfig,
     /// Public keys tokens may be signed with (several during a rotation).
     pub verifying_keys: Vec<PublicKey>,
@@ -19,7 +20,9 @@ pub struct ChatConfig {
     pub outbound_queue: usize,
     /// How long a presence entry outlives its instance's last refresh.
     pub presence_ttl: Duration,
+    /// How often the server pings each socket.
     pub ping_interval: Duration,
+    /// A socket silent this long is closed (no pong, no frame).
     pub idle_timeout: Duration,
 }
 

@@ -34,6 +34,8 @@ fn now_ms() -> i64 {
 }
 
 impl ConnLimit {
+    /// At most `max` connections per user across instances; `instance`
+    /// names this process's entries so it can refresh them.
     pub fn new(redis: ConnectionManager, prefix: String, instance: String, max: usize) -> Self {
         Self {
             redis,

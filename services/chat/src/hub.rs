@@ -1,41 +1,32 @@
-//! The hub: one task per process that knows which rooms have members here.
-//! It starts a room's actor (and its Redis subscription) on the first join,
-//! routes deliveries from the broker and local sends to the room's actor,
+//! The hub: one task per process that knows which rooms have members here,
+//! and the only one that tells the broker which room channels to hear. It
+//! subscribes a room's channel and starts its actor on the first join,
+//! routes deliveries (from the broker and local sends) to the room's actor,
 //! asks every room to catch up from Postgres periodically (what no later
-//! message reveals: a publish lost, a sender dead between commit and publish)
-//! and after a Redis reconnect, and retires rooms that stayed empty.
+//! event reveals: a publish lost, a sender dead between commit and publish)
+//! and after a Redis reconnect, and retires rooms that stayed empty or ended.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytestring::ByteString;
 use common::db::DbPool;
 use common::store::rooms;
 use tokio::sync::mpsc;
 
 use crate::broker::BrokerHandle;
+use crate::delivery::{Arrival, Delivery, DeliveryInbox, DeliverySink, Member};
 use crate::registry::ConnId;
-use crate::room::{self, Control, Member, RoomDeps};
+use crate::room::{self, Control, Ended, Exit, RoomDeps};
 
-/// How often rooms check Postgres for messages pub/sub did not bring.
+/// How often rooms check Postgres for events pub/sub did not bring.
 pub const CATCH_UP_EVERY: Duration = Duration::from_secs(5);
 /// How long a room with no members here keeps its subscription.
 const EMPTY_GRACE: Duration = Duration::from_secs(10);
 /// Deliveries waiting for a room's actor; beyond, they are dropped and
 /// recovered from Postgres (the gap or the next catch-up shows them).
 const ROOM_MAILBOX: usize = 8192;
-
-/// Something for the members of a room.
-#[derive(Debug, Clone)]
-pub enum Delivery {
-    /// A stored message: `seq` orders and de-duplicates.
-    Message { seq: i64, frame: ByteString },
-    /// An ephemeral frame (presence, typing), not for `from_user` (0: for all).
-    Event { from_user: i64, frame: ByteString },
-    /// The room was deleted.
-    RoomDeleted,
-}
 
 enum HubCmd {
     Join {
@@ -47,19 +38,9 @@ enum HubCmd {
         room: i64,
         conn: ConnId,
     },
-    Deliver {
-        room: i64,
-        delivery: Delivery,
-    },
-    Resync,
-    Tick,
     LastSeqs {
         queried: Vec<i64>,
         found: Vec<(i64, i64)>,
-    },
-    RoomEnded {
-        room: i64,
-        generation: u64,
     },
 }
 
@@ -67,7 +48,7 @@ enum HubCmd {
 #[derive(Clone)]
 pub struct HubHandle {
     control: mpsc::UnboundedSender<HubCmd>,
-    deliveries: mpsc::Sender<HubCmd>,
+    sink: DeliverySink,
 }
 
 impl HubHandle {
@@ -80,23 +61,16 @@ impl HubHandle {
         });
     }
 
+    /// Removes a connection from a room (a `leave`, or the socket closed).
     pub fn leave(&self, room: i64, conn: ConnId) {
         let _ = self.control.send(HubCmd::Leave { room, conn });
     }
 
-    /// Hands over a delivery; never waits. A full hub drops it: Postgres
-    /// catch-up recovers messages, and events are ephemeral.
+    /// Hands over a local send (the shortcut past pub/sub, for latency; its
+    /// pub/sub echo follows and the room drops it by seq); never waits. A
+    /// full hub drops it: Postgres catch-up recovers it.
     pub fn deliver(&self, room: i64, delivery: Delivery) {
-        let _ = self.deliveries.try_send(HubCmd::Deliver { room, delivery });
-    }
-
-    /// Every room re-reads what it may have missed (after a Redis reconnect).
-    pub fn resync(&self) {
-        let _ = self.control.send(HubCmd::Resync);
-    }
-
-    pub(crate) fn room_ended(&self, room: i64, generation: u64) {
-        let _ = self.control.send(HubCmd::RoomEnded { room, generation });
+        self.sink.deliver(room, delivery);
     }
 }
 
@@ -113,69 +87,68 @@ struct Hub {
     deps: Arc<RoomDeps>,
     broker: BrokerHandle,
     pool: DbPool,
-    handle: HubHandle,
+    /// For the answers of the hub's own background queries.
+    control: mpsc::UnboundedSender<HubCmd>,
+    /// Given to each room actor to report its end.
+    ended: mpsc::UnboundedSender<Ended>,
     next_generation: u64,
 }
 
-/// The hub's channels, made before the hub itself so the broker and the
-/// rooms can hold its handle.
-pub struct HubChannels {
-    control: mpsc::UnboundedReceiver<HubCmd>,
-    deliveries: mpsc::Receiver<HubCmd>,
-}
-
-/// A handle and the receiving ends for [`start`].
-pub fn channels() -> (HubHandle, HubChannels) {
-    let (control_tx, control) = mpsc::unbounded_channel();
-    let (deliveries_tx, deliveries) = mpsc::channel(65_536);
-    (
-        HubHandle {
-            control: control_tx,
-            deliveries: deliveries_tx,
-        },
-        HubChannels {
-            control,
-            deliveries,
-        },
-    )
-}
-
-/// Starts the hub task.
+/// Starts the hub task, reading `inbox` (the other end of `sink`), and
+/// returns its handle.
 pub fn start(
-    channels: HubChannels,
-    handle: HubHandle,
+    inbox: DeliveryInbox,
+    sink: DeliverySink,
     deps: Arc<RoomDeps>,
     broker: BrokerHandle,
     pool: DbPool,
-) {
+) -> HubHandle {
+    let (control_tx, control) = mpsc::unbounded_channel();
+    let (ended_tx, ended) = mpsc::unbounded_channel();
     let hub = Hub {
         rooms: HashMap::new(),
         deps,
         broker,
         pool,
-        handle,
+        control: control_tx.clone(),
+        ended: ended_tx,
         next_generation: 0,
     };
-    tokio::spawn(hub.run(channels));
+    tokio::spawn(hub.run(control, ended, inbox));
+    HubHandle {
+        control: control_tx,
+        sink,
+    }
 }
 
 impl Hub {
-    async fn run(mut self, mut ch: HubChannels) {
+    async fn run(
+        mut self,
+        mut control: mpsc::UnboundedReceiver<HubCmd>,
+        mut ended: mpsc::UnboundedReceiver<Ended>,
+        mut inbox: DeliveryInbox,
+    ) {
         let mut tick = tokio::time::interval(CATCH_UP_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let cmd = tokio::select! {
+            tokio::select! {
                 biased;
-                cmd = ch.control.recv() => cmd,
-                cmd = ch.deliveries.recv() => cmd,
-                _ = tick.tick() => Some(HubCmd::Tick),
-            };
-            let Some(cmd) = cmd else { return };
-            self.handle(cmd);
+                // An ended room first: a join behind it then starts a new actor.
+                Some(e) = ended.recv() => self.ended(e),
+                cmd = control.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => return,
+                },
+                arrival = inbox.recv() => match arrival {
+                    Some(arrival) => self.arrival(arrival),
+                    None => return,
+                },
+                _ = tick.tick() => self.tick(),
+            }
         }
     }
 
-    fn handle(&mut self, cmd: HubCmd) {
+    fn command(&mut self, cmd: HubCmd) {
         match cmd {
             HubCmd::Join {
                 room,
@@ -198,19 +171,6 @@ impl Hub {
                     }
                 }
             }
-            HubCmd::Deliver { room, delivery } => {
-                if let Some(entry) = self.rooms.get(&room) {
-                    let _ = entry.deliveries.try_send(delivery);
-                }
-            }
-            HubCmd::Resync => {
-                for entry in self.rooms.values() {
-                    let _ = entry.control.send(Control::CatchUp {
-                        known_last_seq: None,
-                    });
-                }
-            }
-            HubCmd::Tick => self.tick(),
             HubCmd::LastSeqs { queried, found } => {
                 let found: HashMap<i64, i64> = found.into_iter().collect();
                 for room in queried {
@@ -225,49 +185,71 @@ impl Hub {
                     }
                 }
             }
-            HubCmd::RoomEnded { room, generation } => {
-                if self
-                    .rooms
-                    .get(&room)
-                    .is_some_and(|e| e.generation == generation)
-                {
-                    self.rooms.remove(&room);
-                    self.broker.unsubscribe(room);
+        }
+    }
+
+    fn arrival(&mut self, arrival: Arrival) {
+        match arrival {
+            Arrival::Deliver { room, delivery } => {
+                if let Some(entry) = self.rooms.get(&room) {
+                    let _ = entry.deliveries.try_send(delivery);
+                }
+            }
+            Arrival::Resync => {
+                for entry in self.rooms.values() {
+                    let _ = entry.control.send(Control::CatchUp {
+                        known_last_seq: None,
+                    });
                 }
             }
         }
     }
 
+    /// A room ended by itself: forget it unless a successor replaced it.
+    fn ended(&mut self, Ended { room, generation }: Ended) {
+        if self
+            .rooms
+            .get(&room)
+            .is_some_and(|e| e.generation == generation)
+        {
+            self.rooms.remove(&room);
+            self.broker.unsubscribe(room);
+        }
+    }
+
+    /// The room's entry, starting its actor on first use.
     fn entry(&mut self, room: i64) -> &mut RoomEntry {
-        if !self.rooms.contains_key(&room) {
-            self.next_generation += 1;
-            let generation = self.next_generation;
-            let (control_tx, control_rx) = mpsc::unbounded_channel();
-            let (deliveries_tx, deliveries_rx) = mpsc::channel(ROOM_MAILBOX);
-            tokio::spawn(room::run(
-                self.deps.clone(),
-                self.broker.clone(),
-                self.handle.clone(),
-                room,
-                generation,
-                control_rx,
-                deliveries_rx,
-            ));
-            self.rooms.insert(
-                room,
-                RoomEntry {
+        let Hub {
+            rooms,
+            deps,
+            broker,
+            ended,
+            next_generation,
+            ..
+        } = self;
+        match rooms.entry(room) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(slot) => {
+                *next_generation += 1;
+                let generation = *next_generation;
+                let (control_tx, control_rx) = mpsc::unbounded_channel();
+                let (deliveries_tx, deliveries_rx) = mpsc::channel(ROOM_MAILBOX);
+                let exit = Exit::new(ended.clone(), room, generation);
+                let (deps, broker) = (deps.clone(), broker.clone());
+                tokio::spawn(async move {
+                    // Subscribe first, then the room reads where it is: anything newer arrives.
+                    broker.subscribe(room).await;
+                    room::run(deps, room, control_rx, deliveries_rx, exit).await;
+                });
+                slot.insert(RoomEntry {
                     control: control_tx,
                     deliveries: deliveries_tx,
                     members: HashSet::new(),
                     generation,
                     empty_since: None,
-                },
-            );
+                })
+            }
         }
-        // Just inserted if it was missing.
-        self.rooms
-            .get_mut(&room)
-            .unwrap_or_else(|| unreachable!("room entry exists"))
     }
 
     /// Retires rooms empty for a while; asks Postgres how far the others got.
@@ -293,7 +275,7 @@ impl Hub {
             return;
         }
         let pool = self.pool.clone();
-        let handle = self.handle.clone();
+        let control = self.control.clone();
         tokio::spawn(async move {
             let found = async {
                 let mut conn = pool.get().await?;
@@ -301,7 +283,7 @@ impl Hub {
             };
             match found.await {
                 Ok(found) => {
-                    let _ = handle.control.send(HubCmd::LastSeqs { queried, found });
+                    let _ = control.send(HubCmd::LastSeqs { queried, found });
                 }
                 Err(e) => tracing::warn!(error = %e, "catch-up check failed; will retry"),
             }

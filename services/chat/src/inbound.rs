@@ -11,11 +11,15 @@ pub const INVALID_PAYLOAD: u16 = 1007;
 /// A classified text frame.
 #[derive(Debug, PartialEq)]
 pub enum Inbound {
+    /// A well-formed request.
     Frame(ClientFrame),
     /// Answer with an `error` frame and keep the connection.
     Reject {
+        /// The stable error code.
         code: &'static str,
+        /// What was wrong, for a human.
         message: String,
+        /// The frame's nonce, else its room, echoed as `ref`.
         reference: Option<String>,
     },
     /// Close the connection with this code.

@@ -3,20 +3,30 @@
 //! number of instances through Redis pub/sub (one subscriber per process);
 //! each process orders and completes what it delivers from Postgres.
 
+#![warn(missing_docs)]
+
 pub mod broker;
 pub mod config;
 pub mod conn_limit;
 pub mod connection;
-pub mod errors;
+pub mod delivery;
+pub mod error;
 pub mod health;
+pub mod history;
 pub mod hub;
 pub mod inbound;
 pub mod metrics;
 pub mod presence;
 pub mod registry;
+pub mod requests;
 pub mod room;
+pub mod sequencer;
 pub mod state;
 pub mod upgrade;
+
+/// The old name of [`error`], kept only for `upgrade.rs` until it imports
+/// `error` itself; nothing new should use it.
+pub use error as errors;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -47,6 +57,7 @@ const REVOCATION_POLL: Duration = Duration::from_secs(1);
 
 /// A running chat service's state and its background tasks.
 pub struct Chat {
+    /// What the server's handlers share; tests and `main` read it too.
     pub state: Arc<ChatState>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -64,14 +75,14 @@ impl Chat {
         let client = redis::Client::open(config.common.redis_url.expose().as_str())?;
         let instance = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let prefix = config.common.redis_prefix.clone();
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Metrics::new()
+            .map_err(|e| common::Error::Internal(format!("metrics registry: {e}")))?;
+        let metrics = Arc::new(metrics);
         let registry = Arc::new(Registry::default());
-        let (hub, hub_channels) = hub::channels();
-        let broker = broker::start(client, prefix.clone(), hub.clone());
+        let (sink, inbox) = delivery::sink();
+        let broker = broker::start(client, prefix.clone(), sink.clone());
         let deps = Arc::new(RoomDeps {
             pool: pool.clone(),
-            redis: redis.clone(),
-            redis_prefix: prefix.clone(),
             presence: Presence::new(
                 redis.clone(),
                 prefix.clone(),
@@ -80,7 +91,7 @@ impl Chat {
             ),
             metrics: metrics.clone(),
         });
-        hub::start(hub_channels, hub.clone(), deps, broker, pool.clone());
+        let hub = hub::start(inbox, sink, deps, broker, pool.clone());
         let state = Arc::new(ChatState {
             conn_limit: ConnLimit::new(
                 redis.clone(),

@@ -5,62 +5,62 @@ use prometheus::{Encoder, IntCounter, IntGauge, Registry, TextEncoder};
 /// The registry and the metrics the service updates.
 pub struct Metrics {
     registry: Registry,
+    /// Open WebSocket connections.
     pub connections: IntGauge,
+    /// Messages stored from this instance's WebSocket sends.
     pub messages_stored: IntCounter,
+    /// Sequenced frames queued to clients.
     pub messages_delivered: IntCounter,
+    /// Connections closed for a full outbound queue.
     pub slow_consumers: IntCounter,
+    /// Upgrades refused (401/403/429).
     pub upgrades_refused: IntCounter,
+    /// Events read from Postgres because pub/sub did not bring them.
     pub catch_up_messages: IntCounter,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
-    let c =
-        IntCounter::new(name, help).unwrap_or_else(|_| unreachable!("valid metric name {name}"));
+fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
+    let c = IntCounter::new(name, help)?;
     let _ = registry.register(Box::new(c.clone()));
-    c
+    Ok(c)
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    /// Registers every metric; fails only on a bad metric name (a bug
+    /// caught at start, not a panic).
+    pub fn new() -> prometheus::Result<Self> {
         let registry = Registry::new_custom(Some("parley_chat".into()), None).unwrap_or_default();
-        let connections = IntGauge::new("websocket_connections", "Open WebSocket connections")
-            .unwrap_or_else(|_| unreachable!("valid metric name"));
+        let connections = IntGauge::new("websocket_connections", "Open WebSocket connections")?;
         let _ = registry.register(Box::new(connections.clone()));
-        Self {
+        Ok(Self {
             messages_stored: counter(
                 &registry,
                 "messages_stored_total",
                 "Messages stored from WebSocket sends",
-            ),
+            )?,
             messages_delivered: counter(
                 &registry,
                 "messages_delivered_total",
                 "Message frames queued to clients",
-            ),
+            )?,
             slow_consumers: counter(
                 &registry,
                 "slow_consumers_total",
                 "Connections closed for a full outbound queue",
-            ),
+            )?,
             upgrades_refused: counter(
                 &registry,
                 "upgrades_refused_total",
                 "WebSocket upgrades refused (401/403/429)",
-            ),
+            )?,
             catch_up_messages: counter(
                 &registry,
                 "catch_up_messages_total",
                 "Messages recovered from Postgres (gaps, lost publishes)",
-            ),
+            )?,
             connections,
             registry,
-        }
+        })
     }
 
     /// The text exposition format.

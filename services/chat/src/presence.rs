@@ -1,14 +1,15 @@
-//! Who is online in which room, across every chat instance, kept in Redis:
-//! one sorted set per room whose members are `user|instance|name` and whose
-//! scores are expiry times. Each instance refreshes its own entries; entries
-//! of an instance that died expire, and the next sweep announces those users
-//! offline. Updates are Lua scripts, so "became online/offline" is decided
+//! Who is online in which room, across every chat instance, and telling the
+//! room when that changes. Kept in Redis: one sorted set per room whose
+//! members are `user|instance|name` and whose scores are expiry times.
+//! Each instance refreshes its own entries; entries of an instance that
+//! died expire, and the next sweep announces those users offline. Updates are Lua scripts, so "became online/offline" is decided
 //! atomically and announced once.
 
 use std::time::Duration;
 
 use common::Result;
-use common::protocol::UserRef;
+use common::fanout;
+use common::protocol::{ServerFrame, UserRef};
 use redis::aio::ConnectionManager;
 
 /// Adds an entry; returns 1 if the user had no live entry before (now online).
@@ -79,6 +80,8 @@ fn parse_member(m: &str) -> Option<UserRef> {
 }
 
 impl Presence {
+    /// Presence for the deployment whose keys start with `prefix`, as seen
+    /// from `instance`; entries live `ttl` without a refresh.
     pub fn new(redis: ConnectionManager, prefix: String, instance: String, ttl: Duration) -> Self {
         Self {
             redis,
@@ -169,6 +172,23 @@ impl Presence {
             .invoke_async(&mut self.redis.clone())
             .await?;
         Ok(gone.iter().filter_map(|m| parse_member(m)).collect())
+    }
+
+    /// Tells the room's members on every instance that `user` came online
+    /// or went offline; not the user it is about (`joined` lists them). A
+    /// failure is logged: presence is best effort.
+    pub async fn announce(&self, room: i64, user: &UserRef, online: bool) {
+        let frame = ServerFrame::Presence {
+            room,
+            user: user.clone(),
+            online,
+        }
+        .to_json();
+        if let Err(e) =
+            fanout::publish_event(&self.redis, &self.prefix, room, user.id, &frame).await
+        {
+            tracing::warn!(error = %e, room.id = room, "could not announce presence");
+        }
     }
 }
 

@@ -62,8 +62,11 @@ impl Kick {
 /// What the registry knows of a connection.
 #[derive(Clone)]
 pub struct ConnEntry {
+    /// Whose connection it is (per-user connection counts).
     pub user_id: i64,
+    /// The session it was opened with (closed when that session is revoked).
     pub session_id: Uuid,
+    /// Ends the connection from outside its task.
     pub kick: Arc<Kick>,
 }
 
@@ -80,12 +83,14 @@ impl Registry {
         self.next_id.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    /// Records an open connection, so logout and shutdown can reach it.
     pub fn insert(&self, id: ConnId, entry: ConnEntry) {
         if let Ok(mut conns) = self.conns.lock() {
             conns.insert(id, entry);
         }
     }
 
+    /// Forgets a closed connection.
     pub fn remove(&self, id: ConnId) {
         if let Ok(mut conns) = self.conns.lock() {
             conns.remove(&id);

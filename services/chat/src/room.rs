@@ -1,84 +1,108 @@
-//! One room's actor in this process: its local members, and the order of
-//! what they receive. Messages go out in `seq` order with no gaps and no
-//! duplicates: duplicates (a local send and its own pub/sub echo, a replayed
-//! message) are dropped by seq; a message that arrives early waits while the
-//! gap before it is filled from Postgres. Each frame is serialized once and
-//! shared by all recipients; a member whose queue is full is disconnected.
+//! One room's actor in this process: its local members, what they receive
+//! and in which order, the replay a joining member gets, and the room's
+//! presence. Each frame is serialized once and shared by all recipients; a
+//! member whose queue is full is disconnected.
+//!
+//! Sequenced events go out in `seq` order with no gaps and no duplicates;
+//! the [`Sequencer`] decides what goes out, this actor reads the gaps from
+//! Postgres and sends. Duplicates are normal, not an error: a message sent
+//! through this process arrives twice by design, first by the hub's local
+//! shortcut (the sender sees it without a Redis round trip) and then as its
+//! own pub/sub echo, and the second is dropped by its seq. An event that
+//! arrives early waits while the gap before it is filled.
 
-use std::collections::{BTreeMap, HashMap};
+mod members;
+
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytestring::ByteString;
 use common::db::DbPool;
-use common::fanout;
-use common::protocol::{ChatMessage, ServerFrame, UserRef};
-use common::store::{messages, rooms};
-use redis::aio::ConnectionManager;
+use common::protocol::ServerFrame;
+use common::store::rooms;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::broker::BrokerHandle;
-use crate::hub::{Delivery, HubHandle};
+use crate::delivery::{Delivery, Member, Outbound};
+use crate::error::protocol_error;
+use crate::history;
 use crate::metrics::Metrics;
 use crate::presence::Presence;
-use crate::registry::{ConnId, Kick, close};
+use crate::registry::{ConnId, close};
+use crate::sequencer::{Sequenced, Sequencer};
 
-/// Replay on join is bounded; past it `joined` says `truncated`.
+/// Replay on join is bounded; past it `joined` says `truncated`. Also the
+/// page size of a catch-up.
 pub const REPLAY_LIMIT: i64 = 1000;
-/// How long an early message waits for the ones before it via pub/sub
-/// before they are read from Postgres.
-const GAP_WAIT: Duration = Duration::from_millis(250);
-/// Early messages held at most; beyond, the gap is filled at once.
-const PENDING_LIMIT: usize = 4096;
-
-/// What a connection's outbound queue carries.
-#[derive(Debug)]
-pub enum Outbound {
-    Frame(ByteString),
-    /// A replay and its `joined`: one queue slot.
-    Batch(Vec<ByteString>),
-}
-
-/// A connection's place in a room.
-#[derive(Clone)]
-pub struct Member {
-    pub conn: ConnId,
-    pub user: UserRef,
-    pub tx: mpsc::Sender<Outbound>,
-    pub kick: Arc<Kick>,
-}
 
 /// What the hub asks of a room.
 pub enum Control {
+    /// Add a connection, replaying what it missed first.
     Join {
+        /// The connection joining.
         member: Member,
+        /// The last seq the client holds; `None`: no replay.
         since: Option<i64>,
     },
+    /// Remove a connection.
     Leave {
+        /// The connection leaving.
         conn: ConnId,
     },
-    /// Read what Postgres has beyond what was delivered (`known_last_seq`:
-    /// the room's last seq if already known).
+    /// Read what Postgres has beyond what was delivered.
     CatchUp {
+        /// The room's last seq if already known (then: only if beyond).
         known_last_seq: Option<i64>,
     },
+    /// Postgres no longer has the room.
     Deleted,
+    /// Stop: the room stayed empty here.
     Close,
 }
 
 /// What every room actor uses.
 pub struct RoomDeps {
+    /// Catch-up, replay and the room's starting point.
     pub pool: DbPool,
-    pub redis: ConnectionManager,
-    pub redis_prefix: String,
+    /// Who is online in each room, across instances, and announcing it.
     pub presence: Presence,
+    /// Delivery and catch-up counters.
     pub metrics: Arc<Metrics>,
+}
+
+/// A room's end, as the hub hears of it: `generation` tells this room from
+/// a successor the hub may have started since.
+pub struct Ended {
+    /// The room's id.
+    pub room: i64,
+    /// Which of the room's actors ended.
+    pub generation: u64,
+}
+
+/// How a room that ends by itself (deleted, or unable to start) tells the
+/// hub, so it stops routing to it and leaves its channel. Used at most once.
+pub struct Exit {
+    tx: mpsc::UnboundedSender<Ended>,
+    ended: Ended,
+}
+
+impl Exit {
+    /// The exit of the room actor `generation` of `room`, reported on `tx`.
+    pub fn new(tx: mpsc::UnboundedSender<Ended>, room: i64, generation: u64) -> Self {
+        Self {
+            tx,
+            ended: Ended { room, generation },
+        }
+    }
+
+    fn report(self) {
+        let _ = self.tx.send(self.ended);
+    }
 }
 
 struct Joined {
     member: Member,
-    /// Messages up to this seq are not sent to this member (it has them).
+    /// Events up to this seq are not sent to this member (it has them).
     skip_through: i64,
 }
 
@@ -86,57 +110,42 @@ struct Room {
     id: i64,
     deps: Arc<RoomDeps>,
     members: HashMap<ConnId, Joined>,
-    /// The newest seq sent to members: everything up to it went out in order.
-    delivered: i64,
-    pending: BTreeMap<i64, ByteString>,
-    gap_deadline: Option<Instant>,
+    order: Sequencer,
     ended: bool,
 }
 
-fn frame_of(view: &messages::MessageView) -> ByteString {
-    ServerFrame::Message(ChatMessage::from(view))
-        .to_json()
-        .into()
-}
-
-fn error_frame(code: &str, message: &str, reference: String) -> ByteString {
-    ServerFrame::Error {
-        code: code.into(),
-        message: message.into(),
-        reference: Some(reference),
-    }
-    .to_json()
-    .into()
-}
-
-/// Runs a room until it is closed, deleted or cannot start.
+/// Runs a room until it is closed, deleted or cannot start. The hub has
+/// subscribed to its channel already, so reading where the room is comes
+/// second: anything newer arrives by pub/sub.
 pub async fn run(
     deps: Arc<RoomDeps>,
-    broker: BrokerHandle,
-    hub: HubHandle,
     id: i64,
-    generation: u64,
     mut control: mpsc::UnboundedReceiver<Control>,
     mut deliveries: mpsc::Receiver<Delivery>,
+    exit: Exit,
 ) {
-    // Subscribe first, then read where the room is: anything newer arrives.
-    broker.subscribe(id).await;
     let start = async {
         let mut conn = deps.pool.get().await?;
         rooms::last_seqs(&mut conn, &[id]).await
     };
     let delivered = match start.await {
-        Ok(found) if !found.is_empty() => found[0].1,
-        outcome => {
-            let (code, message) = match outcome {
-                Ok(_) => ("room_not_found", "there is no such room"),
-                Err(_) => (
-                    "unavailable",
-                    "the room cannot be opened right now; try again",
-                ),
-            };
+        Ok(found) => found
+            .first()
+            .map(|&(_, last)| last)
+            .ok_or(("room_not_found", "there is no such room")),
+        Err(e) => {
+            tracing::warn!(error = %e, room.id = id, "room cannot start; its joins are refused");
+            Err((
+                "unavailable",
+                "the room cannot be opened right now; try again",
+            ))
+        }
+    };
+    let delivered = match delivered {
+        Ok(delivered) => delivered,
+        Err((code, message)) => {
             refuse_joins(&mut control, code, message, id);
-            hub.room_ended(id, generation);
+            exit.report();
             return;
         }
     };
@@ -144,15 +153,13 @@ pub async fn run(
         id,
         deps,
         members: HashMap::new(),
-        delivered,
-        pending: BTreeMap::new(),
-        gap_deadline: None,
+        order: Sequencer::new(delivered),
         ended: false,
     };
     let mut presence_tick = tokio::time::interval(room.deps.presence.refresh_every());
     presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let gap = room.gap_deadline;
+        let gap = room.order.gap_deadline().map(Instant::from_std);
         tokio::select! {
             biased;
             cmd = control.recv() => match cmd {
@@ -167,9 +174,11 @@ pub async fn run(
             _ = presence_tick.tick() => room.refresh_presence().await,
         }
         if room.ended {
-            hub.room_ended(id, generation);
             break;
         }
+    }
+    if room.ended {
+        exit.report();
     }
 }
 
@@ -181,13 +190,14 @@ fn refuse_joins(
 ) {
     while let Ok(cmd) = control.try_recv() {
         if let Control::Join { member, .. } = cmd {
-            let _ = member.tx.try_send(Outbound::Frame(error_frame(
-                code,
-                message,
-                room.to_string(),
-            )));
+            let frame = protocol_error(code, message, Some(room.to_string()));
+            let _ = member.tx.try_send(Outbound::Frame(frame));
         }
     }
+}
+
+fn now() -> std::time::Instant {
+    std::time::Instant::now()
 }
 
 impl Room {
@@ -200,7 +210,7 @@ impl Room {
                 }
             }
             Control::CatchUp { known_last_seq } => {
-                if known_last_seq.is_none_or(|last| last > self.delivered) {
+                if known_last_seq.is_none_or(|last| last > self.order.delivered()) {
                     self.catch_up(known_last_seq).await;
                 }
             }
@@ -211,7 +221,13 @@ impl Room {
 
     async fn deliver(&mut self, d: Delivery) {
         match d {
-            Delivery::Message { seq, frame } => self.message(seq, frame).await,
+            Delivery::Sequenced { seq, frame } => {
+                let accepted = self.order.accept(seq, frame, now());
+                self.fan_out(accepted.ready).await;
+                if accepted.catch_up_now {
+                    self.catch_up(None).await;
+                }
+            }
             Delivery::Event { from_user, frame } => {
                 let targets: Vec<ConnId> = self
                     .members
@@ -227,55 +243,22 @@ impl Room {
         }
     }
 
-    /// Takes a message in any order; sends what is in order.
-    async fn message(&mut self, seq: i64, frame: ByteString) {
-        if seq <= self.delivered {
-            return;
-        }
-        if seq > self.delivered + 1 {
-            self.pending.insert(seq, frame);
-            if self.pending.len() > PENDING_LIMIT {
-                self.catch_up(None).await;
-            } else if self.gap_deadline.is_none() {
-                self.gap_deadline = Some(Instant::now() + GAP_WAIT);
+    /// Sends each event, in order, to every member that does not have it yet.
+    async fn fan_out(&mut self, events: Vec<Sequenced>) {
+        for (seq, frame) in events {
+            let targets: Vec<ConnId> = self
+                .members
+                .iter()
+                .filter(|(_, j)| seq > j.skip_through)
+                .map(|(c, _)| *c)
+                .collect();
+            self.deps
+                .metrics
+                .messages_delivered
+                .inc_by(targets.len() as u64);
+            for conn in targets {
+                self.send(conn, Outbound::Frame(frame.clone())).await;
             }
-            return;
-        }
-        self.fan_out(seq, &frame).await;
-        self.drain_pending().await;
-    }
-
-    async fn drain_pending(&mut self) {
-        while let Some(entry) = self.pending.first_entry() {
-            let seq = *entry.key();
-            if seq > self.delivered + 1 {
-                break;
-            }
-            let frame = entry.remove();
-            if seq == self.delivered + 1 {
-                self.fan_out(seq, &frame).await;
-            }
-        }
-        if self.pending.is_empty() {
-            self.gap_deadline = None;
-        }
-    }
-
-    /// Sends message `seq` to every member that does not have it yet.
-    async fn fan_out(&mut self, seq: i64, frame: &ByteString) {
-        self.delivered = seq;
-        let targets: Vec<ConnId> = self
-            .members
-            .iter()
-            .filter(|(_, j)| seq > j.skip_through)
-            .map(|(c, _)| *c)
-            .collect();
-        self.deps
-            .metrics
-            .messages_delivered
-            .inc_by(targets.len() as u64);
-        for conn in targets {
-            self.send(conn, Outbound::Frame(frame.clone())).await;
         }
     }
 
@@ -301,175 +284,34 @@ impl Room {
         }
     }
 
-    /// Sends, in order, what Postgres has beyond `delivered`: fills gaps and
-    /// finds messages whose publish was lost.
+    /// Sends, in order, what Postgres has beyond what was delivered: fills
+    /// gaps and finds events whose publish was lost.
     async fn catch_up(&mut self, known_last_seq: Option<i64>) {
-        let target = known_last_seq.or_else(|| self.pending.keys().next_back().copied());
+        let target = known_last_seq.or_else(|| self.order.highest_pending());
         loop {
-            let page = async {
-                let mut conn = self.deps.pool.get().await?;
-                messages::after(&mut conn, self.id, self.delivered, REPLAY_LIMIT).await
-            };
-            let page = match page.await {
-                Ok(page) => page,
+            let after = self.order.delivered();
+            let page = history::stored_after(&self.deps.pool, self.id, after, REPLAY_LIMIT);
+            let rows = match page.await {
+                Ok(rows) => rows,
                 Err(e) => {
                     tracing::warn!(error = %e, room.id = self.id, "catch-up failed; retrying");
-                    self.gap_deadline = Some(Instant::now() + Duration::from_secs(1));
+                    self.order.retry_later(now());
                     return;
                 }
             };
-            let full = page.len() as i64 == REPLAY_LIMIT;
-            for view in &page {
-                let seq = view.message.seq;
-                if seq > self.delivered {
-                    self.deps.metrics.catch_up_messages.inc();
-                    let frame = self.pending.remove(&seq).unwrap_or_else(|| frame_of(view));
-                    self.fan_out(seq, &frame).await;
-                }
-            }
-            if !full || target.is_some_and(|t| self.delivered >= t) {
+            let full = rows.len() as i64 == REPLAY_LIMIT;
+            let fresh = self.order.caught_up(rows);
+            self.deps
+                .metrics
+                .catch_up_messages
+                .inc_by(fresh.len() as u64);
+            self.fan_out(fresh).await;
+            if !full || target.is_some_and(|t| self.order.delivered() >= t) {
                 break;
             }
         }
-        self.drain_pending().await;
-        if !self.pending.is_empty() {
-            // Postgres has nothing for the gap yet: try again shortly.
-            self.gap_deadline = Some(Instant::now() + GAP_WAIT);
-        }
-    }
-
-    /// Replays what the member missed, says `joined`, then streams live.
-    async fn join(&mut self, member: Member, since: Option<i64>) {
-        let room = self.id;
-        let previous = self.members.remove(&member.conn);
-        let mut frames = Vec::new();
-        let mut truncated = false;
-        let mut skip_through = self.delivered;
-        if let Some(since) = since.map(|s| s.max(0)) {
-            if since < self.delivered {
-                let start = since.max(self.delivered - REPLAY_LIMIT);
-                truncated = start > since;
-                let replay = async {
-                    let mut conn = self.deps.pool.get().await?;
-                    messages::after(&mut conn, room, start, REPLAY_LIMIT).await
-                };
-                match replay.await {
-                    Ok(rows) => frames.extend(
-                        rows.iter()
-                            .filter(|v| v.message.seq <= self.delivered)
-                            .map(frame_of),
-                    ),
-                    Err(_) => {
-                        let msg = "history is unavailable right now; join again";
-                        let _ = member.tx.try_send(Outbound::Frame(error_frame(
-                            "unavailable",
-                            msg,
-                            room.to_string(),
-                        )));
-                        if let Some(p) = previous {
-                            self.left(&p.member.user).await;
-                        }
-                        return;
-                    }
-                }
-            } else if since > self.delivered {
-                // The client holds messages this instance has not delivered
-                // yet; never beyond what the room really has.
-                self.catch_up(None).await;
-                skip_through = since.min(self.delivered.max(skip_through));
-            }
-        }
-        let user = member.user.clone();
-        let first_here =
-            previous.is_none() && !self.members.values().any(|j| j.member.user.id == user.id);
-        if first_here {
-            match self.deps.presence.join(room, &user).await {
-                Ok(true) => self.announce(&user, true).await,
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, room.id = room, "presence unavailable"),
-            }
-        }
-        let online = match self.deps.presence.online(room).await {
-            Ok(online) => online,
-            Err(_) => self.local_users(Some(&user)),
-        };
-        let last_seq = self.delivered.max(skip_through);
-        frames.push(
-            ServerFrame::Joined {
-                room,
-                last_seq,
-                online,
-                truncated,
-            }
-            .to_json()
-            .into(),
-        );
-        let conn = member.conn;
-        self.members.insert(
-            conn,
-            Joined {
-                member,
-                skip_through,
-            },
-        );
-        self.send(conn, Outbound::Batch(frames)).await;
-    }
-
-    /// A member left (or was dropped): presence follows the user's last connection here.
-    async fn left(&mut self, user: &UserRef) {
-        if self.members.values().any(|j| j.member.user.id == user.id) {
-            return;
-        }
-        match self.deps.presence.leave(self.id, user).await {
-            Ok(true) => self.announce(user, false).await,
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, room.id = self.id, "presence unavailable"),
-        }
-    }
-
-    async fn announce(&self, user: &UserRef, online: bool) {
-        let frame = ServerFrame::Presence {
-            room: self.id,
-            user: user.clone(),
-            online,
-        }
-        .to_json();
-        // Not for the user it is about: `joined` already lists them.
-        if let Err(e) = fanout::publish_event(
-            &self.deps.redis,
-            &self.deps.redis_prefix,
-            self.id,
-            user.id,
-            &frame,
-        )
-        .await
-        {
-            tracing::warn!(error = %e, room.id = self.id, "could not announce presence");
-        }
-    }
-
-    fn local_users(&self, extra: Option<&UserRef>) -> Vec<UserRef> {
-        let mut users: Vec<UserRef> = self
-            .members
-            .values()
-            .map(|j| j.member.user.clone())
-            .chain(extra.cloned())
-            .collect();
-        users.sort_by(|a, b| a.name.cmp(&b.name));
-        users.dedup_by_key(|u| u.id);
-        users
-    }
-
-    async fn refresh_presence(&mut self) {
-        let users = self.local_users(None);
-        match self.deps.presence.refresh_and_sweep(self.id, &users).await {
-            Ok(gone) => {
-                for user in gone {
-                    self.announce(&user, false).await;
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, room.id = self.id, "presence refresh failed"),
-        }
+        let ready = self.order.settle(now());
+        self.fan_out(ready).await;
     }
 
     /// The room is gone: every member gets `left`.

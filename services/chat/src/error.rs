@@ -9,14 +9,19 @@ use common::protocol::ServerFrame;
 /// Why an upgrade to WebSocket is refused, before any socket opens.
 #[derive(Debug, thiserror::Error)]
 pub enum UpgradeError {
+    /// No valid token, or its session has ended: 401.
     #[error("{0}")]
     Unauthenticated(&'static str),
+    /// A cookie-authenticated upgrade from another site: 403.
     #[error("cross-site WebSocket refused: the Origin is not this site")]
     CrossOrigin,
+    /// The user holds the maximum of connections already: 429.
     #[error("too many open connections for this user")]
     TooManyConnections,
+    /// Postgres or Redis is down: 503.
     #[error("the chat service is unavailable right now")]
     Unavailable,
+    /// Not a valid WebSocket handshake: 400.
     #[error("{0}")]
     NotWebSocket(String),
 }
@@ -63,14 +68,20 @@ impl ResponseError for UpgradeError {
 }
 
 /// The `error` frame for a failed request; `reference` is its nonce or room.
+/// A user's mistake keeps its own code; only a dependency being down
+/// becomes `unavailable` (which tells the client to resend).
 pub fn error_frame(e: &common::Error, reference: Option<String>) -> ByteString {
     use common::Error as C;
     let (code, message) = match e {
-        C::Invalid { code, message, .. } => (*code, message.to_string()),
+        C::Invalid { code, message, .. } | C::Conflict { code, message, .. } => {
+            (*code, message.to_string())
+        }
         C::RateLimited { .. } => ("rate_limited", e.to_string()),
-        C::NotFound(_) => ("room_not_found", "there is no such room".to_owned()),
+        C::NotFound("room") => ("room_not_found", "there is no such room".to_owned()),
+        C::NotFound("message") => ("message_not_found", "there is no such message".to_owned()),
+        // Something else the request named does not exist: the client's mistake.
+        C::NotFound(_) => ("bad_request", e.to_string()),
         C::Forbidden(m) | C::Unauthenticated(m) => ("forbidden", (*m).to_owned()),
-        C::Conflict { message, .. } => ("bad_request", message.to_string()),
         _ => {
             tracing::warn!(error = %e, "request failed on a dependency");
             ("unavailable", "storage or broker unavailable: the message was not stored; resend it with the same nonce".into())
@@ -85,7 +96,8 @@ pub fn error_frame(e: &common::Error, reference: Option<String>) -> ByteString {
     .into()
 }
 
-/// An `error` frame for a request the protocol refuses.
+/// An `error` frame for a request the protocol refuses, or for a failure
+/// whose wording depends on the request (a join that cannot be served).
 pub fn protocol_error(
     code: &str,
     message: impl Into<String>,
@@ -98,4 +110,44 @@ pub fn protocol_error(
     }
     .to_json()
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(e: common::Error) -> String {
+        match serde_json::from_str::<ServerFrame>(&error_frame(&e, None)) {
+            Ok(ServerFrame::Error { code, .. }) => code,
+            other => panic!("not an error frame: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_missing_thing_is_named_by_what_is_missing() {
+        assert_eq!(code_of(common::Error::NotFound("room")), "room_not_found");
+        assert_eq!(
+            code_of(common::Error::NotFound("message")),
+            "message_not_found"
+        );
+        assert_eq!(code_of(common::Error::NotFound("user")), "bad_request");
+    }
+
+    #[test]
+    fn a_conflict_keeps_its_own_code() {
+        let e = common::Error::conflict("name", "name_taken", "A room with that name exists.");
+        assert_eq!(code_of(e), "name_taken");
+    }
+
+    #[test]
+    fn only_a_dependency_down_asks_for_a_resend() {
+        assert_eq!(
+            code_of(common::Error::Unavailable("redis".into())),
+            "unavailable"
+        );
+        assert_eq!(
+            code_of(common::Error::invalid("body", "too_long", "too long")),
+            "too_long"
+        );
+    }
 }

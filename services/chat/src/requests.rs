@@ -1,0 +1,253 @@
+//! What each client frame means (protocol.md "Client -> server"): a join
+//! with its checks, a leave, a send handed to the send path, a throttled
+//! `typing`. Every frame type is one arm of [`Requests::frame`] and one
+//! method; the answer is a [`Step`] for the socket loop, which alone writes
+//! to the socket.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytestring::ByteString;
+use common::messaging::{self, Outlet, Sent};
+use common::protocol::{ClientFrame, ServerFrame};
+use common::store::rooms;
+use tokio::time::Instant;
+
+use crate::delivery::{Delivery, Member};
+use crate::error::{error_frame, protocol_error};
+use crate::inbound::{Inbound, classify};
+use crate::state::ChatState;
+
+/// Rooms one connection may be in at once.
+const MAX_ROOMS: usize = 100;
+/// At most one `typing` per room per connection in this interval.
+const TYPING_EVERY: Duration = Duration::from_secs(1);
+
+/// A request's work the socket loop awaits (a send being stored); what it
+/// yields is the request's next step.
+pub type InFlight = Pin<Box<dyn Future<Output = Step>>>;
+
+/// What the socket loop does after a request.
+pub enum Step {
+    /// Nothing to answer.
+    Continue,
+    /// Answer the client with this frame.
+    Reply(ByteString),
+    /// Await this, reading no other frame meanwhile (so answers keep the
+    /// order of requests), then take the step it yields.
+    Await(InFlight),
+    /// Close the connection with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// At most one `typing` per room in an interval: a burst of keystrokes is
+/// news once, and a send ends the burst.
+#[derive(Debug)]
+struct Throttle {
+    every: Duration,
+    last: HashMap<i64, Instant>,
+}
+
+impl Throttle {
+    /// Lets one event per room through every `every`.
+    fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last: HashMap::new(),
+        }
+    }
+
+    /// Whether an event in `room` at `now` goes through (and counts).
+    fn allow(&mut self, room: i64, now: Instant) -> bool {
+        if self
+            .last
+            .get(&room)
+            .is_some_and(|t| now.duration_since(*t) < self.every)
+        {
+            return false;
+        }
+        self.last.insert(room, now);
+        true
+    }
+
+    /// Lets the next event in `room` through.
+    fn reset(&mut self, room: i64) {
+        self.last.remove(&room);
+    }
+}
+
+/// One connection's requests: who makes them, the rooms it joined, its
+/// typing throttle.
+pub struct Requests {
+    state: Arc<ChatState>,
+    /// This connection as a member of the rooms it joins.
+    me: Member,
+    joined: HashSet<i64>,
+    typing: Throttle,
+}
+
+impl Requests {
+    /// The requests of the connection `me`, which has joined no room yet.
+    pub fn new(state: Arc<ChatState>, me: Member) -> Self {
+        Self {
+            state,
+            me,
+            joined: HashSet::new(),
+            typing: Throttle::new(TYPING_EVERY),
+        }
+    }
+
+    /// Answers one text frame: a request, a mistake (an `error` frame), or
+    /// something that closes the connection.
+    pub async fn text(&mut self, text: &str) -> Step {
+        match classify(text) {
+            Inbound::Close(code, why) => Step::Close(code, why),
+            Inbound::Reject {
+                code,
+                message,
+                reference,
+            } => Step::Reply(protocol_error(code, message, reference)),
+            Inbound::Frame(frame) => self.frame(frame).await,
+        }
+    }
+
+    async fn frame(&mut self, frame: ClientFrame) -> Step {
+        match frame {
+            ClientFrame::Join { room, since } => self.join(room, since).await,
+            ClientFrame::Leave { room } => self.leave(room),
+            ClientFrame::Send { room, body, nonce } => self.send(room, body, nonce),
+            ClientFrame::Typing { room } => self.typing(room).await,
+        }
+    }
+
+    /// Leaves every room joined: the connection is closing.
+    pub fn leave_all(&mut self) {
+        for room in self.joined.drain() {
+            self.state.hub.leave(room, self.me.conn);
+        }
+    }
+
+    async fn join(&mut self, room: i64, since: Option<i64>) -> Step {
+        let reference = Some(room.to_string());
+        if since.is_some_and(|s| s < 0) {
+            let msg = "since must be 0 or more";
+            return Step::Reply(protocol_error("bad_request", msg, reference));
+        }
+        if !self.joined.contains(&room) && self.joined.len() >= MAX_ROOMS {
+            let msg = "a connection can be in at most 100 rooms";
+            return Step::Reply(protocol_error("bad_request", msg, reference));
+        }
+        let exists = async {
+            let mut conn = self.state.pool.get().await?;
+            rooms::exists(&mut conn, room).await
+        };
+        match exists.await {
+            Ok(true) => {}
+            Ok(false) => {
+                let msg = "there is no such room";
+                return Step::Reply(protocol_error("room_not_found", msg, reference));
+            }
+            Err(e) => return Step::Reply(error_frame(&e, reference)),
+        }
+        self.joined.insert(room);
+        self.state.hub.join(room, self.me.clone(), since);
+        Step::Continue
+    }
+
+    fn leave(&mut self, room: i64) -> Step {
+        if !self.joined.remove(&room) {
+            let msg = "this connection is not in that room";
+            return Step::Reply(protocol_error("not_joined", msg, Some(room.to_string())));
+        }
+        self.state.hub.leave(room, self.me.conn);
+        Step::Reply(ServerFrame::Left { room }.to_json().into())
+    }
+
+    fn send(&mut self, room: i64, body: String, nonce: String) -> Step {
+        if !self.joined.contains(&room) {
+            let msg = "join the room before sending to it";
+            return Step::Reply(protocol_error("not_joined", msg, Some(nonce)));
+        }
+        // A send ends a burst of typing: the next keystroke is news again.
+        self.typing.reset(room);
+        let state = self.state.clone();
+        let user = self.me.user.clone();
+        Step::Await(Box::pin(async move {
+            let outlet = Outlet {
+                writer: &state.writer,
+                limiter: &state.limiter,
+                redis: &state.redis,
+                redis_prefix: &state.config.common.redis_prefix,
+            };
+            let result = messaging::send(&outlet, user.id, &user.name, room, &body, &nonce).await;
+            sent(&state, nonce, result)
+        }))
+    }
+
+    async fn typing(&mut self, room: i64) -> Step {
+        if !self.joined.contains(&room) {
+            let msg = "join the room first";
+            return Step::Reply(protocol_error("not_joined", msg, Some(room.to_string())));
+        }
+        if !self.typing.allow(room, Instant::now()) {
+            return Step::Continue;
+        }
+        let user = &self.me.user;
+        let frame = ServerFrame::Typing {
+            room,
+            user: user.clone(),
+        }
+        .to_json();
+        let (redis, prefix) = (&self.state.redis, &self.state.config.common.redis_prefix);
+        match common::fanout::publish_event(redis, prefix, room, user.id, &frame).await {
+            Ok(()) => Step::Continue,
+            Err(e) => Step::Reply(error_frame(&e, Some(room.to_string()))),
+        }
+    }
+}
+
+/// A send finished: a new message goes to the room through the hub's local
+/// shortcut (the sender's copy is its acknowledgement); a repeated nonce
+/// answers only the sender, with the message stored before.
+fn sent(state: &ChatState, nonce: String, result: common::Result<Sent>) -> Step {
+    match result {
+        Ok(sent) if sent.created => {
+            state.metrics.messages_stored.inc();
+            let delivery = Delivery::Sequenced {
+                seq: sent.message.seq,
+                frame: sent.frame.into(),
+            };
+            state.hub.deliver(sent.message.room, delivery);
+            Step::Continue
+        }
+        Ok(sent) => Step::Reply(sent.frame.into()),
+        Err(e) => Step::Reply(error_frame(&e, Some(nonce))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typing_goes_through_once_per_interval_and_room() {
+        let t0 = Instant::now();
+        let mut throttle = Throttle::new(TYPING_EVERY);
+        assert!(throttle.allow(7, t0));
+        assert!(!throttle.allow(7, t0 + Duration::from_millis(999)));
+        assert!(throttle.allow(8, t0), "another room is news");
+        assert!(throttle.allow(7, t0 + TYPING_EVERY));
+    }
+
+    #[test]
+    fn a_send_ends_the_burst() {
+        let t0 = Instant::now();
+        let mut throttle = Throttle::new(TYPING_EVERY);
+        assert!(throttle.allow(7, t0));
+        throttle.reset(7);
+        assert!(throttle.allow(7, t0 + Duration::from_millis(10)));
+    }
+}
