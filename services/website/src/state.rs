@@ -52,7 +52,8 @@ impl AppState {
             passwords: PasswordHasher::new(config.hash_concurrency, config.hash_queue).await?,
             limiter: RateLimiter::new(redis.clone(), prefix.clone()),
             availability: Availability::new(redis.clone(), pool.clone(), prefix),
-            metrics: Metrics::new(),
+            metrics: Metrics::new()
+                .map_err(|e| common::Error::Internal(format!("defining the metrics: {e}")))?,
             csrf_key: config.signing_key.derive_secret("csrf"),
             redis,
             writer: MessageWriter::start(pool.clone(), WRITER_SHARDS),
