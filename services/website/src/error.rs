@@ -7,7 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::web::render::render_error_page;
+use crate::web::layout::render_error_page;
+use crate::web::redirect::encode_component;
 
 /// Everything a website handler can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -182,10 +183,7 @@ impl ResponseError for PageError {
     fn error_response(&self) -> HttpResponse {
         self.0.log();
         if let Error::LoginRequired { next } = &self.0 {
-            let location = format!(
-                "/login?next={}",
-                crate::web::redirect::encode_component(next)
-            );
+            let location = format!("/login?next={}", encode_component(next));
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location))
                 .finish();

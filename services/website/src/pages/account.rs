@@ -11,8 +11,9 @@ use crate::error::PageResult;
 use crate::state::AppState;
 use crate::web::client_ip::client_ip;
 use crate::web::cookies;
+use crate::web::layout::PageContext;
 use crate::web::redirect::safe_next;
-use crate::web::render::{FieldErrors, PageContext, render};
+use crate::web::render::{FieldErrors, render};
 use crate::web::session::{Page, session_cookie};
 
 #[derive(Template)]
@@ -40,7 +41,7 @@ pub async fn register_page(page: Page) -> PageResult<HttpResponse> {
         return Ok(see_other("/rooms"));
     }
     let view = RegisterPage {
-        ctx: PageContext::of(&page),
+        ctx: page.context(),
         username: String::new(),
         email: String::new(),
         errors: FieldErrors::default(),
@@ -87,7 +88,7 @@ pub async fn register(
         }
     }
     let view = RegisterPage {
-        ctx: PageContext::of(&page),
+        ctx: page.context(),
         username: form.username.clone(),
         email: form.email.clone(),
         errors,
@@ -131,7 +132,7 @@ pub async fn login_page(page: Page, query: web::Query<LoginQuery>) -> PageResult
         return Ok(see_other(&after_login(&query.next)));
     }
     let view = LoginPage {
-        ctx: PageContext::of(&page),
+        ctx: page.context(),
         login: String::new(),
         next: safe_next(&query.next).unwrap_or_default(),
         errors: FieldErrors::default(),
@@ -174,7 +175,7 @@ pub async fn login(
         }
     }
     let view = LoginPage {
-        ctx: PageContext::of(&page),
+        ctx: page.context(),
         login: form.login.clone(),
         next: safe_next(&form.next).unwrap_or_default(),
         errors,

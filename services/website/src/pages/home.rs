@@ -5,7 +5,8 @@ use actix_web::{HttpResponse, get};
 use askama::Template;
 
 use crate::error::PageResult;
-use crate::web::render::{PageContext, render};
+use crate::web::layout::PageContext;
+use crate::web::render::render;
 use crate::web::session::Page;
 
 #[derive(Template)]
@@ -19,7 +20,7 @@ pub async fn index(page: Page) -> PageResult<HttpResponse> {
     Ok(render(
         StatusCode::OK,
         &Index {
-            ctx: PageContext::of(&page),
+            ctx: page.context(),
         },
     )?)
 }

@@ -14,7 +14,8 @@ use super::see_other;
 use crate::actions;
 use crate::error::PageResult;
 use crate::state::AppState;
-use crate::web::render::{FieldErrors, PageContext, render};
+use crate::web::layout::PageContext;
+use crate::web::render::{FieldErrors, render};
 use crate::web::session::Page;
 
 /// Messages rendered per page.
@@ -107,7 +108,7 @@ async fn room_page(
     }
     let (body, nonce, errors) = form;
     let view = RoomPage {
-        ctx: PageContext::of(page),
+        ctx: page.context(),
         is_owner: room.is_owned_by(user.user_id),
         older: (first_seq > 1).then(|| format!("/rooms/{room_id}?before={first_seq}")),
         historic: before.is_some(),

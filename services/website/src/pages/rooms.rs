@@ -10,7 +10,8 @@ use serde::Deserialize;
 use super::see_other;
 use crate::error::{Error, PageResult};
 use crate::state::AppState;
-use crate::web::render::{FieldErrors, PageContext, render};
+use crate::web::layout::PageContext;
+use crate::web::render::{FieldErrors, render};
 use crate::web::session::Page;
 
 /// Rooms per page of the list.
@@ -107,7 +108,7 @@ async fn rooms_page(
     });
     let (name, topic, errors) = form;
     let view = RoomsPage {
-        ctx: PageContext::of(page),
+        ctx: page.context(),
         q: q.to_owned(),
         rooms,
         next_page,

@@ -6,6 +6,7 @@ pub mod cookies;
 pub mod csrf;
 pub mod extract;
 pub mod headers;
+pub mod layout;
 pub mod observe;
 pub mod redirect;
 pub mod render;

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use common::store::sessions;
 use uuid::Uuid;
 
+use super::layout::PageContext;
 use super::{cookies, csrf};
 use crate::error::{ApiError, Error, PageError};
 use crate::state::AppState;
@@ -217,6 +218,16 @@ impl Page {
 
     pub fn request(&self) -> &HttpRequest {
         &self.req
+    }
+
+    /// What the layout shows around this page.
+    pub fn context(&self) -> PageContext {
+        PageContext {
+            username: self.user.as_ref().map(|u| u.username.clone()),
+            csrf_token: self.csrf_token.clone(),
+            notice: self.notice,
+            knows_user: true,
+        }
     }
 }
 
