@@ -7,7 +7,7 @@ use common::{Error, Result};
 
 use crate::availability::Kind;
 use crate::state::AppState;
-use crate::web::session::IssuedToken;
+use crate::web::auth::IssuedToken;
 use common::ratelimit;
 
 /// A registration form, validated field by field.

@@ -5,7 +5,7 @@ use common::Result;
 use common::messaging::{self, Outlet, Sent};
 
 use crate::state::AppState;
-use crate::web::session::Session;
+use crate::web::auth::Session;
 
 /// Sends a message from the session's user to `room_id`.
 pub async fn send(

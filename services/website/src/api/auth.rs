@@ -11,8 +11,8 @@ use crate::actions::accounts::{self, Registration};
 use crate::availability::Kind;
 use crate::error::{ApiResult, Error};
 use crate::state::AppState;
+use crate::web::auth::ApiUser;
 use crate::web::client_ip::client_ip;
-use crate::web::session::ApiUser;
 use common::ratelimit;
 
 /// Creates an account (and a session, whose token the login call returns).

@@ -10,7 +10,7 @@ use super::types::{ErrorBody, MessageEnvelope, MessagePage, NewMessageBody};
 use crate::actions;
 use crate::error::{ApiResult, Error};
 use crate::state::AppState;
-use crate::web::session::ApiUser;
+use crate::web::auth::ApiUser;
 
 #[derive(Deserialize, IntoParams)]
 pub struct HistoryQuery {

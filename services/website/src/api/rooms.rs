@@ -11,7 +11,7 @@ use crate::actions;
 use crate::error::{ApiResult, Error};
 use crate::pages::rooms::{cursor, list_page};
 use crate::state::AppState;
-use crate::web::session::ApiUser;
+use crate::web::auth::ApiUser;
 
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {

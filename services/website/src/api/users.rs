@@ -6,7 +6,7 @@ use common::store::users;
 use super::types::{ErrorBody, UserEnvelope, UserJson};
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::web::session::ApiUser;
+use crate::web::auth::ApiUser;
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),

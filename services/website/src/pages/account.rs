@@ -9,12 +9,13 @@ use super::{see_other, see_other_with_cookie};
 use crate::actions::accounts::{self, Registration};
 use crate::error::PageResult;
 use crate::state::AppState;
+use crate::web::auth::session_cookie;
 use crate::web::client_ip::client_ip;
 use crate::web::cookies;
 use crate::web::layout::PageContext;
+use crate::web::page::Page;
 use crate::web::redirect::safe_next;
 use crate::web::render::{FieldErrors, render};
-use crate::web::session::{Page, session_cookie};
 
 #[derive(Template)]
 #[template(path = "register.html")]

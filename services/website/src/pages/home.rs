@@ -6,8 +6,8 @@ use askama::Template;
 
 use crate::error::PageResult;
 use crate::web::layout::PageContext;
+use crate::web::page::Page;
 use crate::web::render::render;
-use crate::web::session::Page;
 
 #[derive(Template)]
 #[template(path = "index.html")]

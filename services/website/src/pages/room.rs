@@ -15,8 +15,8 @@ use crate::actions;
 use crate::error::PageResult;
 use crate::state::AppState;
 use crate::web::layout::PageContext;
+use crate::web::page::Page;
 use crate::web::render::{FieldErrors, render};
-use crate::web::session::Page;
 
 /// Messages rendered per page.
 const PAGE_SIZE: i64 = 50;

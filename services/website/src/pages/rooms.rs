@@ -11,8 +11,8 @@ use super::see_other;
 use crate::error::{Error, PageResult};
 use crate::state::AppState;
 use crate::web::layout::PageContext;
+use crate::web::page::Page;
 use crate::web::render::{FieldErrors, render};
-use crate::web::session::Page;
 
 /// Rooms per page of the list.
 const PAGE_SIZE: i64 = 25;
