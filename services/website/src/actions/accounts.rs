@@ -1,14 +1,22 @@
 //! Registering, logging in and out.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use common::domain::{Email, Password, Username};
+use common::ratelimit;
 use common::store::{sessions, users};
 use common::{Error, Result};
 
 use crate::availability::Kind;
 use crate::state::AppState;
-use crate::web::auth::IssuedToken;
-use common::ratelimit;
+
+/// A freshly issued token: the page puts it in the session cookie, the API
+/// hands it to the client, so the action only says what was issued.
+pub struct IssuedToken {
+    /// The signed JWT.
+    pub token: String,
+    /// When it stops working (the idle limit, capped by the session's end).
+    pub expires_at: DateTime<Utc>,
+}
 
 /// A registration form, validated field by field.
 pub struct Registration {

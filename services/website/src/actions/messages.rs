@@ -4,13 +4,13 @@
 use common::Result;
 use common::messaging::{self, Outlet, Sent};
 
+use super::Actor;
 use crate::state::AppState;
-use crate::web::auth::Session;
 
-/// Sends a message from the session's user to `room_id`.
+/// Sends a message from `author` to `room_id`.
 pub async fn send(
     state: &AppState,
-    user: &Session,
+    author: &Actor,
     room_id: i64,
     body: &str,
     nonce: &str,
@@ -21,7 +21,15 @@ pub async fn send(
         redis: &state.redis,
         redis_prefix: &state.config.common.redis_prefix,
     };
-    let sent = messaging::send(&outlet, user.user_id, &user.username, room_id, body, nonce).await?;
+    let sent = messaging::send(
+        &outlet,
+        author.user_id,
+        &author.username,
+        room_id,
+        body,
+        nonce,
+    )
+    .await?;
     if sent.created {
         state.metrics.messages_stored.inc();
     }

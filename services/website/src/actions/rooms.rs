@@ -4,11 +4,13 @@ use common::Result;
 use common::fanout;
 use common::store::rooms;
 
+use super::Actor;
 use crate::state::AppState;
 
-/// Deletes `room_id` (with its messages) if `user_id` owns it, then tells
+/// Deletes `room_id` (with its messages) if `actor` owns it, then tells
 /// every chat instance so that its members get `left`.
-pub async fn delete(state: &AppState, user_id: i64, room_id: i64) -> Result<()> {
+pub async fn delete(state: &AppState, actor: &Actor, room_id: i64) -> Result<()> {
+    let user_id = actor.user_id;
     {
         let mut conn = state.pool.get().await?;
         rooms::delete(&mut conn, room_id, user_id).await?;

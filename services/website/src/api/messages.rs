@@ -63,9 +63,14 @@ pub async fn send(
     path: web::Path<i64>,
     body: web::Json<NewMessageBody>,
 ) -> ApiResult<HttpResponse> {
-    let stored =
-        actions::messages::send(&state, &user.0, path.into_inner(), &body.body, &body.nonce)
-            .await?;
+    let stored = actions::messages::send(
+        &state,
+        user.actor(),
+        path.into_inner(),
+        &body.body,
+        &body.nonce,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(MessageEnvelope {
         message: stored.message,
     }))

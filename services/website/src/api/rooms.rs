@@ -66,11 +66,11 @@ pub async fn create(
     let name = RoomName::parse(&body.name)?;
     let topic = Topic::parse(&body.topic)?;
     let mut conn = state.pool.get().await.map_err(common::Error::from)?;
-    let room = rooms::insert(&mut conn, &name, &topic, user.0.user_id).await?;
+    let room = rooms::insert(&mut conn, &name, &topic, user.actor().user_id).await?;
     // The owner is the caller: no need to read the room back.
     let view = rooms::RoomView {
         room,
-        owner_name: Some(user.0.username.clone()),
+        owner_name: Some(user.actor().username.clone()),
     };
     Ok(HttpResponse::Created().json(RoomEnvelope {
         room: RoomJson::from(&view),
@@ -103,6 +103,6 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    actions::rooms::delete(&state, user.0.user_id, path.into_inner()).await?;
+    actions::rooms::delete(&state, user.actor(), path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -14,7 +14,7 @@ use crate::web::auth::ApiUser;
 #[get("/users/me")]
 pub async fn me(user: ApiUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await.map_err(common::Error::from)?;
-    let user = users::find(&mut conn, user.0.user_id).await?;
+    let user = users::find(&mut conn, user.actor().user_id).await?;
     Ok(HttpResponse::Ok().json(UserEnvelope {
         user: UserJson::from(&user),
     }))

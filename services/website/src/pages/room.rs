@@ -194,7 +194,7 @@ pub async fn delete(
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
     page.verify_csrf(&form.csrf_token)?;
-    actions::rooms::delete(&state, user.user_id, path.into_inner()).await?;
+    actions::rooms::delete(&state, user, path.into_inner()).await?;
     page.set_notice("room_deleted");
     Ok(see_other("/rooms"))
 }

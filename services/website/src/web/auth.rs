@@ -9,30 +9,26 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use common::auth::token::{Via, bearer};
 use common::store::sessions;
 use uuid::Uuid;
 
 use super::cookies;
+use crate::actions::Actor;
+use crate::actions::accounts::IssuedToken;
 use crate::error::{ApiError, Error};
 use crate::state::AppState;
 
 /// An authenticated request's user and session.
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub user_id: i64,
-    pub username: String,
+    /// The user, as the actions take them.
+    pub actor: Actor,
     /// The session the token names: what logging out revokes.
     pub sid: Uuid,
     /// How the token came, which decides the Origin check.
     pub via: Via,
-}
-
-/// A freshly issued token, for a cookie or the API login answer.
-pub struct IssuedToken {
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
 }
 
 /// The shared state, for extractors (handlers get it as `web::Data`).
@@ -98,8 +94,7 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Option<
         );
     }
     let session = Session {
-        user_id,
-        username,
+        actor: Actor { user_id, username },
         sid: session.id,
         via,
     };
@@ -127,6 +122,13 @@ fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), Error> {
 /// Extractor for API handlers that need a user: 401 without a valid session,
 /// 403 for a cookie-authenticated call from another origin.
 pub struct ApiUser(pub Session);
+
+impl ApiUser {
+    /// The user, for the action the handler calls.
+    pub fn actor(&self) -> &Actor {
+        &self.0.actor
+    }
+}
 
 impl FromRequest for ApiUser {
     type Error = ApiError;

@@ -12,6 +12,7 @@ use actix_web::{FromRequest, HttpRequest};
 use super::auth::{Session, app_state, authenticate};
 use super::layout::PageContext;
 use super::{cookies, csrf, redirect};
+use crate::actions::Actor;
 use crate::error::{Error, PageError};
 
 /// The page extractor: what every page needs about the request.
@@ -38,8 +39,8 @@ impl Page {
     /// The signed-in user, or a redirect to the login page that comes back here.
     /// After a form POST it comes back to the page the form was on (a POST
     /// path cannot be visited), else to the rooms.
-    pub fn require_user(&self) -> Result<&Session, PageError> {
-        self.user.as_ref().ok_or_else(|| {
+    pub fn require_user(&self) -> Result<&Actor, PageError> {
+        self.user.as_ref().map(|s| &s.actor).ok_or_else(|| {
             let next = if self.req.method() == Method::GET {
                 match self.req.query_string() {
                     "" => self.req.path().to_owned(),
@@ -85,7 +86,7 @@ impl Page {
     /// What the layout shows around this page.
     pub fn context(&self) -> PageContext {
         PageContext {
-            username: self.user.as_ref().map(|u| u.username.clone()),
+            username: self.user.as_ref().map(|u| u.actor.username.clone()),
             csrf_token: self.csrf_token.clone(),
             notice: self.notice,
             knows_user: true,
