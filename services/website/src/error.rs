@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
+use crate::actions::rooms::{ListError, MAX_QUERY_CHARS};
 use crate::web::layout::render_error_page;
 use crate::web::redirect::encode_component;
 
@@ -44,6 +45,15 @@ impl Error {
             code,
             message: message.into(),
         }
+    }
+
+    /// The first of a form's problems, for answers that carry one (the API).
+    /// Parsers never give an empty list; if one did, it would still answer.
+    pub fn first_of(problems: Vec<common::Error>) -> Self {
+        let first = problems.into_iter().next();
+        Self::Core(first.unwrap_or(common::Error::Internal(
+            "a form was refused without a problem".into(),
+        )))
     }
 
     /// Status and stable code: the whole mapping, exhaustively.
@@ -107,6 +117,21 @@ impl Error {
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
             tracing::error!(error = %self, code, "request failed");
+        }
+    }
+}
+
+/// A room list's input problems are malformed requests (400), worded for
+/// the API; the page words its cursor problem itself.
+impl From<ListError> for Error {
+    fn from(e: ListError) -> Self {
+        match e {
+            ListError::BadCursor => Self::bad_request("bad_cursor", "cursor is not valid"),
+            ListError::QueryTooLong => Self::bad_request(
+                "bad_query",
+                format!("q is at most {MAX_QUERY_CHARS} characters"),
+            ),
+            ListError::Core(e) => Self::Core(e),
         }
     }
 }
