@@ -6,12 +6,12 @@ use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 use common::protocol::rfc3339_millis;
 use common::store::messages::MessageView;
-use common::store::rooms::{self, RoomView};
-use common::store::{members, messages};
+use common::store::rooms::RoomView;
 use serde::Deserialize;
 
 use super::see_other;
 use crate::actions;
+use crate::actions::messages::ReadMark;
 use crate::error::PageResult;
 use crate::state::AppState;
 use crate::web::layout::PageContext;
@@ -93,28 +93,19 @@ async fn room_page(
     status: StatusCode,
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
-    let mut conn = state.pool.get().await.map_err(common::Error::from)?;
-    let room = rooms::find(&mut conn, room_id).await?;
-    let mut recent = messages::page_before(&mut conn, room_id, before, PAGE_SIZE).await?;
-    recent.reverse();
-    let first_seq = recent.first().map_or(0, |m| m.message.seq);
-    let last_seq = recent
-        .last()
-        .map_or(before.map_or(room.room.last_seq, |b| b - 1), |m| {
-            m.message.seq
-        });
-    if before.is_none() {
-        members::mark_read(&mut conn, room_id, user.user_id, last_seq).await?;
-    }
+    let history =
+        actions::messages::history(state, user, room_id, before, PAGE_SIZE, ReadMark::Advance)
+            .await?;
+    let oldest = history.messages.last().map_or(0, |m| m.message.seq);
     let (body, nonce, errors) = form;
     let view = RoomPage {
         ctx: page.context(),
-        is_owner: room.is_owned_by(user.user_id),
-        older: (first_seq > 1).then(|| format!("/rooms/{room_id}?before={first_seq}")),
+        is_owner: history.room.is_owned_by(user.user_id),
+        older: (oldest > 1).then(|| format!("/rooms/{room_id}?before={oldest}")),
         historic: before.is_some(),
-        lines: recent.iter().map(Line::from).collect(),
-        last_seq,
-        room,
+        lines: history.messages.iter().rev().map(Line::from).collect(),
+        last_seq: history.last_seq,
+        room: history.room,
         body,
         nonce,
         errors,
