@@ -98,8 +98,11 @@ pub struct LoginAnswer {
     pub user: UserJson,
 }
 
+/// Whether the names asked about are free.
+// Still `Availability` in the OpenAPI document, as before the rename.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Availability {
+#[schema(as = Availability)]
+pub struct AvailabilityAnswer {
     /// True when the username is free; null when not asked.
     pub username: Option<bool>,
     /// True when the e-mail is free; null when not asked.
