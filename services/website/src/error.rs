@@ -14,32 +14,45 @@ use crate::web::redirect::encode_component;
 /// Everything a website handler can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A rule or the infrastructure refused: mapped by its kind below.
     #[error(transparent)]
     Core(#[from] common::Error),
     /// Malformed request: bad JSON syntax, bad query parameter.
     #[error("{message}")]
     BadRequest {
+        /// The stable code clients match on.
         code: &'static str,
+        /// What was wrong, for people.
         message: Cow<'static, str>,
     },
+    /// A body over the limit (413).
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// A body of another type than the one named (415).
     #[error("the request body must be {0}")]
     UnsupportedMediaType(&'static str),
+    /// A form post without this browser's CSRF token (403).
     #[error("the form has expired or did not come from this site; reload the page and try again")]
     Csrf,
+    /// A cookie-authenticated API call from another origin (403).
     #[error("cross-site request refused")]
     CrossOrigin,
+    /// No route, or a path parameter that names nothing (404).
     #[error("page not found")]
     PageNotFound,
     /// A page that needs an account, visited signed out: 303 to the login page.
     #[error("sign in to continue")]
-    LoginRequired { next: String },
+    LoginRequired {
+        /// Where to come back to after signing in.
+        next: String,
+    },
+    /// A template failed to render: our fault (500).
     #[error("rendering a page: {0}")]
     Template(#[from] askama::Error),
 }
 
 impl Error {
+    /// A malformed request (400) with its stable code.
     pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::BadRequest {
             code,

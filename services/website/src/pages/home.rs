@@ -15,6 +15,7 @@ struct Index {
     ctx: PageContext,
 }
 
+/// `GET /`: the landing page; signed in, it links to the rooms.
 #[get("/")]
 pub async fn index(page: Page) -> PageResult<HttpResponse> {
     Ok(render(

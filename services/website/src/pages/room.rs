@@ -60,12 +60,14 @@ struct RoomPage {
     errors: FieldErrors,
 }
 
+/// Which page of the room: the newest messages, or those before a seq.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct RoomQuery {
     before: Option<i64>,
 }
 
+/// The send form as posted; missing fields read as empty, so the page can say what is missing rather than refuse the post.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct SendForm {
@@ -74,6 +76,7 @@ pub struct SendForm {
     csrf_token: String,
 }
 
+/// The delete form: only its CSRF token, so no other site can delete a room.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct DeleteForm {
@@ -113,6 +116,8 @@ async fn room_page(
     Ok(render(status, &view)?)
 }
 
+/// `GET /rooms/{id}`: the room's newest messages (or an older page), which
+/// marks them read; the page's script goes live from there.
 #[get("/rooms/{id}")]
 pub async fn show(
     page: Page,
@@ -132,6 +137,9 @@ pub async fn show(
     .await
 }
 
+/// `POST /rooms/{id}/messages`: sends without JavaScript, stored and fanned
+/// out like a WebSocket send; 303 to the message, or the page again with the
+/// problem beside the text.
 #[post("/rooms/{id}/messages")]
 pub async fn send(
     page: Page,
@@ -176,6 +184,7 @@ pub async fn send(
     .await
 }
 
+/// `POST /rooms/{id}/delete`: the owner deletes the room (others: 403).
 #[post("/rooms/{id}/delete")]
 pub async fn delete(
     page: Page,

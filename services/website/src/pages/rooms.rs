@@ -33,6 +33,7 @@ struct RoomsPage {
     errors: FieldErrors,
 }
 
+/// The list's search text and page cursor; both may be empty.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ListQuery {
@@ -40,6 +41,7 @@ pub struct ListQuery {
     cursor: String,
 }
 
+/// The new-room form as posted; missing fields read as empty, so the page can say what is missing rather than refuse the post.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct CreateForm {
@@ -81,6 +83,7 @@ async fn rooms_page(
     Ok(render(status, &view)?)
 }
 
+/// `GET /rooms`: the room list, searched and paged, with the create form.
 #[get("/rooms")]
 pub async fn list(
     page: Page,
@@ -100,6 +103,8 @@ pub async fn list(
     .await
 }
 
+/// `POST /rooms`: 303 to the new room, or the list again with each problem
+/// beside its field (409 for a name taken).
 #[post("/rooms")]
 pub async fn create(
     page: Page,

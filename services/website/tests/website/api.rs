@@ -381,5 +381,7 @@ async fn the_openapi_document_describes_every_endpoint() {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
     }
     assert!(doc["components"]["schemas"]["ChatMessage"].is_object());
+    // Renaming the Rust type (AvailabilityAnswer) kept the published name.
+    assert!(doc["components"]["schemas"]["Availability"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
