@@ -5,6 +5,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use common::auth::token::{SESSION_COOKIE, Via, bearer};
 use common::protocol::UserRef;
 use common::store::sessions;
 
@@ -12,24 +13,11 @@ use crate::connection::{self, Peer};
 use crate::errors::UpgradeError;
 use crate::state::ChatState;
 
-/// The session cookie the website sets.
-const SESSION_COOKIE: &str = "parley_session";
-
-enum Via {
-    Cookie,
-    Bearer,
-}
-
 fn token(req: &HttpRequest) -> Result<(String, Via), UpgradeError> {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-        let value = value.to_str().unwrap_or_default();
-        return match value.split_once(' ') {
-            Some((scheme, token))
-                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-            {
-                Ok((token.trim().to_owned(), Via::Bearer))
-            }
-            _ => Err(UpgradeError::Unauthenticated(
+        return match bearer(value.to_str().unwrap_or_default()) {
+            Some(token) => Ok((token.to_owned(), Via::Bearer)),
+            None => Err(UpgradeError::Unauthenticated(
                 "use Authorization: Bearer <token>",
             )),
         };

@@ -26,7 +26,9 @@ const REBUILD_PAGE: i64 = 10_000;
 /// Which filter: usernames and e-mails are kept apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// Usernames, compared ignoring case.
     Username,
+    /// E-mail addresses, compared ignoring case.
     Email,
 }
 
@@ -77,6 +79,8 @@ pub struct Availability {
 }
 
 impl Availability {
+    /// The filters under `prefix` in Redis, confirmed from `pool`; nothing is
+    /// read until the first question.
     pub fn new(redis: ConnectionManager, pool: DbPool, prefix: String) -> Self {
         Self {
             redis,

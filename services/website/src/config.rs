@@ -9,14 +9,17 @@ use common::config::{self, CommonConfig, ConfigError};
 
 /// Everything the website reads from the environment.
 pub struct WebsiteConfig {
+    /// The settings both services read (database, Redis, origin, address).
     pub common: CommonConfig,
     /// Signs session tokens; its public half verifies them.
     pub signing_key: SigningKeyMaterial,
     /// Earlier public keys still accepted during a key rotation.
     pub previous_verifying_keys: Vec<PublicKey>,
+    /// How long a session lasts idle and at most.
     pub session_limits: SessionLimits,
     /// Password hashes running at once, and how many more may wait.
     pub hash_concurrency: usize,
+    /// Hashes allowed to wait for a slot; beyond, a request is told "busy".
     pub hash_queue: usize,
     /// Where `/static/*` is served from when nginx is not in front.
     pub static_dir: PathBuf,

@@ -7,42 +7,66 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 
-use crate::web::render::render_error_page;
+use crate::actions::rooms::{ListError, MAX_QUERY_CHARS};
+use crate::web::layout::render_error_page;
+use crate::web::redirect::encode_component;
 
 /// Everything a website handler can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A rule or the infrastructure refused: mapped by its kind below.
     #[error(transparent)]
     Core(#[from] common::Error),
     /// Malformed request: bad JSON syntax, bad query parameter.
     #[error("{message}")]
     BadRequest {
+        /// The stable code clients match on.
         code: &'static str,
+        /// What was wrong, for people.
         message: Cow<'static, str>,
     },
+    /// A body over the limit (413).
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// A body of another type than the one named (415).
     #[error("the request body must be {0}")]
     UnsupportedMediaType(&'static str),
+    /// A form post without this browser's CSRF token (403).
     #[error("the form has expired or did not come from this site; reload the page and try again")]
     Csrf,
+    /// A cookie-authenticated API call from another origin (403).
     #[error("cross-site request refused")]
     CrossOrigin,
+    /// No route, or a path parameter that names nothing (404).
     #[error("page not found")]
     PageNotFound,
     /// A page that needs an account, visited signed out: 303 to the login page.
     #[error("sign in to continue")]
-    LoginRequired { next: String },
+    LoginRequired {
+        /// Where to come back to after signing in.
+        next: String,
+    },
+    /// A template failed to render: our fault (500).
     #[error("rendering a page: {0}")]
     Template(#[from] askama::Error),
 }
 
 impl Error {
+    /// A malformed request (400) with its stable code.
     pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::BadRequest {
             code,
             message: message.into(),
         }
+    }
+
+    /// The first of a form's problems, for answers that carry one (the API).
+    /// Parsers never give an empty list; if one did, it would still answer.
+    pub fn first_of(problems: Vec<common::Error>) -> Self {
+        let first = problems.into_iter().next();
+        Self::Core(first.unwrap_or(common::Error::Internal(
+            "a form was refused without a problem".into(),
+        )))
     }
 
     /// Status and stable code: the whole mapping, exhaustively.
@@ -106,6 +130,21 @@ impl Error {
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
             tracing::error!(error = %self, code, "request failed");
+        }
+    }
+}
+
+/// A room list's input problems are malformed requests (400), worded for
+/// the API; the page words its cursor problem itself.
+impl From<ListError> for Error {
+    fn from(e: ListError) -> Self {
+        match e {
+            ListError::BadCursor => Self::bad_request("bad_cursor", "cursor is not valid"),
+            ListError::QueryTooLong => Self::bad_request(
+                "bad_query",
+                format!("q is at most {MAX_QUERY_CHARS} characters"),
+            ),
+            ListError::Core(e) => Self::Core(e),
         }
     }
 }
@@ -182,10 +221,7 @@ impl ResponseError for PageError {
     fn error_response(&self) -> HttpResponse {
         self.0.log();
         if let Error::LoginRequired { next } = &self.0 {
-            let location = format!(
-                "/login?next={}",
-                crate::web::redirect::encode_component(next)
-            );
+            let location = format!("/login?next={}", encode_component(next));
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location))
                 .finish();

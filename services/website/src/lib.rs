@@ -2,6 +2,9 @@
 //! rooms, and the JSON API v1. `main.rs` reads the configuration and calls
 //! [`server`]; the integration tests do the same on port 0.
 
+// Every public item says why it is there (clippy -D warnings enforces it).
+#![warn(missing_docs)]
+
 pub mod actions;
 pub mod api;
 pub mod availability;

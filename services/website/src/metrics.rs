@@ -5,31 +5,31 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
-/// The registry and the metrics handlers update.
+/// The registry and the metrics handlers update: one per process, built in
+/// `AppState`, so every worker counts into the same numbers.
 pub struct Metrics {
     registry: Registry,
+    /// Requests by method, route pattern and status.
     pub requests: IntCounterVec,
+    /// Request latency by method and route pattern.
     pub latency: HistogramVec,
+    /// Messages the website stored (form and API sends; repeats excluded).
     pub messages_stored: IntCounter,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
-    pub fn new() -> Self {
-        let registry =
-            Registry::new_custom(Some("parley_website".into()), None).unwrap_or_default();
+    /// Defines and registers the metrics. The definitions are constant, so
+    /// this fails only if they are edited into something invalid, which
+    /// stops the service at start rather than serving without metrics.
+    pub fn new() -> prometheus::Result<Self> {
+        let registry = Registry::new_custom(Some("parley_website".into()), None)?;
         let requests = IntCounterVec::new(
             Opts::new(
                 "http_requests_total",
                 "HTTP requests by method, route and status",
             ),
             &["method", "route", "status"],
-        );
+        )?;
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "http_request_duration_seconds",
@@ -39,29 +39,20 @@ impl Metrics {
                 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             ]),
             &["method", "route"],
-        );
+        )?;
         let messages_stored = IntCounter::new(
             "messages_stored_total",
             "Messages stored through the website",
-        );
-        // The definitions above are constant and valid; registration cannot collide.
-        let (requests, latency, messages_stored) = match (requests, latency, messages_stored) {
-            (Ok(r), Ok(l), Ok(m)) => (r, l, m),
-            _ => unreachable!("metric definitions are valid"),
-        };
-        for c in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(latency.clone()),
-            Box::new(messages_stored.clone()),
-        ] {
-            let _ = registry.register(c);
-        }
-        Self {
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(messages_stored.clone()))?;
+        Ok(Self {
             registry,
             requests,
             latency,
             messages_stored,
-        }
+        })
     }
 
     /// The text exposition format.

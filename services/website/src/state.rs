@@ -18,16 +18,25 @@ const WRITER_SHARDS: usize = 4;
 
 /// Shared by all workers through `web::Data`.
 pub struct AppState {
+    /// What the service was started with.
     pub config: WebsiteConfig,
+    /// Postgres connections, shared by every request.
     pub pool: DbPool,
     /// Stores new messages in batches.
     pub writer: MessageWriter,
+    /// Publishes to the chat instances (messages, deleted rooms).
     pub redis: ConnectionManager,
+    /// Signs session tokens.
     pub issuer: TokenIssuer,
+    /// Checks session tokens, old keys included during a rotation.
     pub verifier: TokenVerifier,
+    /// Argon2 off the async threads, with bounded concurrency.
     pub passwords: PasswordHasher,
+    /// Rate limits shared by every instance, in Redis.
     pub limiter: RateLimiter,
+    /// Answers "is this name free?" without a query per keystroke.
     pub availability: Availability,
+    /// Counted by the middleware and the actions, served at `/metrics`.
     pub metrics: Metrics,
     /// Keys the CSRF tokens' HMAC; derived from the signing key.
     pub csrf_key: [u8; 32],
@@ -52,7 +61,8 @@ impl AppState {
             passwords: PasswordHasher::new(config.hash_concurrency, config.hash_queue).await?,
             limiter: RateLimiter::new(redis.clone(), prefix.clone()),
             availability: Availability::new(redis.clone(), pool.clone(), prefix),
-            metrics: Metrics::new(),
+            metrics: Metrics::new()
+                .map_err(|e| common::Error::Internal(format!("defining the metrics: {e}")))?,
             csrf_key: config.signing_key.derive_secret("csrf"),
             redis,
             writer: MessageWriter::start(pool.clone(), WRITER_SHARDS),

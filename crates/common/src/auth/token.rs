@@ -17,11 +17,36 @@ use crate::error::{Error, Result};
 
 /// Who issues tokens, and who they are for.
 pub const ISSUER: &str = "parley";
+/// Who tokens are for: both services, which accept each other's users.
 pub const AUDIENCE: &str = "parley";
 /// The only `typ` accepted in a token header.
 pub const TYP: &str = "JWT";
 /// Clock skew tolerated between the services, in seconds.
 pub const LEEWAY_SECS: u64 = 5;
+
+/// The cookie that carries a browser's session token. The website sets it
+/// and chat reads it on the WebSocket upgrade, so both name it from here.
+pub const SESSION_COOKIE: &str = "parley_session";
+
+/// How a request presented its token. Both services ask, because only a
+/// cookie is sent by the browser on its own: cookie-authenticated requests
+/// get an Origin check that Bearer requests do not need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The [`SESSION_COOKIE`].
+    Cookie,
+    /// An `Authorization: Bearer <token>` header.
+    Bearer,
+}
+
+/// The token of an `Authorization` header value `Bearer <token>` (scheme in
+/// any case, token trimmed). `None` for any other scheme or an empty token,
+/// which both services refuse rather than fall back to the cookie.
+pub fn bearer(header_value: &str) -> Option<&str> {
+    let (scheme, token) = header_value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
 
 /// The claims of a session token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -299,6 +324,24 @@ mod tests {
         )
         .unwrap_or_default();
         assert!(verifier.verify(&hs).is_err());
+    }
+
+    #[test]
+    fn bearer_takes_the_token_of_a_bearer_header_only() {
+        assert_eq!(bearer("Bearer abc.def"), Some("abc.def"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("BEARER abc"), Some("abc"));
+        for refused in [
+            "",
+            "Bearer",
+            "Bearer ",
+            "Bearer   ",
+            "Basic abc",
+            "Bearerabc",
+            "abc",
+        ] {
+            assert_eq!(bearer(refused), None, "{refused:?}");
+        }
     }
 
     #[test]

@@ -1,19 +1,31 @@
-//! Registering, logging in and out.
+//! Registering, logging in and out, and asking whether a name is free.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use common::domain::{Email, Password, Username};
+use common::ratelimit;
 use common::store::{sessions, users};
 use common::{Error, Result};
 
 use crate::availability::Kind;
 use crate::state::AppState;
-use crate::web::session::IssuedToken;
-use common::ratelimit;
 
-/// A registration form, validated field by field.
+/// A freshly issued token: the page puts it in the session cookie, the API
+/// hands it to the client, so the action only says what was issued.
+pub struct IssuedToken {
+    /// The signed JWT.
+    pub token: String,
+    /// When it stops working (the idle limit, capped by the session's end).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A registration form, validated field by field, so no action ever sees an
+/// invalid name, e-mail or password.
 pub struct Registration {
+    /// The name to register.
     pub username: Username,
+    /// The e-mail to register.
     pub email: Email,
+    /// The password to hash.
     pub password: Password,
 }
 
@@ -36,7 +48,8 @@ impl Registration {
     }
 }
 
-/// Opens a session for a user and issues its first token.
+/// Opens a session for a user and issues its first token: registering and
+/// logging in both end here, so sessions start one way.
 pub async fn start_session(state: &AppState, user_id: i64, username: &str) -> Result<IssuedToken> {
     let now = Utc::now();
     let limits = state.config.session_limits;
@@ -51,8 +64,8 @@ pub async fn start_session(state: &AppState, user_id: i64, username: &str) -> Re
     Ok(IssuedToken { token, expires_at })
 }
 
-/// Creates an account and signs it in. Names already taken answer 409
-/// before any hashing; the unique indexes settle races.
+/// Creates an account and signs it in. Names already taken are refused as
+/// conflicts before any hashing; the unique indexes settle races.
 pub async fn register(
     state: &AppState,
     client_ip: &str,
@@ -164,4 +177,38 @@ pub async fn login(
 pub async fn logout(state: &AppState, sid: uuid::Uuid) -> Result<()> {
     let mut conn = state.pool.get().await?;
     sessions::revoke(&mut conn, sid).await
+}
+
+/// Which of the names asked about are free; `None` for a name not asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FreeNames {
+    /// Whether the username is free.
+    pub username: Option<bool>,
+    /// Whether the e-mail is free.
+    pub email: Option<bool>,
+}
+
+/// Whether a username and/or an e-mail is free, for the registration form's
+/// live hints. Rate-limited per address, since it reveals which accounts
+/// exist; a malformed name is refused rather than answered.
+pub async fn availability(
+    state: &AppState,
+    client_ip: &str,
+    username: Option<&str>,
+    email: Option<&str>,
+) -> Result<FreeNames> {
+    state
+        .limiter
+        .hit(&ratelimit::AVAILABLE_PER_ADDRESS, client_ip)
+        .await?;
+    let free = &state.availability;
+    let username = match username.map(Username::parse).transpose()? {
+        Some(name) => Some(free.is_free(Kind::Username, name.as_str()).await?),
+        None => None,
+    };
+    let email = match email.map(Email::parse).transpose()? {
+        Some(email) => Some(free.is_free(Kind::Email, email.as_str()).await?),
+        None => None,
+    };
+    Ok(FreeNames { username, email })
 }

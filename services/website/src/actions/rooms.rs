@@ -1,14 +1,126 @@
-//! Deleting a room: only its owner may; live clients in it are told.
+//! Rooms: creating, listing and searching, deleting. The page and the API
+//! both come here, so a room is created and found the same way by either.
 
-use common::Result;
+use common::domain::{RoomName, Topic};
 use common::fanout;
-use common::store::rooms;
+use common::store::rooms::{self, RoomView};
+use common::{Error, Result};
 
+use super::Actor;
 use crate::state::AppState;
 
-/// Deletes `room_id` (with its messages) if `user_id` owns it, then tells
+/// The longest search text, in characters: enough for any room name (64)
+/// and short enough to keep the `ILIKE` scan cheap.
+pub const MAX_QUERY_CHARS: usize = 64;
+
+/// A new room's name and topic, validated together so a form can show every
+/// problem at once.
+pub struct NewRoom {
+    /// The room's unique name.
+    pub name: RoomName,
+    /// What the room is about; may be empty.
+    pub topic: Topic,
+}
+
+impl NewRoom {
+    /// Every field's problem at once (the name's first).
+    pub fn parse(name: &str, topic: &str) -> Result<Self, Vec<Error>> {
+        match (RoomName::parse(name), Topic::parse(topic)) {
+            (Ok(name), Ok(topic)) => Ok(Self { name, topic }),
+            (name, topic) => Err([name.err(), topic.err()].into_iter().flatten().collect()),
+        }
+    }
+}
+
+/// Creates a room owned by `owner`. A name taken (ignoring case) is a
+/// conflict on the `name` field.
+pub async fn create(state: &AppState, owner: &Actor, new: &NewRoom) -> Result<RoomView> {
+    let mut conn = state.pool.get().await?;
+    let room = rooms::insert(&mut conn, &new.name, &new.topic, owner.user_id).await?;
+    // The owner is the actor: no need to read the room back.
+    Ok(RoomView {
+        room,
+        owner_name: Some(owner.username.clone()),
+    })
+}
+
+/// Why a list of rooms could not be read: the caller's input, or the store.
+/// Kept apart so each transport words the input problems its own way.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    /// The cursor is not one this site handed out.
+    #[error("the cursor is not valid")]
+    BadCursor,
+    /// The search text is longer than [`MAX_QUERY_CHARS`].
+    #[error("the search is at most {MAX_QUERY_CHARS} characters")]
+    QueryTooLong,
+    /// The store failed.
+    #[error(transparent)]
+    Core(#[from] Error),
+}
+
+/// One page of rooms, and where the next one starts.
+pub struct RoomList {
+    /// Ordered by name, ignoring case.
+    pub rooms: Vec<RoomView>,
+    /// The cursor of the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Rooms ordered by name, those whose name or topic contains `q` (ignoring
+/// case; empty: all), `limit` at a time, starting after `cursor` (`None` or
+/// empty: the first page, as a link's empty `cursor=` is).
+pub async fn list(
+    state: &AppState,
+    q: &str,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<RoomList, ListError> {
+    let after = match cursor {
+        None | Some("") => None,
+        Some(raw) => Some(cursor::decode(raw).ok_or(ListError::BadCursor)?),
+    };
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(ListError::QueryTooLong);
+    }
+    let mut conn = state.pool.get().await.map_err(Error::from)?;
+    let mut rooms = rooms::search(&mut conn, Some(q), after.as_deref(), limit + 1).await?;
+    let more = rooms.len() as i64 > limit;
+    rooms.truncate(limit as usize);
+    let next_cursor = if more {
+        rooms
+            .last()
+            .map(|r| cursor::encode(&r.room.name.to_lowercase()))
+    } else {
+        None
+    };
+    Ok(RoomList { rooms, next_cursor })
+}
+
+/// Opaque cursors: the base64 of the last room's lower-cased name, so a
+/// client cannot mistake them for anything it should build itself.
+mod cursor {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    /// The cursor that continues after the room named `lower_name`.
+    pub fn encode(lower_name: &str) -> String {
+        URL_SAFE_NO_PAD.encode(lower_name)
+    }
+
+    /// The lower-cased name a cursor continues after; `None` if it is not one.
+    pub fn decode(raw: &str) -> Option<String> {
+        URL_SAFE_NO_PAD
+            .decode(raw)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+    }
+}
+
+/// Deletes `room_id` (with its messages) if `actor` owns it, then tells
 /// every chat instance so that its members get `left`.
-pub async fn delete(state: &AppState, user_id: i64, room_id: i64) -> Result<()> {
+pub async fn delete(state: &AppState, actor: &Actor, room_id: i64) -> Result<()> {
+    let user_id = actor.user_id;
     {
         let mut conn = state.pool.get().await?;
         rooms::delete(&mut conn, room_id, user_id).await?;

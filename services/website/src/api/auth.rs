@@ -5,15 +5,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::types::{
-    Availability, ErrorBody, LoginAnswer, LoginBody, RegisterBody, UserEnvelope, UserJson,
+    AvailabilityAnswer, ErrorBody, LoginAnswer, LoginBody, RegisterBody, UserEnvelope, UserJson,
 };
 use crate::actions::accounts::{self, Registration};
-use crate::availability::Kind;
 use crate::error::{ApiResult, Error};
 use crate::state::AppState;
+use crate::web::auth::ApiUser;
 use crate::web::client_ip::client_ip;
-use crate::web::session::ApiUser;
-use common::ratelimit;
 
 /// Creates an account (and a session, whose token the login call returns).
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
@@ -25,13 +23,8 @@ pub async fn register(
     state: web::Data<AppState>,
     body: web::Json<RegisterBody>,
 ) -> ApiResult<HttpResponse> {
-    let form =
-        Registration::parse(&body.username, &body.email, &body.password).map_err(|errors| {
-            errors
-                .into_iter()
-                .next()
-                .unwrap_or(common::Error::Internal("no error".into()))
-        })?;
+    let form = Registration::parse(&body.username, &body.email, &body.password)
+        .map_err(Error::first_of)?;
     let ip = client_ip(&req, &state.config.common.trusted_proxies);
     let (user, _) = accounts::register(&state, &ip, &form).await?;
     Ok(HttpResponse::Created().json(UserEnvelope {
@@ -68,15 +61,18 @@ pub async fn logout(user: ApiUser, state: web::Data<AppState>) -> ApiResult<Http
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The names to check; at least one.
 #[derive(Deserialize, IntoParams)]
 pub struct AvailableQuery {
+    /// A username to check.
     username: Option<String>,
+    /// An e-mail to check.
     email: Option<String>,
 }
 
 /// Whether a username and/or e-mail is free. Rate-limited per address.
 #[utoipa::path(get, path = "/api/v1/auth/available", tag = "auth", params(AvailableQuery),
-    responses((status = 200, body = Availability), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
+    responses((status = 200, body = AvailabilityAnswer), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
               (status = 429, body = ErrorBody)))]
 #[get("/auth/available")]
 pub async fn available(
@@ -88,33 +84,15 @@ pub async fn available(
         return Err(Error::bad_request("missing_parameter", "give username= and/or email=").into());
     }
     let ip = client_ip(&req, &state.config.common.trusted_proxies);
-    state
-        .limiter
-        .hit(&ratelimit::AVAILABLE_PER_ADDRESS, &ip)
-        .await?;
-    let username = match &query.username {
-        Some(raw) => {
-            let name = common::domain::Username::parse(raw)?;
-            Some(
-                state
-                    .availability
-                    .is_free(Kind::Username, name.as_str())
-                    .await?,
-            )
-        }
-        None => None,
-    };
-    let email = match &query.email {
-        Some(raw) => {
-            let email = common::domain::Email::parse(raw)?;
-            Some(
-                state
-                    .availability
-                    .is_free(Kind::Email, email.as_str())
-                    .await?,
-            )
-        }
-        None => None,
-    };
-    Ok(HttpResponse::Ok().json(Availability { username, email }))
+    let free = accounts::availability(
+        &state,
+        &ip,
+        query.username.as_deref(),
+        query.email.as_deref(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(AvailabilityAnswer {
+        username: free.username,
+        email: free.email,
+    }))
 }

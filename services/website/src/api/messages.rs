@@ -2,16 +2,17 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use common::protocol::ChatMessage;
-use common::store::{messages, rooms};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::types::{ErrorBody, MessageEnvelope, MessagePage, NewMessageBody};
 use crate::actions;
+use crate::actions::messages::ReadMark;
 use crate::error::{ApiResult, Error};
 use crate::state::AppState;
-use crate::web::session::ApiUser;
+use crate::web::auth::ApiUser;
 
+/// Which page of history.
 #[derive(Deserialize, IntoParams)]
 pub struct HistoryQuery {
     /// Only messages with a smaller seq (for paging back).
@@ -27,7 +28,7 @@ pub struct HistoryQuery {
               (status = 401, body = ErrorBody)))]
 #[get("/rooms/{id}/messages")]
 pub async fn list(
-    _user: ApiUser,
+    user: ApiUser,
     state: web::Data<AppState>,
     path: web::Path<i64>,
     query: web::Query<HistoryQuery>,
@@ -39,14 +40,17 @@ pub async fn list(
     if query.before_seq.is_some_and(|b| b < 1) {
         return Err(Error::bad_request("bad_before_seq", "before_seq must be at least 1").into());
     }
-    let room_id = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(common::Error::from)?;
-    if !rooms::exists(&mut conn, room_id).await? {
-        return Err(common::Error::NotFound("room").into());
-    }
-    let page = messages::page_before(&mut conn, room_id, query.before_seq, limit).await?;
+    let history = actions::messages::history(
+        &state,
+        user.actor(),
+        path.into_inner(),
+        query.before_seq,
+        limit,
+        ReadMark::Keep,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(MessagePage {
-        messages: page.iter().map(ChatMessage::from).collect(),
+        messages: history.messages.iter().map(ChatMessage::from).collect(),
     }))
 }
 
@@ -63,9 +67,14 @@ pub async fn send(
     path: web::Path<i64>,
     body: web::Json<NewMessageBody>,
 ) -> ApiResult<HttpResponse> {
-    let stored =
-        actions::messages::send(&state, &user.0, path.into_inner(), &body.body, &body.nonce)
-            .await?;
+    let stored = actions::messages::send(
+        &state,
+        user.actor(),
+        path.into_inner(),
+        &body.body,
+        &body.nonce,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(MessageEnvelope {
         message: stored.message,
     }))

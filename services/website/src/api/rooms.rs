@@ -1,18 +1,18 @@
 //! `/api/v1/rooms`: list and search, create, read, delete.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use common::domain::{RoomName, Topic};
 use common::store::rooms;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::types::{ErrorBody, NewRoomBody, RoomEnvelope, RoomJson, RoomPage};
 use crate::actions;
+use crate::actions::rooms::NewRoom;
 use crate::error::{ApiResult, Error};
-use crate::pages::rooms::{cursor, list_page};
 use crate::state::AppState;
-use crate::web::session::ApiUser;
+use crate::web::auth::ApiUser;
 
+/// The list's search and paging parameters.
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
     /// Part of a room's name or topic, ignoring case.
@@ -36,20 +36,11 @@ pub async fn list(
     if !(1..=100).contains(&limit) {
         return Err(Error::bad_request("bad_limit", "limit must be between 1 and 100").into());
     }
-    let after = match query.cursor.as_deref() {
-        None | Some("") => None,
-        Some(raw) => Some(
-            cursor::decode(raw).ok_or(Error::bad_request("bad_cursor", "cursor is not valid"))?,
-        ),
-    };
     let q = query.q.as_deref().unwrap_or("");
-    if q.chars().count() > 64 {
-        return Err(Error::bad_request("bad_query", "q is at most 64 characters").into());
-    }
-    let (rooms, next_cursor) = list_page(&state, q, after.as_deref(), limit).await?;
+    let found = actions::rooms::list(&state, q, query.cursor.as_deref(), limit).await?;
     Ok(HttpResponse::Ok().json(RoomPage {
-        rooms: rooms.iter().map(RoomJson::from).collect(),
-        next_cursor,
+        rooms: found.rooms.iter().map(RoomJson::from).collect(),
+        next_cursor: found.next_cursor,
     }))
 }
 
@@ -63,15 +54,8 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<NewRoomBody>,
 ) -> ApiResult<HttpResponse> {
-    let name = RoomName::parse(&body.name)?;
-    let topic = Topic::parse(&body.topic)?;
-    let mut conn = state.pool.get().await.map_err(common::Error::from)?;
-    let room = rooms::insert(&mut conn, &name, &topic, user.0.user_id).await?;
-    // The owner is the caller: no need to read the room back.
-    let view = rooms::RoomView {
-        room,
-        owner_name: Some(user.0.username.clone()),
-    };
+    let new = NewRoom::parse(&body.name, &body.topic).map_err(Error::first_of)?;
+    let view = actions::rooms::create(&state, user.actor(), &new).await?;
     Ok(HttpResponse::Created().json(RoomEnvelope {
         room: RoomJson::from(&view),
     }))
@@ -103,6 +87,6 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    actions::rooms::delete(&state, user.0.user_id, path.into_inner()).await?;
+    actions::rooms::delete(&state, user.actor(), path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

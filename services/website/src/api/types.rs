@@ -10,8 +10,11 @@ use utoipa::ToSchema;
 /// A user as the API shows them (never the e-mail of someone else).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserJson {
+    /// Stable for the account's life.
     pub id: i64,
+    /// As registered (case kept).
     pub username: String,
+    /// When the account was created.
     #[serde(with = "rfc3339_millis")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
@@ -30,10 +33,15 @@ impl From<&User> for UserJson {
 /// A room. `owner` is null for the rooms Parley seeds.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RoomJson {
+    /// Stable for the room's life; rooms are addressed by it.
     pub id: i64,
+    /// Unique ignoring case.
     pub name: String,
+    /// May be empty.
     pub topic: String,
+    /// Who may delete the room.
     pub owner: Option<UserRef>,
+    /// When the room was created.
     #[serde(with = "rfc3339_millis")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
@@ -58,36 +66,47 @@ impl From<&RoomView> for RoomJson {
     }
 }
 
+/// `{user}`: objects are wrapped so an answer can grow more keys.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserEnvelope {
+    /// The user.
     pub user: UserJson,
 }
 
+/// `{room}`, wrapped like every object.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RoomEnvelope {
+    /// The room.
     pub room: RoomJson,
 }
 
+/// `{message}`, wrapped like every object.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MessageEnvelope {
+    /// The message, as the WebSocket sends it.
     pub message: ChatMessage,
 }
 
+/// A page of the room list.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RoomPage {
+    /// Ordered by name, ignoring case.
     pub rooms: Vec<RoomJson>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
 
+/// A page of a room's history.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MessagePage {
     /// Newest first.
     pub messages: Vec<ChatMessage>,
 }
 
+/// A successful login: the bearer token and who it is for.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LoginAnswer {
+    /// Send as `Authorization: Bearer <token>`.
     pub token: String,
     /// Always "Bearer".
     pub token_type: String,
@@ -95,40 +114,55 @@ pub struct LoginAnswer {
     #[serde(with = "rfc3339_millis")]
     #[schema(value_type = String, format = DateTime)]
     pub expires_at: DateTime<Utc>,
+    /// Who signed in.
     pub user: UserJson,
 }
 
+/// Whether the names asked about are free.
+// Still `Availability` in the OpenAPI document, as before the rename.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Availability {
+#[schema(as = Availability)]
+pub struct AvailabilityAnswer {
     /// True when the username is free; null when not asked.
     pub username: Option<bool>,
     /// True when the e-mail is free; null when not asked.
     pub email: Option<bool>,
 }
 
+/// A new account.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterBody {
+    /// 3..=32 of `[A-Za-z0-9_.-]`, unique ignoring case.
     pub username: String,
+    /// Unique ignoring case; never shown to others.
     pub email: String,
+    /// 8..=256 characters.
     pub password: String,
 }
 
+/// A login attempt.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginBody {
     /// Username or e-mail.
     pub login: String,
+    /// The account's password.
     pub password: String,
 }
 
+/// A new room, owned by the caller.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewRoomBody {
+    /// 1..=64 characters, unique ignoring case.
     pub name: String,
+    /// At most 256 characters; may be left out.
     #[serde(default)]
     pub topic: String,
 }
 
+/// A message to send.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewMessageBody {
+    /// 1..=4000 characters after trimming; of control characters only newline and tab.
     pub body: String,
     /// 1..=64 characters; sending the same nonce again stores nothing new.
     pub nonce: String,
@@ -137,9 +171,11 @@ pub struct NewMessageBody {
 /// The error body of every failed API call.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
+    /// What went wrong.
     pub error: ErrorDetail,
 }
 
+/// The inside of an error body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable.

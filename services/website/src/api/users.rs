@@ -6,7 +6,7 @@ use common::store::users;
 use super::types::{ErrorBody, UserEnvelope, UserJson};
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::web::session::ApiUser;
+use crate::web::auth::ApiUser;
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
@@ -14,7 +14,7 @@ use crate::web::session::ApiUser;
 #[get("/users/me")]
 pub async fn me(user: ApiUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.get().await.map_err(common::Error::from)?;
-    let user = users::find(&mut conn, user.0.user_id).await?;
+    let user = users::find(&mut conn, user.actor().user_id).await?;
     Ok(HttpResponse::Ok().json(UserEnvelope {
         user: UserJson::from(&user),
     }))

@@ -9,11 +9,13 @@ use super::{see_other, see_other_with_cookie};
 use crate::actions::accounts::{self, Registration};
 use crate::error::PageResult;
 use crate::state::AppState;
+use crate::web::auth::session_cookie;
 use crate::web::client_ip::client_ip;
 use crate::web::cookies;
+use crate::web::layout::PageContext;
+use crate::web::page::Page;
 use crate::web::redirect::safe_next;
-use crate::web::render::{FieldErrors, PageContext, render};
-use crate::web::session::{Page, session_cookie};
+use crate::web::render::{FieldErrors, render};
 
 #[derive(Template)]
 #[template(path = "register.html")]
@@ -25,6 +27,7 @@ struct RegisterPage {
     problem: Option<String>,
 }
 
+/// The registration form as posted; missing fields read as empty, so the page can say what is missing rather than refuse the post.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct RegisterForm {
@@ -34,13 +37,14 @@ pub struct RegisterForm {
     csrf_token: String,
 }
 
+/// `GET /register`: the empty form; a signed-in visitor goes on to the rooms.
 #[get("/register")]
 pub async fn register_page(page: Page) -> PageResult<HttpResponse> {
     if page.user.is_some() {
         return Ok(see_other("/rooms"));
     }
     let view = RegisterPage {
-        ctx: PageContext::of(&page),
+        ctx: page.context(),
         username: String::new(),
         email: String::new(),
         errors: FieldErrors::default(),
@@ -49,6 +53,8 @@ pub async fn register_page(page: Page) -> PageResult<HttpResponse> {
     Ok(render(StatusCode::OK, &view)?)
 }
 
+/// `POST /register`: signs the new account in (303 to the rooms), or
+/// shows the form again with each problem beside its field.
 #[post("/register")]
 pub async fn register(
     page: Page,
@@ -87,7 +93,7 @@ pub async fn register(
         }
     }
     let view = RegisterPage {
-        ctx: PageContext::of(&page),
+        ctx: page.context(),
         username: form.username.clone(),
         email: form.email.clone(),
         errors,
@@ -106,12 +112,14 @@ struct LoginPage {
     problem: Option<String>,
 }
 
+/// Where to go after logging in: the page that sent the visitor here.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct LoginQuery {
     next: String,
 }
 
+/// The login form as posted; missing fields read as empty, so the page can say what is missing rather than refuse the post.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct LoginForm {
@@ -125,13 +133,14 @@ fn after_login(next: &str) -> String {
     safe_next(next).unwrap_or_else(|| "/rooms".into())
 }
 
+/// `GET /login`: the form, carrying a safe `next` along.
 #[get("/login")]
 pub async fn login_page(page: Page, query: web::Query<LoginQuery>) -> PageResult<HttpResponse> {
     if page.user.is_some() {
         return Ok(see_other(&after_login(&query.next)));
     }
     let view = LoginPage {
-        ctx: PageContext::of(&page),
+        ctx: page.context(),
         login: String::new(),
         next: safe_next(&query.next).unwrap_or_default(),
         errors: FieldErrors::default(),
@@ -140,6 +149,8 @@ pub async fn login_page(page: Page, query: web::Query<LoginQuery>) -> PageResult
     Ok(render(StatusCode::OK, &view)?)
 }
 
+/// `POST /login`: 303 to `next` (if same-site) or the rooms; a wrong login
+/// shows the form again with one answer for every kind of mistake.
 #[post("/login")]
 pub async fn login(
     page: Page,
@@ -174,7 +185,7 @@ pub async fn login(
         }
     }
     let view = LoginPage {
-        ctx: PageContext::of(&page),
+        ctx: page.context(),
         login: form.login.clone(),
         next: safe_next(&form.next).unwrap_or_default(),
         errors,
@@ -183,12 +194,15 @@ pub async fn login(
     Ok(render(status, &view)?)
 }
 
+/// The sign-out form: only its CSRF token, so no other site can sign a
+/// visitor out.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct LogoutForm {
     csrf_token: String,
 }
 
+/// `POST /logout`: revokes the session, clears the cookie, 303 to `/`.
 #[post("/logout")]
 pub async fn logout(
     page: Page,

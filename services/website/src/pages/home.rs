@@ -5,8 +5,9 @@ use actix_web::{HttpResponse, get};
 use askama::Template;
 
 use crate::error::PageResult;
-use crate::web::render::{PageContext, render};
-use crate::web::session::Page;
+use crate::web::layout::PageContext;
+use crate::web::page::Page;
+use crate::web::render::render;
 
 #[derive(Template)]
 #[template(path = "index.html")]
@@ -14,12 +15,13 @@ struct Index {
     ctx: PageContext,
 }
 
+/// `GET /`: the landing page; signed in, it links to the rooms.
 #[get("/")]
 pub async fn index(page: Page) -> PageResult<HttpResponse> {
     Ok(render(
         StatusCode::OK,
         &Index {
-            ctx: PageContext::of(&page),
+            ctx: page.context(),
         },
     )?)
 }

@@ -6,16 +6,17 @@ use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 use common::protocol::rfc3339_millis;
 use common::store::messages::MessageView;
-use common::store::rooms::{self, RoomView};
-use common::store::{members, messages};
+use common::store::rooms::RoomView;
 use serde::Deserialize;
 
 use super::see_other;
 use crate::actions;
+use crate::actions::messages::ReadMark;
 use crate::error::PageResult;
 use crate::state::AppState;
-use crate::web::render::{FieldErrors, PageContext, render};
-use crate::web::session::Page;
+use crate::web::layout::PageContext;
+use crate::web::page::Page;
+use crate::web::render::{FieldErrors, render};
 
 /// Messages rendered per page.
 const PAGE_SIZE: i64 = 50;
@@ -59,12 +60,14 @@ struct RoomPage {
     errors: FieldErrors,
 }
 
+/// Which page of the room: the newest messages, or those before a seq.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct RoomQuery {
     before: Option<i64>,
 }
 
+/// The send form as posted; missing fields read as empty, so the page can say what is missing rather than refuse the post.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct SendForm {
@@ -73,6 +76,7 @@ pub struct SendForm {
     csrf_token: String,
 }
 
+/// The delete form: only its CSRF token, so no other site can delete a room.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct DeleteForm {
@@ -92,28 +96,19 @@ async fn room_page(
     status: StatusCode,
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
-    let mut conn = state.pool.get().await.map_err(common::Error::from)?;
-    let room = rooms::find(&mut conn, room_id).await?;
-    let mut recent = messages::page_before(&mut conn, room_id, before, PAGE_SIZE).await?;
-    recent.reverse();
-    let first_seq = recent.first().map_or(0, |m| m.message.seq);
-    let last_seq = recent
-        .last()
-        .map_or(before.map_or(room.room.last_seq, |b| b - 1), |m| {
-            m.message.seq
-        });
-    if before.is_none() {
-        members::mark_read(&mut conn, room_id, user.user_id, last_seq).await?;
-    }
+    let history =
+        actions::messages::history(state, user, room_id, before, PAGE_SIZE, ReadMark::Advance)
+            .await?;
+    let oldest = history.messages.last().map_or(0, |m| m.message.seq);
     let (body, nonce, errors) = form;
     let view = RoomPage {
-        ctx: PageContext::of(page),
-        is_owner: room.is_owned_by(user.user_id),
-        older: (first_seq > 1).then(|| format!("/rooms/{room_id}?before={first_seq}")),
+        ctx: page.context(),
+        is_owner: history.room.is_owned_by(user.user_id),
+        older: (oldest > 1).then(|| format!("/rooms/{room_id}?before={oldest}")),
         historic: before.is_some(),
-        lines: recent.iter().map(Line::from).collect(),
-        last_seq,
-        room,
+        lines: history.messages.iter().rev().map(Line::from).collect(),
+        last_seq: history.last_seq,
+        room: history.room,
         body,
         nonce,
         errors,
@@ -121,6 +116,8 @@ async fn room_page(
     Ok(render(status, &view)?)
 }
 
+/// `GET /rooms/{id}`: the room's newest messages (or an older page), which
+/// marks them read; the page's script goes live from there.
 #[get("/rooms/{id}")]
 pub async fn show(
     page: Page,
@@ -140,6 +137,9 @@ pub async fn show(
     .await
 }
 
+/// `POST /rooms/{id}/messages`: sends without JavaScript, stored and fanned
+/// out like a WebSocket send; 303 to the message, or the page again with the
+/// problem beside the text.
 #[post("/rooms/{id}/messages")]
 pub async fn send(
     page: Page,
@@ -184,6 +184,7 @@ pub async fn send(
     .await
 }
 
+/// `POST /rooms/{id}/delete`: the owner deletes the room (others: 403).
 #[post("/rooms/{id}/delete")]
 pub async fn delete(
     page: Page,
@@ -193,7 +194,7 @@ pub async fn delete(
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
     page.verify_csrf(&form.csrf_token)?;
-    actions::rooms::delete(&state, user.user_id, path.into_inner()).await?;
+    actions::rooms::delete(&state, user, path.into_inner()).await?;
     page.set_notice("room_deleted");
     Ok(see_other("/rooms"))
 }

@@ -3,15 +3,17 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
-use common::domain::{RoomName, Topic};
-use common::store::rooms::{self, RoomView};
+use common::store::rooms::RoomView;
 use serde::Deserialize;
 
 use super::see_other;
+use crate::actions;
+use crate::actions::rooms::{ListError, NewRoom};
 use crate::error::{Error, PageResult};
 use crate::state::AppState;
-use crate::web::render::{FieldErrors, PageContext, render};
-use crate::web::session::Page;
+use crate::web::layout::PageContext;
+use crate::web::page::Page;
+use crate::web::render::{FieldErrors, render};
 
 /// Rooms per page of the list.
 const PAGE_SIZE: i64 = 25;
@@ -31,6 +33,7 @@ struct RoomsPage {
     errors: FieldErrors,
 }
 
+/// The list's search text and page cursor; both may be empty.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ListQuery {
@@ -38,6 +41,7 @@ pub struct ListQuery {
     cursor: String,
 }
 
+/// The new-room form as posted; missing fields read as empty, so the page can say what is missing rather than refuse the post.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct CreateForm {
@@ -46,72 +50,32 @@ pub struct CreateForm {
     csrf_token: String,
 }
 
-/// Opaque cursors: the base64 of the last room's lower-cased name.
-pub mod cursor {
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-    pub fn encode(lower_name: &str) -> String {
-        URL_SAFE_NO_PAD.encode(lower_name)
-    }
-
-    pub fn decode(raw: &str) -> Option<String> {
-        URL_SAFE_NO_PAD
-            .decode(raw)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-    }
-}
-
-/// One page of rooms and the cursor of the next page.
-pub async fn list_page(
-    state: &AppState,
-    q: &str,
-    after: Option<&str>,
-    limit: i64,
-) -> common::Result<(Vec<RoomView>, Option<String>)> {
-    let mut conn = state.pool.get().await?;
-    let mut rooms = rooms::search(&mut conn, Some(q), after, limit + 1).await?;
-    let more = rooms.len() as i64 > limit;
-    rooms.truncate(limit as usize);
-    let next = if more {
-        rooms
-            .last()
-            .map(|r| cursor::encode(&r.room.name.to_lowercase()))
-    } else {
-        None
-    };
-    Ok((rooms, next))
-}
-
 async fn rooms_page(
     page: &Page,
     state: &AppState,
     q: &str,
-    cursor_raw: &str,
+    cursor: &str,
     form: (String, String, FieldErrors),
     status: StatusCode,
 ) -> PageResult<HttpResponse> {
-    let after = match cursor_raw {
-        "" => None,
-        raw => Some(cursor::decode(raw).ok_or(Error::bad_request(
-            "bad_cursor",
-            "that page link is not valid",
-        ))?),
-    };
-    let (rooms, next) = list_page(state, q, after.as_deref(), PAGE_SIZE).await?;
-    let next_page = next.map(|c| {
+    let found = actions::rooms::list(state, q, Some(cursor), PAGE_SIZE)
+        .await
+        .map_err(|e| match e {
+            ListError::BadCursor => Error::bad_request("bad_cursor", "that page link is not valid"),
+            e => e.into(),
+        })?;
+    let next_page = found.next_cursor.map(|c| {
         let query =
             serde_urlencoded::to_string([("q", q), ("cursor", c.as_str())]).unwrap_or_default();
         format!("/rooms?{query}")
     });
     let (name, topic, errors) = form;
     let view = RoomsPage {
-        ctx: PageContext::of(page),
+        ctx: page.context(),
         q: q.to_owned(),
-        rooms,
+        rooms: found.rooms,
         next_page,
-        paged: after.is_some(),
+        paged: !cursor.is_empty(),
         name,
         topic,
         errors,
@@ -119,6 +83,7 @@ async fn rooms_page(
     Ok(render(status, &view)?)
 }
 
+/// `GET /rooms`: the room list, searched and paged, with the create form.
 #[get("/rooms")]
 pub async fn list(
     page: Page,
@@ -138,6 +103,8 @@ pub async fn list(
     .await
 }
 
+/// `POST /rooms`: 303 to the new room, or the list again with each problem
+/// beside its field (409 for a name taken).
 #[post("/rooms")]
 pub async fn create(
     page: Page,
@@ -147,16 +114,16 @@ pub async fn create(
     let user = page.require_user()?;
     page.verify_csrf(&form.csrf_token)?;
     let mut errors = FieldErrors::default();
-    let (name, topic) = (RoomName::parse(&form.name), Topic::parse(&form.topic));
-    if let (Ok(name), Ok(topic)) = (&name, &topic) {
-        let mut conn = state.pool.get().await.map_err(common::Error::from)?;
-        match rooms::insert(&mut conn, name, topic, user.user_id).await {
-            Ok(room) => return Ok(see_other(&format!("/rooms/{}", room.id))),
+    match NewRoom::parse(&form.name, &form.topic) {
+        Ok(new) => match actions::rooms::create(&state, user, &new).await {
+            Ok(view) => return Ok(see_other(&format!("/rooms/{}", view.room.id))),
             Err(e) => errors.absorb(e)?,
+        },
+        Err(problems) => {
+            for e in problems {
+                errors.absorb(e)?;
+            }
         }
-    }
-    for e in [name.err(), topic.err()].into_iter().flatten() {
-        errors.absorb(e)?;
     }
     let status = errors.status();
     rooms_page(

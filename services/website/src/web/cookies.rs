@@ -11,8 +11,8 @@ use std::rc::Rc;
 
 use actix_web::{HttpMessage, HttpRequest};
 
-/// The session token.
-pub const SESSION: &str = "parley_session";
+/// The session token; chat reads the same cookie, so the name is shared.
+pub const SESSION: &str = common::auth::token::SESSION_COOKIE;
 /// The CSRF secret the form tokens are derived from.
 pub const CSRF: &str = "parley_csrf";
 /// A one-shot notice shown on the next page (POST -> 303 -> GET).

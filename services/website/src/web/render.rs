@@ -1,4 +1,5 @@
-//! Turning templates into responses, and what every template gets.
+//! Turning templates into responses, and showing a form's problems beside
+//! its fields.
 
 use std::collections::HashMap;
 
@@ -6,29 +7,8 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use askama::Template;
 
-use super::session::Page;
+use super::layout::html;
 use crate::error::Error;
-
-/// The layout's data: who is signed in, the CSRF token for the sign-out
-/// form, a notice from the previous POST.
-pub struct PageContext {
-    pub username: Option<String>,
-    pub csrf_token: String,
-    pub notice: Option<&'static str>,
-    /// False on error pages, which do not know who is asking.
-    pub knows_user: bool,
-}
-
-impl PageContext {
-    pub fn of(page: &Page) -> Self {
-        Self {
-            username: page.user.as_ref().map(|u| u.username.clone()),
-            csrf_token: page.csrf_token.clone(),
-            notice: page.notice,
-            knows_user: true,
-        }
-    }
-}
 
 /// Problems with a submitted form, by field, shown beside each field.
 #[derive(Default, Debug)]
@@ -39,6 +19,7 @@ pub struct FieldErrors {
 }
 
 impl FieldErrors {
+    /// Records a problem the page finds itself; the first per field stays.
     pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
         self.by_field.entry(field).or_insert_with(|| message.into());
     }
@@ -55,10 +36,12 @@ impl FieldErrors {
         }
     }
 
+    /// The problem with `field`, for the template to show beside it.
     pub fn get(&self, field: &str) -> Option<&str> {
         self.by_field.get(field).map(String::as_str)
     }
 
+    /// Whether the form may go on to its action.
     pub fn is_empty(&self) -> bool {
         self.by_field.is_empty()
     }
@@ -73,35 +56,8 @@ impl FieldErrors {
     }
 }
 
-/// Renders `template` with `status` as an HTML response.
+/// Renders `template` with `status` as an HTML response; a template that
+/// fails becomes the error page, through the caller's `?`.
 pub fn render(status: StatusCode, template: &impl Template) -> Result<HttpResponse, Error> {
-    let html = template.render()?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(html))
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    ctx: PageContext,
-    status: u16,
-    title: &'a str,
-    message: &'a str,
-}
-
-/// The error page for `status`; never fails (falls back to plain text).
-pub fn render_error_page(status: StatusCode, message: &str) -> HttpResponse {
-    let page = ErrorPage {
-        ctx: PageContext {
-            username: None,
-            csrf_token: String::new(),
-            notice: None,
-            knows_user: false,
-        },
-        status: status.as_u16(),
-        title: status.canonical_reason().unwrap_or("Error"),
-        message,
-    };
-    render(status, &page).unwrap_or_else(|_| HttpResponse::build(status).body(message.to_owned()))
+    Ok(html(status, template.render()?))
 }

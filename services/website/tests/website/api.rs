@@ -12,13 +12,13 @@ async fn rooms_are_created_listed_searched_paged_read_and_deleted() {
     let ann = app.user_token("ann").await;
     let bob = app.user_token("bob").await;
     let api = app.api();
-    let res = api
-        .post(app.url("/api/v1/rooms"))
-        .bearer_auth(&ann)
-        .json(&json!({"name": "Rust", "topic": "systems"}))
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .post_json_as(
+            &ann,
+            "/api/v1/rooms",
+            &json!({"name": "Rust", "topic": "systems"}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let room: Value = res.json().await.unwrap();
     let id = room["room"]["id"].as_i64().unwrap();
@@ -27,13 +27,9 @@ async fn rooms_are_created_listed_searched_paged_read_and_deleted() {
     for key in ["id", "name", "topic", "owner", "created_at", "last_seq"] {
         assert!(room["room"].get(key).is_some(), "{key}");
     }
-    let dup = api
-        .post(app.url("/api/v1/rooms"))
-        .bearer_auth(&bob)
-        .json(&json!({"name": "rUST", "topic": ""}))
-        .send()
-        .await
-        .unwrap();
+    let dup = app
+        .post_json_as(&bob, "/api/v1/rooms", &json!({"name": "rUST", "topic": ""}))
+        .await;
     assert_eq!(dup.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(dup).await, "name_taken");
     for (body, code) in [
@@ -44,37 +40,15 @@ async fn rooms_are_created_listed_searched_paged_read_and_deleted() {
             "topic_length",
         ),
     ] {
-        let res = api
-            .post(app.url("/api/v1/rooms"))
-            .bearer_auth(&ann)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post_json_as(&ann, "/api/v1/rooms", &body).await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(error_code(res).await, code);
     }
 
-    let found: Value = api
-        .get(app.url("/api/v1/rooms?q=SYST"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = app.get_json_as(&bob, "/api/v1/rooms?q=SYST").await;
     assert_eq!(found["rooms"].as_array().unwrap().len(), 1);
     assert_eq!(found["rooms"][0]["id"], id);
-    let first: Value = api
-        .get(app.url("/api/v1/rooms?limit=2"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let first: Value = app.get_json_as(&bob, "/api/v1/rooms?limit=2").await;
     let names: Vec<&str> = first["rooms"]
         .as_array()
         .unwrap()
@@ -97,32 +71,14 @@ async fn rooms_are_created_listed_searched_paged_read_and_deleted() {
     assert_eq!(rest["rooms"][0]["name"], "Rust");
     assert!(rest["next_cursor"].is_null());
 
-    let one: Value = api
-        .get(app.url(&format!("/api/v1/rooms/{id}")))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = app.get_json_as(&bob, &format!("/api/v1/rooms/{id}")).await;
     assert_eq!(one["room"]["name"], "Rust");
     assert_eq!(
-        api.get(app.url("/api/v1/rooms/999999"))
-            .bearer_auth(&bob)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.get_as(&bob, "/api/v1/rooms/999999").await.status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        api.get(app.url("/api/v1/rooms/abc"))
-            .bearer_auth(&bob)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.get_as(&bob, "/api/v1/rooms/abc").await.status(),
         StatusCode::NOT_FOUND
     );
 
@@ -142,11 +98,8 @@ async fn rooms_are_created_listed_searched_paged_read_and_deleted() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        api.get(app.url(&format!("/api/v1/rooms/{id}")))
-            .bearer_auth(&ann)
-            .send()
+        app.get_as(&ann, &format!("/api/v1/rooms/{id}"))
             .await
-            .unwrap()
             .status(),
         StatusCode::NOT_FOUND
     );
@@ -156,10 +109,16 @@ async fn rooms_are_created_listed_searched_paged_read_and_deleted() {
 async fn list_parameters_out_of_range_are_400() {
     let app = TestApp::spawn().await;
     let token = app.user_token("ann").await;
-    for query in ["limit=0", "limit=101", "limit=abc", "cursor=%%%"] {
+    let long_q = format!("q={}", "é".repeat(65));
+    for query in ["limit=0", "limit=101", "limit=abc", "cursor=%%%", &long_q] {
         let res = app.get_as(&token, &format!("/api/v1/rooms?{query}")).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{query}");
     }
+    let longest_q = format!("/api/v1/rooms?q={}", "é".repeat(64));
+    assert_eq!(
+        app.get_as(&token, &longest_q).await.status(),
+        StatusCode::OK
+    );
     for query in ["limit=0", "limit=201", "before_seq=0", "before_seq=x"] {
         let res = app
             .get_as(&token, &format!("/api/v1/rooms/1/messages?{query}"))
@@ -202,15 +161,9 @@ async fn messages_are_sent_once_per_nonce_and_read_newest_first() {
         "the same nonce answers the stored message"
     );
     send("second", "c-2").await.unwrap();
-    let page: Value = api
-        .get(app.url(&format!("/api/v1/rooms/{room}/messages")))
-        .bearer_auth(&ann)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app
+        .get_json_as(&ann, &format!("/api/v1/rooms/{room}/messages"))
+        .await;
     let seqs: Vec<i64> = page["messages"]
         .as_array()
         .unwrap()
@@ -218,34 +171,20 @@ async fn messages_are_sent_once_per_nonce_and_read_newest_first() {
         .map(|m| m["seq"].as_i64().unwrap())
         .collect();
     assert_eq!(seqs, [2, 1]);
-    let older: Value = api
-        .get(app.url(&format!(
-            "/api/v1/rooms/{room}/messages?before_seq=2&limit=5"
-        )))
-        .bearer_auth(&ann)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let older: Value = app
+        .get_json_as(
+            &ann,
+            &format!("/api/v1/rooms/{room}/messages?before_seq=2&limit=5"),
+        )
+        .await;
     assert_eq!(older["messages"].as_array().unwrap().len(), 1);
-    let room_json: Value = api
-        .get(app.url(&format!("/api/v1/rooms/{room}")))
-        .bearer_auth(&ann)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let room_json: Value = app
+        .get_json_as(&ann, &format!("/api/v1/rooms/{room}"))
+        .await;
     assert_eq!(room_json["room"]["last_seq"], 2);
     assert_eq!(
-        api.get(app.url("/api/v1/rooms/999999/messages"))
-            .bearer_auth(&ann)
-            .send()
+        app.get_as(&ann, "/api/v1/rooms/999999/messages")
             .await
-            .unwrap()
             .status(),
         StatusCode::NOT_FOUND
     );
@@ -296,13 +235,8 @@ async fn bad_messages_are_refused_with_protocol_codes_and_not_stored() {
     ];
     for (body, status, code) in cases {
         let res = app
-            .api()
-            .post(app.url(&format!("/api/v1/rooms/{room}/messages")))
-            .bearer_auth(&ann)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+            .post_json_as(&ann, &format!("/api/v1/rooms/{room}/messages"), &body)
+            .await;
         assert_eq!(res.status(), status, "{body}");
         assert_eq!(error_code(res).await, code, "{body}");
     }
@@ -323,13 +257,12 @@ async fn sending_is_rate_limited_per_user_and_over_the_limit_nothing_is_stored()
     let mut statuses = Vec::new();
     for i in 0..31 {
         let res = app
-            .api()
-            .post(app.url(&format!("/api/v1/rooms/{room}/messages")))
-            .bearer_auth(&ann)
-            .json(&json!({"body": format!("m{i}"), "nonce": format!("n{i}")}))
-            .send()
-            .await
-            .unwrap();
+            .post_json_as(
+                &ann,
+                &format!("/api/v1/rooms/{room}/messages"),
+                &json!({"body": format!("m{i}"), "nonce": format!("n{i}")}),
+            )
+            .await;
         statuses.push(res.status());
     }
     assert!(statuses[..30].iter().all(|s| *s == StatusCode::CREATED));
@@ -448,5 +381,7 @@ async fn the_openapi_document_describes_every_endpoint() {
         assert!(doc["paths"][path][method].is_object(), "{method} {path}");
     }
     assert!(doc["components"]["schemas"]["ChatMessage"].is_object());
+    // Renaming the Rust type (AvailabilityAnswer) kept the published name.
+    assert!(doc["components"]["schemas"]["Availability"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }

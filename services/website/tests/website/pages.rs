@@ -8,25 +8,10 @@ use crate::helpers::{TestApp, csrf_in};
 #[tokio::test]
 async fn the_landing_page_offers_sign_in_or_the_rooms() {
     let app = TestApp::spawn().await;
-    let html = app
-        .browser()
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.html(&app.browser(), "/").await;
     assert!(html.contains("href=\"/register\"") && html.contains("href=\"/login\""));
     let browser = app.signed_in_browser("ann").await;
-    let html = browser
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.html(&browser, "/").await;
     assert!(html.contains("href=\"/rooms\"") && html.contains("Welcome back, ann"));
 }
 
@@ -51,48 +36,28 @@ async fn rooms_are_created_found_opened_and_deleted_by_their_owner() {
     let app = TestApp::spawn().await;
     let ann = app.signed_in_browser("ann").await;
     let csrf = app.csrf(&ann, "/rooms").await;
-    let res = ann
-        .post(app.url("/rooms"))
-        .form(&[
-            ("name", "Rustaceans"),
-            ("topic", "Crabs & <friends>"),
-            ("csrf_token", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .post_form_as(
+            &ann,
+            "/rooms",
+            &[
+                ("name", "Rustaceans"),
+                ("topic", "Crabs & <friends>"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with("/rooms/"));
 
-    let list = ann
-        .get(app.url("/rooms?q=RUSTACEAN"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = app.html(&ann, "/rooms?q=RUSTACEAN").await;
     assert!(list.contains(&format!("href=\"{location}\"")));
     assert!(list.contains("Crabs &#38; &#60;friends&#62;"), "escaped");
     assert!(list.contains("by ann") && list.contains("0 messages"));
-    let by_topic = ann
-        .get(app.url("/rooms?q=crabs"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let by_topic = app.html(&ann, "/rooms?q=crabs").await;
     assert!(by_topic.contains(&location));
-    let none = ann
-        .get(app.url("/rooms?q=zzz"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let none = app.html(&ann, "/rooms?q=zzz").await;
     assert!(none.contains("No room matches"));
 
     let room = ann.get(app.url(&location)).send().await.unwrap();
@@ -101,45 +66,29 @@ async fn rooms_are_created_found_opened_and_deleted_by_their_owner() {
     assert!(html.contains("<h1>Rustaceans</h1>") && html.contains("Delete room"));
 
     let bob = app.signed_in_browser("bob").await;
-    let bob_html = bob
-        .get(app.url(&location))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let bob_html = app.html(&bob, &location).await;
     assert!(
         !bob_html.contains("Delete room"),
         "only the owner sees delete"
     );
     let bob_csrf = csrf_in(&bob_html).unwrap();
-    let res = bob
-        .post(app.url(&format!("{location}/delete")))
-        .form(&[("csrf_token", bob_csrf)])
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .post_form_as(
+            &bob,
+            &format!("{location}/delete"),
+            &[("csrf_token", bob_csrf)],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.text().await.unwrap().contains("owner can delete it"));
 
     let csrf = csrf_in(&html).unwrap();
-    let res = ann
-        .post(app.url(&format!("{location}/delete")))
-        .form(&[("csrf_token", csrf)])
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .post_form_as(&ann, &format!("{location}/delete"), &[("csrf_token", csrf)])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/rooms");
-    let after = ann
-        .get(app.url("/rooms"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let after = app.html(&ann, "/rooms").await;
     assert!(after.contains("The room was deleted.") && !after.contains(&location));
     assert_eq!(
         ann.get(app.url(&location)).send().await.unwrap().status(),
@@ -155,14 +104,7 @@ async fn the_room_list_shows_seeded_rooms_and_pages_with_a_cursor() {
         app.room(&token, &format!("room-{i:02}")).await;
     }
     let browser = app.signed_in_browser("bob").await;
-    let first = browser
-        .get(app.url("/rooms"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let first = app.html(&browser, "/rooms").await;
     assert!(first.contains(">general<") && first.contains("Parley room"));
     let link_end = first.find("\" rel=\"next\"").expect("a next-page link");
     let href = first[..link_end]
@@ -171,14 +113,7 @@ async fn the_room_list_shows_seeded_rooms_and_pages_with_a_cursor() {
         .unwrap()
         .replace("&#38;", "&");
     assert!(href.starts_with("/rooms?q=&cursor="), "{href}");
-    let second = browser
-        .get(app.url(&href))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let second = app.html(&browser, &href).await;
     assert!(second.contains("First page"));
     let count = |html: &str| html.matches("class=\"room-name\"").count();
     assert_eq!(
@@ -192,6 +127,13 @@ async fn the_room_list_shows_seeded_rooms_and_pages_with_a_cursor() {
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    // The API's limit on the search text holds for the page too.
+    let long = format!("/rooms?q={}", "a".repeat(65));
+    let bad = browser.get(app.url(&long)).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let longest = format!("/rooms?q={}", "a".repeat(64));
+    let ok = browser.get(app.url(&longest)).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -218,12 +160,13 @@ async fn room_forms_reject_bad_names_with_the_input_kept() {
         ),
     ];
     for (name, topic, status, message) in cases {
-        let res = ann
-            .post(app.url("/rooms"))
-            .form(&[("name", name), ("topic", topic), ("csrf_token", &csrf)])
-            .send()
-            .await
-            .unwrap();
+        let res = app
+            .post_form_as(
+                &ann,
+                "/rooms",
+                &[("name", name), ("topic", topic), ("csrf_token", &csrf)],
+            )
+            .await;
         assert_eq!(res.status(), status, "{name}");
         let html = res.text().await.unwrap();
         assert!(html.contains(message), "{message}");
@@ -235,14 +178,7 @@ async fn room_forms_reject_bad_names_with_the_input_kept() {
 async fn messages_sent_with_the_form_are_there_after_reloading() {
     let app = TestApp::spawn().await;
     let ann = app.signed_in_browser("ann").await;
-    let html = ann
-        .get(app.url("/rooms"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.html(&ann, "/rooms").await;
     let general = html
         .split("href=\"/rooms/")
         .nth(1)
@@ -252,14 +188,7 @@ async fn messages_sent_with_the_form_are_there_after_reloading() {
         .unwrap()
         .to_owned();
     let room_path = format!("/rooms/{general}");
-    let page = ann
-        .get(app.url(&room_path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.html(&ann, &room_path).await;
     let csrf = csrf_in(&page).unwrap();
     let nonce = page
         .split("name=\"nonce\" value=\"")
@@ -274,24 +203,18 @@ async fn messages_sent_with_the_form_are_there_after_reloading() {
         ("nonce", nonce.as_str()),
         ("csrf_token", csrf.as_str()),
     ];
-    let res = ann
-        .post(app.url(&format!("{room_path}/messages")))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .post_form_as(&ann, &format!("{room_path}/messages"), &form)
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         res.headers()["location"],
         format!("{room_path}#m1").as_str()
     );
     // A double submit of the same form stores nothing new.
-    let res = ann
-        .post(app.url(&format!("{room_path}/messages")))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .post_form_as(&ann, &format!("{room_path}/messages"), &form)
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         res.headers()["location"],
@@ -299,14 +222,7 @@ async fn messages_sent_with_the_form_are_there_after_reloading() {
     );
 
     let bob = app.signed_in_browser("bob").await;
-    let page = bob
-        .get(app.url(&room_path))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.html(&bob, &room_path).await;
     assert!(
         page.contains("hello &#60;b&#62;world&#60;/b&#62;\nsecond line"),
         "escaped, newline kept"
@@ -329,12 +245,13 @@ async fn bad_messages_come_back_with_the_error_beside_the_field() {
         (long.as_str(), "over 4000"),
         ("bell\u{7}", "control characters"),
     ] {
-        let res = ann
-            .post(app.url(&format!("{path}/messages")))
-            .form(&[("body", body), ("nonce", "n-1"), ("csrf_token", &csrf)])
-            .send()
-            .await
-            .unwrap();
+        let res = app
+            .post_form_as(
+                &ann,
+                &format!("{path}/messages"),
+                &[("body", body), ("nonce", "n-1"), ("csrf_token", &csrf)],
+            )
+            .await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
         let html = res.text().await.unwrap();
         assert!(html.contains(message), "{message}");
@@ -342,12 +259,13 @@ async fn bad_messages_come_back_with_the_error_beside_the_field() {
             assert!(html.contains(&long), "the text is kept");
         }
     }
-    let missing = ann
-        .post(app.url("/rooms/999999/messages"))
-        .form(&[("body", "hi"), ("nonce", "n"), ("csrf_token", &csrf)])
-        .send()
-        .await
-        .unwrap();
+    let missing = app
+        .post_form_as(
+            &ann,
+            "/rooms/999999/messages",
+            &[("body", "hi"), ("nonce", "n"), ("csrf_token", &csrf)],
+        )
+        .await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
@@ -372,26 +290,12 @@ async fn the_room_page_shows_the_last_50_and_links_to_older_ones() {
             .unwrap();
     }
     let browser = app.signed_in_browser("bob").await;
-    let html = browser
-        .get(app.url(&format!("/rooms/{room}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.html(&browser, &format!("/rooms/{room}")).await;
     assert_eq!(html.matches("data-seq=").count(), 50);
     assert!(html.contains("id=\"m60\"") && !html.contains("id=\"m10\""));
     let older = format!("/rooms/{room}?before=11");
     assert!(html.contains(&format!("href=\"{older}\"")));
-    let html = browser
-        .get(app.url(&older))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.html(&browser, &older).await;
     assert_eq!(html.matches("data-seq=").count(), 10);
     assert!(html.contains("Back to the latest messages") && !html.contains("Older messages"));
 }
@@ -448,16 +352,17 @@ async fn a_form_send_is_published_for_the_chat_instances_like_a_websocket_send()
     let ann = app.signed_in_browser("ann").await;
     let path = format!("/rooms/{room}");
     let csrf = app.csrf(&ann, &path).await;
-    let res = ann
-        .post(app.url(&format!("{path}/messages")))
-        .form(&[
-            ("body", "from the form"),
-            ("nonce", "f-1"),
-            ("csrf_token", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .post_form_as(
+            &ann,
+            &format!("{path}/messages"),
+            &[
+                ("body", "from the form"),
+                ("nonce", "f-1"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let msg = tokio::time::timeout(
         std::time::Duration::from_secs(5),

@@ -27,12 +27,7 @@ async fn register_page_signs_in_and_redirects_to_rooms() {
         ("password", "correct horse"),
         ("csrf_token", &csrf),
     ];
-    let res = browser
-        .post(app.url("/register"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_form_as(&browser, "/register", &form).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/rooms");
     let cookie = res
@@ -57,14 +52,7 @@ async fn register_page_signs_in_and_redirects_to_rooms() {
         html.contains("Welcome to Parley!"),
         "the flash notice shows once"
     );
-    let again = browser
-        .get(app.url("/rooms"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let again = app.html(&browser, "/rooms").await;
     assert!(!again.contains("Welcome to Parley!"), "and only once");
 }
 
@@ -99,12 +87,7 @@ async fn register_form_errors_are_shown_beside_fields_with_input_kept() {
             ("password", *password),
             ("csrf_token", &csrf),
         ];
-        let res = browser
-            .post(app.url("/register"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post_form_as(&browser, "/register", &form).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{username} {email}");
         let html = res.text().await.unwrap();
         assert!(
@@ -134,12 +117,7 @@ async fn a_name_taken_in_another_case_is_409_on_the_form_and_the_api() {
         ("password", "correct horse"),
         ("csrf_token", &csrf),
     ];
-    let res = browser
-        .post(app.url("/register"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_form_as(&browser, "/register", &form).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     let html = res.text().await.unwrap();
     assert!(html.contains("That username is taken.") && html.contains("value=\"aNN\""));
@@ -184,12 +162,7 @@ async fn login_page_accepts_username_or_email_and_follows_a_safe_next() {
             ("next", next),
             ("csrf_token", &csrf),
         ];
-        let res = browser
-            .post(app.url("/login"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post_form_as(&browser, "/login", &form).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{login}");
         assert_eq!(res.headers()["location"], expected, "next={next}");
     }
@@ -208,12 +181,7 @@ async fn a_wrong_password_and_an_unknown_account_get_the_same_answer() {
             ("password", "wrong password"),
             ("csrf_token", &csrf),
         ];
-        let res = browser
-            .post(app.url("/login"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post_form_as(&browser, "/login", &form).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
         let html = res.text().await.unwrap();
         assert!(html.contains("wrong username, e-mail or password"));
@@ -260,12 +228,9 @@ async fn logout_revokes_the_session_cookie_and_its_tokens() {
             .to_owned()
     };
     let csrf = app.csrf(&browser, "/rooms").await;
-    let res = browser
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", csrf)])
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .post_form_as(&browser, "/logout", &[("csrf_token", csrf)])
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/");
     let res = browser.get(app.url("/rooms")).send().await.unwrap();
@@ -314,12 +279,8 @@ async fn api_login_answers_a_bearer_token_with_its_expiry() {
         .num_seconds();
     assert!((3500..=3600).contains(&ttl), "the idle limit: {ttl}");
     let me = app
-        .api()
-        .get(app.url("/api/v1/users/me"))
-        .bearer_auth(body["token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .get_as(body["token"].as_str().unwrap(), "/api/v1/users/me")
+        .await;
     let me: Value = me.json().await.unwrap();
     assert_eq!(me["user"]["username"], "ann");
 }

@@ -9,6 +9,7 @@ use common::auth::keys::SigningKeyMaterial;
 use common::auth::token::SessionLimits;
 use common::config::{CommonConfig, PublicOrigin, Secret};
 use reqwest::{Client, StatusCode, redirect};
+use serde::Serialize;
 use serde_json::{Value, json};
 use test_support::TestDb;
 use website::config::WebsiteConfig;
@@ -130,15 +131,46 @@ impl TestApp {
 
     /// The CSRF token of the form on `path`, fetched with `browser`.
     pub async fn csrf(&self, browser: &Client, path: &str) -> String {
-        let html = browser
+        let html = self.html(browser, path).await;
+        csrf_in(&html).unwrap_or_else(|| panic!("no csrf_token on {path}"))
+    }
+
+    /// The page at `path` as `browser` sees it, whatever its status.
+    pub async fn html(&self, browser: &Client, path: &str) -> String {
+        browser
             .get(self.url(path))
             .send()
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
-        csrf_in(&html).unwrap_or_else(|| panic!("no csrf_token on {path}"))
+            .unwrap()
+    }
+
+    /// `POST path` with a form, as `browser` (with its cookies).
+    pub async fn post_form_as(
+        &self,
+        browser: &Client,
+        path: &str,
+        form: &impl Serialize,
+    ) -> reqwest::Response {
+        browser
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` with a JSON body and a bearer token.
+    pub async fn post_json_as(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.api()
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Registers through the API and returns a bearer token for the user.
@@ -180,12 +212,7 @@ impl TestApp {
             ("password", "correct horse"),
             ("csrf_token", &csrf),
         ];
-        let res = browser
-            .post(self.url("/register"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let res = self.post_form_as(&browser, "/register", &form).await;
         assert_eq!(
             res.status(),
             StatusCode::SEE_OTHER,
@@ -205,16 +232,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The JSON body of `GET path` with a bearer token.
+    pub async fn get_json_as(&self, token: &str, path: &str) -> Value {
+        self.get_as(token, path).await.json().await.unwrap()
+    }
+
     /// Creates a room through the API, returning its id.
     pub async fn room(&self, token: &str, name: &str) -> i64 {
-        let res = self
-            .api()
-            .post(self.url("/api/v1/rooms"))
-            .bearer_auth(token)
-            .json(&json!({"name": name, "topic": format!("all about {name}")}))
-            .send()
-            .await
-            .unwrap();
+        let body = json!({"name": name, "topic": format!("all about {name}")});
+        let res = self.post_json_as(token, "/api/v1/rooms", &body).await;
         assert_eq!(res.status(), StatusCode::CREATED);
         res.json::<Value>().await.unwrap()["room"]["id"]
             .as_i64()

@@ -1,0 +1,135 @@
+//! What every page handler starts from: the signed-in user (if any), the
+//! CSRF token for its forms, the notice left by the previous POST, and the
+//! redirect to the login page for pages that need an account.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest};
+
+use super::auth::{Session, app_state, authenticate};
+use super::layout::PageContext;
+use super::{cookies, csrf, redirect};
+use crate::actions::Actor;
+use crate::error::{Error, PageError};
+
+/// The page extractor: what every page needs about the request.
+pub struct Page {
+    /// The signed-in user's session; `None` when signed out (or stale).
+    pub user: Option<Session>,
+    /// The token this page's forms carry.
+    pub csrf_token: String,
+    /// A one-shot notice from the previous POST.
+    pub notice: Option<&'static str>,
+    req: HttpRequest,
+}
+
+/// Notices a POST can leave for the next page, by code: the cookie carries
+/// only a code, so a crafted cookie cannot put its own text on a page.
+const NOTICES: &[(&str, &str)] = &[
+    ("welcome", "Welcome to Parley! Your account is ready."),
+    ("signed_in", "You are signed in."),
+    ("signed_out", "You are signed out."),
+    ("room_deleted", "The room was deleted."),
+];
+
+impl Page {
+    /// The signed-in user, or a redirect to the login page that comes back here.
+    /// After a form POST it comes back to the page the form was on (a POST
+    /// path cannot be visited), else to the rooms.
+    pub fn require_user(&self) -> Result<&Actor, PageError> {
+        self.user.as_ref().map(|s| &s.actor).ok_or_else(|| {
+            let next = if self.req.method() == Method::GET {
+                match self.req.query_string() {
+                    "" => self.req.path().to_owned(),
+                    q => format!("{}?{q}", self.req.path()),
+                }
+            } else {
+                self.form_page().unwrap_or_else(|| "/rooms".to_owned())
+            };
+            PageError(Error::LoginRequired { next })
+        })
+    }
+
+    /// The same-site page a form was submitted from, from `Referer`.
+    fn form_page(&self) -> Option<String> {
+        let state = app_state(&self.req).ok()?;
+        let referer = self.req.headers().get(header::REFERER)?.to_str().ok()?;
+        let path = referer.strip_prefix(state.config.common.public_origin.as_str())?;
+        redirect::safe_next(path)
+    }
+
+    /// Refuses a POST whose CSRF token does not match this browser's cookie.
+    pub fn verify_csrf(&self, submitted: &str) -> Result<(), PageError> {
+        let state = app_state(&self.req)?;
+        csrf::verify(&self.req, &state.csrf_key, submitted).map_err(PageError)
+    }
+
+    /// Leaves a notice for the page the browser is redirected to.
+    pub fn set_notice(&self, code: &'static str) {
+        let secure = app_state(&self.req)
+            .map(|s| s.config.common.public_origin.is_https())
+            .unwrap_or(true);
+        cookies::queue(
+            &self.req,
+            cookies::build(cookies::FLASH, code.to_owned(), secure, Some(60)),
+        );
+    }
+
+    /// The request, for what a handler reads beyond this (the client address).
+    pub fn request(&self) -> &HttpRequest {
+        &self.req
+    }
+
+    /// What the layout shows around this page.
+    pub fn context(&self) -> PageContext {
+        PageContext {
+            username: self.user.as_ref().map(|u| u.actor.username.clone()),
+            csrf_token: self.csrf_token.clone(),
+            notice: self.notice,
+            knows_user: true,
+        }
+    }
+}
+
+impl FromRequest for Page {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            let secure = state.config.common.public_origin.is_https();
+            let user = match authenticate(&req, &state).await {
+                Ok(user) => user,
+                // A stale or revoked cookie just means "signed out" on pages.
+                Err(Error::Core(common::Error::Unauthenticated(_))) => {
+                    if req.cookie(cookies::SESSION).is_some() {
+                        cookies::queue(&req, cookies::removal(cookies::SESSION, secure));
+                    }
+                    None
+                }
+                Err(e) => return Err(PageError(e)),
+            };
+            let notice = req.cookie(cookies::FLASH).and_then(|c| {
+                NOTICES
+                    .iter()
+                    .find(|(code, _)| *code == c.value())
+                    .map(|(_, text)| *text)
+            });
+            if req.cookie(cookies::FLASH).is_some() {
+                cookies::queue(&req, cookies::removal(cookies::FLASH, secure));
+            }
+            let csrf_token = csrf::token(&req, &state.csrf_key, secure);
+            Ok(Page {
+                user,
+                csrf_token,
+                notice,
+                req,
+            })
+        })
+    }
+}
