@@ -202,6 +202,8 @@ pub struct CommonConfig {
     pub trusted_proxies: Vec<IpRange>,
     /// Leave in-flight requests this long on SIGTERM.
     pub shutdown_timeout: Duration,
+    /// How long after sending its author may edit a message.
+    pub edit_window: Duration,
 }
 
 impl CommonConfig {
@@ -250,7 +252,16 @@ impl CommonConfig {
             listen_addr: parsed_or("LISTEN_ADDR", default_listen)?,
             trusted_proxies,
             shutdown_timeout: seconds_or("SHUTDOWN_TIMEOUT_SECS", 10, 0, 300)?,
+            edit_window: seconds_or("EDIT_WINDOW_SECS", 24 * 3600, 0, 30 * 24 * 3600)?,
         })
+    }
+
+    /// The rules of the room event log these settings ask for.
+    pub fn event_policy(&self) -> crate::store::events::Policy {
+        crate::store::events::Policy {
+            edit_window: chrono::Duration::from_std(self.edit_window)
+                .unwrap_or_else(|_| chrono::Duration::hours(24)),
+        }
     }
 }
 

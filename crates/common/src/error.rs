@@ -31,6 +31,12 @@ pub enum Error {
     /// Signed in, but not allowed to do this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// Not allowed, for a reason with a code of its own (`not_author`).
+    #[error("{message}")]
+    Denied {
+        code: &'static str,
+        message: &'static str,
+    },
     #[error("too many requests; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     /// Shedding load (for example too many password hashes at once).
@@ -80,6 +86,24 @@ impl Error {
             Self::Invalid { field, .. } | Self::Conflict { field, .. } => Some(field),
             _ => None,
         }
+    }
+
+    /// The stable code of a user's mistake or a refusal, as both services
+    /// answer it (an HTTP error body, an `error` frame); `None` for a
+    /// failure of the server or its dependencies.
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::Invalid { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Denied { code, .. } => code,
+            Self::NotFound("room") => "room_not_found",
+            Self::NotFound("message") => "message_not_found",
+            Self::NotFound(_) => "not_found",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::RateLimited { .. } => "rate_limited",
+            _ => return None,
+        })
     }
 
     /// True when the cause is a dependency being down rather than a bug.

@@ -7,7 +7,9 @@
 //! so a receiving instance forwards the bytes without re-serializing:
 //! `M <seq> <frame>` (a sequenced room event; seq orders and de-duplicates),
 //! `E <from-user-id> <frame>` (ephemeral, not for the user it is about),
-//! `D` (the room was deleted), and on a user channel `U <frame>`.
+//! `D` (the room was deleted), and on a user channel `U <frame>` (for each
+//! of the user's connections) and `W <room> <1|0>` (the user became, or
+//! stopped being, a member of a room: watch its unread state, or stop).
 
 use redis::aio::ConnectionManager;
 
@@ -55,7 +57,14 @@ pub enum Envelope {
     },
     RoomDeleted,
     /// A frame for every connection of the channel's user.
-    ToUser { frame: std::ops::Range<usize> },
+    ToUser {
+        frame: std::ops::Range<usize>,
+    },
+    /// The channel's user joined (`member`) or left a room.
+    Membership {
+        room: i64,
+        member: bool,
+    },
 }
 
 /// `M <seq> <frame>`.
@@ -72,6 +81,19 @@ pub fn encode_event(from_user: i64, frame: &str) -> String {
 pub fn decode(payload: &[u8]) -> Option<Envelope> {
     if payload == b"D" {
         return Some(Envelope::RoomDeleted);
+    }
+    if let Some(rest) = payload.strip_prefix(b"W ") {
+        let rest = std::str::from_utf8(rest).ok()?;
+        let (room, member) = rest.split_once(' ')?;
+        let member = match member {
+            "1" => true,
+            "0" => false,
+            _ => return None,
+        };
+        return Some(Envelope::Membership {
+            room: room.parse().ok()?,
+            member,
+        });
     }
     if let Some(frame) = payload.strip_prefix(b"U ") {
         std::str::from_utf8(frame).ok()?;
@@ -143,6 +165,23 @@ pub async fn publish_to_user(
     Ok(())
 }
 
+/// Tells every instance that `user` joined (`member`) or left `room`, so
+/// their open connections start or stop following its unread state.
+pub async fn publish_membership(
+    redis: &ConnectionManager,
+    prefix: &str,
+    user: i64,
+    room: i64,
+    member: bool,
+) -> Result<()> {
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(user_channel(prefix, user))
+        .arg(format!("W {room} {}", u8::from(member)))
+        .query_async(&mut redis.clone())
+        .await?;
+    Ok(())
+}
+
 /// Tells every instance that a room is gone, so its members get `left`.
 pub async fn publish_room_deleted(
     redis: &ConnectionManager,
@@ -179,6 +218,21 @@ mod tests {
             panic!("{u}")
         };
         assert_eq!(&u[frame], r#"{"type":"unread"}"#);
+        assert_eq!(
+            decode(b"W 7 1"),
+            Some(Envelope::Membership {
+                room: 7,
+                member: true
+            })
+        );
+        assert_eq!(
+            decode(b"W 7 0"),
+            Some(Envelope::Membership {
+                room: 7,
+                member: false
+            })
+        );
+        assert_eq!(decode(b"W 7 2"), None);
         for bad in [&b""[..], b"M", b"M x {}", b"X 1 {}", b"M 1", b"M 1 \xff"] {
             assert_eq!(decode(bad), None, "{bad:?}");
         }

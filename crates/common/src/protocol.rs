@@ -384,7 +384,10 @@ mod tests {
         let Ok(ServerFrame::Message(m)) = serde_json::from_str::<ServerFrame>(old) else {
             panic!("{old}")
         };
-        assert_eq!((m.body.as_str(), m.deleted, m.mentions.len()), ("hello", false, 0));
+        assert_eq!(
+            (m.body.as_str(), m.deleted, m.mentions.len()),
+            ("hello", false, 0)
+        );
     }
 
     #[test]

@@ -224,20 +224,32 @@ async fn deleting_a_room_takes_its_log_and_messages_with_it() {
     let ann = user(&mut conn, "ann").await;
     let room = new_room(&mut conn, "mine", &ann).await;
     append(&mut conn, room, &[say(&ann, "hello", "n1")]).await;
-    assert_eq!(members::role(&mut conn, room, ann.id).await.unwrap(), Some(common::access::Role::Owner));
+    assert_eq!(
+        members::role(&mut conn, room, ann.id).await.unwrap(),
+        Some(common::access::Role::Owner)
+    );
     rooms::delete(&mut conn, room).await.unwrap();
     assert!(matches!(
         rooms::find(&mut conn, room).await,
         Err(Error::NotFound("room"))
     ));
-    assert!(events::after(&mut conn, room, 0, 10).await.unwrap().is_empty());
+    assert!(
+        events::after(&mut conn, room, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(
         rooms::delete(&mut conn, room).await,
         Err(Error::NotFound("room"))
     ));
 }
 
-async fn new_room(conn: &mut diesel_async::AsyncPgConnection, name: &str, owner: &users::User) -> i64 {
+async fn new_room(
+    conn: &mut diesel_async::AsyncPgConnection,
+    name: &str,
+    owner: &users::User,
+) -> i64 {
     rooms::insert(
         conn,
         &RoomName::parse(name).unwrap(),
@@ -341,6 +353,7 @@ fn code(r: &Result<Appended, Error>) -> String {
         Ok(a) => format!("ok {}", a.seq),
         Err(Error::NotFound(what)) => format!("{what}_not_found"),
         Err(Error::Forbidden(_)) => "forbidden".into(),
+        Err(Error::Denied { code, .. }) => (*code).into(),
         Err(Error::Conflict { code, .. } | Error::Invalid { code, .. }) => (*code).into(),
         Err(e) => format!("{e:?}"),
     }
@@ -352,9 +365,15 @@ async fn messages_take_consecutive_seqs_and_a_repeated_nonce_is_stored_once() {
     let mut conn = db.connect().await;
     let ann = user(&mut conn, "ann").await;
     let room = new_room(&mut conn, "r", &ann).await;
-    let first = append(&mut conn, room, &[say(&ann, "one", "n1")]).await.remove(0);
-    let second = append(&mut conn, room, &[say(&ann, "two", "n2")]).await.remove(0);
-    let again = append(&mut conn, room, &[say(&ann, "two?", "n2")]).await.remove(0);
+    let first = append(&mut conn, room, &[say(&ann, "one", "n1")])
+        .await
+        .remove(0);
+    let second = append(&mut conn, room, &[say(&ann, "two", "n2")])
+        .await
+        .remove(0);
+    let again = append(&mut conn, room, &[say(&ann, "two?", "n2")])
+        .await
+        .remove(0);
     assert_eq!((first.seq, second.seq), (1, 2));
     assert!(first.created && second.created && !again.created);
     assert_eq!(again.json, second.json, "the stored event is answered");
@@ -375,7 +394,13 @@ async fn messages_take_consecutive_seqs_and_a_repeated_nonce_is_stored_once() {
         [(1, first.json.clone()), (2, second.json.clone())],
         "replay sends the stored frames as they were sent"
     );
-    let missing = events::append_batch(&mut conn, 999_999, &[say(&ann, "x", "n3")], &Policy::default()).await;
+    let missing = events::append_batch(
+        &mut conn,
+        999_999,
+        &[say(&ann, "x", "n3")],
+        &Policy::default(),
+    )
+    .await;
     assert!(
         matches!(missing, Err(Error::NotFound("room"))),
         "{missing:?}"
@@ -418,16 +443,37 @@ async fn read_marks_only_move_forward_and_only_for_members() {
     let mut conn = db.connect().await;
     let (ann, bob) = (user(&mut conn, "ann").await, user(&mut conn, "bob").await);
     let room = new_room(&mut conn, "r", &ann).await;
-    assert_eq!(members::last_read(&mut conn, room, ann.id).await.unwrap(), Some(0));
     assert_eq!(
-        members::mark_read(&mut conn, room, bob.id, 5).await.unwrap(),
+        members::last_read(&mut conn, room, ann.id).await.unwrap(),
+        Some(0)
+    );
+    assert_eq!(
+        members::mark_read(&mut conn, room, bob.id, 5)
+            .await
+            .unwrap(),
         None,
         "reading does not make a member"
     );
-    assert_eq!(members::mark_read(&mut conn, room, ann.id, 5).await.unwrap(), Some(5));
-    assert_eq!(members::mark_read(&mut conn, room, ann.id, 3).await.unwrap(), Some(5));
-    assert_eq!(members::last_read(&mut conn, room, ann.id).await.unwrap(), Some(5));
-    assert_eq!(members::last_read(&mut conn, room, bob.id).await.unwrap(), None);
+    assert_eq!(
+        members::mark_read(&mut conn, room, ann.id, 5)
+            .await
+            .unwrap(),
+        Some(5)
+    );
+    assert_eq!(
+        members::mark_read(&mut conn, room, ann.id, 3)
+            .await
+            .unwrap(),
+        Some(5)
+    );
+    assert_eq!(
+        members::last_read(&mut conn, room, ann.id).await.unwrap(),
+        Some(5)
+    );
+    assert_eq!(
+        members::last_read(&mut conn, room, bob.id).await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -446,7 +492,10 @@ async fn a_batch_takes_consecutive_seqs_and_stores_each_nonce_once() {
     ];
     let stored = append(&mut conn, room, &batch).await;
     let seqs: Vec<(i64, bool)> = stored.iter().map(|s| (s.seq, s.created)).collect();
-    assert_eq!(seqs, [(2, true), (3, true), (2, false), (1, false), (4, true)]);
+    assert_eq!(
+        seqs,
+        [(2, true), (3, true), (2, false), (1, false), (4, true)]
+    );
     assert!(stored[2].json.contains(r#""body":"one""#));
     assert!(stored[3].json.contains(r#""body":"earlier""#));
     assert_eq!(rooms::find(&mut conn, room).await.unwrap().room.last_seq, 4);
@@ -468,7 +517,12 @@ async fn edits_deletes_and_reactions_are_events_with_the_rules_of_protocol_md() 
     );
     let room = new_room(&mut conn, "r", &ann).await;
     let other = new_room(&mut conn, "other", &ann).await;
-    let sent = append(&mut conn, room, &[say(&bob, "hello", "b1"), say(&cat, "hi", "c1")]).await;
+    let sent = append(
+        &mut conn,
+        room,
+        &[say(&bob, "hello", "b1"), say(&cat, "hi", "c1")],
+    )
+    .await;
     let (hello, hi) = (message_id(&sent[0]), message_id(&sent[1]));
     let elsewhere = message_id(&append(&mut conn, other, &[say(&bob, "x", "b1")]).await[0]);
     let answers = append_all(
@@ -496,7 +550,7 @@ async fn edits_deletes_and_reactions_are_events_with_the_rules_of_protocol_md() 
         codes,
         [
             "ok 3",
-            "forbidden",
+            "not_author",
             "message_not_found",
             "message_not_found",
             "ok 4",
@@ -514,13 +568,21 @@ async fn edits_deletes_and_reactions_are_events_with_the_rules_of_protocol_md() 
         ServerFrame::Reaction(r) => (r.on, r.count),
         other => panic!("{other:?}"),
     };
-    assert_eq!([count(&answers[4]), count(&answers[5]), count(&answers[6])], [(true, 1), (true, 2), (false, 1)]);
-    let shown = messages::page_before(&mut conn, room, None, 10, ann.id).await.unwrap();
+    assert_eq!(
+        [count(&answers[4]), count(&answers[5]), count(&answers[6])],
+        [(true, 1), (true, 2), (false, 1)]
+    );
+    let shown = messages::page_before(&mut conn, room, None, 10, ann.id)
+        .await
+        .unwrap();
     let hello_now = shown.iter().find(|m| m.id == hello).unwrap();
     assert_eq!(hello_now.body, "hello again");
     assert!(hello_now.edited_at.is_some());
     assert_eq!(hello_now.reactions.len(), 1);
-    assert_eq!((hello_now.reactions[0].count, hello_now.reactions[0].me), (1, true));
+    assert_eq!(
+        (hello_now.reactions[0].count, hello_now.reactions[0].me),
+        (1, true)
+    );
     let reply = shown.iter().find(|m| m.reply_to.is_some()).unwrap();
     assert_eq!(reply.reply_to.as_ref().unwrap().id, hello);
     assert_eq!(reply.reply_to.as_ref().unwrap().excerpt, "hello again");
@@ -530,8 +592,15 @@ async fn edits_deletes_and_reactions_are_events_with_the_rules_of_protocol_md() 
     assert_eq!((found.last_seq, found.message_count), (8, 2));
     // The log, replayed: seqs with no holes, the deleted text nowhere.
     let log = events::after(&mut conn, room, 0, 100).await.unwrap();
-    assert_eq!(log.iter().map(|(s, _)| *s).collect::<Vec<_>>(), (1..=8).collect::<Vec<_>>());
-    assert!(log.iter().all(|(_, f)| !f.contains("\"hi\"") && !f.contains(">hi<")), "{log:?}");
+    assert_eq!(
+        log.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<_>>()
+    );
+    assert!(
+        log.iter()
+            .all(|(_, f)| !f.contains("\"hi\"") && !f.contains(">hi<")),
+        "{log:?}"
+    );
     assert!(log[1].1.contains(r#""deleted":true"#), "{}", log[1].1);
 }
 
@@ -549,7 +618,11 @@ async fn the_edit_window_closes() {
         .await
         .unwrap();
     assert_eq!(code(&answer[0]), "edit_window_closed");
-    assert_eq!(rooms::find(&mut conn, room).await.unwrap().room.last_seq, 1, "nothing appended");
+    assert_eq!(
+        rooms::find(&mut conn, room).await.unwrap().room.last_seq,
+        1,
+        "nothing appended"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -572,7 +645,10 @@ async fn a_deleted_message_leaves_no_trace_of_its_text_in_the_database() {
     )
     .await;
     let before = dump(&db);
-    assert!(before.contains(secret) && before.contains(edited), "the dump sees the text before");
+    assert!(
+        before.contains(secret) && before.contains(edited),
+        "the dump sees the text before"
+    );
     append(&mut conn, room, &[draft(&ann, "n3", Change::Delete { id })]).await;
     let after = dump(&db);
     for text in [secret, edited, "a-secret"] {
@@ -590,7 +666,11 @@ fn dump(db: &TestDb) -> String {
         .arg(db.url())
         .output()
         .expect("pg_dump runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -607,28 +687,59 @@ async fn unread_counts_come_from_the_log_and_the_read_mark() {
     let sent = append(
         &mut conn,
         room,
-        &[say(&ann, "mine", "a1"), say(&bob, "one", "b0"), mention, say(&bob, "three", "b2")],
+        &[
+            say(&ann, "mine", "a1"),
+            say(&bob, "one", "b0"),
+            mention,
+            say(&bob, "three", "b2"),
+        ],
     )
     .await;
     let state = |v: Vec<members::Unread>| {
         let u = &v[0];
         (u.last_seq, u.read_seq, u.unread, u.mentions)
     };
-    assert_eq!(state(members::unread(&mut conn, ann.id, None).await.unwrap()), (4, 1, 3, 1));
+    assert_eq!(
+        state(members::unread(&mut conn, ann.id, None).await.unwrap()),
+        (4, 1, 3, 1)
+    );
     // A reaction is an event, not an unread message; a deletion takes one away.
     append(
         &mut conn,
         room,
         &[
             react(&bob, message_id(&sent[0]), "👍", true, "b3"),
-            draft(&bob, "b4", Change::Delete { id: message_id(&sent[3]) }),
+            draft(
+                &bob,
+                "b4",
+                Change::Delete {
+                    id: message_id(&sent[3]),
+                },
+            ),
         ],
     )
     .await;
-    assert_eq!(state(members::unread(&mut conn, ann.id, None).await.unwrap()), (6, 1, 2, 1));
-    members::mark_read(&mut conn, room, ann.id, 3).await.unwrap();
-    assert_eq!(state(members::unread(&mut conn, ann.id, Some(&[room])).await.unwrap()), (6, 3, 0, 0));
-    assert!(members::unread(&mut conn, ann.id, Some(&[424_242])).await.unwrap().is_empty());
+    assert_eq!(
+        state(members::unread(&mut conn, ann.id, None).await.unwrap()),
+        (6, 1, 2, 1)
+    );
+    members::mark_read(&mut conn, room, ann.id, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        state(
+            members::unread(&mut conn, ann.id, Some(&[room]))
+                .await
+                .unwrap()
+        ),
+        (6, 3, 0, 0)
+    );
+    assert!(
+        members::unread(&mut conn, ann.id, Some(&[424_242]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -730,15 +841,34 @@ async fn the_event_log_migration_moves_every_message_over() {
         panic!("{frames:?}")
     };
     assert_eq!(
-        (first.body.as_str(), first.html.as_str(), first.user.name.as_str(), first.nonce.as_str()),
+        (
+            first.body.as_str(),
+            first.html.as_str(),
+            first.user.name.as_str(),
+            first.nonce.as_str()
+        ),
         ("first <b>&", "<p>first &lt;b&gt;&amp;</p>", "ann", "n1")
     );
     let found = rooms::find(&mut conn, 1).await.unwrap().room;
     assert_eq!((found.last_seq, found.message_count), (2, 2));
-    assert_eq!(members::role(&mut conn, 1, 1).await.unwrap(), Some(common::access::Role::Owner));
+    assert_eq!(
+        members::role(&mut conn, 1, 1).await.unwrap(),
+        Some(common::access::Role::Owner)
+    );
     assert_eq!(members::last_read(&mut conn, 1, 2).await.unwrap(), Some(1));
     // The log goes on from where the messages stopped, and old nonces still count.
-    let ann = users::find_by_login(&mut conn, "ann").await.unwrap().unwrap();
-    let next = append(&mut conn, 1, &[say(&ann, "third", "n2"), say(&ann, "again", "n1")]).await;
-    assert_eq!((next[0].seq, next[0].created, next[1].seq, next[1].created), (3, true, 1, false));
+    let ann = users::find_by_login(&mut conn, "ann")
+        .await
+        .unwrap()
+        .unwrap();
+    let next = append(
+        &mut conn,
+        1,
+        &[say(&ann, "third", "n2"), say(&ann, "again", "n1")],
+    )
+    .await;
+    assert_eq!(
+        (next[0].seq, next[0].created, next[1].seq, next[1].created),
+        (3, true, 1, false)
+    );
 }

@@ -1,5 +1,6 @@
 //! The process's one Redis pub/sub connection: subscribed to a room's
-//! channel while this process has members in the room (the hub says which),
+//! channel while this process has members in the room, and to a user's
+//! channel while the user has connections here (the hub says which),
 //! handing every payload to the delivery sink. Pub/sub is at-most-once:
 //! after a reconnect it resubscribes and asks for every room to be
 //! resynchronized from Postgres.
@@ -13,43 +14,80 @@ use common::fanout::{self, Envelope};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::delivery::{Delivery, DeliverySink};
+use crate::delivery::{Arrival, Delivery, DeliverySink};
 
-enum Command {
-    Subscribe(i64, oneshot::Sender<()>),
-    Unsubscribe(i64),
+/// A channel this process may listen to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// A room's events.
+    Room(i64),
+    /// Frames for one user's connections.
+    User(i64),
 }
 
-/// Asks the broker task to (un)subscribe room channels.
+impl Channel {
+    fn name(self, prefix: &str) -> String {
+        match self {
+            Self::Room(room) => fanout::room_channel(prefix, room),
+            Self::User(user) => fanout::user_channel(prefix, user),
+        }
+    }
+}
+
+enum Command {
+    Subscribe(Channel, oneshot::Sender<()>),
+    Unsubscribe(Channel),
+}
+
+/// Asks the broker task to (un)subscribe channels.
 #[derive(Clone)]
 pub struct BrokerHandle {
     tx: mpsc::UnboundedSender<Command>,
 }
 
 impl BrokerHandle {
-    /// Subscribes to a room's channel; returns once Redis confirmed, or at
-    /// once while Redis is down (the subscription is made on reconnect).
-    pub async fn subscribe(&self, room: i64) {
+    /// Subscribes to a channel; returns once Redis confirmed, or at once
+    /// while Redis is down (the subscription is made on reconnect).
+    pub async fn subscribe(&self, channel: Channel) {
         let (ack, done) = oneshot::channel();
-        if self.tx.send(Command::Subscribe(room, ack)).is_ok() {
+        if self.tx.send(Command::Subscribe(channel, ack)).is_ok() {
             let _ = done.await;
         }
     }
 
-    /// Leaves a room's channel once this process has no members there.
-    pub fn unsubscribe(&self, room: i64) {
-        let _ = self.tx.send(Command::Unsubscribe(room));
+    /// Subscribes without waiting for Redis to confirm, keeping the order
+    /// of this handle's commands (a quick unsubscribe cannot overtake it).
+    pub fn subscribe_now(&self, channel: Channel) {
+        let (ack, _) = oneshot::channel();
+        let _ = self.tx.send(Command::Subscribe(channel, ack));
+    }
+
+    /// Leaves a channel once nobody here needs it.
+    pub fn unsubscribe(&self, channel: Channel) {
+        let _ = self.tx.send(Command::Unsubscribe(channel));
     }
 }
 
-/// Turns a payload received on `channel` into a delivery for its room.
-fn decode(prefix: &str, channel: &str, payload: &[u8]) -> Option<(i64, Delivery)> {
-    let room = fanout::room_of_channel(prefix, channel)?;
+/// Turns a payload received on `channel` into an arrival for the hub.
+fn decode(prefix: &str, channel: &str, payload: &[u8]) -> Option<Arrival> {
     let envelope = fanout::decode(payload)?;
     let bytes = Bytes::copy_from_slice(payload);
     let text = |range: std::ops::Range<usize>| ByteString::try_from(bytes.slice(range)).ok();
+    if let Some(user) = fanout::user_of_channel(prefix, channel) {
+        return match envelope {
+            Envelope::ToUser { frame } => Some(Arrival::ToUser {
+                user,
+                frame: text(frame)?,
+            }),
+            Envelope::Membership { room, member } => {
+                Some(Arrival::Membership { user, room, member })
+            }
+            _ => None,
+        };
+    }
+    let room = fanout::room_of_channel(prefix, channel)?;
     let delivery = match envelope {
-        Envelope::Message { seq, frame } => Delivery::Sequenced {
+        Envelope::Sequenced { seq, frame } => Delivery::Sequenced {
             seq,
             frame: text(frame)?,
         },
@@ -58,8 +96,9 @@ fn decode(prefix: &str, channel: &str, payload: &[u8]) -> Option<(i64, Delivery)
             frame: text(frame)?,
         },
         Envelope::RoomDeleted => Delivery::RoomDeleted,
+        Envelope::ToUser { .. } | Envelope::Membership { .. } => return None,
     };
-    Some((room, delivery))
+    Some(Arrival::Deliver { room, delivery })
 }
 
 /// Starts the broker task, delivering into `sink`.
@@ -71,7 +110,7 @@ pub fn start(client: redis::Client, prefix: String, sink: DeliverySink) -> Broke
 
 /// Records commands while Redis is unreachable, for `pause`.
 async fn wait_down(
-    wanted: &mut HashSet<i64>,
+    wanted: &mut HashSet<Channel>,
     rx: &mut mpsc::UnboundedReceiver<Command>,
     pause: Duration,
 ) -> bool {
@@ -82,12 +121,12 @@ async fn wait_down(
             _ = &mut deadline => return true,
             cmd = rx.recv() => match cmd {
                 None => return false,
-                Some(Command::Subscribe(room, ack)) => {
-                    wanted.insert(room);
+                Some(Command::Subscribe(channel, ack)) => {
+                    wanted.insert(channel);
                     let _ = ack.send(());
                 }
-                Some(Command::Unsubscribe(room)) => {
-                    wanted.remove(&room);
+                Some(Command::Unsubscribe(channel)) => {
+                    wanted.remove(&channel);
                 }
             },
         }
@@ -100,7 +139,7 @@ async fn run(
     deliveries: DeliverySink,
     mut rx: mpsc::UnboundedReceiver<Command>,
 ) {
-    let mut wanted: HashSet<i64> = HashSet::new();
+    let mut wanted: HashSet<Channel> = HashSet::new();
     let mut connected_before = false;
     let mut pause = Duration::from_millis(100);
     loop {
@@ -117,12 +156,8 @@ async fn run(
         };
         let (mut sink, mut stream) = pubsub.split();
         let mut ok = true;
-        for room in &wanted {
-            if sink
-                .subscribe(fanout::room_channel(&prefix, *room))
-                .await
-                .is_err()
-            {
+        for channel in &wanted {
+            if sink.subscribe(channel.name(&prefix)).await.is_err() {
                 ok = false;
                 break;
             }
@@ -133,7 +168,7 @@ async fn run(
         pause = Duration::from_millis(100);
         if connected_before {
             tracing::info!(
-                rooms = wanted.len(),
+                channels = wanted.len(),
                 "redis pub/sub reconnected; resynchronizing rooms"
             );
             deliveries.resync();
@@ -143,25 +178,25 @@ async fn run(
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     None => return,
-                    Some(Command::Subscribe(room, ack)) => {
-                        wanted.insert(room);
-                        let subscribed = sink.subscribe(fanout::room_channel(&prefix, room)).await;
+                    Some(Command::Subscribe(channel, ack)) => {
+                        wanted.insert(channel);
+                        let subscribed = sink.subscribe(channel.name(&prefix)).await;
                         let _ = ack.send(());
                         if subscribed.is_err() {
                             break;
                         }
                     }
-                    Some(Command::Unsubscribe(room)) => {
-                        wanted.remove(&room);
-                        if sink.unsubscribe(fanout::room_channel(&prefix, room)).await.is_err() {
+                    Some(Command::Unsubscribe(channel)) => {
+                        wanted.remove(&channel);
+                        if sink.unsubscribe(channel.name(&prefix)).await.is_err() {
                             break;
                         }
                     }
                 },
                 msg = stream.next() => match msg {
                     Some(msg) => {
-                        if let Some((room, delivery)) = decode(&prefix, msg.get_channel_name(), msg.get_payload_bytes()) {
-                            deliveries.deliver(room, delivery);
+                        if let Some(arrival) = decode(&prefix, msg.get_channel_name(), msg.get_payload_bytes()) {
+                            deliveries.arrive(arrival);
                         }
                     }
                     None => break,
@@ -178,9 +213,11 @@ mod tests {
 
     #[test]
     fn payloads_become_deliveries_sharing_one_buffer() {
-        let payload = fanout::encode_message(3, r#"{"type":"message"}"#);
-        let Some((room, Delivery::Sequenced { seq, frame })) =
-            decode("p:", "p:room:9", payload.as_bytes())
+        let payload = fanout::encode_sequenced(3, r#"{"type":"message"}"#);
+        let Some(Arrival::Deliver {
+            room,
+            delivery: Delivery::Sequenced { seq, frame },
+        }) = decode("p:", "p:room:9", payload.as_bytes())
         else {
             panic!("not decoded")
         };
@@ -189,7 +226,30 @@ mod tests {
         assert!(decode("p:", "p:room:9", b"garbage").is_none());
         assert!(matches!(
             decode("p:", "p:room:9", b"D"),
-            Some((9, Delivery::RoomDeleted))
+            Some(Arrival::Deliver {
+                room: 9,
+                delivery: Delivery::RoomDeleted
+            })
         ));
+        assert!(matches!(
+            decode("p:", "p:user:5", br#"U {"type":"unread"}"#),
+            Some(Arrival::ToUser { user: 5, .. })
+        ));
+        assert!(matches!(
+            decode("p:", "p:user:5", b"W 9 1"),
+            Some(Arrival::Membership {
+                user: 5,
+                room: 9,
+                member: true
+            })
+        ));
+        assert!(
+            decode("p:", "p:user:5", b"D").is_none(),
+            "room envelopes on a user channel"
+        );
+        assert!(
+            decode("p:", "p:room:9", b"W 9 1").is_none(),
+            "user envelopes on a room channel"
+        );
     }
 }

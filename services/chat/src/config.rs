@@ -24,6 +24,10 @@ pub struct ChatConfig {
     pub ping_interval: Duration,
     /// A socket silent this long is closed (no pong, no frame).
     pub idle_timeout: Duration,
+    /// How long a room gathers events before telling the connections that
+    /// follow it (without joining) their new unread counts: one count per
+    /// burst, not one per event.
+    pub unread_refresh: Duration,
 }
 
 impl ChatConfig {
@@ -73,6 +77,7 @@ impl ChatConfig {
             presence_ttl: config::seconds_or("PRESENCE_TTL_SECS", 30, 3, 600)?,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
+            unread_refresh: Duration::from_millis(config::parsed_or("UNREAD_REFRESH_MS", 500u64)?),
         })
     }
 

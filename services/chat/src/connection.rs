@@ -91,6 +91,7 @@ async fn serve(
         tx,
         kick: kick.clone(),
     };
+    follow_memberships(&state, &me).await;
     let mut requests = Requests::new(state.clone(), me);
     let mut socket = Socket {
         session,
@@ -165,6 +166,7 @@ async fn serve(
     };
 
     requests.leave_all();
+    state.hub.disconnect(peer.id, peer.user.id);
     state.registry.remove(peer.id);
     state.metrics.connections.dec();
     if let Err(e) = state.conn_limit.release(peer.user.id, peer.id).await {
@@ -183,6 +185,21 @@ async fn serve(
         // A client that stopped reading cannot take a close frame either.
         let _ = tokio::time::timeout(CLOSE_WAIT, socket.session.close(Some(reason))).await;
     }
+}
+
+/// Has the hub send this connection its user's frames and the unread state
+/// of the user's rooms. Without the list (Postgres down) the connection
+/// still works; its user channel brings later memberships.
+async fn follow_memberships(state: &ChatState, me: &Member) {
+    let rooms = async {
+        let mut conn = state.pool.get().await?;
+        common::store::members::rooms_of(&mut conn, me.user.id).await
+    };
+    let rooms = rooms.await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the user's rooms are unavailable; no unread counts for now");
+        Vec::new()
+    });
+    state.hub.connect(me.clone(), rooms);
 }
 
 fn reason(code: u16) -> &'static str {

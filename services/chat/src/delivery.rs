@@ -73,6 +73,23 @@ pub enum Arrival {
         /// What it carries.
         delivery: Delivery,
     },
+    /// A frame for every connection of one user here (their unread state).
+    ToUser {
+        /// Whose connections.
+        user: i64,
+        /// The frame, as clients receive it.
+        frame: ByteString,
+    },
+    /// A user joined or left a room: their connections here start or stop
+    /// following its unread state.
+    Membership {
+        /// Whose membership.
+        user: i64,
+        /// Which room.
+        room: i64,
+        /// True: now a member.
+        member: bool,
+    },
     /// Pub/sub may have lost deliveries (a Redis reconnect): every room
     /// re-reads what it may have missed.
     Resync,
@@ -82,13 +99,13 @@ pub enum Arrival {
 /// puts pub/sub payloads here and connections their local sends.
 #[derive(Clone)]
 pub struct DeliverySink {
-    deliveries: mpsc::Sender<(i64, Delivery)>,
+    deliveries: mpsc::Sender<Arrival>,
     resync: mpsc::UnboundedSender<()>,
 }
 
 /// The receiving end of a [`DeliverySink`]; the hub reads it.
 pub struct DeliveryInbox {
-    deliveries: mpsc::Receiver<(i64, Delivery)>,
+    deliveries: mpsc::Receiver<Arrival>,
     resync: mpsc::UnboundedReceiver<()>,
 }
 
@@ -110,7 +127,14 @@ impl DeliverySink {
     /// Hands over a delivery; never waits. A full inbox drops it: Postgres
     /// catch-up recovers sequenced events, and the others are ephemeral.
     pub fn deliver(&self, room: i64, delivery: Delivery) {
-        let _ = self.deliveries.try_send((room, delivery));
+        self.arrive(Arrival::Deliver { room, delivery });
+    }
+
+    /// Hands over anything else for the hub (a user's frame or membership
+    /// change); never waits, and a full inbox drops it (the client's next
+    /// look at `/api/v1/me/rooms` or the next change corrects it).
+    pub fn arrive(&self, arrival: Arrival) {
+        let _ = self.deliveries.try_send(arrival);
     }
 
     /// Asks every room to re-read what it may have missed (after a Redis
@@ -126,7 +150,7 @@ impl DeliveryInbox {
         tokio::select! {
             biased;
             Some(()) = self.resync.recv() => Some(Arrival::Resync),
-            d = self.deliveries.recv() => d.map(|(room, delivery)| Arrival::Deliver { room, delivery }),
+            d = self.deliveries.recv() => d,
         }
     }
 }

@@ -82,6 +82,7 @@ pub fn error_frame(e: &common::Error, reference: Option<String>) -> ByteString {
         // Something else the request named does not exist: the client's mistake.
         C::NotFound(_) => ("bad_request", e.to_string()),
         C::Forbidden(m) | C::Unauthenticated(m) => ("forbidden", (*m).to_owned()),
+        C::Denied { code, message } => (*code, (*message).to_owned()),
         _ => {
             tracing::warn!(error = %e, "request failed on a dependency");
             ("unavailable", "storage or broker unavailable: the message was not stored; resend it with the same nonce".into())

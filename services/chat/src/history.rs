@@ -1,11 +1,9 @@
 //! Where the chat service reads a room's stored events, for catch-up and
-//! replay on join. This is the only place in chat that knows how they are
-//! stored (today: rows of `messages`, turned into `message` frames), so a
-//! new store changes this function's body and nothing else.
+//! replay on join: the room's event log, whose frames are sent as stored.
+//! Chat never needs to know what kind of event a frame is.
 
 use common::db::DbPool;
-use common::protocol::{ChatMessage, ServerFrame};
-use common::store::messages;
+use common::store::events;
 
 use crate::sequencer::Sequenced;
 
@@ -18,12 +16,9 @@ pub async fn stored_after(
     limit: i64,
 ) -> common::Result<Vec<Sequenced>> {
     let mut conn = pool.get().await?;
-    let rows = messages::after(&mut conn, room, after_seq, limit).await?;
+    let rows = events::after(&mut conn, room, after_seq, limit).await?;
     Ok(rows
-        .iter()
-        .map(|view| {
-            let frame = ServerFrame::Message(ChatMessage::from(view)).to_json();
-            (view.message.seq, frame.into())
-        })
+        .into_iter()
+        .map(|(seq, frame)| (seq, frame.into()))
         .collect())
 }

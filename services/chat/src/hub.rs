@@ -5,6 +5,12 @@
 //! asks every room to catch up from Postgres periodically (what no later
 //! event reveals: a publish lost, a sender dead between commit and publish)
 //! and after a Redis reconnect, and retires rooms that stayed empty or ended.
+//!
+//! It also knows which users have connections here: it listens to their
+//! user channels (their read marks, their memberships) and has each room a
+//! connection's user belongs to send that connection `unread` frames, so a
+//! sidebar stays current for rooms the connection has not joined. One
+//! subscription per room and per user, however many connections.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -15,8 +21,8 @@ use common::db::DbPool;
 use common::store::rooms;
 use tokio::sync::mpsc;
 
-use crate::broker::BrokerHandle;
-use crate::delivery::{Arrival, Delivery, DeliveryInbox, DeliverySink, Member};
+use crate::broker::{BrokerHandle, Channel};
+use crate::delivery::{Arrival, Delivery, DeliveryInbox, DeliverySink, Member, Outbound};
 use crate::registry::ConnId;
 use crate::room::{self, Control, Ended, Exit, RoomDeps};
 
@@ -42,6 +48,14 @@ enum HubCmd {
         queried: Vec<i64>,
         found: Vec<(i64, i64)>,
     },
+    Connect {
+        member: Member,
+        rooms: Vec<i64>,
+    },
+    Disconnect {
+        conn: ConnId,
+        user: i64,
+    },
 }
 
 /// Sends commands to the hub; cheap to clone.
@@ -66,6 +80,17 @@ impl HubHandle {
         let _ = self.control.send(HubCmd::Leave { room, conn });
     }
 
+    /// A connection opened: it hears its user's channel, and follows the
+    /// unread state of `rooms` (its user's memberships).
+    pub fn connect(&self, member: Member, rooms: Vec<i64>) {
+        let _ = self.control.send(HubCmd::Connect { member, rooms });
+    }
+
+    /// A connection closed: it follows nothing any more.
+    pub fn disconnect(&self, conn: ConnId, user: i64) {
+        let _ = self.control.send(HubCmd::Disconnect { conn, user });
+    }
+
     /// Hands over a local send (the shortcut past pub/sub, for latency; its
     /// pub/sub echo follows and the room drops it by seq); never waits. A
     /// full hub drops it: Postgres catch-up recovers it.
@@ -78,8 +103,19 @@ struct RoomEntry {
     control: mpsc::UnboundedSender<Control>,
     deliveries: mpsc::Sender<Delivery>,
     members: HashSet<ConnId>,
+    /// Connections that follow the room's unread state without joining it.
+    watchers: HashSet<ConnId>,
     generation: u64,
     empty_since: Option<Instant>,
+}
+
+impl RoomEntry {
+    /// Nobody here joined or follows the room any more: its grace starts.
+    fn mark_if_empty(&mut self) {
+        if self.members.is_empty() && self.watchers.is_empty() {
+            self.empty_since = Some(Instant::now());
+        }
+    }
 }
 
 struct Hub {
@@ -92,6 +128,10 @@ struct Hub {
     /// Given to each room actor to report its end.
     ended: mpsc::UnboundedSender<Ended>,
     next_generation: u64,
+    /// Each user's connections here, for their user channel.
+    users: HashMap<i64, HashMap<ConnId, Member>>,
+    /// The rooms each connection follows.
+    watching: HashMap<ConnId, HashSet<i64>>,
 }
 
 /// Starts the hub task, reading `inbox` (the other end of `sink`), and
@@ -113,6 +153,8 @@ pub fn start(
         control: control_tx.clone(),
         ended: ended_tx,
         next_generation: 0,
+        users: HashMap::new(),
+        watching: HashMap::new(),
     };
     tokio::spawn(hub.run(control, ended, inbox));
     HubHandle {
@@ -166,8 +208,29 @@ impl Hub {
                     && entry.members.remove(&conn)
                 {
                     let _ = entry.control.send(Control::Leave { conn });
-                    if entry.members.is_empty() {
-                        entry.empty_since = Some(Instant::now());
+                    entry.mark_if_empty();
+                }
+            }
+            HubCmd::Connect { member, rooms } => {
+                let (user, conn) = (member.user.id, member.conn);
+                let conns = self.users.entry(user).or_default();
+                if conns.is_empty() {
+                    self.broker.subscribe_now(Channel::User(user));
+                }
+                conns.insert(conn, member.clone());
+                for room in rooms {
+                    self.watch(room, member.clone());
+                }
+            }
+            HubCmd::Disconnect { conn, user } => {
+                for room in self.watching.remove(&conn).unwrap_or_default() {
+                    self.unwatch(room, conn);
+                }
+                if let Some(conns) = self.users.get_mut(&user) {
+                    conns.remove(&conn);
+                    if conns.is_empty() {
+                        self.users.remove(&user);
+                        self.broker.unsubscribe(Channel::User(user));
                     }
                 }
             }
@@ -195,6 +258,27 @@ impl Hub {
                     let _ = entry.deliveries.try_send(delivery);
                 }
             }
+            Arrival::ToUser { user, frame } => {
+                for member in self.users.get(&user).into_iter().flat_map(|c| c.values()) {
+                    // A full queue belongs to a slow connection its rooms
+                    // will cut off; the next change corrects this frame.
+                    let _ = member.tx.try_send(Outbound::Frame(frame.clone()));
+                }
+            }
+            Arrival::Membership { user, room, member } => {
+                let conns: Vec<Member> = self
+                    .users
+                    .get(&user)
+                    .map(|c| c.values().cloned().collect())
+                    .unwrap_or_default();
+                for m in conns {
+                    if member {
+                        self.watch(room, m);
+                    } else {
+                        self.unwatch(room, m.conn);
+                    }
+                }
+            }
             Arrival::Resync => {
                 for entry in self.rooms.values() {
                     let _ = entry.control.send(Control::CatchUp {
@@ -205,6 +289,30 @@ impl Hub {
         }
     }
 
+    /// Has a room send a connection its unread state as it changes.
+    fn watch(&mut self, room: i64, member: Member) {
+        let conn = member.conn;
+        if !self.watching.entry(conn).or_default().insert(room) {
+            return;
+        }
+        let entry = self.entry(room);
+        entry.watchers.insert(conn);
+        entry.empty_since = None;
+        let _ = entry.control.send(Control::Watch { member });
+    }
+
+    fn unwatch(&mut self, room: i64, conn: ConnId) {
+        if let Some(rooms) = self.watching.get_mut(&conn) {
+            rooms.remove(&room);
+        }
+        if let Some(entry) = self.rooms.get_mut(&room)
+            && entry.watchers.remove(&conn)
+        {
+            let _ = entry.control.send(Control::Unwatch { conn });
+            entry.mark_if_empty();
+        }
+    }
+
     /// A room ended by itself: forget it unless a successor replaced it.
     fn ended(&mut self, Ended { room, generation }: Ended) {
         if self
@@ -212,8 +320,21 @@ impl Hub {
             .get(&room)
             .is_some_and(|e| e.generation == generation)
         {
-            self.rooms.remove(&room);
-            self.broker.unsubscribe(room);
+            self.retire(room);
+        }
+    }
+
+    /// Forgets a room: its channel, and the connections that followed it.
+    fn retire(&mut self, room: i64) {
+        let Some(entry) = self.rooms.remove(&room) else {
+            return;
+        };
+        let _ = entry.control.send(Control::Close);
+        self.broker.unsubscribe(Channel::Room(room));
+        for conn in entry.watchers {
+            if let Some(rooms) = self.watching.get_mut(&conn) {
+                rooms.remove(&room);
+            }
         }
     }
 
@@ -238,13 +359,14 @@ impl Hub {
                 let (deps, broker) = (deps.clone(), broker.clone());
                 tokio::spawn(async move {
                     // Subscribe first, then the room reads where it is: anything newer arrives.
-                    broker.subscribe(room).await;
+                    broker.subscribe(Channel::Room(room)).await;
                     room::run(deps, room, control_rx, deliveries_rx, exit).await;
                 });
                 slot.insert(RoomEntry {
                     control: control_tx,
                     deliveries: deliveries_tx,
                     members: HashSet::new(),
+                    watchers: HashSet::new(),
                     generation,
                     empty_since: None,
                 })
@@ -265,10 +387,7 @@ impl Hub {
             .map(|(id, _)| *id)
             .collect();
         for room in expired {
-            if let Some(entry) = self.rooms.remove(&room) {
-                let _ = entry.control.send(Control::Close);
-                self.broker.unsubscribe(room);
-            }
+            self.retire(room);
         }
         let queried: Vec<i64> = self.rooms.keys().copied().collect();
         if queried.is_empty() {

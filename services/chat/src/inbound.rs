@@ -26,8 +26,6 @@ pub enum Inbound {
     Close(u16, &'static str),
 }
 
-const KNOWN: [&str; 4] = ["join", "leave", "send", "typing"];
-
 /// Classifies one text frame. The common case parses once.
 pub fn classify(text: &str) -> Inbound {
     if let Ok(frame) = serde_json::from_str::<ClientFrame>(text) {
@@ -55,7 +53,7 @@ pub fn classify(text: &str) -> Inbound {
             message: "a frame needs a string \"type\"".into(),
             reference,
         },
-        Some(t) if KNOWN.contains(&t) => {
+        Some(t) if ClientFrame::TYPES.contains(&t) => {
             let detail = serde_json::from_value::<ClientFrame>(value.clone())
                 .err()
                 .map(|e| e.to_string())

@@ -36,9 +36,9 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 use common::auth::token::TokenVerifier;
+use common::messaging::Messenger;
 use common::ratelimit::RateLimiter;
 use common::store::sessions;
-use common::writer::MessageWriter;
 use tokio::task::JoinHandle;
 
 use crate::config::ChatConfig;
@@ -48,9 +48,6 @@ use crate::presence::Presence;
 use crate::registry::{Registry, close};
 use crate::room::RoomDeps;
 use crate::state::ChatState;
-
-/// Writer tasks storing messages (each holds one pooled connection while writing).
-const WRITER_SHARDS: usize = 4;
 
 /// How often live sockets are checked against logouts.
 const REVOCATION_POLL: Duration = Duration::from_secs(1);
@@ -90,6 +87,7 @@ impl Chat {
                 config.presence_ttl,
             ),
             metrics: metrics.clone(),
+            unread_refresh: config.unread_refresh,
         });
         let hub = hub::start(inbox, sink, deps, broker, pool.clone());
         let state = Arc::new(ChatState {
@@ -99,10 +97,15 @@ impl Chat {
                 instance.clone(),
                 config.max_connections_per_user,
             ),
-            limiter: RateLimiter::new(redis.clone(), prefix),
+            messenger: Messenger::start(
+                pool.clone(),
+                RateLimiter::new(redis.clone(), prefix.clone()),
+                redis.clone(),
+                prefix,
+                config.common.event_policy(),
+            ),
             verifier: TokenVerifier::new(&config.verifying_keys),
             config,
-            writer: MessageWriter::start(pool.clone(), WRITER_SHARDS),
             pool,
             redis,
             hub,

@@ -1,5 +1,6 @@
 //! What each client frame means (protocol.md "Client -> server"): a join
-//! with its checks, a leave, a send handed to the send path, a throttled
+//! with its checks, a leave, the changes to a room (send, edit, delete,
+//! react) handed to the one path of room events, a read mark, a throttled
 //! `typing`. Every frame type is one arm of [`Requests::frame`] and one
 //! method; the answer is a [`Step`] for the socket loop, which alone writes
 //! to the socket.
@@ -11,9 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytestring::ByteString;
-use common::messaging::{self, Outlet, Sent};
+use common::access;
+use common::messaging::Messenger;
 use common::protocol::{ClientFrame, ServerFrame};
-use common::store::rooms;
+use common::store::events::Appended;
 use tokio::time::Instant;
 
 use crate::delivery::{Delivery, Member};
@@ -118,7 +120,37 @@ impl Requests {
         match frame {
             ClientFrame::Join { room, since } => self.join(room, since).await,
             ClientFrame::Leave { room } => self.leave(room),
-            ClientFrame::Send { room, body, nonce } => self.send(room, body, nonce),
+            ClientFrame::Send {
+                room,
+                body,
+                nonce,
+                reply_to,
+            } => self.change(room, nonce, async move |m, user, nonce| {
+                m.send(user, room, &body, nonce, reply_to).await
+            }),
+            ClientFrame::Edit {
+                room,
+                id,
+                body,
+                nonce,
+            } => self.change(room, nonce, async move |m, user, nonce| {
+                m.edit(user, room, id, &body, nonce).await
+            }),
+            ClientFrame::Delete { room, id, nonce } => {
+                self.change(room, nonce, async move |m, user, nonce| {
+                    m.delete(user, room, id, nonce).await
+                })
+            }
+            ClientFrame::React {
+                room,
+                id,
+                emoji,
+                on,
+                nonce,
+            } => self.change(room, nonce, async move |m, user, nonce| {
+                m.react(user, room, id, &emoji, on, nonce).await
+            }),
+            ClientFrame::Read { room, seq } => self.read(room, seq),
             ClientFrame::Typing { room } => self.typing(room).await,
         }
     }
@@ -140,17 +172,12 @@ impl Requests {
             let msg = "a connection can be in at most 100 rooms";
             return Step::Reply(protocol_error("bad_request", msg, reference));
         }
-        let exists = async {
+        let readable = async {
             let mut conn = self.state.pool.get().await?;
-            rooms::exists(&mut conn, room).await
+            access::readable(&mut conn, self.me.user.id, room).await
         };
-        match exists.await {
-            Ok(true) => {}
-            Ok(false) => {
-                let msg = "there is no such room";
-                return Step::Reply(protocol_error("room_not_found", msg, reference));
-            }
-            Err(e) => return Step::Reply(error_frame(&e, reference)),
+        if let Err(e) = readable.await {
+            return Step::Reply(error_frame(&e, reference));
         }
         self.joined.insert(room);
         self.state.hub.join(room, self.me.clone(), since);
@@ -166,24 +193,37 @@ impl Requests {
         Step::Reply(ServerFrame::Left { room }.to_json().into())
     }
 
-    fn send(&mut self, room: i64, body: String, nonce: String) -> Step {
+    /// A change to a joined room (send, edit, delete, react), awaited so
+    /// answers keep the order of requests. A send ends a burst of typing:
+    /// the next keystroke is news again.
+    fn change<F>(&mut self, room: i64, nonce: String, make: F) -> Step
+    where
+        F: AsyncFnOnce(&Messenger, &common::protocol::UserRef, &str) -> common::Result<Appended>
+            + 'static,
+    {
         if !self.joined.contains(&room) {
-            let msg = "join the room before sending to it";
+            let msg = "join the room before changing anything in it";
             return Step::Reply(protocol_error("not_joined", msg, Some(nonce)));
         }
-        // A send ends a burst of typing: the next keystroke is news again.
         self.typing.reset(room);
         let state = self.state.clone();
         let user = self.me.user.clone();
         Step::Await(Box::pin(async move {
-            let outlet = Outlet {
-                writer: &state.writer,
-                limiter: &state.limiter,
-                redis: &state.redis,
-                redis_prefix: &state.config.common.redis_prefix,
-            };
-            let result = messaging::send(&outlet, user.id, &user.name, room, &body, &nonce).await;
-            sent(&state, nonce, result)
+            let result = make(&state.messenger, &user, &nonce).await;
+            appended(&state, room, nonce, result)
+        }))
+    }
+
+    /// Moves the read mark; every connection of the user (this one too)
+    /// hears the new unread state on the user's channel.
+    fn read(&mut self, room: i64, seq: i64) -> Step {
+        let state = self.state.clone();
+        let user = self.me.user.id;
+        Step::Await(Box::pin(async move {
+            match state.messenger.read(user, room, seq).await {
+                Ok(_) => Step::Continue,
+                Err(e) => Step::Reply(error_frame(&e, Some(room.to_string()))),
+            }
         }))
     }
 
@@ -209,21 +249,21 @@ impl Requests {
     }
 }
 
-/// A send finished: a new message goes to the room through the hub's local
+/// A change finished: a new event goes to the room through the hub's local
 /// shortcut (the sender's copy is its acknowledgement); a repeated nonce
-/// answers only the sender, with the message stored before.
-fn sent(state: &ChatState, nonce: String, result: common::Result<Sent>) -> Step {
+/// answers only the sender, with the event stored before.
+fn appended(state: &ChatState, room: i64, nonce: String, result: common::Result<Appended>) -> Step {
     match result {
-        Ok(sent) if sent.created => {
+        Ok(event) if event.created => {
             state.metrics.messages_stored.inc();
             let delivery = Delivery::Sequenced {
-                seq: sent.message.seq,
-                frame: sent.frame.into(),
+                seq: event.seq,
+                frame: event.json.into(),
             };
-            state.hub.deliver(sent.message.room, delivery);
+            state.hub.deliver(room, delivery);
             Step::Continue
         }
-        Ok(sent) => Step::Reply(sent.frame.into()),
+        Ok(event) => Step::Reply(event.json.into()),
         Err(e) => Step::Reply(error_frame(&e, Some(nonce))),
     }
 }

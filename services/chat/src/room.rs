@@ -12,6 +12,7 @@
 //! arrives early waits while the gap before it is filled.
 
 mod members;
+mod watchers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,6 +55,16 @@ pub enum Control {
         /// The room's last seq if already known (then: only if beyond).
         known_last_seq: Option<i64>,
     },
+    /// Follow the room's unread state for a connection that has not joined.
+    Watch {
+        /// The connection of a member of the room.
+        member: Member,
+    },
+    /// Stop following it.
+    Unwatch {
+        /// The connection.
+        conn: ConnId,
+    },
     /// Postgres no longer has the room.
     Deleted,
     /// Stop: the room stayed empty here.
@@ -68,6 +79,8 @@ pub struct RoomDeps {
     pub presence: Presence,
     /// Delivery and catch-up counters.
     pub metrics: Arc<Metrics>,
+    /// How long events gather before watchers get their unread counts.
+    pub unread_refresh: std::time::Duration,
 }
 
 /// A room's end, as the hub hears of it: `generation` tells this room from
@@ -110,6 +123,10 @@ struct Room {
     id: i64,
     deps: Arc<RoomDeps>,
     members: HashMap<ConnId, Joined>,
+    /// Members' connections here that follow the room without joining it.
+    watchers: HashMap<ConnId, Member>,
+    /// When the watchers are next told their unread counts.
+    unread_due: Option<Instant>,
     order: Sequencer,
     ended: bool,
 }
@@ -153,6 +170,8 @@ pub async fn run(
         id,
         deps,
         members: HashMap::new(),
+        watchers: HashMap::new(),
+        unread_due: None,
         order: Sequencer::new(delivered),
         ended: false,
     };
@@ -160,6 +179,7 @@ pub async fn run(
     presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let gap = room.order.gap_deadline().map(Instant::from_std);
+        let unread_due = room.unread_due;
         tokio::select! {
             biased;
             cmd = control.recv() => match cmd {
@@ -171,6 +191,7 @@ pub async fn run(
                 Some(d) => room.deliver(d).await,
             },
             _ = tokio::time::sleep_until(gap.unwrap_or_else(Instant::now)), if gap.is_some() => room.catch_up(None).await,
+            _ = tokio::time::sleep_until(unread_due.unwrap_or_else(Instant::now)), if unread_due.is_some() => room.tell_watchers().await,
             _ = presence_tick.tick() => room.refresh_presence().await,
         }
         if room.ended {
@@ -214,6 +235,12 @@ impl Room {
                     self.catch_up(known_last_seq).await;
                 }
             }
+            Control::Watch { member } => {
+                self.watchers.insert(member.conn, member);
+            }
+            Control::Unwatch { conn } => {
+                self.watchers.remove(&conn);
+            }
             Control::Deleted => self.deleted(),
             Control::Close => {}
         }
@@ -245,6 +272,9 @@ impl Room {
 
     /// Sends each event, in order, to every member that does not have it yet.
     async fn fan_out(&mut self, events: Vec<Sequenced>) {
+        if !events.is_empty() {
+            self.unread_changed();
+        }
         for (seq, frame) in events {
             let targets: Vec<ConnId> = self
                 .members

@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use common::auth::token::TokenVerifier;
 use common::db::DbPool;
-use common::ratelimit::RateLimiter;
-use common::writer::MessageWriter;
+use common::messaging::Messenger;
 use redis::aio::ConnectionManager;
 
 use crate::config::ChatConfig;
@@ -20,12 +19,11 @@ pub struct ChatState {
     pub config: ChatConfig,
     /// Postgres, for sessions, room checks and readiness.
     pub pool: DbPool,
-    /// Stores new messages in batches.
-    pub writer: MessageWriter,
-    /// Publishing to the room channels (sends, typing) and readiness.
+    /// Every change to a room (send, edit, delete, react) and read marks go
+    /// through it: rate limit, the event log's group commit, publishing.
+    pub messenger: Messenger,
+    /// Publishing ephemeral frames (typing) and readiness.
     pub redis: ConnectionManager,
-    /// The per-user send rate limit.
-    pub limiter: RateLimiter,
     /// Checks the tokens presented at upgrade.
     pub verifier: TokenVerifier,
     /// Joins, leaves and local sends go to the rooms through it.

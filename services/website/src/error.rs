@@ -76,7 +76,8 @@ impl Error {
             Self::Core(e) => match e {
                 C::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
                 C::Conflict { code, .. } => (StatusCode::CONFLICT, code),
-                C::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                C::NotFound(_) => (StatusCode::NOT_FOUND, e.code().unwrap_or("not_found")),
+                C::Denied { code, .. } => (StatusCode::FORBIDDEN, code),
                 C::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
                 C::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
                 C::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use common::auth::password::PasswordHasher;
 use common::auth::token::{TokenIssuer, TokenVerifier};
 use common::db::DbPool;
-use common::writer::MessageWriter;
+use common::messaging::Messenger;
 use redis::aio::ConnectionManager;
 
 use crate::availability::Availability;
@@ -13,18 +13,16 @@ use crate::config::WebsiteConfig;
 use crate::metrics::Metrics;
 use common::ratelimit::RateLimiter;
 
-/// Writer tasks storing messages (each holds one pooled connection while writing).
-const WRITER_SHARDS: usize = 4;
-
 /// Shared by all workers through `web::Data`.
 pub struct AppState {
     /// What the service was started with.
     pub config: WebsiteConfig,
     /// Postgres connections, shared by every request.
     pub pool: DbPool,
-    /// Stores new messages in batches.
-    pub writer: MessageWriter,
-    /// Publishes to the chat instances (messages, deleted rooms).
+    /// Every change to a room (send, edit, delete, react) and read marks:
+    /// the same path as the chat service's.
+    pub messenger: Messenger,
+    /// Publishes to the chat instances (deleted rooms, memberships).
     pub redis: ConnectionManager,
     /// Signs session tokens.
     pub issuer: TokenIssuer,
@@ -60,12 +58,18 @@ impl AppState {
             verifier: TokenVerifier::new(&keys),
             passwords: PasswordHasher::new(config.hash_concurrency, config.hash_queue).await?,
             limiter: RateLimiter::new(redis.clone(), prefix.clone()),
-            availability: Availability::new(redis.clone(), pool.clone(), prefix),
+            availability: Availability::new(redis.clone(), pool.clone(), prefix.clone()),
+            messenger: Messenger::start(
+                pool.clone(),
+                RateLimiter::new(redis.clone(), prefix.clone()),
+                redis.clone(),
+                prefix,
+                config.common.event_policy(),
+            ),
             metrics: Metrics::new()
                 .map_err(|e| common::Error::Internal(format!("defining the metrics: {e}")))?,
             csrf_key: config.signing_key.derive_secret("csrf"),
             redis,
-            writer: MessageWriter::start(pool.clone(), WRITER_SHARDS),
             pool,
             config,
         }))

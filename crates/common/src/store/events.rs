@@ -17,7 +17,9 @@ use crate::access;
 use crate::domain::{MessageBody, Nonce};
 use crate::emoji::Emoji;
 use crate::error::{Error, Result};
-use crate::protocol::{ChatMessage, MessageEdited, ReactionChanged, ReplyRef, ServerFrame, UserRef};
+use crate::protocol::{
+    ChatMessage, MessageEdited, ReactionChanged, ReplyRef, ServerFrame, UserRef,
+};
 use crate::schema::room_events;
 
 /// What a client asks to change in a room.
@@ -111,7 +113,10 @@ impl From<Refusal> for Error {
     fn from(r: Refusal) -> Self {
         match r {
             Refusal::MessageNotFound => Error::NotFound("message"),
-            Refusal::NotAuthor => Error::Forbidden("only its author can edit a message"),
+            Refusal::NotAuthor => Error::Denied {
+                code: "not_author",
+                message: "only its author can edit a message",
+            },
             Refusal::EditWindowClosed => Error::conflict(
                 "id",
                 "edit_window_closed",
@@ -127,7 +132,7 @@ impl From<Refusal> for Error {
 /// What becomes of one draft of a batch.
 enum Fate {
     /// Its nonce was used before this batch: the stored event.
-    Existing(Appended),
+    Existing(Box<Appended>),
     /// The same (user, nonce) as an earlier draft of this batch.
     SameAs(usize),
     Refused(Refusal),
@@ -200,7 +205,11 @@ async fn append_once(
     let mut state: HashMap<i64, MessageState> = HashMap::new();
     let mut room = None;
     if !targets.is_empty() {
-        room = Some(rooms::lock(conn, room_id).await?.ok_or(Error::NotFound("room"))?);
+        room = Some(
+            rooms::lock(conn, room_id)
+                .await?
+                .ok_or(Error::NotFound("room"))?,
+        );
         state = messages::states(conn, &targets)
             .await?
             .into_iter()
@@ -226,7 +235,7 @@ async fn append_once(
         let key = (d.user.id, d.nonce.as_str());
         if let Some(stored) = existing.remove(&(d.user.id, d.nonce.as_str().to_owned())) {
             first_of.insert(key, i);
-            fates.push(Fate::Existing(stored));
+            fates.push(Fate::Existing(Box::new(stored)));
             continue;
         }
         if let Some(&earlier) = first_of.get(&key) {
@@ -237,9 +246,9 @@ async fn append_once(
             continue;
         }
         first_of.insert(key, i);
-        let may_moderate = room.as_ref().is_some_and(|r| {
-            access::may_moderate(r, d.user.id, roles.get(&d.user.id).copied())
-        });
+        let may_moderate = room
+            .as_ref()
+            .is_some_and(|r| access::may_moderate(r, d.user.id, roles.get(&d.user.id).copied()));
         match check(&d.change, d.user.id, &mut state, now, policy, may_moderate) {
             Ok(()) => {
                 fates.push(Fate::New(fresh));
@@ -255,7 +264,7 @@ async fn append_once(
     let mut out: Vec<Result<Appended>> = Vec::with_capacity(drafts.len());
     for fate in fates {
         out.push(match fate {
-            Fate::Existing(stored) => Ok(stored),
+            Fate::Existing(stored) => Ok(*stored),
             Fate::SameAs(earlier) => match &out[earlier] {
                 Ok(a) => Ok(Appended {
                     created: false,

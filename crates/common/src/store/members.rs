@@ -42,7 +42,11 @@ pub async fn remove(conn: &mut AsyncPgConnection, room_id: i64, user_id: i64) ->
 }
 
 /// A user's role in a room, or `None` if they are not a member.
-pub async fn role(conn: &mut AsyncPgConnection, room_id: i64, user_id: i64) -> Result<Option<Role>> {
+pub async fn role(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    user_id: i64,
+) -> Result<Option<Role>> {
     Ok(room_members::table
         .find((room_id, user_id))
         .select(room_members::role)
@@ -102,7 +106,11 @@ pub async fn mark_read(
     seq: i64,
 ) -> Result<Option<i64>> {
     Ok(diesel::update(room_members::table.find((room_id, user_id)))
-        .set(room_members::last_read_seq.eq(sql::<BigInt>("GREATEST(last_read_seq, ").bind::<BigInt, _>(seq).sql(")")))
+        .set(
+            room_members::last_read_seq.eq(sql::<BigInt>("GREATEST(last_read_seq, ")
+                .bind::<BigInt, _>(seq)
+                .sql(")")),
+        )
         .returning(room_members::last_read_seq)
         .get_result(conn)
         .await
@@ -146,33 +154,74 @@ pub async fn unread(
     user_id: i64,
     room_ids: Option<&[i64]>,
 ) -> Result<Vec<Unread>> {
-    let mut q = room_members::table
-        .inner_join(rooms::table)
+    let mut q = marks()
         .filter(room_members::user_id.eq(user_id))
-        .select((
-            room_members::room_id,
-            rooms::last_seq,
-            room_members::last_read_seq,
-        ))
         .into_boxed();
     if let Some(ids) = room_ids {
         q = q.filter(room_members::room_id.eq_any(ids));
     }
-    let marks: Vec<(i64, i64, i64)> = q.load(conn).await?;
+    let marks = q.load(conn).await?;
+    Ok(counted(conn, marks)
+        .await?
+        .into_iter()
+        .map(|(_, u)| u)
+        .collect())
+}
+
+/// The unread state of one room for those of `users` who are its members:
+/// what a chat instance tells the connections that follow the room.
+pub async fn unread_of_members(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    users: &[i64],
+) -> Result<Vec<(i64, Unread)>> {
+    let marks = marks()
+        .filter(room_members::room_id.eq(room_id))
+        .filter(room_members::user_id.eq_any(users))
+        .load(conn)
+        .await?;
+    counted(conn, marks).await
+}
+
+/// `(room, user, last_seq, read_seq)` of memberships.
+#[allow(clippy::type_complexity)]
+fn marks() -> diesel::dsl::Select<
+    diesel::dsl::InnerJoin<room_members::table, rooms::table>,
+    (
+        room_members::room_id,
+        room_members::user_id,
+        rooms::last_seq,
+        room_members::last_read_seq,
+    ),
+> {
+    room_members::table.inner_join(rooms::table).select((
+        room_members::room_id,
+        room_members::user_id,
+        rooms::last_seq,
+        room_members::last_read_seq,
+    ))
+}
+
+/// Each membership's unread state, counted from its room's messages.
+async fn counted(
+    conn: &mut AsyncPgConnection,
+    marks: Vec<(i64, i64, i64, i64)>,
+) -> Result<Vec<(i64, Unread)>> {
     let mut out = Vec::with_capacity(marks.len());
-    for (room_id, last_seq, read_seq) in marks {
+    for (room_id, user_id, last_seq, read_seq) in marks {
         let (unread, mentions) = if last_seq > read_seq {
             count_after(conn, room_id, user_id, read_seq).await?
         } else {
             (0, 0)
         };
-        out.push(Unread {
+        let state = Unread {
             room_id,
             last_seq,
             read_seq,
             unread,
             mentions,
-        });
+        };
+        out.push((user_id, state));
     }
     Ok(out)
 }
@@ -191,7 +240,11 @@ async fn count_after(
         .filter(messages::deleted_at.is_null())
         .order(messages::seq.asc())
         .limit(UNREAD_CAP)
-        .select(sql::<Bool>("").bind::<BigInt, _>(user_id).sql(" = ANY(mentions)"))
+        .select(
+            sql::<Bool>("")
+                .bind::<BigInt, _>(user_id)
+                .sql(" = ANY(mentions)"),
+        )
         .load(conn)
         .await?;
     let mentions = recent.iter().filter(|m| **m).count() as i64;

@@ -73,27 +73,35 @@ pub(crate) async fn insert(
         .await?)
 }
 
+/// `MessageState`'s columns, as loaded.
+type StateRow = (
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
+
 /// The state of the messages with these ids (any room).
-pub(crate) async fn states(
-    conn: &mut AsyncPgConnection,
-    ids: &[i64],
-) -> Result<Vec<MessageState>> {
-    let rows: Vec<(i64, i64, i64, i64, String, String, DateTime<Utc>, Option<DateTime<Utc>>)> =
-        messages::table
-            .inner_join(users::table)
-            .filter(messages::id.eq_any(ids))
-            .select((
-                messages::id,
-                messages::room_id,
-                messages::seq,
-                messages::user_id,
-                users::username,
-                messages::body,
-                messages::sent_at,
-                messages::deleted_at,
-            ))
-            .load(conn)
-            .await?;
+pub(crate) async fn states(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<MessageState>> {
+    let rows: Vec<StateRow> = messages::table
+        .inner_join(users::table)
+        .filter(messages::id.eq_any(ids))
+        .select((
+            messages::id,
+            messages::room_id,
+            messages::seq,
+            messages::user_id,
+            users::username,
+            messages::body,
+            messages::sent_at,
+            messages::deleted_at,
+        ))
+        .load(conn)
+        .await?;
     Ok(rows
         .into_iter()
         .map(

@@ -97,6 +97,20 @@ pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<RoomView> {
     Ok(with_owner(vec![row]).remove(0))
 }
 
+/// The rooms with these ids, with their owners' names, ordered by name
+/// ignoring case.
+pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<RoomView>> {
+    Ok(with_owner(
+        rooms::table
+            .left_join(users::table)
+            .filter(rooms::id.eq_any(ids))
+            .order(lower(rooms::name))
+            .select((Room::as_select(), users::username.nullable()))
+            .load(conn)
+            .await?,
+    ))
+}
+
 /// Whether a room exists.
 pub async fn exists(conn: &mut AsyncPgConnection, id: i64) -> Result<bool> {
     Ok(diesel::select(diesel::dsl::exists(rooms::table.find(id)))

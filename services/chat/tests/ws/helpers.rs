@@ -8,8 +8,9 @@ use std::time::Duration;
 use common::auth::keys::SigningKeyMaterial;
 use common::auth::token::TokenIssuer;
 use common::domain::{Email, MessageBody, Nonce, RoomName, Topic, Username};
-use common::protocol::{ChatMessage, ClientFrame, ServerFrame};
-use common::store::{messages, rooms, sessions, users};
+use common::protocol::{ChatMessage, ClientFrame, ServerFrame, UserRef};
+use common::store::events::{self, Appended, Change, EventDraft, Policy};
+use common::store::{rooms, sessions, users};
 use futures_util::{SinkExt, StreamExt};
 use test_support::TestDb;
 use tokio::net::TcpStream;
@@ -156,34 +157,56 @@ impl Stack {
         .id
     }
 
-    /// Stores a message without publishing it: what a sender that died
-    /// between commit and publish leaves behind.
-    pub async fn store_unpublished(&self, user: &User, room: i64, body: &str) -> i64 {
+    /// Appends a change to a room's log as the writer would, without
+    /// publishing it: what a sender that died between commit and publish
+    /// leaves behind.
+    pub async fn append_unpublished(&self, user: &User, room: i64, change: Change) -> Appended {
         let mut conn = self.db.connect().await;
-        let body = MessageBody::parse(body).unwrap();
-        let nonce = Nonce::parse(&uuid::Uuid::new_v4().simple().to_string()).unwrap();
-        messages::store(&mut conn, room, user.id, &user.name, &body, &nonce)
+        let draft = EventDraft {
+            user: UserRef {
+                id: user.id,
+                name: user.name.clone(),
+            },
+            nonce: Nonce::parse(&uuid::Uuid::new_v4().simple().to_string()).unwrap(),
+            change,
+        };
+        events::append_batch(&mut conn, room, &[draft], &Policy::default())
             .await
             .unwrap()
-            .view
-            .message
+            .remove(0)
+            .unwrap()
+    }
+
+    /// A plain-text message, rendered as the send path would.
+    pub fn text(body: &str) -> Change {
+        Change::Message {
+            body: MessageBody::parse(body).unwrap(),
+            html: format!("<p>{body}</p>"),
+            mentions: Vec::new(),
+            reply_to: None,
+        }
+    }
+
+    /// Stores a message without publishing it.
+    pub async fn store_unpublished(&self, user: &User, room: i64, body: &str) -> i64 {
+        self.append_unpublished(user, room, Self::text(body))
+            .await
             .seq
     }
 
     /// Stores and publishes like another service would (no rate limit).
     pub async fn store_and_publish(&self, user: &User, room: i64, body: &str) -> i64 {
-        let mut conn = self.db.connect().await;
-        let body = MessageBody::parse(body).unwrap();
-        let nonce = Nonce::parse(&uuid::Uuid::new_v4().simple().to_string()).unwrap();
-        let stored = messages::store(&mut conn, room, user.id, &user.name, &body, &nonce)
-            .await
-            .unwrap();
-        let message = ChatMessage::from(&stored.view);
-        let frame = ServerFrame::Message(message.clone()).to_json();
-        common::fanout::publish_message(&self.publisher, &self.prefix, &message, &frame)
-            .await
-            .unwrap();
-        stored.view.message.seq
+        let appended = self.append_unpublished(user, room, Self::text(body)).await;
+        common::fanout::publish_sequenced(
+            &self.publisher,
+            &self.prefix,
+            room,
+            appended.seq,
+            &appended.json,
+        )
+        .await
+        .unwrap();
+        appended.seq
     }
 
     pub async fn revoke(&self, user: &User) {
@@ -192,6 +215,7 @@ impl Stack {
             .unwrap();
     }
 
+    /// The room's last seq: how many events it holds.
     pub async fn stored_count(&self, room: i64) -> i64 {
         rooms::find(&mut self.db.connect().await, room)
             .await
@@ -290,6 +314,7 @@ pub async fn connect(chat: &ChatProcess, user: &User) -> Client {
 
 /// What the server did next.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // a test's frames, one at a time
 pub enum Event {
     Frame(ServerFrame),
     Closed(Option<u16>),
@@ -358,7 +383,7 @@ impl Client {
             match self.frame().await {
                 ServerFrame::Message(m) => replay.push(m),
                 joined @ ServerFrame::Joined { .. } => return (replay, joined),
-                ServerFrame::Presence { .. } => {}
+                ServerFrame::Presence { .. } | ServerFrame::Unread { .. } => {}
                 other => panic!("unexpected {other:?} while joining"),
             }
         }
@@ -369,7 +394,9 @@ impl Client {
         loop {
             match self.frame().await {
                 ServerFrame::Message(m) => return m,
-                ServerFrame::Presence { .. } | ServerFrame::Typing { .. } => {}
+                ServerFrame::Presence { .. }
+                | ServerFrame::Typing { .. }
+                | ServerFrame::Unread { .. } => {}
                 other => panic!("expected a message, got {other:?}"),
             }
         }
@@ -382,7 +409,9 @@ impl Client {
                 ServerFrame::Error {
                     code, reference, ..
                 } => return (code, reference),
-                ServerFrame::Presence { .. } | ServerFrame::Typing { .. } => {}
+                ServerFrame::Presence { .. }
+                | ServerFrame::Typing { .. }
+                | ServerFrame::Unread { .. } => {}
                 other => panic!("expected an error, got {other:?}"),
             }
         }
@@ -406,6 +435,7 @@ impl Client {
             room,
             body: body.into(),
             nonce: nonce.into(),
+            reply_to: None,
         })
         .await;
     }

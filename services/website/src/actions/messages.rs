@@ -1,48 +1,132 @@
-//! Messages from the website (form or API): sending goes the shared path of
-//! `common::messaging`, so it is stored and fanned out like a WebSocket
-//! send; reading history is where read marks move.
+//! A room's messages from the website (forms and API): every change goes
+//! the one path of room events (`common::messaging`), so it is stored,
+//! sequenced and fanned out exactly like a WebSocket frame; reading history
+//! and the event log asks `common::access` first, and the room page moves
+//! the reader's read mark.
 
-use common::Result;
-use common::messaging::{self, Outlet, Sent};
-use common::store::members;
-use common::store::messages::{self, MessageView};
+use common::access;
+use common::protocol::{ChatMessage, ReactionCount, UserRef};
+use common::store::events::{self, Appended};
+use common::store::members::{self, Unread};
 use common::store::rooms::{self, RoomView};
+use common::store::{messages, reactions};
+use common::{Error, Result};
 
 use super::Actor;
 use crate::state::AppState;
 
-/// Sends a message from `author` to `room_id`.
+impl Actor {
+    /// The actor as frames name users.
+    pub fn user_ref(&self) -> UserRef {
+        UserRef {
+            id: self.user_id,
+            name: self.username.clone(),
+        }
+    }
+}
+
+/// Counts what was stored, for `/metrics`.
+fn counted(state: &AppState, appended: Appended) -> Appended {
+    if appended.created {
+        state.metrics.messages_stored.inc();
+    }
+    appended
+}
+
+/// Sends a message from `author` to `room_id`, optionally answering the
+/// message `reply_to` of the same room.
 pub async fn send(
     state: &AppState,
     author: &Actor,
     room_id: i64,
     body: &str,
     nonce: &str,
-) -> Result<Sent> {
-    let outlet = Outlet {
-        writer: &state.writer,
-        limiter: &state.limiter,
-        redis: &state.redis,
-        redis_prefix: &state.config.common.redis_prefix,
-    };
-    let sent = messaging::send(
-        &outlet,
-        author.user_id,
-        &author.username,
-        room_id,
-        body,
-        nonce,
-    )
-    .await?;
-    if sent.created {
-        state.metrics.messages_stored.inc();
+    reply_to: Option<i64>,
+) -> Result<Appended> {
+    let user = author.user_ref();
+    let appended = state
+        .messenger
+        .send(&user, room_id, body, nonce, reply_to)
+        .await?;
+    Ok(counted(state, appended))
+}
+
+/// Replaces the text of the author's own message.
+pub async fn edit(
+    state: &AppState,
+    author: &Actor,
+    room_id: i64,
+    id: i64,
+    body: &str,
+    nonce: &str,
+) -> Result<Appended> {
+    let user = author.user_ref();
+    let appended = state
+        .messenger
+        .edit(&user, room_id, id, body, nonce)
+        .await?;
+    Ok(counted(state, appended))
+}
+
+/// Deletes a message for good (its author, the room's owner or a moderator).
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    room_id: i64,
+    id: i64,
+    nonce: &str,
+) -> Result<Appended> {
+    let user = actor.user_ref();
+    let appended = state.messenger.delete(&user, room_id, id, nonce).await?;
+    Ok(counted(state, appended))
+}
+
+/// Adds (`on`) or takes back the actor's reaction; answers the message's
+/// reaction summary as the actor sees it afterwards.
+pub async fn react(
+    state: &AppState,
+    actor: &Actor,
+    room_id: i64,
+    id: i64,
+    emoji: &str,
+    on: bool,
+    nonce: &str,
+) -> Result<Vec<ReactionCount>> {
+    let user = actor.user_ref();
+    let appended = state
+        .messenger
+        .react(&user, room_id, id, emoji, on, nonce)
+        .await?;
+    counted(state, appended);
+    let mut conn = state.pool.get().await?;
+    Ok(reactions::summaries(&mut conn, &[id], actor.user_id)
+        .await?
+        .remove(&id)
+        .unwrap_or_default())
+}
+
+/// One message as `viewer` sees it now (after an edit, say).
+pub async fn find(state: &AppState, viewer: &Actor, room_id: i64, id: i64) -> Result<ChatMessage> {
+    let mut conn = state.pool.get().await?;
+    access::readable(&mut conn, viewer.user_id, room_id).await?;
+    messages::find(&mut conn, room_id, id, viewer.user_id)
+        .await?
+        .ok_or(Error::NotFound("message"))
+}
+
+/// Moves the reader's read mark forward to `seq` (see `Messenger::read`).
+pub async fn mark_read(state: &AppState, reader: &Actor, room_id: i64, seq: i64) -> Result<Unread> {
+    {
+        let mut conn = state.pool.get().await?;
+        access::readable(&mut conn, reader.user_id, room_id).await?;
     }
-    Ok(sent)
+    state.messenger.read(reader.user_id, room_id, seq).await
 }
 
 /// Whether reading history moves the reader's read mark. The room page
 /// does: a person has the newest messages in front of them. The API does
-/// not (yet): a client paging through history has not necessarily read it.
+/// not: a client paging through history has not necessarily read it (it
+/// says so with `POST .../read`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadMark {
     /// Reading the newest messages marks them read.
@@ -55,16 +139,16 @@ pub enum ReadMark {
 pub struct History {
     /// The room, with its owner's name.
     pub room: RoomView,
-    /// Newest first.
-    pub messages: Vec<MessageView>,
-    /// The newest seq this page covers: its newest message or, on an empty
-    /// page, the seq just before `before` (the room's last seq without one).
-    pub last_seq: i64,
+    /// Newest first, as the reader sees them (quotes, reactions).
+    pub messages: Vec<ChatMessage>,
+    /// The reader's read mark before this page was read (`None`: not a
+    /// member), for the "new messages" line.
+    pub read_before: Option<i64>,
 }
 
 /// Up to `limit` messages of `room_id` older than `before` (or the newest),
-/// newest first. Reading the newest ones with [`ReadMark::Advance`] moves
-/// `reader`'s read mark up to them; it never moves backwards.
+/// newest first. Reading the newest page with [`ReadMark::Advance`] moves a
+/// member's read mark to the room's last event; it never moves backwards.
 pub async fn history(
     state: &AppState,
     reader: &Actor,
@@ -74,19 +158,46 @@ pub async fn history(
     read_mark: ReadMark,
 ) -> Result<History> {
     let mut conn = state.pool.get().await?;
+    access::readable(&mut conn, reader.user_id, room_id).await?;
     let room = rooms::find(&mut conn, room_id).await?;
-    let messages = messages::page_before(&mut conn, room_id, before, limit).await?;
-    let last_seq = messages
-        .first()
-        .map_or(before.map_or(room.room.last_seq, |b| b - 1), |m| {
-            m.message.seq
-        });
-    if before.is_none() && read_mark == ReadMark::Advance {
+    let messages = messages::page_before(&mut conn, room_id, before, limit, reader.user_id).await?;
+    let read_before = members::last_read(&mut conn, room_id, reader.user_id).await?;
+    let last_seq = room.room.last_seq;
+    if before.is_none()
+        && read_mark == ReadMark::Advance
+        && read_before.is_some_and(|r| r < last_seq)
+    {
         members::mark_read(&mut conn, room_id, reader.user_id, last_seq).await?;
+        let state_now = members::unread(&mut conn, reader.user_id, Some(&[room_id])).await?;
+        drop(conn);
+        if let Some(unread) = state_now.first() {
+            state
+                .messenger
+                .announce_unread(reader.user_id, unread)
+                .await;
+        }
     }
     Ok(History {
         room,
         messages,
-        last_seq,
+        read_before,
     })
+}
+
+/// The most events one page of the events API holds.
+pub const MAX_EVENTS: i64 = 1000;
+
+/// Up to `limit` of the room's events after `after_seq`, oldest first, as
+/// `(seq, frame)` with the frames exactly as clients received them (a
+/// deleted message's text redacted).
+pub async fn events(
+    state: &AppState,
+    reader: &Actor,
+    room_id: i64,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>> {
+    let mut conn = state.pool.get().await?;
+    access::readable(&mut conn, reader.user_id, room_id).await?;
+    events::after(&mut conn, room_id, after_seq, limit).await
 }

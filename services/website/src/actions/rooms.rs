@@ -1,8 +1,10 @@
 //! Rooms: creating, listing and searching, deleting. The page and the API
 //! both come here, so a room is created and found the same way by either.
 
+use common::access::{self, Role};
 use common::domain::{RoomName, Topic};
 use common::fanout;
+use common::store::members::{self, Unread};
 use common::store::rooms::{self, RoomView};
 use common::{Error, Result};
 
@@ -42,6 +44,13 @@ pub async fn create(state: &AppState, owner: &Actor, new: &NewRoom) -> Result<Ro
         room,
         owner_name: Some(owner.username.clone()),
     })
+}
+
+/// One room, if `actor` may see it.
+pub async fn get(state: &AppState, actor: &Actor, room_id: i64) -> Result<RoomView> {
+    let mut conn = state.pool.get().await?;
+    access::readable(&mut conn, actor.user_id, room_id).await?;
+    rooms::find(&mut conn, room_id).await
 }
 
 /// Why a list of rooms could not be read: the caller's input, or the store.
@@ -123,7 +132,12 @@ pub async fn delete(state: &AppState, actor: &Actor, room_id: i64) -> Result<()>
     let user_id = actor.user_id;
     {
         let mut conn = state.pool.get().await?;
-        rooms::delete(&mut conn, room_id, user_id).await?;
+        let view = rooms::find(&mut conn, room_id).await?;
+        access::readable(&mut conn, user_id, room_id).await?;
+        if !view.is_owned_by(user_id) {
+            return Err(Error::Forbidden("only the room's owner can delete it"));
+        }
+        rooms::delete(&mut conn, room_id).await?;
     }
     tracing::info!(room.id = room_id, user.id = user_id, "room deleted");
     if let Err(e) =
@@ -133,4 +147,74 @@ pub async fn delete(state: &AppState, actor: &Actor, room_id: i64) -> Result<()>
         tracing::warn!(error = %e, room.id = room_id, "could not announce a room's deletion");
     }
     Ok(())
+}
+
+/// Makes `actor` a member of a public room (nothing changes for a member);
+/// their open connections start following its unread state.
+pub async fn join(state: &AppState, actor: &Actor, room_id: i64) -> Result<()> {
+    {
+        let mut conn = state.pool.get().await?;
+        access::readable(&mut conn, actor.user_id, room_id).await?;
+        members::add(&mut conn, room_id, actor.user_id, Role::Member).await?;
+    }
+    announce_membership(state, actor.user_id, room_id, true).await;
+    Ok(())
+}
+
+/// Ends `actor`'s membership (the room leaves their sidebar). The owner
+/// stays: a room always has its owner among its members.
+pub async fn leave(state: &AppState, actor: &Actor, room_id: i64) -> Result<()> {
+    {
+        let mut conn = state.pool.get().await?;
+        let view = rooms::find(&mut conn, room_id).await?;
+        access::readable(&mut conn, actor.user_id, room_id).await?;
+        if view.is_owned_by(actor.user_id) {
+            return Err(Error::conflict(
+                "room",
+                "owner_cannot_leave",
+                "the owner cannot leave their room; delete it instead",
+            ));
+        }
+        members::remove(&mut conn, room_id, actor.user_id).await?;
+    }
+    announce_membership(state, actor.user_id, room_id, false).await;
+    Ok(())
+}
+
+/// Tells every chat instance, so the user's connections follow the room's
+/// unread state (or stop). Best effort: a reconnect reads memberships anew.
+async fn announce_membership(state: &AppState, user_id: i64, room_id: i64, member: bool) {
+    let prefix = &state.config.common.redis_prefix;
+    if let Err(e) = fanout::publish_membership(&state.redis, prefix, user_id, room_id, member).await
+    {
+        tracing::warn!(error = %e, room.id = room_id, "could not announce a membership change");
+    }
+}
+
+/// A room of the actor's sidebar, with their unread state in it.
+pub struct MyRoom {
+    /// The room.
+    pub room: RoomView,
+    /// How far they read, and what is new since.
+    pub unread: Unread,
+}
+
+/// The rooms `actor` is a member of, by name, with unread counts.
+pub async fn mine(state: &AppState, actor: &Actor) -> Result<Vec<MyRoom>> {
+    let mut conn = state.pool.get().await?;
+    let mut unread: std::collections::HashMap<i64, Unread> =
+        members::unread(&mut conn, actor.user_id, None)
+            .await?
+            .into_iter()
+            .map(|u| (u.room_id, u))
+            .collect();
+    let ids: Vec<i64> = unread.keys().copied().collect();
+    let views = rooms::by_ids(&mut conn, &ids).await?;
+    Ok(views
+        .into_iter()
+        .filter_map(|room| {
+            let unread = unread.remove(&room.room.id)?;
+            Some(MyRoom { room, unread })
+        })
+        .collect())
 }

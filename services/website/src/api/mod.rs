@@ -2,8 +2,10 @@
 //! `{"error":{"code","message"}}` (see `error.rs`).
 
 pub mod auth;
+pub mod events;
 pub mod messages;
 pub mod openapi;
+pub mod reactions;
 pub mod rooms;
 pub mod types;
 pub mod users;
@@ -23,8 +25,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(rooms::create)
             .service(rooms::get)
             .service(rooms::delete)
+            .service(rooms::join)
+            .service(rooms::leave)
             .service(messages::list)
             .service(messages::send)
+            .service(messages::edit)
+            .service(messages::remove)
+            .service(reactions::add)
+            .service(reactions::remove)
+            .service(events::list)
+            .service(events::read)
+            .service(events::mine)
             .service(openapi::document),
     );
 }

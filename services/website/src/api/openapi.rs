@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, messages, rooms, users};
+use super::{auth, events, messages, reactions, rooms, users};
 
 struct BearerAuth;
 
@@ -27,8 +27,10 @@ impl Modify for BearerAuth {
     paths(
         auth::register, auth::login, auth::logout, auth::available,
         users::me,
-        rooms::list, rooms::create, rooms::get, rooms::delete,
-        messages::list, messages::send,
+        rooms::list, rooms::create, rooms::get, rooms::delete, rooms::join, rooms::leave,
+        messages::list, messages::send, messages::edit, messages::remove,
+        reactions::add, reactions::remove,
+        events::list, events::read, events::mine,
         document,
     ),
     modifiers(&BearerAuth),

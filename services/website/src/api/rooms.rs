@@ -1,7 +1,6 @@
 //! `/api/v1/rooms`: list and search, create, read, delete.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use common::store::rooms;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -66,12 +65,11 @@ pub async fn create(
     responses((status = 200, body = RoomEnvelope), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
 #[get("/rooms/{id}")]
 pub async fn get(
-    _user: ApiUser,
+    user: ApiUser,
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    let mut conn = state.pool.get().await.map_err(common::Error::from)?;
-    let view = rooms::find(&mut conn, path.into_inner()).await?;
+    let view = actions::rooms::get(&state, user.actor(), path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(RoomEnvelope {
         room: RoomJson::from(&view),
     }))
@@ -88,5 +86,31 @@ pub async fn delete(
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     actions::rooms::delete(&state, user.actor(), path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Joins a public room: it appears among my rooms, with unread counts.
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/membership", tag = "rooms", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[post("/rooms/{id}/membership")]
+pub async fn join(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    actions::rooms::join(&state, user.actor(), path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Leaves a room (its owner cannot: 409 `owner_cannot_leave`).
+#[utoipa::path(delete, path = "/api/v1/rooms/{id}/membership", tag = "rooms", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[delete("/rooms/{id}/membership")]
+pub async fn leave(
+    user: ApiUser,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    actions::rooms::leave(&state, user.actor(), path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,7 +1,7 @@
 //! The JSON objects of the API (http.md): `user`, `room`, and the bodies.
 
 use chrono::{DateTime, Utc};
-use common::protocol::{ChatMessage, UserRef, rfc3339_millis};
+use common::protocol::{ChatMessage, ReactionCount, UserRef, rfc3339_millis};
 use common::store::rooms::RoomView;
 use common::store::users::User;
 use serde::{Deserialize, Serialize};
@@ -45,8 +45,11 @@ pub struct RoomJson {
     #[serde(with = "rfc3339_millis")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
-    /// The seq of the newest message (also the number of messages).
+    /// The seq of the room's newest event (messages, edits, deletions,
+    /// reactions): what a client that has seen everything holds.
     pub last_seq: i64,
+    /// How many messages the room holds (deleted ones not counted).
+    pub message_count: i64,
 }
 
 impl From<&RoomView> for RoomJson {
@@ -62,6 +65,7 @@ impl From<&RoomView> for RoomJson {
                 .map(|(id, name)| UserRef { id, name }),
             created_at: r.created_at,
             last_seq: r.last_seq,
+            message_count: r.message_count,
         }
     }
 }
@@ -162,10 +166,68 @@ pub struct NewRoomBody {
 /// A message to send.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewMessageBody {
-    /// 1..=4000 characters after trimming; of control characters only newline and tab.
+    /// Markdown, 1..=4000 characters after trimming; of control characters
+    /// only newline and tab.
     pub body: String,
     /// 1..=64 characters; sending the same nonce again stores nothing new.
     pub nonce: String,
+    /// The id of the message (of the same room) this one answers.
+    #[serde(default)]
+    pub reply_to: Option<i64>,
+}
+
+/// A message's new text.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EditBody {
+    /// Markdown, the same rules as a new message's body.
+    pub body: String,
+    /// 1..=64 characters; the same nonce again changes nothing more.
+    pub nonce: String,
+}
+
+/// How far the user has read a room.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReadBody {
+    /// A seq of the room (at most its `last_seq`), not behind the current mark.
+    pub seq: i64,
+}
+
+/// `{reactions}`: a message's reaction summary as the caller sees it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReactionsEnvelope {
+    /// One entry per emoji, in the order each was first used.
+    pub reactions: Vec<ReactionCount>,
+}
+
+/// One of my rooms, with how far I read it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MyRoomJson {
+    /// The room.
+    pub room: RoomJson,
+    /// My read mark: the newest seq I have read.
+    pub read_seq: i64,
+    /// Messages by others after my read mark (deleted ones not counted;
+    /// counted up to 1000).
+    pub unread: i64,
+    /// Those of them that mention me.
+    pub mentions: i64,
+}
+
+/// `{rooms}`: the rooms I am a member of, by name.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MyRoomsPage {
+    /// By name, ignoring case.
+    pub rooms: Vec<MyRoomJson>,
+}
+
+/// `{events}`: a room's sequenced events in order, each exactly the frame
+/// protocol.md describes (`message`, `edited`, `deleted`, `reaction`), a
+/// deleted message's text redacted.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventPage {
+    /// In increasing `seq`, with no gap.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<serde_json::Value>,
 }
 
 /// The error body of every failed API call.

@@ -4,8 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
-use common::protocol::rfc3339_millis;
-use common::store::messages::MessageView;
+use common::protocol::{ChatMessage, ServerFrame, rfc3339_millis};
 use common::store::rooms::RoomView;
 use serde::Deserialize;
 
@@ -25,19 +24,22 @@ const PAGE_SIZE: i64 = 50;
 struct Line {
     seq: i64,
     author: String,
-    body: String,
+    /// Sanitized by `common::markdown` when stored: safe to include as is.
+    html: String,
+    deleted: bool,
     sent_at: String,
     sent_at_short: String,
 }
 
-impl From<&MessageView> for Line {
-    fn from(v: &MessageView) -> Self {
+impl From<&ChatMessage> for Line {
+    fn from(m: &ChatMessage) -> Self {
         Self {
-            seq: v.message.seq,
-            author: v.author.clone(),
-            body: v.message.body.clone(),
-            sent_at: rfc3339_millis::format(&v.message.sent_at),
-            sent_at_short: v.message.sent_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            seq: m.seq,
+            author: m.user.name.clone(),
+            html: m.html.clone(),
+            deleted: m.deleted,
+            sent_at: rfc3339_millis::format(&m.sent_at),
+            sent_at_short: m.sent_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         }
     }
 }
@@ -99,7 +101,7 @@ async fn room_page(
     let history =
         actions::messages::history(state, user, room_id, before, PAGE_SIZE, ReadMark::Advance)
             .await?;
-    let oldest = history.messages.last().map_or(0, |m| m.message.seq);
+    let oldest = history.messages.last().map_or(0, |m| m.seq);
     let (body, nonce, errors) = form;
     let view = RoomPage {
         ctx: page.context(),
@@ -107,7 +109,7 @@ async fn room_page(
         older: (oldest > 1).then(|| format!("/rooms/{room_id}?before={oldest}")),
         historic: before.is_some(),
         lines: history.messages.iter().rev().map(Line::from).collect(),
-        last_seq: history.last_seq,
+        last_seq: history.room.room.last_seq,
         room: history.room,
         body,
         nonce,
@@ -157,12 +159,14 @@ pub async fn send(
         form.nonce.clone()
     };
     let mut errors = FieldErrors::default();
-    let status = match actions::messages::send(&state, user, room_id, &form.body, &nonce).await {
+    let sent = actions::messages::send(&state, user, room_id, &form.body, &nonce, None).await;
+    let status = match sent {
         Ok(stored) => {
-            return Ok(see_other(&format!(
-                "/rooms/{room_id}#m{}",
-                stored.message.seq
-            )));
+            let anchor = match stored.frame {
+                ServerFrame::Message(m) => format!("#m{}", m.seq),
+                _ => String::new(),
+            };
+            return Ok(see_other(&format!("/rooms/{room_id}{anchor}")));
         }
         Err(e @ common::Error::RateLimited { .. }) => {
             errors.add("body", e.to_string());

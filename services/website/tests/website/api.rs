@@ -372,6 +372,21 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/rooms/{id}", "delete"),
         ("/api/v1/rooms/{id}/messages", "get"),
         ("/api/v1/rooms/{id}/messages", "post"),
+        ("/api/v1/rooms/{id}/messages/{message_id}", "patch"),
+        ("/api/v1/rooms/{id}/messages/{message_id}", "delete"),
+        (
+            "/api/v1/rooms/{id}/messages/{message_id}/reactions/{emoji}",
+            "put",
+        ),
+        (
+            "/api/v1/rooms/{id}/messages/{message_id}/reactions/{emoji}",
+            "delete",
+        ),
+        ("/api/v1/rooms/{id}/events", "get"),
+        ("/api/v1/rooms/{id}/read", "post"),
+        ("/api/v1/rooms/{id}/membership", "post"),
+        ("/api/v1/rooms/{id}/membership", "delete"),
+        ("/api/v1/me/rooms", "get"),
         ("/api/v1/openapi.json", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();

@@ -80,6 +80,7 @@ impl TestApp {
                 listen_addr: listener.local_addr().unwrap(),
                 trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
                 shutdown_timeout: Duration::from_secs(1),
+                edit_window: Duration::from_secs(24 * 3600),
             },
             signing_key: SigningKeyMaterial::parse("TOKEN_SIGNING_KEY", &key_b64).unwrap(),
             previous_verifying_keys: options.previous_keys,
