@@ -223,7 +223,22 @@ impl Messenger {
         {
             tracing::warn!(error = %e, room.id = room_id, seq = appended.seq, "publish failed; catch-up will deliver");
         }
+        if appended.joined {
+            self.announce_membership(user.id, room_id, true).await;
+        }
         Ok(appended)
+    }
+
+    /// Tells every chat instance that `user_id` joined (`member`) or left a
+    /// room, so their open connections follow its unread state (or stop).
+    /// Best effort: a reconnect reads the memberships anew.
+    pub async fn announce_membership(&self, user_id: i64, room_id: i64, member: bool) {
+        if let Err(e) =
+            fanout::publish_membership(&self.redis, &self.redis_prefix, user_id, room_id, member)
+                .await
+        {
+            tracing::warn!(error = %e, room.id = room_id, "could not announce a membership change");
+        }
     }
 }
 

@@ -97,6 +97,8 @@ pub struct Appended {
     /// False when the nonce was used before: the stored event is answered
     /// and nothing new was appended.
     pub created: bool,
+    /// This event made its author a member of the room.
+    pub joined: bool,
 }
 
 /// Why a draft was refused without touching anything. Kept small and
@@ -268,6 +270,7 @@ async fn append_once(
             Fate::SameAs(earlier) => match &out[earlier] {
                 Ok(a) => Ok(Appended {
                     created: false,
+                    joined: false,
                     ..a.clone()
                 }),
                 Err(e) => Err(Error::Internal(format!("a repeated draft failed: {e}"))),
@@ -350,6 +353,7 @@ async fn stored_by_nonce(
                     frame,
                     json,
                     created: false,
+                    joined: false,
                 },
             ))
         })
@@ -512,6 +516,7 @@ async fn write(
                 frame,
                 json,
                 created: true,
+                joined: false,
             },
         );
     }
@@ -522,13 +527,19 @@ async fn write(
     for id in deleted {
         redact(conn, id, &mut out).await?;
     }
+    // Each author's newest event: their read mark moves there, and it says
+    // whether it made them a member.
     let mut newest: HashMap<i64, i64> = HashMap::new();
     for (k, d) in &accepted {
-        let mark = newest.entry(d.user.id).or_insert(first + k);
-        *mark = (*mark).max(first + k);
+        let mark = newest.entry(d.user.id).or_insert(*k);
+        *mark = (*mark).max(*k);
     }
-    for (user_id, seq) in newest {
-        members::join_and_mark(conn, room_id, user_id, seq).await?;
+    for (user_id, k) in newest {
+        if members::join_and_mark(conn, room_id, user_id, first + k).await?
+            && let Some(a) = out.get_mut(&k)
+        {
+            a.joined = true;
+        }
     }
     Ok(out)
 }

@@ -75,13 +75,15 @@ pub async fn roles(
 
 /// An author of a room event: they become a member if they were not, and
 /// their read mark moves forward to `seq` (what one writes, one has read).
+/// True when this made them a member.
 pub async fn join_and_mark(
     conn: &mut AsyncPgConnection,
     room_id: i64,
     user_id: i64,
     seq: i64,
-) -> Result<()> {
-    diesel::insert_into(room_members::table)
+) -> Result<bool> {
+    // `xmax = 0` holds for a row this statement inserted, not one it updated.
+    Ok(diesel::insert_into(room_members::table)
         .values((
             room_members::room_id.eq(room_id),
             room_members::user_id.eq(user_id),
@@ -92,9 +94,9 @@ pub async fn join_and_mark(
         .set(room_members::last_read_seq.eq(sql::<BigInt>(
             "GREATEST(room_members.last_read_seq, excluded.last_read_seq)",
         )))
-        .execute(conn)
-        .await?;
-    Ok(())
+        .returning(sql::<Bool>("xmax = 0"))
+        .get_result(conn)
+        .await?)
 }
 
 /// Moves a member's read mark forward to `seq` (never back). Returns the

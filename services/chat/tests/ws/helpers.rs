@@ -389,6 +389,52 @@ impl Client {
         }
     }
 
+    /// Joins and returns every replayed event (any kind) and `joined`.
+    pub async fn join_all(
+        &mut self,
+        room: i64,
+        since: Option<i64>,
+    ) -> (Vec<ServerFrame>, ServerFrame) {
+        self.send(&ClientFrame::Join { room, since }).await;
+        let mut replay = Vec::new();
+        loop {
+            match self.frame().await {
+                joined @ ServerFrame::Joined { .. } => return (replay, joined),
+                f if f.sequenced().is_some() => replay.push(f),
+                _ => {}
+            }
+        }
+    }
+
+    /// The next `n` sequenced frames (any kind of room event), skipping
+    /// ephemeral ones; an `error` frame fails the test.
+    pub async fn sequenced(&mut self, n: usize) -> Vec<ServerFrame> {
+        let mut got = Vec::with_capacity(n);
+        while got.len() < n {
+            match self.frame().await {
+                f if f.sequenced().is_some() => got.push(f),
+                e @ ServerFrame::Error { .. } => panic!("expected a room event, got {e:?}"),
+                _ => {}
+            }
+        }
+        got
+    }
+
+    /// Reads `unread` frames of `room` until one satisfies `done`, and
+    /// returns it; other frames are skipped.
+    pub async fn unread_where(
+        &mut self,
+        room: i64,
+        done: impl Fn(&ServerFrame) -> bool,
+    ) -> ServerFrame {
+        loop {
+            let f = self.frame().await;
+            if matches!(f, ServerFrame::Unread { room: r, .. } if r == room) && done(&f) {
+                return f;
+            }
+        }
+    }
+
     /// The next `message` frame, skipping presence and typing.
     pub async fn message(&mut self) -> ChatMessage {
         loop {

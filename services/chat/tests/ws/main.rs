@@ -6,6 +6,7 @@
 
 mod bad_frames;
 mod delivery;
+mod events;
 mod failures;
 mod helpers;
 mod refusals;

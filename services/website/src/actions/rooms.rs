@@ -157,7 +157,10 @@ pub async fn join(state: &AppState, actor: &Actor, room_id: i64) -> Result<()> {
         access::readable(&mut conn, actor.user_id, room_id).await?;
         members::add(&mut conn, room_id, actor.user_id, Role::Member).await?;
     }
-    announce_membership(state, actor.user_id, room_id, true).await;
+    state
+        .messenger
+        .announce_membership(actor.user_id, room_id, true)
+        .await;
     Ok(())
 }
 
@@ -177,18 +180,11 @@ pub async fn leave(state: &AppState, actor: &Actor, room_id: i64) -> Result<()> 
         }
         members::remove(&mut conn, room_id, actor.user_id).await?;
     }
-    announce_membership(state, actor.user_id, room_id, false).await;
+    state
+        .messenger
+        .announce_membership(actor.user_id, room_id, false)
+        .await;
     Ok(())
-}
-
-/// Tells every chat instance, so the user's connections follow the room's
-/// unread state (or stop). Best effort: a reconnect reads memberships anew.
-async fn announce_membership(state: &AppState, user_id: i64, room_id: i64, member: bool) {
-    let prefix = &state.config.common.redis_prefix;
-    if let Err(e) = fanout::publish_membership(&state.redis, prefix, user_id, room_id, member).await
-    {
-        tracing::warn!(error = %e, room.id = room_id, "could not announce a membership change");
-    }
 }
 
 /// A room of the actor's sidebar, with their unread state in it.
