@@ -94,6 +94,20 @@ pub fn seconds_or(
     Ok(Duration::from_secs(secs))
 }
 
+/// `SEND_LIMIT` changes per `SEND_LIMIT_WINDOW_SECS` for one user.
+fn send_limit() -> Result<crate::ratelimit::Limit, ConfigError> {
+    let default = crate::ratelimit::SEND_PER_USER;
+    let max: u64 = parsed_or("SEND_LIMIT", default.max)?;
+    if max == 0 {
+        return Err(ConfigError::new("SEND_LIMIT", "must be at least 1"));
+    }
+    Ok(crate::ratelimit::Limit {
+        max,
+        window: seconds_or("SEND_LIMIT_WINDOW_SECS", default.window.as_secs(), 1, 3600)?,
+        ..default
+    })
+}
+
 /// The site's own origin as browsers see it (scheme, host, port): it decides
 /// the `Secure` cookie flag, HSTS, and which `Origin` headers are same-site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +218,8 @@ pub struct CommonConfig {
     pub shutdown_timeout: Duration,
     /// How long after sending its author may edit a message.
     pub edit_window: Duration,
+    /// How many changes to rooms one user may make per window.
+    pub send_limit: crate::ratelimit::Limit,
 }
 
 impl CommonConfig {
@@ -253,6 +269,7 @@ impl CommonConfig {
             trusted_proxies,
             shutdown_timeout: seconds_or("SHUTDOWN_TIMEOUT_SECS", 10, 0, 300)?,
             edit_window: seconds_or("EDIT_WINDOW_SECS", 24 * 3600, 0, 30 * 24 * 3600)?,
+            send_limit: send_limit()?,
         })
     }
 

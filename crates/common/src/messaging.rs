@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::fanout;
 use crate::markdown;
 use crate::protocol::{ServerFrame, UserRef};
-use crate::ratelimit::{self, RateLimiter};
+use crate::ratelimit::{Limit, RateLimiter};
 use crate::store::events::{Appended, Change, EventDraft, Policy};
 use crate::store::{members, rooms, users};
 use crate::writer::EventWriter;
@@ -34,6 +34,7 @@ pub struct Messenger {
     pool: DbPool,
     redis: ConnectionManager,
     redis_prefix: String,
+    send_limit: Limit,
 }
 
 impl Messenger {
@@ -44,6 +45,7 @@ impl Messenger {
         redis: ConnectionManager,
         redis_prefix: String,
         policy: Policy,
+        send_limit: Limit,
     ) -> Self {
         Self {
             writer: EventWriter::start(pool.clone(), WRITER_SHARDS, policy),
@@ -51,6 +53,7 @@ impl Messenger {
             pool,
             redis,
             redis_prefix,
+            send_limit,
         }
     }
 
@@ -178,7 +181,7 @@ impl Messenger {
 
     async fn limit(&self, user: &UserRef) -> Result<()> {
         self.limiter
-            .hit(&ratelimit::SEND_PER_USER, &user.id.to_string())
+            .hit(&self.send_limit, &user.id.to_string())
             .await
     }
 

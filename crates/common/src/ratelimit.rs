@@ -39,7 +39,9 @@ pub const AVAILABLE_PER_ADDRESS: Limit = Limit {
     max: 60,
     window: Duration::from_secs(60),
 };
-/// Messages sent by one user, however sent (WebSocket, form or API).
+/// Changes to rooms by one user (sends, edits, deletions, reactions),
+/// however sent (WebSocket, form or API): the default of the `SEND_LIMIT`
+/// and `SEND_LIMIT_WINDOW_SECS` settings.
 pub const SEND_PER_USER: Limit = Limit {
     name: "send-user",
     max: 30,

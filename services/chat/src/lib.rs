@@ -103,6 +103,7 @@ impl Chat {
                 redis.clone(),
                 prefix,
                 config.common.event_policy(),
+                config.common.send_limit,
             ),
             verifier: TokenVerifier::new(&config.verifying_keys),
             config,

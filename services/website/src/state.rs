@@ -65,6 +65,7 @@ impl AppState {
                 redis.clone(),
                 prefix,
                 config.common.event_policy(),
+                config.common.send_limit,
             ),
             metrics: Metrics::new()
                 .map_err(|e| common::Error::Internal(format!("defining the metrics: {e}")))?,

@@ -33,6 +33,8 @@ pub struct Options {
     pub https_origin: bool,
     /// Public keys still accepted besides the signing key's (a key rotation).
     pub previous_keys: Vec<common::auth::keys::PublicKey>,
+    /// Changes one user may make per 10 s (the default's otherwise).
+    pub send_limit: Option<u64>,
 }
 
 impl TestApp {
@@ -81,6 +83,12 @@ impl TestApp {
                 trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
                 shutdown_timeout: Duration::from_secs(1),
                 edit_window: Duration::from_secs(24 * 3600),
+                send_limit: common::ratelimit::Limit {
+                    max: options
+                        .send_limit
+                        .unwrap_or(common::ratelimit::SEND_PER_USER.max),
+                    ..common::ratelimit::SEND_PER_USER
+                },
             },
             signing_key: SigningKeyMaterial::parse("TOKEN_SIGNING_KEY", &key_b64).unwrap(),
             previous_verifying_keys: options.previous_keys,
