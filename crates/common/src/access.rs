@@ -50,6 +50,12 @@ pub fn may_read(_room: &RoomFacts, _user_id: i64, _role: Option<Role>) -> bool {
     true
 }
 
+/// Whether [`may_post`] needs the authors' roles in this room (so a writer
+/// loads them only then): not for a public room.
+pub fn posting_needs_roles(_room: &RoomFacts) -> bool {
+    false
+}
+
 /// Whether `user_id` may add to a room's log (send, react, edit their own).
 pub fn may_post(room: &RoomFacts, user_id: i64, role: Option<Role>) -> bool {
     may_read(room, user_id, role)

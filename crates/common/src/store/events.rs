@@ -105,6 +105,9 @@ pub struct Appended {
 /// `Copy` so a draft repeated within a batch gets the same answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Refusal {
+    /// The room is not one the author may post to (it answers like one
+    /// that does not exist).
+    RoomNotFound,
     MessageNotFound,
     NotAuthor,
     EditWindowClosed,
@@ -114,6 +117,7 @@ enum Refusal {
 impl From<Refusal> for Error {
     fn from(r: Refusal) -> Self {
         match r {
+            Refusal::RoomNotFound => Error::NotFound("room"),
             Refusal::MessageNotFound => Error::NotFound("message"),
             Refusal::NotAuthor => Error::Denied {
                 code: "not_author",
@@ -201,17 +205,15 @@ async fn append_once(
     policy: &Policy,
 ) -> Result<Vec<Result<Appended>>> {
     let mut existing = stored_by_nonce(conn, room_id, drafts).await?;
-    // Drafts that touch existing messages are checked against the current
-    // state under the room's lock, which every writer of the room takes.
+    // Every writer of the room takes its lock first: what is checked under
+    // it (who may post, the messages a change concerns) stays true until
+    // the commit. Once per batch, not per event.
+    let room = rooms::lock(conn, room_id)
+        .await?
+        .ok_or(Error::NotFound("room"))?;
     let targets: Vec<i64> = drafts.iter().filter_map(|d| d.change.target()).collect();
     let mut state: HashMap<i64, MessageState> = HashMap::new();
-    let mut room = None;
     if !targets.is_empty() {
-        room = Some(
-            rooms::lock(conn, room_id)
-                .await?
-                .ok_or(Error::NotFound("room"))?,
-        );
         state = messages::states(conn, &targets)
             .await?
             .into_iter()
@@ -219,15 +221,14 @@ async fn append_once(
             .map(|m| (m.id, m))
             .collect();
     }
-    let deleters: Vec<i64> = drafts
+    let deletes = drafts
         .iter()
-        .filter(|d| matches!(d.change, Change::Delete { .. }))
-        .map(|d| d.user.id)
-        .collect();
-    let roles = if deleters.is_empty() {
-        HashMap::new()
+        .any(|d| matches!(d.change, Change::Delete { .. }));
+    let roles = if deletes || access::posting_needs_roles(&room) {
+        let authors: Vec<i64> = drafts.iter().map(|d| d.user.id).collect();
+        members::roles(conn, room_id, &authors).await?
     } else {
-        members::roles(conn, room_id, &deleters).await?
+        HashMap::new()
     };
     let now = Utc::now();
     let mut first_of: HashMap<(i64, &str), usize> = HashMap::new();
@@ -248,9 +249,12 @@ async fn append_once(
             continue;
         }
         first_of.insert(key, i);
-        let may_moderate = room
-            .as_ref()
-            .is_some_and(|r| access::may_moderate(r, d.user.id, roles.get(&d.user.id).copied()));
+        let role = roles.get(&d.user.id).copied();
+        if !access::may_post(&room, d.user.id, role) {
+            fates.push(Fate::Refused(Refusal::RoomNotFound));
+            continue;
+        }
+        let may_moderate = access::may_moderate(&room, d.user.id, role);
         match check(&d.change, d.user.id, &mut state, now, policy, may_moderate) {
             Ok(()) => {
                 fates.push(Fate::New(fresh));
