@@ -381,3 +381,77 @@ async fn a_burst_of_events_costs_one_unread_frame_not_one_per_event() {
         "{frames} unread frames for one burst of 20"
     );
 }
+
+/// Sends `frame` until its echo (the event with `nonce`) arrives, resending
+/// the same nonce after `unavailable`, as a client does. Returns the echo.
+async fn until_acked(c: &mut Client, frame: &ClientFrame, nonce: &str) -> ServerFrame {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{nonce} never acknowledged"
+        );
+        c.send(frame).await;
+        loop {
+            match c.frame().await {
+                ServerFrame::Error { code, .. } => {
+                    assert_eq!(code, "unavailable", "only outages may refuse a change");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    break;
+                }
+                f => {
+                    if f.to_json().contains(&format!(r#""nonce":"{nonce}""#)) {
+                        return f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_redis_restart_while_reactions_and_edits_flow_loses_and_reorders_nothing() {
+    let mut redis = Some(test_support::RedisProcess::start());
+    let stack = Stack::with_redis(redis.as_ref().unwrap().url()).await;
+    let (x, y) = (stack.chat().await, stack.chat().await);
+    let (ann, bob) = (stack.user("ann").await, stack.user("bob").await);
+    let room = stack.room(&ann, "r").await;
+    let mut sender = connect(&x, &ann).await;
+    sender.join(room, None).await;
+    let mut watcher = connect(&y, &bob).await;
+    watcher.join(room, None).await;
+    sender.say(room, "react to me", "m").await;
+    let id = sender.message().await.id;
+    let mut restarted = None;
+    for i in 1..=24 {
+        if i == 8 {
+            let mut redis = redis.take().unwrap();
+            redis.kill();
+            restarted = Some(std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(1500));
+                redis.restart();
+                redis
+            }));
+        }
+        let nonce = format!("c{i}");
+        let frame = if i % 3 == 0 {
+            edit(room, id, &format!("version {i}"), &nonce)
+        } else {
+            react(room, id, "🔥", i % 2 == 1, &nonce)
+        };
+        until_acked(&mut sender, &frame, &nonce).await;
+    }
+    let _redis = restarted.map(|t| t.join().unwrap());
+    let last = stack.stored_count(room).await;
+    assert_eq!(last, 25, "the message and 24 changes, each once");
+    let mut seqs = Vec::new();
+    while seqs.last().is_none_or(|s| *s < last) {
+        let f = watcher.sequenced(1).await.remove(0);
+        seqs.extend(f.sequenced().map(|(_, s)| s));
+    }
+    assert_eq!(
+        seqs,
+        (1..=25).collect::<Vec<_>>(),
+        "in order, no gap, no duplicate"
+    );
+}
