@@ -1,13 +1,9 @@
-//! Who may do what in a room: the one place every read and write path asks
-//! (chat joins, sends, edits, deletions, reactions, history, the room list).
-//! The rules are pure functions of facts the callers load (often inside the
-//! transaction that acts on them); [`readable`] loads them for a reader.
-//! Every room is public today; private rooms change these rules only.
-
-use diesel_async::AsyncPgConnection;
-
-use crate::error::{Error, Result};
-use crate::store::{members, rooms};
+//! Who may do what in a room: the rules every read and write path asks
+//! (chat joins, sends, edits, deletions, reactions, history). They are pure
+//! functions of facts the callers load, often inside the transaction that
+//! acts on them (the event writer); `guard::readable` loads them for a
+//! reader. A leaf: the store imports these types, never the reverse. Every
+//! room is public today; private rooms change these rules only.
 
 /// A member's standing in a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,24 +60,6 @@ pub fn may_post(room: &RoomFacts, user_id: i64, role: Option<Role>) -> bool {
 /// Whether `user_id` may remove other people's messages.
 pub fn may_moderate(room: &RoomFacts, user_id: i64, role: Option<Role>) -> bool {
     room.owner_id == Some(user_id) || matches!(role, Some(Role::Owner | Role::Moderator))
-}
-
-/// The room if `user_id` may read it, with their role; a room they may not
-/// read answers exactly like one that does not exist.
-pub async fn readable(
-    conn: &mut AsyncPgConnection,
-    user_id: i64,
-    room_id: i64,
-) -> Result<(RoomFacts, Option<Role>)> {
-    let room = rooms::facts(conn, room_id)
-        .await?
-        .ok_or(Error::NotFound("room"))?;
-    let role = members::role(conn, room_id, user_id).await?;
-    if may_read(&room, user_id, role) {
-        Ok((room, role))
-    } else {
-        Err(Error::NotFound("room"))
-    }
 }
 
 #[cfg(test)]

@@ -272,14 +272,6 @@ impl CommonConfig {
             send_limit: send_limit()?,
         })
     }
-
-    /// The rules of the room event log these settings ask for.
-    pub fn event_policy(&self) -> crate::store::events::Policy {
-        crate::store::events::Policy {
-            edit_window: chrono::Duration::from_std(self.edit_window)
-                .unwrap_or_else(|_| chrono::Duration::hours(24)),
-        }
-    }
 }
 
 #[cfg(test)]

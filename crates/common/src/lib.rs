@@ -10,6 +10,7 @@ pub mod domain;
 pub mod emoji;
 pub mod error;
 pub mod fanout;
+pub mod guard;
 pub mod healthcheck;
 pub mod markdown;
 pub mod messaging;

@@ -8,6 +8,7 @@
 
 use redis::aio::ConnectionManager;
 
+use crate::config::CommonConfig;
 use crate::db::DbPool;
 use crate::domain::{MessageBody, Nonce};
 use crate::emoji::Emoji;
@@ -38,22 +39,25 @@ pub struct Messenger {
 }
 
 impl Messenger {
-    /// Starts the event writer and wires the rest.
+    /// Starts the event writer and wires the rest, with the rules and
+    /// limits `config` sets.
     pub fn start(
         pool: DbPool,
         limiter: RateLimiter,
         redis: ConnectionManager,
-        redis_prefix: String,
-        policy: Policy,
-        send_limit: Limit,
+        config: &CommonConfig,
     ) -> Self {
+        let policy = Policy {
+            edit_window: chrono::Duration::from_std(config.edit_window)
+                .unwrap_or_else(|_| chrono::Duration::hours(24)),
+        };
         Self {
             writer: EventWriter::start(pool.clone(), WRITER_SHARDS, policy),
             limiter,
             pool,
             redis,
-            redis_prefix,
-            send_limit,
+            redis_prefix: config.redis_prefix.clone(),
+            send_limit: config.send_limit,
         }
     }
 

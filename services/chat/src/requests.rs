@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytestring::ByteString;
-use common::access;
+use common::guard;
 use common::messaging::Messenger;
 use common::protocol::{ClientFrame, ServerFrame};
 use common::store::events::Appended;
@@ -174,7 +174,7 @@ impl Requests {
         }
         let readable = async {
             let mut conn = self.state.pool.get().await?;
-            access::readable(&mut conn, self.me.user.id, room).await
+            guard::readable(&mut conn, self.me.user.id, room).await
         };
         if let Err(e) = readable.await {
             return Step::Reply(error_frame(&e, reference));

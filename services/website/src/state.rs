@@ -63,9 +63,7 @@ impl AppState {
                 pool.clone(),
                 RateLimiter::new(redis.clone(), prefix.clone()),
                 redis.clone(),
-                prefix,
-                config.common.event_policy(),
-                config.common.send_limit,
+                &config.common,
             ),
             metrics: Metrics::new()
                 .map_err(|e| common::Error::Internal(format!("defining the metrics: {e}")))?,

@@ -4,7 +4,7 @@
 //! and the event log asks `common::access` first, and the room page moves
 //! the reader's read mark.
 
-use common::access;
+use common::guard;
 use common::protocol::{ChatMessage, ReactionCount, UserRef};
 use common::store::events::{self, Appended};
 use common::store::members::{self, Unread};
@@ -108,7 +108,7 @@ pub async fn react(
 /// One message as `viewer` sees it now (after an edit, say).
 pub async fn find(state: &AppState, viewer: &Actor, room_id: i64, id: i64) -> Result<ChatMessage> {
     let mut conn = state.pool.get().await?;
-    access::readable(&mut conn, viewer.user_id, room_id).await?;
+    guard::readable(&mut conn, viewer.user_id, room_id).await?;
     messages::find(&mut conn, room_id, id, viewer.user_id)
         .await?
         .ok_or(Error::NotFound("message"))
@@ -118,7 +118,7 @@ pub async fn find(state: &AppState, viewer: &Actor, room_id: i64, id: i64) -> Re
 pub async fn mark_read(state: &AppState, reader: &Actor, room_id: i64, seq: i64) -> Result<Unread> {
     {
         let mut conn = state.pool.get().await?;
-        access::readable(&mut conn, reader.user_id, room_id).await?;
+        guard::readable(&mut conn, reader.user_id, room_id).await?;
     }
     state.messenger.read(reader.user_id, room_id, seq).await
 }
@@ -158,7 +158,7 @@ pub async fn history(
     read_mark: ReadMark,
 ) -> Result<History> {
     let mut conn = state.pool.get().await?;
-    access::readable(&mut conn, reader.user_id, room_id).await?;
+    guard::readable(&mut conn, reader.user_id, room_id).await?;
     let room = rooms::find(&mut conn, room_id).await?;
     let messages = messages::page_before(&mut conn, room_id, before, limit, reader.user_id).await?;
     let read_before = members::last_read(&mut conn, room_id, reader.user_id).await?;
@@ -198,6 +198,6 @@ pub async fn events(
     limit: i64,
 ) -> Result<Vec<(i64, String)>> {
     let mut conn = state.pool.get().await?;
-    access::readable(&mut conn, reader.user_id, room_id).await?;
+    guard::readable(&mut conn, reader.user_id, room_id).await?;
     events::after(&mut conn, room_id, after_seq, limit).await
 }

@@ -1,9 +1,10 @@
 //! Rooms: creating, listing and searching, deleting. The page and the API
 //! both come here, so a room is created and found the same way by either.
 
-use common::access::{self, Role};
+use common::access::Role;
 use common::domain::{RoomName, Topic};
 use common::fanout;
+use common::guard;
 use common::store::members::{self, Unread};
 use common::store::rooms::{self, RoomView};
 use common::{Error, Result};
@@ -49,7 +50,7 @@ pub async fn create(state: &AppState, owner: &Actor, new: &NewRoom) -> Result<Ro
 /// One room, if `actor` may see it.
 pub async fn get(state: &AppState, actor: &Actor, room_id: i64) -> Result<RoomView> {
     let mut conn = state.pool.get().await?;
-    access::readable(&mut conn, actor.user_id, room_id).await?;
+    guard::readable(&mut conn, actor.user_id, room_id).await?;
     rooms::find(&mut conn, room_id).await
 }
 
@@ -133,7 +134,7 @@ pub async fn delete(state: &AppState, actor: &Actor, room_id: i64) -> Result<()>
     {
         let mut conn = state.pool.get().await?;
         let view = rooms::find(&mut conn, room_id).await?;
-        access::readable(&mut conn, user_id, room_id).await?;
+        guard::readable(&mut conn, user_id, room_id).await?;
         if !view.is_owned_by(user_id) {
             return Err(Error::Forbidden("only the room's owner can delete it"));
         }
@@ -154,7 +155,7 @@ pub async fn delete(state: &AppState, actor: &Actor, room_id: i64) -> Result<()>
 pub async fn join(state: &AppState, actor: &Actor, room_id: i64) -> Result<()> {
     {
         let mut conn = state.pool.get().await?;
-        access::readable(&mut conn, actor.user_id, room_id).await?;
+        guard::readable(&mut conn, actor.user_id, room_id).await?;
         members::add(&mut conn, room_id, actor.user_id, Role::Member).await?;
     }
     state
@@ -170,7 +171,7 @@ pub async fn leave(state: &AppState, actor: &Actor, room_id: i64) -> Result<()> 
     {
         let mut conn = state.pool.get().await?;
         let view = rooms::find(&mut conn, room_id).await?;
-        access::readable(&mut conn, actor.user_id, room_id).await?;
+        guard::readable(&mut conn, actor.user_id, room_id).await?;
         if view.is_owned_by(actor.user_id) {
             return Err(Error::conflict(
                 "room",
