@@ -117,6 +117,21 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
     }
 }
 
+/// One PUBLISH; how many subscribers heard it does not matter (pub/sub is
+/// at-most-once and the chat instances catch up from Postgres).
+async fn publish(
+    redis: &ConnectionManager,
+    channel: String,
+    payload: impl redis::ToRedisArgs + Send + Sync,
+) -> Result<()> {
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(channel)
+        .arg(payload)
+        .query_async(&mut redis.clone())
+        .await?;
+    Ok(())
+}
+
 /// Publishes a stored room event's `frame` (serialized once by the sender)
 /// to its room's channel.
 pub async fn publish_sequenced(
@@ -126,12 +141,12 @@ pub async fn publish_sequenced(
     seq: i64,
     frame: &str,
 ) -> Result<()> {
-    let _: i64 = redis::cmd("PUBLISH")
-        .arg(room_channel(prefix, room))
-        .arg(encode_sequenced(seq, frame))
-        .query_async(&mut redis.clone())
-        .await?;
-    Ok(())
+    publish(
+        redis,
+        room_channel(prefix, room),
+        encode_sequenced(seq, frame),
+    )
+    .await
 }
 
 /// Publishes an ephemeral frame about `from_user` to a room's channel.
@@ -142,12 +157,12 @@ pub async fn publish_event(
     from_user: i64,
     frame: &str,
 ) -> Result<()> {
-    let _: i64 = redis::cmd("PUBLISH")
-        .arg(room_channel(prefix, room))
-        .arg(encode_event(from_user, frame))
-        .query_async(&mut redis.clone())
-        .await?;
-    Ok(())
+    publish(
+        redis,
+        room_channel(prefix, room),
+        encode_event(from_user, frame),
+    )
+    .await
 }
 
 /// Publishes a frame to every connection of one user, on any instance.
@@ -157,12 +172,7 @@ pub async fn publish_to_user(
     user: i64,
     frame: &str,
 ) -> Result<()> {
-    let _: i64 = redis::cmd("PUBLISH")
-        .arg(user_channel(prefix, user))
-        .arg(format!("U {frame}"))
-        .query_async(&mut redis.clone())
-        .await?;
-    Ok(())
+    publish(redis, user_channel(prefix, user), format!("U {frame}")).await
 }
 
 /// Tells every instance that `user` joined (`member`) or left `room`, so
@@ -174,12 +184,12 @@ pub async fn publish_membership(
     room: i64,
     member: bool,
 ) -> Result<()> {
-    let _: i64 = redis::cmd("PUBLISH")
-        .arg(user_channel(prefix, user))
-        .arg(format!("W {room} {}", u8::from(member)))
-        .query_async(&mut redis.clone())
-        .await?;
-    Ok(())
+    publish(
+        redis,
+        user_channel(prefix, user),
+        format!("W {room} {}", u8::from(member)),
+    )
+    .await
 }
 
 /// Tells every instance that a room is gone, so its members get `left`.
@@ -188,12 +198,7 @@ pub async fn publish_room_deleted(
     prefix: &str,
     room: i64,
 ) -> Result<()> {
-    let _: i64 = redis::cmd("PUBLISH")
-        .arg(room_channel(prefix, room))
-        .arg("D")
-        .query_async(&mut redis.clone())
-        .await?;
-    Ok(())
+    publish(redis, room_channel(prefix, room), "D").await
 }
 
 #[cfg(test)]
