@@ -872,3 +872,50 @@ async fn the_event_log_migration_moves_every_message_over() {
         (3, true, 1, false)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_room_s_unread_counts_for_many_members_match_each_member_s_own() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let mut people = Vec::new();
+    for name in ["ann", "bob", "cat", "dan"] {
+        people.push(user(&mut conn, name).await);
+    }
+    let room = new_room(&mut conn, "r", &people[0]).await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let author = &people[i % 3];
+        let mut d = say(author, &format!("m{i}"), &format!("n{i}"));
+        if i % 4 == 0
+            && let Change::Message { mentions, .. } = &mut d.change
+        {
+            mentions.push(people[3].id);
+            mentions.push(people[1].id);
+        }
+        ids.push(message_id(&append(&mut conn, room, &[d]).await[0]));
+    }
+    append(
+        &mut conn,
+        room,
+        &[draft(&people[0], "del", Change::Delete { id: ids[28] })],
+    )
+    .await;
+    members::add(&mut conn, room, people[3].id, common::access::Role::Member)
+        .await
+        .unwrap();
+    members::mark_read(&mut conn, room, people[1].id, 10)
+        .await
+        .unwrap();
+    let users: Vec<i64> = people.iter().map(|u| u.id).collect();
+    let together = members::unread_of_members(&mut conn, room, &users)
+        .await
+        .unwrap();
+    assert_eq!(together.len(), 4);
+    for (user_id, state) in together {
+        let alone = members::unread(&mut conn, user_id, Some(&[room]))
+            .await
+            .unwrap()
+            .remove(0);
+        assert_eq!(state, alone, "user {user_id}");
+    }
+}

@@ -170,19 +170,67 @@ pub async fn unread(
         .collect())
 }
 
+/// The newest messages of a room that [`unread_of_members`] reads in one
+/// query for all its members.
+const SHARED_SCAN: i64 = 10_000;
+
 /// The unread state of one room for those of `users` who are its members:
-/// what a chat instance tells the connections that follow the room.
+/// what a chat instance tells the connections that follow the room. One
+/// query reads the room's newest messages after the oldest read mark, and
+/// each member's counts come from it in memory, so the cost grows with the
+/// members plus the messages, not their product. Only a member whose read
+/// mark lies beyond that scan and who wrote nearly all of it is counted
+/// with a query of their own.
 pub async fn unread_of_members(
     conn: &mut AsyncPgConnection,
     room_id: i64,
     users: &[i64],
 ) -> Result<Vec<(i64, Unread)>> {
-    let marks = marks()
+    let marks: Vec<(i64, i64, i64, i64)> = marks()
         .filter(room_members::room_id.eq(room_id))
         .filter(room_members::user_id.eq_any(users))
         .load(conn)
         .await?;
-    counted(conn, marks).await
+    let Some(oldest_mark) = marks.iter().map(|m| m.3).min() else {
+        return Ok(Vec::new());
+    };
+    // Newest first: (seq, author, mentions).
+    let recent: Vec<(i64, i64, Vec<Option<i64>>)> = messages::table
+        .filter(messages::room_id.eq(room_id))
+        .filter(messages::seq.gt(oldest_mark))
+        .filter(messages::deleted_at.is_null())
+        .order(messages::seq.desc())
+        .limit(SHARED_SCAN)
+        .select((messages::seq, messages::user_id, messages::mentions))
+        .load(conn)
+        .await?;
+    let truncated = recent.len() as i64 == SHARED_SCAN;
+    let scanned_from = recent.last().map_or(i64::MAX, |r| r.0);
+    let mut out = Vec::with_capacity(marks.len());
+    for (_, user_id, last_seq, read_seq) in marks {
+        let (mut unread, mut mentions) = (0, 0);
+        for (_, author, named) in recent.iter().take_while(|r| r.0 > read_seq) {
+            if unread == UNREAD_CAP {
+                break;
+            }
+            if *author != user_id {
+                unread += 1;
+                mentions += i64::from(named.contains(&Some(user_id)));
+            }
+        }
+        if truncated && read_seq < scanned_from && unread < UNREAD_CAP {
+            (unread, mentions) = count_after(conn, room_id, user_id, read_seq).await?;
+        }
+        let state = Unread {
+            room_id,
+            last_seq,
+            read_seq,
+            unread,
+            mentions,
+        };
+        out.push((user_id, state));
+    }
+    Ok(out)
 }
 
 /// `(room, user, last_seq, read_seq)` of memberships.
