@@ -156,10 +156,13 @@ enum Fate {
 /// newest event. Returns one answer per draft, in order; `Err` for the whole
 /// batch only when the room is gone or storage failed.
 ///
-/// The room's row lock (taken by the seq update, or first when a draft
-/// needs the current state checked) orders concurrent writers of a room; a
-/// nonce stored concurrently by another writer aborts the transaction (no
-/// seq is lost) and the batch is retried.
+/// The room's row lock orders concurrent writers of a room. A batch of
+/// new messages that answer nothing (the common case) takes it with the
+/// seq update itself and asks the access rules after; should they refuse
+/// anyone, the batch is rolled back and checked fully. Any other batch
+/// takes the lock first and checks every draft before taking seqs. A nonce
+/// stored concurrently by another writer aborts the transaction (no seq is
+/// lost) and the batch is retried.
 pub async fn append_batch(
     conn: &mut AsyncPgConnection,
     room_id: i64,
@@ -167,10 +170,15 @@ pub async fn append_batch(
     policy: &Policy,
 ) -> Result<Vec<Result<Appended>>> {
     let mut attempt = 0;
+    let mut care = if drafts.iter().all(|d| d.change.target().is_none()) {
+        Care::Quick
+    } else {
+        Care::Full
+    };
     loop {
         match conn
             .transaction::<_, Error, _>(async |conn| {
-                append_once(conn, room_id, drafts, policy).await
+                append_once(conn, room_id, drafts, policy, care).await
             })
             .await
         {
@@ -180,9 +188,25 @@ pub async fn append_batch(
             {
                 attempt += 1;
             }
+            Err(Error::Database(diesel::result::Error::RollbackTransaction))
+                if care == Care::Quick =>
+            {
+                care = Care::Full;
+            }
             outcome => return outcome,
         }
     }
+}
+
+/// How a batch checks its drafts against the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Care {
+    /// New messages answering nothing: seqs first (that statement takes the
+    /// room's lock), the access rules after; a refusal rechecks in full.
+    Quick,
+    /// The room's lock first, then what the drafts concern, each draft
+    /// checked before any seq is taken.
+    Full,
 }
 
 /// A row of the log to insert.
@@ -203,14 +227,20 @@ async fn append_once(
     room_id: i64,
     drafts: &[EventDraft],
     policy: &Policy,
+    care: Care,
 ) -> Result<Vec<Result<Appended>>> {
     let mut existing = stored_by_nonce(conn, room_id, drafts).await?;
-    // Every writer of the room takes its lock first: what is checked under
-    // it (who may post, the messages a change concerns) stays true until
-    // the commit. Once per batch, not per event.
-    let room = rooms::lock(conn, room_id)
-        .await?
-        .ok_or(Error::NotFound("room"))?;
+    // In full care every writer of the room takes its lock first: what is
+    // checked under it (who may post, the messages a change concerns) stays
+    // true until the commit. Once per batch, not per event.
+    let room = match care {
+        Care::Quick => None,
+        Care::Full => Some(
+            rooms::lock(conn, room_id)
+                .await?
+                .ok_or(Error::NotFound("room"))?,
+        ),
+    };
     let targets: Vec<i64> = drafts.iter().filter_map(|d| d.change.target()).collect();
     let mut state: HashMap<i64, MessageState> = HashMap::new();
     if !targets.is_empty() {
@@ -224,11 +254,11 @@ async fn append_once(
     let deletes = drafts
         .iter()
         .any(|d| matches!(d.change, Change::Delete { .. }));
-    let roles = if deletes || access::posting_needs_roles(&room) {
-        let authors: Vec<i64> = drafts.iter().map(|d| d.user.id).collect();
-        members::roles(conn, room_id, &authors).await?
-    } else {
-        HashMap::new()
+    let roles = match &room {
+        Some(room) if deletes || access::posting_needs_roles(room) => {
+            authors_roles(conn, room_id, drafts).await?
+        }
+        _ => HashMap::new(),
     };
     let now = Utc::now();
     let mut first_of: HashMap<(i64, &str), usize> = HashMap::new();
@@ -250,11 +280,16 @@ async fn append_once(
         }
         first_of.insert(key, i);
         let role = roles.get(&d.user.id).copied();
-        if !access::may_post(&room, d.user.id, role) {
+        if room
+            .as_ref()
+            .is_some_and(|room| !access::may_post(room, d.user.id, role))
+        {
             fates.push(Fate::Refused(Refusal::RoomNotFound));
             continue;
         }
-        let may_moderate = access::may_moderate(&room, d.user.id, role);
+        let may_moderate = room
+            .as_ref()
+            .is_some_and(|room| access::may_moderate(room, d.user.id, role));
         match check(&d.change, d.user.id, &mut state, now, policy, may_moderate) {
             Ok(()) => {
                 fates.push(Fate::New(fresh));
@@ -265,7 +300,7 @@ async fn append_once(
     }
     let mut events: HashMap<i64, Appended> = HashMap::new();
     if fresh > 0 {
-        events = write(conn, room_id, drafts, &fates, fresh, &state).await?;
+        events = write(conn, room_id, drafts, &fates, fresh, &state, care).await?;
     }
     let mut out: Vec<Result<Appended>> = Vec::with_capacity(drafts.len());
     for fate in fates {
@@ -364,6 +399,16 @@ async fn stored_by_nonce(
         .collect()
 }
 
+/// The roles of the batch's authors in the room.
+async fn authors_roles(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    drafts: &[EventDraft],
+) -> Result<HashMap<i64, access::Role>> {
+    let authors: Vec<i64> = drafts.iter().map(|d| d.user.id).collect();
+    members::roles(conn, room_id, &authors).await
+}
+
 /// Takes the seqs, updates the current state and appends the events of the
 /// accepted drafts; returns them by their index among the new events.
 async fn write(
@@ -373,6 +418,7 @@ async fn write(
     fates: &[Fate],
     fresh: i64,
     state: &HashMap<i64, MessageState>,
+    care: Care,
 ) -> Result<HashMap<i64, Appended>> {
     let accepted: Vec<(i64, &EventDraft)> = drafts
         .iter()
@@ -390,9 +436,24 @@ async fn write(
         .iter()
         .filter(|(_, d)| matches!(d.change, Change::Delete { .. }))
         .count() as i64;
-    let last = rooms::take_seqs(conn, room_id, fresh, added - removed)
+    let (last, room) = rooms::take_seqs(conn, room_id, fresh, added - removed)
         .await?
         .ok_or(Error::NotFound("room"))?;
+    if care == Care::Quick {
+        // The seq update holds the room's lock now: ask the rules, and
+        // check the whole batch in full care should they refuse anyone.
+        let roles = if access::posting_needs_roles(&room) {
+            authors_roles(conn, room_id, drafts).await?
+        } else {
+            HashMap::new()
+        };
+        let refused = accepted
+            .iter()
+            .any(|(_, d)| !access::may_post(&room, d.user.id, roles.get(&d.user.id).copied()));
+        if refused {
+            return Err(diesel::result::Error::RollbackTransaction.into());
+        }
+    }
     let first = last - fresh + 1;
 
     let new_messages: Vec<NewMessage<'_>> = accepted
@@ -538,10 +599,9 @@ async fn write(
         let mark = newest.entry(d.user.id).or_insert(*k);
         *mark = (*mark).max(*k);
     }
-    for (user_id, k) in newest {
-        if members::join_and_mark(conn, room_id, user_id, first + k).await?
-            && let Some(a) = out.get_mut(&k)
-        {
+    let marks: Vec<(i64, i64)> = newest.iter().map(|(u, k)| (*u, first + k)).collect();
+    for user_id in members::join_and_mark(conn, room_id, &marks).await? {
+        if let Some(a) = newest.get(&user_id).and_then(|k| out.get_mut(k)) {
             a.joined = true;
         }
     }

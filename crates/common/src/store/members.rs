@@ -73,30 +73,42 @@ pub async fn roles(
         .collect())
 }
 
-/// An author of a room event: they become a member if they were not, and
-/// their read mark moves forward to `seq` (what one writes, one has read).
-/// True when this made them a member.
+/// The authors of room events, each with the seq of their newest event:
+/// they become members if they were not, and their read marks move forward
+/// to that seq (what one writes, one has read). One statement for the whole
+/// batch, in user order. Returns the users this made members.
 pub async fn join_and_mark(
     conn: &mut AsyncPgConnection,
     room_id: i64,
-    user_id: i64,
-    seq: i64,
-) -> Result<bool> {
+    marks: &[(i64, i64)],
+) -> Result<Vec<i64>> {
+    let mut marks = marks.to_vec();
+    marks.sort_unstable();
+    let rows: Vec<_> = marks
+        .iter()
+        .map(|(user_id, seq)| {
+            (
+                room_members::room_id.eq(room_id),
+                room_members::user_id.eq(*user_id),
+                room_members::last_read_seq.eq(*seq),
+            )
+        })
+        .collect();
     // `xmax = 0` holds for a row this statement inserted, not one it updated.
-    Ok(diesel::insert_into(room_members::table)
-        .values((
-            room_members::room_id.eq(room_id),
-            room_members::user_id.eq(user_id),
-            room_members::last_read_seq.eq(seq),
-        ))
+    let outcome: Vec<(i64, bool)> = diesel::insert_into(room_members::table)
+        .values(&rows)
         .on_conflict((room_members::room_id, room_members::user_id))
         .do_update()
         .set(room_members::last_read_seq.eq(sql::<BigInt>(
             "GREATEST(room_members.last_read_seq, excluded.last_read_seq)",
         )))
-        .returning(sql::<Bool>("xmax = 0"))
-        .get_result(conn)
-        .await?)
+        .returning((room_members::user_id, sql::<Bool>("xmax = 0")))
+        .get_results(conn)
+        .await?;
+    Ok(outcome
+        .into_iter()
+        .filter_map(|(user, joined)| joined.then_some(user))
+        .collect())
 }
 
 /// Moves a member's read mark forward to `seq` (never back). Returns the

@@ -181,25 +181,26 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<RoomFa
         .map(|owner_id| RoomFacts { id, owner_id }))
 }
 
-/// Takes the room's next `n` seqs and returns the last of them, adjusting
-/// its message count by `messages_delta`; the row lock this holds until the
-/// transaction ends is what orders concurrent writers. `None` when the room
-/// is gone.
+/// Takes the room's next `n` seqs and returns the last of them with what
+/// the access rules need of the room, adjusting its message count by
+/// `messages_delta`; the row lock this holds until the transaction ends is
+/// what orders concurrent writers. `None` when the room is gone.
 pub async fn take_seqs(
     conn: &mut AsyncPgConnection,
     id: i64,
     n: i64,
     messages_delta: i64,
-) -> Result<Option<i64>> {
+) -> Result<Option<(i64, RoomFacts)>> {
     Ok(diesel::update(rooms::table.find(id))
         .set((
             rooms::last_seq.eq(rooms::last_seq + n),
             rooms::message_count.eq(rooms::message_count + messages_delta),
         ))
-        .returning(rooms::last_seq)
-        .get_result(conn)
+        .returning((rooms::last_seq, rooms::owner_id))
+        .get_result::<(i64, Option<i64>)>(conn)
         .await
-        .optional()?)
+        .optional()?
+        .map(|(last, owner_id)| (last, RoomFacts { id, owner_id })))
 }
 
 /// `(id, last_seq)` of those of `ids` that still exist: how far each room
