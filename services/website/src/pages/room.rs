@@ -101,6 +101,10 @@ pub struct Line {
     pub id: i64,
     /// Who wrote it.
     pub author: String,
+    /// The first letter of their name, for the avatar.
+    pub initial: String,
+    /// The avatar's colour (0..8), from the name, as the script computes it.
+    pub hue: u32,
     /// Whether the viewer wrote it.
     pub mine: bool,
     /// Sanitized by `common::markdown` when stored: safe to include as is.
@@ -129,6 +133,17 @@ pub struct Line {
     pub can_edit: bool,
     /// The viewer may delete it (their own, or they own the room).
     pub can_delete: bool,
+}
+
+/// The avatar's letter: the name's first character, upper-cased.
+fn initial(name: &str) -> String {
+    name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default()
+}
+
+/// The avatar's colour class: the sum of the name's bytes modulo 8 (the
+/// script does the same for the messages it adds).
+pub fn hue(name: &str) -> u32 {
+    name.bytes().map(u32::from).sum::<u32>() % 8
 }
 
 fn utc_time(t: &DateTime<Utc>) -> String {
@@ -166,6 +181,8 @@ fn lines(messages: &[ChatMessage], viewer: &Viewer<'_>) -> Vec<Line> {
             seq: m.seq,
             id: m.id,
             author: m.user.name.clone(),
+            initial: initial(&m.user.name),
+            hue: hue(&m.user.name),
             mine,
             html: m.html.clone(),
             deleted: m.deleted,
