@@ -393,6 +393,10 @@ function start(root) {
   }
 
   function autosize() {
+    if (!body.value) {
+      body.style.height = ""; // an empty box is one line, whatever its placeholder
+      return;
+    }
     body.style.height = "auto";
     body.style.height = `${Math.min(body.scrollHeight + 2, 192)}px`;
   }
@@ -425,6 +429,8 @@ function start(root) {
       body.value = "";
       clearReply();
       autosize();
+      const banner = $("unread-banner");
+      if (banner) banner.hidden = true; // answering is reading
       lastTypingSent = 0; // the next keystroke starts a new message: say so at once
     });
     body.addEventListener("keydown", (event) => {
