@@ -137,7 +137,10 @@ pub struct Line {
 
 /// The avatar's letter: the name's first character, upper-cased.
 fn initial(name: &str) -> String {
-    name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default()
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default()
 }
 
 /// The avatar's colour class: the sum of the name's bytes modulo 8 (the

@@ -9,4 +9,5 @@ mod api;
 mod availability;
 mod helpers;
 mod pages;
+mod room_page;
 mod security;
