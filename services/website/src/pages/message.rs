@@ -10,7 +10,7 @@ use common::protocol::ChatMessage;
 use serde::Deserialize;
 
 use super::room::Quote;
-use super::{at_message, new_nonce, refusal, see_other};
+use super::{at_message, new_nonce, nonce_or_new, refusal, see_other};
 use crate::actions;
 use crate::actions::Actor;
 use crate::error::PageResult;
@@ -137,11 +137,7 @@ pub async fn edit(
     let user = page.require_user()?;
     page.verify_csrf(&form.csrf_token)?;
     let message = Preview::load(&state, user, path.room, path.id).await?;
-    let nonce = if form.nonce.is_empty() {
-        new_nonce()
-    } else {
-        form.nonce.clone()
-    };
+    let nonce = nonce_or_new(&form.nonce);
     let mut errors = FieldErrors::default();
     let status =
         match actions::messages::edit(&state, user, path.room, path.id, &form.body, &nonce).await {
@@ -214,11 +210,7 @@ pub async fn delete(
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
     page.verify_csrf(&form.csrf_token)?;
-    let nonce = if form.nonce.is_empty() {
-        new_nonce()
-    } else {
-        form.nonce.clone()
-    };
+    let nonce = nonce_or_new(&form.nonce);
     match actions::messages::delete(&state, user, path.room, path.id, &nonce).await {
         Ok(_) => {
             // The message's place: read it back (deleted, it keeps its seq).
@@ -300,11 +292,7 @@ pub async fn react(
     let user = page.require_user()?;
     page.verify_csrf(&form.csrf_token)?;
     let on = !matches!(form.on.as_str(), "false" | "0" | "off");
-    let nonce = if form.nonce.is_empty() {
-        new_nonce()
-    } else {
-        form.nonce.clone()
-    };
+    let nonce = nonce_or_new(&form.nonce);
     let reacted =
         actions::messages::react(&state, user, path.room, path.id, &form.emoji, on, &nonce).await;
     let mut errors = FieldErrors::default();

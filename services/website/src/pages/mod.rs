@@ -36,6 +36,16 @@ pub fn new_nonce() -> String {
     format!("f-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// The nonce a form carried, or a fresh one for a form without (a page from
+/// before nonces, a hand-made form), which then acts once.
+pub fn nonce_or_new(submitted: &str) -> String {
+    if submitted.is_empty() {
+        new_nonce()
+    } else {
+        submitted.to_owned()
+    }
+}
+
 /// A refused form action as its page shows it beside the field: the status
 /// and the message for the user. A bad value is 400, like every page form
 /// (http.md); a refusal keeps its own status (403, 404, 409, 429). A fault

@@ -13,7 +13,7 @@ use common::store::events::EXCERPT_CHARS;
 use common::store::rooms::RoomView;
 use serde::Deserialize;
 
-use super::{at_message, new_nonce, refusal, see_other};
+use super::{at_message, new_nonce, nonce_or_new, refusal, see_other};
 use crate::actions;
 use crate::actions::Actor;
 use crate::actions::messages::ReadMark;
@@ -461,12 +461,7 @@ pub async fn send(
     let user = page.require_user()?;
     page.verify_csrf(&form.csrf_token)?;
     let room_id = path.into_inner();
-    // A page from before nonces (or a hand-made form) still sends once.
-    let nonce = if form.nonce.is_empty() {
-        new_nonce()
-    } else {
-        form.nonce.clone()
-    };
+    let nonce = nonce_or_new(&form.nonce);
     let reply_to = form.reply_to.trim().parse::<i64>().ok();
     let mut errors = FieldErrors::default();
     let sent = actions::messages::send(&state, user, room_id, &form.body, &nonce, reply_to).await;
@@ -551,20 +546,21 @@ pub async fn leave(
             page.set_notice("left");
             Ok(see_other(&format!("/rooms/{room_id}")))
         }
-        Err(e @ common::Error::Conflict { .. }) => {
-            let (status, message) = refusal(e)?;
-            room_page(
-                &page,
-                &state,
-                room_id,
-                None,
-                Draft::problem(message),
-                status,
-            )
-            .await
-        }
+        Err(e @ common::Error::Conflict { .. }) => problem_page(&page, &state, room_id, e).await,
         Err(e) => Err(e.into()),
     }
+}
+
+/// The room page again with a refusal of a form that has no field (leave,
+/// mark read) said above the conversation.
+async fn problem_page(
+    page: &Page,
+    state: &AppState,
+    room_id: i64,
+    e: common::Error,
+) -> PageResult<HttpResponse> {
+    let (status, message) = refusal(e)?;
+    room_page(page, state, room_id, None, Draft::problem(message), status).await
 }
 
 /// `POST /rooms/{id}/read`: moves the read mark forward to `seq` (a mark
@@ -585,16 +581,7 @@ pub async fn read(
             Ok(see_other(&format!("/rooms/{room_id}")))
         }
         Err(e @ (common::Error::Invalid { .. } | common::Error::Forbidden(_))) => {
-            let (status, message) = refusal(e)?;
-            room_page(
-                &page,
-                &state,
-                room_id,
-                None,
-                Draft::problem(message),
-                status,
-            )
-            .await
+            problem_page(&page, &state, room_id, e).await
         }
         Err(e) => Err(e.into()),
     }
