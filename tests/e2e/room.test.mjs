@@ -1,8 +1,15 @@
 // Two people chat live through nginx in real Chromium: they see each other's
 // messages, presence and typing; a reload misses nothing; a message sent by
-// a third person through the no-JavaScript form appears live.
+// a third person through the no-JavaScript form appears live. Then, at a
+// desktop and at a phone width, ann and bob go through the whole room page:
+// Markdown and mentions, replies, reactions, editing with the Up arrow,
+// deleting, the sidebar's unread and mention badges, the "new messages"
+// line, older messages when scrolling up, and dark mode. Screenshots go to
+// $PARLEY_SCREENSHOTS (default tests/e2e/screenshots/).
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const BASE = process.env.PARLEY_TEST_URL;
@@ -117,3 +124,222 @@ test("two browsers chat live through nginx; reload and the no-JavaScript form lo
     await browser.close();
   }
 });
+
+const SHOTS = process.env.PARLEY_SCREENSHOTS || new URL("./screenshots/", import.meta.url).pathname;
+mkdirSync(SHOTS, { recursive: true });
+const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+
+/** Registers through the API (for people who only post) and returns a bearer token. */
+async function apiUser(name) {
+  const headers = { "content-type": "application/json" };
+  const creds = { username: name, email: `${name}@example.com`, password: "correct horse battery" };
+  let res = await fetch(`${BASE}/api/v1/auth/register`, { method: "POST", headers, body: JSON.stringify(creds) });
+  assert.equal(res.status, 201, await res.text());
+  res = await fetch(`${BASE}/api/v1/auth/login`, { method: "POST", headers, body: JSON.stringify({ login: name, password: creds.password }) });
+  return (await res.json()).token;
+}
+
+/** A message sent through the API with a bearer token. */
+async function post(token, room, body) {
+  const res = await fetch(`${BASE}/api/v1/rooms/${room}/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ body, nonce: `seed-${Math.random().toString(36).slice(2)}` }),
+  });
+  assert.equal(res.status, 201, await res.text());
+}
+
+/** The messages whose text contains `text` (a string, or a RegExp for exact matches). */
+const message = (page, text) => page.locator("#messages > li").filter({ has: page.locator(".body", { hasText: text }) });
+const roomIdOf = (url) => Number(new URL(url).pathname.split("/")[2]);
+
+/** Hovers a message and clicks one of its actions. */
+async function act(page, text, action) {
+  const li = message(page, text).last();
+  await li.hover();
+  await li.locator(`[data-action="${action}"]`).click();
+}
+
+/** A room of the sidebar: opens the sidebar first where it is folded (a phone). */
+async function sidebarRoom(page, roomId) {
+  const menu = page.locator("#my-rooms-menu");
+  if (!(await page.locator("#my-rooms").isVisible()) && !(await menu.getAttribute("open"))) {
+    await page.click("#my-rooms-menu > summary");
+  }
+  return page.locator(`#my-rooms li[data-room-id="${roomId}"]`);
+}
+
+for (const [label, viewport] of [
+  ["desktop", { width: 1280, height: 800 }],
+  ["phone", { width: 360, height: 740 }],
+]) {
+  test(`ann and bob use the whole room page (${label}, ${viewport.width}x${viewport.height})`, async () => {
+    const browser = await launch();
+    try {
+      const tag = `${label[0]}${run}`;
+      const [ann, bob] = [`ann${tag}`, `bob${tag}`];
+      const a = await (await browser.newContext({ viewport })).newPage();
+      const b = await (await browser.newContext({ viewport })).newPage();
+      const errors = [];
+      for (const page of [a, b]) page.on("pageerror", (e) => errors.push(String(e)));
+      await register(a, ann);
+      await register(b, bob);
+      const name = (n) => `${n} ${tag}`;
+
+      // Ann creates two rooms; fifty-two earlier messages fill the first.
+      const rooms = {};
+      for (const room of ["main", "side"]) {
+        await a.goto(`${BASE}/rooms`);
+        await a.fill("#name", name(room));
+        await Promise.all([a.waitForURL(/\/rooms\/\d+$/, WAIT), a.click("aside button[type=submit]")]);
+        rooms[room] = roomIdOf(a.url());
+      }
+      // Two posters, as one person may send 30 messages in 10 s.
+      const annToken = await apiUser(`annapi${tag}`);
+      const catToken = await apiUser(`catapi${tag}`);
+      for (let i = 1; i <= 52; i++) await post(i <= 26 ? annToken : catToken, rooms.main, `history ${i}`);
+
+      // Bob visits the side room and joins it: it is in his sidebar now.
+      await b.goto(`${BASE}/rooms/${rooms.side}`);
+      await Promise.all([b.waitForURL(`${BASE}/rooms/${rooms.side}`, WAIT), b.click("#join-room")]);
+      await b.locator("#leave-room").waitFor(WAIT);
+      assert.equal(await (await sidebarRoom(b, rooms.side)).count(), 1, "a joined room is in the sidebar");
+      // And the main room, where he has read everything so far.
+      await b.goto(`${BASE}/rooms/${rooms.main}`);
+      await Promise.all([b.waitForURL(`${BASE}/rooms/${rooms.main}`, WAIT), b.click("#join-room")]);
+
+      // While he is away, three new messages: the "new messages" line waits for him.
+      await b.goto(`${BASE}/rooms`);
+      for (let i = 1; i <= 3; i++) await post(annToken, rooms.main, `unread ${i}`);
+      await b.goto(`${BASE}/rooms/${rooms.main}`);
+      await b.locator("#unread-banner", { hasText: "3 new messages" }).waitFor(WAIT);
+      assert.equal(await message(b, "unread 1").locator(".unread-line").count(), 1, "the line is above the first unread message");
+      assert.equal(await b.locator(".unread-line").count(), 1);
+      await shot(b, `${label}-01-bob-new-messages-line`);
+      await b.click("#jump-unread");
+      await b.locator("#unread").waitFor({ state: "visible", ...WAIT });
+
+      // Scrolling up loads older messages, and the place on screen stays.
+      assert.equal(await message(b, /^history 1$/).count(), 0, "the first page is the newest 50");
+            await b.locator("#conversation").evaluate((el) => el.scrollTo({ top: -el.scrollHeight }));
+      await message(b, /^history 1$/).waitFor({ state: "attached", ...WAIT });
+      await b.locator("#conversation .older.start").waitFor({ state: "attached", ...WAIT });
+      assert.equal(await b.locator("#messages > li").count(), 55, "every message once");
+      await message(b, /^history 1$/).scrollIntoViewIfNeeded();
+      await shot(b, `${label}-02-bob-scrolled-to-the-beginning`);
+      await b.locator("#conversation").evaluate((el) => el.scrollTo({ top: 0 }));
+
+      // Ann opens the room; both are live.
+      await a.goto(`${BASE}/rooms/${rooms.main}`);
+      for (const page of [a, b]) await page.locator("#connection", { hasText: "Live" }).waitFor(WAIT);
+
+      // Markdown and a mention.
+      await a.fill("#body", `**Bold news** for _you_, @${bob}: see \`the code\``);
+      await a.press("#body", "Enter");
+      for (const page of [a, b]) {
+        const li = message(page, "Bold news");
+        await li.waitFor(WAIT);
+        assert.equal(await li.locator(".body strong").textContent(), "Bold news");
+        assert.equal(await li.locator(".body em").textContent(), "you");
+        assert.equal(await li.locator(".body code").textContent(), "the code");
+        assert.equal(await li.locator(".body .mention").textContent(), `@${bob}`);
+      }
+      assert.equal(await message(b, "Bold news").locator(".body a.mention").getAttribute("href"), `/users/${bob}`);
+
+      // Bob replies to it: a quote above his composer, then in his message.
+      await act(b, "Bold news", "reply");
+      await b.locator("#reply-preview", { hasText: `Replying to ${ann}` }).waitFor(WAIT);
+      await b.fill("#body", "Thanks, got it");
+      await b.press("#body", "Enter");
+      for (const page of [a, b]) {
+        const quote = message(page, "Thanks, got it").locator(".quote");
+        await quote.waitFor(WAIT);
+        assert.equal(await quote.locator(".quote-author").textContent(), ann);
+        assert.match(await quote.locator(".quote-text").textContent(), /Bold news for you/);
+        assert.equal(await quote.getAttribute("href"), await message(page, "Bold news").evaluate((li) => `#${li.id}`));
+      }
+      assert.ok(await b.locator("#reply-preview").isHidden(), "the reply is done");
+
+      // Ann reacts with the picker; bob adds his, then takes it back; both see every step.
+      await act(a, "Thanks, got it", "react");
+      await a.locator("#emoji-picker").waitFor(WAIT);
+      await a.click('#emoji-picker button[data-emoji="👍"]');
+      const chip = (page) => message(page, "Thanks, got it").locator('.chip[data-emoji="👍"]');
+      for (const page of [a, b]) await chip(page).locator(".count", { hasText: "1" }).waitFor(WAIT);
+      assert.equal(await chip(a).getAttribute("aria-pressed"), "true", "ann's own reaction is highlighted");
+      assert.equal(await chip(b).getAttribute("aria-pressed"), "false");
+      await chip(b).click();
+      for (const page of [a, b]) await chip(page).locator(".count", { hasText: "2" }).waitFor(WAIT);
+      assert.equal(await chip(b).getAttribute("aria-pressed"), "true");
+      await shot(a, `${label}-03-ann-markdown-mention-reply-reactions`);
+      await chip(b).click();
+      for (const page of [a, b]) await chip(page).locator(".count", { hasText: "1" }).waitFor(WAIT);
+      assert.equal(await chip(b).getAttribute("aria-pressed"), "false", "bob took his back");
+
+      // Ann edits her last message with the Up arrow.
+      await a.fill("#body", "a message to fix");
+      await a.press("#body", "Enter");
+      await message(b, "a message to fix").waitFor(WAIT);
+      await a.click("#body");
+      await a.press("#body", "ArrowUp");
+      await a.locator("#edit-preview").waitFor({ state: "visible", ...WAIT });
+      assert.equal(await a.inputValue("#body"), "a message to fix", "the composer holds the message's text");
+      await a.fill("#body", "a message, *fixed*");
+      await a.press("#body", "Enter");
+      for (const page of [a, b]) {
+        const li = message(page, "a message, fixed");
+        await li.locator(".edited").waitFor(WAIT);
+        assert.equal(await li.locator(".body em").textContent(), "fixed");
+        assert.match(await li.locator(".edited").getAttribute("title"), /^Edited /);
+      }
+      assert.equal(await message(b, "a message to fix").count(), 0, "the old text is gone");
+      // Esc leaves editing without changing anything.
+      await a.press("#body", "ArrowUp");
+      await a.locator("#edit-preview").waitFor({ state: "visible", ...WAIT });
+      await a.press("#body", "Escape");
+      assert.ok(await a.locator("#edit-preview").isHidden());
+      assert.equal(await a.inputValue("#body"), "");
+
+      // Ann deletes her first message: both see it go, and bob's quote says so.
+      a.once("dialog", (d) => d.accept());
+      await act(a, "Bold news", "delete");
+      for (const page of [a, b]) {
+        await page.locator("#messages > li.is-deleted", { hasText: "This message was deleted." }).waitFor(WAIT);
+        await message(page, "Thanks, got it").locator(".quote-text", { hasText: "deleted message" }).waitFor(WAIT);
+        assert.equal(await message(page, "Bold news").count(), 0);
+      }
+      await shot(b, `${label}-04-bob-edited-and-deleted`);
+
+      // Unread and mention badges for a room bob is not looking at.
+      await a.goto(`${BASE}/rooms/${rooms.side}`);
+      await a.locator("#connection", { hasText: "Live" }).waitFor(WAIT);
+      await a.fill("#body", `@${bob} over here, please`);
+      await a.press("#body", "Enter");
+      const side = await sidebarRoom(b, rooms.side);
+      await side.locator(".badge.unread", { hasText: "1" }).waitFor(WAIT);
+      await side.locator(".badge.mention").waitFor(WAIT);
+      assert.equal(await (await sidebarRoom(b, rooms.main)).locator(".badge").count(), 0, "the room on screen has no badge");
+      await shot(b, `${label}-05-bob-sidebar-badges`);
+      await Promise.all([b.waitForURL(`${BASE}/rooms/${rooms.side}`, WAIT), side.locator("a").click()]);
+      await message(b, "over here, please").waitFor(WAIT);
+      assert.equal(await (await sidebarRoom(b, rooms.side)).locator(".badge").count(), 0, "opening the room clears its badges");
+      assert.equal(await b.locator("#my-rooms-total .badge").count(), 0, "nothing left unread");
+      assert.equal(await b.locator("#my-rooms li.current").getAttribute("data-room-id"), String(rooms.side));
+
+      // Dark mode follows the system.
+      await b.emulateMedia({ colorScheme: "dark" });
+      await b.goto(`${BASE}/rooms/${rooms.main}`);
+      await b.locator("#connection", { hasText: "Live" }).waitFor(WAIT);
+      const background = await b.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      assert.notEqual(background, "rgb(244, 245, 248)", "a dark background");
+      await shot(b, `${label}-06-bob-dark-mode`);
+      await a.emulateMedia({ colorScheme: "dark" });
+      await a.goto(`${BASE}/rooms/${rooms.main}`);
+      await shot(a, `${label}-07-ann-dark-mode`);
+
+      assert.deepEqual(errors, [], "no script errors");
+    } finally {
+      await browser.close();
+    }
+  });
+}

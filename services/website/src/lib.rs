@@ -49,6 +49,16 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(pages::room::show)
         .service(pages::room::send)
         .service(pages::room::delete)
+        .service(pages::room::join)
+        .service(pages::room::leave)
+        .service(pages::room::read)
+        .service(pages::message::edit_page)
+        .service(pages::message::edit)
+        .service(pages::message::delete_page)
+        .service(pages::message::delete)
+        .service(pages::message::react_page)
+        .service(pages::message::react)
+        .service(pages::users::show)
         .service(favicon);
 }
 

@@ -1,125 +1,233 @@
-// The room page's live part: joins the room over /ws with `since` = the last
-// message on the page, appends new messages as text (never as HTML), shows
-// who is online and who is typing, sends with Enter (Shift+Enter: new line)
-// and a nonce, reconnects with backoff, resends unacknowledged messages with
-// their nonces, and says plainly when it is offline. Without this script the
-// page still works: the form posts and the page reloads.
-"use strict";
-(function () {
-  const root = document.getElementById("room");
-  if (!root || root.dataset.live !== "true" || !("WebSocket" in window)) return;
+// The room page's live part. Without it the page works through its forms;
+// with it the room is live over /ws: new, edited and deleted messages and
+// reactions change the page in place (the server's echo is the truth: a
+// change shows once the server has stored it), times show in the viewer's
+// zone, older messages load when scrolling up, the sidebar's badges follow
+// my other rooms, and the read mark follows what is on screen. The pieces
+// are in static/room/: dom.js (messages), live.js (the connection),
+// sidebar.js, picker.js.
+import { applyDelete, applyEdit, excerpt, localise, messageElement, pendingElement, regroup, decorate, setReaction, updateQuotes } from "./room/dom.js";
+import { Live, nonce } from "./room/live.js";
+import { Sidebar } from "./room/sidebar.js";
+import { openPicker } from "./room/picker.js";
 
+document.documentElement.classList.add("js");
+const root = document.getElementById("room");
+if (root) start(root);
+
+function start(root) {
   const roomId = Number(root.dataset.roomId);
+  const ctx = {
+    roomId,
+    me: Number(root.dataset.me),
+    isOwner: root.dataset.owner === "true",
+    editWindowMs: Number(root.dataset.editWindow) * 1000,
+  };
+  const emojis = (root.dataset.emoji || "").split(" ").filter(Boolean);
+  const readBefore = Number(root.dataset.readBefore);
+  let member = root.dataset.member === "true";
+  /** The highest sequenced seq held: `since` on (re)join. */
   let lastSeq = Number(root.dataset.lastSeq) || 0;
-  const list = document.getElementById("messages");
-  const online = document.getElementById("online");
-  const typingLine = document.getElementById("typing");
-  const status = document.getElementById("connection");
-  const form = document.getElementById("send-form");
-  const body = document.getElementById("body");
-  const bodyError = document.getElementById("body-error");
-  const empty = document.getElementById("no-messages");
-  const count = document.getElementById("message-count");
+  /** The read mark sent (or set by the page load). */
+  let readSent = member ? lastSeq : 0;
+  const $ = (id) => document.getElementById(id);
+  const list = $("messages");
+  const scroller = $("conversation");
+  const online = $("online");
+  const typingLine = $("typing");
+  const status = $("connection");
+  const form = $("send-form");
+  const body = $("body");
+  const bodyError = $("body-error");
+  const count = $("message-count");
+  const announce = $("announce");
+  const sidebar = new Sidebar(roomId);
+  /** Markdown sources of messages seen live, by id (for editing). */
+  const sources = new Map();
 
-  /** Sends not yet acknowledged by their echo, by nonce, in order. */
-  const pending = new Map();
-  const typers = new Map();
-  let socket = null;
-  let joined = false;
-  let attempt = 0;
-  let stopped = false;
-  let lastTypingSent = 0;
-  let reconnectTimer = null;
+  for (const li of list.children) localise(li);
+  regroup(list, readBefore, ctx.me);
+  if (location.hash === "#unread") jumpToUnread();
+
+  // Forms that ask first (deleting the room).
+  for (const f of document.querySelectorAll("form[data-confirm]")) {
+    f.addEventListener("submit", (event) => {
+      if (!window.confirm(f.dataset.confirm)) event.preventDefault();
+    });
+  }
+
+  // --- what the server says -------------------------------------------------
 
   function setStatus(text, offline) {
     status.textContent = text;
     status.classList.toggle("offline", Boolean(offline));
   }
 
-  function formatTime(iso) {
-    const d = new Date(iso);
-    const pad = (n) => String(n).padStart(2, "0");
-    return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())} UTC`;
-  }
-
-  function messageItem(author, text, iso) {
-    const li = document.createElement("li");
-    const who = document.createElement("span");
-    who.className = "author";
-    who.textContent = author;
-    const time = document.createElement("time");
-    if (iso) {
-      time.dateTime = iso;
-      time.textContent = formatTime(iso);
-    } else {
-      time.textContent = "sending…";
-    }
-    const p = document.createElement("p");
-    p.className = "body";
-    p.textContent = text;
-    li.append(who, " ", time, p);
-    return li;
+  function byId(id) {
+    return list.querySelector(`li[data-id="${id}"]`);
   }
 
   function atBottom() {
-    return window.innerHeight + window.scrollY >= document.body.scrollHeight - 80;
+    // column-reverse: 0 is the bottom, scrolling up goes negative.
+    return Math.abs(scroller.scrollTop) < 60;
   }
 
-  function appendMessage(m) {
-    if (m.seq <= lastSeq) return; // already on the page
-    const follow = atBottom();
-    const mine = pending.get(m.nonce);
-    if (mine && mine.element) mine.element.remove();
-    pending.delete(m.nonce);
-    const li = messageItem(m.user.name, m.body, m.sent_at);
-    li.id = "m" + m.seq;
-    li.dataset.seq = String(m.seq);
-    list.append(li);
-    lastSeq = m.seq;
-    // seq counts the room's messages: the newest one's is the count.
-    if (count) count.textContent = `${m.seq} message${m.seq === 1 ? "" : "s"}`;
+  function setCount(delta) {
+    if (!count) return;
+    const n = Math.max(0, (parseInt(count.textContent, 10) || 0) + delta);
+    count.textContent = `${n} message${n === 1 ? "" : "s"}`;
+  }
+
+  function appendMessage(m, mine) {
+    const li = messageElement(m, ctx);
+    const firstPending = list.querySelector("li.pending");
+    list.insertBefore(li, firstPending); // before sends still waiting
+    decorate(li, li.previousElementSibling, false);
+    if (li.nextElementSibling) decorate(li.nextElementSibling, li, false);
+    const empty = $("no-messages");
     if (empty) empty.remove();
-    clearTyping(m.user.id);
-    if (follow || mine) li.scrollIntoView({ block: "end" });
+    if (m.body) sources.set(m.id, m.body);
+    if (!m.deleted) setCount(1);
+    if (mine) {
+      scroller.scrollTop = 0;
+    } else if (!m.deleted) {
+      announce.textContent = `${m.user.name}: ${excerpt(li.querySelector(".body").textContent, 200)}`;
+    }
   }
 
+  /** Sending made me a member: the Join button becomes Leave. */
+  function becameMember() {
+    if (member) return;
+    member = true;
+    const join = $("join-room");
+    if (join) {
+      join.form.action = `/rooms/${roomId}/leave`;
+      join.textContent = "Leave";
+      join.className = "secondary";
+      join.id = "leave-room";
+    }
+  }
+
+  function sequenced(frame) {
+    const mine = live.settle(frame.nonce);
+    if (mine && mine.element) mine.element.remove();
+    if (mine && mine.li) mine.li.classList.remove("pending");
+    if (frame.seq <= lastSeq) return; // already on the page
+    lastSeq = frame.seq;
+    const li = frame.type === "message" ? null : byId(frame.id);
+    switch (frame.type) {
+      case "message":
+        if (frame.user.id === ctx.me) becameMember(); // an author is a member
+        appendMessage(frame, Boolean(mine));
+        clearTyping(frame.user.id);
+        break;
+      case "edited":
+        if (frame.body) sources.set(frame.id, frame.body);
+        if (li) {
+          applyEdit(li, frame);
+          const text = li.querySelector(".body");
+          updateQuotes(list, frame.id, frame.deleted ? { deleted: true } : { excerpt: excerpt(text ? text.textContent : "") });
+        }
+        break;
+      case "deleted":
+        sources.delete(frame.id);
+        if (li) {
+          if (!li.classList.contains("is-deleted")) setCount(-1);
+          applyDelete(li);
+        }
+        updateQuotes(list, frame.id, { deleted: true });
+        if (editing && editing.id === frame.id) stopEditing();
+        break;
+      case "reaction":
+        if (li) setReaction(li, frame.emoji, frame.count, frame.user.id === ctx.me ? frame.on : undefined);
+        break;
+    }
+    scheduleRead();
+  }
+
+  function refused(frame) {
+    const p = live.settle(frame.ref);
+    if (!p) return; // about the room (a read mark already further): nothing to undo
+    if (frame.code === "unavailable") {
+      live.pending.set(frame.ref, p); // not stored: the same nonce again later
+      live.retry(frame.ref);
+      return;
+    }
+    if (p.element) p.element.remove();
+    if (p.li) p.li.classList.remove("pending");
+    bodyError.textContent = frame.message;
+    if (p.frame.type === "send" && !body.value) body.value = p.frame.body;
+    if (p.frame.type === "edit" && !editing) startEditing(p.li, p.frame.body);
+  }
+
+  const live = new Live(roomId, () => lastSeq, {
+    status: setStatus,
+    ended: () => {},
+    joined(frame) {
+      renderOnline(frame.online);
+      setStatus(frame.truncated ? "Live. Some older messages were skipped: reload to see them." : "Live", false);
+      sidebar.refresh(); // unread frames are not sent at connect
+      scheduleRead();
+    },
+    frame(frame) {
+      if (frame.room !== undefined && frame.room !== roomId && frame.type !== "unread") return;
+      switch (frame.type) {
+        case "message":
+        case "edited":
+        case "deleted":
+        case "reaction":
+          sequenced(frame);
+          break;
+        case "unread":
+          if (frame.room !== roomId) sidebar.unread(frame);
+          break;
+        case "presence":
+          setPresence(frame.user, frame.online);
+          break;
+        case "typing":
+          typing(frame.user);
+          break;
+        case "left":
+          live.stop("This room was deleted.");
+          if (form) form.querySelector("button[type=submit]").disabled = true;
+          break;
+        case "error":
+          refused(frame);
+          break;
+      }
+    },
+  });
+
+  // --- presence and typing --------------------------------------------------
+
+  const typers = new Map();
+  function onlineItem(u) {
+    const li = document.createElement("li");
+    li.dataset.userId = String(u.id);
+    li.textContent = u.name;
+    return li;
+  }
   function renderOnline(users) {
-    online.replaceChildren(
-      ...users.map((u) => {
-        const li = document.createElement("li");
-        li.dataset.userId = String(u.id);
-        li.textContent = u.name;
-        return li;
-      })
-    );
+    online.replaceChildren(...users.map(onlineItem));
   }
-
   function setPresence(user, isOnline) {
     const existing = online.querySelector(`li[data-user-id="${user.id}"]`);
-    if (isOnline && !existing) {
-      const li = document.createElement("li");
-      li.dataset.userId = String(user.id);
-      li.textContent = user.name;
-      online.append(li);
-    } else if (!isOnline && existing) {
+    if (isOnline && !existing) online.append(onlineItem(user));
+    if (!isOnline && existing) {
       existing.remove();
       clearTyping(user.id);
     }
   }
-
   function showTyping() {
     const names = [...typers.values()].map((t) => t.name);
-    typingLine.textContent =
-      names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…` : `${names.join(", ")} are typing…`;
+    typingLine.textContent = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…` : `${names.join(", ")} are typing…`;
   }
-
   function clearTyping(userId) {
     const t = typers.get(userId);
     if (t) clearTimeout(t.timer);
     typers.delete(userId);
     showTyping();
   }
-
   function typing(user) {
     const previous = typers.get(user.id);
     if (previous) clearTimeout(previous.timer);
@@ -127,126 +235,284 @@
     showTyping();
   }
 
-  function transmit(nonce) {
-    const p = pending.get(nonce);
-    if (p && socket && socket.readyState === WebSocket.OPEN && joined) {
-      socket.send(JSON.stringify({ type: "send", room: roomId, body: p.body, nonce }));
-    }
-  }
+  // --- the read mark --------------------------------------------------------
 
-  function onFrame(frame) {
-    switch (frame.type) {
-      case "message":
-        if (frame.room === roomId) appendMessage(frame);
-        break;
-      case "joined":
-        joined = true;
-        attempt = 0;
-        renderOnline(frame.online);
-        setStatus(frame.truncated ? "Live. Some older messages were skipped: reload to see them." : "Live", false);
-        for (const nonce of pending.keys()) transmit(nonce); // resend what was not acknowledged
-        break;
-      case "presence":
-        setPresence(frame.user, frame.online);
-        break;
-      case "typing":
-        typing(frame.user);
-        break;
-      case "left":
-        stopped = true;
-        setStatus("This room was deleted.", true);
-        if (form) form.querySelector("button").disabled = true;
-        socket.close(1000);
-        break;
-      case "error": {
-        const p = frame.ref && pending.get(frame.ref);
-        if (!p) break;
-        if (frame.code === "unavailable") {
-          setTimeout(() => transmit(frame.ref), 1000); // not stored: same nonce again later
-        } else {
-          p.element.remove();
-          pending.delete(frame.ref);
-          bodyError.textContent = frame.message;
-          if (!body.value) body.value = p.body;
+  let readTimer = null;
+  function scheduleRead() {
+    if (!member || readTimer) return;
+    readTimer = setTimeout(() => {
+      readTimer = null;
+      if (lastSeq > readSent && document.visibilityState === "visible" && atBottom() && live.send({ type: "read", room: roomId, seq: lastSeq })) {
+        readSent = lastSeq;
+      }
+    }, 800);
+  }
+  document.addEventListener("visibilitychange", scheduleRead);
+  window.addEventListener("focus", scheduleRead);
+
+  // --- history: older pages when scrolled to the top ------------------------
+
+  let older = $("older");
+  let loadingOlder = null;
+  function loadOlder() {
+    if (!older || loadingOlder) return loadingOlder || Promise.resolve(false);
+    const first = list.querySelector("li[data-seq]");
+    const before = first ? Number(first.dataset.seq) : lastSeq + 1;
+    older.classList.add("loading");
+    loadingOlder = fetch(`/api/v1/rooms/${roomId}/messages?before_seq=${before}&limit=50`, { credentials: "same-origin" })
+      .then((res) => (res.ok ? res.json() : Promise.reject(new Error(String(res.status)))))
+      .then(({ messages }) => {
+        const items = messages.reverse().map((m) => messageElement(m, ctx));
+        for (const m of messages) if (m.body) sources.set(m.id, m.body);
+        list.prepend(...items);
+        regroup(list, readBefore, ctx.me);
+        if (messages.length < 50 || (items[0] && Number(items[0].dataset.seq) <= 1)) {
+          older.textContent = "This is the beginning of the room.";
+          older.className = "older start";
+          older = null;
         }
-        break;
+        return items.length > 0;
+      })
+      .catch(() => false)
+      .finally(() => {
+        if (older) older.classList.remove("loading");
+        loadingOlder = null;
+      });
+    return loadingOlder;
+  }
+  scroller.addEventListener("scroll", () => {
+    if (scroller.scrollHeight - scroller.clientHeight - Math.abs(scroller.scrollTop) < 300) loadOlder();
+    if (atBottom()) scheduleRead();
+  }, { passive: true });
+  if (older) {
+    older.querySelector("a").addEventListener("click", (event) => {
+      event.preventDefault();
+      loadOlder();
+    });
+  }
+
+  // --- the "new messages" line ----------------------------------------------
+
+  async function jumpToUnread() {
+    for (let i = 0; i < 20 && !$("unread") && older; i++) {
+      if (!(await loadOlder())) break;
+    }
+    const line = $("unread");
+    if (!line) return false;
+    const li = line.closest("li");
+    li.scrollIntoView({ block: "center" });
+    li.classList.add("flash");
+    setTimeout(() => li.classList.remove("flash"), 2000);
+    const banner = $("unread-banner");
+    if (banner) banner.hidden = true;
+    return true;
+  }
+  const jump = $("jump-unread");
+  if (jump) {
+    jump.addEventListener("click", async (event) => {
+      event.preventDefault();
+      if (!(await jumpToUnread())) location.href = jump.href;
+    });
+  }
+
+  // --- the composer: send, reply, edit --------------------------------------
+
+  let reply = null; // {id, author, text}
+  let editing = null; // {id, li, draft}
+  const replyPreview = $("reply-preview");
+  const editPreview = $("edit-preview");
+  const replyField = $("reply-to");
+  if (replyField && replyField.value) {
+    reply = { id: Number(replyField.value), author: $("reply-author").textContent };
+  }
+
+  function setReply(li) {
+    if (!form) return;
+    stopEditing();
+    const id = Number(li.dataset.id);
+    reply = { id, author: li.dataset.author };
+    replyField.value = String(id);
+    $("reply-author").textContent = li.dataset.author;
+    const text = li.querySelector(".body");
+    $("reply-excerpt").textContent = excerpt(text ? text.textContent : "");
+    replyPreview.hidden = false;
+    body.focus();
+  }
+  function clearReply() {
+    reply = null;
+    if (replyField) replyField.value = "";
+    if (replyPreview) replyPreview.hidden = true;
+  }
+
+  async function sourceOf(li) {
+    const id = Number(li.dataset.id);
+    if (sources.has(id)) return sources.get(id);
+    const seq = Number(li.dataset.seq);
+    const res = await fetch(`/api/v1/rooms/${roomId}/messages?before_seq=${seq + 1}&limit=1`, { credentials: "same-origin" });
+    if (!res.ok) throw new Error(`the message could not be read (${res.status})`);
+    const { messages } = await res.json();
+    const m = messages.find((x) => x.id === id);
+    if (!m || m.deleted) throw new Error("the message was deleted");
+    sources.set(id, m.body);
+    return m.body;
+  }
+
+  async function startEditing(li, text) {
+    if (!form || !li) return;
+    let source = text;
+    if (source === undefined) {
+      try {
+        source = await sourceOf(li);
+      } catch (e) {
+        bodyError.textContent = String(e.message || e);
+        return;
       }
     }
+    clearReply();
+    editing = { id: Number(li.dataset.id), li, draft: editing ? editing.draft : body.value };
+    body.value = source;
+    editPreview.hidden = false;
+    form.classList.add("is-editing");
+    body.focus();
+    body.setSelectionRange(body.value.length, body.value.length);
+    autosize();
+  }
+  function stopEditing() {
+    if (!editing) return;
+    body.value = editing.draft;
+    editing = null;
+    editPreview.hidden = true;
+    form.classList.remove("is-editing");
+    autosize();
   }
 
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    socket = new WebSocket(`${scheme}//${location.host}/ws`);
-    joined = false;
-    setStatus(attempt === 0 ? "Connecting…" : "Reconnecting…", attempt > 0);
-    socket.addEventListener("open", () => {
-      socket.send(JSON.stringify({ type: "join", room: roomId, since: lastSeq }));
-    });
-    socket.addEventListener("message", (event) => {
-      let frame;
-      try {
-        frame = JSON.parse(event.data);
-      } catch (_) {
-        return;
-      }
-      onFrame(frame);
-    });
-    socket.addEventListener("close", (event) => {
-      joined = false;
-      if (stopped) return;
-      if (event.code === 1008) {
-        stopped = true;
-        setStatus("Your session has ended. Reload the page to sign in again.", true);
-        return;
-      }
-      attempt += 1;
-      const delay = Math.min(10000, 500 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
-      setStatus(`Offline. Reconnecting in ${Math.ceil(delay / 1000)} s…`, true);
-      reconnectTimer = setTimeout(() => {
-        reconnectTimer = null;
-        connect();
-      }, delay);
-    });
+  function lastEditable() {
+    const mine = [...list.querySelectorAll("li.mine:not(.is-deleted):not(.pending)")];
+    const last = mine[mine.length - 1];
+    return last && last.querySelector('[data-action="edit"]') ? last : null;
   }
 
+  function autosize() {
+    if (!body.value) {
+      body.style.height = ""; // an empty box is one line, whatever its placeholder
+      return;
+    }
+    body.style.height = "auto";
+    body.style.height = `${Math.min(body.scrollHeight + 2, 192)}px`;
+  }
+
+  // Historic pages (?before=) are not live: their links and forms work as they are.
+  if (root.dataset.live !== "true" || !("WebSocket" in window)) return;
+
+  let lastTypingSent = 0;
   if (form) {
     form.addEventListener("submit", (event) => {
       const text = body.value.trim();
       if (!text) return; // let the server say it is empty
       event.preventDefault();
       bodyError.textContent = "";
-      const nonce = "w-" + (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
-      const element = messageItem("you", text, null);
-      element.className = "pending";
+      const n = nonce();
+      if (editing) {
+        const { id, li } = editing;
+        li.classList.add("pending");
+        live.change({ type: "edit", room: roomId, id, body: text, nonce: n }, { li });
+        editing.draft = "";
+        stopEditing();
+        return;
+      }
+      const frame = { type: "send", room: roomId, body: text, nonce: n };
+      if (reply) frame.reply_to = reply.id;
+      const element = pendingElement(root.dataset.meName || "you", text);
       list.append(element);
-      element.scrollIntoView({ block: "end" });
-      pending.set(nonce, { body: text, element });
+      scroller.scrollTop = 0;
+      live.change(frame, { element });
       body.value = "";
+      clearReply();
+      autosize();
+      const banner = $("unread-banner");
+      if (banner) banner.hidden = true; // answering is reading
       lastTypingSent = 0; // the next keystroke starts a new message: say so at once
-      transmit(nonce);
     });
     body.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      if (event.isComposing) return;
+      if (event.key === "Enter" && !event.shiftKey) {
         event.preventDefault();
         form.requestSubmit();
+      } else if (event.key === "Escape" && (editing || reply)) {
+        event.preventDefault();
+        if (editing) stopEditing();
+        else clearReply();
+      } else if (event.key === "ArrowUp" && !body.value && !editing) {
+        const li = lastEditable();
+        if (li) {
+          event.preventDefault();
+          startEditing(li);
+        }
       }
     });
     body.addEventListener("input", () => {
+      autosize();
       const now = Date.now();
-      if (joined && now - lastTypingSent > 2000 && body.value.trim()) {
+      if (!editing && now - lastTypingSent > 2000 && body.value.trim() && live.send({ type: "typing", room: roomId })) {
         lastTypingSent = now;
-        socket.send(JSON.stringify({ type: "typing", room: roomId }));
       }
+    });
+    $("reply-cancel").addEventListener("click", (event) => {
+      event.preventDefault();
+      clearReply();
+      body.focus();
+    });
+    $("edit-cancel").addEventListener("click", () => {
+      stopEditing();
+      body.focus();
     });
   }
 
-  // Back online: do not wait for the backoff.
-  window.addEventListener("online", () => {
-    if (!stopped && reconnectTimer) {
-      clearTimeout(reconnectTimer);
-      reconnectTimer = null;
-      connect();
+  // --- per-message actions: reply, react, edit, delete ----------------------
+
+  function react(li, emoji) {
+    const chip = [...li.querySelectorAll(".chip")].find((c) => c.dataset.emoji === emoji);
+    const on = !(chip && chip.classList.contains("me"));
+    live.change({ type: "react", room: roomId, id: Number(li.dataset.id), emoji, on, nonce: nonce() });
+  }
+
+  list.addEventListener("click", (event) => {
+    const li = event.target.closest("li.msg");
+    if (!li || li.classList.contains("pending")) return;
+    const chip = event.target.closest(".chip");
+    if (chip) {
+      event.preventDefault();
+      react(li, chip.dataset.emoji);
+      return;
+    }
+    const action = event.target.closest("[data-action]");
+    if (!action) {
+      // A tap on a touch screen shows the message's actions.
+      if (!event.target.closest("a, button") && matchMedia("(hover: none)").matches) {
+        for (const other of list.querySelectorAll("li.show-actions")) if (other !== li) other.classList.remove("show-actions");
+        li.classList.toggle("show-actions");
+      }
+      return;
+    }
+    event.preventDefault();
+    switch (action.dataset.action) {
+      case "reply":
+        setReply(li);
+        break;
+      case "react":
+        openPicker(action, emojis, (emoji) => react(li, emoji));
+        break;
+      case "edit":
+        startEditing(li);
+        break;
+      case "delete":
+        if (window.confirm("Delete this message for everyone? This cannot be undone.")) {
+          li.classList.add("pending");
+          live.change({ type: "delete", room: roomId, id: Number(li.dataset.id), nonce: nonce() }, { li });
+        }
+        break;
     }
   });
-  connect();
-})();
+
+  live.connect();
+}

@@ -1,10 +1,11 @@
 //! `GET /`: the landing page.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get};
+use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
 use crate::error::PageResult;
+use crate::state::AppState;
 use crate::web::layout::PageContext;
 use crate::web::page::Page;
 use crate::web::render::render;
@@ -17,11 +18,11 @@ struct Index {
 
 /// `GET /`: the landing page; signed in, it links to the rooms.
 #[get("/")]
-pub async fn index(page: Page) -> PageResult<HttpResponse> {
+pub async fn index(page: Page, state: web::Data<AppState>) -> PageResult<HttpResponse> {
     Ok(render(
         StatusCode::OK,
         &Index {
-            ctx: page.context(),
+            ctx: page.context_with_sidebar(&state, None).await,
         },
     )?)
 }

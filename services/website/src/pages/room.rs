@@ -1,15 +1,21 @@
-//! `/rooms/{id}`: a room's recent messages, the send form (works without
-//! JavaScript) and, for its owner, deleting it.
+//! `/rooms/{id}`: a room's conversation (grouped by author and day, reply
+//! quotes, edits, reactions, the "new messages" line), the send form with an
+//! optional reply, and the room's own forms: join, leave, mark read and, for
+//! its owner, delete. Everything works without JavaScript; `room.js` makes it
+//! live. The forms that act on one message are in `message.rs`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
-use common::protocol::{ChatMessage, ServerFrame, rfc3339_millis};
+use chrono::{DateTime, Utc};
+use common::protocol::{ChatMessage, ReplyRef, rfc3339_millis};
+use common::store::events::EXCERPT_CHARS;
 use common::store::rooms::RoomView;
 use serde::Deserialize;
 
-use super::see_other;
+use super::{at_message, new_nonce, nonce_or_new, refusal, see_other};
 use crate::actions;
+use crate::actions::Actor;
 use crate::actions::messages::ReadMark;
 use crate::error::PageResult;
 use crate::state::AppState;
@@ -19,29 +25,214 @@ use crate::web::render::{FieldErrors, render};
 
 /// Messages rendered per page.
 const PAGE_SIZE: i64 = 50;
+/// Consecutive messages of one author within this many seconds share one
+/// header (name and time).
+const GROUP_SECS: i64 = 5 * 60;
 
-/// A message as the page shows it.
-struct Line {
-    seq: i64,
-    author: String,
-    /// Sanitized by `common::markdown` when stored: safe to include as is.
-    html: String,
-    deleted: bool,
-    sent_at: String,
-    sent_at_short: String,
+/// The message a reply answers, as a quote shows it.
+pub struct Quote {
+    /// The answered message's id (the script updates the quote when it
+    /// changes).
+    pub id: i64,
+    /// Where the answered message is on the page (`#m{seq}`).
+    pub seq: i64,
+    /// Who wrote it.
+    pub author: String,
+    /// A plain-text excerpt; empty once deleted.
+    pub text: String,
+    /// The answered message was deleted.
+    pub deleted: bool,
 }
 
-impl From<&ChatMessage> for Line {
-    fn from(m: &ChatMessage) -> Self {
+impl From<&ReplyRef> for Quote {
+    fn from(r: &ReplyRef) -> Self {
         Self {
+            id: r.id,
+            seq: r.seq,
+            author: r.user.name.clone(),
+            text: r.excerpt.clone(),
+            deleted: r.deleted,
+        }
+    }
+}
+
+impl Quote {
+    /// The quote of a whole message (the reply being written).
+    pub fn of(m: &ChatMessage) -> Self {
+        Self {
+            id: m.id,
             seq: m.seq,
             author: m.user.name.clone(),
+            text: if m.deleted {
+                String::new()
+            } else {
+                common::markdown::excerpt(&m.body, EXCERPT_CHARS)
+            },
+            deleted: m.deleted,
+        }
+    }
+}
+
+/// One emoji's reactions under a message, as a toggle button.
+pub struct Chip {
+    /// The emoji.
+    pub emoji: String,
+    /// How many reacted with it.
+    pub count: i64,
+    /// Whether the viewer is one of them (the button takes it back).
+    pub me: bool,
+    /// The toggle form's idempotency key.
+    pub nonce: String,
+}
+
+/// A date divider: the first message of a day starts with it.
+pub struct Day {
+    /// `YYYY-MM-DD` (UTC), for the `<time>` element and the script.
+    pub date: String,
+    /// Like "Saturday, 21 November 2026".
+    pub label: String,
+}
+
+/// A message as the page shows it.
+pub struct Line {
+    /// Its place in the room's log (the anchor `#m{seq}`).
+    pub seq: i64,
+    /// The global message id (the forms' paths).
+    pub id: i64,
+    /// Who wrote it.
+    pub author: String,
+    /// The first letter of their name, for the avatar.
+    pub initial: String,
+    /// The avatar's colour (0..8), from the name, as the script computes it.
+    pub hue: u32,
+    /// Whether the viewer wrote it.
+    pub mine: bool,
+    /// Sanitized by `common::markdown` when stored: safe to include as is.
+    pub html: String,
+    /// Deleted: the text is gone.
+    pub deleted: bool,
+    /// RFC 3339, UTC, for `<time datetime>`.
+    pub sent_at: String,
+    /// The time of day in UTC, until the script localises it.
+    pub time_short: String,
+    /// Date and time in UTC, for the title.
+    pub time_long: String,
+    /// When it was last edited, RFC 3339 and as a title.
+    pub edited: Option<(String, String)>,
+    /// The message it answers.
+    pub reply: Option<Quote>,
+    /// Its reactions.
+    pub chips: Vec<Chip>,
+    /// The day divider before it, if it starts a day.
+    pub day: Option<Day>,
+    /// Same author as the message before, shortly after: no header.
+    pub continued: bool,
+    /// The first message the viewer has not read: the "new messages" line.
+    pub first_unread: bool,
+    /// The viewer may edit it (their own, within the edit window).
+    pub can_edit: bool,
+    /// The viewer may delete it (their own, or they own the room).
+    pub can_delete: bool,
+}
+
+/// The avatar's letter: the name's first character, upper-cased.
+fn initial(name: &str) -> String {
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default()
+}
+
+/// The avatar's colour class: the sum of the name's bytes modulo 8 (the
+/// script does the same for the messages it adds).
+pub fn hue(name: &str) -> u32 {
+    name.bytes().map(u32::from).sum::<u32>() % 8
+}
+
+fn utc_time(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// What the viewer may do and has read, for building the lines.
+struct Viewer<'a> {
+    actor: &'a Actor,
+    is_owner: bool,
+    read_before: Option<i64>,
+    edit_window: chrono::Duration,
+    now: DateTime<Utc>,
+}
+
+/// The page's lines from messages oldest first: grouped by author and day
+/// (in UTC; the script regroups in the viewer's zone), with the "new
+/// messages" line before the first unread message of someone else.
+fn lines(messages: &[ChatMessage], viewer: &Viewer<'_>) -> Vec<Line> {
+    let mut out: Vec<Line> = Vec::with_capacity(messages.len());
+    let mut previous: Option<&ChatMessage> = None;
+    let mut unread_placed = false;
+    for m in messages {
+        let mine = m.user.id == viewer.actor.user_id;
+        let first_unread =
+            !unread_placed && !mine && !m.deleted && viewer.read_before.is_some_and(|r| m.seq > r);
+        unread_placed |= first_unread;
+        let new_day = previous.is_none_or(|p| p.sent_at.date_naive() != m.sent_at.date_naive());
+        let continued = !new_day
+            && !first_unread
+            && previous.is_some_and(|p| {
+                p.user.id == m.user.id && (m.sent_at - p.sent_at).num_seconds() <= GROUP_SECS
+            });
+        out.push(Line {
+            seq: m.seq,
+            id: m.id,
+            author: m.user.name.clone(),
+            initial: initial(&m.user.name),
+            hue: hue(&m.user.name),
+            mine,
             html: m.html.clone(),
             deleted: m.deleted,
             sent_at: rfc3339_millis::format(&m.sent_at),
-            sent_at_short: m.sent_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        }
+            time_short: m.sent_at.format("%H:%M UTC").to_string(),
+            time_long: utc_time(&m.sent_at),
+            edited: m
+                .edited_at
+                .filter(|_| !m.deleted)
+                .map(|t| (rfc3339_millis::format(&t), utc_time(&t))),
+            reply: m.reply_to.as_ref().map(Quote::from),
+            chips: m
+                .reactions
+                .iter()
+                .map(|r| Chip {
+                    emoji: r.emoji.clone(),
+                    count: r.count,
+                    me: r.me,
+                    nonce: new_nonce(),
+                })
+                .collect(),
+            day: new_day.then(|| Day {
+                date: m.sent_at.format("%Y-%m-%d").to_string(),
+                label: m.sent_at.format("%A, %-d %B %Y").to_string(),
+            }),
+            continued,
+            first_unread,
+            can_edit: mine && !m.deleted && viewer.now - m.sent_at <= viewer.edit_window,
+            can_delete: !m.deleted && (mine || viewer.is_owner),
+        });
+        previous = Some(m);
     }
+    out
+}
+
+/// The banner that says how much is new and jumps to it.
+struct UnreadBanner {
+    /// "3 new messages", "50+ new messages".
+    label: String,
+    /// `#unread` when the line is on this page, else the older page it is on.
+    href: String,
+}
+
+/// The reply being written: the message it answers.
+struct ReplyDraft {
+    id: i64,
+    quote: Quote,
 }
 
 #[derive(Template)]
@@ -50,6 +241,7 @@ struct RoomPage {
     ctx: PageContext,
     room: RoomView,
     is_owner: bool,
+    is_member: bool,
     lines: Vec<Line>,
     /// Link to the page of older messages, if any.
     older: Option<String>,
@@ -57,16 +249,30 @@ struct RoomPage {
     historic: bool,
     /// The newest seq rendered: the page's script joins with `since` = this.
     last_seq: i64,
+    /// The viewer's read mark before this page (-1: not a member).
+    read_before: i64,
+    unread: Option<UnreadBanner>,
+    /// An older page with unread messages offers to mark them read.
+    offer_mark_read: bool,
     body: String,
     nonce: String,
+    reply: Option<ReplyDraft>,
     errors: FieldErrors,
+    /// A problem with a form that has no field (join, leave, mark read).
+    problem: Option<String>,
+    my_id: i64,
+    edit_window_secs: i64,
+    /// The picker's emoji, space-separated, for the script.
+    emoji: String,
 }
 
-/// Which page of the room: the newest messages, or those before a seq.
+/// Which page of the room: the newest messages or those before a seq, and
+/// the message a reply answers.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct RoomQuery {
     before: Option<i64>,
+    reply_to: Option<i64>,
 }
 
 /// The send form as posted; missing fields read as empty, so the page can say what is missing rather than refuse the post.
@@ -75,18 +281,53 @@ pub struct RoomQuery {
 pub struct SendForm {
     body: String,
     nonce: String,
+    /// The id of the message this answers; empty for none.
+    reply_to: String,
     csrf_token: String,
 }
 
-/// The delete form: only its CSRF token, so no other site can delete a room.
+/// The forms that carry only their CSRF token: delete the room, join, leave.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-pub struct DeleteForm {
+pub struct TokenForm {
     csrf_token: String,
 }
 
-fn new_nonce() -> String {
-    format!("f-{}", uuid::Uuid::new_v4().simple())
+/// The mark-read form: read up to `seq` (the room's last seq on the page).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ReadForm {
+    seq: i64,
+    csrf_token: String,
+}
+
+/// What the page shows in its forms: the composer's text and reply, and the
+/// problems of the form just posted.
+struct Draft {
+    body: String,
+    nonce: String,
+    reply_to: Option<i64>,
+    errors: FieldErrors,
+    problem: Option<String>,
+}
+
+impl Draft {
+    fn fresh(reply_to: Option<i64>) -> Self {
+        Self {
+            body: String::new(),
+            nonce: new_nonce(),
+            reply_to,
+            errors: FieldErrors::default(),
+            problem: None,
+        }
+    }
+
+    fn problem(problem: String) -> Self {
+        Self {
+            problem: Some(problem),
+            ..Self::fresh(None)
+        }
+    }
 }
 
 async fn room_page(
@@ -94,32 +335,101 @@ async fn room_page(
     state: &AppState,
     room_id: i64,
     before: Option<i64>,
-    form: (String, String, FieldErrors),
+    draft: Draft,
     status: StatusCode,
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
     let history =
         actions::messages::history(state, user, room_id, before, PAGE_SIZE, ReadMark::Advance)
             .await?;
+    let reply = match draft.reply_to {
+        Some(id) => actions::messages::find(state, user, room_id, id)
+            .await
+            .ok()
+            .filter(|m| !m.deleted)
+            .map(|m| ReplyDraft {
+                id,
+                quote: Quote::of(&m),
+            }),
+        None => None,
+    };
+    let is_owner = history.room.is_owned_by(user.user_id);
     let oldest = history.messages.last().map_or(0, |m| m.seq);
-    let (body, nonce, errors) = form;
+    let older = (oldest > 1).then(|| format!("/rooms/{room_id}?before={oldest}"));
+    let messages: Vec<ChatMessage> = history.messages.into_iter().rev().collect();
+    let edit_window = chrono::Duration::from_std(state.config.common.edit_window)
+        .unwrap_or_else(|_| chrono::Duration::hours(24));
+    let viewer = Viewer {
+        actor: user,
+        is_owner,
+        read_before: history.read_before,
+        edit_window,
+        now: Utc::now(),
+    };
+    let lines = lines(&messages, &viewer);
+    let last_seq = history.room.room.last_seq;
+    let unread = history
+        .read_before
+        .and_then(|mark| unread_banner(room_id, mark, &lines, older.is_some()));
+    let ctx = page.context_with_sidebar(state, Some(room_id)).await;
     let view = RoomPage {
-        ctx: page.context(),
-        is_owner: history.room.is_owned_by(user.user_id),
-        older: (oldest > 1).then(|| format!("/rooms/{room_id}?before={oldest}")),
+        ctx,
+        is_owner,
+        is_member: history.read_before.is_some(),
+        older,
         historic: before.is_some(),
-        lines: history.messages.iter().rev().map(Line::from).collect(),
-        last_seq: history.room.room.last_seq,
+        offer_mark_read: before.is_some() && history.read_before.is_some_and(|r| r < last_seq),
+        lines,
+        last_seq,
+        read_before: history.read_before.unwrap_or(-1),
+        unread,
         room: history.room,
-        body,
-        nonce,
-        errors,
+        body: draft.body,
+        nonce: draft.nonce,
+        reply,
+        errors: draft.errors,
+        problem: draft.problem,
+        my_id: user.user_id,
+        edit_window_secs: edit_window.num_seconds(),
+        emoji: common::emoji::COMMON.join(" "),
     };
     Ok(render(status, &view)?)
 }
 
+/// The banner for messages after the read mark `mark`, if there are any
+/// (`more_above`: older messages exist that are not on this page).
+fn unread_banner(
+    room_id: i64,
+    mark: i64,
+    lines: &[Line],
+    more_above: bool,
+) -> Option<UnreadBanner> {
+    let count = lines
+        .iter()
+        .filter(|l| l.seq > mark && !l.mine && !l.deleted)
+        .count();
+    let oldest = lines.first().map_or(0, |l| l.seq);
+    // The read mark is above this page: the first unread message may be too.
+    let above = more_above && mark + 1 < oldest;
+    if count == 0 && !above {
+        return None;
+    }
+    let label = match (count, above) {
+        (n, true) => format!("{n}+ new messages"),
+        (1, false) => "1 new message".to_owned(),
+        (n, false) => format!("{n} new messages"),
+    };
+    let href = if above {
+        // The older page whose top is the read mark: seqs below `before`.
+        format!("/rooms/{room_id}?before={}#unread", mark + PAGE_SIZE)
+    } else {
+        "#unread".to_owned()
+    };
+    Some(UnreadBanner { label, href })
+}
+
 /// `GET /rooms/{id}`: the room's newest messages (or an older page), which
-/// marks them read; the page's script goes live from there.
+/// marks them read; `?reply_to=` starts a reply. The script goes live.
 #[get("/rooms/{id}")]
 pub async fn show(
     page: Page,
@@ -127,21 +437,20 @@ pub async fn show(
     path: web::Path<i64>,
     query: web::Query<RoomQuery>,
 ) -> PageResult<HttpResponse> {
-    let form = (String::new(), new_nonce(), FieldErrors::default());
     room_page(
         &page,
         &state,
         path.into_inner(),
         query.before.filter(|b| *b > 0),
-        form,
+        Draft::fresh(query.reply_to),
         StatusCode::OK,
     )
     .await
 }
 
-/// `POST /rooms/{id}/messages`: sends without JavaScript, stored and fanned
-/// out like a WebSocket send; 303 to the message, or the page again with the
-/// problem beside the text.
+/// `POST /rooms/{id}/messages`: sends without JavaScript (optionally a reply
+/// to `reply_to`), stored and fanned out like a WebSocket send; 303 to the
+/// message, or the page again with the problem beside the text.
 #[post("/rooms/{id}/messages")]
 pub async fn send(
     page: Page,
@@ -152,40 +461,40 @@ pub async fn send(
     let user = page.require_user()?;
     page.verify_csrf(&form.csrf_token)?;
     let room_id = path.into_inner();
-    // A page from before nonces (or a hand-made form) still sends once.
-    let nonce = if form.nonce.is_empty() {
-        new_nonce()
-    } else {
-        form.nonce.clone()
-    };
+    let nonce = nonce_or_new(&form.nonce);
+    let reply_to = form.reply_to.trim().parse::<i64>().ok();
     let mut errors = FieldErrors::default();
-    let sent = actions::messages::send(&state, user, room_id, &form.body, &nonce, None).await;
+    let sent = actions::messages::send(&state, user, room_id, &form.body, &nonce, reply_to).await;
     let status = match sent {
-        Ok(stored) => {
-            let anchor = match stored.frame {
-                ServerFrame::Message(m) => format!("#m{}", m.seq),
-                _ => String::new(),
-            };
-            return Ok(see_other(&format!("/rooms/{room_id}{anchor}")));
+        Ok(stored) => return Ok(see_other(&at_message(room_id, stored.seq))),
+        Err(common::Error::NotFound("room")) => {
+            return Err(common::Error::NotFound("room").into());
         }
-        Err(e @ common::Error::RateLimited { .. }) => {
-            errors.add("body", e.to_string());
-            StatusCode::TOO_MANY_REQUESTS
-        }
-        Err(e) => {
+        Err(e) if e.field() == Some("body") => {
             errors.absorb(e)?;
             StatusCode::BAD_REQUEST
         }
+        Err(common::Error::NotFound("message")) => {
+            errors.add(
+                "body",
+                "The message you are replying to was deleted. Your text is kept: send it without the reply.",
+            );
+            StatusCode::NOT_FOUND
+        }
+        Err(e) => {
+            let (status, message) = refusal(e)?;
+            errors.add("body", message);
+            status
+        }
     };
-    room_page(
-        &page,
-        &state,
-        room_id,
-        None,
-        (form.body.clone(), nonce, errors),
-        status,
-    )
-    .await
+    let draft = Draft {
+        body: form.body.clone(),
+        nonce,
+        reply_to,
+        errors,
+        problem: None,
+    };
+    room_page(&page, &state, room_id, None, draft, status).await
 }
 
 /// `POST /rooms/{id}/delete`: the owner deletes the room (others: 403).
@@ -194,11 +503,86 @@ pub async fn delete(
     page: Page,
     state: web::Data<AppState>,
     path: web::Path<i64>,
-    form: web::Form<DeleteForm>,
+    form: web::Form<TokenForm>,
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
     page.verify_csrf(&form.csrf_token)?;
     actions::rooms::delete(&state, user, path.into_inner()).await?;
     page.set_notice("room_deleted");
     Ok(see_other("/rooms"))
+}
+
+/// `POST /rooms/{id}/join`: become a member of a public room (it joins the
+/// sidebar); joining twice changes nothing. 303 back to the room.
+#[post("/rooms/{id}/join")]
+pub async fn join(
+    page: Page,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<TokenForm>,
+) -> PageResult<HttpResponse> {
+    let user = page.require_user()?;
+    page.verify_csrf(&form.csrf_token)?;
+    let room_id = path.into_inner();
+    actions::rooms::join(&state, user, room_id).await?;
+    page.set_notice("joined");
+    Ok(see_other(&format!("/rooms/{room_id}")))
+}
+
+/// `POST /rooms/{id}/leave`: end the membership (the room leaves the
+/// sidebar); the owner cannot leave (409, said on the room page).
+#[post("/rooms/{id}/leave")]
+pub async fn leave(
+    page: Page,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<TokenForm>,
+) -> PageResult<HttpResponse> {
+    let user = page.require_user()?;
+    page.verify_csrf(&form.csrf_token)?;
+    let room_id = path.into_inner();
+    match actions::rooms::leave(&state, user, room_id).await {
+        Ok(()) => {
+            page.set_notice("left");
+            Ok(see_other(&format!("/rooms/{room_id}")))
+        }
+        Err(e @ common::Error::Conflict { .. }) => problem_page(&page, &state, room_id, e).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The room page again with a refusal of a form that has no field (leave,
+/// mark read) said above the conversation.
+async fn problem_page(
+    page: &Page,
+    state: &AppState,
+    room_id: i64,
+    e: common::Error,
+) -> PageResult<HttpResponse> {
+    let (status, message) = refusal(e)?;
+    room_page(page, state, room_id, None, Draft::problem(message), status).await
+}
+
+/// `POST /rooms/{id}/read`: moves the read mark forward to `seq` (a mark
+/// already past it is fine); 303 back to the room.
+#[post("/rooms/{id}/read")]
+pub async fn read(
+    page: Page,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<ReadForm>,
+) -> PageResult<HttpResponse> {
+    let user = page.require_user()?;
+    page.verify_csrf(&form.csrf_token)?;
+    let room_id = path.into_inner();
+    match actions::messages::mark_read(&state, user, room_id, form.seq).await {
+        Ok(_) | Err(common::Error::Conflict { .. }) => {
+            page.set_notice("marked_read");
+            Ok(see_other(&format!("/rooms/{room_id}")))
+        }
+        Err(e @ (common::Error::Invalid { .. } | common::Error::Forbidden(_))) => {
+            problem_page(&page, &state, room_id, e).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }

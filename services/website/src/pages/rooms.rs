@@ -71,7 +71,7 @@ async fn rooms_page(
     });
     let (name, topic, errors) = form;
     let view = RoomsPage {
-        ctx: page.context(),
+        ctx: page.context_with_sidebar(state, None).await,
         q: q.to_owned(),
         rooms: found.rooms,
         next_page,

@@ -19,6 +19,78 @@ pub struct PageContext {
     pub notice: Option<&'static str>,
     /// False on error pages, which do not know who is asking.
     pub knows_user: bool,
+    /// The signed-in user's rooms, beside the page; `None` when signed out
+    /// (and on pages that do not show it, like the error page).
+    pub sidebar: Option<Sidebar>,
+}
+
+/// The sidebar of a signed-in page: the rooms the user is a member of, by
+/// name, with what is new in each. The room page's script keeps it live.
+pub struct Sidebar {
+    /// The rooms, by name ignoring case.
+    pub rooms: Vec<SidebarRoom>,
+}
+
+impl Sidebar {
+    /// Unread messages over every room but the current one, for the
+    /// collapsed sidebar's summary on a phone.
+    pub fn total_unread(&self) -> i64 {
+        self.rooms
+            .iter()
+            .filter(|r| !r.current)
+            .map(|r| r.unread)
+            .sum()
+    }
+
+    /// The collapsed sidebar's unread badge, if anything is unread.
+    pub fn total_label(&self) -> Option<String> {
+        let total = self.total_unread();
+        (total > 0).then(|| unread_label(total))
+    }
+
+    /// Whether a room other than the current one mentions the user.
+    pub fn any_mentions(&self) -> bool {
+        self.rooms.iter().any(|r| !r.current && r.mentions > 0)
+    }
+}
+
+/// One room of the sidebar.
+pub struct SidebarRoom {
+    /// The room's id, for its link and for live updates.
+    pub id: i64,
+    /// The room's name.
+    pub name: String,
+    /// Unread messages by others (capped by the store).
+    pub unread: i64,
+    /// Those of them that mention the user.
+    pub mentions: i64,
+    /// The room this page shows: highlighted, and never badged.
+    pub current: bool,
+}
+
+impl SidebarRoom {
+    /// The unread badge's text, if it has one: none for the current room.
+    pub fn badge(&self) -> Option<String> {
+        if self.current || self.unread <= 0 {
+            None
+        } else {
+            Some(unread_label(self.unread))
+        }
+    }
+
+    /// Whether the mention badge shows.
+    pub fn mentioned(&self) -> bool {
+        !self.current && self.mentions > 0
+    }
+}
+
+/// An unread count as a badge shows it: `999+` at and beyond the store's cap.
+pub fn unread_label(unread: i64) -> String {
+    if unread >= common::store::members::UNREAD_CAP {
+        "999+".to_owned()
+    } else {
+        unread.to_string()
+    }
 }
 
 /// An HTML response: every page is sent with this content type.
@@ -47,6 +119,7 @@ pub fn render_error_page(status: StatusCode, message: &str) -> HttpResponse {
             csrf_token: String::new(),
             notice: None,
             knows_user: false,
+            sidebar: None,
         },
         status: status.as_u16(),
         title: status.canonical_reason().unwrap_or("Error"),

@@ -10,10 +10,11 @@ use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest};
 
 use super::auth::{Session, app_state, authenticate};
-use super::layout::PageContext;
+use super::layout::{PageContext, Sidebar, SidebarRoom};
 use super::{cookies, csrf, redirect};
 use crate::actions::Actor;
 use crate::error::{Error, PageError};
+use crate::state::AppState;
 
 /// The page extractor: what every page needs about the request.
 pub struct Page {
@@ -33,6 +34,10 @@ const NOTICES: &[(&str, &str)] = &[
     ("signed_in", "You are signed in."),
     ("signed_out", "You are signed out."),
     ("room_deleted", "The room was deleted."),
+    ("joined", "You joined the room: it is in your rooms now."),
+    ("left", "You left the room: it is no longer in your rooms."),
+    ("marked_read", "Marked as read."),
+    ("message_deleted", "The message was deleted."),
 ];
 
 impl Page {
@@ -90,7 +95,40 @@ impl Page {
             csrf_token: self.csrf_token.clone(),
             notice: self.notice,
             knows_user: true,
+            sidebar: None,
         }
+    }
+
+    /// What the layout shows around this page, with the signed-in user's
+    /// sidebar of rooms (`current`: the room the page shows). A sidebar
+    /// that cannot be read is left out rather than failing the page.
+    pub async fn context_with_sidebar(
+        &self,
+        state: &AppState,
+        current: Option<i64>,
+    ) -> PageContext {
+        let mut ctx = self.context();
+        let Some(session) = &self.user else {
+            return ctx;
+        };
+        match crate::actions::rooms::mine(state, &session.actor).await {
+            Ok(rooms) => {
+                ctx.sidebar = Some(Sidebar {
+                    rooms: rooms
+                        .into_iter()
+                        .map(|r| SidebarRoom {
+                            id: r.room.room.id,
+                            current: Some(r.room.room.id) == current,
+                            name: r.room.room.name,
+                            unread: r.unread.unread,
+                            mentions: r.unread.mentions,
+                        })
+                        .collect(),
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "the sidebar's rooms could not be read"),
+        }
+        ctx
     }
 }
 

@@ -10,4 +10,5 @@ mod availability;
 mod helpers;
 mod pages;
 mod room_events;
+mod room_page;
 mod security;

@@ -1,0 +1,293 @@
+// The conversation's DOM: building a message like the server renders it
+// (templates/_message.html), updating one in place (edited, deleted,
+// reactions), and grouping by author and day in the viewer's time zone.
+// Only a frame's or the API's `html` field (sanitized by the server) is ever
+// set as HTML; everything else is text.
+
+/** Consecutive messages of one author within this long share one header. */
+const GROUP_MS = 5 * 60 * 1000;
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+const longFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+
+/** An element with a class and text. */
+export function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/** The avatar colour of a name, as the server computes it (sum of bytes mod 8). */
+export function hue(name) {
+  let sum = 0;
+  for (const b of new TextEncoder().encode(name)) sum += b;
+  return sum % 8;
+}
+
+function localDay(d) {
+  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+}
+
+function dayLabel(d) {
+  const today = new Date();
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+  if (localDay(d) === localDay(today)) return "Today";
+  if (localDay(d) === localDay(yesterday)) return "Yesterday";
+  return dayFormat.format(d);
+}
+
+/** Shows a message's time (and its edit time) in the viewer's zone. */
+export function localise(li) {
+  const time = li.querySelector(".stamp time");
+  if (time && time.dateTime) {
+    const d = new Date(time.dateTime);
+    time.textContent = timeFormat.format(d);
+    time.title = longFormat.format(d);
+  }
+  const edited = li.querySelector(".edited");
+  if (edited && edited.dataset.edited) edited.title = `Edited ${longFormat.format(new Date(edited.dataset.edited))}`;
+}
+
+function sentAt(li) {
+  return li && li.dataset.sent ? new Date(li.dataset.sent) : null;
+}
+
+/**
+ * Sets the day divider, the "new messages" line and the grouping of `li`
+ * after `prev` (the message above it, or null), in the viewer's zone.
+ * `unreadHere`: whether the "new messages" line belongs above this one.
+ */
+export function decorate(li, prev, unreadHere) {
+  const at = sentAt(li);
+  const before = sentAt(prev);
+  let divider = li.querySelector(":scope > .day-divider");
+  const newDay = at && (!before || localDay(at) !== localDay(before));
+  if (newDay) {
+    if (!divider) {
+      divider = el("div", "day-divider");
+      divider.setAttribute("role", "separator");
+      divider.append(el("time"));
+      li.prepend(divider);
+    }
+    const time = divider.querySelector("time");
+    time.dateTime = li.dataset.sent.slice(0, 10);
+    time.textContent = dayLabel(at);
+  } else if (divider) {
+    divider.remove();
+  }
+  let line = li.querySelector(":scope > .unread-line");
+  if (unreadHere && !line) {
+    line = document.getElementById("unread") || el("div", "unread-line");
+    line.id = "unread";
+    line.setAttribute("role", "separator");
+    if (!line.firstChild) line.append(el("span", "", "New messages"));
+    li.querySelector(":scope > .msg-grid").before(line);
+  } else if (!unreadHere && line) {
+    line.remove();
+  }
+  const continued =
+    !newDay &&
+    !unreadHere &&
+    prev !== null &&
+    !prev.classList.contains("pending") &&
+    !li.classList.contains("pending") &&
+    prev.dataset.author === li.dataset.author &&
+    at - before <= GROUP_MS;
+  li.classList.toggle("continued", Boolean(continued));
+}
+
+/** Regroups the whole list: days, headers and the "new messages" line. */
+export function regroup(list, readBefore, me) {
+  const items = [...list.children];
+  const firstUnread =
+    readBefore >= 0
+      ? items.find((li) => Number(li.dataset.seq) > readBefore && li.dataset.authorId !== String(me) && !li.classList.contains("mine") && !li.classList.contains("is-deleted"))
+      : undefined;
+  let prev = null;
+  for (const li of items) {
+    decorate(li, prev, li === firstUnread);
+    prev = li;
+  }
+}
+
+/** The quote of the message a reply answers. */
+export function quoteElement(reply) {
+  const a = el("a", reply.deleted ? "quote quote-deleted" : "quote");
+  a.href = `#m${reply.seq}`;
+  a.dataset.replyId = String(reply.id);
+  a.append(el("span", "quote-author", reply.user.name), " ", el("span", "quote-text", reply.deleted ? "deleted message" : reply.excerpt || ""));
+  return a;
+}
+
+function foot(li) {
+  let f = li.querySelector(".msg-foot");
+  if (!f) {
+    f = el("div", "msg-foot");
+    const reactions = el("div", "reactions");
+    reactions.setAttribute("role", "group");
+    reactions.setAttribute("aria-label", "Reactions");
+    f.append(reactions);
+    li.querySelector(".msg-main").append(f);
+  }
+  return f;
+}
+
+function markEdited(li, iso) {
+  const f = foot(li);
+  let mark = f.querySelector(".edited");
+  if (!mark) {
+    mark = el("span", "edited", "(edited)");
+    f.prepend(mark);
+  }
+  mark.dataset.edited = iso;
+  mark.title = `Edited ${longFormat.format(new Date(iso))}`;
+}
+
+function chipButton(emoji, count, me) {
+  const b = el("button", me ? "chip me" : "chip");
+  b.type = "button";
+  b.dataset.emoji = emoji;
+  b.setAttribute("aria-pressed", String(me));
+  b.title = me ? `Take back your ${emoji}` : `React with ${emoji}`;
+  b.append(el("span", "emoji", emoji), el("span", "count", String(count)));
+  return b;
+}
+
+/**
+ * Sets one emoji's chip under a message: `count` in all, and whether the
+ * viewer is one of them (`me` undefined: unchanged). Count 0 removes it.
+ */
+export function setReaction(li, emoji, count, me) {
+  const reactions = foot(li).querySelector(".reactions");
+  const existing = [...reactions.querySelectorAll(".chip")].find((c) => c.dataset.emoji === emoji);
+  const holder = existing && existing.closest(".chip-form") ? existing.closest(".chip-form") : existing;
+  const mine = me === undefined ? Boolean(existing && existing.classList.contains("me")) : me;
+  if (count <= 0) {
+    if (holder) holder.remove();
+  } else if (existing) {
+    const chip = chipButton(emoji, count, mine);
+    holder.replaceWith(chip);
+  } else {
+    reactions.append(chipButton(emoji, count, mine));
+  }
+  const f = li.querySelector(".msg-foot");
+  if (f && !f.querySelector(".chip") && !f.querySelector(".edited")) f.remove();
+}
+
+function actionLink(action, href, label) {
+  const a = el("a", action === "delete" ? "act danger" : "act", label);
+  a.dataset.action = action;
+  a.href = href;
+  return a;
+}
+
+/** The hover/focus actions of a message, as the server renders them. */
+export function actionsElement(m, ctx) {
+  const base = `/rooms/${ctx.roomId}`;
+  const bar = el("div", "msg-actions");
+  bar.setAttribute("role", "group");
+  bar.setAttribute("aria-label", `Message by ${m.user.name}`);
+  bar.append(actionLink("reply", `${base}?reply_to=${m.id}#body`, "Reply"), actionLink("react", `${base}/messages/${m.id}/react`, "React"));
+  const mine = m.user.id === ctx.me;
+  if (mine && Date.now() - new Date(m.sent_at).getTime() < ctx.editWindowMs) {
+    bar.append(actionLink("edit", `${base}/messages/${m.id}/edit`, "Edit"));
+  }
+  if (mine || ctx.isOwner) bar.append(actionLink("delete", `${base}/messages/${m.id}/delete`, "Delete"));
+  return bar;
+}
+
+/** A message from a frame or the API, built as the server renders it. */
+export function messageElement(m, ctx) {
+  const li = el("li", m.user.id === ctx.me ? "msg mine" : "msg");
+  li.id = `m${m.seq}`;
+  li.dataset.seq = String(m.seq);
+  li.dataset.id = String(m.id);
+  li.dataset.author = m.user.name;
+  li.dataset.authorId = String(m.user.id);
+  li.dataset.sent = m.sent_at;
+  const grid = el("div", "msg-grid");
+  const avatar = el("span", `avatar hue-${hue(m.user.name)}`, m.user.name.slice(0, 1).toUpperCase());
+  avatar.setAttribute("aria-hidden", "true");
+  const main = el("div", "msg-main");
+  const head = el("div", "msg-head");
+  const author = el("a", "author", m.user.name);
+  author.href = `/users/${encodeURIComponent(m.user.name)}`;
+  const stamp = el("a", "stamp");
+  stamp.href = `#m${m.seq}`;
+  const time = el("time");
+  time.dateTime = m.sent_at;
+  stamp.append(time);
+  head.append(author, " ", stamp);
+  main.append(head);
+  if (m.reply_to) main.append(quoteElement(m.reply_to));
+  if (m.deleted) {
+    main.append(el("p", "body deleted", "This message was deleted."));
+  } else {
+    const body = el("div", "body");
+    body.innerHTML = m.html || ""; // sanitized by the server: the only HTML ever set
+    main.append(body);
+  }
+  grid.append(avatar, main);
+  li.append(grid);
+  if (m.deleted) {
+    li.classList.add("is-deleted");
+  } else {
+    if (m.edited_at) markEdited(li, m.edited_at);
+    for (const r of m.reactions || []) setReaction(li, r.emoji, r.count, r.me);
+    li.append(actionsElement(m, ctx));
+  }
+  localise(li);
+  return li;
+}
+
+/** A message sent but not yet acknowledged: its text, greyed out. */
+export function pendingElement(name, text) {
+  const li = el("li", "msg mine pending");
+  const grid = el("div", "msg-grid");
+  const avatar = el("span", `avatar hue-${hue(name)}`, name.slice(0, 1).toUpperCase());
+  avatar.setAttribute("aria-hidden", "true");
+  const main = el("div", "msg-main");
+  const head = el("div", "msg-head");
+  head.append(el("span", "author", name), " ", el("span", "stamp", "sending…"));
+  main.append(head, el("p", "body", text));
+  grid.append(avatar, main);
+  li.append(grid);
+  return li;
+}
+
+/** Applies an `edited` frame to a message on the page. */
+export function applyEdit(li, frame) {
+  if (frame.deleted) return applyDelete(li);
+  const body = li.querySelector(".body");
+  if (!body || body.classList.contains("deleted")) return;
+  body.innerHTML = frame.html || ""; // sanitized by the server
+  markEdited(li, frame.edited_at);
+}
+
+/** Applies a `deleted` frame: the text goes, the place stays. */
+export function applyDelete(li) {
+  li.classList.add("is-deleted");
+  const body = li.querySelector(".body");
+  if (body) body.replaceWith(el("p", "body deleted", "This message was deleted."));
+  for (const gone of li.querySelectorAll(".msg-foot, .msg-actions")) gone.remove();
+}
+
+/** Updates the quotes of message `id` in replies after it changed. */
+export function updateQuotes(list, id, change) {
+  for (const q of list.querySelectorAll(`.quote[data-reply-id="${id}"]`)) {
+    const text = q.querySelector(".quote-text");
+    if (change.deleted) {
+      q.classList.add("quote-deleted");
+      text.textContent = "deleted message";
+    } else if (change.excerpt !== undefined) {
+      text.textContent = change.excerpt;
+    }
+  }
+}
+
+/** A one-line, plain-text excerpt of some rendered HTML or text. */
+export function excerpt(text, max = 140) {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}

@@ -1,0 +1,113 @@
+// The sidebar of my rooms, kept live: `unread` frames (for my other rooms)
+// set a room's badges; after every (re)connect the list is read again from
+// GET /api/v1/me/rooms, since unread frames are not sent at connect. The room
+// on screen never shows a badge.
+
+import { el } from "./dom.js";
+
+const CAP = 1000; // the store counts at most this many unread messages
+
+function label(n) {
+  return n >= CAP ? "999+" : String(n);
+}
+
+export class Sidebar {
+  constructor(currentRoom) {
+    this.current = currentRoom;
+    this.list = document.getElementById("my-rooms");
+    this.total = document.getElementById("my-rooms-total");
+    /** Unread state by room id, as last heard. */
+    this.state = new Map();
+    if (!this.list) return;
+    for (const li of this.list.children) {
+      const unread = li.querySelector(".badge.unread");
+      const mention = li.querySelector(".badge.mention");
+      this.state.set(Number(li.dataset.roomId), {
+        unread: unread ? parseInt(unread.textContent, 10) || 0 : 0,
+        mentions: mention ? 1 : 0,
+      });
+    }
+  }
+
+  /** Applies an `unread` frame; an unknown room means the list changed. */
+  unread(frame) {
+    if (!this.list) return;
+    const li = this.list.querySelector(`li[data-room-id="${frame.room}"]`);
+    if (!li) {
+      this.refresh();
+      return;
+    }
+    this.set(li, frame.room, frame.unread, frame.mentions);
+    this.summarise();
+  }
+
+  set(li, roomId, unread, mentions) {
+    const current = roomId === this.current;
+    this.state.set(roomId, { unread: current ? 0 : unread, mentions: current ? 0 : mentions });
+    const badges = li.querySelector(".badges");
+    badges.replaceChildren();
+    li.classList.toggle("has-unread", !current && unread > 0);
+    if (current) return;
+    if (unread > 0) {
+      const b = el("span", "badge unread", label(unread));
+      b.title = `${unread} unread`;
+      b.append(el("span", "visually-hidden", " unread"));
+      badges.append(b);
+    }
+    if (mentions > 0) {
+      const m = el("span", "badge mention", "@");
+      m.title = `${mentions} mention${mentions === 1 ? "" : "s"}`;
+      m.append(el("span", "visually-hidden", " mentioned"));
+      badges.append(m);
+    }
+  }
+
+  /** The collapsed sidebar's summary (on a phone): totals of the other rooms. */
+  summarise() {
+    if (!this.total) return;
+    let unread = 0;
+    let mentions = 0;
+    for (const [id, s] of this.state) {
+      if (id === this.current) continue;
+      unread += s.unread;
+      mentions += s.mentions;
+    }
+    this.total.replaceChildren();
+    if (unread > 0) this.total.append(el("span", "badge unread", label(unread)));
+    if (mentions > 0) this.total.append(el("span", "badge mention", "@"));
+  }
+
+  /** Reads my rooms again and redraws the list. */
+  async refresh() {
+    if (!this.list) return;
+    let body;
+    try {
+      const res = await fetch("/api/v1/me/rooms", { credentials: "same-origin", headers: { accept: "application/json" } });
+      if (!res.ok) return;
+      body = await res.json();
+    } catch (_) {
+      return; // offline: the next reconnect tries again
+    }
+    const items = body.rooms.map((r) => {
+      const li = el("li");
+      li.dataset.roomId = String(r.room.id);
+      const a = el("a");
+      a.href = `/rooms/${r.room.id}`;
+      const hash = el("span", "hash", "#");
+      hash.setAttribute("aria-hidden", "true");
+      a.append(hash, el("span", "label", r.room.name), el("span", "badges"));
+      if (r.room.id === this.current) {
+        li.classList.add("current");
+        a.setAttribute("aria-current", "page");
+      }
+      li.append(a);
+      return li;
+    });
+    this.list.replaceChildren(...items);
+    this.state.clear();
+    body.rooms.forEach((r, i) => this.set(items[i], r.room.id, r.unread, r.mentions));
+    const empty = document.getElementById("my-rooms-empty");
+    if (empty) empty.hidden = items.length > 0;
+    this.summarise();
+  }
+}
