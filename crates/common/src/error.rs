@@ -1,7 +1,7 @@
 //! The error type of everything in `common`: a user's mistake carries a stable
-//! `code` and a message meant for that user; infrastructure failures keep their
-//! cause. Each service maps it to its wire format (HTTP status, `error` frame)
-//! in one place.
+//! [`Code`] and a message meant for that user; infrastructure failures keep
+//! their cause. Each service maps it to its wire format (HTTP status, `error`
+//! frame) in one place.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -173,6 +173,41 @@ impl From<Code> for String {
     }
 }
 
+/// What a [`Error::NotFound`] did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Entity {
+    /// A room (or one the caller may not see: it answers the same).
+    Room,
+    /// A message of a room.
+    Message,
+    /// A user account.
+    User,
+    /// Whatever a request path names that does not parse or does not exist.
+    Resource,
+}
+
+impl Entity {
+    /// The code that says this was not found (`room_not_found`, ...).
+    pub fn not_found_code(self) -> Code {
+        match self {
+            Self::Room => Code::RoomNotFound,
+            Self::Message => Code::MessageNotFound,
+            Self::User | Self::Resource => Code::NotFound,
+        }
+    }
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Room => "room",
+            Self::Message => "message",
+            Self::User => "user",
+            Self::Resource => "resource",
+        })
+    }
+}
+
 /// What went wrong, in terms a service can answer with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -181,18 +216,25 @@ pub enum Error {
     Invalid {
         /// The input field it concerns, so forms can show it beside the field.
         field: &'static str,
-        code: &'static str,
+        /// The stable code clients match on.
+        code: Code,
+        /// What was wrong, for the user.
         message: Cow<'static, str>,
     },
-    /// A unique name or e-mail already in use.
+    /// A clash with what exists: a name or e-mail in use, a state that
+    /// does not allow the change.
     #[error("{message}")]
     Conflict {
+        /// The input field it concerns.
         field: &'static str,
-        code: &'static str,
+        /// The stable code clients match on.
+        code: Code,
+        /// What was wrong, for the user.
         message: Cow<'static, str>,
     },
+    /// What a request names does not exist (or is hidden from the caller).
     #[error("{0} not found")]
-    NotFound(&'static str),
+    NotFound(Entity),
     /// No valid session: missing, malformed, forged, expired or revoked token.
     #[error("{0}")]
     Unauthenticated(&'static str),
@@ -202,32 +244,37 @@ pub enum Error {
     /// Not allowed, for a reason with a code of its own (`not_author`).
     #[error("{message}")]
     Denied {
-        code: &'static str,
+        /// The stable code clients match on.
+        code: Code,
+        /// Why, for the user.
         message: &'static str,
     },
+    /// Over a rate limit.
     #[error("too many requests; try again in {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        /// When the limit lets the next request through.
+        retry_after_secs: u64,
+    },
     /// Shedding load (for example too many password hashes at once).
     #[error("the server is busy; try again shortly")]
     Busy,
     /// A dependency (Postgres, Redis) is unreachable right now.
     #[error("a service this needs is unavailable: {0}")]
     Unavailable(String),
+    /// A query failed.
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
+    /// A Redis command failed.
     #[error("redis error: {0}")]
     Redis(#[from] redis::RedisError),
+    /// A fault of the server.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl Error {
     /// A validation failure of one field.
-    pub fn invalid(
-        field: &'static str,
-        code: &'static str,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn invalid(field: &'static str, code: Code, message: impl Into<Cow<'static, str>>) -> Self {
         Self::Invalid {
             field,
             code,
@@ -235,10 +282,10 @@ impl Error {
         }
     }
 
-    /// A uniqueness conflict on one field.
+    /// A conflict with what exists, on one field.
     pub fn conflict(
         field: &'static str,
-        code: &'static str,
+        code: Code,
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
         Self::Conflict {
@@ -257,21 +304,23 @@ impl Error {
     }
 
     /// The stable code of a user's mistake or a refusal, as both services
-    /// answer it (an HTTP error body, an `error` frame); `None` for a
-    /// failure of the server or its dependencies.
-    pub fn code(&self) -> Option<&'static str> {
-        Some(match self {
+    /// answer it; `None` for a failure of the server or its dependencies,
+    /// which each service words itself.
+    pub fn code(&self) -> Option<Code> {
+        match self {
             Self::Invalid { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Denied { code, .. } => code,
-            Self::NotFound("room") => "room_not_found",
-            Self::NotFound("message") => "message_not_found",
-            Self::NotFound(_) => "not_found",
-            Self::Unauthenticated(_) => "unauthenticated",
-            Self::Forbidden(_) => "forbidden",
-            Self::RateLimited { .. } => "rate_limited",
-            _ => return None,
-        })
+            | Self::Denied { code, .. } => Some(*code),
+            Self::NotFound(what) => Some(what.not_found_code()),
+            Self::Unauthenticated(_) => Some(Code::Unauthenticated),
+            Self::Forbidden(_) => Some(Code::Forbidden),
+            Self::RateLimited { .. } => Some(Code::RateLimited),
+            Self::Busy
+            | Self::Unavailable(_)
+            | Self::Database(_)
+            | Self::Redis(_)
+            | Self::Internal(_) => None,
+        }
     }
 
     /// True when the cause is a dependency being down rather than a bug.
@@ -484,5 +533,19 @@ mod tests {
                 "{name} names error codes that Code lacks: {missing:?}"
             );
         }
+    }
+
+    #[test]
+    fn what_is_not_found_names_its_code() {
+        assert_eq!(
+            Error::NotFound(Entity::Room).code(),
+            Some(Code::RoomNotFound)
+        );
+        assert_eq!(
+            Error::NotFound(Entity::Message).code(),
+            Some(Code::MessageNotFound)
+        );
+        assert_eq!(Error::NotFound(Entity::User).code(), Some(Code::NotFound));
+        assert_eq!(Error::NotFound(Entity::Room).to_string(), "room not found");
     }
 }

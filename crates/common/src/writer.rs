@@ -102,7 +102,7 @@ async fn write(pool: &DbPool, policy: &Policy, room_id: i64, batch: Vec<Job>) {
 /// The error each sender of a failed batch gets (errors are not `Clone`).
 fn share(e: &Error) -> Error {
     match e {
-        Error::NotFound(what) => Error::NotFound(what),
+        Error::NotFound(what) => Error::NotFound(*what),
         e if e.is_unavailable() => Error::Unavailable(e.to_string()),
         Error::Database(_) => Error::Unavailable(format!("storing failed: {e}")),
         e => Error::Internal(e.to_string()),

@@ -16,7 +16,7 @@ use super::{members, reactions, rooms};
 use crate::access;
 use crate::domain::{MessageBody, Nonce};
 use crate::emoji::Emoji;
-use crate::error::{Error, Result};
+use crate::error::{Code, Entity, Error, Result};
 use crate::protocol::{
     ChatMessage, MessageEdited, ReactionChanged, ReplyRef, ServerFrame, UserRef,
 };
@@ -117,15 +117,15 @@ enum Refusal {
 impl From<Refusal> for Error {
     fn from(r: Refusal) -> Self {
         match r {
-            Refusal::RoomNotFound => Error::NotFound("room"),
-            Refusal::MessageNotFound => Error::NotFound("message"),
+            Refusal::RoomNotFound => Error::NotFound(Entity::Room),
+            Refusal::MessageNotFound => Error::NotFound(Entity::Message),
             Refusal::NotAuthor => Error::Denied {
-                code: "not_author",
+                code: Code::NotAuthor,
                 message: "only its author can edit a message",
             },
             Refusal::EditWindowClosed => Error::conflict(
                 "id",
-                "edit_window_closed",
+                Code::EditWindowClosed,
                 "this message can no longer be edited",
             ),
             Refusal::NotAllowedToDelete => Error::Forbidden(
@@ -238,7 +238,7 @@ async fn append_once(
         Care::Full => Some(
             rooms::lock(conn, room_id)
                 .await?
-                .ok_or(Error::NotFound("room"))?,
+                .ok_or(Error::NotFound(Entity::Room))?,
         ),
     };
     let targets: Vec<i64> = drafts.iter().filter_map(|d| d.change.target()).collect();
@@ -438,7 +438,7 @@ async fn write(
         .count() as i64;
     let (last, room) = rooms::take_seqs(conn, room_id, fresh, added - removed)
         .await?
-        .ok_or(Error::NotFound("room"))?;
+        .ok_or(Error::NotFound(Entity::Room))?;
     if care == Care::Quick {
         // The seq update holds the room's lock now: ask the rules, and
         // check the whole batch in full care should they refuse anyone.
