@@ -6,6 +6,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
+/// A cause kept inside an [`Error`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Declares [`Code`]: each variant with its doc and its name on the wire, so
 /// the list of names ([`Code::ALL`]) cannot miss one.
 macro_rules! codes {
@@ -208,6 +211,20 @@ impl fmt::Display for Entity {
     }
 }
 
+/// Writes `": cause"` after an error's own words when it keeps a cause, so
+/// a log line of the error (`error = %e`) carries the whole story, as the
+/// `Database` and `Redis` variants do.
+struct Cause<'a>(&'a Option<BoxError>);
+
+impl fmt::Display for Cause<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(e) => write!(f, ": {e}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// What went wrong, in terms a service can answer with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -258,18 +275,32 @@ pub enum Error {
     /// Shedding load (for example too many password hashes at once).
     #[error("the server is busy; try again shortly")]
     Busy,
-    /// A dependency (Postgres, Redis) is unreachable right now.
-    #[error("a service this needs is unavailable: {0}")]
-    Unavailable(String),
+    /// A dependency (Postgres, Redis) is unreachable right now; trying again
+    /// later may succeed.
+    #[error("a service this needs is unavailable: {what}{}", Cause(.source))]
+    Unavailable {
+        /// What could not be done.
+        what: Cow<'static, str>,
+        /// The failure underneath, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// A query failed.
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
     /// A Redis command failed.
     #[error("redis error: {0}")]
     Redis(#[from] redis::RedisError),
-    /// A fault of the server.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A fault of the server (a bug, a broken invariant): trying again will
+    /// fail the same way.
+    #[error("internal error: {what}{}", Cause(.source))]
+    Internal {
+        /// What went wrong.
+        what: Cow<'static, str>,
+        /// The failure underneath, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
 impl Error {
@@ -295,6 +326,41 @@ impl Error {
         }
     }
 
+    /// A dependency is unavailable, with no cause to keep.
+    pub fn unavailable(what: impl Into<Cow<'static, str>>) -> Self {
+        Self::Unavailable {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// A dependency is unavailable, because of `source`.
+    pub fn unavailable_from(
+        what: impl Into<Cow<'static, str>>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self::Unavailable {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A fault of the server, with no cause to keep.
+    pub fn internal(what: impl Into<Cow<'static, str>>) -> Self {
+        Self::Internal {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// A fault of the server, because of `source`.
+    pub fn internal_from(what: impl Into<Cow<'static, str>>, source: impl Into<BoxError>) -> Self {
+        Self::Internal {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+
     /// The field a user's mistake concerns, if any.
     pub fn field(&self) -> Option<&'static str> {
         match self {
@@ -316,17 +382,17 @@ impl Error {
             Self::Forbidden(_) => Some(Code::Forbidden),
             Self::RateLimited { .. } => Some(Code::RateLimited),
             Self::Busy
-            | Self::Unavailable(_)
+            | Self::Unavailable { .. }
             | Self::Database(_)
             | Self::Redis(_)
-            | Self::Internal(_) => None,
+            | Self::Internal { .. } => None,
         }
     }
 
     /// True when the cause is a dependency being down rather than a bug.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::Unavailable(_) | Self::Busy => true,
+            Self::Unavailable { .. } | Self::Busy => true,
             Self::Redis(e) => {
                 e.is_connection_dropped()
                     || e.is_io_error()
@@ -340,11 +406,38 @@ impl Error {
             _ => false,
         }
     }
+
+    /// True when the server is certainly at fault: doing the same again
+    /// fails the same way, so no client may be told to resend. A database
+    /// error counts only when it cannot be passing (a violated constraint,
+    /// a row or query that does not fit its types); any other one may be a
+    /// connection or a transaction failing, and a resend may succeed.
+    pub fn is_fault(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind as K, Error as D};
+        matches!(
+            self,
+            Self::Internal { .. }
+                | Self::Database(
+                    D::DatabaseError(
+                        K::UniqueViolation
+                            | K::ForeignKeyViolation
+                            | K::NotNullViolation
+                            | K::CheckViolation
+                            | K::RestrictViolation
+                            | K::ExclusionViolation,
+                        _,
+                    ) | D::DeserializationError(_)
+                        | D::SerializationError(_)
+                        | D::QueryBuilderError(_)
+                        | D::InvalidCString(_),
+                )
+        )
+    }
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for Error {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        Self::Unavailable(format!("database pool: {e}"))
+        Self::unavailable_from("database pool", e)
     }
 }
 
@@ -354,6 +447,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
+    use std::error::Error as _;
 
     use super::*;
 
@@ -547,5 +641,38 @@ mod tests {
         );
         assert_eq!(Error::NotFound(Entity::User).code(), Some(Code::NotFound));
         assert_eq!(Error::NotFound(Entity::Room).to_string(), "room not found");
+    }
+
+    #[test]
+    fn causes_are_kept_and_shown() {
+        let io = std::io::Error::other("connection reset");
+        let e = Error::unavailable_from("connecting to Postgres", io);
+        assert_eq!(
+            e.to_string(),
+            "a service this needs is unavailable: connecting to Postgres: connection reset"
+        );
+        assert_eq!(
+            e.source().map(ToString::to_string).as_deref(),
+            Some("connection reset")
+        );
+        let bare = Error::internal("an appended event is missing");
+        assert_eq!(
+            bare.to_string(),
+            "internal error: an appended event is missing"
+        );
+        assert!(bare.source().is_none());
+    }
+
+    #[test]
+    fn only_a_certain_fault_is_one() {
+        use diesel::result::{DatabaseErrorKind as K, Error as D};
+        let db = |kind| Error::Database(D::DatabaseError(kind, Box::new(String::from("x"))));
+        assert!(db(K::UniqueViolation).is_fault());
+        assert!(db(K::CheckViolation).is_fault());
+        assert!(!db(K::ClosedConnection).is_fault());
+        assert!(!db(K::SerializationFailure).is_fault());
+        assert!(!db(K::Unknown).is_fault());
+        assert!(Error::internal("bug").is_fault());
+        assert!(!Error::unavailable("redis").is_fault());
     }
 }

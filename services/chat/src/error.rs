@@ -70,9 +70,10 @@ impl ResponseError for UpgradeError {
 }
 
 /// The `error` frame for a failed request; `reference` is its nonce or room.
-/// A user's mistake keeps its own code; only a dependency being down
-/// becomes `unavailable` (which tells the client to resend). The whole
-/// mapping, exhaustively.
+/// A user's mistake keeps its own code; a dependency being down (or a
+/// database error that may pass) becomes `unavailable`, which tells the
+/// client to resend; a fault of the server becomes `internal`, which does
+/// not. The whole mapping, exhaustively.
 pub fn error_frame(e: &common::Error, reference: Option<String>) -> ByteString {
     use common::Error as C;
     let (code, message) = match e {
@@ -88,7 +89,11 @@ pub fn error_frame(e: &common::Error, reference: Option<String>) -> ByteString {
         C::NotFound(Entity::User | Entity::Resource) => (Code::BadRequest, e.to_string()),
         C::Forbidden(m) | C::Unauthenticated(m) => (Code::Forbidden, (*m).to_owned()),
         C::Denied { code, message } => (*code, (*message).to_owned()),
-        C::Busy | C::Unavailable(_) | C::Database(_) | C::Redis(_) | C::Internal(_) => {
+        C::Database(_) | C::Internal { .. } if e.is_fault() => {
+            tracing::error!(error = %e, "request failed on a fault of the server");
+            (Code::Internal, "the server failed on this request; it was not done, and resending it will not help".into())
+        }
+        C::Busy | C::Unavailable { .. } | C::Database(_) | C::Redis(_) | C::Internal { .. } => {
             tracing::warn!(error = %e, "request failed on a dependency");
             (Code::Unavailable, "storage or broker unavailable: the message was not stored; resend it with the same nonce".into())
         }
@@ -147,10 +152,16 @@ mod tests {
 
     #[test]
     fn only_a_dependency_down_asks_for_a_resend() {
+        assert_eq!(code_of(common::Error::unavailable("redis")), "unavailable");
         assert_eq!(
-            code_of(common::Error::Unavailable("redis".into())),
-            "unavailable"
+            code_of(common::Error::internal("an appended event is missing")),
+            "internal"
         );
+        use diesel::result::{DatabaseErrorKind as K, Error as D};
+        let db = |kind| common::Error::Database(D::DatabaseError(kind, Box::new(String::new())));
+        assert_eq!(code_of(db(K::CheckViolation)), "internal");
+        assert_eq!(code_of(db(K::ClosedConnection)), "unavailable");
+        assert_eq!(code_of(db(K::Unknown)), "unavailable");
         assert_eq!(
             code_of(common::Error::invalid("body", Code::TooLong, "too long")),
             "too_long"

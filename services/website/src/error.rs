@@ -65,8 +65,8 @@ impl Error {
     /// Parsers never give an empty list; if one did, it would still answer.
     pub fn first_of(problems: Vec<common::Error>) -> Self {
         let first = problems.into_iter().next();
-        Self::Core(first.unwrap_or(common::Error::Internal(
-            "a form was refused without a problem".into(),
+        Self::Core(first.unwrap_or(common::Error::internal(
+            "a form was refused without a problem",
         )))
     }
 
@@ -83,14 +83,14 @@ impl Error {
                 C::Forbidden(_) => (StatusCode::FORBIDDEN, Code::Forbidden),
                 C::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, Code::RateLimited),
                 C::Busy => (StatusCode::SERVICE_UNAVAILABLE, Code::Busy),
-                C::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, Code::Unavailable),
+                C::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, Code::Unavailable),
                 C::Database(diesel::result::Error::NotFound) => {
                     (StatusCode::NOT_FOUND, Code::NotFound)
                 }
                 C::Database(_) | C::Redis(_) if e.is_unavailable() => {
                     (StatusCode::SERVICE_UNAVAILABLE, Code::Unavailable)
                 }
-                C::Database(_) | C::Redis(_) | C::Internal(_) => {
+                C::Database(_) | C::Redis(_) | C::Internal { .. } => {
                     (StatusCode::INTERNAL_SERVER_ERROR, Code::Internal)
                 }
             },
