@@ -58,7 +58,7 @@ pub fn build_pool(
         .recycle_timeout(Some(Duration::from_secs(5)))
         .runtime(deadpool::Runtime::Tokio1)
         .build()
-        .map_err(|e| Error::Internal(format!("building the database pool: {e}")))
+        .map_err(|e| Error::internal_from("building the database pool", e))
 }
 
 /// Brings a database up to date: every pending migration, then the seed, all
@@ -78,26 +78,26 @@ pub async fn migrate(database_url: &str) -> Result<Vec<String>> {
             .worker_threads(1)
             .enable_all()
             .build()
-            .map_err(|e| Error::Internal(format!("migration runtime: {e}")))
+            .map_err(|e| Error::internal_from("migration runtime", e))
             .and_then(|rt| rt.block_on(migrate_on_multi_thread(&url)));
         let _ = done.send(outcome);
     });
     result
         .await
-        .map_err(|_| Error::Internal("the migration thread died".into()))?
+        .map_err(|_| Error::internal("the migration thread died"))?
 }
 
 async fn migrate_on_multi_thread(database_url: &str) -> Result<Vec<String>> {
     let mut conn = AsyncPgConnection::establish(database_url)
         .await
-        .map_err(|e| Error::Unavailable(format!("connecting to Postgres: {e}")))?;
+        .map_err(|e| Error::unavailable_from("connecting to Postgres", e))?;
     conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))
         .await?;
     let mut harness = AsyncMigrationHarness::new(conn);
     let applied = harness
         .run_pending_migrations(MIGRATIONS)
         .map(|versions| versions.iter().map(ToString::to_string).collect::<Vec<_>>())
-        .map_err(|e| Error::Internal(format!("running migrations: {e}")));
+        .map_err(|e| Error::internal_from("running migrations", e));
     let mut conn = harness.into_inner();
     let seeded = match &applied {
         Ok(_) => conn.batch_execute(SEED_SQL).await.map_err(Error::from),

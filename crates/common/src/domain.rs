@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 /// Declares a string newtype with `as_str`, `Display` and `into_inner`.
 macro_rules! string_newtype {
@@ -86,7 +86,7 @@ impl Username {
         if s.is_empty() {
             return Err(Error::invalid(
                 "username",
-                "username_missing",
+                Code::UsernameMissing,
                 "Choose a username.",
             ));
         }
@@ -96,14 +96,14 @@ impl Username {
         {
             return Err(Error::invalid(
                 "username",
-                "username_invalid",
+                Code::UsernameInvalid,
                 "A username may only use letters A-Z, digits, '_', '.' and '-'.",
             ));
         }
         if !(Self::MIN..=Self::MAX).contains(&s.len()) {
             return Err(Error::invalid(
                 "username",
-                "username_length",
+                Code::UsernameLength,
                 format!(
                     "A username is {} to {} characters long.",
                     Self::MIN,
@@ -125,21 +125,21 @@ impl Email {
         let bad = || {
             Error::invalid(
                 "email",
-                "email_invalid",
+                Code::EmailInvalid,
                 "Enter a valid e-mail address, like ann@example.com.",
             )
         };
         if s.is_empty() {
             return Err(Error::invalid(
                 "email",
-                "email_missing",
+                Code::EmailMissing,
                 "Enter your e-mail address.",
             ));
         }
         if s.len() > Self::MAX {
             return Err(Error::invalid(
                 "email",
-                "email_length",
+                Code::EmailLength,
                 "An e-mail address is at most 254 characters long.",
             ));
         }
@@ -177,14 +177,14 @@ impl Password {
         if n == 0 {
             return Err(Error::invalid(
                 "password",
-                "password_missing",
+                Code::PasswordMissing,
                 "Choose a password.",
             ));
         }
         if !(Self::MIN..=Self::MAX).contains(&n) {
             return Err(Error::invalid(
                 "password",
-                "password_length",
+                Code::PasswordLength,
                 format!(
                     "A password is {} to {} characters long.",
                     Self::MIN,
@@ -210,21 +210,21 @@ impl RoomName {
         if s.is_empty() {
             return Err(Error::invalid(
                 "name",
-                "name_missing",
+                Code::NameMissing,
                 "Give the room a name.",
             ));
         }
         if char_count(s) > Self::MAX {
             return Err(Error::invalid(
                 "name",
-                "name_length",
+                Code::NameLength,
                 "A room name is at most 64 characters long.",
             ));
         }
         if has_control(s, &[]) {
             return Err(Error::invalid(
                 "name",
-                "name_invalid",
+                Code::NameInvalid,
                 "A room name cannot contain control characters.",
             ));
         }
@@ -241,14 +241,14 @@ impl Topic {
         if char_count(s) > Self::MAX {
             return Err(Error::invalid(
                 "topic",
-                "topic_length",
+                Code::TopicLength,
                 "A topic is at most 256 characters long.",
             ));
         }
         if has_control(s, &[]) {
             return Err(Error::invalid(
                 "topic",
-                "topic_invalid",
+                Code::TopicInvalid,
                 "A topic cannot contain control characters.",
             ));
         }
@@ -270,19 +270,19 @@ impl MessageBody {
             raw.trim()
         };
         if s.is_empty() {
-            return Err(Error::invalid("body", "empty", "message body is empty"));
+            return Err(Error::invalid("body", Code::Empty, "message body is empty"));
         }
         if char_count(s) > Self::MAX {
             return Err(Error::invalid(
                 "body",
-                "too_long",
+                Code::TooLong,
                 "message body is over 4000 characters",
             ));
         }
         if has_control(s, &['\n', '\t']) {
             return Err(Error::invalid(
                 "body",
-                "bad_request",
+                Code::BadRequest,
                 "message body contains control characters (only newline and tab are allowed)",
             ));
         }
@@ -299,7 +299,7 @@ impl Nonce {
         if n == 0 || n > Self::MAX || has_control(raw, &[]) {
             return Err(Error::invalid(
                 "nonce",
-                "bad_request",
+                Code::BadRequest,
                 "nonce must be 1 to 64 characters without control characters",
             ));
         }
@@ -313,7 +313,7 @@ mod tests {
 
     fn code(r: Result<impl Sized>) -> &'static str {
         match r {
-            Err(Error::Invalid { code, .. }) => code,
+            Err(Error::Invalid { code, .. }) => code.as_str(),
             Err(e) => panic!("unexpected error {e:?}"),
             Ok(_) => "ok",
         }

@@ -8,7 +8,7 @@ use std::fmt;
 
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 /// A picker's common reactions, each in the form [`Emoji::parse`] stores.
 pub const COMMON: &[&str] = &[
@@ -30,7 +30,7 @@ impl Emoji {
     /// whitespace is refused, not trimmed: a client sends the emoji itself.
     pub fn parse(s: &str) -> Result<Self> {
         if s.is_empty() {
-            return Err(Error::invalid("emoji", "bad_emoji", "Choose an emoji."));
+            return Err(Error::invalid("emoji", Code::BadEmoji, "Choose an emoji."));
         }
         // Checked before the lookup: qualifying only ever adds bytes.
         if s.len() > Self::MAX_BYTES {
@@ -39,7 +39,7 @@ impl Emoji {
         let stored = emojis::get(s).map(emojis::Emoji::as_str).ok_or_else(|| {
             Error::invalid(
                 "emoji",
-                "bad_emoji",
+                Code::BadEmoji,
                 "A reaction is exactly one emoji, like 👍, with nothing around it.",
             )
         })?;
@@ -51,7 +51,7 @@ impl Emoji {
         if stored.graphemes(true).nth(1).is_some() {
             return Err(Error::invalid(
                 "emoji",
-                "bad_emoji",
+                Code::BadEmoji,
                 "A reaction is one emoji, not several.",
             ));
         }
@@ -67,7 +67,7 @@ impl Emoji {
 fn too_long() -> Error {
     Error::invalid(
         "emoji",
-        "bad_emoji",
+        Code::BadEmoji,
         "That emoji is too long for a reaction (at most 16 bytes); pick a simpler one.",
     )
 }
@@ -106,7 +106,7 @@ mod tests {
         match Emoji::parse(s) {
             Err(Error::Invalid {
                 field: "emoji",
-                code: "bad_emoji",
+                code: Code::BadEmoji,
                 ..
             }) => {}
             other => panic!("{s:?} should be refused with bad_emoji, got {other:?}"),

@@ -5,7 +5,7 @@
 use diesel_async::AsyncPgConnection;
 
 use crate::access::{self, Role, RoomFacts};
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 use crate::store::{members, rooms};
 
 /// The room if `user_id` may read it, with their role; a room they may not
@@ -17,11 +17,11 @@ pub async fn readable(
 ) -> Result<(RoomFacts, Option<Role>)> {
     let room = rooms::facts(conn, room_id)
         .await?
-        .ok_or(Error::NotFound("room"))?;
+        .ok_or(Error::NotFound(Entity::Room))?;
     let role = members::role(conn, room_id, user_id).await?;
     if access::may_read(&room, user_id, role) {
         Ok((room, role))
     } else {
-        Err(Error::NotFound("room"))
+        Err(Error::NotFound(Entity::Room))
     }
 }

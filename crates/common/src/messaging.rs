@@ -12,7 +12,7 @@ use crate::config::CommonConfig;
 use crate::db::DbPool;
 use crate::domain::{MessageBody, Nonce};
 use crate::emoji::Emoji;
-use crate::error::{Error, Result};
+use crate::error::{Code, Entity, Error, Result};
 use crate::fanout;
 use crate::markdown;
 use crate::protocol::{ServerFrame, UserRef};
@@ -146,11 +146,11 @@ impl Messenger {
             .await?
             .first()
             .map(|(_, last)| *last)
-            .ok_or(Error::NotFound("room"))?;
+            .ok_or(Error::NotFound(Entity::Room))?;
         if !(0..=last_seq).contains(&seq) {
             return Err(Error::invalid(
                 "seq",
-                "bad_read_mark",
+                Code::BadReadMark,
                 format!("a read mark must be between 0 and the room's last seq ({last_seq})"),
             ));
         }
@@ -160,14 +160,14 @@ impl Messenger {
         if mark > seq {
             return Err(Error::conflict(
                 "seq",
-                "read_mark_behind",
+                Code::ReadMarkBehind,
                 format!("the read mark is already at {mark}; it only moves forward"),
             ));
         }
         let state = members::unread(&mut conn, user_id, Some(&[room_id]))
             .await?
             .pop()
-            .ok_or(Error::NotFound("room"))?;
+            .ok_or(Error::NotFound(Entity::Room))?;
         drop(conn);
         self.announce_unread(user_id, &state).await;
         Ok(state)

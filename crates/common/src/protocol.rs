@@ -6,6 +6,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::Code;
+
 /// A user as other users see them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserRef {
@@ -176,9 +178,14 @@ pub enum ServerFrame {
 }
 
 impl ServerFrame {
-    /// The frame as sent on the wire. Serializing these types cannot fail.
+    /// The frame as sent on the wire. Serializing these types cannot fail
+    /// today; if it ever did, the failure is logged and an `error` frame
+    /// (`internal`) goes out in its place, never an empty frame.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "a server frame could not be serialized");
+            unwritable_frame()
+        })
     }
 
     /// `(room, seq)` of a sequenced frame (a room event); `None` for the
@@ -192,6 +199,17 @@ impl ServerFrame {
             _ => None,
         }
     }
+}
+
+/// The `error` frame sent in place of one that could not be serialized,
+/// built without serializing a frame.
+fn unwritable_frame() -> String {
+    serde_json::json!({
+        "type": "error",
+        "code": Code::Internal,
+        "message": "the server could not write this frame",
+    })
+    .to_string()
 }
 
 /// Every frame a client sends (protocol.md "Client -> server").
@@ -507,6 +525,19 @@ mod tests {
                 Some(frame.clone())
             );
             assert_eq!(frame.to_json(), json);
+        }
+    }
+
+    #[test]
+    fn a_frame_that_cannot_be_written_becomes_an_error_frame() {
+        match serde_json::from_str::<ServerFrame>(&unwritable_frame()) {
+            Ok(ServerFrame::Error {
+                code, reference, ..
+            }) => {
+                assert_eq!(code, Code::Internal.as_str());
+                assert_eq!(reference, None);
+            }
+            other => panic!("not an error frame: {other:?}"),
         }
     }
 

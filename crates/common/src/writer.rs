@@ -6,6 +6,7 @@
 //! message is written at once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -56,10 +57,10 @@ impl EventWriter {
                 reply,
             })
             .await
-            .map_err(|_| Error::Unavailable("the event writer stopped".into()))?;
+            .map_err(|_| Error::unavailable("the event writer stopped"))?;
         answer
             .await
-            .map_err(|_| Error::Unavailable("the event writer stopped".into()))?
+            .map_err(|_| Error::unavailable("the event writer stopped"))?
     }
 }
 
@@ -89,9 +90,12 @@ async fn write(pool: &DbPool, policy: &Policy, room_id: i64, batch: Vec<Job>) {
             }
         }
         Err(e) => {
-            if !matches!(e, Error::NotFound(_)) {
+            if e.is_fault() {
+                tracing::error!(error = %e, room.id = room_id, events = batch.len(), "appending a batch failed");
+            } else if !matches!(e, Error::NotFound(_)) {
                 tracing::warn!(error = %e, room.id = room_id, events = batch.len(), "appending a batch failed");
             }
+            let e = Arc::new(e);
             for job in batch {
                 let _ = job.reply.send(Err(share(&e)));
             }
@@ -99,12 +103,63 @@ async fn write(pool: &DbPool, policy: &Policy, room_id: i64, batch: Vec<Job>) {
     }
 }
 
-/// The error each sender of a failed batch gets (errors are not `Clone`).
-fn share(e: &Error) -> Error {
-    match e {
-        Error::NotFound(what) => Error::NotFound(what),
-        e if e.is_unavailable() => Error::Unavailable(e.to_string()),
-        Error::Database(_) => Error::Unavailable(format!("storing failed: {e}")),
-        e => Error::Internal(e.to_string()),
+/// The error each sender of a failed batch gets (errors are not `Clone`):
+/// the batch's own error, shared as the cause. A dependency down, or a
+/// database error that may pass, is `Unavailable` (resend); a fault of the
+/// server (a violated constraint, a broken invariant) stays `Internal`, so
+/// no client is told to resend what will fail again.
+fn share(e: &Arc<Error>) -> Error {
+    const WHAT: &str = "storing a batch of events";
+    match &**e {
+        Error::NotFound(what) => Error::NotFound(*what),
+        inner if inner.is_unavailable() => Error::unavailable_from(WHAT, Arc::clone(e)),
+        Error::Database(_) if !e.is_fault() => Error::unavailable_from(WHAT, Arc::clone(e)),
+        _ => Error::internal_from(WHAT, Arc::clone(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use diesel::result::{DatabaseErrorKind as K, Error as D};
+
+    use super::*;
+
+    fn database(kind: K) -> Arc<Error> {
+        Arc::new(Error::Database(D::DatabaseError(
+            kind,
+            Box::new(String::from("boom")),
+        )))
+    }
+
+    #[test]
+    fn a_violated_constraint_is_no_reason_to_resend() {
+        let shared = share(&database(K::CheckViolation));
+        assert!(matches!(shared, Error::Internal { .. }), "{shared:?}");
+        assert_eq!(
+            shared.source().map(ToString::to_string).as_deref(),
+            Some("database error: boom")
+        );
+    }
+
+    #[test]
+    fn a_database_error_that_may_pass_asks_for_a_resend() {
+        for kind in [K::ClosedConnection, K::SerializationFailure, K::Unknown] {
+            let shared = share(&database(kind));
+            assert!(matches!(shared, Error::Unavailable { .. }), "{shared:?}");
+            assert!(shared.to_string().ends_with("database error: boom"));
+        }
+        let pool = share(&Arc::new(Error::unavailable("database pool")));
+        assert!(matches!(pool, Error::Unavailable { .. }), "{pool:?}");
+    }
+
+    #[test]
+    fn a_missing_room_stays_a_missing_room() {
+        let shared = share(&Arc::new(Error::NotFound(crate::error::Entity::Room)));
+        assert!(matches!(
+            shared,
+            Error::NotFound(crate::error::Entity::Room)
+        ));
     }
 }

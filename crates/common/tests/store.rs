@@ -4,6 +4,7 @@
 
 use common::domain::{Email, MessageBody, Nonce, RoomName, Topic, Username};
 use common::emoji::Emoji;
+use common::error::Entity;
 use common::protocol::{ServerFrame, UserRef};
 use common::store::events::{self, Appended, Change, EventDraft, Policy};
 use common::store::{members, messages, rooms, sessions, users};
@@ -231,7 +232,7 @@ async fn deleting_a_room_takes_its_log_and_messages_with_it() {
     rooms::delete(&mut conn, room).await.unwrap();
     assert!(matches!(
         rooms::find(&mut conn, room).await,
-        Err(Error::NotFound("room"))
+        Err(Error::NotFound(Entity::Room))
     ));
     assert!(
         events::after(&mut conn, room, 0, 10)
@@ -241,7 +242,7 @@ async fn deleting_a_room_takes_its_log_and_messages_with_it() {
     );
     assert!(matches!(
         rooms::delete(&mut conn, room).await,
-        Err(Error::NotFound("room"))
+        Err(Error::NotFound(Entity::Room))
     ));
 }
 
@@ -402,7 +403,7 @@ async fn messages_take_consecutive_seqs_and_a_repeated_nonce_is_stored_once() {
     )
     .await;
     assert!(
-        matches!(missing, Err(Error::NotFound("room"))),
+        matches!(missing, Err(Error::NotFound(Entity::Room))),
         "{missing:?}"
     );
 }

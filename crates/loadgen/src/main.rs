@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use common::auth::keys::SigningKeyMaterial;
 use common::auth::token::TokenIssuer;
 use common::domain::{Email, RoomName, Topic, Username};
+use common::error::Code;
 use common::protocol::{ClientFrame, ServerFrame};
 use common::store::{rooms, sessions, users};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -208,7 +209,7 @@ async fn client(plan: ClientPlan, signals: Signals) -> Result<Observed, Failure>
                         }
                     }
                     Ok(ServerFrame::Error { code, .. }) => {
-                        if code == "rate_limited" { seen.rate_limited += 1 } else { seen.errors += 1 }
+                        if code == Code::RateLimited.as_str() { seen.rate_limited += 1 } else { seen.errors += 1 }
                     }
                     _ => {}
                 },

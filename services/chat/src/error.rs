@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use bytestring::ByteString;
+use common::error::{Code, Entity};
 use common::protocol::ServerFrame;
 
 /// Why an upgrade to WebSocket is refused, before any socket opens.
@@ -27,13 +28,14 @@ pub enum UpgradeError {
 }
 
 impl UpgradeError {
-    fn code(&self) -> &'static str {
+    /// The stable code of the refusal's JSON body.
+    pub fn code(&self) -> Code {
         match self {
-            Self::Unauthenticated(_) => "unauthenticated",
-            Self::CrossOrigin => "cross_origin",
-            Self::TooManyConnections => "too_many_connections",
-            Self::Unavailable => "unavailable",
-            Self::NotWebSocket(_) => "bad_request",
+            Self::Unauthenticated(_) => Code::Unauthenticated,
+            Self::CrossOrigin => Code::CrossOrigin,
+            Self::TooManyConnections => Code::TooManyConnections,
+            Self::Unavailable => Code::Unavailable,
+            Self::NotWebSocket(_) => Code::BadRequest,
         }
     }
 }
@@ -68,39 +70,41 @@ impl ResponseError for UpgradeError {
 }
 
 /// The `error` frame for a failed request; `reference` is its nonce or room.
-/// A user's mistake keeps its own code; only a dependency being down
-/// becomes `unavailable` (which tells the client to resend).
+/// A user's mistake keeps its own code; a dependency being down (or a
+/// database error that may pass) becomes `unavailable`, which tells the
+/// client to resend; a fault of the server becomes `internal`, which does
+/// not. The whole mapping, exhaustively.
 pub fn error_frame(e: &common::Error, reference: Option<String>) -> ByteString {
     use common::Error as C;
     let (code, message) = match e {
         C::Invalid { code, message, .. } | C::Conflict { code, message, .. } => {
             (*code, message.to_string())
         }
-        C::RateLimited { .. } => ("rate_limited", e.to_string()),
-        C::NotFound("room") => ("room_not_found", "there is no such room".to_owned()),
-        C::NotFound("message") => ("message_not_found", "there is no such message".to_owned()),
+        C::RateLimited { .. } => (Code::RateLimited, e.to_string()),
+        C::NotFound(Entity::Room) => (Code::RoomNotFound, "there is no such room".to_owned()),
+        C::NotFound(Entity::Message) => {
+            (Code::MessageNotFound, "there is no such message".to_owned())
+        }
         // Something else the request named does not exist: the client's mistake.
-        C::NotFound(_) => ("bad_request", e.to_string()),
-        C::Forbidden(m) | C::Unauthenticated(m) => ("forbidden", (*m).to_owned()),
+        C::NotFound(Entity::User | Entity::Resource) => (Code::BadRequest, e.to_string()),
+        C::Forbidden(m) | C::Unauthenticated(m) => (Code::Forbidden, (*m).to_owned()),
         C::Denied { code, message } => (*code, (*message).to_owned()),
-        _ => {
+        C::Database(_) | C::Internal { .. } if e.is_fault() => {
+            tracing::error!(error = %e, "request failed on a fault of the server");
+            (Code::Internal, "the server failed on this request; it was not done, and resending it will not help".into())
+        }
+        C::Busy | C::Unavailable { .. } | C::Database(_) | C::Redis(_) | C::Internal { .. } => {
             tracing::warn!(error = %e, "request failed on a dependency");
-            ("unavailable", "storage or broker unavailable: the message was not stored; resend it with the same nonce".into())
+            (Code::Unavailable, "storage or broker unavailable: the message was not stored; resend it with the same nonce".into())
         }
     };
-    ServerFrame::Error {
-        code: code.into(),
-        message,
-        reference,
-    }
-    .to_json()
-    .into()
+    protocol_error(code, message, reference)
 }
 
 /// An `error` frame for a request the protocol refuses, or for a failure
 /// whose wording depends on the request (a join that cannot be served).
 pub fn protocol_error(
-    code: &str,
+    code: Code,
     message: impl Into<String>,
     reference: Option<String>,
 ) -> ByteString {
@@ -126,28 +130,40 @@ mod tests {
 
     #[test]
     fn a_missing_thing_is_named_by_what_is_missing() {
-        assert_eq!(code_of(common::Error::NotFound("room")), "room_not_found");
         assert_eq!(
-            code_of(common::Error::NotFound("message")),
+            code_of(common::Error::NotFound(Entity::Room)),
+            "room_not_found"
+        );
+        assert_eq!(
+            code_of(common::Error::NotFound(Entity::Message)),
             "message_not_found"
         );
-        assert_eq!(code_of(common::Error::NotFound("user")), "bad_request");
+        assert_eq!(
+            code_of(common::Error::NotFound(Entity::User)),
+            "bad_request"
+        );
     }
 
     #[test]
     fn a_conflict_keeps_its_own_code() {
-        let e = common::Error::conflict("name", "name_taken", "A room with that name exists.");
+        let e = common::Error::conflict("name", Code::NameTaken, "A room with that name exists.");
         assert_eq!(code_of(e), "name_taken");
     }
 
     #[test]
     fn only_a_dependency_down_asks_for_a_resend() {
+        assert_eq!(code_of(common::Error::unavailable("redis")), "unavailable");
         assert_eq!(
-            code_of(common::Error::Unavailable("redis".into())),
-            "unavailable"
+            code_of(common::Error::internal("an appended event is missing")),
+            "internal"
         );
+        use diesel::result::{DatabaseErrorKind as K, Error as D};
+        let db = |kind| common::Error::Database(D::DatabaseError(kind, Box::new(String::new())));
+        assert_eq!(code_of(db(K::CheckViolation)), "internal");
+        assert_eq!(code_of(db(K::ClosedConnection)), "unavailable");
+        assert_eq!(code_of(db(K::Unknown)), "unavailable");
         assert_eq!(
-            code_of(common::Error::invalid("body", "too_long", "too long")),
+            code_of(common::Error::invalid("body", Code::TooLong, "too long")),
             "too_long"
         );
     }

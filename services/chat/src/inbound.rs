@@ -3,6 +3,7 @@
 //! closes the connection (protocol.md: 1007 for a frame that is not a JSON
 //! object).
 
+use common::error::Code;
 use common::protocol::ClientFrame;
 
 /// The close code for a text frame that is not a JSON object.
@@ -16,7 +17,7 @@ pub enum Inbound {
     /// Answer with an `error` frame and keep the connection.
     Reject {
         /// The stable error code.
-        code: &'static str,
+        code: Code,
         /// What was wrong, for a human.
         message: String,
         /// The frame's nonce, else its room, echoed as `ref`.
@@ -49,7 +50,7 @@ pub fn classify(text: &str) -> Inbound {
         .map(|r| r.chars().take(64).collect());
     match object.get("type").and_then(|t| t.as_str()) {
         None => Inbound::Reject {
-            code: "bad_request",
+            code: Code::BadRequest,
             message: "a frame needs a string \"type\"".into(),
             reference,
         },
@@ -59,7 +60,7 @@ pub fn classify(text: &str) -> Inbound {
                 .map(|e| e.to_string())
                 .unwrap_or_else(|| "malformed frame".into());
             Inbound::Reject {
-                code: "bad_request",
+                code: Code::BadRequest,
                 message: format!("bad {t} frame: {detail}"),
                 reference,
             }
@@ -67,7 +68,7 @@ pub fn classify(text: &str) -> Inbound {
         Some(t) => {
             let shown: String = t.chars().take(32).collect();
             Inbound::Reject {
-                code: "unknown_type",
+                code: Code::UnknownType,
                 message: format!("unknown frame type {shown:?}"),
                 reference,
             }

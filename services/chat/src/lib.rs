@@ -72,8 +72,8 @@ impl Chat {
         let client = redis::Client::open(config.common.redis_url.expose().as_str())?;
         let instance = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let prefix = config.common.redis_prefix.clone();
-        let metrics = Metrics::new()
-            .map_err(|e| common::Error::Internal(format!("metrics registry: {e}")))?;
+        let metrics =
+            Metrics::new().map_err(|e| common::Error::internal_from("metrics registry", e))?;
         let metrics = Arc::new(metrics);
         let registry = Arc::new(Registry::default());
         let (sink, inbox) = delivery::sink();

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytestring::ByteString;
+use common::error::Code;
 use common::guard;
 use common::messaging::Messenger;
 use common::protocol::{ClientFrame, ServerFrame};
@@ -166,11 +167,11 @@ impl Requests {
         let reference = Some(room.to_string());
         if since.is_some_and(|s| s < 0) {
             let msg = "since must be 0 or more";
-            return Step::Reply(protocol_error("bad_request", msg, reference));
+            return Step::Reply(protocol_error(Code::BadRequest, msg, reference));
         }
         if !self.joined.contains(&room) && self.joined.len() >= MAX_ROOMS {
             let msg = "a connection can be in at most 100 rooms";
-            return Step::Reply(protocol_error("bad_request", msg, reference));
+            return Step::Reply(protocol_error(Code::BadRequest, msg, reference));
         }
         let readable = async {
             let mut conn = self.state.pool.get().await?;
@@ -187,7 +188,7 @@ impl Requests {
     fn leave(&mut self, room: i64) -> Step {
         if !self.joined.remove(&room) {
             let msg = "this connection is not in that room";
-            return Step::Reply(protocol_error("not_joined", msg, Some(room.to_string())));
+            return Step::Reply(protocol_error(Code::NotJoined, msg, Some(room.to_string())));
         }
         self.state.hub.leave(room, self.me.conn);
         Step::Reply(ServerFrame::Left { room }.to_json().into())
@@ -203,7 +204,7 @@ impl Requests {
     {
         if !self.joined.contains(&room) {
             let msg = "join the room before changing anything in it";
-            return Step::Reply(protocol_error("not_joined", msg, Some(nonce)));
+            return Step::Reply(protocol_error(Code::NotJoined, msg, Some(nonce)));
         }
         self.typing.reset(room);
         let state = self.state.clone();
@@ -230,7 +231,7 @@ impl Requests {
     async fn typing(&mut self, room: i64) -> Step {
         if !self.joined.contains(&room) {
             let msg = "join the room first";
-            return Step::Reply(protocol_error("not_joined", msg, Some(room.to_string())));
+            return Step::Reply(protocol_error(Code::NotJoined, msg, Some(room.to_string())));
         }
         if !self.typing.allow(room, Instant::now()) {
             return Step::Continue;

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use bytestring::ByteString;
 use common::db::DbPool;
+use common::error::Code;
 use common::protocol::ServerFrame;
 use common::store::rooms;
 use tokio::sync::mpsc;
@@ -149,11 +150,11 @@ pub async fn run(
         Ok(found) => found
             .first()
             .map(|&(_, last)| last)
-            .ok_or(("room_not_found", "there is no such room")),
+            .ok_or((Code::RoomNotFound, "there is no such room")),
         Err(e) => {
             tracing::warn!(error = %e, room.id = id, "room cannot start; its joins are refused");
             Err((
-                "unavailable",
+                Code::Unavailable,
                 "the room cannot be opened right now; try again",
             ))
         }
@@ -205,7 +206,7 @@ pub async fn run(
 
 fn refuse_joins(
     control: &mut mpsc::UnboundedReceiver<Control>,
-    code: &str,
+    code: Code,
     message: &str,
     room: i64,
 ) {

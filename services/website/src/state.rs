@@ -66,7 +66,7 @@ impl AppState {
                 &config.common,
             ),
             metrics: Metrics::new()
-                .map_err(|e| common::Error::Internal(format!("defining the metrics: {e}")))?,
+                .map_err(|e| common::Error::internal_from("defining the metrics", e))?,
             csrf_key: config.signing_key.derive_secret("csrf"),
             redis,
             pool,

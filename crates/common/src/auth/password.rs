@@ -36,7 +36,7 @@ impl PasswordHasher {
         let dummy_hash: Arc<str> =
             tokio::task::spawn_blocking(|| hash_now(b"parley dummy password for timing"))
                 .await
-                .map_err(|e| Error::Internal(format!("hashing task: {e}")))??
+                .map_err(|e| Error::internal_from("hashing task", e))??
                 .into();
         Ok(Self {
             admission: Arc::new(Semaphore::new(running.max(1) + waiting)),
@@ -68,7 +68,7 @@ impl PasswordHasher {
             hash_now(password.as_bytes())
         })
         .await
-        .map_err(|e| Error::Internal(format!("hashing task: {e}")))?
+        .map_err(|e| Error::internal_from("hashing task", e))?
     }
 
     /// Whether `password` matches `stored`. With no stored hash (unknown
@@ -86,7 +86,7 @@ impl PasswordHasher {
                 .is_ok()
         })
         .await
-        .map_err(|e| Error::Internal(format!("verifying task: {e}")))?;
+        .map_err(|e| Error::internal_from("verifying task", e))?;
         Ok(known && matched)
     }
 }
@@ -95,7 +95,7 @@ fn hash_now(password: &[u8]) -> Result<String> {
     argon2()
         .hash_password(password)
         .map(|h| h.to_string())
-        .map_err(|e| Error::Internal(format!("hashing a password: {e}")))
+        .map_err(|e| Error::internal_from("hashing a password", e))
 }
 
 #[cfg(test)]

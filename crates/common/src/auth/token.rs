@@ -123,7 +123,7 @@ impl TokenIssuer {
         header.typ = Some(TYP.to_owned());
         header.kid = Some(self.kid.clone());
         let token = jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|e| Error::Internal(format!("signing a token: {e}")))?;
+            .map_err(|e| Error::internal_from("signing a token", e))?;
         Ok((token, claims))
     }
 }

@@ -16,7 +16,7 @@ use super::{members, reactions, rooms};
 use crate::access;
 use crate::domain::{MessageBody, Nonce};
 use crate::emoji::Emoji;
-use crate::error::{Error, Result};
+use crate::error::{Code, Entity, Error, Result};
 use crate::protocol::{
     ChatMessage, MessageEdited, ReactionChanged, ReplyRef, ServerFrame, UserRef,
 };
@@ -117,15 +117,15 @@ enum Refusal {
 impl From<Refusal> for Error {
     fn from(r: Refusal) -> Self {
         match r {
-            Refusal::RoomNotFound => Error::NotFound("room"),
-            Refusal::MessageNotFound => Error::NotFound("message"),
+            Refusal::RoomNotFound => Error::NotFound(Entity::Room),
+            Refusal::MessageNotFound => Error::NotFound(Entity::Message),
             Refusal::NotAuthor => Error::Denied {
-                code: "not_author",
+                code: Code::NotAuthor,
                 message: "only its author can edit a message",
             },
             Refusal::EditWindowClosed => Error::conflict(
                 "id",
-                "edit_window_closed",
+                Code::EditWindowClosed,
                 "this message can no longer be edited",
             ),
             Refusal::NotAllowedToDelete => Error::Forbidden(
@@ -183,9 +183,16 @@ pub async fn append_batch(
             .await
         {
             Err(Error::Database(e))
-                if super::unique_violation(&e) == Some("room_events_room_user_nonce_key")
-                    && attempt < 3 =>
+                if super::unique_violation(&e) == Some("room_events_room_user_nonce_key") =>
             {
+                if attempt == 3 {
+                    // Not a bug: resending the same nonce answers the
+                    // event that won the race.
+                    return Err(Error::unavailable_from(
+                        "a nonce kept being stored concurrently",
+                        e,
+                    ));
+                }
                 attempt += 1;
             }
             Err(Error::Database(diesel::result::Error::RollbackTransaction))
@@ -238,7 +245,7 @@ async fn append_once(
         Care::Full => Some(
             rooms::lock(conn, room_id)
                 .await?
-                .ok_or(Error::NotFound("room"))?,
+                .ok_or(Error::NotFound(Entity::Room))?,
         ),
     };
     let targets: Vec<i64> = drafts.iter().filter_map(|d| d.change.target()).collect();
@@ -312,12 +319,12 @@ async fn append_once(
                     joined: false,
                     ..a.clone()
                 }),
-                Err(e) => Err(Error::Internal(format!("a repeated draft failed: {e}"))),
+                Err(e) => Err(Error::internal(format!("a repeated draft failed: {e}"))),
             },
             Fate::Refused(r) => Err(r.into()),
             Fate::New(k) => events
                 .remove(&k)
-                .ok_or_else(|| Error::Internal("an appended event is missing".into())),
+                .ok_or_else(|| Error::internal("an appended event is missing")),
         });
     }
     Ok(out)
@@ -384,7 +391,7 @@ async fn stored_by_nonce(
     rows.into_iter()
         .map(|(user_id, nonce, seq, json)| {
             let frame = serde_json::from_str(&json)
-                .map_err(|e| Error::Internal(format!("stored frame {seq} unreadable: {e}")))?;
+                .map_err(|e| Error::internal_from(format!("stored frame {seq} unreadable"), e))?;
             Ok((
                 (user_id, nonce),
                 Appended {
@@ -438,7 +445,7 @@ async fn write(
         .count() as i64;
     let (last, room) = rooms::take_seqs(conn, room_id, fresh, added - removed)
         .await?
-        .ok_or(Error::NotFound("room"))?;
+        .ok_or(Error::NotFound(Entity::Room))?;
     if care == Care::Quick {
         // The seq update holds the room's lock now: ask the rules, and
         // check the whole batch in full care should they refuse anyone.
@@ -498,7 +505,7 @@ async fn write(
                 let (id, sent_at) = created
                     .get(&seq)
                     .copied()
-                    .ok_or_else(|| Error::Internal("an inserted message is missing".into()))?;
+                    .ok_or_else(|| Error::internal("an inserted message is missing"))?;
                 let reply_to = reply_to.and_then(|p| state.get(&p)).map(reply_ref);
                 let message = ChatMessage {
                     room: room_id,
@@ -646,9 +653,8 @@ async fn redact(
         .load(conn)
         .await?;
     for (room_id, seq, json) in rows {
-        let Ok(mut frame) = serde_json::from_str::<ServerFrame>(&json) else {
-            return Err(Error::Internal(format!("stored frame {seq} unreadable")));
-        };
+        let mut frame = serde_json::from_str::<ServerFrame>(&json)
+            .map_err(|e| Error::internal_from(format!("stored frame {seq} unreadable"), e))?;
         redact_frame(&mut frame, message_id);
         let redacted = frame.to_json();
         if redacted != json {

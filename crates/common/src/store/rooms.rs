@@ -7,7 +7,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use super::sql::lower;
 use crate::access::{Role, RoomFacts};
 use crate::domain::{RoomName, Topic};
-use crate::error::{Error, Result};
+use crate::error::{Code, Entity, Error, Result};
 use crate::schema::{rooms, users};
 
 /// A room as stored.
@@ -78,7 +78,7 @@ async fn insert_row(
         .await
         .map_err(|e| match super::unique_violation(&e) {
             Some("rooms_name_lower_key") => {
-                Error::conflict("name", "name_taken", "A room with that name exists.")
+                Error::conflict("name", Code::NameTaken, "A room with that name exists.")
             }
             _ => e.into(),
         })
@@ -93,7 +93,7 @@ pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<RoomView> {
         .first(conn)
         .await
         .optional()?
-        .ok_or(Error::NotFound("room"))?;
+        .ok_or(Error::NotFound(Entity::Room))?;
     Ok(with_owner(vec![row]).remove(0))
 }
 
@@ -151,7 +151,7 @@ pub async fn search(
 pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> Result<()> {
     let gone = diesel::delete(rooms::table.find(id)).execute(conn).await?;
     if gone == 0 {
-        return Err(Error::NotFound("room"));
+        return Err(Error::NotFound(Entity::Room));
     }
     Ok(())
 }

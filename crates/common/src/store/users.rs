@@ -6,7 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::sql::lower;
 use crate::domain::{Email, Username};
-use crate::error::{Error, Result};
+use crate::error::{Code, Entity, Error, Result};
 use crate::schema::users;
 
 /// An account as stored.
@@ -69,11 +69,11 @@ pub async fn insert(
         .await
         .map_err(|e| match super::unique_violation(&e) {
             Some("users_username_lower_key") => {
-                Error::conflict("username", "username_taken", "That username is taken.")
+                Error::conflict("username", Code::UsernameTaken, "That username is taken.")
             }
             Some("users_email_lower_key") => Error::conflict(
                 "email",
-                "email_taken",
+                Code::EmailTaken,
                 "An account with that e-mail already exists.",
             ),
             _ => e.into(),
@@ -106,7 +106,7 @@ pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<User> {
         .first(conn)
         .await
         .optional()?
-        .ok_or(Error::NotFound("user"))
+        .ok_or(Error::NotFound(Entity::User))
 }
 
 /// Whether a username is taken, ignoring case.

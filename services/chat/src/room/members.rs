@@ -2,6 +2,7 @@
 //! and the presence they cause (a user's first connection into the room
 //! makes them online, their last one leaving makes them offline).
 
+use common::error::Code;
 use common::protocol::{ServerFrame, UserRef};
 
 use super::{Joined, REPLAY_LIMIT, Room};
@@ -31,7 +32,7 @@ impl Room {
                     Err(e) => {
                         tracing::warn!(error = %e, room.id = room, "replay failed; the join is refused");
                         let msg = "history is unavailable right now; join again";
-                        let frame = protocol_error("unavailable", msg, Some(room.to_string()));
+                        let frame = protocol_error(Code::Unavailable, msg, Some(room.to_string()));
                         let _ = member.tx.try_send(Outbound::Frame(frame));
                         if let Some(p) = previous {
                             self.left(&p.member.user).await;

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use common::domain::{Email, Password, Username};
+use common::error::Code;
 use common::ratelimit;
 use common::store::{sessions, users};
 use common::{Error, Result};
@@ -82,7 +83,7 @@ pub async fn register(
     {
         return Err(Error::conflict(
             "username",
-            "username_taken",
+            Code::UsernameTaken,
             "That username is taken.",
         ));
     }
@@ -93,7 +94,7 @@ pub async fn register(
     {
         return Err(Error::conflict(
             "email",
-            "email_taken",
+            Code::EmailTaken,
             "An account with that e-mail already exists.",
         ));
     }

@@ -4,6 +4,7 @@
 //! and the event log asks `common::access` first, and the room page moves
 //! the reader's read mark.
 
+use common::error::Entity;
 use common::guard;
 use common::protocol::{ChatMessage, ReactionCount, UserRef};
 use common::store::events::{self, Appended};
@@ -111,7 +112,7 @@ pub async fn find(state: &AppState, viewer: &Actor, room_id: i64, id: i64) -> Re
     guard::readable(&mut conn, viewer.user_id, room_id).await?;
     messages::find(&mut conn, room_id, id, viewer.user_id)
         .await?
-        .ok_or(Error::NotFound("message"))
+        .ok_or(Error::NotFound(Entity::Message))
 }
 
 /// Moves the reader's read mark forward to `seq` (see `Messenger::read`).

@@ -3,6 +3,7 @@
 
 use common::access::Role;
 use common::domain::{RoomName, Topic};
+use common::error::Code;
 use common::fanout;
 use common::guard;
 use common::store::members::{self, Unread};
@@ -175,7 +176,7 @@ pub async fn leave(state: &AppState, actor: &Actor, room_id: i64) -> Result<()> 
         if view.is_owned_by(actor.user_id) {
             return Err(Error::conflict(
                 "room",
-                "owner_cannot_leave",
+                Code::OwnerCannotLeave,
                 "the owner cannot leave their room; delete it instead",
             ));
         }

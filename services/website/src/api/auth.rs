@@ -8,6 +8,8 @@ use super::types::{
     AvailabilityAnswer, ErrorBody, LoginAnswer, LoginBody, RegisterBody, UserEnvelope, UserJson,
 };
 use crate::actions::accounts::{self, Registration};
+use common::error::Code;
+
 use crate::error::{ApiResult, Error};
 use crate::state::AppState;
 use crate::web::auth::ApiUser;
@@ -81,7 +83,9 @@ pub async fn available(
     query: web::Query<AvailableQuery>,
 ) -> ApiResult<HttpResponse> {
     if query.username.is_none() && query.email.is_none() {
-        return Err(Error::bad_request("missing_parameter", "give username= and/or email=").into());
+        return Err(
+            Error::bad_request(Code::MissingParameter, "give username= and/or email=").into(),
+        );
     }
     let ip = client_ip(&req, &state.config.common.trusted_proxies);
     let free = accounts::availability(

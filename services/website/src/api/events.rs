@@ -9,6 +9,8 @@ use utoipa::IntoParams;
 use super::types::{ErrorBody, EventPage, MyRoomJson, MyRoomsPage, ReadBody, RoomJson};
 use crate::actions;
 use crate::actions::messages::MAX_EVENTS;
+use common::error::Code;
+
 use crate::error::{ApiResult, Error};
 use crate::state::AppState;
 use crate::web::auth::ApiUser;
@@ -36,11 +38,11 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_EVENTS).contains(&limit) {
-        return Err(Error::bad_request("bad_limit", "limit must be between 1 and 1000").into());
+        return Err(Error::bad_request(Code::BadLimit, "limit must be between 1 and 1000").into());
     }
     let after = query.after_seq.unwrap_or(0);
     if after < 0 {
-        return Err(Error::bad_request("bad_after_seq", "after_seq must be 0 or more").into());
+        return Err(Error::bad_request(Code::BadAfterSeq, "after_seq must be 0 or more").into());
     }
     let events =
         actions::messages::events(&state, user.actor(), path.into_inner(), after, limit).await?;

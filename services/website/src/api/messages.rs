@@ -3,6 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use common::Error as Core;
+use common::error::Code;
 use common::protocol::ServerFrame;
 use common::store::events::Appended;
 use serde::Deserialize;
@@ -33,7 +34,7 @@ fn message_of(appended: Appended) -> Result<common::protocol::ChatMessage, Core>
         ServerFrame::Message(m) => Ok(m),
         _ => Err(Core::conflict(
             "nonce",
-            "nonce_reused",
+            Code::NonceReused,
             "this nonce was used for another change",
         )),
     }
@@ -62,10 +63,10 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
-        return Err(Error::bad_request("bad_limit", "limit must be between 1 and 200").into());
+        return Err(Error::bad_request(Code::BadLimit, "limit must be between 1 and 200").into());
     }
     if query.before_seq.is_some_and(|b| b < 1) {
-        return Err(Error::bad_request("bad_before_seq", "before_seq must be at least 1").into());
+        return Err(Error::bad_request(Code::BadBeforeSeq, "before_seq must be at least 1").into());
     }
     let history = actions::messages::history(
         &state,

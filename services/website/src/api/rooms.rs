@@ -7,6 +7,8 @@ use utoipa::IntoParams;
 use super::types::{ErrorBody, NewRoomBody, RoomEnvelope, RoomJson, RoomPage};
 use crate::actions;
 use crate::actions::rooms::NewRoom;
+use common::error::Code;
+
 use crate::error::{ApiResult, Error};
 use crate::state::AppState;
 use crate::web::auth::ApiUser;
@@ -33,7 +35,7 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(Error::bad_request("bad_limit", "limit must be between 1 and 100").into());
+        return Err(Error::bad_request(Code::BadLimit, "limit must be between 1 and 100").into());
     }
     let q = query.q.as_deref().unwrap_or("");
     let found = actions::rooms::list(&state, q, query.cursor.as_deref(), limit).await?;

@@ -35,7 +35,7 @@ pub struct Session {
 pub(super) fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, Error> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
-        .ok_or_else(|| Error::Core(common::Error::Internal("AppState missing".into())))
+        .ok_or_else(|| Error::Core(common::Error::internal("AppState missing")))
 }
 
 /// The token a request presents: an `Authorization` header wins, and must

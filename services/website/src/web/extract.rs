@@ -4,6 +4,7 @@
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
 use actix_web::{HttpRequest, web};
+use common::error::{Code, Entity};
 
 use crate::error::{ApiError, Error, PageError};
 
@@ -26,13 +27,13 @@ fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
         }
         JsonPayloadError::Deserialize(e) if e.is_data() => Error::Core(common::Error::invalid(
             "body",
-            "invalid_body",
+            Code::InvalidBody,
             format!("the JSON body does not fit: {e}"),
         )),
         JsonPayloadError::Deserialize(e) => {
-            Error::bad_request("bad_json", format!("the body is not valid JSON: {e}"))
+            Error::bad_request(Code::BadJson, format!("the body is not valid JSON: {e}"))
         }
-        other => Error::bad_request("bad_body", format!("could not read the body: {other}")),
+        other => Error::bad_request(Code::BadBody, format!("could not read the body: {other}")),
     };
     answer(req, e)
 }
@@ -43,7 +44,7 @@ fn form_error(err: UrlencodedError, req: &HttpRequest) -> actix_web::Error {
             Error::UnsupportedMediaType("application/x-www-form-urlencoded")
         }
         UrlencodedError::Overflow { .. } => Error::PayloadTooLarge,
-        other => Error::bad_request("bad_form", format!("could not read the form: {other}")),
+        other => Error::bad_request(Code::BadForm, format!("could not read the form: {other}")),
     };
     answer(req, e)
 }
@@ -51,14 +52,14 @@ fn form_error(err: UrlencodedError, req: &HttpRequest) -> actix_web::Error {
 fn query_error(err: QueryPayloadError, req: &HttpRequest) -> actix_web::Error {
     answer(
         req,
-        Error::bad_request("bad_query", format!("bad query parameter: {err}")),
+        Error::bad_request(Code::BadQuery, format!("bad query parameter: {err}")),
     )
 }
 
 fn path_error(_: PathError, req: &HttpRequest) -> actix_web::Error {
     // `/rooms/abc` names no room: not found, like any unknown path.
     let e = if req.path().starts_with("/api/") {
-        Error::Core(common::Error::NotFound("resource"))
+        Error::Core(common::Error::NotFound(Entity::Resource))
     } else {
         Error::PageNotFound
     };
