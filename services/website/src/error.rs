@@ -54,9 +54,9 @@ pub enum Error {
 
 impl Error {
     /// A malformed request (400) with its stable code.
-    pub fn bad_request(code: impl IntoCode, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn bad_request(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
         Self::BadRequest {
-            code: code.into_code(),
+            code,
             message: message.into(),
         }
     }
@@ -136,29 +136,6 @@ impl Error {
         if status.is_server_error() {
             tracing::error!(error = %self, code = code.as_str(), "request failed");
         }
-    }
-}
-
-/// A code for [`Error::bad_request`]: a [`Code`], or its wire name from a
-/// caller not yet moved to [`Code`] (a name that is no code answers
-/// `bad_request`, and says so in the log).
-pub trait IntoCode {
-    /// The code.
-    fn into_code(self) -> Code;
-}
-
-impl IntoCode for Code {
-    fn into_code(self) -> Code {
-        self
-    }
-}
-
-impl IntoCode for &'static str {
-    fn into_code(self) -> Code {
-        Code::from_name(self).unwrap_or_else(|| {
-            tracing::error!(code = self, "not an error code; answering bad_request");
-            Code::BadRequest
-        })
     }
 }
 

@@ -50,7 +50,7 @@ impl Preview {
         let room = actions::rooms::get(state, viewer, room_id).await?;
         let m: ChatMessage = actions::messages::find(state, viewer, room_id, id).await?;
         if m.deleted {
-            return Err(common::Error::NotFound("message").into());
+            return Err(common::Error::NotFound(common::error::Entity::Message).into());
         }
         Ok(Self {
             room_id,
@@ -110,7 +110,7 @@ pub async fn edit_page(
     let message = Preview::load(&state, user, path.room, path.id).await?;
     if message.author_id != user.user_id {
         return Err(common::Error::Denied {
-            code: "not_author",
+            code: common::error::Code::NotAuthor,
             message: "only its author can edit a message",
         }
         .into());

@@ -467,14 +467,14 @@ pub async fn send(
     let sent = actions::messages::send(&state, user, room_id, &form.body, &nonce, reply_to).await;
     let status = match sent {
         Ok(stored) => return Ok(see_other(&at_message(room_id, stored.seq))),
-        Err(common::Error::NotFound("room")) => {
-            return Err(common::Error::NotFound("room").into());
+        Err(common::Error::NotFound(common::error::Entity::Room)) => {
+            return Err(common::Error::NotFound(common::error::Entity::Room).into());
         }
         Err(e) if e.field() == Some("body") => {
             errors.absorb(e)?;
             StatusCode::BAD_REQUEST
         }
-        Err(common::Error::NotFound("message")) => {
+        Err(common::Error::NotFound(common::error::Entity::Message)) => {
             errors.add(
                 "body",
                 "The message you are replying to was deleted. Your text is kept: send it without the reply.",

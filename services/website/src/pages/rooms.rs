@@ -61,7 +61,10 @@ async fn rooms_page(
     let found = actions::rooms::list(state, q, Some(cursor), PAGE_SIZE)
         .await
         .map_err(|e| match e {
-            ListError::BadCursor => Error::bad_request("bad_cursor", "that page link is not valid"),
+            ListError::BadCursor => Error::bad_request(
+                common::error::Code::BadCursor,
+                "that page link is not valid",
+            ),
             e => e.into(),
         })?;
     let next_page = found.next_cursor.map(|c| {

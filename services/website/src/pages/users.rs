@@ -35,7 +35,7 @@ pub async fn show(
     let viewer = page.require_user()?;
     let profile = actions::accounts::profile(&state, &path)
         .await?
-        .ok_or(common::Error::NotFound("user"))?;
+        .ok_or(common::Error::NotFound(common::error::Entity::User))?;
     let view = ProfilePage {
         ctx: page.context_with_sidebar(&state, None).await,
         me: profile.username.eq_ignore_ascii_case(&viewer.username),
