@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::access::Role;
@@ -168,18 +168,51 @@ pub async fn unread(
     user_id: i64,
     room_ids: Option<&[i64]>,
 ) -> Result<Vec<Unread>> {
-    let mut q = marks()
-        .filter(room_members::user_id.eq(user_id))
-        .into_boxed();
-    if let Some(ids) = room_ids {
-        q = q.filter(room_members::room_id.eq_any(ids));
-    }
-    let marks = q.load(conn).await?;
-    Ok(counted(conn, marks)
-        .await?
+    // One statement for all the rooms (a sidebar on every page): each count
+    // walks the room's messages after the mark by (room_id, seq), capped.
+    let rows: Vec<UnreadRow> = diesel::sql_query(
+        "SELECT m.room_id, r.last_seq, m.last_read_seq, \
+           (SELECT count(*) FROM (SELECT 1 FROM messages x \
+              WHERE x.room_id = m.room_id AND x.seq > m.last_read_seq \
+                AND x.user_id <> $1 AND x.deleted_at IS NULL \
+              ORDER BY x.seq LIMIT $3) u) AS unread, \
+           (SELECT count(*) FROM (SELECT 1 FROM messages x \
+              WHERE x.room_id = m.room_id AND x.seq > m.last_read_seq \
+                AND x.user_id <> $1 AND x.deleted_at IS NULL AND $1 = ANY(x.mentions) \
+              ORDER BY x.seq LIMIT $3) n) AS mentions \
+         FROM room_members m JOIN rooms r ON r.id = m.room_id \
+         WHERE m.user_id = $1 AND ($2::bigint[] IS NULL OR m.room_id = ANY($2))",
+    )
+    .bind::<BigInt, _>(user_id)
+    .bind::<Nullable<Array<BigInt>>, _>(room_ids.map(<[i64]>::to_vec))
+    .bind::<BigInt, _>(UNREAD_CAP)
+    .load(conn)
+    .await?;
+    Ok(rows
         .into_iter()
-        .map(|(_, u)| u)
+        .map(|r| Unread {
+            room_id: r.room_id,
+            last_seq: r.last_seq,
+            read_seq: r.last_read_seq,
+            unread: r.unread,
+            mentions: r.mentions,
+        })
         .collect())
+}
+
+/// A row of [`unread`]'s statement.
+#[derive(QueryableByName)]
+struct UnreadRow {
+    #[diesel(sql_type = BigInt)]
+    room_id: i64,
+    #[diesel(sql_type = BigInt)]
+    last_seq: i64,
+    #[diesel(sql_type = BigInt)]
+    last_read_seq: i64,
+    #[diesel(sql_type = BigInt)]
+    unread: i64,
+    #[diesel(sql_type = BigInt)]
+    mentions: i64,
 }
 
 /// The newest messages of a room that [`unread_of_members`] reads in one
@@ -262,30 +295,6 @@ fn marks() -> diesel::dsl::Select<
         rooms::last_seq,
         room_members::last_read_seq,
     ))
-}
-
-/// Each membership's unread state, counted from its room's messages.
-async fn counted(
-    conn: &mut AsyncPgConnection,
-    marks: Vec<(i64, i64, i64, i64)>,
-) -> Result<Vec<(i64, Unread)>> {
-    let mut out = Vec::with_capacity(marks.len());
-    for (room_id, user_id, last_seq, read_seq) in marks {
-        let (unread, mentions) = if last_seq > read_seq {
-            count_after(conn, room_id, user_id, read_seq).await?
-        } else {
-            (0, 0)
-        };
-        let state = Unread {
-            room_id,
-            last_seq,
-            read_seq,
-            unread,
-            mentions,
-        };
-        out.push((user_id, state));
-    }
-    Ok(out)
 }
 
 /// Unread and mentioning messages of one room after `read_seq`, capped.
