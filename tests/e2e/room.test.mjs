@@ -3,8 +3,9 @@
 // a third person through the no-JavaScript form appears live. Then, at a
 // desktop and at a phone width, ann and bob go through the whole room page:
 // Markdown and mentions, replies, reactions, editing with the Up arrow,
-// deleting, the sidebar's unread and mention badges, the "new messages"
-// line, older messages when scrolling up, and dark mode. Screenshots go to
+// deleting, the sidebar's unread and mention badges (live on the room list
+// too), the "new messages" line, older messages when scrolling up, and dark
+// mode. Screenshots go to
 // $PARLEY_SCREENSHOTS (default tests/e2e/screenshots/).
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -325,6 +326,15 @@ for (const [label, viewport] of [
       assert.equal(await (await sidebarRoom(b, rooms.side)).locator(".badge").count(), 0, "opening the room clears its badges");
       assert.equal(await b.locator("#my-rooms-total .badge").count(), 0, "nothing left unread");
       assert.equal(await b.locator("#my-rooms li.current").getAttribute("data-room-id"), String(rooms.side));
+
+      // Other signed-in pages keep the sidebar live too.
+      await b.goto(`${BASE}/rooms`);
+      await a.goto(`${BASE}/rooms/${rooms.main}`);
+      await a.locator("#connection", { hasText: "Live" }).waitFor(WAIT);
+      await a.fill("#body", "news for the room list");
+      await a.press("#body", "Enter");
+      await message(a, "news for the room list").waitFor(WAIT);
+      await (await sidebarRoom(b, rooms.main)).locator(".badge.unread", { hasText: "1" }).waitFor(WAIT);
 
       // Dark mode follows the system.
       await b.emulateMedia({ colorScheme: "dark" });
