@@ -111,13 +111,6 @@ pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<Roo
     ))
 }
 
-/// Whether a room exists.
-pub async fn exists(conn: &mut AsyncPgConnection, id: i64) -> Result<bool> {
-    Ok(diesel::select(diesel::dsl::exists(rooms::table.find(id)))
-        .get_result(conn)
-        .await?)
-}
-
 /// One page of rooms ordered by name ignoring case, optionally only those whose
 /// name or topic contains `query` (ignoring case). `after` is the lower-cased
 /// name of the last room of the previous page.
