@@ -1,9 +1,9 @@
 //! Group commit for room events: sends, edits, deletions and reactions from
-//! every connection of a process queue here, and each room's waiting events
-//! are appended to its log together, in one transaction, while the previous
-//! batch commits. Under load this turns one
-//! commit (and one fsync) per message into one per batch; idle, a lone
-//! message is written at once.
+//! every connection of a process queue here, and what is waiting, in every
+//! room of a shard, is appended together in one transaction (each room's
+//! events in a savepoint of their own) while the previous batch commits.
+//! Under load this turns one commit (and one fsync) per message, or per
+//! room, into one per batch; idle, a lone message is written at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -71,32 +71,53 @@ async fn run(pool: DbPool, policy: Policy, mut rx: mpsc::Receiver<Job>) {
         for job in jobs.drain(..) {
             by_room.entry(job.room_id).or_default().push(job);
         }
-        for (room_id, batch) in by_room {
-            write(&pool, &policy, room_id, batch).await;
+        write(&pool, &policy, by_room.into_iter().collect()).await;
+    }
+}
+
+/// Appends every room's waiting events in one transaction and answers
+/// each sender.
+async fn write(pool: &DbPool, policy: &Policy, rooms: Vec<(i64, Vec<Job>)>) {
+    let batches: Vec<(i64, Vec<EventDraft>)> = rooms
+        .iter()
+        .map(|(room, jobs)| (*room, jobs.iter().map(|j| j.draft.clone()).collect()))
+        .collect();
+    let outcome = async {
+        let mut conn = pool.get().await?;
+        events::append_rooms(&mut conn, &batches, policy).await
+    };
+    match outcome.await {
+        Ok(per_room) => {
+            for ((room_id, jobs), answers) in rooms.into_iter().zip(per_room) {
+                answer(room_id, jobs, answers);
+            }
+        }
+        Err(e) => {
+            let e = Arc::new(e);
+            for (room_id, jobs) in rooms {
+                answer(room_id, jobs, Err(share(&e)));
+            }
         }
     }
 }
 
-async fn write(pool: &DbPool, policy: &Policy, room_id: i64, batch: Vec<Job>) {
-    let drafts: Vec<EventDraft> = batch.iter().map(|j| j.draft.clone()).collect();
-    let outcome = async {
-        let mut conn = pool.get().await?;
-        events::append_batch(&mut conn, room_id, &drafts, policy).await
-    };
-    match outcome.await {
+/// Answers the senders of one room's batch: each its own event or refusal,
+/// or all the batch's error (logged once).
+fn answer(room_id: i64, jobs: Vec<Job>, answers: Result<Vec<Result<Appended>>>) {
+    match answers {
         Ok(answers) => {
-            for (job, answer) in batch.into_iter().zip(answers) {
+            for (job, answer) in jobs.into_iter().zip(answers) {
                 let _ = job.reply.send(answer);
             }
         }
         Err(e) => {
             if e.is_fault() {
-                tracing::error!(error = %e, room.id = room_id, events = batch.len(), "appending a batch failed");
+                tracing::error!(error = %e, room.id = room_id, events = jobs.len(), "appending a batch failed");
             } else if !matches!(e, Error::NotFound(_)) {
-                tracing::warn!(error = %e, room.id = room_id, events = batch.len(), "appending a batch failed");
+                tracing::warn!(error = %e, room.id = room_id, events = jobs.len(), "appending a batch failed");
             }
             let e = Arc::new(e);
-            for job in batch {
+            for job in jobs {
                 let _ = job.reply.send(Err(share(&e)));
             }
         }

@@ -920,3 +920,42 @@ async fn a_room_s_unread_counts_for_many_members_match_each_member_s_own() {
         assert_eq!(state, alone, "user {user_id}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn several_rooms_commit_together_and_a_gone_room_undoes_none_of_the_others() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let (a, b) = (
+        new_room(&mut conn, "a", &ann).await,
+        new_room(&mut conn, "b", &ann).await,
+    );
+    append(&mut conn, a, &[say(&ann, "earlier", "n0")]).await;
+    let batches = vec![
+        (b, vec![say(&ann, "b1", "n1"), say(&ann, "b2", "n2")]),
+        (999_999, vec![say(&ann, "nowhere", "n3")]),
+        (a, vec![say(&ann, "again?", "n0"), say(&ann, "a2", "n4")]),
+    ];
+    let answers = events::append_rooms(&mut conn, &batches, &Policy::default())
+        .await
+        .unwrap();
+    let seqs = |r: &Result<Vec<Result<Appended, Error>>, Error>| -> Vec<(i64, bool)> {
+        r.as_ref()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let a = a.as_ref().unwrap();
+                (a.seq, a.created)
+            })
+            .collect()
+    };
+    assert_eq!(seqs(&answers[0]), [(1, true), (2, true)]);
+    assert!(
+        matches!(answers[1], Err(Error::NotFound(_))),
+        "{:?}",
+        answers[1]
+    );
+    assert_eq!(seqs(&answers[2]), [(1, false), (2, true)]);
+    assert_eq!(rooms::find(&mut conn, a).await.unwrap().room.last_seq, 2);
+    assert_eq!(rooms::find(&mut conn, b).await.unwrap().room.last_seq, 2);
+}
