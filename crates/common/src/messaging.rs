@@ -47,10 +47,7 @@ impl Messenger {
         redis: ConnectionManager,
         config: &CommonConfig,
     ) -> Self {
-        let policy = Policy {
-            edit_window: chrono::Duration::from_std(config.edit_window)
-                .unwrap_or_else(|_| chrono::Duration::hours(24)),
-        };
+        let policy = Policy::from_config(config);
         Self {
             writer: EventWriter::start(pool.clone(), WRITER_SHARDS, policy),
             limiter,

@@ -79,6 +79,23 @@ pub struct Policy {
     pub edit_window: chrono::Duration,
 }
 
+impl Policy {
+    /// The rules the operator's settings ask for.
+    pub fn from_config(config: &crate::config::CommonConfig) -> Self {
+        Self {
+            edit_window: chrono::Duration::from_std(config.edit_window)
+                .unwrap_or_else(|_| Self::default().edit_window),
+        }
+    }
+
+    /// Whether a message sent at `sent_at` may still be edited at `now`:
+    /// the one statement of the rule, for the writer and for the pages
+    /// that offer the action.
+    pub fn editable(&self, sent_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        now - sent_at <= self.edit_window
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Self {
@@ -382,7 +399,7 @@ fn check(
         Change::Edit { .. } => {
             if live.user_id != user_id {
                 Err(Refusal::NotAuthor)
-            } else if now - live.sent_at > policy.edit_window {
+            } else if !policy.editable(live.sent_at, now) {
                 Err(Refusal::EditWindowClosed)
             } else {
                 Ok(())

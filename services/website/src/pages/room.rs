@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use common::protocol::{ChatMessage, ReplyRef, rfc3339_millis};
-use common::store::events::EXCERPT_CHARS;
+use common::store::events::{EXCERPT_CHARS, Policy};
 use common::store::rooms::RoomView;
 use serde::Deserialize;
 
@@ -158,7 +158,7 @@ struct Viewer<'a> {
     actor: &'a Actor,
     is_owner: bool,
     read_before: Option<i64>,
-    edit_window: chrono::Duration,
+    policy: Policy,
     now: DateTime<Utc>,
 }
 
@@ -213,7 +213,7 @@ fn lines(messages: &[ChatMessage], viewer: &Viewer<'_>) -> Vec<Line> {
             }),
             continued,
             first_unread,
-            can_edit: mine && !m.deleted && viewer.now - m.sent_at <= viewer.edit_window,
+            can_edit: mine && !m.deleted && viewer.policy.editable(m.sent_at, viewer.now),
             can_delete: !m.deleted && (mine || viewer.is_owner),
         });
         previous = Some(m);
@@ -357,13 +357,12 @@ async fn room_page(
     let oldest = history.messages.last().map_or(0, |m| m.seq);
     let older = (oldest > 1).then(|| format!("/rooms/{room_id}?before={oldest}"));
     let messages: Vec<ChatMessage> = history.messages.into_iter().rev().collect();
-    let edit_window = chrono::Duration::from_std(state.config.common.edit_window)
-        .unwrap_or_else(|_| chrono::Duration::hours(24));
+    let policy = Policy::from_config(&state.config.common);
     let viewer = Viewer {
         actor: user,
         is_owner,
         read_before: history.read_before,
-        edit_window,
+        policy,
         now: Utc::now(),
     };
     let lines = lines(&messages, &viewer);
@@ -390,7 +389,7 @@ async fn room_page(
         errors: draft.errors,
         problem: draft.problem,
         my_id: user.user_id,
-        edit_window_secs: edit_window.num_seconds(),
+        edit_window_secs: policy.edit_window.num_seconds(),
         emoji: common::emoji::COMMON.join(" "),
     };
     Ok(render(status, &view)?)
