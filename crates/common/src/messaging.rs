@@ -14,6 +14,7 @@ use crate::domain::{MessageBody, Nonce};
 use crate::emoji::Emoji;
 use crate::error::{Code, Entity, Error, Result};
 use crate::fanout;
+use crate::guard;
 use crate::markdown;
 use crate::protocol::{ServerFrame, UserRef};
 use crate::ratelimit::{Limit, RateLimiter};
@@ -139,6 +140,7 @@ impl Messenger {
     /// beyond the room's last seq, or behind the current one, is refused.
     pub async fn read(&self, user_id: i64, room_id: i64, seq: i64) -> Result<members::Unread> {
         let mut conn = self.pool.get().await?;
+        guard::readable(&mut conn, user_id, room_id).await?;
         let last_seq = rooms::last_seqs(&mut conn, &[room_id])
             .await?
             .first()
@@ -171,7 +173,7 @@ impl Messenger {
     }
 
     /// Tells every connection of `user_id` a room's unread state.
-    pub async fn announce_unread(&self, user_id: i64, state: &members::Unread) {
+    async fn announce_unread(&self, user_id: i64, state: &members::Unread) {
         let frame = unread_frame(state).to_json();
         if let Err(e) =
             fanout::publish_to_user(&self.redis, &self.redis_prefix, user_id, &frame).await
