@@ -425,13 +425,7 @@ async fn a_redis_restart_while_reactions_and_edits_flow_loses_and_reorders_nothi
     let mut restarted = None;
     for i in 1..=24 {
         if i == 8 {
-            let mut redis = redis.take().unwrap();
-            redis.kill();
-            restarted = Some(std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(1500));
-                redis.restart();
-                redis
-            }));
+            restarted = Some(outage(redis.take().unwrap(), Duration::from_millis(1500)));
         }
         let nonce = format!("c{i}");
         let frame = if i % 3 == 0 {

@@ -69,13 +69,7 @@ async fn a_redis_restart_while_messages_flow_loses_duplicates_and_reorders_nothi
     for i in 1..=40 {
         if i == 15 {
             // Down for 1.5 s while the sender keeps trying.
-            let mut redis = redis.take().unwrap();
-            redis.kill();
-            restarted = Some(std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(1500));
-                redis.restart();
-                redis
-            }));
+            restarted = Some(outage(redis.take().unwrap(), Duration::from_millis(1500)));
         }
         send_until_acked(
             &mut sender,

@@ -487,6 +487,20 @@ impl Client {
     }
 }
 
+/// Kills `redis` now and restarts it after `down` on another thread; join
+/// the handle to have it back.
+pub fn outage(
+    mut redis: test_support::RedisProcess,
+    down: Duration,
+) -> std::thread::JoinHandle<test_support::RedisProcess> {
+    redis.kill();
+    std::thread::spawn(move || {
+        std::thread::sleep(down);
+        redis.restart();
+        redis
+    })
+}
+
 /// Asserts messages are exactly `first..=last` of one room, in order.
 pub fn assert_complete(got: &[ChatMessage], first: i64, last: i64) {
     let seqs: Vec<i64> = got.iter().map(|m| m.seq).collect();

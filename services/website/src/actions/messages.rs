@@ -165,7 +165,11 @@ pub async fn history(
         && read_mark == ReadMark::Advance
         && read_before.is_some_and(|r| r < last_seq)
     {
-        match state.messenger.read(reader.user_id, room_id, last_seq).await {
+        match state
+            .messenger
+            .read(reader.user_id, room_id, last_seq)
+            .await
+        {
             // Another tab got further meanwhile: nothing to move.
             Ok(_) | Err(common::Error::Conflict { .. }) => {}
             Err(e) => return Err(e),
