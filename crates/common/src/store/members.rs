@@ -263,8 +263,12 @@ pub async fn unread_of_members(
                 mentions += i64::from(named.contains(&Some(user_id)));
             }
         }
-        if truncated && read_seq < scanned_from && unread < UNREAD_CAP {
-            (unread, mentions) = count_after(conn, room_id, user_id, read_seq).await?;
+        if truncated
+            && read_seq < scanned_from
+            && unread < UNREAD_CAP
+            && let Some(own) = self::unread(conn, user_id, Some(&[room_id])).await?.pop()
+        {
+            (unread, mentions) = (own.unread, own.mentions);
         }
         let state = Unread {
             room_id,
@@ -295,31 +299,6 @@ fn marks() -> diesel::dsl::Select<
         rooms::last_seq,
         room_members::last_read_seq,
     ))
-}
-
-/// Unread and mentioning messages of one room after `read_seq`, capped.
-async fn count_after(
-    conn: &mut AsyncPgConnection,
-    room_id: i64,
-    user_id: i64,
-    read_seq: i64,
-) -> Result<(i64, i64)> {
-    let recent: Vec<bool> = messages::table
-        .filter(messages::room_id.eq(room_id))
-        .filter(messages::seq.gt(read_seq))
-        .filter(messages::user_id.ne(user_id))
-        .filter(messages::deleted_at.is_null())
-        .order(messages::seq.asc())
-        .limit(UNREAD_CAP)
-        .select(
-            sql::<Bool>("")
-                .bind::<BigInt, _>(user_id)
-                .sql(" = ANY(mentions)"),
-        )
-        .load(conn)
-        .await?;
-    let mentions = recent.iter().filter(|m| **m).count() as i64;
-    Ok((recent.len() as i64, mentions))
 }
 
 /// The rooms `user_id` belongs to, for watching their unread state.
