@@ -77,6 +77,11 @@ pub fn encode_event(from_user: i64, frame: &str) -> String {
     format!("E {from_user} {frame}")
 }
 
+/// `W <room> <1|0>`.
+pub fn encode_membership(room: i64, member: bool) -> String {
+    format!("W {room} {}", u8::from(member))
+}
+
 /// Parses a payload; `None` for anything malformed (ignored by receivers).
 pub fn decode(payload: &[u8]) -> Option<Envelope> {
     if payload == b"D" {
@@ -114,6 +119,45 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
             frame,
         }),
         _ => None,
+    }
+}
+
+/// Publishes what the event writer stored: each event to its room's
+/// channel and each membership it made to its user's channel, a whole batch
+/// in one pipelined round trip.
+#[derive(Clone)]
+pub struct Announcer {
+    redis: ConnectionManager,
+    prefix: String,
+}
+
+impl Announcer {
+    /// Publishes on `redis`, in channels named with `prefix`.
+    pub fn new(redis: ConnectionManager, prefix: String) -> Self {
+        Self { redis, prefix }
+    }
+
+    /// Publishes `(room, seq, frame)` events and `(user, room)` new
+    /// memberships; nothing to publish costs nothing.
+    pub async fn announce(&self, events: &[(i64, i64, &str)], joined: &[(i64, i64)]) -> Result<()> {
+        if events.is_empty() && joined.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (room, seq, frame) in events {
+            pipe.cmd("PUBLISH")
+                .arg(room_channel(&self.prefix, *room))
+                .arg(encode_sequenced(*seq, frame))
+                .ignore();
+        }
+        for (user, room) in joined {
+            pipe.cmd("PUBLISH")
+                .arg(user_channel(&self.prefix, *user))
+                .arg(encode_membership(*room, true))
+                .ignore();
+        }
+        let () = pipe.query_async(&mut self.redis.clone()).await?;
+        Ok(())
     }
 }
 
@@ -187,7 +231,7 @@ pub async fn publish_membership(
     publish(
         redis,
         user_channel(prefix, user),
-        format!("W {room} {}", u8::from(member)),
+        encode_membership(room, member),
     )
     .await
 }

@@ -13,18 +13,36 @@ use crate::db::DbPool;
 use crate::domain::{MessageBody, Nonce};
 use crate::emoji::Emoji;
 use crate::error::{Code, Entity, Error, Result};
-use crate::fanout;
+use crate::fanout::{self, Announcer};
 use crate::guard;
 use crate::markdown;
 use crate::protocol::{ServerFrame, UserRef};
 use crate::ratelimit::{Limit, RateLimiter};
 use crate::store::events::{Appended, Change, EventDraft, Policy};
 use crate::store::{members, rooms, users};
-use crate::writer::EventWriter;
+use crate::writer::{EventWriter, Queued};
 
 /// Writer shards per process: rooms spread over them, each writing one
 /// batch at a time on one pooled connection.
 pub const WRITER_SHARDS: usize = 4;
+
+/// A change to a room as a client asks for it, before any check.
+#[derive(Debug, Clone, Copy)]
+pub enum Ask<'a> {
+    /// A new message, optionally answering `reply_to` (a message of the
+    /// same room).
+    Send {
+        body: &'a str,
+        reply_to: Option<i64>,
+    },
+    /// A new text for one's own message (within the edit window).
+    Edit { id: i64, body: &'a str },
+    /// Deletes a message for good (its author, the room's owner or a
+    /// moderator).
+    Delete { id: i64 },
+    /// Adds (`on`) or takes back the user's `emoji` reaction to a message.
+    React { id: i64, emoji: &'a str, on: bool },
+}
 
 /// Everything a change to a room needs to reach: the log's writer, the
 /// rate limits, the database (mentions, read marks) and the broker. Built
@@ -50,7 +68,12 @@ impl Messenger {
     ) -> Self {
         let policy = Policy::from_config(config);
         Self {
-            writer: EventWriter::start(pool.clone(), WRITER_SHARDS, policy),
+            writer: EventWriter::start(
+                pool.clone(),
+                WRITER_SHARDS,
+                policy,
+                Some(Announcer::new(redis.clone(), config.redis_prefix.clone())),
+            ),
             limiter,
             pool,
             redis,
@@ -59,80 +82,73 @@ impl Messenger {
         }
     }
 
-    /// Sends a message (optionally answering `reply_to`, a message of the
-    /// same room).
-    pub async fn send(
+    /// Checks a change and queues it for the room's log: the answer comes
+    /// from the returned [`Queued`] once stored. Changes one caller queues
+    /// one after another are stored in that order, so a connection may
+    /// queue its next change before the last one is stored. Bad input and
+    /// an exceeded rate limit are refused here, and count nothing.
+    pub async fn queue(
         &self,
         user: &UserRef,
         room_id: i64,
-        body: &str,
         nonce: &str,
-        reply_to: Option<i64>,
-    ) -> Result<Appended> {
-        let body = MessageBody::parse(body)?;
+        ask: Ask<'_>,
+    ) -> Result<Queued> {
+        let mut change = match ask {
+            Ask::Send { body, reply_to } => Change::Message {
+                body: MessageBody::parse(body)?,
+                html: String::new(),
+                mentions: Vec::new(),
+                reply_to,
+            },
+            Ask::Edit { id, body } => Change::Edit {
+                id,
+                body: MessageBody::parse(body)?,
+                html: String::new(),
+                mentions: Vec::new(),
+            },
+            Ask::Delete { id } => Change::Delete { id },
+            Ask::React { id, emoji, on } => Change::React {
+                id,
+                emoji: Emoji::parse(emoji)?,
+                on,
+            },
+        };
         let nonce = Nonce::parse(nonce)?;
         self.limit(user).await?;
-        let (html, mentions) = self.render(&body).await?;
-        let change = Change::Message {
+        if let Change::Message {
             body,
             html,
             mentions,
-            reply_to,
-        };
-        self.append(room_id, user, nonce, change).await
-    }
-
-    /// Replaces the text of one's own message (within the edit window).
-    pub async fn edit(
-        &self,
-        user: &UserRef,
-        room_id: i64,
-        id: i64,
-        body: &str,
-        nonce: &str,
-    ) -> Result<Appended> {
-        let body = MessageBody::parse(body)?;
-        let nonce = Nonce::parse(nonce)?;
-        self.limit(user).await?;
-        let (html, mentions) = self.render(&body).await?;
-        let change = Change::Edit {
-            id,
+            ..
+        }
+        | Change::Edit {
             body,
             html,
             mentions,
+            ..
+        } = &mut change
+        {
+            (*html, *mentions) = self.render(body).await?;
+        }
+        let draft = EventDraft {
+            user: user.clone(),
+            nonce,
+            change,
         };
-        self.append(room_id, user, nonce, change).await
+        self.writer.queue(room_id, draft).await
     }
 
-    /// Deletes a message for good (its author, the room's owner or a moderator).
-    pub async fn delete(
+    /// Carries out a change and returns the stored event (or the one stored
+    /// before under the same nonce).
+    pub async fn apply(
         &self,
         user: &UserRef,
         room_id: i64,
-        id: i64,
         nonce: &str,
+        ask: Ask<'_>,
     ) -> Result<Appended> {
-        let nonce = Nonce::parse(nonce)?;
-        self.limit(user).await?;
-        self.append(room_id, user, nonce, Change::Delete { id })
-            .await
-    }
-
-    /// Adds (`on`) or takes back the user's `emoji` reaction to a message.
-    pub async fn react(
-        &self,
-        user: &UserRef,
-        room_id: i64,
-        id: i64,
-        emoji: &str,
-        on: bool,
-        nonce: &str,
-    ) -> Result<Appended> {
-        let emoji = Emoji::parse(emoji)?;
-        let nonce = Nonce::parse(nonce)?;
-        self.limit(user).await?;
-        self.append(room_id, user, nonce, Change::React { id, emoji, on })
-            .await
+        self.queue(user, room_id, nonce, ask).await?.outcome().await
     }
 
     /// Moves the user's read mark of a room forward to `seq`, and tells
@@ -199,40 +215,6 @@ impl Messenger {
         };
         let rendered = markdown::render(body.as_str(), &known);
         Ok((rendered.html, rendered.mentions))
-    }
-
-    /// Appends through the writer; a new event is published once stored. A
-    /// failed publish is only logged: the chat instances' catch-up delivers
-    /// what pub/sub lost.
-    async fn append(
-        &self,
-        room_id: i64,
-        user: &UserRef,
-        nonce: Nonce,
-        change: Change,
-    ) -> Result<Appended> {
-        let draft = EventDraft {
-            user: user.clone(),
-            nonce,
-            change,
-        };
-        let appended = self.writer.append(room_id, draft).await?;
-        if appended.created
-            && let Err(e) = fanout::publish_sequenced(
-                &self.redis,
-                &self.redis_prefix,
-                room_id,
-                appended.seq,
-                &appended.json,
-            )
-            .await
-        {
-            tracing::warn!(error = %e, room.id = room_id, seq = appended.seq, "publish failed; catch-up will deliver");
-        }
-        if appended.joined {
-            self.announce_membership(user.id, room_id, true).await;
-        }
-        Ok(appended)
     }
 
     /// Tells every chat instance that `user_id` joined (`member`) or left a

@@ -1,9 +1,10 @@
 //! Group commit for room events: sends, edits, deletions and reactions from
 //! every connection of a process queue here, and what is waiting, in every
-//! room of a shard, is appended together in one transaction (each room's
-//! events in a savepoint of their own) while the previous batch commits.
-//! Under load this turns one commit (and one fsync) per message, or per
-//! room, into one per batch; idle, a lone message is written at once.
+//! room of a shard, is appended together in one transaction (see
+//! `store::events::append_rooms`), then announced to every chat instance in
+//! one Redis round trip. Under load this turns one commit (and one fsync)
+//! and one publish per message into one per batch; idle, a lone message is
+//! written at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,12 +13,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::db::DbPool;
 use crate::error::{Error, Result};
+use crate::fanout::Announcer;
 use crate::store::events::{self, Appended, EventDraft, Policy};
 
 /// Events gathered into one batch at most.
-const MAX_BATCH: usize = 256;
-/// Sends waiting per shard before senders wait too (back-pressure).
-const QUEUE: usize = 4096;
+const MAX_BATCH: usize = 1024;
+/// Events waiting per shard before senders wait too (back-pressure).
+const QUEUE: usize = 8192;
 
 struct Job {
     room_id: i64,
@@ -32,22 +34,44 @@ pub struct EventWriter {
     shards: Vec<mpsc::Sender<Job>>,
 }
 
+/// An event in a writer's queue: its outcome once its batch committed.
+/// Events queued one after another by one caller are stored in that order.
+pub struct Queued {
+    answer: oneshot::Receiver<Result<Appended>>,
+}
+
+impl Queued {
+    /// Waits for the event's batch: the stored event, or why not.
+    pub async fn outcome(self) -> Result<Appended> {
+        self.answer
+            .await
+            .map_err(|_| Error::unavailable("the event writer stopped"))?
+    }
+}
+
 impl EventWriter {
-    /// Starts `shards` writer tasks (each uses one pooled connection at a time).
-    pub fn start(pool: DbPool, shards: usize, policy: Policy) -> Self {
+    /// Starts `shards` writer tasks (each uses one pooled connection at a
+    /// time); with an `announcer`, what they store is published to every
+    /// chat instance once committed.
+    pub fn start(
+        pool: DbPool,
+        shards: usize,
+        policy: Policy,
+        announcer: Option<Announcer>,
+    ) -> Self {
         let shards = (0..shards.max(1))
             .map(|_| {
                 let (tx, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(run(pool.clone(), policy, rx));
+                tokio::spawn(run(pool.clone(), policy, announcer.clone(), rx));
                 tx
             })
             .collect();
         Self { shards }
     }
 
-    /// Appends one event (see `store::events::append_batch` for the rules)
-    /// and returns when its batch has committed.
-    pub async fn append(&self, room_id: i64, draft: EventDraft) -> Result<Appended> {
+    /// Queues one event (see `store::events::append_batch` for the rules),
+    /// waiting only while the shard's queue is full.
+    pub async fn queue(&self, room_id: i64, draft: EventDraft) -> Result<Queued> {
         let shard = &self.shards[room_id.rem_euclid(self.shards.len() as i64) as usize];
         let (reply, answer) = oneshot::channel();
         shard
@@ -58,26 +82,45 @@ impl EventWriter {
             })
             .await
             .map_err(|_| Error::unavailable("the event writer stopped"))?;
-        answer
-            .await
-            .map_err(|_| Error::unavailable("the event writer stopped"))?
+        Ok(Queued { answer })
+    }
+
+    /// Appends one event and returns when its batch has committed.
+    pub async fn append(&self, room_id: i64, draft: EventDraft) -> Result<Appended> {
+        self.queue(room_id, draft).await?.outcome().await
     }
 }
 
-async fn run(pool: DbPool, policy: Policy, mut rx: mpsc::Receiver<Job>) {
+async fn run(
+    pool: DbPool,
+    policy: Policy,
+    announcer: Option<Announcer>,
+    mut rx: mpsc::Receiver<Job>,
+) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let mut by_room: HashMap<i64, Vec<Job>> = HashMap::new();
         for job in jobs.drain(..) {
             by_room.entry(job.room_id).or_default().push(job);
         }
-        write(&pool, &policy, by_room.into_iter().collect()).await;
+        write(
+            &pool,
+            &policy,
+            announcer.as_ref(),
+            by_room.into_iter().collect(),
+        )
+        .await;
     }
 }
 
-/// Appends every room's waiting events in one transaction and answers
-/// each sender.
-async fn write(pool: &DbPool, policy: &Policy, rooms: Vec<(i64, Vec<Job>)>) {
+/// Appends every room's waiting events in one transaction, announces what
+/// it stored, and answers each sender.
+async fn write(
+    pool: &DbPool,
+    policy: &Policy,
+    announcer: Option<&Announcer>,
+    rooms: Vec<(i64, Vec<Job>)>,
+) {
     let batches: Vec<(i64, Vec<EventDraft>)> = rooms
         .iter()
         .map(|(room, jobs)| (*room, jobs.iter().map(|j| j.draft.clone()).collect()))
@@ -88,6 +131,9 @@ async fn write(pool: &DbPool, policy: &Policy, rooms: Vec<(i64, Vec<Job>)>) {
     };
     match outcome.await {
         Ok(per_room) => {
+            if let Some(announcer) = announcer {
+                announce(announcer, &rooms, &per_room).await;
+            }
             for ((room_id, jobs), answers) in rooms.into_iter().zip(per_room) {
                 answer(room_id, jobs, answers);
             }
@@ -98,6 +144,33 @@ async fn write(pool: &DbPool, policy: &Policy, rooms: Vec<(i64, Vec<Job>)>) {
                 answer(room_id, jobs, Err(share(&e)));
             }
         }
+    }
+}
+
+/// Publishes a committed batch's new events, and the memberships they
+/// made, in one round trip. A failure is only logged: the chat instances'
+/// catch-up delivers what pub/sub lost, and a reconnect reads memberships.
+async fn announce(
+    announcer: &Announcer,
+    rooms: &[(i64, Vec<Job>)],
+    per_room: &[Result<Vec<Result<Appended>>>],
+) {
+    let mut events = Vec::new();
+    let mut joined = Vec::new();
+    for ((room_id, jobs), answers) in rooms.iter().zip(per_room) {
+        let Ok(answers) = answers else { continue };
+        for (job, a) in jobs.iter().zip(answers) {
+            let Some(a) = a.as_ref().ok().filter(|a| a.created) else {
+                continue;
+            };
+            events.push((*room_id, a.seq, a.json.as_str()));
+            if a.joined {
+                joined.push((job.draft.user.id, *room_id));
+            }
+        }
+    }
+    if let Err(e) = announcer.announce(&events, &joined).await {
+        tracing::warn!(error = %e, events = events.len(), "publish failed; catch-up will deliver");
     }
 }
 

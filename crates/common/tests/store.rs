@@ -759,6 +759,7 @@ async fn the_writer_batches_concurrent_sends_without_holes_or_duplicates() {
                 db::build_pool(db.url(), 4, "test").unwrap(),
                 2,
                 Policy::default(),
+                None,
             )
         })
         .collect();
@@ -958,4 +959,156 @@ async fn several_rooms_commit_together_and_a_gone_room_undoes_none_of_the_others
     assert_eq!(seqs(&answers[2]), [(1, false), (2, true)]);
     assert_eq!(rooms::find(&mut conn, a).await.unwrap().room.last_seq, 2);
     assert_eq!(rooms::find(&mut conn, b).await.unwrap().room.last_seq, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_messages_of_many_rooms_are_written_in_bulk_beside_the_rooms_that_need_care() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let (ann, bob) = (user(&mut conn, "ann").await, user(&mut conn, "bob").await);
+    let mut plain_rooms = Vec::new();
+    for i in 0..12 {
+        plain_rooms.push(new_room(&mut conn, &format!("p{i}"), &ann).await);
+    }
+    let careful = new_room(&mut conn, "careful", &ann).await;
+    let first = append(&mut conn, careful, &[say(&ann, "first", "c0")]).await;
+    let first_id = message_id(&first[0]);
+    let mut batches: Vec<(i64, Vec<EventDraft>)> = plain_rooms
+        .iter()
+        .enumerate()
+        .map(|(i, room)| {
+            let mut mentioning = say(&bob, &format!("hi @ann {i}"), &format!("b{i}"));
+            if let Change::Message { mentions, .. } = &mut mentioning.change {
+                mentions.push(ann.id);
+            }
+            (*room, vec![say(&ann, &format!("r{i}"), "a"), mentioning])
+        })
+        .collect();
+    // A reply needs the general path; so does a nonce repeated in one batch.
+    batches.push((
+        careful,
+        vec![
+            say_to(&bob, "answer", "c1", Some(first_id)),
+            say(&bob, "twice", "c2"),
+            say(&bob, "twice", "c2"),
+        ],
+    ));
+    batches.reverse();
+    let answers = events::append_rooms(&mut conn, &batches, &Policy::default())
+        .await
+        .unwrap();
+    for ((room, _), answer) in batches.iter().zip(&answers) {
+        let events: Vec<&Appended> = answer
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_ref().unwrap())
+            .collect();
+        let stored = events::after(&mut conn, *room, 0, 10).await.unwrap();
+        if *room == careful {
+            assert_eq!(
+                events
+                    .iter()
+                    .map(|a| (a.seq, a.created))
+                    .collect::<Vec<_>>(),
+                [(2, true), (3, true), (3, false)]
+            );
+            assert_eq!(stored.len(), 3);
+            continue;
+        }
+        assert_eq!(
+            events
+                .iter()
+                .map(|a| (a.seq, a.created, a.joined))
+                .collect::<Vec<_>>(),
+            [(1, true, false), (2, true, true)],
+            "ann owns the room; bob joins it by posting"
+        );
+        // What was answered is what was stored and what catch-up sends.
+        assert_eq!(
+            stored,
+            events
+                .iter()
+                .map(|a| (a.seq, a.json.clone()))
+                .collect::<Vec<_>>()
+        );
+        let ServerFrame::Message(m) = &events[1].frame else {
+            panic!("{:?}", events[1].frame)
+        };
+        assert_eq!(m.mentions, [ann.id]);
+        let found = rooms::find(&mut conn, *room).await.unwrap().room;
+        assert_eq!((found.last_seq, found.message_count), (2, 2));
+        assert_eq!(
+            members::last_read(&mut conn, *room, bob.id).await.unwrap(),
+            Some(2)
+        );
+        let unread = members::unread(&mut conn, ann.id, Some(&[*room]))
+            .await
+            .unwrap();
+        assert_eq!(
+            (unread[0].unread, unread[0].mentions),
+            (1, 1),
+            "bob's message mentions ann"
+        );
+    }
+    // The same batch again stores nothing new and answers the same events.
+    let again = events::append_rooms(&mut conn, &batches, &Policy::default())
+        .await
+        .unwrap();
+    for (before, after) in answers.iter().zip(&again) {
+        for (b, a) in before.as_ref().unwrap().iter().zip(after.as_ref().unwrap()) {
+            let (b, a) = (b.as_ref().unwrap(), a.as_ref().unwrap());
+            assert_eq!((a.seq, a.created, &a.json), (b.seq, false, &b.json));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writers_taking_many_rooms_in_opposite_orders_never_deadlock() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let mut room_ids = Vec::new();
+    for i in 0..16 {
+        room_ids.push(new_room(&mut conn, &format!("r{i}"), &ann).await);
+    }
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let url = db.url().to_owned();
+        let mut order = room_ids.clone();
+        if w % 2 == 1 {
+            order.reverse();
+        }
+        let ann = ann.clone();
+        tasks.push(tokio::spawn(async move {
+            use diesel_async::AsyncConnection;
+            let mut conn = diesel_async::AsyncPgConnection::establish(&url)
+                .await
+                .unwrap();
+            for round in 0..25 {
+                let batches: Vec<(i64, Vec<EventDraft>)> = order
+                    .iter()
+                    .map(|r| (*r, vec![say(&ann, "x", &format!("w{w}-{round}"))]))
+                    .collect();
+                let answers = events::append_rooms(&mut conn, &batches, &Policy::default())
+                    .await
+                    .unwrap();
+                assert!(
+                    answers
+                        .iter()
+                        .all(|a| a.as_ref().is_ok_and(|v| v.iter().all(Result::is_ok)))
+                );
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for room in room_ids {
+        let stored = events::after(&mut conn, room, 0, 1000).await.unwrap();
+        assert_eq!(
+            stored.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            (1..=100).collect::<Vec<_>>()
+        );
+    }
 }

@@ -18,6 +18,9 @@ pub struct ChatConfig {
     pub max_connections_per_user: usize,
     /// Frames waiting for a client before it counts as too slow.
     pub outbound_queue: usize,
+    /// Requests of one connection whose outcome may be awaited at once
+    /// (changes being stored); beyond, its next frame waits to be read.
+    pub requests_in_flight: usize,
     /// How long a presence entry outlives its instance's last refresh.
     pub presence_ttl: Duration,
     /// How often the server pings each socket.
@@ -68,12 +71,17 @@ impl ChatConfig {
                 "must be at least 16",
             ));
         }
+        let requests_in_flight = config::parsed_or("REQUESTS_IN_FLIGHT", 64usize)?;
+        if requests_in_flight == 0 {
+            return Err(ConfigError::new("REQUESTS_IN_FLIGHT", "must be at least 1"));
+        }
         Ok(Self {
             common,
             verifying_keys,
             allowed_origins,
             max_connections_per_user,
             outbound_queue,
+            requests_in_flight,
             presence_ttl: config::seconds_or("PRESENCE_TTL_SECS", 30, 3, 600)?,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),

@@ -12,7 +12,8 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session
 use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 use common::protocol::UserRef;
-use futures_util::future::OptionFuture;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -106,7 +107,9 @@ async fn serve(
         .unwrap_or(Duration::ZERO);
     let expires = tokio::time::sleep(expiry);
     tokio::pin!(expires);
-    let mut inflight: Option<InFlight> = None;
+    // Requests whose outcome is awaited, answered in the order they came.
+    let mut inflight: FuturesOrdered<InFlight> = FuturesOrdered::new();
+    let max_inflight = state.config.requests_in_flight;
 
     let end = loop {
         tokio::select! {
@@ -123,13 +126,12 @@ async fn serve(
                     break End::Gone;
                 }
             }
-            Some(step) = OptionFuture::from(inflight.as_mut()), if inflight.is_some() => {
-                inflight = None;
+            Some(step) = inflight.next(), if !inflight.is_empty() => {
                 if let Some(end) = socket.take(step, &mut inflight).await {
                     break end;
                 }
             }
-            msg = stream.recv(), if inflight.is_none() => {
+            msg = stream.recv(), if inflight.len() < max_inflight => {
                 last_seen = Instant::now();
                 match msg {
                     None => break End::Gone,
@@ -241,13 +243,18 @@ impl Socket {
         }
     }
 
-    /// Carries out a request's step; `Some` ends the connection.
-    async fn take(&mut self, step: Step, inflight: &mut Option<InFlight>) -> Option<End> {
+    /// Carries out a request's step; `Some` ends the connection. While
+    /// earlier requests are awaited, an answer waits behind them.
+    async fn take(&mut self, step: Step, inflight: &mut FuturesOrdered<InFlight>) -> Option<End> {
         match step {
             Step::Continue => None,
+            Step::Reply(frame) if !inflight.is_empty() => {
+                inflight.push_back(Box::pin(std::future::ready(Step::Reply(frame))));
+                None
+            }
             Step::Reply(frame) => (!self.write(frame).await).then_some(End::Gone),
             Step::Await(work) => {
-                *inflight = Some(work);
+                inflight.push_back(work);
                 None
             }
             Step::Close(code, why) => Some(End::Close(code, why)),

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytestring::ByteString;
 use common::error::Code;
 use common::guard;
-use common::messaging::Messenger;
+use common::messaging::Ask;
 use common::protocol::{ClientFrame, ServerFrame};
 use common::store::events::Appended;
 use tokio::time::Instant;
@@ -29,8 +29,8 @@ const MAX_ROOMS: usize = 100;
 /// At most one `typing` per room per connection in this interval.
 const TYPING_EVERY: Duration = Duration::from_secs(1);
 
-/// A request's work the socket loop awaits (a send being stored); what it
-/// yields is the request's next step.
+/// A request's work the socket loop awaits (a change being stored); what
+/// it yields is the request's next step.
 pub type InFlight = Pin<Box<dyn Future<Output = Step>>>;
 
 /// What the socket loop does after a request.
@@ -39,8 +39,8 @@ pub enum Step {
     Continue,
     /// Answer the client with this frame.
     Reply(ByteString),
-    /// Await this, reading no other frame meanwhile (so answers keep the
-    /// order of requests), then take the step it yields.
+    /// Await this while later requests go on, then take the step it
+    /// yields; steps are taken in the order of requests.
     Await(InFlight),
     /// Close the connection with this code and reason.
     Close(u16, &'static str),
@@ -126,21 +126,24 @@ impl Requests {
                 body,
                 nonce,
                 reply_to,
-            } => self.change(room, nonce, async move |m, user, nonce| {
-                m.send(user, room, &body, nonce, reply_to).await
-            }),
+            } => {
+                let ask = Ask::Send {
+                    body: &body,
+                    reply_to,
+                };
+                self.change(room, nonce, ask).await
+            }
             ClientFrame::Edit {
                 room,
                 id,
                 body,
                 nonce,
-            } => self.change(room, nonce, async move |m, user, nonce| {
-                m.edit(user, room, id, &body, nonce).await
-            }),
+            } => {
+                self.change(room, nonce, Ask::Edit { id, body: &body })
+                    .await
+            }
             ClientFrame::Delete { room, id, nonce } => {
-                self.change(room, nonce, async move |m, user, nonce| {
-                    m.delete(user, room, id, nonce).await
-                })
+                self.change(room, nonce, Ask::Delete { id }).await
             }
             ClientFrame::React {
                 room,
@@ -148,9 +151,14 @@ impl Requests {
                 emoji,
                 on,
                 nonce,
-            } => self.change(room, nonce, async move |m, user, nonce| {
-                m.react(user, room, id, &emoji, on, nonce).await
-            }),
+            } => {
+                let ask = Ask::React {
+                    id,
+                    emoji: &emoji,
+                    on,
+                };
+                self.change(room, nonce, ask).await
+            }
             ClientFrame::Read { room, seq } => self.read(room, seq),
             ClientFrame::Typing { room } => self.typing(room).await,
         }
@@ -194,25 +202,30 @@ impl Requests {
         Step::Reply(ServerFrame::Left { room }.to_json().into())
     }
 
-    /// A change to a joined room (send, edit, delete, react), awaited so
-    /// answers keep the order of requests. A send ends a burst of typing:
-    /// the next keystroke is news again.
-    fn change<F>(&mut self, room: i64, nonce: String, make: F) -> Step
-    where
-        F: AsyncFnOnce(&Messenger, &common::protocol::UserRef, &str) -> common::Result<Appended>
-            + 'static,
-    {
+    /// A change to a joined room (send, edit, delete, react): checked and
+    /// queued now, in the order of requests (so they are stored in that
+    /// order); its outcome is awaited while later requests go on. A send
+    /// ends a burst of typing: the next keystroke is news again.
+    async fn change(&mut self, room: i64, nonce: String, ask: Ask<'_>) -> Step {
         if !self.joined.contains(&room) {
             let msg = "join the room before changing anything in it";
             return Step::Reply(protocol_error(Code::NotJoined, msg, Some(nonce)));
         }
         self.typing.reset(room);
-        let state = self.state.clone();
-        let user = self.me.user.clone();
-        Step::Await(Box::pin(async move {
-            let result = make(&state.messenger, &user, &nonce).await;
-            appended(&state, room, nonce, result)
-        }))
+        let queued = self
+            .state
+            .messenger
+            .queue(&self.me.user, room, &nonce, ask)
+            .await;
+        match queued {
+            Err(e) => Step::Reply(error_frame(&e, Some(nonce))),
+            Ok(queued) => {
+                let state = self.state.clone();
+                Step::Await(Box::pin(async move {
+                    appended(&state, room, nonce, queued.outcome().await)
+                }))
+            }
+        }
     }
 
     /// Moves the read mark; every connection of the user (this one too)

@@ -13,7 +13,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::messages::{self, MessageState, NewMessage};
 use super::{members, reactions, rooms};
-use crate::access;
+use crate::access::{self, RoomFacts};
 use crate::domain::{MessageBody, Nonce};
 use crate::emoji::Emoji;
 use crate::error::{Code, Entity, Error, Result};
@@ -21,6 +21,8 @@ use crate::protocol::{
     ChatMessage, MessageEdited, ReactionChanged, ReplyRef, ServerFrame, UserRef,
 };
 use crate::schema::room_events;
+
+mod plain;
 
 /// What a client asks to change in a room.
 #[derive(Debug, Clone)]
@@ -224,28 +226,89 @@ pub async fn append_batch(
 
 /// Appends the batches of several rooms in one transaction: one commit
 /// (and one fsync) for all of them, which is what many quiet rooms need.
-/// Rooms go in id order, so writers on every instance take room locks in
-/// the same order and never deadlock; each room runs in a savepoint
-/// ([`append_batch`] nests), so a room that is gone or a nonce race in one
-/// room undoes nothing of the others. Returns each room's answers in the
-/// order given; `Err` only when the transaction itself failed.
+/// Every room's lock is taken first, by one statement in id order, so
+/// writers on every instance never deadlock. Rooms holding only new
+/// messages that answer nothing (the common case) are then written
+/// together by a handful of statements whatever their number ([`plain`]);
+/// any other room runs [`append_batch`] in a savepoint of its own, so a
+/// refusal in one room undoes nothing of the others. Returns each room's
+/// answers in the order given; `Err` only when the transaction failed.
 pub async fn append_rooms(
     conn: &mut AsyncPgConnection,
     batches: &[(i64, Vec<EventDraft>)],
     policy: &Policy,
 ) -> Result<Vec<Result<Vec<Result<Appended>>>>> {
-    let mut order: Vec<usize> = (0..batches.len()).collect();
-    order.sort_by_key(|&i| batches[i].0);
+    let mut attempt = 0;
+    loop {
+        let outcome = conn
+            .transaction::<_, Error, _>(async |conn| append_rooms_once(conn, batches, policy).await)
+            .await;
+        match outcome {
+            // A nonce stored concurrently: the retry finds it stored.
+            Err(Error::Database(e)) if is_nonce_race(&e) && attempt < 3 => attempt += 1,
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Whether a failed insert lost a race for a (room, user, nonce).
+fn is_nonce_race(e: &diesel::result::Error) -> bool {
+    matches!(
+        super::unique_violation(e),
+        Some("room_events_room_user_nonce_key" | "messages_room_user_nonce_key")
+    )
+}
+
+async fn append_rooms_once(
+    conn: &mut AsyncPgConnection,
+    batches: &[(i64, Vec<EventDraft>)],
+    policy: &Policy,
+) -> Result<Vec<Result<Vec<Result<Appended>>>>> {
+    let mut ids: Vec<i64> = batches.iter().map(|(room, _)| *room).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let locked: HashMap<i64, (i64, RoomFacts)> = rooms::lock_many(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|(last_seq, facts)| (facts.id, (last_seq, facts)))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut quick: Vec<usize> = (0..batches.len())
+        .filter(|&i| {
+            let (room, drafts) = &batches[i];
+            seen.insert(*room)
+                && locked
+                    .get(room)
+                    .is_some_and(|(_, facts)| plain::eligible(facts, drafts))
+        })
+        .collect();
+    let stored = plain::rooms_with_stored_nonces(conn, &quick, batches).await?;
+    quick.retain(|&i| !stored.contains(&batches[i].0));
     let mut answers: Vec<Option<Result<Vec<Result<Appended>>>>> =
         (0..batches.len()).map(|_| None).collect();
-    conn.transaction::<_, Error, _>(async |conn| {
-        for &i in &order {
-            let (room_id, drafts) = &batches[i];
-            answers[i] = Some(append_batch(conn, *room_id, drafts, policy).await);
-        }
-        Ok(())
-    })
-    .await?;
+    let plain_rooms: Vec<plain::Room<'_>> = quick
+        .iter()
+        .map(|&i| plain::Room {
+            id: batches[i].0,
+            last_seq: locked[&batches[i].0].0,
+            drafts: &batches[i].1,
+        })
+        .collect();
+    for (&i, events) in quick.iter().zip(plain::append(conn, &plain_rooms).await?) {
+        answers[i] = Some(Ok(events.into_iter().map(Ok).collect()));
+    }
+    let mut rest: Vec<usize> = (0..batches.len())
+        .filter(|i| answers[*i].is_none())
+        .collect();
+    rest.sort_by_key(|&i| batches[i].0);
+    for i in rest {
+        let (room_id, drafts) = &batches[i];
+        answers[i] = Some(if locked.contains_key(room_id) {
+            append_batch(conn, *room_id, drafts, policy).await
+        } else {
+            Err(Error::NotFound(Entity::Room))
+        });
+    }
     Ok(answers
         .into_iter()
         .map(|a| a.unwrap_or_else(|| Err(Error::internal("a room of the batch was skipped"))))
@@ -264,8 +327,6 @@ enum Care {
 }
 
 /// A row of the log to insert.
-#[derive(Insertable)]
-#[diesel(table_name = room_events)]
 struct NewEvent<'a> {
     room_id: i64,
     seq: i64,
@@ -274,6 +335,31 @@ struct NewEvent<'a> {
     user_id: i64,
     nonce: &'a str,
     frame: String,
+}
+
+/// Appends rows to the log, of any rooms, in one statement whose text
+/// does not depend on how many there are.
+async fn insert(conn: &mut AsyncPgConnection, rows: &[NewEvent<'_>]) -> Result<()> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&NewEvent<'_>) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+    diesel::sql_query(
+        "INSERT INTO room_events (room_id, seq, kind, message_id, user_id, nonce, frame) \
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], \
+                              $5::bigint[], $6::text[], $7::text[])",
+    )
+    .bind::<Array<BigInt>, _>(column(|r| r.room_id))
+    .bind::<Array<BigInt>, _>(column(|r| r.seq))
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.kind).collect::<Vec<_>>())
+    .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.message_id).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(column(|r| r.user_id))
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.nonce).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|r| r.frame.as_str()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 async fn append_once(
@@ -534,7 +620,7 @@ async fn write(
     let created: HashMap<i64, (i64, DateTime<Utc>)> = messages::insert(conn, &new_messages)
         .await?
         .into_iter()
-        .map(|(id, seq, sent_at)| (seq, (id, sent_at)))
+        .map(|(id, _, seq, sent_at)| (seq, (id, sent_at)))
         .collect();
 
     let mut out = HashMap::with_capacity(accepted.len());
@@ -639,10 +725,7 @@ async fn write(
             },
         );
     }
-    diesel::insert_into(room_events::table)
-        .values(&rows)
-        .execute(conn)
-        .await?;
+    insert(conn, &rows).await?;
     for id in deleted {
         redact(conn, id, &mut out).await?;
     }
@@ -653,8 +736,11 @@ async fn write(
         let mark = newest.entry(d.user.id).or_insert(*k);
         *mark = (*mark).max(*k);
     }
-    let marks: Vec<(i64, i64)> = newest.iter().map(|(u, k)| (*u, first + k)).collect();
-    for user_id in members::join_and_mark(conn, room_id, &marks).await? {
+    let marks: Vec<(i64, i64, i64)> = newest
+        .iter()
+        .map(|(u, k)| (room_id, *u, first + k))
+        .collect();
+    for (_, user_id) in members::join_and_mark(conn, &marks).await? {
         if let Some(a) = newest.get(&user_id).and_then(|k| out.get_mut(k)) {
             a.joined = true;
         }

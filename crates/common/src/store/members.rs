@@ -73,41 +73,45 @@ pub async fn roles(
         .collect())
 }
 
-/// The authors of room events, each with the seq of their newest event:
-/// they become members if they were not, and their read marks move forward
-/// to that seq (what one writes, one has read). One statement for the whole
-/// batch, in user order. Returns the users this made members.
+/// The authors of room events, each with the seq of their newest event in
+/// a room, as `(room_id, user_id, seq)`: they become members if they were
+/// not, and their read marks move forward to that seq (what one writes,
+/// one has read). One statement for a whole batch of rooms, in (room,
+/// user) order; each pair at most once. Returns the `(room_id, user_id)`
+/// pairs this made members.
 pub async fn join_and_mark(
     conn: &mut AsyncPgConnection,
-    room_id: i64,
-    marks: &[(i64, i64)],
-) -> Result<Vec<i64>> {
+    marks: &[(i64, i64, i64)],
+) -> Result<Vec<(i64, i64)>> {
+    #[derive(QueryableByName)]
+    struct Marked {
+        #[diesel(sql_type = BigInt)]
+        room_id: i64,
+        #[diesel(sql_type = BigInt)]
+        user_id: i64,
+        #[diesel(sql_type = Bool)]
+        joined: bool,
+    }
     let mut marks = marks.to_vec();
     marks.sort_unstable();
-    let rows: Vec<_> = marks
-        .iter()
-        .map(|(user_id, seq)| {
-            (
-                room_members::room_id.eq(room_id),
-                room_members::user_id.eq(*user_id),
-                room_members::last_read_seq.eq(*seq),
-            )
-        })
-        .collect();
+    let column = |f: fn(&(i64, i64, i64)) -> i64| marks.iter().map(f).collect::<Vec<i64>>();
     // `xmax = 0` holds for a row this statement inserted, not one it updated.
-    let outcome: Vec<(i64, bool)> = diesel::insert_into(room_members::table)
-        .values(&rows)
-        .on_conflict((room_members::room_id, room_members::user_id))
-        .do_update()
-        .set(room_members::last_read_seq.eq(sql::<BigInt>(
-            "GREATEST(room_members.last_read_seq, excluded.last_read_seq)",
-        )))
-        .returning((room_members::user_id, sql::<Bool>("xmax = 0")))
-        .get_results(conn)
-        .await?;
+    let outcome: Vec<Marked> = diesel::sql_query(
+        "INSERT INTO room_members (room_id, user_id, last_read_seq) \
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) \
+         ON CONFLICT (room_id, user_id) DO UPDATE \
+           SET last_read_seq = GREATEST(room_members.last_read_seq, excluded.last_read_seq) \
+         RETURNING room_id, user_id, xmax = 0 AS joined",
+    )
+    .bind::<Array<BigInt>, _>(column(|m| m.0))
+    .bind::<Array<BigInt>, _>(column(|m| m.1))
+    .bind::<Array<BigInt>, _>(column(|m| m.2))
+    .load(conn)
+    .await?;
     Ok(outcome
         .into_iter()
-        .filter_map(|(user, joined)| joined.then_some(user))
+        .filter(|m| m.joined)
+        .map(|m| (m.room_id, m.user_id))
         .collect())
 }
 

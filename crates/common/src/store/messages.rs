@@ -32,8 +32,6 @@ pub struct Message {
 }
 
 /// A new message row, written with its creation event.
-#[derive(Insertable)]
-#[diesel(table_name = messages)]
 pub(crate) struct NewMessage<'a> {
     pub room_id: i64,
     pub seq: i64,
@@ -58,19 +56,63 @@ pub(crate) struct MessageState {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// Inserts new messages; returns `(id, seq, sent_at)` of each.
+/// Inserts new messages, of any rooms, in one statement whose text does
+/// not depend on how many there are; returns `(id, room_id, seq, sent_at)`
+/// of each.
 pub(crate) async fn insert(
     conn: &mut AsyncPgConnection,
     rows: &[NewMessage<'_>],
-) -> Result<Vec<(i64, i64, DateTime<Utc>)>> {
+) -> Result<Vec<(i64, i64, i64, DateTime<Utc>)>> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(diesel::insert_into(messages::table)
-        .values(rows)
-        .returning((messages::id, messages::seq, messages::sent_at))
-        .get_results(conn)
-        .await?)
+    #[derive(QueryableByName)]
+    struct Inserted {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+        #[diesel(sql_type = BigInt)]
+        room_id: i64,
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+        #[diesel(sql_type = Timestamptz)]
+        sent_at: DateTime<Utc>,
+    }
+    let column = |f: fn(&NewMessage<'_>) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+    let text =
+        |f: for<'r> fn(&'r NewMessage<'_>) -> &'r str| rows.iter().map(f).collect::<Vec<&str>>();
+    // Arrays of arrays do not unnest row by row: each row's mentions
+    // travel as an array literal and are cast back.
+    let mentions: Vec<String> = rows.iter().map(|r| array_literal(&r.mentions)).collect();
+    let replies: Vec<Option<i64>> = rows.iter().map(|r| r.reply_to_id).collect();
+    let inserted: Vec<Inserted> = diesel::sql_query(
+        "INSERT INTO messages (room_id, seq, user_id, body, html, mentions, reply_to_id, nonce) \
+         SELECT room_id, seq, user_id, body, html, mentions::bigint[], reply_to_id, nonce \
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], \
+                     $6::text[], $7::bigint[], $8::text[]) \
+           AS t(room_id, seq, user_id, body, html, mentions, reply_to_id, nonce) \
+         RETURNING id, room_id, seq, sent_at",
+    )
+    .bind::<Array<BigInt>, _>(column(|r| r.room_id))
+    .bind::<Array<BigInt>, _>(column(|r| r.seq))
+    .bind::<Array<BigInt>, _>(column(|r| r.user_id))
+    .bind::<Array<Text>, _>(text(|r| r.body))
+    .bind::<Array<Text>, _>(text(|r| r.html))
+    .bind::<Array<Text>, _>(mentions)
+    .bind::<Array<Nullable<BigInt>>, _>(replies)
+    .bind::<Array<Text>, _>(text(|r| r.nonce))
+    .load(conn)
+    .await?;
+    Ok(inserted
+        .into_iter()
+        .map(|r| (r.id, r.room_id, r.seq, r.sent_at))
+        .collect())
+}
+
+/// A Postgres array literal of ids (`{1,2}`).
+fn array_literal(ids: &[Option<i64>]) -> String {
+    let items: Vec<String> = ids.iter().flatten().map(i64::to_string).collect();
+    format!("{{{}}}", items.join(","))
 }
 
 /// `MessageState`'s columns, as loaded.
@@ -269,4 +311,15 @@ async fn shown(
             shown
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::array_literal;
+
+    #[test]
+    fn mentions_travel_as_array_literals() {
+        assert_eq!(array_literal(&[]), "{}");
+        assert_eq!(array_literal(&[Some(3), None, Some(-1)]), "{3,-1}");
+    }
 }

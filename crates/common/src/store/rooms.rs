@@ -196,6 +196,44 @@ pub async fn take_seqs(
         .map(|(last, owner_id)| (last, RoomFacts { id, owner_id })))
 }
 
+/// Locks every room of `ids` that exists, in id order, and returns each
+/// with its last seq and what the access rules need of it. One statement
+/// for a whole batch of rooms; taking the locks in id order is what keeps
+/// writers on every instance from deadlocking.
+pub async fn lock_many(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<(i64, RoomFacts)>> {
+    Ok(rooms::table
+        .filter(rooms::id.eq_any(ids))
+        .order(rooms::id.asc())
+        .select((rooms::id, rooms::last_seq, rooms::owner_id))
+        .for_update()
+        .load::<(i64, i64, Option<i64>)>(conn)
+        .await?
+        .into_iter()
+        .map(|(id, last_seq, owner_id)| (last_seq, RoomFacts { id, owner_id }))
+        .collect())
+}
+
+/// Moves rooms locked by [`lock_many`] forward: each `(id, last_seq,
+/// added)` sets the room's last seq and adds `added` to its message count.
+/// One statement for all of them.
+pub async fn advance_many(conn: &mut AsyncPgConnection, rows: &[(i64, i64, i64)]) -> Result<()> {
+    use diesel::sql_types::{Array, BigInt};
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let lasts: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    let added: Vec<i64> = rows.iter().map(|r| r.2).collect();
+    diesel::sql_query(
+        "UPDATE rooms SET last_seq = t.last_seq, message_count = rooms.message_count + t.added \
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS t(id, last_seq, added) \
+         WHERE rooms.id = t.id",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<BigInt>, _>(lasts)
+    .bind::<Array<BigInt>, _>(added)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// `(id, last_seq)` of those of `ids` that still exist: how far each room
 /// has got, for the chat service's catch-up.
 pub async fn last_seqs(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<(i64, i64)>> {

@@ -6,6 +6,7 @@
 
 use common::error::Entity;
 use common::guard;
+use common::messaging::Ask;
 use common::protocol::{ChatMessage, ReactionCount, UserRef};
 use common::store::events::{self, Appended};
 use common::store::members::{self, Unread};
@@ -45,10 +46,8 @@ pub async fn send(
     reply_to: Option<i64>,
 ) -> Result<Appended> {
     let user = author.user_ref();
-    let appended = state
-        .messenger
-        .send(&user, room_id, body, nonce, reply_to)
-        .await?;
+    let ask = Ask::Send { body, reply_to };
+    let appended = state.messenger.apply(&user, room_id, nonce, ask).await?;
     Ok(counted(state, appended))
 }
 
@@ -62,10 +61,8 @@ pub async fn edit(
     nonce: &str,
 ) -> Result<Appended> {
     let user = author.user_ref();
-    let appended = state
-        .messenger
-        .edit(&user, room_id, id, body, nonce)
-        .await?;
+    let ask = Ask::Edit { id, body };
+    let appended = state.messenger.apply(&user, room_id, nonce, ask).await?;
     Ok(counted(state, appended))
 }
 
@@ -78,7 +75,8 @@ pub async fn delete(
     nonce: &str,
 ) -> Result<Appended> {
     let user = actor.user_ref();
-    let appended = state.messenger.delete(&user, room_id, id, nonce).await?;
+    let ask = Ask::Delete { id };
+    let appended = state.messenger.apply(&user, room_id, nonce, ask).await?;
     Ok(counted(state, appended))
 }
 
@@ -94,10 +92,8 @@ pub async fn react(
     nonce: &str,
 ) -> Result<Vec<ReactionCount>> {
     let user = actor.user_ref();
-    let appended = state
-        .messenger
-        .react(&user, room_id, id, emoji, on, nonce)
-        .await?;
+    let ask = Ask::React { id, emoji, on };
+    let appended = state.messenger.apply(&user, room_id, nonce, ask).await?;
     counted(state, appended);
     let mut conn = state.pool.get().await?;
     Ok(reactions::summaries(&mut conn, &[id], actor.user_id)
