@@ -95,6 +95,19 @@ pub fn seconds_or(
 }
 
 /// `SEND_LIMIT` changes per `SEND_LIMIT_WINDOW_SECS` for one user.
+/// `HTTP_WORKERS`: one per core unless set.
+fn http_workers() -> Result<usize, ConfigError> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let workers = parsed_or("HTTP_WORKERS", cores)?;
+    if !(1..=256).contains(&workers) {
+        return Err(ConfigError::new(
+            "HTTP_WORKERS",
+            "must be between 1 and 256",
+        ));
+    }
+    Ok(workers)
+}
+
 fn send_limit() -> Result<crate::ratelimit::Limit, ConfigError> {
     let default = crate::ratelimit::SEND_PER_USER;
     let max: u64 = parsed_or("SEND_LIMIT", default.max)?;
@@ -220,6 +233,10 @@ pub struct CommonConfig {
     pub edit_window: Duration,
     /// How many changes to rooms one user may make per window.
     pub send_limit: crate::ratelimit::Limit,
+    /// Threads serving HTTP and WebSocket connections (each runs its own
+    /// event loop); background work runs on the Tokio runtime's threads
+    /// (`TOKIO_WORKER_THREADS`).
+    pub http_workers: usize,
 }
 
 impl CommonConfig {
@@ -270,6 +287,7 @@ impl CommonConfig {
             shutdown_timeout: seconds_or("SHUTDOWN_TIMEOUT_SECS", 10, 0, 300)?,
             edit_window: seconds_or("EDIT_WINDOW_SECS", 24 * 3600, 0, 30 * 24 * 3600)?,
             send_limit: send_limit()?,
+            http_workers: http_workers()?,
         })
     }
 }

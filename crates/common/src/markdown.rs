@@ -151,6 +151,12 @@ pub fn mention_candidates(source: &str) -> Vec<String> {
 /// `<a class="mention" href="/users/{username}" data-user="{id}">@{username}</a>`,
 /// any other `@name` stays text.
 pub fn render(source: &str, users: &HashMap<String, (i64, String)>) -> Rendered {
+    if let Some(html) = plain_paragraph(source) {
+        return Rendered {
+            html,
+            mentions: Vec::new(),
+        };
+    }
     let arena = Arena::new();
     let root = parse(&arena, source);
     let mut mentions = Vec::new();
@@ -165,6 +171,25 @@ pub fn render(source: &str, users: &HashMap<String, (i64, String)>) -> Rendered 
     let mut html = SANITIZER.clean(&html).to_string();
     html.truncate(html.trim_end().len());
     Rendered { html, mentions }
+}
+
+/// Most chat messages are a line of plain words, which both layers would
+/// turn into exactly `<p>` + the text + `</p>`: that is written directly,
+/// skipping a parse and a sanitization per message. Only text no Markdown
+/// rule, autolink or mention can touch qualifies: one line of ASCII letters,
+/// digits, spaces and harmless punctuation, starting with a letter (no
+/// list, heading or code block), not ending in a space, with no `www.`.
+/// A test checks the equality against the full path.
+fn plain_paragraph(source: &str) -> Option<String> {
+    const PUNCTUATION: &[u8] = b" ,.;?!='%$+-/";
+    let bytes = source.as_bytes();
+    let safe = bytes.first()?.is_ascii_alphabetic()
+        && !bytes.last()?.is_ascii_whitespace()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || PUNCTUATION.contains(b))
+        && !bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b"www."));
+    safe.then(|| format!("<p>{source}</p>"))
 }
 
 /// A plain-text, one-line excerpt of `source` (for reply quotes): the text
@@ -662,6 +687,70 @@ pub const XSS_PAYLOADS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    /// The full path, for comparing the plain-text shortcut with.
+    fn rendered_in_full(source: &str) -> String {
+        let arena = Arena::new();
+        let root = parse(&arena, source);
+        let mut html = String::new();
+        assert!(comrak::format_html(root, &OPTIONS, &mut html).is_ok());
+        let mut html = SANITIZER.clean(&html).to_string();
+        html.truncate(html.trim_end().len());
+        html
+    }
+
+    #[test]
+    fn plain_text_written_directly_is_what_the_full_path_makes() {
+        // Deterministic pseudo-random lines over an alphabet of safe and
+        // unsafe characters: whenever the shortcut applies, it must agree.
+        let safe: Vec<char> = "aZw9 .,;?!='%$+-/1W".chars().collect();
+        let unsafe_: Vec<char> = "*_`~[]()<>&#:@\\|\"\n\té".chars().collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut applied = 0;
+        for _ in 0..20_000 {
+            let len = (next() % 24) as usize;
+            let line: String = (0..len)
+                .map(|_| {
+                    let from = if next() % 20 == 0 { &unsafe_ } else { &safe };
+                    from[(next() % from.len() as u64) as usize]
+                })
+                .collect();
+            if let Some(html) = plain_paragraph(&line) {
+                applied += 1;
+                assert_eq!(html, rendered_in_full(&line), "{line:?}");
+            }
+        }
+        assert!(
+            applied > 1_000,
+            "the shortcut was tried {applied} times only"
+        );
+        for line in [
+            "t=1234 xxxxxxxx",
+            "hello, world!",
+            "a - b + c = 4%",
+            "see www.example.com",
+            "1. first",
+            "4 spaces",
+            "ends with space ",
+        ] {
+            if let Some(html) = plain_paragraph(line) {
+                assert_eq!(html, rendered_in_full(line), "{line:?}");
+            }
+        }
+        assert_eq!(
+            plain_paragraph("hello there").as_deref(),
+            Some("<p>hello there</p>")
+        );
+        assert_eq!(plain_paragraph("see www.example.com"), None);
+        assert_eq!(plain_paragraph("1. first"), None);
+        assert_eq!(plain_paragraph("*bold*"), None);
+    }
+
     use super::*;
 
     fn users() -> HashMap<String, (i64, String)> {

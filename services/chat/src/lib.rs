@@ -130,6 +130,7 @@ impl Chat {
                 .service(health::metrics)
                 .route("/ws", web::get().to(upgrade::ws))
         })
+        .workers(self.state.config.common.http_workers)
         .listen(listener)?
         .disable_signals()
         .shutdown_timeout(self.state.config.common.shutdown_timeout.as_secs())

@@ -65,6 +65,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
 /// The HTTP server on `listener`; it stops gracefully on SIGTERM/SIGINT.
 pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Server> {
     let shutdown = state.config.common.shutdown_timeout.as_secs();
+    let data_workers = state.config.common.http_workers;
     let data = actix_web::web::Data::from(state);
     let server = HttpServer::new(move || {
         let static_dir = data.config.static_dir.clone();
@@ -80,6 +81,7 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
             .service(actix_files::Files::new("/static", static_dir))
             .default_service(actix_web::web::to(pages::home::not_found))
     })
+    .workers(data_workers)
     .listen(listener)?
     .shutdown_timeout(shutdown)
     .run();

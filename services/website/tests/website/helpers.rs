@@ -89,6 +89,7 @@ impl TestApp {
                         .unwrap_or(common::ratelimit::SEND_PER_USER.max),
                     ..common::ratelimit::SEND_PER_USER
                 },
+                http_workers: 1,
             },
             signing_key: SigningKeyMaterial::parse("TOKEN_SIGNING_KEY", &key_b64).unwrap(),
             previous_verifying_keys: options.previous_keys,
