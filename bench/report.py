@@ -390,7 +390,7 @@ def report(argv):
               "Latency is from handing a send to the socket to reading the frame at each member (the sender "
               "included), in one process with one clock. A step is held when p99 ≤ 100 ms, ≥ 99 % of the owed "
               "deliveries arrived, ≥ 99 % of the schedule was sent and nobody was disconnected; rates step up "
-              "and stop after the first step that does not hold. CPU in cores (1.00 = one core busy).")
+              "and stop after two steps in a row that do not hold. CPU in cores (1.00 = one core busy).")
     md.append("")
     timing = read_jsonl(os.path.join(raw, "timing.jsonl"))
     if timing:

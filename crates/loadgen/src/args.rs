@@ -56,6 +56,8 @@ pub struct Args {
     /// How long to wait for stragglers after a step.
     pub grace: Duration,
     pub stop_on_fail: bool,
+    /// With `stop_on_fail`: failing steps in a row before stopping.
+    pub fail_limit: usize,
     pub hold_p99_ms: f64,
     pub hold_delivered: f64,
     pub hold_on: HoldOn,
@@ -93,6 +95,7 @@ pub const USAGE: &str = "usage: parley-load [fanout|idle|storm|seed|logins] [opt
   --rate X | --steps X,Y   offered msgs/s of all senders together; idle: connection totals
   --duration S             seconds per step (10)       --grace S   wait for stragglers (5; alias --drain)
   --stop-on-fail           stop after the first step that does not hold
+  --fail-limit N           ... after N failing steps in a row (implies --stop-on-fail)
   --hold-p99-ms MS         100   --hold-delivered F  0.99   --hold-on delivery|ack
   --body-bytes N           100   (24..=4000)
   --group NAME=PID,PID     CPU and RSS per step; NAME=tree:PID adds its children (Postgres backends)
@@ -155,6 +158,7 @@ impl Args {
             duration: Duration::from_secs(10),
             grace: Duration::from_secs(5),
             stop_on_fail: false,
+            fail_limit: 1,
             hold_p99_ms: 100.0,
             hold_delivered: 0.99,
             hold_on: HoldOn::Delivery,
@@ -198,6 +202,10 @@ impl Args {
                 "--duration" => a.duration = secs("--duration", it.next())?,
                 "--grace" | "--drain" => a.grace = secs("--grace", it.next())?,
                 "--stop-on-fail" => a.stop_on_fail = true,
+                "--fail-limit" => {
+                    a.fail_limit = value("--fail-limit", it.next())?;
+                    a.stop_on_fail = true;
+                }
                 "--hold-p99-ms" => a.hold_p99_ms = value("--hold-p99-ms", it.next())?,
                 "--hold-delivered" => a.hold_delivered = value("--hold-delivered", it.next())?,
                 "--hold-on" => {

@@ -292,6 +292,7 @@ pub async fn run(args: &Args, out: &Out) -> Result<bool, Failure> {
     let statements = provision::has_pg_stat_statements(&mut db).await;
     let mut best_held: Option<f64> = None;
     let mut ran = 0;
+    let mut failed_in_row = 0;
     for (index, rate) in args.steps.iter().enumerate() {
         ran += 1;
         let stats = &shared.steps[index];
@@ -394,7 +395,8 @@ pub async fn run(args: &Args, out: &Out) -> Result<bool, Failure> {
             if ok { "held" } else { "NOT held" }
         );
         out.emit("fanout_step", f);
-        if !ok && args.stop_on_fail {
+        failed_in_row = if ok { 0 } else { failed_in_row + 1 };
+        if args.stop_on_fail && failed_in_row >= args.fail_limit {
             break;
         }
     }
