@@ -53,6 +53,8 @@ struct Shared {
     joined_in_room: Vec<AtomicU64>,
     joined: AtomicUsize,
     failed: AtomicUsize,
+    /// Sequenced frames received by all clients together.
+    received: AtomicU64,
     epoch: std::time::Instant,
     senders: usize,
     body_bytes: usize,
@@ -199,6 +201,7 @@ async fn client(
                         }
                         last_seq = seq;
                         end.received += 1;
+                        shared.received.fetch_add(1, Relaxed);
                         if let Some(s) = stamp {
                             let us = (shared.epoch.elapsed().as_micros() as u64).saturating_sub(s.sent_us);
                             stats.delivered.fetch_add(1, Relaxed);
@@ -207,7 +210,7 @@ async fn client(
                         }
                     }
                     Frame::Event { seq, .. } => {
-                        if seq > last_seq { last_seq = seq; end.received += 1; }
+                        if seq > last_seq { last_seq = seq; end.received += 1; shared.received.fetch_add(1, Relaxed); }
                     }
                     Frame::Error { code, reference } => {
                         let step = reference
@@ -254,6 +257,7 @@ pub async fn run(args: &Args, out: &Out) -> Result<bool, Failure> {
         joined_in_room: (0..args.rooms).map(|_| AtomicU64::new(0)).collect(),
         joined: AtomicUsize::new(0),
         failed: AtomicUsize::new(0),
+        received: AtomicU64::new(0),
         epoch: std::time::Instant::now(),
         senders: args.senders(),
         body_bytes: args.body_bytes,
@@ -399,6 +403,24 @@ pub async fn run(args: &Args, out: &Out) -> Result<bool, Failure> {
         if args.stop_on_fail && failed_in_row >= args.fail_limit {
             break;
         }
+    }
+    // A backlog may still be on its way: lost is what has not arrived once
+    // everything stored was delivered or `--deadline` passed, not what was
+    // late when the last step ended.
+    let owed = {
+        let finals = provision::last_seqs(&mut db, &rooms).await?;
+        rooms
+            .iter()
+            .enumerate()
+            .map(|(r, id)| {
+                finals.get(id).copied().unwrap_or(0).max(0) as u64
+                    * shared.joined_in_room[r].load(Relaxed)
+            })
+            .sum::<u64>()
+    };
+    let drain_end = Instant::now() + args.deadline;
+    while shared.received.load(Relaxed) < owed && Instant::now() < drain_end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _ = phase_tx.send(Phase::Stop);
     let mut ends = Vec::with_capacity(tasks.len());
