@@ -174,6 +174,8 @@ start_postgres() { # DIR PORT [throwaway]
   if [[ $mode == throwaway ]]; then
     opts+=" -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
   fi
+  # Extra server options of the caller's (the benchmark loads pg_stat_statements).
+  [[ -n ${PARLEY_POSTGRES_OPTS:-} ]] && opts+=" $PARLEY_POSTGRES_OPTS"
   log "starting Postgres on 127.0.0.1:$port (log: $home/postgres.log)"
   # A client socket can hold PORT for a moment (it is in the ephemeral
   # range): a failed bind is retried.

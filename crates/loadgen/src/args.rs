@@ -1,30 +1,111 @@
-//! Command-line options, parsed by hand (`--name value`).
+//! Command-line options, parsed by hand (`--name value`). The first word
+//! may name a mode; without one the mode is `fanout` (as before modes).
 
 use std::time::Duration;
 
-/// What to run.
-#[derive(Debug, Clone)]
-pub struct Args {
-    /// WebSocket URLs; connections are spread over them round-robin.
-    pub urls: Vec<String>,
-    pub connections: usize,
-    pub rooms: usize,
-    pub senders: usize,
-    /// Messages per second offered by all senders together.
-    pub rate: f64,
-    pub duration: Duration,
-    /// Connections per user (under the server's per-user cap).
-    pub per_user: usize,
-    /// Server processes whose memory per connection is reported.
-    pub pids: Vec<u32>,
-    /// How long to wait for stragglers after the last send.
-    pub drain: Duration,
-    pub body_bytes: usize,
+use crate::procstat::Group;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Senders at offered rates (one or more steps), every member receives.
+    Fanout,
+    /// Connections joined and idle: memory growth and connect times.
+    Idle,
+    /// Everyone dropped at once, reconnecting with `since`.
+    Storm,
+    /// A user, a session and a room with messages, for page benchmarks.
+    Seed,
+    /// Sign-ins at a fixed rate through the website (real argon2).
+    Logins,
 }
 
-pub const USAGE: &str = "usage: parley-load [--url ws://127.0.0.1:8080/ws]... [--connections 100] [--rooms 10] \
-[--senders 10] [--rate 50] [--duration 10] [--per-user 8] [--pid PID]... [--drain 5] [--body-bytes 64]
-environment: DATABASE_URL and TOKEN_SIGNING_KEY of the stack under test (users and sessions are made directly)";
+/// How many members each room gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Members {
+    /// `--connections C` spread over the rooms, round-robin.
+    Spread(usize),
+    /// `--members LO-HI`: room r gets LO + r mod (HI - LO + 1).
+    Range(usize, usize),
+}
+
+/// Which latency decides whether a step held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldOn {
+    /// Send to receipt at every member.
+    Delivery,
+    /// Send to the sender's own echo (its acknowledgement).
+    Ack,
+}
+
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub mode: Mode,
+    /// WebSocket URLs (HTTP base URL for `logins`); spread round-robin.
+    pub urls: Vec<String>,
+    pub rooms: usize,
+    pub members: Members,
+    /// Senders in all; the first `senders` clients (one per room first).
+    pub senders: Option<usize>,
+    /// Connections per user (1: one user per client).
+    pub per_user: usize,
+    /// Offered rates (msgs/s, all senders together), one step each; for
+    /// `idle`, cumulative connection counts.
+    pub steps: Vec<f64>,
+    /// Length of one step.
+    pub duration: Duration,
+    /// How long to wait for stragglers after a step.
+    pub grace: Duration,
+    pub stop_on_fail: bool,
+    /// With `stop_on_fail`: failing steps in a row before stopping.
+    pub fail_limit: usize,
+    pub hold_p99_ms: f64,
+    pub hold_delivered: f64,
+    pub hold_on: HoldOn,
+    pub body_bytes: usize,
+    /// Process groups whose CPU (and RSS) is reported per step.
+    pub groups: Vec<Group>,
+    /// Connection attempts in flight at once.
+    pub connect_concurrency: usize,
+    /// Local addresses 127.0.0.1.. to connect from (each gives ~28k ports).
+    pub source_ips: usize,
+    /// JSON lines go here (appended); the human report goes to stdout.
+    pub json: Option<String>,
+    /// Added to every JSON line as "label".
+    pub label: String,
+    /// Tokio worker threads (0: one per core).
+    pub threads: usize,
+    /// `storm`: messages each room gets while its members are away.
+    pub backlog: usize,
+    /// `idle`/`storm`: how long to wait for everyone to be (re)joined.
+    pub deadline: Duration,
+    /// `idle`: pause before reading memory.
+    pub settle: Duration,
+    /// `seed`: messages in the room.
+    pub messages: usize,
+    /// `logins`: sign-ins per second.
+    pub rate: f64,
+}
+
+pub const USAGE: &str = "usage: parley-load [fanout|idle|storm|seed|logins] [options]
+  --url URL ...            ws://127.0.0.1:8080/ws (repeat; spread round-robin); logins: http://127.0.0.1:8080
+  --rooms R                10
+  --connections C          100 members in all, spread over the rooms   | --members LO-HI  per room
+  --senders S              default: one per room (the first client of each room)
+  --per-user N             connections sharing one user (1)
+  --rate X | --steps X,Y   offered msgs/s of all senders together; idle: connection totals
+  --duration S             seconds per step (10)       --grace S   wait for stragglers (5; alias --drain)
+  --stop-on-fail           stop after the first step that does not hold
+  --fail-limit N           ... after N failing steps in a row (implies --stop-on-fail)
+  --hold-p99-ms MS         100   --hold-delivered F  0.99   --hold-on delivery|ack
+  --body-bytes N           100   (24..=4000)
+  --group NAME=PID,PID     CPU and RSS per step; NAME=tree:PID adds its children (Postgres backends)
+  --pid PID                the same as --group server=PID
+  --connect-concurrency N  256   --source-ips N  1 (127.0.0.1..N; more than ~28k connections per URL)
+  --json FILE              append one JSON object per step/result   --label TEXT
+  --threads N              tokio workers (0: one per core)
+  storm: --backlog N (20 per room)  --deadline S (60)      idle: --settle S (3)
+  seed: --messages N (50)           logins: --rate N (50 per s) --duration S
+environment: DATABASE_URL and TOKEN_SIGNING_KEY of the stack under test (users, sessions, rooms are made directly)";
 
 fn value<T: std::str::FromStr>(name: &str, raw: Option<String>) -> Result<T, String> {
     let raw = raw.ok_or_else(|| format!("{name} needs a value"))?;
@@ -32,52 +113,214 @@ fn value<T: std::str::FromStr>(name: &str, raw: Option<String>) -> Result<T, Str
         .map_err(|_| format!("{name}: cannot parse {raw:?}"))
 }
 
+fn secs(name: &str, raw: Option<String>) -> Result<Duration, String> {
+    let s: f64 = value(name, raw)?;
+    if !s.is_finite() || s < 0.0 {
+        return Err(format!("{name} must be >= 0"));
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
+fn list(name: &str, raw: Option<String>) -> Result<Vec<f64>, String> {
+    let raw: String = value(name, raw)?;
+    raw.split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .ok_or_else(|| format!("{name}: {s:?} is not a positive number"))
+        })
+        .collect()
+}
+
+fn members(raw: Option<String>) -> Result<Members, String> {
+    let raw: String = value("--members", raw)?;
+    let (lo, hi) = raw.split_once('-').unwrap_or((&raw, &raw));
+    match (lo.parse::<usize>(), hi.parse::<usize>()) {
+        (Ok(lo), Ok(hi)) if lo >= 1 && hi >= lo => Ok(Members::Range(lo, hi)),
+        _ => Err(format!(
+            "--members: {raw:?} is not N or LO-HI with 1 <= LO <= HI"
+        )),
+    }
+}
+
 impl Args {
     pub fn parse(mut it: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut a = Args {
+            mode: Mode::Fanout,
             urls: Vec::new(),
-            connections: 100,
             rooms: 10,
-            senders: 10,
-            rate: 50.0,
+            members: Members::Spread(100),
+            senders: None,
+            per_user: 1,
+            steps: Vec::new(),
             duration: Duration::from_secs(10),
-            per_user: 8,
-            pids: Vec::new(),
-            drain: Duration::from_secs(5),
-            body_bytes: 64,
+            grace: Duration::from_secs(5),
+            stop_on_fail: false,
+            fail_limit: 1,
+            hold_p99_ms: 100.0,
+            hold_delivered: 0.99,
+            hold_on: HoldOn::Delivery,
+            body_bytes: 100,
+            groups: Vec::new(),
+            connect_concurrency: 256,
+            source_ips: 1,
+            json: None,
+            label: String::new(),
+            threads: 0,
+            backlog: 20,
+            deadline: Duration::from_secs(60),
+            settle: Duration::from_secs(3),
+            messages: 50,
+            rate: 50.0,
         };
+        let mut first = true;
         while let Some(flag) = it.next() {
+            if std::mem::take(&mut first) && !flag.starts_with('-') {
+                a.mode = match flag.as_str() {
+                    "fanout" => Mode::Fanout,
+                    "idle" => Mode::Idle,
+                    "storm" => Mode::Storm,
+                    "seed" => Mode::Seed,
+                    "logins" => Mode::Logins,
+                    other => return Err(format!("unknown mode {other}\n{USAGE}")),
+                };
+                continue;
+            }
             match flag.as_str() {
                 "--url" => a.urls.push(value("--url", it.next())?),
-                "--connections" => a.connections = value("--connections", it.next())?,
+                "--connections" => a.members = Members::Spread(value("--connections", it.next())?),
+                "--members" => a.members = members(it.next())?,
                 "--rooms" => a.rooms = value("--rooms", it.next())?,
-                "--senders" => a.senders = value("--senders", it.next())?,
-                "--rate" => a.rate = value("--rate", it.next())?,
-                "--duration" => {
-                    a.duration = Duration::from_secs_f64(value("--duration", it.next())?)
+                "--senders" => a.senders = Some(value("--senders", it.next())?),
+                "--rate" => {
+                    a.rate = value("--rate", it.next())?;
+                    a.steps = vec![a.rate];
+                }
+                "--steps" => a.steps = list("--steps", it.next())?,
+                "--duration" => a.duration = secs("--duration", it.next())?,
+                "--grace" | "--drain" => a.grace = secs("--grace", it.next())?,
+                "--stop-on-fail" => a.stop_on_fail = true,
+                "--fail-limit" => {
+                    a.fail_limit = value("--fail-limit", it.next())?;
+                    a.stop_on_fail = true;
+                }
+                "--hold-p99-ms" => a.hold_p99_ms = value("--hold-p99-ms", it.next())?,
+                "--hold-delivered" => a.hold_delivered = value("--hold-delivered", it.next())?,
+                "--hold-on" => {
+                    a.hold_on = match value::<String>("--hold-on", it.next())?.as_str() {
+                        "delivery" => HoldOn::Delivery,
+                        "ack" => HoldOn::Ack,
+                        other => {
+                            return Err(format!("--hold-on: {other:?} is not delivery or ack"));
+                        }
+                    }
                 }
                 "--per-user" => a.per_user = value("--per-user", it.next())?,
-                "--pid" => a.pids.push(value("--pid", it.next())?),
-                "--drain" => a.drain = Duration::from_secs_f64(value("--drain", it.next())?),
+                "--pid" => a.groups.push(Group::parse(&format!(
+                    "server={}",
+                    value::<u32>("--pid", it.next())?
+                ))?),
+                "--group" => a
+                    .groups
+                    .push(Group::parse(&value::<String>("--group", it.next())?)?),
                 "--body-bytes" => a.body_bytes = value("--body-bytes", it.next())?,
+                "--connect-concurrency" => {
+                    a.connect_concurrency = value("--connect-concurrency", it.next())?
+                }
+                "--source-ips" => a.source_ips = value("--source-ips", it.next())?,
+                "--json" => a.json = Some(value("--json", it.next())?),
+                "--label" => a.label = value("--label", it.next())?,
+                "--threads" => a.threads = value("--threads", it.next())?,
+                "--backlog" => a.backlog = value("--backlog", it.next())?,
+                "--deadline" => a.deadline = secs("--deadline", it.next())?,
+                "--settle" => a.settle = secs("--settle", it.next())?,
+                "--messages" => a.messages = value("--messages", it.next())?,
                 "-h" | "--help" => return Err(USAGE.into()),
                 other => return Err(format!("unknown option {other}\n{USAGE}")),
             }
         }
         if a.urls.is_empty() {
-            a.urls.push("ws://127.0.0.1:8080/ws".into());
+            a.urls.push(match a.mode {
+                Mode::Logins => "http://127.0.0.1:8080".into(),
+                _ => "ws://127.0.0.1:8080/ws".into(),
+            });
         }
-        if a.rooms == 0 || a.connections < a.rooms || a.senders > a.connections || a.per_user == 0 {
-            return Err(
-                "need rooms >= 1, connections >= rooms, senders <= connections, per-user >= 1"
-                    .into(),
-            );
+        if a.steps.is_empty() {
+            a.steps = vec![match a.mode {
+                Mode::Idle => a.connections() as f64,
+                _ => a.rate,
+            }];
         }
-        if !a.rate.is_finite() || a.rate <= 0.0 || a.body_bytes < 24 || a.body_bytes > 4000 {
+        let connections = a.connections();
+        let senders = a.senders.unwrap_or(a.rooms);
+        if a.rooms == 0 || connections < a.rooms || a.per_user == 0 {
+            return Err("need rooms >= 1, connections >= rooms, per-user >= 1".into());
+        }
+        if a.mode == Mode::Fanout && senders > connections {
+            return Err("need senders <= connections".into());
+        }
+        if a.body_bytes < 24 || a.body_bytes > 4000 || !(a.rate > 0.0 && a.rate.is_finite()) {
             return Err("need rate > 0 and 24 <= body-bytes <= 4000".into());
+        }
+        if a.connect_concurrency == 0 || a.source_ips == 0 || a.source_ips > 250 {
+            return Err("need connect-concurrency >= 1 and 1 <= source-ips <= 250".into());
         }
         Ok(a)
     }
+
+    /// Members of room `r` (0-based).
+    pub fn members_of(&self, r: usize) -> usize {
+        match self.members {
+            Members::Spread(c) => c / self.rooms + usize::from(r < c % self.rooms),
+            Members::Range(lo, hi) => lo + r % (hi - lo + 1),
+        }
+    }
+
+    pub fn connections(&self) -> usize {
+        match self.members {
+            Members::Spread(c) => c,
+            Members::Range(..) => (0..self.rooms).map(|r| self.members_of(r)).sum(),
+        }
+    }
+
+    pub fn senders(&self) -> usize {
+        self.senders.unwrap_or(self.rooms)
+    }
+}
+
+/// One client of the run: its room (index), rank within the room, URL
+/// (index) and whether it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub room: usize,
+    pub rank: usize,
+    pub url: usize,
+    pub sender: bool,
+}
+
+/// Every client, rank-major (every room's first member, then every room's
+/// second, ...), so the first `senders` clients are one per room first.
+/// A room's members alternate over the URLs, and so do the rooms' senders:
+/// a message crosses instances through Redis.
+pub fn layout(args: &Args) -> Vec<Slot> {
+    let sizes: Vec<usize> = (0..args.rooms).map(|r| args.members_of(r)).collect();
+    let deepest = sizes.iter().copied().max().unwrap_or(0);
+    let mut slots = Vec::with_capacity(args.connections());
+    for rank in 0..deepest {
+        for (room, size) in sizes.iter().enumerate() {
+            if rank < *size {
+                slots.push(Slot {
+                    room,
+                    rank,
+                    url: (rank + room) % args.urls.len(),
+                    sender: slots.len() < args.senders(),
+                });
+            }
+        }
+    }
+    slots
 }
 
 #[cfg(test)]
@@ -95,12 +338,59 @@ mod tests {
         );
         let a = a.map_err(|e| e.to_string());
         assert!(
-            matches!(&a, Ok(a) if a.urls.len() == 2 && a.connections == 40 && a.pids == vec![7])
+            matches!(&a, Ok(a) if a.urls.len() == 2 && a.connections() == 40
+            && a.groups.len() == 1 && a.mode == Mode::Fanout && a.steps == vec![100.0])
         );
         assert!(parse("--rooms 0").is_err());
         assert!(parse("--senders 500").is_err());
         assert!(parse("--bogus 1").is_err());
         assert!(parse("--rate x").is_err());
+        assert!(parse("--steps 5,x").is_err());
+        assert!(parse("--members 3-1").is_err());
+        assert!(parse("nonsense").is_err());
         assert!(parse("").is_ok_and(|a| a.urls == vec!["ws://127.0.0.1:8080/ws".to_owned()]));
+        assert!(parse("logins").is_ok_and(|a| a.urls == vec!["http://127.0.0.1:8080".to_owned()]));
+        let idle = parse("idle --connections 500 --rooms 50");
+        assert!(idle.is_ok_and(|a| a.mode == Mode::Idle && a.steps == vec![500.0]));
+        let steps = parse("fanout --steps 500,1000,2000 --stop-on-fail --hold-on ack");
+        assert!(
+            steps.is_ok_and(|a| a.steps.len() == 3 && a.stop_on_fail && a.hold_on == HoldOn::Ack)
+        );
+    }
+
+    #[test]
+    fn members_spread_or_range() {
+        let a = parse("--connections 10 --rooms 4").map_err(|e| e.to_string());
+        assert!(
+            a.is_ok_and(|a| (0..4).map(|r| a.members_of(r)).collect::<Vec<_>>() == [3, 3, 2, 2])
+        );
+        let b = parse("--members 1-3 --rooms 5").map_err(|e| e.to_string());
+        assert!(b.is_ok_and(|b| b.connections() == 1 + 2 + 3 + 1 + 2 && b.senders() == 5));
+    }
+
+    #[test]
+    fn layout_puts_one_sender_per_room_and_alternates_urls() {
+        let a = match parse("--url a --url b --connections 8 --rooms 2") {
+            Ok(a) => a,
+            Err(e) => panic!("{e}"),
+        };
+        let slots = layout(&a);
+        assert_eq!(slots.len(), 8);
+        let senders: Vec<usize> = slots.iter().filter(|s| s.sender).map(|s| s.room).collect();
+        assert_eq!(senders, vec![0, 1]);
+        // Room 0's members go to a, b, a, b; room 1's to b, a, b, a.
+        let room0: Vec<usize> = slots
+            .iter()
+            .filter(|s| s.room == 0)
+            .map(|s| s.url)
+            .collect();
+        assert_eq!(room0, vec![0, 1, 0, 1]);
+        assert_eq!(slots[1].url, 1);
+        let b = match parse("--members 1-3 --rooms 3") {
+            Ok(b) => b,
+            Err(e) => panic!("{e}"),
+        };
+        let ranks: Vec<(usize, usize)> = layout(&b).iter().map(|s| (s.room, s.rank)).collect();
+        assert_eq!(ranks, vec![(0, 0), (1, 0), (2, 0), (1, 1), (2, 1), (2, 2)]);
     }
 }

@@ -1,0 +1,86 @@
+"""Unit tests of bench/report.py (python3 -m unittest discover -s bench)."""
+
+import json
+import os
+import tempfile
+import unittest
+
+import report
+
+WRK = """Running 3s test @ http://127.0.0.1:9180/rooms
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    64.10ms    8.20ms 120.00ms   80.00%
+  Latency Distribution
+     50%   63.58ms
+     75%   68.00ms
+     90%   72.00ms
+     99%    1.20s
+  2990 requests in 3.01s, 30.00MB read
+  Non-2xx or 3xx responses: 4
+Requests/sec:    995.12
+Transfer/sec:     10.00MB
+"""
+
+
+class Helpers(unittest.TestCase):
+    def test_wrk_output(self):
+        r = report.parse_wrk(WRK)
+        self.assertEqual(r["rps"], 995.12)
+        self.assertEqual(r["p50_ms"], 63.58)
+        self.assertEqual(r["p99_ms"], 1200.0)
+        self.assertEqual(r["non_2xx"], 4)
+        self.assertEqual(r["requests"], 2990)
+        self.assertEqual(report.to_ms("850us"), 0.85)
+
+    def test_spread_is_median_with_min_max(self):
+        self.assertEqual(report.spread([3, 1, 2]), "2.0 (1.0–3.0)")
+        self.assertEqual(report.spread([5, 5], 0), "5")
+        self.assertEqual(report.spread([None, "x"]), "-")
+        self.assertEqual(report.split_label("parley-nginx/2"), ("parley-nginx", 2))
+        self.assertEqual(report.split_label("odd"), ("odd", 0))
+
+    def test_chart_is_svg_with_every_series(self):
+        svg = report.svg_chart("t", [("a p50", "#000", "", [(100, 1.5), (200, 3)]),
+                                     ("b p99", "#f00", "6,3", [(100, 20), (400, 2000)])],
+                               "x", "y", hline=(100, "target"))
+        self.assertTrue(svg.startswith("<svg"))
+        self.assertIn("a p50", svg)
+        self.assertIn("b p99", svg)
+        self.assertIn("target", svg)
+        self.assertEqual(svg.count("<path"), 2)
+        self.assertIn("<svg", report.svg_chart("empty", [], "x", "y"))
+
+
+class Report(unittest.TestCase):
+    def test_a_run_becomes_tables_charts_and_the_marked_section(self):
+        with tempfile.TemporaryDirectory() as d:
+            raw, docs = os.path.join(d, "raw"), os.path.join(d, "docs", "bench")
+            os.makedirs(raw)
+            json.dump({"run": "R", "commit": "abc", "reps": 2, "cores": 2}, open(os.path.join(raw, "meta.json"), "w"))
+            with open(os.path.join(raw, "fanout.jsonl"), "w") as f:
+                for rep, p99 in ((1, 20.0), (2, 40.0)):
+                    for rate, held in ((500, True), (1000, False)):
+                        f.write(json.dumps({"kind": "fanout_step", "label": f"parley/{rep}", "offered": rate,
+                                            "p50_ms": 5, "p99_ms": p99 * rate / 500, "p999_ms": 90,
+                                            "delivered_ratio": 1.0, "held": held}) + "\n")
+                    f.write(json.dumps({"kind": "fanout_summary", "label": f"parley/{rep}", "held_rate": 500,
+                                        "lost": 0, "duplicated": 0, "out_of_order": 0}) + "\n")
+            perf = os.path.join(d, "docs", "PERFORMANCE.md")
+            os.makedirs(docs)
+            open(perf, "w").write(f"# Performance\n\nprose\n\n{report.BEGIN}\nold\n{report.END}\n\nmore prose\n")
+            self.assertEqual(report.report(["--raw", raw, "--docs", docs, "--performance", perf]), 0)
+            text = open(perf).read()
+            self.assertIn("prose", text)
+            self.assertIn("more prose", text)
+            self.assertNotIn("\nold\n", text)
+            self.assertIn("| parley | 500 | 2 | 0 | 0 | 0 |", text)
+            # p99 at 500 msg/s: median of 20 and 40 with the spread
+            self.assertIn("30.0 (20.0–40.0)", text)
+            self.assertIn("](bench/fanout-latency.svg)", text)
+            self.assertTrue(os.path.exists(os.path.join(docs, "fanout-latency.svg")))
+            self.assertEqual(json.load(open(os.path.join(docs, "summary.json")))["fanout"]["parley"]["held_rate"], 500)
+
+
+if __name__ == "__main__":
+    unittest.main()
