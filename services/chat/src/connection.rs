@@ -92,7 +92,9 @@ async fn serve(
         tx,
         kick: kick.clone(),
     };
-    follow_memberships(&state, &me).await;
+    // Work that awaits Redis or Postgres is boxed: its state lives only
+    // while it runs, not in every idle connection's task.
+    Box::pin(follow_memberships(&state, &me)).await;
     let mut requests = Requests::new(state.clone(), me);
     let mut socket = Socket {
         session,
@@ -149,7 +151,7 @@ async fn serve(
                     }
                     Some(Ok(AggregatedMessage::Pong(_))) => {}
                     Some(Ok(AggregatedMessage::Text(text))) => {
-                        let step = requests.text(&text).await;
+                        let step = Box::pin(requests.text(&text)).await;
                         if let Some(end) = socket.take(step, &mut inflight).await {
                             break end;
                         }
@@ -171,7 +173,7 @@ async fn serve(
     state.hub.disconnect(peer.id, peer.user.id);
     state.registry.remove(peer.id);
     state.metrics.connections.dec();
-    if let Err(e) = state.conn_limit.release(peer.user.id, peer.id).await {
+    if let Err(e) = Box::pin(state.conn_limit.release(peer.user.id, peer.id)).await {
         tracing::warn!(error = %e, "could not release a connection slot; it expires");
     }
     // A write cut short by a kick ends as that kick's close.
