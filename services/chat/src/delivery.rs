@@ -45,8 +45,9 @@ pub enum Delivery {
 pub enum Outbound {
     /// One frame.
     Frame(ByteString),
-    /// A replay and its `joined`: one queue slot, so a replay cannot make a
-    /// fresh member look slow.
+    /// Frames that go together, in one queue slot (and one write): a replay
+    /// and its `joined`, so a replay cannot make a fresh member look slow,
+    /// or the events of a room that arrived together (up to `room::DRAIN`).
     Batch(Vec<ByteString>),
 }
 

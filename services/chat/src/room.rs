@@ -36,6 +36,9 @@ use crate::sequencer::{Sequenced, Sequencer};
 /// Replay on join is bounded; past it `joined` says `truncated`. Also the
 /// page size of a catch-up.
 pub const REPLAY_LIMIT: i64 = 1000;
+/// Deliveries a room takes from its mailbox at once: what arrived together
+/// goes to each member as one queue slot, and so as one write.
+pub const DRAIN: usize = 64;
 
 /// What the hub asks of a room.
 pub enum Control {
@@ -176,6 +179,7 @@ pub async fn run(
         order: Sequencer::new(delivered),
         ended: false,
     };
+    let mut inbox = Vec::with_capacity(DRAIN);
     let mut presence_tick = tokio::time::interval(room.deps.presence.refresh_every());
     presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -187,10 +191,12 @@ pub async fn run(
                 None | Some(Control::Close) => break,
                 Some(cmd) => room.control(cmd).await,
             },
-            d = deliveries.recv() => match d {
-                None => break,
-                Some(d) => room.deliver(d).await,
-            },
+            n = deliveries.recv_many(&mut inbox, DRAIN) => {
+                if n == 0 {
+                    break;
+                }
+                room.deliver(inbox.drain(..)).await;
+            }
             _ = tokio::time::sleep_until(gap.unwrap_or_else(Instant::now)), if gap.is_some() => room.catch_up(None).await,
             _ = tokio::time::sleep_until(unread_due.unwrap_or_else(Instant::now)), if unread_due.is_some() => room.tell_watchers().await,
             _ = presence_tick.tick() => room.refresh_presence().await,
@@ -247,50 +253,71 @@ impl Room {
         }
     }
 
-    async fn deliver(&mut self, d: Delivery) {
-        match d {
-            Delivery::Sequenced { seq, frame } => {
-                let accepted = self.order.accept(seq, frame, now());
-                self.fan_out(accepted.ready).await;
-                if accepted.catch_up_now {
-                    self.catch_up(None).await;
+    /// Takes what arrived together: sequenced events go out in order as one
+    /// batch per member; an ephemeral frame or a deletion goes out after
+    /// what arrived before it.
+    async fn deliver(&mut self, arrived: impl Iterator<Item = Delivery>) {
+        let mut ready = Vec::new();
+        for d in arrived {
+            match d {
+                Delivery::Sequenced { seq, frame } => {
+                    let accepted = self.order.accept(seq, frame, now());
+                    ready.extend(accepted.ready);
+                    if accepted.catch_up_now {
+                        self.fan_out(std::mem::take(&mut ready)).await;
+                        self.catch_up(None).await;
+                    }
+                }
+                Delivery::Event { from_user, frame } => {
+                    self.fan_out(std::mem::take(&mut ready)).await;
+                    let targets: Vec<ConnId> = self
+                        .members
+                        .iter()
+                        .filter(|(_, j)| j.member.user.id != from_user)
+                        .map(|(c, _)| *c)
+                        .collect();
+                    for conn in targets {
+                        self.send(conn, Outbound::Frame(frame.clone())).await;
+                    }
+                }
+                Delivery::RoomDeleted => {
+                    self.fan_out(std::mem::take(&mut ready)).await;
+                    self.deleted();
+                    return;
                 }
             }
-            Delivery::Event { from_user, frame } => {
-                let targets: Vec<ConnId> = self
-                    .members
-                    .iter()
-                    .filter(|(_, j)| j.member.user.id != from_user)
-                    .map(|(c, _)| *c)
-                    .collect();
-                for conn in targets {
-                    self.send(conn, Outbound::Frame(frame.clone())).await;
-                }
-            }
-            Delivery::RoomDeleted => self.deleted(),
         }
+        self.fan_out(ready).await;
     }
 
-    /// Sends each event, in order, to every member that does not have it yet.
+    /// Sends the events, in order, to every member that does not have them
+    /// yet: one queue slot per member, so a burst costs one wake-up and one
+    /// write per connection.
     async fn fan_out(&mut self, events: Vec<Sequenced>) {
-        if !events.is_empty() {
-            self.unread_changed();
+        let Some(newest) = events.last().map(|(seq, _)| *seq) else {
+            return;
+        };
+        self.unread_changed();
+        let targets: Vec<(ConnId, i64)> = self
+            .members
+            .iter()
+            .filter(|(_, j)| newest > j.skip_through)
+            .map(|(c, j)| (*c, j.skip_through))
+            .collect();
+        let mut delivered = 0;
+        for (conn, skip_through) in targets {
+            let fresh = events.partition_point(|(seq, _)| *seq <= skip_through);
+            let out = match &events[fresh..] {
+                [(_, frame)] => Outbound::Frame(frame.clone()),
+                more => Outbound::Batch(more.iter().map(|(_, f)| f.clone()).collect()),
+            };
+            delivered += events.len() - fresh;
+            self.send(conn, out).await;
         }
-        for (seq, frame) in events {
-            let targets: Vec<ConnId> = self
-                .members
-                .iter()
-                .filter(|(_, j)| seq > j.skip_through)
-                .map(|(c, _)| *c)
-                .collect();
-            self.deps
-                .metrics
-                .messages_delivered
-                .inc_by(targets.len() as u64);
-            for conn in targets {
-                self.send(conn, Outbound::Frame(frame.clone())).await;
-            }
-        }
+        self.deps
+            .metrics
+            .messages_delivered
+            .inc_by(delivered as u64);
     }
 
     /// Queues a frame for a member; a full queue disconnects it.
