@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::DbPool;
+use crate::db::{DbConn, DbPool};
 use crate::error::{Error, Result};
 use crate::fanout::Announcer;
 use crate::store::events::{self, Appended, EventDraft, Policy};
@@ -98,18 +98,16 @@ async fn run(
     mut rx: mpsc::Receiver<Job>,
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
+    // The shard keeps its connection between batches (no check-out and
+    // liveness query per batch); a failed batch gives it back.
+    let mut conn: Option<DbConn> = None;
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let mut by_room: HashMap<i64, Vec<Job>> = HashMap::new();
         for job in jobs.drain(..) {
             by_room.entry(job.room_id).or_default().push(job);
         }
-        write(
-            &pool,
-            &policy,
-            announcer.as_ref(),
-            by_room.into_iter().collect(),
-        )
-        .await;
+        let rooms = by_room.into_iter().collect();
+        write(&pool, &mut conn, &policy, announcer.as_ref(), rooms).await;
     }
 }
 
@@ -117,6 +115,7 @@ async fn run(
 /// it stored, and answers each sender.
 async fn write(
     pool: &DbPool,
+    held: &mut Option<DbConn>,
     policy: &Policy,
     announcer: Option<&Announcer>,
     rooms: Vec<(i64, Vec<Job>)>,
@@ -126,10 +125,17 @@ async fn write(
         .map(|(room, jobs)| (*room, jobs.iter().map(|j| j.draft.clone()).collect()))
         .collect();
     let outcome = async {
-        let mut conn = pool.get().await?;
-        events::append_rooms(&mut conn, &batches, policy).await
+        let conn = match held {
+            Some(conn) => conn,
+            None => held.insert(pool.get().await?),
+        };
+        events::append_rooms(conn, &batches, policy).await
     };
-    match outcome.await {
+    let outcome = outcome.await;
+    if outcome.is_err() {
+        *held = None;
+    }
+    match outcome {
         Ok(per_room) => {
             if let Some(announcer) = announcer {
                 announce(announcer, &rooms, &per_room).await;
