@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::{DbConn, DbPool};
+use crate::db::DbPool;
 use crate::error::{Error, Result};
 use crate::fanout::Announcer;
 use crate::store::events::{self, Appended, EventDraft, Policy};
@@ -98,16 +98,13 @@ async fn run(
     mut rx: mpsc::Receiver<Job>,
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    // The shard keeps its connection between batches (no check-out and
-    // liveness query per batch); a failed batch gives it back.
-    let mut conn: Option<DbConn> = None;
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let mut by_room: HashMap<i64, Vec<Job>> = HashMap::new();
         for job in jobs.drain(..) {
             by_room.entry(job.room_id).or_default().push(job);
         }
         let rooms = by_room.into_iter().collect();
-        write(&pool, &mut conn, &policy, announcer.as_ref(), rooms).await;
+        write(&pool, &policy, announcer.as_ref(), rooms).await;
     }
 }
 
@@ -115,7 +112,6 @@ async fn run(
 /// it stored, and answers each sender.
 async fn write(
     pool: &DbPool,
-    held: &mut Option<DbConn>,
     policy: &Policy,
     announcer: Option<&Announcer>,
     rooms: Vec<(i64, Vec<Job>)>,
@@ -124,18 +120,13 @@ async fn write(
         .iter()
         .map(|(room, jobs)| (*room, jobs.iter().map(|j| j.draft.clone()).collect()))
         .collect();
+    // A connection per batch, given back at once: a shard holding one would
+    // starve a small pool of the reads rooms and joins make.
     let outcome = async {
-        let conn = match held {
-            Some(conn) => conn,
-            None => held.insert(pool.get().await?),
-        };
-        events::append_rooms(conn, &batches, policy).await
+        let mut conn = pool.get().await?;
+        events::append_rooms(&mut conn, &batches, policy).await
     };
-    let outcome = outcome.await;
-    if outcome.is_err() {
-        *held = None;
-    }
-    match outcome {
+    match outcome.await {
         Ok(per_room) => {
             if let Some(announcer) = announcer {
                 announce(announcer, &rooms, &per_room).await;

@@ -129,7 +129,8 @@ async fn serve(
                 }
             }
             Some(step) = inflight.next(), if !inflight.is_empty() => {
-                if let Some(end) = socket.take(step, &mut inflight).await {
+                // Its turn: the requests before it were answered.
+                if let Some(end) = socket.take(step, &mut inflight, false).await {
                     break end;
                 }
             }
@@ -152,7 +153,8 @@ async fn serve(
                     Some(Ok(AggregatedMessage::Pong(_))) => {}
                     Some(Ok(AggregatedMessage::Text(text))) => {
                         let step = Box::pin(requests.text(&text)).await;
-                        if let Some(end) = socket.take(step, &mut inflight).await {
+                        let behind = !inflight.is_empty();
+                        if let Some(end) = socket.take(step, &mut inflight, behind).await {
                             break end;
                         }
                     }
@@ -245,12 +247,17 @@ impl Socket {
         }
     }
 
-    /// Carries out a request's step; `Some` ends the connection. While
-    /// earlier requests are awaited, an answer waits behind them.
-    async fn take(&mut self, step: Step, inflight: &mut FuturesOrdered<InFlight>) -> Option<End> {
+    /// Carries out a request's step; `Some` ends the connection. An answer
+    /// `behind` requests still awaited waits for them, in order.
+    async fn take(
+        &mut self,
+        step: Step,
+        inflight: &mut FuturesOrdered<InFlight>,
+        behind: bool,
+    ) -> Option<End> {
         match step {
             Step::Continue => None,
-            Step::Reply(frame) if !inflight.is_empty() => {
+            Step::Reply(frame) if behind => {
                 inflight.push_back(Box::pin(std::future::ready(Step::Reply(frame))));
                 None
             }

@@ -17,6 +17,7 @@ use common::guard;
 use common::messaging::Ask;
 use common::protocol::{ClientFrame, ServerFrame};
 use common::store::events::Appended;
+use common::store::rooms;
 use tokio::time::Instant;
 
 use crate::delivery::{Delivery, Member};
@@ -181,16 +182,26 @@ impl Requests {
             let msg = "a connection can be in at most 100 rooms";
             return Step::Reply(protocol_error(Code::BadRequest, msg, reference));
         }
-        let readable = async {
+        let checked = async {
             let mut conn = self.state.pool.get().await?;
-            guard::readable(&mut conn, self.me.user.id, room).await
+            guard::readable(&mut conn, self.me.user.id, room).await?;
+            if since.is_some() {
+                return Ok(since);
+            }
+            // Without `since` the join starts where the room is now, so the
+            // sends queued right behind it are delivered (and acknowledged)
+            // however late the room opens here.
+            let last = rooms::last_seqs(&mut conn, &[room]).await?;
+            Ok(last.first().map(|(_, seq)| *seq))
         };
-        if let Err(e) = readable.await {
-            return Step::Reply(error_frame(&e, reference));
+        match checked.await {
+            Ok(since) => {
+                self.joined.insert(room);
+                self.state.hub.join(room, self.me.clone(), since);
+                Step::Continue
+            }
+            Err(e) => Step::Reply(error_frame(&e, reference)),
         }
-        self.joined.insert(room);
-        self.state.hub.join(room, self.me.clone(), since);
-        Step::Continue
     }
 
     fn leave(&mut self, room: i64) -> Step {

@@ -51,6 +51,81 @@ async fn a_send_is_stored_before_its_echo_and_reaches_every_member() {
 }
 
 #[tokio::test]
+async fn sends_right_behind_a_join_are_all_acknowledged_in_order() {
+    // A client need not wait for `joined`: its sends come after its join,
+    // so each one is echoed, however fast they are stored. Another member
+    // in the room keeps it open, so the room exists before the burst.
+    let stack = Stack::new().await;
+    let chat = stack.chat_with(&[("SEND_LIMIT", "1000")]).await;
+    let (ann, bob) = (stack.user("ann").await, stack.user("bob").await);
+    let room = stack.room(&ann, "r").await;
+    let mut b = connect(&chat, &bob).await;
+    b.join(room, None).await;
+    for round in 0..3 {
+        let mut a = connect(&chat, &ann).await;
+        a.send(&ClientFrame::Join { room, since: None }).await;
+        for k in 0..40 {
+            a.say(room, &format!("m{k}"), &format!("r{round}-{k}"))
+                .await;
+        }
+        let echoes: Vec<String> = a.messages(40).await.into_iter().map(|m| m.nonce).collect();
+        let expected: Vec<String> = (0..40).map(|k| format!("r{round}-{k}")).collect();
+        assert_eq!(echoes, expected, "round {round}");
+    }
+    // A room nobody here is in yet opens with the burst behind the join.
+    let quiet = stack.room(&ann, "quiet").await;
+    let mut a = connect(&chat, &ann).await;
+    a.send(&ClientFrame::Join {
+        room: quiet,
+        since: None,
+    })
+    .await;
+    for k in 0..40 {
+        a.say(quiet, &format!("q{k}"), &format!("q{k}")).await;
+    }
+    let seqs: Vec<i64> = a.messages(40).await.into_iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn every_change_of_a_burst_gets_one_answer_refusals_included() {
+    // 40 sends without waiting, 30 allowed per window: 30 are stored and
+    // echoed, the other 10 each get their `rate_limited`, in order.
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let ann = stack.user("ann").await;
+    let room = stack.room(&ann, "r").await;
+    let mut a = connect(&chat, &ann).await;
+    a.join(room, None).await;
+    for k in 0..40 {
+        a.say(room, "hi", &format!("n{k}")).await;
+    }
+    let (mut echoed, mut refused) = (Vec::new(), Vec::new());
+    while echoed.len() + refused.len() < 40 {
+        match a.frame().await {
+            ServerFrame::Message(m) => echoed.push(m.nonce),
+            ServerFrame::Error {
+                code, reference, ..
+            } => {
+                assert_eq!(code, "rate_limited");
+                refused.push(reference.unwrap_or_default());
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(echoed, (0..30).map(|k| format!("n{k}")).collect::<Vec<_>>());
+    assert_eq!(
+        refused,
+        (30..40).map(|k| format!("n{k}")).collect::<Vec<_>>()
+    );
+    assert_eq!(stack.stored_count(room).await, 30);
+    assert!(
+        a.next_within(Duration::from_millis(300)).await.is_none(),
+        "nothing more"
+    );
+}
+
+#[tokio::test]
 async fn join_with_since_replays_what_was_missed_then_goes_live() {
     let stack = Stack::new().await;
     let chat = stack.chat().await;

@@ -435,6 +435,19 @@ impl Client {
         }
     }
 
+    /// The next `n` messages, skipping everything else; an `error` fails.
+    pub async fn messages(&mut self, n: usize) -> Vec<ChatMessage> {
+        let mut got = Vec::with_capacity(n);
+        while got.len() < n {
+            match self.frame().await {
+                ServerFrame::Message(m) => got.push(m),
+                e @ ServerFrame::Error { .. } => panic!("expected a message, got {e:?}"),
+                _ => {}
+            }
+        }
+        got
+    }
+
     /// The next `message` frame, skipping presence and typing.
     pub async fn message(&mut self) -> ChatMessage {
         loop {
