@@ -12,6 +12,8 @@
 #   NGINX_RESOLVER     a "resolver ...;" directive, or empty
 #   STATIC_ROOT        the website's static files (served as /static/)
 #   NGINX_RUNTIME_DIR  pid file, logs and temp files
+# and optionally:
+#   NGINX_CONN_PER_ADDRESS  open connections one client address may hold (100)
 # usage: render.sh TEMPLATE OUT
 set -eu
 [ $# -eq 2 ] || { echo "usage: render.sh TEMPLATE OUT" >&2; exit 2; }
@@ -22,6 +24,12 @@ for name in $names; do
   [ "$is_set" = set ] || { echo "render.sh: $name is not set" >&2; exit 2; }
   list="$list \${$name}"
 done
+NGINX_CONN_PER_ADDRESS=${NGINX_CONN_PER_ADDRESS:-100}
+case $NGINX_CONN_PER_ADDRESS in
+  '' | *[!0-9]* | 0) echo "render.sh: NGINX_CONN_PER_ADDRESS must be a positive number" >&2; exit 2 ;;
+esac
+export NGINX_CONN_PER_ADDRESS
+list="$list \${NGINX_CONN_PER_ADDRESS}"
 mkdir -p "$(dirname "$2")" "$NGINX_RUNTIME_DIR"
 envsubst "$list" <"$1" >"$2.tmp"
 mv "$2.tmp" "$2"
