@@ -243,14 +243,11 @@ pub async fn run(args: &Args, out: &Out) -> Result<bool, Failure> {
         args.rooms
     );
     let mut db = provision::connect().await?;
-    let users = provision::users(
-        &mut db,
-        &format!("load-{tag}"),
-        slots.len().div_ceil(args.per_user),
-        "!no-login",
-    )
-    .await?;
-    let owner = users.first().ok_or("no users")?.id;
+    // One more user owns the rooms and never connects: a room's creator is
+    // not in every room (as the owner, it would follow all of them).
+    let clients = slots.len().div_ceil(args.per_user);
+    let users = provision::users(&mut db, &format!("load-{tag}"), clients + 1, "!no-login").await?;
+    let owner = users.last().ok_or("no users")?.id;
     let rooms = provision::rooms(&mut db, &format!("load-{tag}"), args.rooms, owner).await?;
     let shared = Arc::new(Shared {
         steps: args.steps.iter().map(|_| StepStats::default()).collect(),

@@ -92,8 +92,15 @@ pub async fn run(args: &Args, out: &Out) -> Result<bool, Failure> {
         args.rooms
     );
     let mut db = provision::connect().await?;
-    let users = provision::users(&mut db, &format!("idle-{tag}"), slots.len(), "!no-login").await?;
-    let owner = users.first().ok_or("no users")?.id;
+    // One more user owns the rooms and never connects (see `fanout`).
+    let users = provision::users(
+        &mut db,
+        &format!("idle-{tag}"),
+        slots.len() + 1,
+        "!no-login",
+    )
+    .await?;
+    let owner = users.last().ok_or("no users")?.id;
     let rooms = provision::rooms(&mut db, &format!("idle-{tag}"), args.rooms, owner).await?;
     drop(db);
     let gate = Arc::new(Semaphore::new(args.connect_concurrency));
