@@ -94,22 +94,7 @@ async fn client(
         joined: false,
     };
     let permit = gate.acquire_owned().await;
-    let opened = async {
-        let mut ws = net::open(&url, &token, source).await?;
-        ws.send(Message::text(
-            ClientFrame::Join { room, since: None }.to_json(),
-        ))
-        .await?;
-        while let Some(m) = ws.next().await {
-            if let Message::Text(t) = m?
-                && matches!(scan(t.as_str()), Frame::Joined { .. })
-            {
-                return Ok(ws);
-            }
-        }
-        Err::<_, Failure>("closed before joined".into())
-    }
-    .await;
+    let opened = net::open_joined(&url, &token, source, room).await;
     drop(permit);
     let ws = match opened {
         Ok(ws) => ws,

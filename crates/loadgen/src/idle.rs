@@ -9,14 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::protocol::ClientFrame;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::args::{Args, layout};
-use crate::frame::{Frame, scan};
 use crate::hist::Hist;
 use crate::procstat::{self, round2};
 use crate::{Failure, Out, fields, net, provision};
@@ -41,22 +38,7 @@ async fn hold(
 ) {
     let permit = gate.acquire_owned().await;
     let t0 = Instant::now();
-    let opened = async {
-        let mut ws = net::open(&url, &token, source).await?;
-        ws.send(Message::text(
-            ClientFrame::Join { room, since: None }.to_json(),
-        ))
-        .await?;
-        while let Some(m) = ws.next().await {
-            if let Message::Text(t) = m?
-                && matches!(scan(t.as_str()), Frame::Joined { .. })
-            {
-                return Ok(ws);
-            }
-        }
-        Err::<_, Failure>("closed before joined".into())
-    }
-    .await;
+    let opened = net::open_joined(&url, &token, source, room).await;
     drop(permit);
     let mut ws = match opened {
         Ok(ws) => ws,

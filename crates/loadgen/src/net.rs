@@ -50,6 +50,33 @@ pub fn kind_of(e: &Failure) -> String {
     s.chars().take(80).collect()
 }
 
+/// Opens a connection and joins `room` (no replay), returning once the
+/// server said `joined`.
+pub async fn open_joined(
+    url: &str,
+    token: &str,
+    source: Option<Ipv4Addr>,
+    room: i64,
+) -> Result<Ws, Failure> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let mut ws = open(url, token, source).await?;
+    let join = common::protocol::ClientFrame::Join { room, since: None };
+    ws.send(Message::text(join.to_json())).await?;
+    while let Some(m) = ws.next().await {
+        if let Message::Text(t) = m?
+            && matches!(
+                crate::frame::scan(t.as_str()),
+                crate::frame::Frame::Joined { .. }
+            )
+        {
+            return Ok(ws);
+        }
+    }
+    Err("closed before joined".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

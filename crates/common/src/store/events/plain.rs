@@ -12,6 +12,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{Appended, Change, EventDraft, NewEvent};
 use crate::access::{self, RoomFacts};
+use crate::domain::MessageBody;
 use crate::error::{Error, Result};
 use crate::protocol::{ChatMessage, ServerFrame};
 use crate::store::messages::{self, NewMessage};
@@ -95,15 +96,7 @@ pub(super) async fn append(
                 .iter()
                 .zip(room.last_seq + 1..)
                 .filter_map(|(d, seq)| {
-                    let Change::Message {
-                        body,
-                        html,
-                        mentions,
-                        ..
-                    } = &d.change
-                    else {
-                        return None;
-                    };
+                    let (body, html, mentions) = message_parts(d)?;
                     Some(NewMessage {
                         room_id: room.id,
                         seq,
@@ -130,17 +123,9 @@ pub(super) async fn append(
     for room in rooms {
         let mut events = Vec::with_capacity(room.drafts.len());
         for (d, seq) in room.drafts.iter().zip(room.last_seq + 1..) {
-            let Change::Message {
-                body,
-                html,
-                mentions,
-                ..
-            } = &d.change
-            else {
-                return Err(Error::internal(
-                    "a bulk write holds a change that is not a message",
-                ));
-            };
+            let (body, html, mentions) = message_parts(d).ok_or_else(|| {
+                Error::internal("a bulk write holds a change that is not a message")
+            })?;
             let (id, sent_at) = created
                 .get(&(room.id, seq))
                 .copied()
@@ -151,8 +136,8 @@ pub(super) async fn append(
                 id,
                 user: d.user.clone(),
                 body: body.as_str().to_owned(),
-                html: html.clone(),
-                mentions: mentions.clone(),
+                html: html.to_owned(),
+                mentions: mentions.to_vec(),
                 reply_to: None,
                 sent_at,
                 nonce: d.nonce.as_str().to_owned(),
@@ -201,4 +186,18 @@ pub(super) async fn append(
         }
     }
     Ok(answers)
+}
+
+/// What a bulk write stores of a new message (body, HTML, mentions);
+/// `None` for any other change.
+fn message_parts(d: &EventDraft) -> Option<(&MessageBody, &str, &[i64])> {
+    match &d.change {
+        Change::Message {
+            body,
+            html,
+            mentions,
+            ..
+        } => Some((body, html, mentions)),
+        _ => None,
+    }
 }
