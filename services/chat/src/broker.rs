@@ -9,10 +9,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use bytes::Bytes;
-use bytestring::ByteString;
 use common::fanout::{self, Envelope};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::delivery::{Arrival, Delivery, DeliverySink};
 
@@ -72,7 +72,7 @@ impl BrokerHandle {
 fn decode(prefix: &str, channel: &str, payload: &[u8]) -> Option<Arrival> {
     let envelope = fanout::decode(payload)?;
     let bytes = Bytes::copy_from_slice(payload);
-    let text = |range: std::ops::Range<usize>| ByteString::try_from(bytes.slice(range)).ok();
+    let text = |range: std::ops::Range<usize>| Utf8Bytes::try_from(bytes.slice(range)).ok();
     if let Some(user) = fanout::user_of_channel(prefix, channel) {
         return match envelope {
             Envelope::ToUser { frame } => Some(Arrival::ToUser {

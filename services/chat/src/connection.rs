@@ -4,18 +4,22 @@
 //! closes it when told (logout, expiry, a full queue, shutdown) with the
 //! matching code.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
-use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 use common::protocol::UserRef;
-use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -24,10 +28,32 @@ use crate::registry::{ConnEntry, ConnId, Kick, close};
 use crate::requests::{InFlight, Requests, Step};
 use crate::state::ChatState;
 
-/// Frames larger than this close the connection with 1009.
+/// Frames (and messages made of continuations) larger than this close the
+/// connection with 1009.
 pub const MAX_FRAME: usize = 64 * 1024;
-/// How long a close frame may take to go out.
+/// How long a close frame may take to go out, and the client to answer it.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
+/// What a socket reads at a time. Requests are small JSON objects; a larger
+/// frame grows the buffer for as long as it takes. Every open connection
+/// holds this much, so it is kept small.
+const READ_BUFFER: usize = 2 * 1024;
+/// Frames gathered before they are written, when more are waiting: what is
+/// queued goes out in as few writes as this allows, then one flush.
+const WRITE_BUFFER: usize = 16 * 1024;
+/// Queued deliveries written together before one flush, at most.
+const COALESCE: usize = 64;
+
+/// The upgraded socket.
+pub type WebSocket = WebSocketStream<TokioIo<Upgraded>>;
+
+/// How every socket is set up: small buffers, the frame limit.
+pub fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(Some(MAX_FRAME))
+        .max_frame_size(Some(MAX_FRAME))
+}
 
 /// Who is on the other end, as the upgrade authenticated them.
 pub struct Peer {
@@ -41,36 +67,30 @@ pub struct Peer {
     pub token_expires_at: DateTime<Utc>,
 }
 
-/// The socket's writing side; a kick interrupts any write.
+/// The socket; a kick interrupts any write.
 struct Socket {
-    session: Session,
+    ws: WebSocket,
     kick: Arc<Kick>,
 }
 
-/// Why the loop ended: a close code to send, or the peer is already gone.
+/// Why the loop ended.
 enum End {
+    /// Close with this code and reason.
     Close(u16, &'static str),
+    /// The client closed: its close frame is answered.
+    ClosedByPeer,
+    /// The peer is gone.
     Gone,
 }
 
 /// Runs the connection until it ends, in a span naming the connection and
 /// its user; cleans up after it.
-pub async fn run(
-    state: Arc<ChatState>,
-    peer: Peer,
-    session: Session,
-    stream: actix_ws::MessageStream,
-) {
+pub async fn run(state: Arc<ChatState>, peer: Peer, ws: WebSocket) {
     let span = tracing::info_span!("conn", conn.id = peer.id, user.id = peer.user.id);
-    serve(state, peer, session, stream).instrument(span).await;
+    serve(state, peer, ws).instrument(span).await;
 }
 
-async fn serve(
-    state: Arc<ChatState>,
-    peer: Peer,
-    session: Session,
-    stream: actix_ws::MessageStream,
-) {
+async fn serve(state: Arc<ChatState>, peer: Peer, ws: WebSocket) {
     let (tx, mut rx) = mpsc::channel(state.config.outbound_queue);
     let kick = Arc::new(Kick::default());
     state.registry.insert(
@@ -82,10 +102,6 @@ async fn serve(
         },
     );
     state.metrics.connections.inc();
-    let mut stream = stream
-        .max_frame_size(MAX_FRAME)
-        .aggregate_continuations()
-        .max_continuation_size(MAX_FRAME);
     let me = Member {
         conn: peer.id,
         user: peer.user.clone(),
@@ -97,7 +113,7 @@ async fn serve(
     Box::pin(follow_memberships(&state, &me)).await;
     let mut requests = Requests::new(state.clone(), me);
     let mut socket = Socket {
-        session,
+        ws,
         kick: kick.clone(),
     };
 
@@ -119,12 +135,8 @@ async fn serve(
             code = kick.kicked() => break End::Close(code, reason(code)),
             _ = &mut expires => break End::Close(close::POLICY, "session expired"),
             out = rx.recv() => {
-                let written = match out {
-                    Some(Outbound::Frame(frame)) => socket.write(frame).await,
-                    Some(Outbound::Batch(frames)) => socket.write_all(frames).await,
-                    None => true,
-                };
-                if !written {
+                let Some(out) = out else { break End::Gone };
+                if !socket.deliver(out, &mut rx).await {
                     break End::Gone;
                 }
             }
@@ -134,37 +146,29 @@ async fn serve(
                     break end;
                 }
             }
-            msg = stream.recv(), if inflight.len() < max_inflight => {
+            msg = socket.ws.next(), if inflight.len() < max_inflight => {
                 last_seen = Instant::now();
-                match msg {
+                let text = match msg {
+                    Some(Ok(Message::Text(text))) => text,
+                    // Pings are answered by the socket itself, on its next read.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) => break End::ClosedByPeer,
+                    Some(Ok(Message::Binary(_))) => break End::Close(1003, "binary frames are not accepted"),
+                    Some(Err(e)) => break read_error(e),
+                    Some(Ok(Message::Frame(_))) => break End::Close(1002, "protocol error"),
                     None => break End::Gone,
-                    Some(Err(ProtocolError::Overflow)) => break End::Close(1009, "frame over 64 KiB"),
-                    Some(Err(ProtocolError::Io(e))) if e.to_string().contains("continuation size") => {
-                        break End::Close(1009, "frame over 64 KiB")
-                    }
-                    Some(Err(_)) => break End::Close(1002, "protocol error"),
-                    Some(Ok(AggregatedMessage::Binary(_))) => break End::Close(1003, "binary frames are not accepted"),
-                    Some(Ok(AggregatedMessage::Close(_))) => break End::Close(1000, "bye"),
-                    Some(Ok(AggregatedMessage::Ping(p))) => {
-                        if !socket.control(socket.session.clone().pong(&p)).await {
-                            break End::Gone;
-                        }
-                    }
-                    Some(Ok(AggregatedMessage::Pong(_))) => {}
-                    Some(Ok(AggregatedMessage::Text(text))) => {
-                        let step = Box::pin(requests.text(&text)).await;
-                        let behind = !inflight.is_empty();
-                        if let Some(end) = socket.take(step, &mut inflight, behind).await {
-                            break end;
-                        }
-                    }
+                };
+                let step = Box::pin(requests.text(&text)).await;
+                let behind = !inflight.is_empty();
+                if let Some(end) = socket.take(step, &mut inflight, behind).await {
+                    break end;
                 }
             }
             _ = ping.tick() => {
                 if last_seen.elapsed() >= state.config.idle_timeout {
                     break End::Close(close::GOING_AWAY, "no sign of life for 60 s");
                 }
-                if !socket.control(socket.session.clone().ping(b"")).await {
+                if !socket.write(Message::Ping(Default::default())).await {
                     break End::Gone;
                 }
             }
@@ -183,13 +187,16 @@ async fn serve(
         (End::Gone, Some(code)) => End::Close(code, reason(code)),
         (end, _) => end,
     };
-    if let End::Close(code, why) = end {
-        let reason = CloseReason {
-            code: CloseCode::from(code),
-            description: Some(why.into()),
-        };
-        // A client that stopped reading cannot take a close frame either.
-        let _ = tokio::time::timeout(CLOSE_WAIT, socket.session.close(Some(reason))).await;
+    socket.finish(end).await;
+}
+
+/// The close a read error asks for (protocol.md's codes).
+fn read_error(e: WsError) -> End {
+    match e {
+        WsError::Capacity(_) => End::Close(1009, "frame over 64 KiB"),
+        WsError::Utf8(_) => End::Close(1007, "text frames must be UTF-8"),
+        WsError::ConnectionClosed | WsError::AlreadyClosed | WsError::Io(_) => End::Gone,
+        _ => End::Close(1002, "protocol error"),
     }
 }
 
@@ -217,33 +224,36 @@ fn reason(code: u16) -> &'static str {
 }
 
 impl Socket {
-    /// Writes a frame unless the socket is gone or the connection is kicked
-    /// meanwhile (a client that stopped reading blocks the write).
-    async fn write(&mut self, frame: ByteString) -> bool {
+    /// Writes one frame and flushes, unless the socket is gone or the
+    /// connection is kicked meanwhile (a client that stopped reading blocks
+    /// the write).
+    async fn write(&mut self, message: Message) -> bool {
         let kick = self.kick.clone();
         tokio::select! {
             biased;
             _ = kick.kicked() => false,
-            written = self.session.text(frame) => written.is_ok(),
+            written = self.ws.send(message) => written.is_ok(),
         }
     }
 
-    /// Writes frames in order, stopping at the first that fails.
-    async fn write_all(&mut self, frames: Vec<ByteString>) -> bool {
-        for frame in frames {
-            if !self.write(frame).await {
-                return false;
+    /// Writes `first` and whatever else is queued already (up to
+    /// [`COALESCE`] deliveries), in order, then flushes once: a burst costs
+    /// a few writes, not one per frame.
+    async fn deliver(&mut self, first: Outbound, rx: &mut mpsc::Receiver<Outbound>) -> bool {
+        let kick = self.kick.clone();
+        let ws = &mut self.ws;
+        let written = async move {
+            feed(ws, first).await?;
+            for _ in 1..COALESCE {
+                let Ok(next) = rx.try_recv() else { break };
+                feed(ws, next).await?;
             }
-        }
-        true
-    }
-
-    /// Sends a ping or pong the same way.
-    async fn control(&self, send: impl Future<Output = Result<(), actix_ws::Closed>>) -> bool {
+            ws.flush().await
+        };
         tokio::select! {
             biased;
-            _ = self.kick.kicked() => false,
-            sent = send => sent.is_ok(),
+            _ = kick.kicked() => false,
+            written = written => written.is_ok(),
         }
     }
 
@@ -261,12 +271,54 @@ impl Socket {
                 inflight.push_back(Box::pin(std::future::ready(Step::Reply(frame))));
                 None
             }
-            Step::Reply(frame) => (!self.write(frame).await).then_some(End::Gone),
+            Step::Reply(frame) => (!self.write(Message::Text(frame)).await).then_some(End::Gone),
             Step::Await(work) => {
                 inflight.push_back(work);
                 None
             }
             Step::Close(code, why) => Some(End::Close(code, why)),
+        }
+    }
+
+    /// Ends the WebSocket as `end` says: our close frame, then the client's
+    /// answer awaited (so the socket is not reset with the frame unread),
+    /// all within [`CLOSE_WAIT`]: a client that stopped reading cannot
+    /// take a close frame either.
+    async fn finish(mut self, end: End) {
+        let ws = &mut self.ws;
+        let closing = async move {
+            match end {
+                End::Close(code, why) => {
+                    let frame = CloseFrame {
+                        code: CloseCode::from(code),
+                        reason: Utf8Bytes::from_static(why),
+                    };
+                    if ws.close(Some(frame)).await.is_err() {
+                        return;
+                    }
+                }
+                // Our answer to their close is queued by the socket.
+                End::ClosedByPeer => {
+                    let _ = ws.flush().await;
+                    return;
+                }
+                End::Gone => return,
+            }
+            while let Some(Ok(_)) = ws.next().await {}
+        };
+        let _ = tokio::time::timeout(CLOSE_WAIT, closing).await;
+    }
+}
+
+/// Queues an outbound slot's frames on the socket without flushing.
+async fn feed(ws: &mut WebSocket, out: Outbound) -> Result<(), WsError> {
+    match out {
+        Outbound::Frame(frame) => ws.feed(Message::Text(frame)).await,
+        Outbound::Batch(frames) => {
+            for frame in frames {
+                ws.feed(Message::Text(frame)).await?;
+            }
+            Ok(())
         }
     }
 }

@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
-use bytestring::ByteString;
 use common::protocol::UserRef;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::registry::{ConnId, Kick};
 
@@ -26,14 +26,14 @@ pub enum Delivery {
         /// Orders and de-duplicates: 1, 2, 3, ... within the room.
         seq: i64,
         /// The event's frame, as clients receive it.
-        frame: ByteString,
+        frame: Utf8Bytes,
     },
     /// An ephemeral frame (presence, typing), never stored.
     Event {
         /// The user it is not for (its author); 0: for everyone.
         from_user: i64,
         /// The frame, as clients receive it.
-        frame: ByteString,
+        frame: Utf8Bytes,
     },
     /// The room was deleted.
     RoomDeleted,
@@ -44,11 +44,11 @@ pub enum Delivery {
 #[derive(Debug)]
 pub enum Outbound {
     /// One frame.
-    Frame(ByteString),
+    Frame(Utf8Bytes),
     /// Frames that go together, in one queue slot (and one write): a replay
     /// and its `joined`, so a replay cannot make a fresh member look slow,
     /// or the events of a room that arrived together (up to `room::DRAIN`).
-    Batch(Vec<ByteString>),
+    Batch(Vec<Utf8Bytes>),
 }
 
 /// A connection's place in a room: what the room needs to reach it, and to
@@ -79,7 +79,7 @@ pub enum Arrival {
         /// Whose connections.
         user: i64,
         /// The frame, as clients receive it.
-        frame: ByteString,
+        frame: Utf8Bytes,
     },
     /// A user joined or left a room: their connections here start or stop
     /// following its unread state.

@@ -1,11 +1,13 @@
 //! Where the chat service's failures become answers: HTTP statuses for a
 //! refused upgrade, `error` frames on an open connection.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-use bytestring::ByteString;
+use bytes::Bytes;
 use common::error::{Code, Entity};
 use common::protocol::ServerFrame;
+use hyper::StatusCode;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::server::{HttpResponse, with_type};
 
 /// Why an upgrade to WebSocket is refused, before any socket opens.
 #[derive(Debug, thiserror::Error)]
@@ -52,8 +54,9 @@ impl From<common::Error> for UpgradeError {
     }
 }
 
-impl ResponseError for UpgradeError {
-    fn status_code(&self) -> StatusCode {
+impl UpgradeError {
+    /// The HTTP status of the refusal.
+    pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::CrossOrigin => StatusCode::FORBIDDEN,
@@ -63,9 +66,14 @@ impl ResponseError for UpgradeError {
         }
     }
 
-    fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .json(serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}}))
+    /// The refusal as http.md's JSON error body.
+    pub fn response(&self) -> HttpResponse {
+        let body = serde_json::json!({"error": {"code": self.code(), "message": self.to_string()}});
+        with_type(
+            self.status(),
+            "application/json",
+            Bytes::from(body.to_string()),
+        )
     }
 }
 
@@ -74,7 +82,7 @@ impl ResponseError for UpgradeError {
 /// database error that may pass) becomes `unavailable`, which tells the
 /// client to resend; a fault of the server becomes `internal`, which does
 /// not. The whole mapping, exhaustively.
-pub fn error_frame(e: &common::Error, reference: Option<String>) -> ByteString {
+pub fn error_frame(e: &common::Error, reference: Option<String>) -> Utf8Bytes {
     use common::Error as C;
     let (code, message) = match e {
         C::Invalid { code, message, .. } | C::Conflict { code, message, .. } => {
@@ -107,7 +115,7 @@ pub fn protocol_error(
     code: Code,
     message: impl Into<String>,
     reference: Option<String>,
-) -> ByteString {
+) -> Utf8Bytes {
     ServerFrame::Error {
         code: code.into(),
         message: message.into(),

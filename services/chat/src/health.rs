@@ -2,20 +2,20 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, get, web};
+use bytes::Bytes;
 use diesel_async::SimpleAsyncConnection;
+use hyper::StatusCode;
 
+use crate::server::{HttpResponse, text, with_type};
 use crate::state::ChatState;
 
 /// 200 while the process is up.
-#[get("/healthz")]
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain").body("ok")
+pub fn healthz() -> HttpResponse {
+    text(StatusCode::OK, "ok")
 }
 
 /// 200 only while Postgres and Redis answer.
-#[get("/readyz")]
-pub async fn readyz(state: web::Data<ChatState>) -> HttpResponse {
+pub async fn readyz(state: &ChatState) -> HttpResponse {
     let postgres = async {
         let mut conn = state.pool.get().await.map_err(|e| e.to_string())?;
         conn.batch_execute("SELECT 1")
@@ -34,7 +34,7 @@ pub async fn readyz(state: web::Data<ChatState>) -> HttpResponse {
         tokio::time::timeout(limit, redis)
     );
     match (pg, rd) {
-        (Ok(Ok(())), Ok(Ok(_))) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        (Ok(Ok(())), Ok(Ok(_))) => text(StatusCode::OK, "ready"),
         (pg, rd) => {
             let what = if !matches!(pg, Ok(Ok(()))) {
                 "postgres unavailable"
@@ -46,17 +46,16 @@ pub async fn readyz(state: web::Data<ChatState>) -> HttpResponse {
                 redis_ok = matches!(rd, Ok(Ok(_))),
                 "not ready"
             );
-            HttpResponse::ServiceUnavailable()
-                .content_type("text/plain")
-                .body(what)
+            text(StatusCode::SERVICE_UNAVAILABLE, what)
         }
     }
 }
 
 /// Prometheus text format.
-#[get("/metrics")]
-pub async fn metrics(state: web::Data<ChatState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+pub fn metrics(state: &ChatState) -> HttpResponse {
+    with_type(
+        StatusCode::OK,
+        "text/plain; version=0.0.4",
+        Bytes::from(state.metrics.render()),
+    )
 }

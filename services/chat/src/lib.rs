@@ -21,19 +21,14 @@ pub mod registry;
 pub mod requests;
 pub mod room;
 pub mod sequencer;
+pub mod server;
 pub mod state;
 pub mod upgrade;
-
-/// The old name of [`error`], kept only for `upgrade.rs` until it imports
-/// `error` itself; nothing new should use it.
-pub use error as errors;
 
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
-use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 use common::auth::token::TokenVerifier;
 use common::messaging::Messenger;
@@ -47,6 +42,7 @@ use crate::metrics::Metrics;
 use crate::presence::Presence;
 use crate::registry::{Registry, close};
 use crate::room::RoomDeps;
+use crate::server::Server;
 use crate::state::ChatState;
 
 /// How often live sockets are checked against logouts.
@@ -119,33 +115,20 @@ impl Chat {
         Ok(Self { state, tasks })
     }
 
-    /// The HTTP server on `listener`. Signals are handled by [`Chat::shutdown`].
-    pub fn server(&self, listener: TcpListener) -> std::io::Result<Server> {
-        let data = web::Data::from(self.state.clone());
-        Ok(HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .service(health::healthz)
-                .service(health::readyz)
-                .service(health::metrics)
-                .route("/ws", web::get().to(upgrade::ws))
-        })
-        .workers(self.state.config.common.http_workers)
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(self.state.config.common.shutdown_timeout.as_secs())
-        .run())
+    /// Serves HTTP and WebSocket on `listener` until [`Chat::shutdown`].
+    pub fn serve(&self, listener: TcpListener) -> std::io::Result<Server> {
+        Server::start(self.state.clone(), listener)
     }
 
     /// SIGTERM: close every socket with 1001 so clients resume elsewhere,
-    /// give them a moment to go, then stop the server.
-    pub async fn shutdown(&self, server: &ServerHandle) {
+    /// give them a moment to go, then stop accepting.
+    pub async fn shutdown(&self, server: Server) {
+        server.stop().await;
         self.state.registry.kick_all(close::GOING_AWAY);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
         while !self.state.registry.is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        server.stop(true).await;
         for task in &self.tasks {
             task.abort();
         }

@@ -51,7 +51,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let server = match chat.server(listener) {
+    let server = match chat.serve(listener) {
         Ok(server) => server,
         Err(e) => {
             eprintln!("chat cannot serve: {e}");
@@ -59,12 +59,9 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(%addr, instance = %chat.state.instance, "chat listening");
-    let handle = server.handle();
-    let running = tokio::spawn(server);
     wait_for_signal().await;
     tracing::info!("shutting down: closing sockets with 1001");
-    chat.shutdown(&handle).await;
-    let _ = running.await;
+    chat.shutdown(server).await;
     tracing::info!("chat stopped");
     ExitCode::SUCCESS
 }

@@ -11,7 +11,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytestring::ByteString;
 use common::error::Code;
 use common::guard;
 use common::messaging::Ask;
@@ -19,6 +18,7 @@ use common::protocol::{ClientFrame, ServerFrame};
 use common::store::events::Appended;
 use common::store::rooms;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::delivery::{Delivery, Member};
 use crate::error::{error_frame, protocol_error};
@@ -32,14 +32,14 @@ const TYPING_EVERY: Duration = Duration::from_secs(1);
 
 /// A request's work the socket loop awaits (a change being stored); what
 /// it yields is the request's next step.
-pub type InFlight = Pin<Box<dyn Future<Output = Step>>>;
+pub type InFlight = Pin<Box<dyn Future<Output = Step> + Send>>;
 
 /// What the socket loop does after a request.
 pub enum Step {
     /// Nothing to answer.
     Continue,
     /// Answer the client with this frame.
-    Reply(ByteString),
+    Reply(Utf8Bytes),
     /// Await this while later requests go on, then take the step it
     /// yields; steps are taken in the order of requests.
     Await(InFlight),

@@ -17,13 +17,13 @@ mod watchers;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytestring::ByteString;
 use common::db::DbPool;
 use common::error::Code;
 use common::protocol::ServerFrame;
 use common::store::rooms;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::delivery::{Delivery, Member, Outbound};
 use crate::error::protocol_error;
@@ -374,7 +374,7 @@ impl Room {
 
     /// The room is gone: every member gets `left`.
     fn deleted(&mut self) {
-        let frame: ByteString = ServerFrame::Left { room: self.id }.to_json().into();
+        let frame: Utf8Bytes = ServerFrame::Left { room: self.id }.to_json().into();
         for (_, j) in self.members.drain() {
             let _ = j.member.tx.try_send(Outbound::Frame(frame.clone()));
         }

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bytestring::ByteString;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// How long an early event waits for the ones before it via pub/sub
 /// before they are read from Postgres.
@@ -21,7 +21,7 @@ pub const PENDING_LIMIT: usize = 4096;
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// A sequenced event: its `seq` and its serialized frame.
-pub type Sequenced = (i64, ByteString);
+pub type Sequenced = (i64, Utf8Bytes);
 
 /// What became of an event handed to [`Sequencer::accept`].
 #[derive(Debug, Default, PartialEq)]
@@ -39,7 +39,7 @@ pub struct Sequencer {
     /// The newest seq sent: everything up to it went out, in order.
     delivered: i64,
     /// Events that arrived before the gap in front of them was filled.
-    pending: BTreeMap<i64, ByteString>,
+    pending: BTreeMap<i64, Utf8Bytes>,
     /// When to read the gap from Postgres (also: retry a failed read).
     gap_deadline: Option<Instant>,
 }
@@ -73,7 +73,7 @@ impl Sequencer {
     /// Takes an event in any order: a duplicate is dropped, the next one in
     /// line goes out with whatever it releases, an early one is held and
     /// the gap's deadline is set (by the first early one, not moved by more).
-    pub fn accept(&mut self, seq: i64, frame: ByteString, now: Instant) -> Accepted {
+    pub fn accept(&mut self, seq: i64, frame: Utf8Bytes, now: Instant) -> Accepted {
         if seq <= self.delivered {
             return Accepted::default();
         }
@@ -157,7 +157,7 @@ mod tests {
     /// No seq: nothing goes out.
     const NOTHING: [i64; 0] = [];
 
-    fn frame(seq: i64) -> ByteString {
+    fn frame(seq: i64) -> Utf8Bytes {
         format!("f{seq}").into()
     }
 

@@ -49,7 +49,8 @@ impl Room {
             }
         };
         for (user, state) in states {
-            let frame = bytestring::ByteString::from(unread_frame(&state).to_json());
+            let frame =
+                tokio_tungstenite::tungstenite::Utf8Bytes::from(unread_frame(&state).to_json());
             for (conn, _) in targets.iter().filter(|(_, u)| *u == user) {
                 let Some(w) = self.watchers.get(conn) else {
                     continue;
