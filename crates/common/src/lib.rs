@@ -19,6 +19,7 @@ pub mod ratelimit;
 pub mod redis_client;
 #[rustfmt::skip]
 pub mod schema;
+mod schema_joins;
 pub mod store;
 pub mod telemetry;
 pub mod writer;

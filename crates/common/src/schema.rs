@@ -83,10 +83,6 @@ diesel::table! {
 
 diesel::joinable!(message_reactions -> messages (message_id));
 diesel::joinable!(message_reactions -> users (user_id));
-diesel::joinable!(messages -> rooms (room_id));
-diesel::joinable!(messages -> users (user_id));
-diesel::joinable!(room_events -> rooms (room_id));
-diesel::joinable!(room_events -> users (user_id));
 diesel::joinable!(room_members -> rooms (room_id));
 diesel::joinable!(room_members -> users (user_id));
 diesel::joinable!(rooms -> users (owner_id));

@@ -229,7 +229,7 @@ async fn deleting_a_room_takes_its_log_and_messages_with_it() {
         members::role(&mut conn, room, ann.id).await.unwrap(),
         Some(common::access::Role::Owner)
     );
-    rooms::delete(&mut conn, room).await.unwrap();
+    events::delete_room(&mut conn, room).await.unwrap();
     assert!(matches!(
         rooms::find(&mut conn, room).await,
         Err(Error::NotFound(Entity::Room))
@@ -240,8 +240,15 @@ async fn deleting_a_room_takes_its_log_and_messages_with_it() {
             .unwrap()
             .is_empty()
     );
+    // No foreign key deletes them: the log and the messages have none.
+    assert!(
+        messages::page_before(&mut conn, room, None, 10, ann.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(
-        rooms::delete(&mut conn, room).await,
+        events::delete_room(&mut conn, room).await,
         Err(Error::NotFound(Entity::Room))
     ));
 }

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
+use super::Fixed;
 use super::messages::{self, MessageState, NewMessage};
 use super::{members, reactions, rooms};
 use crate::access::{self, RoomFacts};
@@ -23,6 +24,23 @@ use crate::protocol::{
 use crate::schema::room_events;
 
 mod plain;
+
+/// Deletes a room with its log and messages (who may is `access`'s call).
+/// The room's lock comes first, so a writer that holds it finishes before,
+/// and one that waits for it finds no room: nothing is left behind.
+pub async fn delete_room(conn: &mut AsyncPgConnection, room_id: i64) -> Result<()> {
+    conn.transaction::<_, Error, _>(async |conn| {
+        rooms::lock(conn, room_id)
+            .await?
+            .ok_or(Error::NotFound(Entity::Room))?;
+        diesel::delete(room_events::table.filter(room_events::room_id.eq(room_id)))
+            .execute(conn)
+            .await?;
+        messages::delete_in_room(conn, room_id).await?;
+        rooms::delete(conn, room_id).await
+    })
+    .await
+}
 
 /// What a client asks to change in a room.
 #[derive(Debug, Clone)]
@@ -345,7 +363,7 @@ async fn insert(conn: &mut AsyncPgConnection, rows: &[NewEvent<'_>]) -> Result<(
         return Ok(());
     }
     let column = |f: fn(&NewEvent<'_>) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
-    diesel::sql_query(
+    Fixed::new(
         "INSERT INTO room_events (room_id, seq, kind, message_id, user_id, nonce, frame) \
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], \
                               $5::bigint[], $6::text[], $7::text[])",

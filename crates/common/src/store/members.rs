@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::Fixed;
 use crate::access::Role;
 use crate::error::Result;
 use crate::schema::{messages, room_members, rooms};
@@ -96,7 +97,7 @@ pub async fn join_and_mark(
     marks.sort_unstable();
     let column = |f: fn(&(i64, i64, i64)) -> i64| marks.iter().map(f).collect::<Vec<i64>>();
     // `xmax = 0` holds for a row this statement inserted, not one it updated.
-    let outcome: Vec<Marked> = diesel::sql_query(
+    let outcome: Vec<Marked> = Fixed::new(
         "INSERT INTO room_members (room_id, user_id, last_read_seq) \
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) \
          ON CONFLICT (room_id, user_id) DO UPDATE \

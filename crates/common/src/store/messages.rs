@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::Fixed;
 use crate::domain::MessageBody;
 use crate::error::Result;
 use crate::protocol::{ChatMessage, ReplyRef, UserRef};
@@ -85,7 +86,7 @@ pub(crate) async fn insert(
     // travel as an array literal and are cast back.
     let mentions: Vec<String> = rows.iter().map(|r| array_literal(&r.mentions)).collect();
     let replies: Vec<Option<i64>> = rows.iter().map(|r| r.reply_to_id).collect();
-    let inserted: Vec<Inserted> = diesel::sql_query(
+    let inserted: Vec<Inserted> = Fixed::new(
         "INSERT INTO messages (room_id, seq, user_id, body, html, mentions, reply_to_id, nonce) \
          SELECT room_id, seq, user_id, body, html, mentions::bigint[], reply_to_id, nonce \
          FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], \
@@ -126,6 +127,14 @@ type StateRow = (
     DateTime<Utc>,
     Option<DateTime<Utc>>,
 );
+
+/// Deletes a room's messages (their reactions go with them).
+pub(crate) async fn delete_in_room(conn: &mut AsyncPgConnection, room_id: i64) -> Result<()> {
+    diesel::delete(messages::table.filter(messages::room_id.eq(room_id)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
 
 /// The state of the messages with these ids (any room).
 pub(crate) async fn states(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<MessageState>> {

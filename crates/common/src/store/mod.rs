@@ -9,6 +9,10 @@ pub mod rooms;
 pub mod sessions;
 pub mod users;
 
+mod fixed;
+
+use fixed::Fixed;
+
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 /// SQL functions diesel does not declare for text.

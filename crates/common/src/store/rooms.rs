@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
+use super::Fixed;
 use super::sql::lower;
 use crate::access::{Role, RoomFacts};
 use crate::domain::{RoomName, Topic};
@@ -140,8 +141,10 @@ pub async fn search(
     Ok(with_owner(q.load(conn).await?))
 }
 
-/// Deletes a room with its log and messages (who may is `access`'s call).
-pub async fn delete(conn: &mut AsyncPgConnection, id: i64) -> Result<()> {
+/// Deletes the room's row, and with it what refers to it by a foreign key
+/// (members). Its log and messages have none: [`super::events::delete_room`]
+/// deletes them first, and is the only caller.
+pub(crate) async fn delete(conn: &mut AsyncPgConnection, id: i64) -> Result<()> {
     let gone = diesel::delete(rooms::table.find(id)).execute(conn).await?;
     if gone == 0 {
         return Err(Error::NotFound(Entity::Room));
@@ -221,7 +224,7 @@ pub async fn advance_many(conn: &mut AsyncPgConnection, rows: &[(i64, i64, i64)]
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
     let lasts: Vec<i64> = rows.iter().map(|r| r.1).collect();
     let added: Vec<i64> = rows.iter().map(|r| r.2).collect();
-    diesel::sql_query(
+    Fixed::new(
         "UPDATE rooms SET last_seq = t.last_seq, message_count = rooms.message_count + t.added \
          FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS t(id, last_seq, added) \
          WHERE rooms.id = t.id",

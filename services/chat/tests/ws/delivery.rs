@@ -417,7 +417,7 @@ async fn a_deleted_room_tells_its_members_left() {
     let room = stack.room(&ann, "doomed").await;
     let mut c = connect(&chat, &ann).await;
     c.join(room, None).await;
-    common::store::rooms::delete(&mut stack.db.connect().await, room)
+    common::store::events::delete_room(&mut stack.db.connect().await, room)
         .await
         .unwrap();
     let redis = redis::Client::open(stack.redis_url.as_str())

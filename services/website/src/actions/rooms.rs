@@ -6,6 +6,7 @@ use common::domain::{RoomName, Topic};
 use common::error::Code;
 use common::fanout;
 use common::guard;
+use common::store::events;
 use common::store::members::{self, Unread};
 use common::store::rooms::{self, RoomView};
 use common::{Error, Result};
@@ -139,7 +140,7 @@ pub async fn delete(state: &AppState, actor: &Actor, room_id: i64) -> Result<()>
         if !view.is_owned_by(user_id) {
             return Err(Error::Forbidden("only the room's owner can delete it"));
         }
-        rooms::delete(&mut conn, room_id).await?;
+        events::delete_room(&mut conn, room_id).await?;
     }
     tracing::info!(room.id = room_id, user.id = user_id, "room deleted");
     if let Err(e) =

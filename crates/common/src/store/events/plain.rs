@@ -15,6 +15,7 @@ use crate::access::{self, RoomFacts};
 use crate::domain::MessageBody;
 use crate::error::{Error, Result};
 use crate::protocol::{ChatMessage, ServerFrame};
+use crate::store::Fixed;
 use crate::store::messages::{self, NewMessage};
 use crate::store::{members, rooms};
 
@@ -66,7 +67,7 @@ pub(super) async fn rooms_with_stored_nonces(
     if keys.is_empty() {
         return Ok(HashSet::new());
     }
-    let hits: Vec<Hit> = diesel::sql_query(
+    let hits: Vec<Hit> = Fixed::new(
         "SELECT DISTINCT e.room_id FROM room_events e \
          JOIN unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(room_id, user_id, nonce) \
            ON e.room_id = k.room_id AND e.user_id = k.user_id AND e.nonce = k.nonce",
