@@ -72,7 +72,7 @@ pub async fn seed(args: &Args, out: &Out) -> Result<bool, Failure> {
 pub async fn logins(args: &Args, out: &Out) -> Result<bool, Failure> {
     let tag = provision::run_tag();
     let password = format!("bench-{tag}-password");
-    let hasher = common::auth::password::PasswordHasher::new(1, 1).await?;
+    let hasher = common::auth::password::PasswordHasher::new(1, 1, 0).await?;
     let hash = hasher.hash(&password).await?;
     let mut db = provision::connect().await?;
     let users = provision::users(&mut db, &format!("login-{tag}"), 1, &hash).await?;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use common::auth::keys::{PublicKey, SigningKeyMaterial};
+use common::auth::password::DEFAULT_NICE;
 use common::auth::token::SessionLimits;
 use common::config::{self, CommonConfig, ConfigError};
 
@@ -21,6 +22,9 @@ pub struct WebsiteConfig {
     pub hash_concurrency: usize,
     /// Hashes allowed to wait for a slot; beyond, a request is told "busy".
     pub hash_queue: usize,
+    /// The nice value (0-19) of the hashing threads: sign-ins yield the
+    /// cores to requests already being served.
+    pub hash_nice: u8,
     /// Where `/static/*` is served from when nginx is not in front.
     pub static_dir: PathBuf,
 }
@@ -68,6 +72,10 @@ impl WebsiteConfig {
             session_limits: SessionLimits { idle, absolute },
             hash_concurrency,
             hash_queue: config::parsed_or("PASSWORD_HASH_QUEUE", hash_concurrency * 8)?,
+            hash_nice: match config::parsed_or("PASSWORD_HASH_NICE", DEFAULT_NICE)? {
+                nice @ 0..=19 => nice,
+                _ => return Err(ConfigError::new("PASSWORD_HASH_NICE", "must be 0 to 19")),
+            },
             static_dir: config::var("STATIC_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))),

@@ -56,7 +56,12 @@ impl AppState {
         Ok(Arc::new(Self {
             issuer: TokenIssuer::new(&config.signing_key),
             verifier: TokenVerifier::new(&keys),
-            passwords: PasswordHasher::new(config.hash_concurrency, config.hash_queue).await?,
+            passwords: PasswordHasher::new(
+                config.hash_concurrency,
+                config.hash_queue,
+                config.hash_nice,
+            )
+            .await?,
             limiter: RateLimiter::new(redis.clone(), prefix.clone()),
             availability: Availability::new(redis.clone(), pool.clone(), prefix.clone()),
             messenger: Messenger::start(

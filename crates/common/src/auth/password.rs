@@ -1,5 +1,6 @@
-//! Password hashing with argon2id (m = 19 MiB, t = 2, p = 1), on the blocking
-//! thread pool, never on the async executor. Hashes are expensive by design,
+//! Password hashing with argon2id (m = 19 MiB, t = 2, p = 1), on threads of
+//! its own at a lower OS priority (`hash_threads`), never on the async
+//! executor. Hashes are expensive by design,
 //! so a bounded number run at once and a bounded number wait; beyond that the
 //! caller gets `Error::Busy` at once instead of queueing memory without end.
 
@@ -9,6 +10,8 @@ use std::time::Duration;
 use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+pub use super::hash_threads::DEFAULT_NICE;
+use super::hash_threads::HashThreads;
 use crate::error::{Error, Result};
 
 /// Hashes and verifies passwords under a concurrency cap.
@@ -16,8 +19,10 @@ use crate::error::{Error, Result};
 pub struct PasswordHasher {
     /// Running plus waiting hashes; full means "busy".
     admission: Arc<Semaphore>,
-    /// Hashes running on blocking threads.
+    /// Hashes running on the hashing threads.
     running: Arc<Semaphore>,
+    /// The hashing threads, one per running hash.
+    threads: Arc<HashThreads>,
     /// How long an admitted hash may wait for a running slot.
     max_wait: Duration,
     /// Verified against when the account does not exist, so that a login for
@@ -31,14 +36,16 @@ fn argon2() -> Argon2<'static> {
 }
 
 impl PasswordHasher {
-    /// `running` hashes at once (about the number of cores), `waiting` more queued.
-    pub async fn new(running: usize, waiting: usize) -> Result<Self> {
-        let dummy_hash: Arc<str> =
-            tokio::task::spawn_blocking(|| hash_now(b"parley dummy password for timing"))
-                .await
-                .map_err(|e| Error::internal_from("hashing task", e))??
-                .into();
+    /// `running` hashes at once (about the number of cores), `waiting` more
+    /// queued, on threads at nice value `nice` (0-19).
+    pub async fn new(running: usize, waiting: usize, nice: u8) -> Result<Self> {
+        let threads = Arc::new(HashThreads::start(running.max(1), nice)?);
+        let dummy_hash: Arc<str> = threads
+            .run(|| hash_now(b"parley dummy password for timing"))
+            .await??
+            .into();
         Ok(Self {
+            threads,
             admission: Arc::new(Semaphore::new(running.max(1) + waiting)),
             running: Arc::new(Semaphore::new(running.max(1))),
             max_wait: Duration::from_secs(10),
@@ -63,12 +70,12 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &str) -> Result<String> {
         let permits = self.permits().await?;
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let _permits = permits;
-            hash_now(password.as_bytes())
-        })
-        .await
-        .map_err(|e| Error::internal_from("hashing task", e))?
+        self.threads
+            .run(move || {
+                let _permits = permits;
+                hash_now(password.as_bytes())
+            })
+            .await?
     }
 
     /// Whether `password` matches `stored`. With no stored hash (unknown
@@ -79,14 +86,15 @@ impl PasswordHasher {
         let password = password.to_owned();
         let known = stored.is_some();
         let hash: String = stored.unwrap_or(&self.dummy_hash).to_owned();
-        let matched = tokio::task::spawn_blocking(move || {
-            let _permits = permits;
-            argon2()
-                .verify_password(password.as_bytes(), hash.as_str())
-                .is_ok()
-        })
-        .await
-        .map_err(|e| Error::internal_from("verifying task", e))?;
+        let matched = self
+            .threads
+            .run(move || {
+                let _permits = permits;
+                argon2()
+                    .verify_password(password.as_bytes(), hash.as_str())
+                    .is_ok()
+            })
+            .await?;
         Ok(known && matched)
     }
 }
@@ -104,7 +112,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_use_argon2id_with_owasp_parameters() {
-        let Ok(hasher) = PasswordHasher::new(2, 2).await else {
+        let Ok(hasher) = PasswordHasher::new(2, 2, DEFAULT_NICE).await else {
             panic!("hasher")
         };
         let hash = hasher.hash("correct horse").await.unwrap_or_default();
@@ -132,7 +140,7 @@ mod tests {
 
     #[tokio::test]
     async fn excess_hashes_are_refused_not_queued() {
-        let Ok(hasher) = PasswordHasher::new(1, 0).await else {
+        let Ok(hasher) = PasswordHasher::new(1, 0, DEFAULT_NICE).await else {
             panic!("hasher")
         };
         // Hold the only admission slot, as a running hash would.

@@ -99,6 +99,7 @@ impl TestApp {
             },
             hash_concurrency: 2,
             hash_queue: 16,
+            hash_nice: 10,
             static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
         };
         let state = AppState::build(config).await.unwrap();
