@@ -39,7 +39,8 @@ start_redis() {
 start_postgres() {
   id benchpg >/dev/null 2>&1 || useradd -m benchpg
   if [ ! -f "$PGDATA/PG_VERSION" ]; then
-    rm -rf "$PGDATA"
+    # Made here and handed over: benchpg may not write to its parent.
+    rm -rf "$PGDATA" && mkdir -p "$PGDATA" && chown benchpg "$PGDATA" && chmod 700 "$PGDATA"
     runuser -u benchpg -- "$PGBIN/initdb" -D "$PGDATA" -U benchpg -A trust >"$STATE/initdb.log" 2>&1 || { cat "$STATE/initdb.log"; return 1; }
   fi
   # default durability settings (fsync on, synchronous_commit on): as deployed

@@ -129,6 +129,20 @@ def proc_rss(pids):
     return total
 
 
+def loadgen_summary(stdout):
+    """The summary the shared harness's loadgen prints last: pretty-printed
+    JSON (the whole output), or one JSON line at the end."""
+    text = stdout.strip()
+    for candidate in (text, text.splitlines()[-1] if text else ""):
+        try:
+            value = json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
 def peer_run(argv):
     label = argv[argv.index("--label") + 1]
     pids = [int(p) for p in argv[argv.index("--pids") + 1].split(",") if p]
@@ -149,9 +163,8 @@ def peer_run(argv):
                 marks[(m.group(1), int(m.group(2)))] = (time.monotonic(), proc_cpu(pids))
     stdout = proc.stdout.read()
     proc.wait()
-    try:
-        res = json.loads(stdout.strip().splitlines()[-1])
-    except (json.JSONDecodeError, IndexError):
+    res = loadgen_summary(stdout)
+    if res is None:
         sys.stderr.write(f"peer-run: no JSON from {cmd[0]}\n")
         return 1
     lines = []

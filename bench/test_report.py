@@ -40,6 +40,13 @@ class Helpers(unittest.TestCase):
         self.assertEqual(report.split_label("parley-nginx/2"), ("parley-nginx", 2))
         self.assertEqual(report.split_label("odd"), ("odd", 0))
 
+    def test_the_peer_loadgen_summary_is_read_pretty_or_as_a_last_line(self):
+        pretty = json.dumps({"steps": [{"offered": 100}], "clients": 10}, indent=2)
+        self.assertEqual(report.loadgen_summary(pretty)["clients"], 10)
+        self.assertEqual(report.loadgen_summary('noise\n{"clients": 3}\n')["clients"], 3)
+        self.assertIsNone(report.loadgen_summary(""))
+        self.assertIsNone(report.loadgen_summary("no json here"))
+
     def test_chart_is_svg_with_every_series(self):
         svg = report.svg_chart("t", [("a p50", "#000", "", [(100, 1.5), (200, 3)]),
                                      ("b p99", "#f00", "6,3", [(100, 20), (400, 2000)])],
