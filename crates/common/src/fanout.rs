@@ -209,6 +209,29 @@ pub async fn publish_event(
     .await
 }
 
+/// Publishes ephemeral `(from_user, frame)`s to a room's channel, in order,
+/// in one pipelined round trip.
+pub async fn publish_events(
+    redis: &ConnectionManager,
+    prefix: &str,
+    room: i64,
+    events: &[(i64, String)],
+) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let channel = room_channel(prefix, room);
+    let mut pipe = redis::pipe();
+    for (from_user, frame) in events {
+        pipe.cmd("PUBLISH")
+            .arg(&channel)
+            .arg(encode_event(*from_user, frame))
+            .ignore();
+    }
+    let () = pipe.query_async(&mut redis.clone()).await?;
+    Ok(())
+}
+
 /// Publishes a frame to every connection of one user, on any instance.
 pub async fn publish_to_user(
     redis: &ConnectionManager,

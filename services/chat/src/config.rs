@@ -23,6 +23,11 @@ pub struct ChatConfig {
     pub requests_in_flight: usize,
     /// How long a presence entry outlives its instance's last refresh.
     pub presence_ttl: Duration,
+    /// How long a room gathers presence changes before it records and
+    /// announces them together: joins cost one Redis round trip and one
+    /// write per member per batch, and a leave undone within it (a reload,
+    /// a flapping connection) is never announced.
+    pub presence_batch: Duration,
     /// How often the server pings each socket.
     pub ping_interval: Duration,
     /// A socket silent this long is closed (no pong, no frame).
@@ -83,6 +88,7 @@ impl ChatConfig {
             outbound_queue,
             requests_in_flight,
             presence_ttl: config::seconds_or("PRESENCE_TTL_SECS", 30, 3, 600)?,
+            presence_batch: Duration::from_millis(config::parsed_or("PRESENCE_BATCH_MS", 250u64)?),
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             unread_refresh: Duration::from_millis(config::parsed_or("UNREAD_REFRESH_MS", 500u64)?),

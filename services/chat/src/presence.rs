@@ -5,6 +5,7 @@
 //! died expire, and the next sweep announces those users offline. Updates are Lua scripts, so "became online/offline" is decided
 //! atomically and announced once.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use common::Result;
@@ -29,6 +30,9 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf')) do
   if string.sub(m, 1, #ARGV[3]) == ARGV[3] then return 0 end
 end
 return 1";
+
+static JOIN_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(JOIN));
+static LEAVE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(LEAVE));
 
 /// Removes expired entries; returns the members of users left with none.
 const SWEEP: &str = r"
@@ -100,50 +104,106 @@ impl Presence {
         format!("{}presence:{room}", self.prefix)
     }
 
-    /// Marks `user` present in `room` from this instance; true if they just came online.
-    pub async fn join(&self, room: i64, user: &UserRef) -> Result<bool> {
+    /// Records that `user` has a connection in `room` here and reads who is
+    /// online there, in one round trip: whether the user just came online
+    /// (to be announced), and everyone online, ordered by name, leaving out
+    /// this instance's entries of the users in `leaving` (their last
+    /// connection here has gone; the entry goes with the next batch).
+    pub async fn arrive(
+        &self,
+        room: i64,
+        user: &UserRef,
+        leaving: &[i64],
+    ) -> Result<(bool, Vec<UserRef>)> {
+        let key = self.key(room);
         let now = now_ms();
-        let became: i64 = redis::Script::new(JOIN)
-            .key(self.key(room))
-            .arg(member(user, &self.instance))
-            .arg(now + self.ttl.as_millis() as i64)
-            .arg(now)
-            .arg(format!("{}|", user.id))
-            .arg(self.ttl.as_millis() as i64 * 4)
-            .invoke_async(&mut self.redis.clone())
-            .await?;
-        Ok(became == 1)
+        let ttl = self.ttl.as_millis() as i64;
+        let mut pipe = redis::pipe();
+        pipe.load_script(&JOIN_SCRIPT).ignore();
+        pipe.invoke_script(
+            JOIN_SCRIPT
+                .key(&key)
+                .arg(member(user, &self.instance))
+                .arg(now + ttl)
+                .arg(now)
+                .arg(format!("{}|", user.id))
+                .arg(ttl * 4),
+        );
+        pipe.cmd("ZRANGEBYSCORE").arg(&key).arg(now).arg("+inf");
+        let (came, members): (i64, Vec<String>) = pipe.query_async(&mut self.redis.clone()).await?;
+        let users = members
+            .iter()
+            .filter(|m| !self.is_leaving(m, leaving))
+            .filter_map(|m| parse_member(m))
+            .collect();
+        Ok((came == 1, by_name(users)))
     }
 
-    /// Removes this instance's entry; true if the user is now offline in the room.
-    pub async fn leave(&self, room: i64, user: &UserRef) -> Result<bool> {
-        let gone: i64 = redis::Script::new(LEAVE)
-            .key(self.key(room))
-            .arg(member(user, &self.instance))
-            .arg(now_ms())
-            .arg(format!("{}|", user.id))
-            .invoke_async(&mut self.redis.clone())
-            .await?;
-        Ok(gone == 1)
+    /// Settles a room's gathered presence changes in two round trips at
+    /// most: removes this instance's entries of the users in `left` (each
+    /// with whether its going offline is to be announced), then announces
+    /// `arrived` online and those of `left` now offline everywhere.
+    pub async fn settle(
+        &self,
+        room: i64,
+        arrived: &[UserRef],
+        left: &[(UserRef, bool)],
+    ) -> Result<()> {
+        let mut frames: Vec<(i64, String)> = arrived
+            .iter()
+            .map(|user| (user.id, presence_frame(room, user, true)))
+            .collect();
+        if !left.is_empty() {
+            let key = self.key(room);
+            let now = now_ms();
+            let mut pipe = redis::pipe();
+            pipe.load_script(&LEAVE_SCRIPT).ignore();
+            for (user, _) in left {
+                pipe.invoke_script(
+                    LEAVE_SCRIPT
+                        .key(&key)
+                        .arg(member(user, &self.instance))
+                        .arg(now)
+                        .arg(format!("{}|", user.id)),
+                );
+            }
+            let gone: Vec<i64> = pipe.query_async(&mut self.redis.clone()).await?;
+            frames.extend(
+                left.iter()
+                    .zip(gone)
+                    .filter(|((_, announce), gone)| *announce && *gone == 1)
+                    .map(|((user, _), _)| (user.id, presence_frame(room, user, false))),
+            );
+        }
+        if let Err(e) = fanout::publish_events(&self.redis, &self.prefix, room, &frames).await {
+            tracing::warn!(error = %e, room.id = room, "could not announce presence");
+        }
+        Ok(())
     }
 
-    /// Everyone online in `room`, each user once, ordered by name.
-    pub async fn online(&self, room: i64) -> Result<Vec<UserRef>> {
+    /// Everyone online in `room`, as [`Presence::arrive`] reads it, without
+    /// recording anything.
+    pub async fn online(&self, room: i64, leaving: &[i64]) -> Result<Vec<UserRef>> {
         let members: Vec<String> = redis::cmd("ZRANGEBYSCORE")
             .arg(self.key(room))
             .arg(now_ms())
             .arg("+inf")
             .query_async(&mut self.redis.clone())
             .await?;
-        let mut users: Vec<UserRef> = members.iter().filter_map(|m| parse_member(m)).collect();
-        users.sort_by(|a, b| {
-            a.name
-                .to_lowercase()
-                .cmp(&b.name.to_lowercase())
-                .then(a.id.cmp(&b.id))
-        });
-        users.dedup_by_key(|u| u.id);
-        Ok(users)
+        let users = members
+            .iter()
+            .filter(|m| !self.is_leaving(m, leaving))
+            .filter_map(|m| parse_member(m))
+            .collect();
+        Ok(by_name(users))
+    }
+
+    /// Whether entry `m` is this instance's entry of a user in `leaving`.
+    fn is_leaving(&self, m: &str, leaving: &[i64]) -> bool {
+        let mut parts = m.splitn(3, '|');
+        let id = parts.next().and_then(|id| id.parse::<i64>().ok());
+        let instance = parts.next();
+        instance == Some(self.instance.as_str()) && id.is_some_and(|id| leaving.contains(&id))
     }
 
     /// Extends this instance's entries for `users` in `room`, then removes
@@ -174,22 +234,40 @@ impl Presence {
         Ok(gone.iter().filter_map(|m| parse_member(m)).collect())
     }
 
-    /// Tells the room's members on every instance that `user` came online
-    /// or went offline; not the user it is about (`joined` lists them). A
-    /// failure is logged: presence is best effort.
-    pub async fn announce(&self, room: i64, user: &UserRef, online: bool) {
-        let frame = ServerFrame::Presence {
-            room,
-            user: user.clone(),
-            online,
-        }
-        .to_json();
-        if let Err(e) =
-            fanout::publish_event(&self.redis, &self.prefix, room, user.id, &frame).await
-        {
+    /// Tells the room's members on every instance that `user` went
+    /// offline (their instance died and the sweep found it).
+    pub async fn announce_offline(&self, room: i64, users: &[UserRef]) {
+        let frames: Vec<(i64, String)> = users
+            .iter()
+            .map(|user| (user.id, presence_frame(room, user, false)))
+            .collect();
+        if let Err(e) = fanout::publish_events(&self.redis, &self.prefix, room, &frames).await {
             tracing::warn!(error = %e, room.id = room, "could not announce presence");
         }
     }
+}
+
+/// Users each once, ordered by name (case-insensitively), then id.
+pub fn by_name(mut users: Vec<UserRef>) -> Vec<UserRef> {
+    users.sort_by(|a, b| {
+        a.name
+            .to_lowercase()
+            .cmp(&b.name.to_lowercase())
+            .then(a.id.cmp(&b.id))
+    });
+    users.dedup_by_key(|u| u.id);
+    users
+}
+
+/// A `presence` frame: for the room's members, not the user it is about
+/// (`joined` lists them).
+fn presence_frame(room: i64, user: &UserRef, online: bool) -> String {
+    ServerFrame::Presence {
+        room,
+        user: user.clone(),
+        online,
+    }
+    .to_json()
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use common::db::DbPool;
 use common::error::Code;
-use common::protocol::ServerFrame;
+use common::protocol::{ServerFrame, UserRef};
 use common::store::rooms;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -85,6 +85,8 @@ pub struct RoomDeps {
     pub metrics: Arc<Metrics>,
     /// How long events gather before watchers get their unread counts.
     pub unread_refresh: std::time::Duration,
+    /// How long presence changes gather before they are recorded and announced.
+    pub presence_batch: std::time::Duration,
 }
 
 /// A room's end, as the hub hears of it: `generation` tells this room from
@@ -123,6 +125,17 @@ struct Joined {
     skip_through: i64,
 }
 
+/// A user's presence change in a room, waiting for the room's next batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PresenceChange {
+    /// Recorded in Redis at their join; they came online: to be announced.
+    Arrived,
+    /// Their last connection here left; the entry is still in Redis until
+    /// the batch removes it, and announces them offline if `announce` (not
+    /// when their arrival was never announced either).
+    Left { announce: bool },
+}
+
 struct Room {
     id: i64,
     deps: Arc<RoomDeps>,
@@ -131,6 +144,10 @@ struct Room {
     watchers: HashMap<ConnId, Member>,
     /// When the watchers are next told their unread counts.
     unread_due: Option<Instant>,
+    /// Presence changes of users here not yet announced, by user, and when
+    /// they will be.
+    presence_changes: HashMap<i64, (UserRef, PresenceChange)>,
+    presence_due: Option<Instant>,
     order: Sequencer,
     ended: bool,
 }
@@ -176,6 +193,8 @@ pub async fn run(
         members: HashMap::new(),
         watchers: HashMap::new(),
         unread_due: None,
+        presence_changes: HashMap::new(),
+        presence_due: None,
         order: Sequencer::new(delivered),
         ended: false,
     };
@@ -185,6 +204,7 @@ pub async fn run(
     loop {
         let gap = room.order.gap_deadline().map(Instant::from_std);
         let unread_due = room.unread_due;
+        let presence_due = room.presence_due;
         tokio::select! {
             biased;
             cmd = control.recv() => match cmd {
@@ -199,12 +219,15 @@ pub async fn run(
             }
             _ = tokio::time::sleep_until(gap.unwrap_or_else(Instant::now)), if gap.is_some() => room.catch_up(None).await,
             _ = tokio::time::sleep_until(unread_due.unwrap_or_else(Instant::now)), if unread_due.is_some() => room.tell_watchers().await,
+            _ = tokio::time::sleep_until(presence_due.unwrap_or_else(Instant::now)), if presence_due.is_some() => room.flush_presence().await,
             _ = presence_tick.tick() => room.refresh_presence().await,
         }
         if room.ended {
             break;
         }
     }
+    // The last users' leaving is recorded and announced before the room goes.
+    room.flush_presence().await;
     if room.ended {
         exit.report();
     }
@@ -253,14 +276,18 @@ impl Room {
         }
     }
 
-    /// Takes what arrived together: sequenced events go out in order as one
-    /// batch per member; an ephemeral frame or a deletion goes out after
-    /// what arrived before it.
+    /// Takes what arrived together, in order: sequenced events in seq order
+    /// as one batch per member, ephemeral frames likewise; each after what
+    /// arrived before it.
     async fn deliver(&mut self, arrived: impl Iterator<Item = Delivery>) {
+        // Of what arrived together, runs of sequenced events and runs of
+        // ephemeral frames each go out as one queue slot per member.
         let mut ready = Vec::new();
+        let mut events = Vec::new();
         for d in arrived {
             match d {
                 Delivery::Sequenced { seq, frame } => {
+                    self.fan_out_events(std::mem::take(&mut events)).await;
                     let accepted = self.order.accept(seq, frame, now());
                     ready.extend(accepted.ready);
                     if accepted.catch_up_now {
@@ -270,24 +297,44 @@ impl Room {
                 }
                 Delivery::Event { from_user, frame } => {
                     self.fan_out(std::mem::take(&mut ready)).await;
-                    let targets: Vec<ConnId> = self
-                        .members
-                        .iter()
-                        .filter(|(_, j)| j.member.user.id != from_user)
-                        .map(|(c, _)| *c)
-                        .collect();
-                    for conn in targets {
-                        self.send(conn, Outbound::Frame(frame.clone())).await;
-                    }
+                    events.push((from_user, frame));
                 }
                 Delivery::RoomDeleted => {
                     self.fan_out(std::mem::take(&mut ready)).await;
+                    self.fan_out_events(std::mem::take(&mut events)).await;
                     self.deleted();
                     return;
                 }
             }
         }
         self.fan_out(ready).await;
+        self.fan_out_events(std::mem::take(&mut events)).await;
+    }
+
+    /// Sends ephemeral frames (presence, typing), in order, to every member
+    /// but the user each is about: one queue slot per member.
+    async fn fan_out_events(&mut self, events: Vec<(i64, Utf8Bytes)>) {
+        if events.is_empty() {
+            return;
+        }
+        let targets: Vec<(ConnId, i64)> = self
+            .members
+            .iter()
+            .map(|(c, j)| (*c, j.member.user.id))
+            .collect();
+        for (conn, user) in targets {
+            let mut frames: Vec<Utf8Bytes> = events
+                .iter()
+                .filter(|(from, _)| *from != user)
+                .map(|(_, f)| f.clone())
+                .collect();
+            let out = match frames.len() {
+                0 => continue,
+                1 => Outbound::Frame(frames.remove(0)),
+                _ => Outbound::Batch(frames),
+            };
+            self.send(conn, out).await;
+        }
     }
 
     /// Sends the events, in order, to every member that does not have them

@@ -4,11 +4,13 @@
 
 use common::error::Code;
 use common::protocol::{ServerFrame, UserRef};
+use tokio::time::Instant;
 
-use super::{Joined, REPLAY_LIMIT, Room};
+use super::{Joined, PresenceChange, REPLAY_LIMIT, Room};
 use crate::delivery::{Member, Outbound};
 use crate::error::protocol_error;
 use crate::history;
+use crate::presence::by_name;
 
 impl Room {
     /// Replays what the member missed, says `joined`, then streams live.
@@ -50,16 +52,36 @@ impl Room {
         let user = member.user.clone();
         let first_here =
             previous.is_none() && !self.members.values().any(|j| j.member.user.id == user.id);
-        if first_here {
-            match self.deps.presence.join(room, &user).await {
-                Ok(true) => self.deps.presence.announce(room, &user, true).await,
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, room.id = room, "presence unavailable"),
+        let leaving: Vec<i64> = self
+            .presence_changes
+            .iter()
+            .filter(|(id, (_, c))| matches!(c, PresenceChange::Left { .. }) && **id != user.id)
+            .map(|(id, _)| *id)
+            .collect();
+        let online = if first_here {
+            self.deps
+                .presence
+                .arrive(room, &user, &leaving)
+                .await
+                .map(|(came, online)| {
+                    self.presence_arrived(&user, came);
+                    online
+                })
+        } else {
+            self.deps.presence.online(room, &leaving).await
+        };
+        // Everyone online, and everyone here whatever Redis says.
+        let online = match online {
+            Ok(online) => by_name(
+                online
+                    .into_iter()
+                    .chain(self.local_users(Some(&user)))
+                    .collect(),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, room.id = room, "presence unavailable");
+                self.local_users(Some(&user))
             }
-        }
-        let online = match self.deps.presence.online(room).await {
-            Ok(online) => online,
-            Err(_) => self.local_users(Some(&user)),
         };
         let last_seq = self.order.delivered().max(skip_through);
         frames.push(
@@ -88,35 +110,80 @@ impl Room {
         if self.members.values().any(|j| j.member.user.id == user.id) {
             return;
         }
-        match self.deps.presence.leave(self.id, user).await {
-            Ok(true) => self.deps.presence.announce(self.id, user, false).await,
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, room.id = self.id, "presence unavailable"),
+        // An arrival not announced yet is never announced, nor its leaving.
+        let announce = !matches!(
+            self.presence_changes.get(&user.id),
+            Some((_, PresenceChange::Arrived))
+        );
+        self.presence_changes
+            .insert(user.id, (user.clone(), PresenceChange::Left { announce }));
+        self.presence_soon();
+    }
+
+    /// A user's first connection here joined and is recorded; `came`: they
+    /// came online. Coming back before their leaving was settled undoes it:
+    /// nobody was told they left.
+    fn presence_arrived(&mut self, user: &UserRef, came: bool) {
+        match self.presence_changes.remove(&user.id) {
+            Some((_, PresenceChange::Left { announce: false })) => {
+                self.presence_changes
+                    .insert(user.id, (user.clone(), PresenceChange::Arrived));
+            }
+            Some(_) => {}
+            None if came => {
+                self.presence_changes
+                    .insert(user.id, (user.clone(), PresenceChange::Arrived));
+                self.presence_soon();
+            }
+            None => {}
+        }
+    }
+
+    fn presence_soon(&mut self) {
+        let batch = self.deps.presence_batch;
+        self.presence_due
+            .get_or_insert_with(|| Instant::now() + batch);
+    }
+
+    /// Settles the gathered presence changes: departures removed from
+    /// Redis, and who came and went announced, all in at most two round
+    /// trips; the members get their frames together.
+    pub(super) async fn flush_presence(&mut self) {
+        self.presence_due = None;
+        if self.presence_changes.is_empty() {
+            return;
+        }
+        let mut arrived = Vec::new();
+        let mut left = Vec::new();
+        for (_, (user, change)) in self.presence_changes.drain() {
+            match change {
+                PresenceChange::Arrived => arrived.push(user),
+                PresenceChange::Left { announce } => left.push((user, announce)),
+            }
+        }
+        if let Err(e) = self.deps.presence.settle(self.id, &arrived, &left).await {
+            tracing::warn!(error = %e, room.id = self.id, "presence unavailable");
         }
     }
 
     fn local_users(&self, extra: Option<&UserRef>) -> Vec<UserRef> {
-        let mut users: Vec<UserRef> = self
+        let users = self
             .members
             .values()
             .map(|j| j.member.user.clone())
             .chain(extra.cloned())
             .collect();
-        users.sort_by(|a, b| a.name.cmp(&b.name));
-        users.dedup_by_key(|u| u.id);
-        users
+        by_name(users)
     }
 
     /// Keeps this instance's presence entries alive and announces the users
     /// whose entries expired (an instance died).
     pub(super) async fn refresh_presence(&mut self) {
+        // Arrivals first: a refresh of an unrecorded arrival would hide it.
+        self.flush_presence().await;
         let users = self.local_users(None);
         match self.deps.presence.refresh_and_sweep(self.id, &users).await {
-            Ok(gone) => {
-                for user in gone {
-                    self.deps.presence.announce(self.id, &user, false).await;
-                }
-            }
+            Ok(gone) => self.deps.presence.announce_offline(self.id, &gone).await,
             Err(e) => tracing::warn!(error = %e, room.id = self.id, "presence refresh failed"),
         }
     }

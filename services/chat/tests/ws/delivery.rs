@@ -410,6 +410,48 @@ async fn presence_and_typing_work_across_instances() {
 }
 
 #[tokio::test]
+async fn join_leave_churn_is_not_a_flood_of_presence_frames() {
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let (ann, bob) = (stack.user("ann").await, stack.user("bob").await);
+    let room = stack.room(&ann, "r").await;
+    let mut a = connect(&chat, &ann).await;
+    a.join(room, None).await;
+    let mut b = connect(&chat, &bob).await;
+    // Fifty reloads' worth of joins and leaves, ending joined: the others
+    // learn once that bob is here, never that he left in between.
+    for _ in 0..50 {
+        b.send(&ClientFrame::Join { room, since: None }).await;
+        b.send(&ClientFrame::Leave { room }).await;
+    }
+    b.send(&ClientFrame::Join { room, since: None }).await;
+    let bob_ref = UserRef {
+        id: bob.id,
+        name: "bob".into(),
+    };
+    assert_eq!(
+        a.frame().await,
+        ServerFrame::Presence {
+            room,
+            user: bob_ref.clone(),
+            online: true
+        }
+    );
+    assert!(a.next_within(Duration::from_millis(800)).await.is_none());
+    // And a last leave is announced, once.
+    b.send(&ClientFrame::Leave { room }).await;
+    assert_eq!(
+        a.frame().await,
+        ServerFrame::Presence {
+            room,
+            user: bob_ref,
+            online: false
+        }
+    );
+    assert!(a.next_within(Duration::from_millis(800)).await.is_none());
+}
+
+#[tokio::test]
 async fn a_deleted_room_tells_its_members_left() {
     let stack = Stack::new().await;
     let chat = stack.chat().await;
