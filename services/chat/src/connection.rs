@@ -36,7 +36,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// What a socket reads at a time. Requests are small JSON objects; a larger
 /// frame grows the buffer for as long as it takes. Every open connection
 /// holds this much, so it is kept small.
-const READ_BUFFER: usize = 2 * 1024;
+const READ_BUFFER: usize = 1024;
 /// Frames gathered before they are written, when more are waiting: what is
 /// queued goes out in as few writes as this allows, then one flush.
 const WRITE_BUFFER: usize = 16 * 1024;
