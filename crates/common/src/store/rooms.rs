@@ -99,17 +99,20 @@ pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<RoomView> {
 }
 
 /// The rooms with these ids, with their owners' names, ordered by name
-/// ignoring case.
+/// ignoring case. Sorted here, not by Postgres: with `ORDER BY lower(name)`
+/// Postgres planned the statement anew on every call (a sidebar on every
+/// page), which cost ten times its execution.
 pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<RoomView>> {
-    Ok(with_owner(
+    let mut rooms = with_owner(
         rooms::table
             .left_join(users::table)
             .filter(rooms::id.eq_any(ids))
-            .order(lower(rooms::name))
             .select((Room::as_select(), users::username.nullable()))
             .load(conn)
             .await?,
-    ))
+    );
+    rooms.sort_by_cached_key(|r| (r.room.name.to_lowercase(), r.room.id));
+    Ok(rooms)
 }
 
 /// One page of rooms ordered by name ignoring case, optionally only those whose
