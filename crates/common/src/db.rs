@@ -41,10 +41,9 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Builds the pool. Connections are made lazily, each with a statement timeout
 /// and the service's `application_name`, so a stuck query cannot hold one forever.
-/// Prepared statements always run their generic plan: every query here is an
-/// index lookup whose best plan does not depend on its parameters, and with
-/// `= ANY($1)` Postgres kept planning anew for each call (0.2 ms, ten times
-/// the execution of the sidebar's rooms, and the writer's room locks).
+/// (Forcing prepared statements onto their generic plan was tried: pages
+/// got faster, the chat's writer much slower as its tables grew; see
+/// docs/PERFORMANCE.md.)
 pub fn build_pool(
     database_url: &str,
     size: usize,
@@ -57,8 +56,7 @@ pub fn build_pool(
         async move {
             let mut conn = AsyncPgConnection::establish(&url).await?;
             conn.batch_execute(&format!(
-                "SET application_name = '{application_name}'; SET statement_timeout = '10s'; SET lock_timeout = '5s'; \
-                 SET plan_cache_mode = force_generic_plan"
+                "SET application_name = '{application_name}'; SET statement_timeout = '10s'; SET lock_timeout = '5s'"
             ))
             .await
             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
