@@ -14,6 +14,7 @@
 #   NGINX_RUNTIME_DIR  pid file, logs and temp files
 # and optionally:
 #   NGINX_CONN_PER_ADDRESS  open connections one client address may hold (100)
+#   NGINX_BODY_MAX          the largest request body nginx passes on (64k, the website's limit)
 # usage: render.sh TEMPLATE OUT
 set -eu
 [ $# -eq 2 ] || { echo "usage: render.sh TEMPLATE OUT" >&2; exit 2; }
@@ -30,6 +31,12 @@ case $NGINX_CONN_PER_ADDRESS in
 esac
 export NGINX_CONN_PER_ADDRESS
 list="$list \${NGINX_CONN_PER_ADDRESS}"
+NGINX_BODY_MAX=${NGINX_BODY_MAX:-64k}
+case $NGINX_BODY_MAX in
+  '' | *[!0-9kKmM]* | [kKmM]*) echo "render.sh: NGINX_BODY_MAX must be a size such as 64k" >&2; exit 2 ;;
+esac
+export NGINX_BODY_MAX
+list="$list \${NGINX_BODY_MAX}"
 mkdir -p "$(dirname "$2")" "$NGINX_RUNTIME_DIR"
 envsubst "$list" <"$1" >"$2.tmp"
 mv "$2.tmp" "$2"

@@ -21,6 +21,10 @@ pub struct ChatConfig {
     /// Requests of one connection whose outcome may be awaited at once
     /// (changes being stored); beyond, its next frame waits to be read.
     pub requests_in_flight: usize,
+    /// Joins and leaves one connection may make per second on average, and
+    /// at once (a token bucket): each join may replay up to 1,000 events
+    /// and announce presence, so they are not free.
+    pub join_rate: JoinRate,
     /// How long a presence entry outlives its instance's last refresh.
     pub presence_ttl: Duration,
     /// How long a room gathers presence changes before it records and
@@ -36,6 +40,15 @@ pub struct ChatConfig {
     /// follow it (without joining) their new unread counts: one count per
     /// burst, not one per event.
     pub unread_refresh: Duration,
+}
+
+/// A token bucket's settings: `per_sec` on average, `burst` at once.
+#[derive(Debug, Clone, Copy)]
+pub struct JoinRate {
+    /// Tokens added per second.
+    pub per_sec: f64,
+    /// The bucket's size, and what it starts with.
+    pub burst: f64,
 }
 
 impl ChatConfig {
@@ -76,6 +89,16 @@ impl ChatConfig {
                 "must be at least 16",
             ));
         }
+        let join_rate = JoinRate {
+            per_sec: config::parsed_or("JOIN_PER_SEC", 2.0f64)?,
+            burst: config::parsed_or("JOIN_BURST", 20.0f64)?,
+        };
+        if !(join_rate.per_sec > 0.0 && join_rate.burst >= 1.0) {
+            return Err(ConfigError::new(
+                "JOIN_PER_SEC",
+                "JOIN_PER_SEC must be above 0 and JOIN_BURST at least 1",
+            ));
+        }
         let requests_in_flight = config::parsed_or("REQUESTS_IN_FLIGHT", 64usize)?;
         if requests_in_flight == 0 {
             return Err(ConfigError::new("REQUESTS_IN_FLIGHT", "must be at least 1"));
@@ -87,6 +110,7 @@ impl ChatConfig {
             max_connections_per_user,
             outbound_queue,
             requests_in_flight,
+            join_rate,
             presence_ttl: config::seconds_or("PRESENCE_TTL_SECS", 30, 3, 600)?,
             presence_batch: Duration::from_millis(config::parsed_or("PRESENCE_BATCH_MS", 250u64)?),
             ping_interval: Duration::from_secs(20),

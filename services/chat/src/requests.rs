@@ -20,6 +20,7 @@ use common::store::rooms;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::config::JoinRate;
 use crate::delivery::{Delivery, Member};
 use crate::error::{error_frame, protocol_error};
 use crate::inbound::{Inbound, classify};
@@ -83,6 +84,43 @@ impl Throttle {
     }
 }
 
+/// A token bucket: `rate.per_sec` tokens a second, at most `rate.burst`
+/// held; a request takes one.
+#[derive(Debug)]
+struct Bucket {
+    rate: JoinRate,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(rate: JoinRate, now: Instant) -> Self {
+        Self {
+            rate,
+            tokens: rate.burst,
+            last: now,
+        }
+    }
+
+    /// Takes a token at `now` if there is one.
+    fn take(&mut self, now: Instant) -> bool {
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate.per_sec;
+        self.tokens = (self.tokens + refill).min(self.rate.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// How long until a token is there (for the error's wording).
+    fn wait(&self) -> Duration {
+        Duration::from_secs_f64(((1.0 - self.tokens) / self.rate.per_sec).max(0.0))
+    }
+}
+
 /// One connection's requests: who makes them, the rooms it joined, its
 /// typing throttle.
 pub struct Requests {
@@ -91,16 +129,19 @@ pub struct Requests {
     me: Member,
     joined: HashSet<i64>,
     typing: Throttle,
+    /// Joins and leaves (`JOIN_PER_SEC`, `JOIN_BURST`).
+    joins: Bucket,
 }
 
 impl Requests {
     /// The requests of the connection `me`, which has joined no room yet.
     pub fn new(state: Arc<ChatState>, me: Member) -> Self {
         Self {
-            state,
             me,
             joined: HashSet::new(),
             typing: Throttle::new(TYPING_EVERY),
+            joins: Bucket::new(state.config.join_rate, Instant::now()),
+            state,
         }
     }
 
@@ -172,8 +213,27 @@ impl Requests {
         }
     }
 
+    /// Whether the connection may join or leave now; else the answer.
+    fn joins_allowed(&mut self, room: i64) -> Result<(), Step> {
+        if self.joins.take(Instant::now()) {
+            return Ok(());
+        }
+        let msg = format!(
+            "too many joins and leaves: try again in {} ms",
+            self.joins.wait().as_millis().max(1)
+        );
+        Err(Step::Reply(protocol_error(
+            Code::RateLimited,
+            msg,
+            Some(room.to_string()),
+        )))
+    }
+
     async fn join(&mut self, room: i64, since: Option<i64>) -> Step {
         let reference = Some(room.to_string());
+        if let Err(refused) = self.joins_allowed(room) {
+            return refused;
+        }
         if since.is_some_and(|s| s < 0) {
             let msg = "since must be 0 or more";
             return Step::Reply(protocol_error(Code::BadRequest, msg, reference));
@@ -205,6 +265,9 @@ impl Requests {
     }
 
     fn leave(&mut self, room: i64) -> Step {
+        if let Err(refused) = self.joins_allowed(room) {
+            return refused;
+        }
         if !self.joined.remove(&room) {
             let msg = "this connection is not in that room";
             return Step::Reply(protocol_error(Code::NotJoined, msg, Some(room.to_string())));
@@ -296,6 +359,27 @@ fn appended(state: &ChatState, room: i64, nonce: String, result: common::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_join_bucket_allows_a_burst_then_its_rate() {
+        let t0 = Instant::now();
+        let rate = JoinRate {
+            per_sec: 2.0,
+            burst: 3.0,
+        };
+        let mut bucket = Bucket::new(rate, t0);
+        assert!((0..3).all(|_| bucket.take(t0)));
+        assert!(!bucket.take(t0));
+        assert!(bucket.wait() > Duration::ZERO);
+        // Half a second later one token is back, and only one.
+        let later = t0 + Duration::from_millis(500);
+        assert!(bucket.take(later));
+        assert!(!bucket.take(later));
+        // Idle for long, it holds no more than its burst.
+        let much_later = t0 + Duration::from_secs(60);
+        assert!((0..3).all(|_| bucket.take(much_later)));
+        assert!(!bucket.take(much_later));
+    }
 
     #[test]
     fn typing_goes_through_once_per_interval_and_room() {

@@ -149,6 +149,9 @@ impl From<ListError> for Error {
                 Code::BadQuery,
                 format!("q is at most {MAX_QUERY_CHARS} characters"),
             ),
+            ListError::QueryNotText => {
+                Self::bad_request(Code::BadQuery, "q may not contain control characters")
+            }
             ListError::Core(e) => Self::Core(e),
         }
     }

@@ -9,8 +9,8 @@ use crate::domain::{Email, Username};
 use crate::error::{Code, Entity, Error, Result};
 use crate::schema::users;
 
-/// An account as stored.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+/// An account as stored. Its `Debug` leaves the password hash out.
+#[derive(Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: i64,
@@ -18,6 +18,18 @@ pub struct User {
     pub email: String,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("password_hash", &"***")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 #[derive(Insertable)]
@@ -139,4 +151,23 @@ pub async fn names_page(
         .select((users::id, users::username, users::email))
         .load(conn)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_holds_no_password_hash() {
+        let user = User {
+            id: 1,
+            username: "ann".into(),
+            email: "ann@example.com".into(),
+            password_hash: "$argon2id$v=19$secret-hash".into(),
+            created_at: Utc::now(),
+        };
+        let shown = format!("{user:?}");
+        assert!(!shown.contains("secret-hash"), "{shown}");
+        assert!(shown.contains("ann@example.com"), "{shown}");
+    }
 }

@@ -132,8 +132,12 @@ pub async fn login(
         .limiter
         .check(&ratelimit::LOGIN_FAILURES_PER_ACCOUNT, login)
         .await?;
-    let plausible =
-        !login.is_empty() && login.len() <= Email::MAX && password.chars().count() <= Password::MAX;
+    // A login Postgres could not even compare (NUL) is answered like an
+    // unknown account: the same cost, the same answer.
+    let plausible = !login.is_empty()
+        && login.len() <= Email::MAX
+        && !login.chars().any(char::is_control)
+        && password.chars().count() <= Password::MAX;
     let user = if plausible {
         let mut conn = state.pool.get().await?;
         users::find_by_login(&mut conn, login).await?
@@ -226,7 +230,7 @@ pub struct Profile {
 /// The profile of the account named `username` (ignoring case), if any.
 pub async fn profile(state: &AppState, username: &str) -> Result<Option<Profile>> {
     // A login with '@' is an e-mail: a profile is found by name only.
-    if username.contains('@') || username.is_empty() {
+    if username.contains('@') || Username::parse(username).is_err() {
         return Ok(None);
     }
     let mut conn = state.pool.get().await?;

@@ -66,6 +66,10 @@ pub enum ListError {
     /// The search text is longer than [`MAX_QUERY_CHARS`].
     #[error("the search is at most {MAX_QUERY_CHARS} characters")]
     QueryTooLong,
+    /// The search text holds control characters (Postgres text cannot
+    /// hold NUL; none of them is something a person searches for).
+    #[error("the search may not contain control characters")]
+    QueryNotText,
     /// The store failed.
     #[error(transparent)]
     Core(#[from] Error),
@@ -94,6 +98,9 @@ pub async fn list(
     };
     if q.chars().count() > MAX_QUERY_CHARS {
         return Err(ListError::QueryTooLong);
+    }
+    if q.chars().any(char::is_control) {
+        return Err(ListError::QueryNotText);
     }
     let mut conn = state.pool.get().await.map_err(Error::from)?;
     let mut rooms = rooms::search(&mut conn, Some(q), after.as_deref(), limit + 1).await?;
@@ -126,6 +133,7 @@ mod cursor {
             .decode(raw)
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
+            .filter(|name| !name.chars().any(char::is_control))
     }
 }
 

@@ -107,8 +107,9 @@ pub struct MessagePage {
     pub messages: Vec<ChatMessage>,
 }
 
-/// A successful login: the bearer token and who it is for.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// A successful login: the bearer token and who it is for. Its `Debug`
+/// leaves the token out (logs are not a place for credentials).
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct LoginAnswer {
     /// Send as `Authorization: Bearer <token>`.
     pub token: String,
@@ -133,8 +134,8 @@ pub struct AvailabilityAnswer {
     pub email: Option<bool>,
 }
 
-/// A new account.
-#[derive(Debug, Deserialize, ToSchema)]
+/// A new account. Its `Debug` leaves the password out.
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterBody {
     /// 3..=32 of `[A-Za-z0-9_.-]`, unique ignoring case.
     pub username: String,
@@ -144,8 +145,8 @@ pub struct RegisterBody {
     pub password: String,
 }
 
-/// A login attempt.
-#[derive(Debug, Deserialize, ToSchema)]
+/// A login attempt. Its `Debug` leaves the password out.
+#[derive(Deserialize, ToSchema)]
 pub struct LoginBody {
     /// Username or e-mail.
     pub login: String,
@@ -246,4 +247,58 @@ pub struct ErrorDetail {
     pub message: String,
     /// The input field concerned, when there is one.
     pub field: Option<String>,
+}
+
+impl std::fmt::Debug for LoginAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAnswer")
+            .field("token", &"***")
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RegisterBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterBody")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LoginBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginBody")
+            .field("login", &self.login)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod secrets_tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_holds_no_password_or_token() {
+        let login = LoginBody {
+            login: "ann".into(),
+            password: "hunter2-secret".into(),
+        };
+        let register = RegisterBody {
+            username: "ann".into(),
+            email: "ann@example.com".into(),
+            password: "hunter2-secret".into(),
+        };
+        let shown = format!("{login:?} {register:?}");
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(
+            shown.contains("ann@example.com"),
+            "the rest is shown: {shown}"
+        );
+    }
 }

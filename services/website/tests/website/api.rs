@@ -106,6 +106,25 @@ async fn rooms_are_created_listed_searched_paged_read_and_deleted() {
 }
 
 #[tokio::test]
+async fn nul_bytes_in_text_parameters_are_4xx_not_500() {
+    let app = TestApp::spawn().await;
+    let token = app.user_token("ann").await;
+    // "AA" is the cursor of the name "\0".
+    for query in ["q=%00", "q=a%01b", "cursor=AA"] {
+        let res = app.get_as(&token, &format!("/api/v1/rooms?{query}")).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{query}");
+    }
+    let res = app
+        .api()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"login": "a\u{0}b", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn list_parameters_out_of_range_are_400() {
     let app = TestApp::spawn().await;
     let token = app.user_token("ann").await;

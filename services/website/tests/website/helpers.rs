@@ -132,6 +132,11 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The Prometheus text the website serves at `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        self.html(&self.api(), "/metrics").await
+    }
+
     /// An API client without cookies.
     pub fn api(&self) -> Client {
         Client::builder()

@@ -572,7 +572,7 @@ async fn profiles_show_a_name_and_since_when() {
     let html = res.text().await.unwrap();
     assert!(html.contains("<h1>bob</h1>") && html.contains("Member since <time datetime=\"20"));
     assert!(!html.contains("bob@example.com"), "never the e-mail");
-    for missing in ["/users/nobody", "/users/bob@example.com"] {
+    for missing in ["/users/nobody", "/users/bob@example.com", "/users/a%00b"] {
         let res = ann.get(app.url(missing)).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{missing}");
     }

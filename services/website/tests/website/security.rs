@@ -297,18 +297,40 @@ async fn health_readiness_and_metrics_answer() {
         .send()
         .await
         .unwrap();
-    let text = app
-        .api()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     assert!(text.contains("parley_website_http_requests_total{method=\"POST\",route=\"/api/v1/rooms\",status=\"201\"} 1"), "{text}");
     assert!(text.contains("parley_website_http_request_duration_seconds_bucket"));
     assert!(text.contains("parley_website_messages_stored_total 1"));
+}
+
+#[tokio::test]
+async fn unknown_methods_fold_into_one_metrics_label() {
+    let app = TestApp::spawn().await;
+    for i in 0..50 {
+        let method = reqwest::Method::from_bytes(format!("BREW{i}").as_bytes()).unwrap();
+        app.api()
+            .request(method, app.url("/nope"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = app.metrics_text().await;
+    let methods: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("parley_website_http_requests_total{"))
+        .filter_map(|l| l.split("method=\"").nth(1)?.split('"').next())
+        .collect();
+    assert!(methods.contains("OTHER"), "{text}");
+    assert!(
+        methods.iter().all(|m| !m.starts_with("BREW")),
+        "{methods:?}"
+    );
+    let other: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("parley_website_http_requests_total{method=\"OTHER\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(other, 50.0, "{text}");
 }
 
 #[tokio::test]

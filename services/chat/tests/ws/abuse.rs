@@ -1,0 +1,54 @@
+//! What one signed-in user can do to a room and an instance by misusing the
+//! protocol: each is bounded and answered, and the connection stays open.
+
+use std::time::Duration;
+
+use common::protocol::{ClientFrame, ServerFrame};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_join_storm_is_rate_limited_and_a_rejoin_replays_nothing() {
+    let stack = Stack::new().await;
+    let chat = stack
+        .chat_with(&[("JOIN_PER_SEC", "1"), ("JOIN_BURST", "5")])
+        .await;
+    let ann = stack.user("ann").await;
+    let room = stack.room(&ann, "r").await;
+    for i in 0..30 {
+        stack.store_unpublished(&ann, room, &format!("m{i}")).await;
+    }
+    let mut c = connect(&chat, &ann).await;
+    // Thirty joins asking for the whole history, without waiting.
+    for _ in 0..30 {
+        c.send(&ClientFrame::Join {
+            room,
+            since: Some(0),
+        })
+        .await;
+    }
+    let (mut joined, mut replayed, mut limited) = (0, 0, 0);
+    while let Some(event) = c.next_within(Duration::from_millis(1500)).await {
+        match event {
+            Event::Frame(ServerFrame::Joined { .. }) => joined += 1,
+            Event::Frame(ServerFrame::Message(_)) => replayed += 1,
+            Event::Frame(ServerFrame::Error {
+                code, reference, ..
+            }) => {
+                assert_eq!(code, "rate_limited");
+                assert_eq!(reference, Some(room.to_string()));
+                limited += 1;
+            }
+            Event::Frame(other) => panic!("unexpected {other:?}"),
+            Event::Closed(code) => panic!("closed with {code:?}"),
+        }
+    }
+    assert!((5..=7).contains(&joined), "joined {joined} times");
+    assert_eq!(limited, 30 - joined, "every other join is refused");
+    // The first join replays the history; joining again replays nothing.
+    assert_eq!(replayed, 30);
+    // The connection is still in the room and works.
+    c.say(room, "still here", "n-after").await;
+    let echo = c.message().await;
+    assert_eq!(echo.body, "still here");
+}
