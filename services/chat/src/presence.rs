@@ -249,12 +249,9 @@ impl Presence {
 
 /// Users each once, ordered by name (case-insensitively), then id.
 pub fn by_name(mut users: Vec<UserRef>) -> Vec<UserRef> {
-    users.sort_by(|a, b| {
-        a.name
-            .to_lowercase()
-            .cmp(&b.name.to_lowercase())
-            .then(a.id.cmp(&b.id))
-    });
+    // Each name lower-cased once, not once per comparison: a room's list
+    // is sorted on every join.
+    users.sort_by_cached_key(|u| (u.name.to_lowercase(), u.id));
     users.dedup_by_key(|u| u.id);
     users
 }
@@ -273,6 +270,21 @@ fn presence_frame(room: i64, user: &UserRef, online: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn online_lists_are_by_name_ignoring_case_each_user_once() {
+        let user = |id: i64, name: &str| UserRef {
+            id,
+            name: name.into(),
+        };
+        let sorted = by_name(vec![
+            user(2, "bob"),
+            user(1, "Ann"),
+            user(2, "bob"),
+            user(3, "ann"),
+        ]);
+        assert_eq!(sorted, vec![user(1, "Ann"), user(3, "ann"), user(2, "bob")]);
+    }
 
     #[test]
     fn members_name_their_user() {
