@@ -17,9 +17,6 @@ impl Room {
     pub(super) async fn join(&mut self, member: Member, since: Option<i64>) {
         let room = self.id;
         let previous = self.members.remove(&member.conn);
-        // A connection in the room already holds every event up to now
-        // (each was queued to it): joining again replays nothing.
-        let since = if previous.is_some() { None } else { since };
         let mut frames = Vec::new();
         let mut truncated = false;
         let delivered = self.order.delivered();
