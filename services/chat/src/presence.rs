@@ -131,12 +131,7 @@ impl Presence {
         );
         pipe.cmd("ZRANGEBYSCORE").arg(&key).arg(now).arg("+inf");
         let (came, members): (i64, Vec<String>) = pipe.query_async(&mut self.redis.clone()).await?;
-        let users = members
-            .iter()
-            .filter(|m| !self.is_leaving(m, leaving))
-            .filter_map(|m| parse_member(m))
-            .collect();
-        Ok((came == 1, by_name(users)))
+        Ok((came == 1, self.listed(&members, leaving)))
     }
 
     /// Settles a room's gathered presence changes in two round trips at
@@ -190,12 +185,18 @@ impl Presence {
             .arg("+inf")
             .query_async(&mut self.redis.clone())
             .await?;
+        Ok(self.listed(&members, leaving))
+    }
+
+    /// The users the live entries `members` name, by name, without this
+    /// instance's entries of the users in `leaving`.
+    fn listed(&self, members: &[String], leaving: &[i64]) -> Vec<UserRef> {
         let users = members
             .iter()
             .filter(|m| !self.is_leaving(m, leaving))
             .filter_map(|m| parse_member(m))
             .collect();
-        Ok(by_name(users))
+        by_name(users)
     }
 
     /// Whether entry `m` is this instance's entry of a user in `leaving`.

@@ -93,10 +93,7 @@ async fn every_change_of_a_burst_gets_one_answer_refusals_included() {
     // echoed, the other 10 each get their `rate_limited`, in order.
     let stack = Stack::new().await;
     let chat = stack.chat().await;
-    let ann = stack.user("ann").await;
-    let room = stack.room(&ann, "r").await;
-    let mut a = connect(&chat, &ann).await;
-    a.join(room, None).await;
+    let (_, room, mut a) = stack.joined_alone(&chat, "ann", "r").await;
     for k in 0..40 {
         a.say(room, "hi", &format!("n{k}")).await;
     }
@@ -129,10 +126,7 @@ async fn every_change_of_a_burst_gets_one_answer_refusals_included() {
 async fn join_with_since_replays_what_was_missed_then_goes_live() {
     let stack = Stack::new().await;
     let chat = stack.chat().await;
-    let ann = stack.user("ann").await;
-    let room = stack.room(&ann, "r").await;
-    let mut a = connect(&chat, &ann).await;
-    a.join(room, None).await;
+    let (ann, room, mut a) = stack.joined_alone(&chat, "ann", "r").await;
     for i in 1..=5 {
         a.say(room, &format!("m{i}"), &format!("n{i}")).await;
         a.message().await;
@@ -258,10 +252,7 @@ async fn concurrent_senders_on_two_instances_reach_every_member_in_order() {
 async fn a_message_committed_but_never_published_is_delivered_by_catch_up() {
     let stack = Stack::new().await;
     let chat = stack.chat().await;
-    let ann = stack.user("ann").await;
-    let room = stack.room(&ann, "r").await;
-    let mut c = connect(&chat, &ann).await;
-    c.join(room, None).await;
+    let (ann, room, mut c) = stack.joined_alone(&chat, "ann", "r").await;
     let started = std::time::Instant::now();
     let seq = stack.store_unpublished(&ann, room, "the tail").await;
     let got = c.message().await;
@@ -273,10 +264,7 @@ async fn a_message_committed_but_never_published_is_delivered_by_catch_up() {
 async fn a_hole_in_seq_is_filled_from_postgres_in_order() {
     let stack = Stack::new().await;
     let chat = stack.chat().await;
-    let ann = stack.user("ann").await;
-    let room = stack.room(&ann, "r").await;
-    let mut c = connect(&chat, &ann).await;
-    c.join(room, None).await;
+    let (ann, room, mut c) = stack.joined_alone(&chat, "ann", "r").await;
     // seq 1 is committed but its publish is lost; seq 2 arrives through pub/sub.
     stack.store_unpublished(&ann, room, "first").await;
     stack.store_and_publish(&ann, room, "second").await;
@@ -291,10 +279,7 @@ async fn a_hole_in_seq_is_filled_from_postgres_in_order() {
 async fn over_the_rate_limit_a_send_gets_rate_limited_and_is_not_stored() {
     let stack = Stack::new().await;
     let chat = stack.chat().await;
-    let ann = stack.user("ann").await;
-    let room = stack.room(&ann, "r").await;
-    let mut c = connect(&chat, &ann).await;
-    c.join(room, None).await;
+    let (_, room, mut c) = stack.joined_alone(&chat, "ann", "r").await;
     for i in 0..30 {
         c.say(room, &format!("m{i}"), &format!("n{i}")).await;
         c.message().await;
@@ -456,10 +441,7 @@ async fn join_leave_churn_is_not_a_flood_of_presence_frames() {
 async fn a_deleted_room_tells_its_members_left() {
     let stack = Stack::new().await;
     let chat = stack.chat().await;
-    let ann = stack.user("ann").await;
-    let room = stack.room(&ann, "doomed").await;
-    let mut c = connect(&chat, &ann).await;
-    c.join(room, None).await;
+    let (_, room, mut c) = stack.joined_alone(&chat, "ann", "doomed").await;
     common::store::events::delete_room(&mut stack.db.connect().await, room)
         .await
         .unwrap();

@@ -169,10 +169,7 @@ async fn replay_after_since_carries_every_kind_with_deleted_text_redacted() {
 async fn an_edit_whose_publish_was_lost_is_delivered_by_catch_up() {
     let stack = Stack::new().await;
     let chat = stack.chat().await;
-    let ann = stack.user("ann").await;
-    let room = stack.room(&ann, "r").await;
-    let mut a = connect(&chat, &ann).await;
-    a.join(room, None).await;
+    let (ann, room, mut a) = stack.joined_alone(&chat, "ann", "r").await;
     a.say(room, "one", "a1").await;
     let one = a.message().await;
     // Stored, never published: the sender died between commit and publish.
@@ -199,10 +196,7 @@ async fn an_edit_whose_publish_was_lost_is_delivered_by_catch_up() {
 async fn every_kind_resent_with_its_nonce_is_stored_once_and_answers_the_stored_event() {
     let stack = Stack::new().await;
     let chat = stack.chat().await;
-    let ann = stack.user("ann").await;
-    let room = stack.room(&ann, "r").await;
-    let mut a = connect(&chat, &ann).await;
-    a.join(room, None).await;
+    let (_, room, mut a) = stack.joined_alone(&chat, "ann", "r").await;
     a.say(room, "one", "a1").await;
     let one = a.message().await;
     let two_id = {

@@ -144,6 +144,20 @@ impl Stack {
         }
     }
 
+    /// A new user alone in a new room of theirs, connected to `chat` and
+    /// joined: the start of most single-connection tests.
+    pub async fn joined_alone(
+        &self,
+        chat: &ChatProcess,
+        name: &str,
+        room: &str,
+    ) -> (User, i64, Client) {
+        let user = self.user(name).await;
+        let room = self.room(&user, room).await;
+        let mut client = connect(chat, &user).await;
+        client.join(room, None).await;
+        (user, room, client)
+    }
     pub async fn room(&self, owner: &User, name: &str) -> i64 {
         let mut conn = self.db.connect().await;
         rooms::insert(
