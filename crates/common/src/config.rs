@@ -94,7 +94,6 @@ pub fn seconds_or(
     Ok(Duration::from_secs(secs))
 }
 
-/// `SEND_LIMIT` changes per `SEND_LIMIT_WINDOW_SECS` for one user.
 /// `HTTP_WORKERS`: one per core unless set.
 fn http_workers() -> Result<usize, ConfigError> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -109,14 +108,27 @@ fn http_workers() -> Result<usize, ConfigError> {
 }
 
 fn send_limit() -> Result<crate::ratelimit::Limit, ConfigError> {
-    let default = crate::ratelimit::SEND_PER_USER;
-    let max: u64 = parsed_or("SEND_LIMIT", default.max)?;
+    limit(
+        "SEND_LIMIT",
+        "SEND_LIMIT_WINDOW_SECS",
+        crate::ratelimit::SEND_PER_USER,
+    )
+}
+
+/// A rate limit read from `max_var` (events) and `window_var` (seconds,
+/// at most a day), each `default`'s when unset.
+pub fn limit(
+    max_var: &'static str,
+    window_var: &'static str,
+    default: crate::ratelimit::Limit,
+) -> Result<crate::ratelimit::Limit, ConfigError> {
+    let max: u64 = parsed_or(max_var, default.max)?;
     if max == 0 {
-        return Err(ConfigError::new("SEND_LIMIT", "must be at least 1"));
+        return Err(ConfigError::new(max_var, "must be at least 1"));
     }
     Ok(crate::ratelimit::Limit {
         max,
-        window: seconds_or("SEND_LIMIT_WINDOW_SECS", default.window.as_secs(), 1, 3600)?,
+        window: seconds_or(window_var, default.window.as_secs(), 1, 24 * 3600)?,
         ..default
     })
 }

@@ -85,6 +85,10 @@ codes! {
     PasswordMissing = "password_missing",
     /// A password shorter than 8 or longer than 256 characters.
     PasswordLength = "password_length",
+    /// A new password on the list of leaked passwords attackers try first.
+    PasswordCommon = "password_common",
+    /// A new password zxcvbn scores below `PASSWORD_MIN_SCORE`.
+    PasswordWeak = "password_weak",
     /// No room name given.
     NameMissing = "name_missing",
     /// A room name over 64 characters.

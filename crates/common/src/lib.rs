@@ -14,6 +14,7 @@ pub mod guard;
 pub mod healthcheck;
 pub mod markdown;
 pub mod messaging;
+pub mod passwords;
 pub mod protocol;
 pub mod ratelimit;
 pub mod redis_client;

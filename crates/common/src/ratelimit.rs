@@ -15,15 +15,17 @@ pub struct Limit {
     pub window: Duration,
 }
 
-/// Login attempts from one address.
+/// Login attempts from one address (an IPv4 address or an IPv6 network).
 pub const LOGIN_PER_ADDRESS: Limit = Limit {
     name: "login-addr",
     max: 30,
     window: Duration::from_secs(300),
 };
-/// Failed logins for one account (by the name or e-mail given).
-pub const LOGIN_FAILURES_PER_ACCOUNT: Limit = Limit {
-    name: "login-acct",
+/// Login attempts at one account from one address, counted before the
+/// password is checked and forgotten on success: it slows the guesser's
+/// address down, never the owner's.
+pub const LOGIN_PER_ACCOUNT_ADDRESS: Limit = Limit {
+    name: "login-acct-addr",
     max: 10,
     window: Duration::from_secs(900),
 };
@@ -33,10 +35,29 @@ pub const REGISTER_PER_ADDRESS: Limit = Limit {
     max: 20,
     window: Duration::from_secs(3600),
 };
+/// Registrations on the whole site: the last resort against many addresses.
+pub const REGISTER_TOTAL: Limit = Limit {
+    name: "register-all",
+    max: 1000,
+    window: Duration::from_secs(3600),
+};
 /// Availability look-ups from one address (against enumeration).
 pub const AVAILABLE_PER_ADDRESS: Limit = Limit {
     name: "available-addr",
     max: 60,
+    window: Duration::from_secs(60),
+};
+/// Rooms one user may create.
+pub const ROOM_CREATE_PER_USER: Limit = Limit {
+    name: "room-create",
+    max: 10,
+    window: Duration::from_secs(3600),
+};
+/// Reads of history, events and search by one user: each can return
+/// megabytes, so a script cannot loop on them for free.
+pub const READS_PER_USER: Limit = Limit {
+    name: "reads",
+    max: 600,
     window: Duration::from_secs(60),
 };
 /// Changes to rooms by one user (sends, edits, deletions, reactions),
@@ -81,22 +102,6 @@ impl RateLimiter {
             .query_async(&mut self.redis.clone())
             .await?;
         if count > limit.max {
-            return Err(Error::RateLimited {
-                retry_after_secs: ttl.max(1) as u64,
-            });
-        }
-        Ok(())
-    }
-
-    /// Refuses if the key is already at its limit, without counting.
-    pub async fn check(&self, limit: &Limit, subject: &str) -> Result<()> {
-        let key = self.key(limit, subject);
-        let (count, ttl): (Option<u64>, i64) = redis::pipe()
-            .get(&key)
-            .ttl(&key)
-            .query_async(&mut self.redis.clone())
-            .await?;
-        if count.unwrap_or(0) >= limit.max {
             return Err(Error::RateLimited {
                 retry_after_secs: ttl.max(1) as u64,
             });

@@ -7,6 +7,8 @@ use common::auth::keys::{PublicKey, SigningKeyMaterial};
 use common::auth::password::DEFAULT_NICE;
 use common::auth::token::SessionLimits;
 use common::config::{self, CommonConfig, ConfigError};
+use common::passwords::PasswordPolicy;
+use common::ratelimit::{self, Limit};
 
 /// Everything the website reads from the environment.
 pub struct WebsiteConfig {
@@ -27,6 +29,121 @@ pub struct WebsiteConfig {
     pub hash_nice: u8,
     /// Where `/static/*` is served from when nginx is not in front.
     pub static_dir: PathBuf,
+    /// What a new password must be.
+    pub password_policy: PasswordPolicy,
+    /// Rate limits and quotas on accounts, rooms and reads.
+    pub limits: Limits,
+}
+
+/// The website's rate limits and quotas, each a setting (see the README).
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `LOGIN_PER_ADDRESS`: login attempts from one address.
+    pub login_per_address: Limit,
+    /// `LOGIN_PER_ACCOUNT_ADDRESS`: attempts at one account from one address.
+    pub login_per_account_address: Limit,
+    /// `REGISTER_PER_ADDRESS`: registrations from one address.
+    pub register_per_address: Limit,
+    /// `REGISTER_TOTAL`: registrations on the whole site.
+    pub register_total: Limit,
+    /// `AVAILABLE_PER_ADDRESS`: "is this name free?" look-ups.
+    pub available_per_address: Limit,
+    /// `ROOM_CREATE_LIMIT`: rooms one user may create per window.
+    pub room_create: Limit,
+    /// `MAX_ROOMS_PER_USER`: rooms one user may own at once.
+    pub rooms_per_user: i64,
+    /// `READ_LIMIT`: history, event and search reads by one user.
+    pub reads: Limit,
+    /// `RATE_LIMIT_IPV6_PREFIX`: the bits of an IPv6 address that make one
+    /// client (64: a subscriber gets a whole /64).
+    pub ipv6_prefix: u8,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            login_per_address: ratelimit::LOGIN_PER_ADDRESS,
+            login_per_account_address: ratelimit::LOGIN_PER_ACCOUNT_ADDRESS,
+            register_per_address: ratelimit::REGISTER_PER_ADDRESS,
+            register_total: ratelimit::REGISTER_TOTAL,
+            available_per_address: ratelimit::AVAILABLE_PER_ADDRESS,
+            room_create: ratelimit::ROOM_CREATE_PER_USER,
+            rooms_per_user: 50,
+            reads: ratelimit::READS_PER_USER,
+            ipv6_prefix: 64,
+        }
+    }
+}
+
+impl Limits {
+    fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let rooms_per_user = config::parsed_or("MAX_ROOMS_PER_USER", d.rooms_per_user)?;
+        if rooms_per_user < 1 {
+            return Err(ConfigError::new("MAX_ROOMS_PER_USER", "must be at least 1"));
+        }
+        let ipv6_prefix = config::parsed_or("RATE_LIMIT_IPV6_PREFIX", d.ipv6_prefix)?;
+        if !(16..=128).contains(&ipv6_prefix) {
+            return Err(ConfigError::new(
+                "RATE_LIMIT_IPV6_PREFIX",
+                "must be between 16 and 128",
+            ));
+        }
+        Ok(Self {
+            login_per_address: config::limit(
+                "LOGIN_PER_ADDRESS",
+                "LOGIN_PER_ADDRESS_WINDOW_SECS",
+                d.login_per_address,
+            )?,
+            login_per_account_address: config::limit(
+                "LOGIN_PER_ACCOUNT_ADDRESS",
+                "LOGIN_PER_ACCOUNT_ADDRESS_WINDOW_SECS",
+                d.login_per_account_address,
+            )?,
+            register_per_address: config::limit(
+                "REGISTER_PER_ADDRESS",
+                "REGISTER_PER_ADDRESS_WINDOW_SECS",
+                d.register_per_address,
+            )?,
+            register_total: config::limit(
+                "REGISTER_TOTAL",
+                "REGISTER_TOTAL_WINDOW_SECS",
+                d.register_total,
+            )?,
+            available_per_address: config::limit(
+                "AVAILABLE_PER_ADDRESS",
+                "AVAILABLE_PER_ADDRESS_WINDOW_SECS",
+                d.available_per_address,
+            )?,
+            room_create: config::limit(
+                "ROOM_CREATE_LIMIT",
+                "ROOM_CREATE_LIMIT_WINDOW_SECS",
+                d.room_create,
+            )?,
+            rooms_per_user,
+            reads: config::limit("READ_LIMIT", "READ_LIMIT_WINDOW_SECS", d.reads)?,
+            ipv6_prefix,
+        })
+    }
+}
+
+fn password_policy() -> Result<PasswordPolicy, ConfigError> {
+    let d = PasswordPolicy::default();
+    let min_length = config::parsed_or("PASSWORD_MIN_LENGTH", d.min_length)?;
+    if !(8..=64).contains(&min_length) {
+        return Err(ConfigError::new(
+            "PASSWORD_MIN_LENGTH",
+            "must be between 8 and 64",
+        ));
+    }
+    let min_score = config::parsed_or("PASSWORD_MIN_SCORE", d.min_score)?;
+    if min_score > 4 {
+        return Err(ConfigError::new("PASSWORD_MIN_SCORE", "must be 0 to 4"));
+    }
+    Ok(PasswordPolicy {
+        min_length,
+        min_score,
+    })
 }
 
 impl WebsiteConfig {
@@ -79,6 +196,8 @@ impl WebsiteConfig {
             static_dir: config::var("STATIC_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))),
+            password_policy: password_policy()?,
+            limits: Limits::from_env()?,
         })
     }
 }

@@ -3,7 +3,6 @@
 use chrono::{DateTime, Utc};
 use common::domain::{Email, Password, Username};
 use common::error::Code;
-use common::ratelimit;
 use common::store::{sessions, users};
 use common::{Error, Result};
 
@@ -69,12 +68,13 @@ pub async fn start_session(state: &AppState, user_id: i64, username: &str) -> Re
 /// conflicts before any hashing; the unique indexes settle races.
 pub async fn register(
     state: &AppState,
-    client_ip: &str,
+    client: &str,
     form: &Registration,
 ) -> Result<(users::User, IssuedToken)> {
+    let limits = &state.config.limits;
     state
         .limiter
-        .hit(&ratelimit::REGISTER_PER_ADDRESS, client_ip)
+        .hit(&limits.register_per_address, client)
         .await?;
     if !state
         .availability
@@ -98,6 +98,13 @@ pub async fn register(
             "An account with that e-mail already exists.",
         ));
     }
+    check_new_password(
+        state,
+        &form.password,
+        &[form.username.as_str(), form.email.as_str()],
+    )
+    .await?;
+    state.limiter.hit(&limits.register_total, "").await?;
     let hash = state.passwords.hash(form.password.expose()).await?;
     let user = {
         let mut conn = state.pool.get().await?;
@@ -115,23 +122,38 @@ pub async fn register(
 /// The same answer for an unknown account and a wrong password.
 const BAD_CREDENTIALS: Error = Error::Unauthenticated("wrong username, e-mail or password");
 
-/// Checks a login and opens a session. Rate-limited per address and per
-/// account; an unknown account costs the same hash as a known one.
+/// Refuses a new password that is short, common or easy to guess, on a
+/// blocking thread: the list and zxcvbn cost milliseconds of CPU.
+pub async fn check_new_password(
+    state: &AppState,
+    password: &Password,
+    user_inputs: &[&str],
+) -> Result<()> {
+    let policy = state.config.password_policy;
+    let password = password.expose().to_owned();
+    let inputs: Vec<String> = user_inputs.iter().map(|s| (*s).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        policy.check(&password, &inputs)
+    })
+    .await
+    .map_err(|e| Error::internal_from("the password check stopped", e))?
+}
+
+/// Checks a login and opens a session. Limited per address, and per account
+/// and address: every attempt counts before the hash is compared (so
+/// parallel guesses cannot slip past), a success forgets the count, and
+/// nothing an attacker elsewhere does can lock the owner out. An unknown
+/// account costs the same hash as a known one.
 pub async fn login(
     state: &AppState,
-    client_ip: &str,
+    client: &str,
     login: &str,
     password: &str,
 ) -> Result<(users::User, IssuedToken)> {
+    let limits = &state.config.limits;
     let login = login.trim();
-    state
-        .limiter
-        .hit(&ratelimit::LOGIN_PER_ADDRESS, client_ip)
-        .await?;
-    state
-        .limiter
-        .check(&ratelimit::LOGIN_FAILURES_PER_ACCOUNT, login)
-        .await?;
+    state.limiter.hit(&limits.login_per_address, client).await?;
     // A login Postgres could not even compare (NUL) is answered like an
     // unknown account: the same cost, the same answer.
     let plausible = !login.is_empty()
@@ -144,6 +166,15 @@ pub async fn login(
     } else {
         None
     };
+    // An account's name and e-mail share one budget once it is found.
+    let attempts = match &user {
+        Some(user) => format!("user:{}|{client}", user.id),
+        None => format!("login:{}|{client}", login.to_lowercase()),
+    };
+    state
+        .limiter
+        .hit(&limits.login_per_account_address, &attempts)
+        .await?;
     // Overlong passwords are checked against the dummy hash: same cost, no match.
     let candidate = if password.chars().count() <= Password::MAX {
         password
@@ -158,23 +189,13 @@ pub async fn login(
         Some(user) if matched => {
             state
                 .limiter
-                .reset(&ratelimit::LOGIN_FAILURES_PER_ACCOUNT, login)
+                .reset(&limits.login_per_account_address, &attempts)
                 .await?;
             let token = start_session(state, user.id, &user.username).await?;
             tracing::info!(user.id = user.id, "signed in");
             Ok((user, token))
         }
-        _ => {
-            match state
-                .limiter
-                .hit(&ratelimit::LOGIN_FAILURES_PER_ACCOUNT, login)
-                .await
-            {
-                Ok(()) | Err(Error::RateLimited { .. }) => {}
-                Err(e) => return Err(e),
-            }
-            Err(BAD_CREDENTIALS)
-        }
+        _ => Err(BAD_CREDENTIALS),
     }
 }
 
@@ -198,13 +219,13 @@ pub struct FreeNames {
 /// exist; a malformed name is refused rather than answered.
 pub async fn availability(
     state: &AppState,
-    client_ip: &str,
+    client: &str,
     username: Option<&str>,
     email: Option<&str>,
 ) -> Result<FreeNames> {
     state
         .limiter
-        .hit(&ratelimit::AVAILABLE_PER_ADDRESS, client_ip)
+        .hit(&state.config.limits.available_per_address, client)
         .await?;
     let free = &state.availability;
     let username = match username.map(Username::parse).transpose()? {

@@ -10,7 +10,7 @@ use crate::actions::accounts::{self, Registration};
 use crate::error::PageResult;
 use crate::state::AppState;
 use crate::web::auth::session_cookie;
-use crate::web::client_ip::client_ip;
+use crate::web::client_ip::client_key;
 use crate::web::cookies;
 use crate::web::layout::PageContext;
 use crate::web::page::Page;
@@ -72,7 +72,7 @@ pub async fn register(
             }
         }
         Ok(registration) => {
-            let ip = client_ip(page.request(), &state.config.common.trusted_proxies);
+            let ip = client_key(page.request(), &state.config);
             match accounts::register(&state, &ip, &registration).await {
                 Ok((_, token)) => {
                     page.set_notice("welcome");
@@ -168,7 +168,7 @@ pub async fn login(
     let mut problem = None;
     let mut status = StatusCode::BAD_REQUEST;
     if errors.is_empty() {
-        let ip = client_ip(page.request(), &state.config.common.trusted_proxies);
+        let ip = client_key(page.request(), &state.config);
         match accounts::login(&state, &ip, &form.login, &form.password).await {
             Ok((_, token)) => {
                 return Ok(see_other_with_cookie(

@@ -305,29 +305,139 @@ async fn two_instances_racing_to_register_one_name_give_one_winner() {
     assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT]);
 }
 
+/// A login attempt at `login` from `ip`.
+async fn login_from(app: &TestApp, login: &str, password: &str, ip: &str) -> reqwest::Response {
+    app.api()
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-real-ip", ip)
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
-async fn failed_logins_are_limited_per_account() {
+async fn failures_from_one_address_do_not_lock_the_owner_out() {
     let app = TestApp::spawn().await;
     app.user_token("ann").await;
-    let attempt = |password: &'static str, ip: &'static str| {
-        app.api()
-            .post(app.url("/api/v1/auth/login"))
-            .header("x-real-ip", ip)
-            .json(&json!({"login": "ann", "password": password}))
-            .send()
-    };
-    for i in 0..10 {
-        // Spread over addresses: the per-account limit must still apply.
-        let ip = ["10.0.0.1", "10.0.0.2"][i % 2];
-        assert_eq!(
-            attempt("wrong password", ip).await.unwrap().status(),
-            StatusCode::UNAUTHORIZED
-        );
+    for _ in 0..10 {
+        let res = login_from(&app, "ann", "wrong password", "10.0.0.1").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
-    let res = attempt("correct horse", "10.0.0.3").await.unwrap();
+    let res = login_from(&app, "ann", "wrong password", "10.0.0.1").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(res.headers().contains_key("retry-after"));
     assert_eq!(error_code(res).await, "rate_limited");
+    // The guesser is slowed down; the owner, elsewhere, is not.
+    let res = login_from(&app, "ann", "correct horse", "10.0.0.3").await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn parallel_wrong_logins_reach_the_password_check_at_most_the_limit() {
+    let app = TestApp::spawn().await;
+    app.user_token("ann").await;
+    let attempts = (0..30).map(|_| login_from(&app, "ann", "wrong password", "10.0.0.1"));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, limited), (10, 20), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn an_accounts_name_and_email_share_one_budget() {
+    let app = TestApp::spawn().await;
+    app.user_token("ann").await;
+    for login in ["ann", "ANN@example.com"].repeat(5) {
+        let res = login_from(&app, login, "wrong password", "10.0.0.1").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = login_from(&app, "ann@example.com", "correct horse", "10.0.0.1").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_success_forgets_the_failures() {
+    let app = TestApp::spawn().await;
+    app.user_token("ann").await;
+    for _ in 0..9 {
+        login_from(&app, "ann", "wrong password", "10.0.0.1").await;
+    }
+    let res = login_from(&app, "ann", "correct horse", "10.0.0.1").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    for _ in 0..9 {
+        let res = login_from(&app, "ann", "wrong password", "10.0.0.1").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn an_ipv6_slash_64_is_one_address() {
+    let app = TestApp::spawn().await;
+    for i in 0..30 {
+        let ip = format!("2001:db8:1:2::{i:x}");
+        let res = login_from(&app, &format!("user{i}"), "whatever1", &ip).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = login_from(&app, "user99", "whatever1", "2001:db8:1:2:ffff::1").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let res = login_from(&app, "user99", "whatever1", "2001:db8:1:3::1").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "another /64");
+}
+
+#[tokio::test]
+async fn common_and_weak_passwords_are_refused_on_form_and_api() {
+    let app = TestApp::spawn().await;
+    for (password, code) in [
+        ("password", "password_common"),
+        ("Password123!", "password_common"),
+        ("xkxkxkxkxkxk", "password_weak"),
+        ("ann.smith1", "password_weak"),
+    ] {
+        let res = app
+            .api()
+            .post(app.url("/api/v1/auth/register"))
+            .json(
+                &json!({"username": "ann.smith", "email": "ann@example.com", "password": password}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{password}");
+        assert_eq!(error_code(res).await, code, "{password}");
+    }
+    let browser = app.browser();
+    let csrf = app.csrf(&browser, "/register").await;
+    let res = app
+        .post_form_as(
+            &browser,
+            "/register",
+            &[
+                ("username", "ann.smith"),
+                ("email", "ann@example.com"),
+                ("password", "password123"),
+                ("csrf_token", csrf.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::BAD_REQUEST,
+        "the form shows its problems"
+    );
+    let html = res.text().await.unwrap();
+    assert!(html.contains("list of leaked passwords"), "{html}");
+    assert!(html.contains("value=\"ann.smith\""), "what was typed stays");
 }
 
 #[tokio::test]
@@ -359,4 +469,37 @@ async fn login_attempts_are_limited_per_address() {
         StatusCode::UNAUTHORIZED,
         "other addresses are unaffected"
     );
+}
+
+#[tokio::test]
+async fn registrations_are_limited_site_wide_as_a_last_resort() {
+    let app = TestApp::spawn_with(crate::helpers::Options {
+        limits: Some(website::config::Limits {
+            register_total: common::ratelimit::Limit {
+                max: 2,
+                ..common::ratelimit::REGISTER_TOTAL
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await;
+    let register = |name: &str, ip: &str| {
+        app.api()
+            .post(app.url("/api/v1/auth/register"))
+            .header("x-real-ip", ip.to_owned())
+            .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": "correct horse"}))
+            .send()
+    };
+    assert_eq!(
+        register("ann", "10.0.0.1").await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        register("bob", "10.0.0.2").await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let res = register("cyd", "10.0.0.3").await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
 }

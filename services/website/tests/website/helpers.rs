@@ -12,7 +12,7 @@ use reqwest::{Client, StatusCode, redirect};
 use serde::Serialize;
 use serde_json::{Value, json};
 use test_support::TestDb;
-use website::config::WebsiteConfig;
+use website::config::{Limits, WebsiteConfig};
 use website::state::AppState;
 
 pub struct TestApp {
@@ -35,6 +35,8 @@ pub struct Options {
     pub previous_keys: Vec<common::auth::keys::PublicKey>,
     /// Changes one user may make per 10 s (the default's otherwise).
     pub send_limit: Option<u64>,
+    /// The rate limits and quotas (the defaults otherwise).
+    pub limits: Option<Limits>,
 }
 
 impl TestApp {
@@ -101,6 +103,8 @@ impl TestApp {
             hash_queue: 16,
             hash_nice: 10,
             static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
+            password_policy: Default::default(),
+            limits: options.limits.unwrap_or_default(),
         };
         let state = AppState::build(config).await.unwrap();
         let server = website::server(state.clone(), listener).unwrap();
