@@ -15,6 +15,12 @@
 # and optionally:
 #   NGINX_CONN_PER_ADDRESS  open connections one client address may hold (100)
 #   NGINX_BODY_MAX          the largest request body nginx passes on (64k, the website's limit)
+#   NGINX_TRUSTED_PROXIES   comma-separated addresses/CIDRs of the proxies in
+#                           front (a TLS terminator) whose X-Forwarded-For names
+#                           the client; empty: the peer is the client
+#   NGINX_REQ_PER_SEC, NGINX_REQ_BURST  requests per second one client address
+#                           may make to the website, and at once (20, 40)
+#   NGINX_WS_PER_SEC, NGINX_WS_BURST    WebSocket upgrades likewise (2, 10)
 # usage: render.sh TEMPLATE OUT
 set -eu
 [ $# -eq 2 ] || { echo "usage: render.sh TEMPLATE OUT" >&2; exit 2; }
@@ -37,6 +43,30 @@ case $NGINX_BODY_MAX in
 esac
 export NGINX_BODY_MAX
 list="$list \${NGINX_BODY_MAX}"
+positive() { # NAME DEFAULT: exports NAME (default if unset), a positive number
+  value=$(eval "echo \${$1:-$2}")
+  case $value in
+    '' | *[!0-9]* | 0) echo "render.sh: $1 must be a positive number" >&2; exit 2 ;;
+  esac
+  export "$1=$value"
+  list="$list \${$1}"
+}
+positive NGINX_REQ_PER_SEC 20
+positive NGINX_REQ_BURST 40
+positive NGINX_WS_PER_SEC 2
+positive NGINX_WS_BURST 10
+# One set_real_ip_from per trusted proxy: then $remote_addr, and with it
+# X-Real-IP and every per-address limit, is the client the proxy names.
+NGINX_REAL_IP=""
+for proxy in $(echo "${NGINX_TRUSTED_PROXIES:-}" | tr ',' ' '); do
+  case $proxy in
+    *[!0-9a-fA-F.:/]*) echo "render.sh: NGINX_TRUSTED_PROXIES: '$proxy' is not an address or CIDR" >&2; exit 2 ;;
+  esac
+  NGINX_REAL_IP="${NGINX_REAL_IP}set_real_ip_from $proxy; "
+done
+[ -z "$NGINX_REAL_IP" ] || NGINX_REAL_IP="${NGINX_REAL_IP}real_ip_header X-Forwarded-For; real_ip_recursive on;"
+export NGINX_REAL_IP
+list="$list \${NGINX_REAL_IP}"
 mkdir -p "$(dirname "$2")" "$NGINX_RUNTIME_DIR"
 envsubst "$list" <"$1" >"$2.tmp"
 mv "$2.tmp" "$2"

@@ -121,6 +121,8 @@ codes! {
     EditWindowClosed = "edit_window_closed",
     /// The nonce was used before for another kind of change.
     NonceReused = "nonce_reused",
+    /// The user owns `MAX_ROOMS_PER_USER` rooms already.
+    RoomQuota = "room_quota",
     /// The owner cannot leave their room (they may delete it).
     OwnerCannotLeave = "owner_cannot_leave",
 

@@ -62,6 +62,45 @@ pub async fn insert(
     .await
 }
 
+/// Like [`insert`], but refused (409 `room_quota`) when `owner_id` already
+/// owns `max_owned` rooms. The owner's row is locked first, so concurrent
+/// creations cannot each see room for one more.
+pub async fn insert_within_quota(
+    conn: &mut AsyncPgConnection,
+    name: &RoomName,
+    topic: &Topic,
+    owner_id: i64,
+    max_owned: i64,
+) -> Result<Room> {
+    conn.transaction::<_, Error, _>(async |conn| {
+        super::users::lock(conn, owner_id).await?;
+        if owned_count(conn, owner_id).await? >= max_owned {
+            return Err(Error::conflict(
+                "name",
+                Code::RoomQuota,
+                format!(
+                    "You own {max_owned} rooms, the most one person may; \
+                     delete one to create another."
+                ),
+            ));
+        }
+        let room = insert_row(conn, name, topic, owner_id).await?;
+        super::members::add(conn, room.id, owner_id, Role::Owner).await?;
+        Ok(room)
+    })
+    .await
+}
+
+/// How many rooms `owner_id` owns.
+pub async fn owned_count(conn: &mut AsyncPgConnection, owner_id: i64) -> Result<i64> {
+    rooms::table
+        .filter(rooms::owner_id.eq(owner_id))
+        .count()
+        .get_result(conn)
+        .await
+        .map_err(Into::into)
+}
+
 async fn insert_row(
     conn: &mut AsyncPgConnection,
     name: &RoomName,

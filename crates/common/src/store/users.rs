@@ -121,6 +121,20 @@ pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<User> {
         .ok_or(Error::NotFound(Entity::User))
 }
 
+/// Locks the account's row until the transaction ends, so checks of what
+/// it owns (its rooms against their quota) cannot race each other.
+pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> Result<()> {
+    users::table
+        .find(id)
+        .select(users::id)
+        .for_update()
+        .first::<i64>(conn)
+        .await
+        .optional()?
+        .ok_or(Error::NotFound(Entity::User))
+        .map(drop)
+}
+
 /// Whether a username is taken, ignoring case.
 pub async fn username_taken(conn: &mut AsyncPgConnection, username: &str) -> Result<bool> {
     let query = users::table.filter(lower(users::username).eq(lower(username)));

@@ -150,6 +150,7 @@ pub async fn history(
     limit: i64,
     read_mark: ReadMark,
 ) -> Result<History> {
+    count_read(state, reader).await?;
     let mut conn = state.pool.get().await?;
     guard::readable(&mut conn, reader.user_id, room_id).await?;
     let room = rooms::find(&mut conn, room_id).await?;
@@ -178,6 +179,15 @@ pub async fn history(
     })
 }
 
+/// Counts a read against the reader's `READ_LIMIT`: a page of history or
+/// events can be megabytes, so a script may not loop on them for free.
+async fn count_read(state: &AppState, reader: &Actor) -> Result<()> {
+    state
+        .limiter
+        .hit(&state.config.limits.reads, &reader.user_id.to_string())
+        .await
+}
+
 /// The most events one page of the events API holds.
 pub const MAX_EVENTS: i64 = 1000;
 
@@ -191,6 +201,7 @@ pub async fn events(
     after_seq: i64,
     limit: i64,
 ) -> Result<Vec<(i64, String)>> {
+    count_read(state, reader).await?;
     let mut conn = state.pool.get().await?;
     guard::readable(&mut conn, reader.user_id, room_id).await?;
     events::after(&mut conn, room_id, after_seq, limit).await

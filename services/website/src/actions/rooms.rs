@@ -37,11 +37,24 @@ impl NewRoom {
     }
 }
 
-/// Creates a room owned by `owner`. A name taken (ignoring case) is a
+/// Creates a room owned by `owner`, within `ROOM_CREATE_LIMIT` and
+/// `MAX_ROOMS_PER_USER`. A name taken (ignoring case), or a full quota, is a
 /// conflict on the `name` field.
 pub async fn create(state: &AppState, owner: &Actor, new: &NewRoom) -> Result<RoomView> {
+    let limits = &state.config.limits;
+    state
+        .limiter
+        .hit(&limits.room_create, &owner.user_id.to_string())
+        .await?;
     let mut conn = state.pool.get().await?;
-    let room = rooms::insert(&mut conn, &new.name, &new.topic, owner.user_id).await?;
+    let room = rooms::insert_within_quota(
+        &mut conn,
+        &new.name,
+        &new.topic,
+        owner.user_id,
+        limits.rooms_per_user,
+    )
+    .await?;
     // The owner is the actor: no need to read the room back.
     Ok(RoomView {
         room,

@@ -117,9 +117,15 @@ pub async fn create(
     let user = page.require_user()?;
     page.verify_csrf(&form.csrf_token)?;
     let mut errors = FieldErrors::default();
+    let mut status = None;
     match NewRoom::parse(&form.name, &form.topic) {
         Ok(new) => match actions::rooms::create(&state, user, &new).await {
             Ok(view) => return Ok(see_other(&format!("/rooms/{}", view.room.id))),
+            // The form stays filled in: the person tries again later.
+            Err(e @ common::Error::RateLimited { .. }) => {
+                errors.add("name", e.to_string());
+                status = Some(StatusCode::TOO_MANY_REQUESTS);
+            }
             Err(e) => errors.absorb(e)?,
         },
         Err(problems) => {
@@ -128,7 +134,7 @@ pub async fn create(
             }
         }
     }
-    let status = errors.status();
+    let status = status.unwrap_or_else(|| errors.status());
     rooms_page(
         &page,
         &state,

@@ -419,3 +419,134 @@ async fn the_openapi_document_describes_every_endpoint() {
     assert!(doc["components"]["schemas"]["Availability"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+fn with_limits(limits: website::config::Limits) -> crate::helpers::Options {
+    crate::helpers::Options {
+        limits: Some(limits),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn room_creation_is_rate_limited() {
+    let app = TestApp::spawn_with(with_limits(website::config::Limits {
+        room_create: common::ratelimit::Limit {
+            max: 3,
+            ..common::ratelimit::ROOM_CREATE_PER_USER
+        },
+        ..Default::default()
+    }))
+    .await;
+    let token = app.user_token("ann").await;
+    for i in 0..3 {
+        app.room(&token, &format!("room{i}")).await;
+    }
+    let res = app
+        .post_json_as(
+            &token,
+            "/api/v1/rooms",
+            &json!({"name": "room3", "topic": ""}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    // Through the form, what was typed stays on the page.
+    let browser = app.signed_in_browser("bob").await;
+    let create = async |name: &str| {
+        let csrf = app.csrf(&browser, "/rooms").await;
+        app.post_form_as(
+            &browser,
+            "/rooms",
+            &[("name", name), ("topic", "t"), ("csrf_token", &csrf)],
+        )
+        .await
+    };
+    for i in 0..3 {
+        assert_eq!(
+            create(&format!("bob{i}")).await.status(),
+            StatusCode::SEE_OTHER
+        );
+    }
+    let res = create("my fourth room").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("value=\"my fourth room\""), "{html}");
+    assert!(html.contains("too many requests"), "{html}");
+}
+
+#[tokio::test]
+async fn rooms_one_user_owns_are_capped_even_when_created_at_once() {
+    let app = TestApp::spawn_with(with_limits(website::config::Limits {
+        rooms_per_user: 2,
+        ..Default::default()
+    }))
+    .await;
+    let token = app.user_token("ann").await;
+    let creates = (0..6).map(|i| {
+        app.post_json_as(
+            &token,
+            "/api/v1/rooms",
+            Box::leak(Box::new(json!({"name": format!("race{i}"), "topic": ""}))),
+        )
+    });
+    let mut statuses: Vec<StatusCode> = futures_util::future::join_all(creates)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::CONFLICT,
+            StatusCode::CONFLICT,
+            StatusCode::CONFLICT,
+            StatusCode::CONFLICT
+        ]
+    );
+    let res = app
+        .post_json_as(
+            &token,
+            "/api/v1/rooms",
+            &json!({"name": "one more", "topic": ""}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(res).await, "room_quota");
+    // Another person is not affected.
+    let bob = app.user_token("bob").await;
+    app.room(&bob, "bobs room").await;
+}
+
+#[tokio::test]
+async fn history_and_event_reads_are_rate_limited_per_user() {
+    let app = TestApp::spawn_with(with_limits(website::config::Limits {
+        reads: common::ratelimit::Limit {
+            max: 5,
+            ..common::ratelimit::READS_PER_USER
+        },
+        ..Default::default()
+    }))
+    .await;
+    let token = app.user_token("ann").await;
+    let room = app.room(&token, "reads").await;
+    for path in ["messages", "events", "messages", "events", "messages"] {
+        let res = app
+            .get_as(&token, &format!("/api/v1/rooms/{room}/{path}"))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+    }
+    let res = app
+        .get_as(&token, &format!("/api/v1/rooms/{room}/events"))
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(error_code(res).await, "rate_limited");
+    let bob = app.user_token("bob").await;
+    let res = app
+        .get_as(&bob, &format!("/api/v1/rooms/{room}/messages"))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "per user");
+}

@@ -98,7 +98,18 @@ async fn rooms_are_created_found_opened_and_deleted_by_their_owner() {
 
 #[tokio::test]
 async fn the_room_list_shows_seeded_rooms_and_pages_with_a_cursor() {
-    let app = TestApp::spawn().await;
+    // One person creates all 30 rooms: more than a person may by default.
+    let app = TestApp::spawn_with(crate::helpers::Options {
+        limits: Some(website::config::Limits {
+            room_create: common::ratelimit::Limit {
+                max: 30,
+                ..common::ratelimit::ROOM_CREATE_PER_USER
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await;
     let token = app.user_token("ann").await;
     for i in 0..30 {
         app.room(&token, &format!("room-{i:02}")).await;
