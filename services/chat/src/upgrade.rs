@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use common::auth::token::{SESSION_COOKIE, Via, bearer};
+use common::auth::token::{Via, bearer, session_cookie};
 use common::protocol::UserRef;
 use common::store::sessions;
 use http_body_util::Full;
@@ -39,7 +39,7 @@ async fn accept(
     mut req: Request<Incoming>,
 ) -> Result<HttpResponse, UpgradeError> {
     let headers = req.headers();
-    let (token, via) = token(headers)?;
+    let (token, via) = token(headers, state.config.common.public_origin.is_https())?;
     let claims = state.verifier.verify(&token)?;
     let user_id = claims.user_id()?;
     if let Via::Cookie = via {
@@ -97,7 +97,7 @@ async fn accept(
     Ok(response)
 }
 
-fn token(headers: &HeaderMap) -> Result<(String, Via), UpgradeError> {
+fn token(headers: &HeaderMap, https: bool) -> Result<(String, Via), UpgradeError> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         return match bearer(value.to_str().unwrap_or_default()) {
             Some(token) => Ok((token.to_owned(), Via::Bearer)),
@@ -112,7 +112,7 @@ fn token(headers: &HeaderMap) -> Result<(String, Via), UpgradeError> {
         .filter_map(|h| h.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE);
+        .find(|c| c.name() == session_cookie(https));
     match session {
         Some(c) if !c.value().is_empty() => Ok((c.value().to_owned(), Via::Cookie)),
         _ => Err(UpgradeError::Unauthenticated(
@@ -199,10 +199,24 @@ mod tests {
     #[test]
     fn the_session_cookie_is_found_among_others() {
         let h = headers(&[("cookie", "theme=dark; parley_session=abc; x=1")]);
-        let name = SESSION_COOKIE;
-        assert_eq!(name, "parley_session", "the test names the cookie");
-        assert!(matches!(token(&h), Ok((t, Via::Cookie)) if t == "abc"));
+        assert_eq!(
+            session_cookie(false),
+            "parley_session",
+            "the test names the cookie"
+        );
+        assert!(matches!(token(&h, false), Ok((t, Via::Cookie)) if t == "abc"));
         let none = headers(&[("cookie", "theme=dark")]);
-        assert!(token(&none).is_err());
+        assert!(token(&none, false).is_err());
+    }
+
+    #[test]
+    fn on_https_only_the_host_prefixed_cookie_counts() {
+        let plain = headers(&[("cookie", "parley_session=abc")]);
+        assert!(
+            token(&plain, true).is_err(),
+            "a subdomain could have set it"
+        );
+        let host = headers(&[("cookie", "__Host-parley_session=abc")]);
+        assert!(matches!(token(&host, true), Ok((t, Via::Cookie)) if t == "abc"));
     }
 }

@@ -24,16 +24,28 @@ pub const TYP: &str = "JWT";
 /// Clock skew tolerated between the services, in seconds.
 pub const LEEWAY_SECS: u64 = 5;
 
-/// The cookie that carries a browser's session token. The website sets it
-/// and chat reads it on the WebSocket upgrade, so both name it from here.
+/// The cookie that carries a browser's session token over http. The website
+/// sets it and chat reads it on the WebSocket upgrade, so both name it from
+/// here ([`session_cookie`]).
 pub const SESSION_COOKIE: &str = "parley_session";
+
+/// The session cookie's name: on an https site `__Host-` prefixed, which
+/// browsers accept only from a secure origin, for `Path=/` and with no
+/// `Domain`, so a sibling subdomain can neither set nor shadow it.
+pub fn session_cookie(https: bool) -> &'static str {
+    if https {
+        "__Host-parley_session"
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// How a request presented its token. Both services ask, because only a
 /// cookie is sent by the browser on its own: cookie-authenticated requests
 /// get an Origin check that Bearer requests do not need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
-    /// The [`SESSION_COOKIE`].
+    /// The session cookie ([`session_cookie`]).
     Cookie,
     /// An `Authorization: Bearer <token>` header.
     Bearer,

@@ -61,7 +61,7 @@ pub async fn register(
     state: web::Data<AppState>,
     form: web::Form<RegisterForm>,
 ) -> PageResult<HttpResponse> {
-    page.verify_csrf(&form.csrf_token)?;
+    page.verify_csrf_signed_out(&form.csrf_token)?;
     let mut errors = FieldErrors::default();
     let mut problem = None;
     let mut status = StatusCode::BAD_REQUEST;
@@ -76,6 +76,7 @@ pub async fn register(
             match accounts::register(&state, &ip, &registration).await {
                 Ok((_, token)) => {
                     page.set_notice("welcome");
+                    page.rotate_csrf();
                     return Ok(see_other_with_cookie(
                         "/rooms",
                         session_cookie(&state, &token),
@@ -157,7 +158,7 @@ pub async fn login(
     state: web::Data<AppState>,
     form: web::Form<LoginForm>,
 ) -> PageResult<HttpResponse> {
-    page.verify_csrf(&form.csrf_token)?;
+    page.verify_csrf_signed_out(&form.csrf_token)?;
     let mut errors = FieldErrors::default();
     if form.login.trim().is_empty() {
         errors.add("login", "Enter your username or e-mail.");
@@ -171,6 +172,7 @@ pub async fn login(
         let ip = client_key(page.request(), &state.config);
         match accounts::login(&state, &ip, &form.login, &form.password).await {
             Ok((_, token)) => {
+                page.rotate_csrf();
                 return Ok(see_other_with_cookie(
                     &after_login(&form.next),
                     session_cookie(&state, &token),
@@ -214,9 +216,10 @@ pub async fn logout(
         accounts::logout(&state, user.sid).await?;
     }
     page.set_notice("signed_out");
+    page.rotate_csrf();
     let secure = state.config.common.public_origin.is_https();
     Ok(see_other_with_cookie(
         "/",
-        cookies::removal(cookies::SESSION, secure),
+        cookies::removal(cookies::Name::Session, secure),
     ))
 }

@@ -47,8 +47,8 @@ fn presented_token(req: &HttpRequest) -> Result<Option<(String, Via)>, Error> {
             None => Err(common::Error::Unauthenticated("use Authorization: Bearer <token>").into()),
         };
     }
-    Ok(req
-        .cookie(cookies::SESSION)
+    let secure = app_state(req)?.config.common.public_origin.is_https();
+    Ok(cookies::read(req, cookies::Name::Session, secure)
         .map(|c| (c.value().to_owned(), Via::Cookie))
         .filter(|(t, _)| !t.is_empty()))
 }
@@ -57,7 +57,7 @@ fn presented_token(req: &HttpRequest) -> Result<Option<(String, Via)>, Error> {
 pub fn session_cookie(state: &AppState, token: &IssuedToken) -> actix_web::cookie::Cookie<'static> {
     let max_age = (token.expires_at - Utc::now()).num_seconds();
     cookies::build(
-        cookies::SESSION,
+        cookies::Name::Session,
         token.token.clone(),
         state.config.common.public_origin.is_https(),
         Some(max_age),

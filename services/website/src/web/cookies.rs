@@ -11,12 +11,36 @@ use std::rc::Rc;
 
 use actix_web::{HttpMessage, HttpRequest};
 
-/// The session token; chat reads the same cookie, so the name is shared.
-pub const SESSION: &str = common::auth::token::SESSION_COOKIE;
-/// The CSRF secret the form tokens are derived from.
-pub const CSRF: &str = "parley_csrf";
-/// A one-shot notice shown on the next page (POST -> 303 -> GET).
-pub const FLASH: &str = "parley_flash";
+/// The website's cookies. On an https site their names carry the `__Host-`
+/// prefix: browsers then accept them only from a secure origin, for
+/// `Path=/` and with no `Domain`, so no subdomain can plant or shadow one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Name {
+    /// The session token; chat reads the same cookie, so the name is shared.
+    Session,
+    /// The CSRF secret the form tokens are derived from.
+    Csrf,
+    /// A one-shot notice shown on the next page (POST -> 303 -> GET).
+    Flash,
+}
+
+impl Name {
+    /// The name as sent, on an https site (`secure`) or not.
+    pub fn as_str(self, secure: bool) -> &'static str {
+        match (self, secure) {
+            (Self::Session, secure) => common::auth::token::session_cookie(secure),
+            (Self::Csrf, false) => "parley_csrf",
+            (Self::Csrf, true) => "__Host-parley_csrf",
+            (Self::Flash, false) => "parley_flash",
+            (Self::Flash, true) => "__Host-parley_flash",
+        }
+    }
+}
+
+/// The request's cookie `name`, under the name this site gives it.
+pub fn read(req: &HttpRequest, name: Name, secure: bool) -> Option<Cookie<'static>> {
+    req.cookie(name.as_str(secure))
+}
 
 /// The queue, shared between the middleware and the request's extensions.
 #[derive(Clone, Default)]
@@ -32,12 +56,12 @@ pub fn queue(req: &HttpRequest, cookie: Cookie<'static>) {
 /// A cookie with Parley's attributes: `HttpOnly`, `SameSite=Lax`, `Path=/`,
 /// and `Secure` when the site is served over https.
 pub fn build(
-    name: &'static str,
+    name: Name,
     value: String,
     secure: bool,
     max_age_secs: Option<i64>,
 ) -> Cookie<'static> {
-    let mut c = Cookie::build(name, value)
+    let mut c = Cookie::build(name.as_str(secure), value)
         .http_only(true)
         .same_site(SameSite::Lax)
         .path("/")
@@ -50,7 +74,7 @@ pub fn build(
 }
 
 /// A cookie that deletes `name` in the browser.
-pub fn removal(name: &'static str, secure: bool) -> Cookie<'static> {
+pub fn removal(name: Name, secure: bool) -> Cookie<'static> {
     build(name, String::new(), secure, Some(0))
 }
 

@@ -10,8 +10,9 @@ use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest};
 
 use super::auth::{Session, app_state, authenticate};
+use super::cookies::{self, Name};
 use super::layout::{PageContext, Sidebar, SidebarRoom};
-use super::{cookies, csrf, redirect};
+use super::{csrf, redirect};
 use crate::actions::Actor;
 use crate::error::{Error, PageError};
 use crate::state::AppState;
@@ -66,10 +67,36 @@ impl Page {
         redirect::safe_next(path)
     }
 
-    /// Refuses a POST whose CSRF token does not match this browser's cookie.
+    /// Refuses a POST whose CSRF token was not issued to this browser and
+    /// this session, or that another site (even a sibling subdomain) sent.
     pub fn verify_csrf(&self, submitted: &str) -> Result<(), PageError> {
+        self.verify_csrf_for(submitted, self.user.as_ref().map(|u| u.sid))
+    }
+
+    /// [`Self::verify_csrf`] for the forms of a signed-out visitor (sign
+    /// in, register): their token names no session, even if another tab
+    /// has signed in meanwhile.
+    pub fn verify_csrf_signed_out(&self, submitted: &str) -> Result<(), PageError> {
+        self.verify_csrf_for(submitted, None)
+    }
+
+    fn verify_csrf_for(&self, submitted: &str, sid: Option<uuid::Uuid>) -> Result<(), PageError> {
         let state = app_state(&self.req)?;
-        csrf::verify(&self.req, &state.csrf_key, submitted).map_err(PageError)
+        let fetch_site = self.req.headers().get("sec-fetch-site");
+        if fetch_site.is_some_and(|v| v != "same-origin" && v != "none") {
+            return Err(PageError(Error::Csrf));
+        }
+        let secure = state.config.common.public_origin.is_https();
+        csrf::verify(&self.req, &state.csrf_key, secure, sid, submitted).map_err(PageError)
+    }
+
+    /// Gives the browser a new CSRF secret with this response: at sign-in,
+    /// registration and sign-out, when who the browser is changes.
+    pub fn rotate_csrf(&self) {
+        let secure = app_state(&self.req)
+            .map(|s| s.config.common.public_origin.is_https())
+            .unwrap_or(true);
+        csrf::rotate(&self.req, secure);
     }
 
     /// Leaves a notice for the page the browser is redirected to.
@@ -79,7 +106,7 @@ impl Page {
             .unwrap_or(true);
         cookies::queue(
             &self.req,
-            cookies::build(cookies::FLASH, code.to_owned(), secure, Some(60)),
+            cookies::build(Name::Flash, code.to_owned(), secure, Some(60)),
         );
     }
 
@@ -145,23 +172,25 @@ impl FromRequest for Page {
                 Ok(user) => user,
                 // A stale or revoked cookie just means "signed out" on pages.
                 Err(Error::Core(common::Error::Unauthenticated(_))) => {
-                    if req.cookie(cookies::SESSION).is_some() {
-                        cookies::queue(&req, cookies::removal(cookies::SESSION, secure));
+                    if cookies::read(&req, Name::Session, secure).is_some() {
+                        cookies::queue(&req, cookies::removal(Name::Session, secure));
                     }
                     None
                 }
                 Err(e) => return Err(PageError(e)),
             };
-            let notice = req.cookie(cookies::FLASH).and_then(|c| {
+            let flash = cookies::read(&req, Name::Flash, secure);
+            let notice = flash.as_ref().and_then(|c| {
                 NOTICES
                     .iter()
                     .find(|(code, _)| *code == c.value())
                     .map(|(_, text)| *text)
             });
-            if req.cookie(cookies::FLASH).is_some() {
-                cookies::queue(&req, cookies::removal(cookies::FLASH, secure));
+            if flash.is_some() {
+                cookies::queue(&req, cookies::removal(Name::Flash, secure));
             }
-            let csrf_token = csrf::token(&req, &state.csrf_key, secure);
+            let sid = user.as_ref().map(|u| u.sid);
+            let csrf_token = csrf::token(&req, &state.csrf_key, secure, sid);
             Ok(Page {
                 user,
                 csrf_token,

@@ -1,6 +1,9 @@
 //! Tokens, CSRF, Origin checks, security headers, session renewal, health.
 
+use std::sync::Arc;
+
 use reqwest::StatusCode;
+use reqwest::cookie::{CookieStore, Jar};
 use serde_json::{Value, json};
 
 use crate::helpers::{Options, TestApp, error_code, session_cookie_of};
@@ -228,9 +231,235 @@ async fn an_https_origin_gets_hsts_and_secure_cookies() {
     );
     let cookie = res.headers()["set-cookie"].to_str().unwrap();
     assert!(
-        cookie.starts_with("parley_csrf=") && cookie.contains("Secure"),
+        cookie.starts_with("__Host-parley_csrf=") && cookie.contains("Secure"),
         "{cookie}"
     );
+}
+
+/// The `name=value` pairs a response sets, as a `Cookie` header would send them.
+fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn https_origin_uses_host_prefixed_cookies_for_the_session_too() {
+    let app = TestApp::spawn_with(Options {
+        https_origin: true,
+        ..Options::default()
+    })
+    .await;
+    // Secure cookies do not travel over this test's plain http: carry them by hand.
+    let res = app.api().get(app.url("/register")).send().await.unwrap();
+    let jar = set_cookies(&res).join("; ");
+    let csrf = crate::helpers::csrf_in(&res.text().await.unwrap()).unwrap();
+    let res = app
+        .api()
+        .post(app.url("/register"))
+        .header("cookie", jar)
+        .form(&[
+            ("username", "ann"),
+            ("email", "ann@example.com"),
+            ("password", "correct horse"),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let names: Vec<String> = set_cookies(&res)
+        .iter()
+        .map(|c| c.split('=').next().unwrap().to_owned())
+        .collect();
+    assert!(
+        names.contains(&"__Host-parley_session".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().all(|n| n.starts_with("__Host-")),
+        "every cookie is host-only: {names:?}"
+    );
+    // A plain-named session cookie (which a subdomain could set) is not read.
+    let session = set_cookies(&res)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-parley_session="))
+        .unwrap();
+    let token = session.trim_start_matches("__Host-parley_session=");
+    let plain = app
+        .api()
+        .get(app.url("/api/v1/me/rooms"))
+        .header("cookie", format!("parley_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::UNAUTHORIZED);
+    let host = app
+        .api()
+        .get(app.url("/api/v1/me/rooms"))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(host.status(), StatusCode::OK);
+}
+
+/// A browser whose cookies the test can read, signed in as a new `username`.
+async fn browser_with_jar(app: &TestApp, username: &str) -> (reqwest::Client, Arc<Jar>) {
+    let jar = Arc::new(Jar::default());
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let csrf = app.csrf(&browser, "/register").await;
+    let email = format!("{username}@example.com");
+    let form = [
+        ("username", username),
+        ("email", email.as_str()),
+        ("password", "correct horse"),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let res = app.post_form_as(&browser, "/register", &form).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    (browser, jar)
+}
+
+/// The cookie header `jar` sends to the app.
+fn cookie_header(app: &TestApp, jar: &Jar) -> String {
+    let url = app.url("/").parse().unwrap();
+    jar.cookies(&url).unwrap().to_str().unwrap().to_owned()
+}
+
+/// `POST /rooms` with exactly these cookies and token.
+async fn create_room_with(app: &TestApp, cookies: &str, token: &str, name: &str) -> StatusCode {
+    app.api()
+        .post(app.url("/rooms"))
+        .header("cookie", cookies)
+        .form(&[("name", name), ("topic", ""), ("csrf_token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_csrf_token_issued_to_one_session_is_refused_with_another() {
+    let app = TestApp::spawn().await;
+    let (ann, ann_jar) = browser_with_jar(&app, "ann").await;
+    let token = app.csrf(&ann, "/rooms").await;
+    let ann_cookies = cookie_header(&app, &ann_jar);
+    let csrf_cookie = ann_cookies
+        .split("; ")
+        .find(|c| c.starts_with("parley_csrf="))
+        .unwrap()
+        .to_owned();
+    // Bob's session with ann's CSRF cookie and token: a planted cookie.
+    let (_, bob_jar) = browser_with_jar(&app, "bob").await;
+    let bob_session = cookie_header(&app, &bob_jar)
+        .split("; ")
+        .find(|c| c.starts_with("parley_session="))
+        .unwrap()
+        .to_owned();
+    let planted = format!("{csrf_cookie}; {bob_session}");
+    assert_eq!(
+        create_room_with(&app, &planted, &token, "planted").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        create_room_with(&app, &ann_cookies, &token, "anns").await,
+        StatusCode::SEE_OTHER,
+        "the same token in its own session posts"
+    );
+}
+
+#[tokio::test]
+async fn csrf_tokens_differ_per_response_and_all_verify() {
+    let app = TestApp::spawn().await;
+    let ann = app.signed_in_browser("ann").await;
+    let first = app.csrf(&ann, "/rooms").await;
+    let second = app.csrf(&ann, "/rooms").await;
+    assert_ne!(first, second, "masked afresh on every page");
+    for (i, token) in [first, second].iter().enumerate() {
+        let res = app
+            .post_form_as(
+                &ann,
+                "/rooms",
+                &[
+                    ("name", format!("room{i}").as_str()),
+                    ("topic", ""),
+                    ("csrf_token", token),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_gives_the_browser_a_new_csrf_secret() {
+    let app = TestApp::spawn().await;
+    app.user_token("ann").await;
+    let (browser, jar) = {
+        let jar = Arc::new(Jar::default());
+        let browser = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        (browser, jar)
+    };
+    let csrf = app.csrf(&browser, "/login").await;
+    let before = cookie_header(&app, &jar);
+    let res = app
+        .post_form_as(
+            &browser,
+            "/login",
+            &[
+                ("login", "ann"),
+                ("password", "correct horse"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let secret = |cookies: &str| {
+        cookies
+            .split("; ")
+            .find(|c| c.starts_with("parley_csrf="))
+            .map(str::to_owned)
+    };
+    let after = cookie_header(&app, &jar);
+    assert!(secret(&before).is_some() && secret(&after).is_some());
+    assert_ne!(secret(&before), secret(&after));
+}
+
+#[tokio::test]
+async fn a_form_post_another_site_sent_is_refused() {
+    let app = TestApp::spawn().await;
+    let ann = app.signed_in_browser("ann").await;
+    for site in ["same-site", "cross-site"] {
+        let token = app.csrf(&ann, "/rooms").await;
+        let res = ann
+            .post(app.url("/rooms"))
+            .header("sec-fetch-site", site)
+            .form(&[("name", "x"), ("topic", ""), ("csrf_token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{site}");
+    }
+    let token = app.csrf(&ann, "/rooms").await;
+    let res = ann
+        .post(app.url("/rooms"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("name", "x"), ("topic", ""), ("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
