@@ -6,6 +6,9 @@ use std::time::Duration;
 use common::auth::keys::PublicKey;
 use common::config::{self, CommonConfig, ConfigError, PublicOrigin};
 
+use crate::delivery::QueueLimits;
+use crate::room::REPLAY_LIMIT;
+
 /// Everything chat reads from the environment.
 pub struct ChatConfig {
     /// What every Parley service reads (database, Redis, listen address...).
@@ -16,8 +19,14 @@ pub struct ChatConfig {
     pub allowed_origins: Vec<PublicOrigin>,
     /// Connections one user may hold at once, across all instances.
     pub max_connections_per_user: usize,
-    /// Frames waiting for a client before it counts as too slow.
-    pub outbound_queue: usize,
+    /// Frames and bytes waiting for a client before it counts as too slow.
+    pub outbound_queue: QueueLimits,
+    /// The most a join replays (frames, bytes); beyond, `joined` says
+    /// `truncated` and the client reads the rest over HTTP.
+    pub replay: QueueLimits,
+    /// How long one write to a socket may take before the client counts as
+    /// gone (it stopped reading).
+    pub write_timeout: Duration,
     /// Requests of one connection whose outcome may be awaited at once
     /// (changes being stored); beyond, its next frame waits to be read.
     pub requests_in_flight: usize,
@@ -82,11 +91,41 @@ impl ChatConfig {
                 "must be at least 1",
             ));
         }
-        let outbound_queue = config::parsed_or("OUTBOUND_QUEUE_FRAMES", 1024usize)?;
-        if outbound_queue < 16 {
+        let outbound_queue = QueueLimits {
+            frames: config::parsed_or("OUTBOUND_QUEUE_FRAMES", 4096usize)?,
+            bytes: config::parsed_or("OUTBOUND_QUEUE_BYTES", 8usize << 20)?,
+        };
+        if outbound_queue.frames < 16 {
             return Err(ConfigError::new(
                 "OUTBOUND_QUEUE_FRAMES",
                 "must be at least 16",
+            ));
+        }
+        if outbound_queue.bytes < 256 << 10 {
+            return Err(ConfigError::new(
+                "OUTBOUND_QUEUE_BYTES",
+                "must be at least 262144 (256 KiB)",
+            ));
+        }
+        // A replay fills at most half the queue, so it never makes a member
+        // that just joined look too slow.
+        let replay = QueueLimits {
+            frames: (REPLAY_LIMIT as usize).min(outbound_queue.frames / 2),
+            bytes: config::parsed_or("REPLAY_MAX_BYTES", 1usize << 20)?
+                .min(outbound_queue.bytes / 2),
+        };
+        if replay.bytes < 64 << 10 {
+            return Err(ConfigError::new(
+                "REPLAY_MAX_BYTES",
+                "must be at least 65536 (64 KiB)",
+            ));
+        }
+        let ping_interval = config::seconds_or("PING_INTERVAL_SECS", 20, 1, 3600)?;
+        let idle_timeout = config::seconds_or("IDLE_TIMEOUT_SECS", 60, 2, 7200)?;
+        if idle_timeout <= ping_interval {
+            return Err(ConfigError::new(
+                "IDLE_TIMEOUT_SECS",
+                "must be longer than PING_INTERVAL_SECS",
             ));
         }
         let join_rate = JoinRate {
@@ -109,12 +148,14 @@ impl ChatConfig {
             allowed_origins,
             max_connections_per_user,
             outbound_queue,
+            replay,
+            write_timeout: config::seconds_or("WRITE_TIMEOUT_SECS", 20, 1, 600)?,
             requests_in_flight,
             join_rate,
             presence_ttl: config::seconds_or("PRESENCE_TTL_SECS", 30, 3, 600)?,
             presence_batch: Duration::from_millis(config::parsed_or("PRESENCE_BATCH_MS", 250u64)?),
-            ping_interval: Duration::from_secs(20),
-            idle_timeout: Duration::from_secs(60),
+            ping_interval,
+            idle_timeout,
             unread_refresh: Duration::from_millis(config::parsed_or("UNREAD_REFRESH_MS", 500u64)?),
         })
     }

@@ -13,7 +13,6 @@ use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -23,7 +22,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::delivery::{Member, Outbound};
+use crate::delivery::{self, Member, Outbound, OutboundRx};
 use crate::registry::{ConnEntry, ConnId, Kick, close};
 use crate::requests::{InFlight, Requests, Step};
 use crate::state::ChatState;
@@ -67,10 +66,16 @@ pub struct Peer {
     pub token_expires_at: DateTime<Utc>,
 }
 
-/// The socket; a kick interrupts any write.
+/// The socket; a kick, the write deadline or the session's end interrupts
+/// any write.
 struct Socket {
     ws: WebSocket,
     kick: Arc<Kick>,
+    /// How long one write may take (`WRITE_TIMEOUT_SECS`): a client that
+    /// stopped reading must not hold the connection open forever.
+    write_timeout: Duration,
+    /// When the token expires: a write blocked then still ends.
+    expires_at: Instant,
 }
 
 /// Why the loop ended.
@@ -81,6 +86,26 @@ enum End {
     ClosedByPeer,
     /// The peer is gone.
     Gone,
+    /// A write passed its deadline: the client stopped reading, so no close
+    /// frame would get through either.
+    WriteTimedOut,
+}
+
+/// Runs a write to its end, unless the connection is kicked (`End::Gone`,
+/// the kick's close follows), `limit` passes or the session ends first.
+async fn bounded(
+    written: impl Future<Output = Result<(), WsError>>,
+    kick: &Kick,
+    limit: Duration,
+    expires_at: Instant,
+) -> Option<End> {
+    tokio::select! {
+        biased;
+        _ = kick.kicked() => Some(End::Gone),
+        _ = tokio::time::sleep_until(expires_at) => Some(End::Close(close::POLICY, "session expired")),
+        _ = tokio::time::sleep(limit) => Some(End::WriteTimedOut),
+        written = written => written.err().map(|_| End::Gone),
+    }
 }
 
 /// Runs the connection until it ends, in a span naming the connection and
@@ -91,7 +116,7 @@ pub async fn run(state: Arc<ChatState>, peer: Peer, ws: WebSocket) {
 }
 
 async fn serve(state: Arc<ChatState>, peer: Peer, ws: WebSocket) {
-    let (tx, mut rx) = mpsc::channel(state.config.outbound_queue);
+    let (tx, mut rx) = delivery::outbound(state.config.outbound_queue);
     let kick = Arc::new(Kick::default());
     state.registry.insert(
         peer.id,
@@ -115,6 +140,8 @@ async fn serve(state: Arc<ChatState>, peer: Peer, ws: WebSocket) {
     let mut socket = Socket {
         ws,
         kick: kick.clone(),
+        write_timeout: state.config.write_timeout,
+        expires_at: Instant::now(),
     };
 
     let ping_every = state.config.ping_interval;
@@ -123,7 +150,9 @@ async fn serve(state: Arc<ChatState>, peer: Peer, ws: WebSocket) {
     let expiry = (peer.token_expires_at - Utc::now())
         .to_std()
         .unwrap_or(Duration::ZERO);
-    let expires = tokio::time::sleep(expiry);
+    let expires_at = Instant::now() + expiry;
+    socket.expires_at = expires_at;
+    let expires = tokio::time::sleep_until(expires_at);
     tokio::pin!(expires);
     // Requests whose outcome is awaited, answered in the order they came.
     let mut inflight: FuturesOrdered<InFlight> = FuturesOrdered::new();
@@ -136,14 +165,14 @@ async fn serve(state: Arc<ChatState>, peer: Peer, ws: WebSocket) {
             _ = &mut expires => break End::Close(close::POLICY, "session expired"),
             out = rx.recv() => {
                 let Some(out) = out else { break End::Gone };
-                if !socket.deliver(out, &mut rx).await {
-                    break End::Gone;
+                if let Some(end) = socket.deliver(out, &mut rx).await {
+                    break socket.ended_writing(end, &state);
                 }
             }
             Some(step) = inflight.next(), if !inflight.is_empty() => {
                 // Its turn: the requests before it were answered.
                 if let Some(end) = socket.take(step, &mut inflight, false).await {
-                    break end;
+                    break socket.ended_writing(end, &state);
                 }
             }
             msg = socket.ws.next(), if inflight.len() < max_inflight => {
@@ -161,15 +190,15 @@ async fn serve(state: Arc<ChatState>, peer: Peer, ws: WebSocket) {
                 let step = Box::pin(requests.text(&text)).await;
                 let behind = !inflight.is_empty();
                 if let Some(end) = socket.take(step, &mut inflight, behind).await {
-                    break end;
+                    break socket.ended_writing(end, &state);
                 }
             }
             _ = ping.tick() => {
                 if last_seen.elapsed() >= state.config.idle_timeout {
-                    break End::Close(close::GOING_AWAY, "no sign of life for 60 s");
+                    break End::Close(close::GOING_AWAY, "no sign of life");
                 }
-                if !socket.write(Message::Ping(Default::default())).await {
-                    break End::Gone;
+                if let Some(end) = socket.write(Message::Ping(Default::default())).await {
+                    break socket.ended_writing(end, &state);
                 }
             }
         }
@@ -224,37 +253,43 @@ fn reason(code: u16) -> &'static str {
 }
 
 impl Socket {
-    /// Writes one frame and flushes, unless the socket is gone or the
-    /// connection is kicked meanwhile (a client that stopped reading blocks
-    /// the write).
-    async fn write(&mut self, message: Message) -> bool {
-        let kick = self.kick.clone();
-        tokio::select! {
-            biased;
-            _ = kick.kicked() => false,
-            written = self.ws.send(message) => written.is_ok(),
-        }
+    /// Writes one frame and flushes; `Some` ends the connection (the socket
+    /// is gone, the connection was kicked, the write passed its deadline or
+    /// the session ended meanwhile).
+    async fn write(&mut self, message: Message) -> Option<End> {
+        let (kick, limit, expires_at) = (self.kick.clone(), self.write_timeout, self.expires_at);
+        let written = self.ws.send(message);
+        bounded(written, &kick, limit, expires_at).await
     }
 
     /// Writes `first` and whatever else is queued already (up to
     /// [`COALESCE`] deliveries), in order, then flushes once: a burst costs
-    /// a few writes, not one per frame.
-    async fn deliver(&mut self, first: Outbound, rx: &mut mpsc::Receiver<Outbound>) -> bool {
-        let kick = self.kick.clone();
+    /// a few writes, not one per frame. Bounded like [`Self::write`].
+    async fn deliver(&mut self, first: Outbound, rx: &mut OutboundRx) -> Option<End> {
+        let (kick, limit, expires_at) = (self.kick.clone(), self.write_timeout, self.expires_at);
         let ws = &mut self.ws;
-        let written = async move {
+        let mut taken = first.cost();
+        let written = async {
             feed(ws, first).await?;
             for _ in 1..COALESCE {
-                let Ok(next) = rx.try_recv() else { break };
+                let Some(next) = rx.try_recv() else { break };
+                taken += next.cost();
                 feed(ws, next).await?;
             }
             ws.flush().await
         };
-        tokio::select! {
-            biased;
-            _ = kick.kicked() => false,
-            written = written => written.is_ok(),
+        let end = bounded(written, &kick, limit, expires_at).await;
+        rx.release(taken);
+        end
+    }
+
+    /// Counts a write that ran out of time (the client stopped reading).
+    fn ended_writing(&self, end: End, state: &ChatState) -> End {
+        if matches!(end, End::WriteTimedOut) {
+            state.metrics.slow_consumers.inc();
+            tracing::info!("closing a connection whose write passed its deadline");
         }
+        end
     }
 
     /// Carries out a request's step; `Some` ends the connection. An answer
@@ -271,7 +306,7 @@ impl Socket {
                 inflight.push_back(Box::pin(std::future::ready(Step::Reply(frame))));
                 None
             }
-            Step::Reply(frame) => (!self.write(Message::Text(frame)).await).then_some(End::Gone),
+            Step::Reply(frame) => self.write(Message::Text(frame)).await,
             Step::Await(work) => {
                 inflight.push_back(work);
                 None
@@ -302,7 +337,7 @@ impl Socket {
                     let _ = ws.flush().await;
                     return;
                 }
-                End::Gone => return,
+                End::Gone | End::WriteTimedOut => return,
             }
             while let Some(Ok(_)) = ws.next().await {}
         };

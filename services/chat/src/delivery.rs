@@ -6,9 +6,11 @@
 //! comes through the sink twice, by design (see `room`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::protocol::UserRef;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::registry::{ConnId, Kick};
@@ -46,9 +48,139 @@ pub enum Outbound {
     /// One frame.
     Frame(Utf8Bytes),
     /// Frames that go together, in one queue slot (and one write): a replay
-    /// and its `joined`, so a replay cannot make a fresh member look slow,
-    /// or the events of a room that arrived together (up to `room::DRAIN`).
+    /// and its `joined`, or the events of a room that arrived together (up
+    /// to `room::DRAIN`). The queue's budget counts each of its frames.
     Batch(Vec<Utf8Bytes>),
+}
+
+impl Outbound {
+    /// Frames and bytes this slot holds, as the queue's budget counts them.
+    pub fn cost(&self) -> Cost {
+        match self {
+            Self::Frame(f) => Cost {
+                frames: 1,
+                bytes: f.len(),
+            },
+            Self::Batch(fs) => Cost {
+                frames: fs.len(),
+                bytes: fs.iter().map(|f| f.len()).sum(),
+            },
+        }
+    }
+}
+
+/// What queued frames weigh: how many, and their bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// Frames.
+    pub frames: usize,
+    /// Bytes of text.
+    pub bytes: usize,
+}
+
+impl std::ops::AddAssign for Cost {
+    fn add_assign(&mut self, other: Self) {
+        self.frames += other.frames;
+        self.bytes += other.bytes;
+    }
+}
+
+/// What a connection's queue may hold before the client counts as too
+/// slow: `OUTBOUND_QUEUE_FRAMES` and `OUTBOUND_QUEUE_BYTES`.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueLimits {
+    /// Frames queued or being written.
+    pub frames: usize,
+    /// Their bytes.
+    pub bytes: usize,
+}
+
+/// Frames and bytes queued for one connection, counted by every producer
+/// before it queues and released by the connection once written.
+struct Budget {
+    frames: AtomicUsize,
+    bytes: AtomicUsize,
+    limits: QueueLimits,
+}
+
+impl Budget {
+    fn try_reserve(&self, cost: Cost) -> bool {
+        let frames = self.frames.fetch_add(cost.frames, Ordering::AcqRel) + cost.frames;
+        let bytes = self.bytes.fetch_add(cost.bytes, Ordering::AcqRel) + cost.bytes;
+        if frames > self.limits.frames || bytes > self.limits.bytes {
+            self.release(cost);
+            return false;
+        }
+        true
+    }
+
+    fn release(&self, cost: Cost) {
+        self.frames.fetch_sub(cost.frames, Ordering::AcqRel);
+        self.bytes.fetch_sub(cost.bytes, Ordering::AcqRel);
+    }
+}
+
+/// A connection's outbound queue, bounded in frames and bytes (not slots:
+/// a slot may be a replay of a thousand frames).
+pub fn outbound(limits: QueueLimits) -> (OutboundTx, OutboundRx) {
+    let budget = Arc::new(Budget {
+        frames: AtomicUsize::new(0),
+        bytes: AtomicUsize::new(0),
+        limits,
+    });
+    // Every slot holds a frame at least: the frame budget bounds the slots.
+    let (tx, rx) = mpsc::channel(limits.frames.max(1));
+    (
+        OutboundTx {
+            tx,
+            budget: budget.clone(),
+        },
+        OutboundRx { rx, budget },
+    )
+}
+
+/// The producers' end of a connection's queue.
+#[derive(Clone)]
+pub struct OutboundTx {
+    tx: mpsc::Sender<Outbound>,
+    budget: Arc<Budget>,
+}
+
+impl OutboundTx {
+    /// Queues `out` without waiting. Over the budget it is `Full`: the
+    /// client is too slow (the caller disconnects it).
+    pub fn try_send(&self, out: Outbound) -> Result<(), TrySendError<Outbound>> {
+        let cost = out.cost();
+        if !self.budget.try_reserve(cost) {
+            return Err(TrySendError::Full(out));
+        }
+        self.tx
+            .try_send(out)
+            .inspect_err(|_| self.budget.release(cost))
+    }
+}
+
+/// The connection's end of its queue.
+pub struct OutboundRx {
+    rx: mpsc::Receiver<Outbound>,
+    budget: Arc<Budget>,
+}
+
+impl OutboundRx {
+    /// The next slot; `None` once every producer is gone.
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        self.rx.recv().await
+    }
+
+    /// The next slot if one is queued already.
+    pub fn try_recv(&mut self) -> Option<Outbound> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Frees the budget of slots taken and written.
+    pub fn release(&self, cost: Cost) {
+        self.budget.release(cost);
+    }
 }
 
 /// A connection's place in a room: what the room needs to reach it, and to
@@ -60,7 +192,7 @@ pub struct Member {
     /// Whose connection it is (presence, and events not echoed to their author).
     pub user: UserRef,
     /// The connection's bounded outbound queue.
-    pub tx: mpsc::Sender<Outbound>,
+    pub tx: OutboundTx,
     /// Closes the connection (1013) when it cannot keep up.
     pub kick: Arc<Kick>,
 }

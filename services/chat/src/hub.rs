@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::broker::{BrokerHandle, Channel};
 use crate::delivery::{Arrival, Delivery, DeliveryInbox, DeliverySink, Member, Outbound};
+use crate::history::Replay;
 use crate::registry::ConnId;
 use crate::room::{self, Control, Ended, Exit, RoomDeps};
 
@@ -39,6 +40,7 @@ enum HubCmd {
         room: i64,
         member: Member,
         since: Option<i64>,
+        replay: Replay,
     },
     Leave {
         room: i64,
@@ -66,12 +68,14 @@ pub struct HubHandle {
 }
 
 impl HubHandle {
-    /// Adds a connection to a room, replaying after `since` first.
-    pub fn join(&self, room: i64, member: Member, since: Option<i64>) {
+    /// Adds a connection to a room, replaying after `since` first (what the
+    /// connection read already, and what was stored since).
+    pub fn join(&self, room: i64, member: Member, since: Option<i64>, replay: Replay) {
         let _ = self.control.send(HubCmd::Join {
             room,
             member,
             since,
+            replay,
         });
     }
 
@@ -196,12 +200,17 @@ impl Hub {
                 room,
                 member,
                 since,
+                replay,
             } => {
                 let conn = member.conn;
                 let entry = self.entry(room);
                 entry.members.insert(conn);
                 entry.empty_since = None;
-                let _ = entry.control.send(Control::Join { member, since });
+                let _ = entry.control.send(Control::Join {
+                    member,
+                    since,
+                    replay,
+                });
             }
             HubCmd::Leave { room, conn } => {
                 if let Some(entry) = self.rooms.get_mut(&room)

@@ -85,6 +85,7 @@ impl Chat {
             metrics: metrics.clone(),
             unread_refresh: config.unread_refresh,
             presence_batch: config.presence_batch,
+            replay: config.replay,
         });
         let hub = hub::start(inbox, sink, deps, broker, pool.clone());
         let state = Arc::new(ChatState {

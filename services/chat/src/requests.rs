@@ -23,6 +23,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use crate::config::JoinRate;
 use crate::delivery::{Delivery, Member};
 use crate::error::{error_frame, protocol_error};
+use crate::history::{self, Replay};
 use crate::inbound::{Inbound, classify};
 use crate::state::ChatState;
 
@@ -245,19 +246,24 @@ impl Requests {
         let checked = async {
             let mut conn = self.state.pool.get().await?;
             guard::readable(&mut conn, self.me.user.id, room).await?;
-            if since.is_some() {
-                return Ok(since);
+            if let Some(since) = since {
+                drop(conn);
+                // Read here, not in the room: its live deliveries never
+                // wait for a replay.
+                let replay =
+                    history::replay(&self.state.pool, room, since, self.state.config.replay);
+                return Ok((Some(since), replay.await?));
             }
             // Without `since` the join starts where the room is now, so the
             // sends queued right behind it are delivered (and acknowledged)
             // however late the room opens here.
             let last = rooms::last_seqs(&mut conn, &[room]).await?;
-            Ok(last.first().map(|(_, seq)| *seq))
+            Ok((last.first().map(|(_, seq)| *seq), Replay::default()))
         };
         match checked.await {
-            Ok(since) => {
+            Ok((since, replay)) => {
                 self.joined.insert(room);
-                self.state.hub.join(room, self.me.clone(), since);
+                self.state.hub.join(room, self.me.clone(), since, replay);
                 Step::Continue
             }
             Err(e) => Step::Reply(error_frame(&e, reference)),

@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::delivery::{Delivery, Member, Outbound};
 use crate::error::protocol_error;
-use crate::history;
+use crate::history::{self, Replay};
 use crate::metrics::Metrics;
 use crate::presence::Presence;
 use crate::registry::{ConnId, close};
@@ -48,6 +48,8 @@ pub enum Control {
         member: Member,
         /// The last seq the client holds; `None`: no replay.
         since: Option<i64>,
+        /// What the connection read of the replay already.
+        replay: Replay,
     },
     /// Remove a connection.
     Leave {
@@ -87,6 +89,8 @@ pub struct RoomDeps {
     pub unread_refresh: std::time::Duration,
     /// How long presence changes gather before they are recorded and announced.
     pub presence_batch: std::time::Duration,
+    /// The most a join replays.
+    pub replay: crate::delivery::QueueLimits,
 }
 
 /// A room's end, as the hub hears of it: `generation` tells this room from
@@ -254,7 +258,11 @@ fn now() -> std::time::Instant {
 impl Room {
     async fn control(&mut self, cmd: Control) {
         match cmd {
-            Control::Join { member, since } => self.join(member, since).await,
+            Control::Join {
+                member,
+                since,
+                replay,
+            } => self.join(member, since, replay).await,
             Control::Leave { conn } => {
                 if let Some(j) = self.members.remove(&conn) {
                     self.left(&j.member.user).await;

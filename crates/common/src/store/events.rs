@@ -861,6 +861,26 @@ pub async fn after(
         .await?)
 }
 
+/// The newest `limit` stored frames of a room after `after_seq`, oldest
+/// first: a join's replay, which keeps the newest when it cannot hold all.
+pub async fn newest_after(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>> {
+    let mut rows: Vec<(i64, String)> = room_events::table
+        .filter(room_events::room_id.eq(room_id))
+        .filter(room_events::seq.gt(after_seq))
+        .order(room_events::seq.desc())
+        .limit(limit)
+        .select((room_events::seq, room_events::frame))
+        .load(conn)
+        .await?;
+    rows.reverse();
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,12 +9,14 @@ use tokio::time::Instant;
 use super::{Joined, PresenceChange, REPLAY_LIMIT, Room};
 use crate::delivery::{Member, Outbound};
 use crate::error::protocol_error;
-use crate::history;
+use crate::history::{self, Replay};
 use crate::presence::by_name;
 
 impl Room {
     /// Replays what the member missed, says `joined`, then streams live.
-    pub(super) async fn join(&mut self, member: Member, since: Option<i64>) {
+    /// The connection read the replay already; the room reads only what
+    /// was stored since (usually nothing), so its deliveries do not wait.
+    pub(super) async fn join(&mut self, member: Member, since: Option<i64>, replay: Replay) {
         let room = self.id;
         let previous = self.members.remove(&member.conn);
         let mut frames = Vec::new();
@@ -23,25 +25,38 @@ impl Room {
         let mut skip_through = delivered;
         if let Some(since) = since.map(|s| s.max(0)) {
             if since < delivered {
-                let start = since.max(delivered - REPLAY_LIMIT);
-                truncated = start > since;
-                match history::stored_after(&self.deps.pool, room, start, REPLAY_LIMIT).await {
-                    Ok(rows) => frames.extend(
-                        rows.into_iter()
-                            .filter(|(seq, _)| *seq <= delivered)
-                            .map(|(_, frame)| frame),
-                    ),
-                    Err(e) => {
-                        tracing::warn!(error = %e, room.id = room, "replay failed; the join is refused");
-                        let msg = "history is unavailable right now; join again";
-                        let frame = protocol_error(Code::Unavailable, msg, Some(room.to_string()));
-                        let _ = member.tx.try_send(Outbound::Frame(frame));
-                        if let Some(p) = previous {
-                            self.left(&p.member.user).await;
+                let mut replay = replay;
+                let through = replay.through(since);
+                if through < delivered {
+                    match history::stored_after(&self.deps.pool, room, through, REPLAY_LIMIT).await
+                    {
+                        Ok(rows) => {
+                            let was_truncated = replay.truncated;
+                            replay.rows.extend(rows);
+                            replay = Replay::within(replay.rows, since, self.deps.replay);
+                            replay.truncated |= was_truncated;
                         }
-                        return;
+                        Err(e) => {
+                            tracing::warn!(error = %e, room.id = room, "replay failed; the join is refused");
+                            let msg = "history is unavailable right now; join again";
+                            let frame =
+                                protocol_error(Code::Unavailable, msg, Some(room.to_string()));
+                            let _ = member.tx.try_send(Outbound::Frame(frame));
+                            if let Some(p) = previous {
+                                self.left(&p.member.user).await;
+                            }
+                            return;
+                        }
                     }
                 }
+                truncated = replay.truncated;
+                frames.extend(
+                    replay
+                        .rows
+                        .into_iter()
+                        .filter(|(seq, _)| *seq <= delivered)
+                        .map(|(_, frame)| frame),
+                );
             } else if since > delivered {
                 // The client holds events this instance has not delivered
                 // yet; never beyond what the room really has.

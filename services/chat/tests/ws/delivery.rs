@@ -455,3 +455,125 @@ async fn a_deleted_room_tells_its_members_left() {
         .unwrap();
     assert_eq!(c.frame().await, ServerFrame::Left { room });
 }
+
+/// A message body of 4,000 characters and 16,000 bytes.
+fn big_body() -> String {
+    "😀".repeat(4000)
+}
+
+#[tokio::test]
+async fn a_non_reading_client_is_closed_when_its_queue_passes_its_byte_budget() {
+    let stack = Stack::new().await;
+    let chat = stack
+        .chat_with(&[
+            ("OUTBOUND_QUEUE_BYTES", "262144"),
+            // Only the byte budget may end it.
+            ("OUTBOUND_QUEUE_FRAMES", "1000000"),
+            ("WRITE_TIMEOUT_SECS", "600"),
+        ])
+        .await;
+    let (ann, slow_user) = (stack.user("ann").await, stack.user("slow").await);
+    let room = stack.room(&ann, "big").await;
+    let before = chat.rss_kib();
+    let mut slow = connect(&chat, &slow_user).await;
+    slow.join(room, None).await;
+    // 16 MB of messages, more than the sockets buffer; nothing is read.
+    let body = big_body();
+    for _ in 0..1000 {
+        stack.store_and_publish(&ann, room, &body).await;
+    }
+    assert!(
+        chat.await_metric(
+            "parley_chat_slow_consumers_total 1",
+            Duration::from_secs(10)
+        )
+        .await,
+        "{}",
+        chat.metrics().await
+    );
+    assert!(
+        chat.await_metric(
+            "parley_chat_websocket_connections 0",
+            Duration::from_secs(5)
+        )
+        .await
+    );
+    let grown_mib = chat.rss_kib().saturating_sub(before) / 1024;
+    assert!(grown_mib < 64, "chat grew by {grown_mib} MiB");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_within_the_write_deadline() {
+    let stack = Stack::new().await;
+    let chat = stack
+        .chat_with(&[
+            ("WRITE_TIMEOUT_SECS", "2"),
+            // Neither budget ends it: only the deadline.
+            ("OUTBOUND_QUEUE_FRAMES", "1000000"),
+            ("OUTBOUND_QUEUE_BYTES", "10000000000"),
+        ])
+        .await;
+    let ann = stack.user("ann").await;
+    let room = stack.room(&ann, "firehose").await;
+    let mut stalled = connect(&chat, &ann).await;
+    stalled.join(room, None).await;
+    // More than the sockets buffer, so a write blocks; then nothing is read.
+    let body = big_body();
+    for _ in 0..1000 {
+        stack.store_and_publish(&ann, room, &body).await;
+    }
+    assert!(
+        chat.await_metric(
+            "parley_chat_websocket_connections 0",
+            Duration::from_secs(10)
+        )
+        .await,
+        "{}",
+        chat.metrics().await
+    );
+    assert!(
+        chat.metrics()
+            .await
+            .contains("parley_chat_slow_consumers_total 1")
+    );
+}
+
+#[tokio::test]
+async fn a_replay_is_bounded_in_bytes_and_keeps_the_newest() {
+    let stack = Stack::new().await;
+    // Replays of at most 64 KiB: 16 messages of 4,000 characters.
+    let chat = stack.chat_with(&[("REPLAY_MAX_BYTES", "65536")]).await;
+    let ann = stack.user("ann").await;
+    let room = stack.room(&ann, "big").await;
+    let body = "x".repeat(4000);
+    for _ in 0..40 {
+        stack.store_unpublished(&ann, room, &body).await;
+    }
+    let mut c = connect(&chat, &ann).await;
+    let (replayed, joined) = c.join(room, Some(0)).await;
+    let seqs: Vec<i64> = replayed.iter().map(|m| m.seq).collect();
+    assert!(!seqs.is_empty() && seqs.len() < 17, "{seqs:?}");
+    assert_eq!(*seqs.last().unwrap(), 40, "the newest are kept");
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    assert!(
+        matches!(
+            joined,
+            ServerFrame::Joined {
+                truncated: true,
+                last_seq: 40,
+                ..
+            }
+        ),
+        "{joined:?}"
+    );
+    // A replay that fits is whole.
+    let (replayed, joined) = c.join(room, Some(35)).await;
+    assert_eq!(replayed.len(), 5);
+    assert!(matches!(
+        joined,
+        ServerFrame::Joined {
+            truncated: false,
+            ..
+        }
+    ));
+}
