@@ -174,6 +174,10 @@ pub enum ServerFrame {
         /// The nonce or room the error concerns.
         #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+        /// For `rate_limited`: seconds until the limit lets the request
+        /// through (the WebSocket's `Retry-After`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
     },
 }
 
@@ -580,6 +584,7 @@ mod tests {
             (ServerFrame::Left { room: 7 }, r#"{"type":"left","room":7}"#),
             (
                 ServerFrame::Error {
+                    retry_after: None,
                     code: "too_long".into(),
                     message: "message body is over 4000 characters".into(),
                     reference: Some("c-1a2b".into()),

@@ -88,7 +88,9 @@ pub fn error_frame(e: &common::Error, reference: Option<String>) -> Utf8Bytes {
         C::Invalid { code, message, .. } | C::Conflict { code, message, .. } => {
             (*code, message.to_string())
         }
-        C::RateLimited { .. } => (Code::RateLimited, e.to_string()),
+        C::RateLimited { retry_after_secs } => {
+            return rate_limited(e.to_string(), reference, *retry_after_secs);
+        }
         C::NotFound(Entity::Room) => (Code::RoomNotFound, "there is no such room".to_owned()),
         C::NotFound(Entity::Message) => {
             (Code::MessageNotFound, "there is no such message".to_owned())
@@ -109,6 +111,22 @@ pub fn error_frame(e: &common::Error, reference: Option<String>) -> Utf8Bytes {
     protocol_error(code, message, reference)
 }
 
+/// A `rate_limited` error frame saying when to try again.
+pub fn rate_limited(
+    message: String,
+    reference: Option<String>,
+    retry_after_secs: u64,
+) -> Utf8Bytes {
+    ServerFrame::Error {
+        code: Code::RateLimited.into(),
+        message,
+        reference,
+        retry_after: Some(retry_after_secs.max(1)),
+    }
+    .to_json()
+    .into()
+}
+
 /// An `error` frame for a request the protocol refuses, or for a failure
 /// whose wording depends on the request (a join that cannot be served).
 pub fn protocol_error(
@@ -120,6 +138,7 @@ pub fn protocol_error(
         code: code.into(),
         message: message.into(),
         reference,
+        retry_after: None,
     }
     .to_json()
     .into()

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::config::JoinRate;
 use crate::delivery::{Delivery, Member};
-use crate::error::{error_frame, protocol_error};
+use crate::error::{error_frame, protocol_error, rate_limited};
 use crate::history::{self, Replay};
 use crate::inbound::{Inbound, classify};
 use crate::state::ChatState;
@@ -219,15 +219,13 @@ impl Requests {
         if self.joins.take(Instant::now()) {
             return Ok(());
         }
+        let wait = self.joins.wait();
         let msg = format!(
             "too many joins and leaves: try again in {} ms",
-            self.joins.wait().as_millis().max(1)
+            wait.as_millis().max(1)
         );
-        Err(Step::Reply(protocol_error(
-            Code::RateLimited,
-            msg,
-            Some(room.to_string()),
-        )))
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Err(Step::Reply(rate_limited(msg, Some(room.to_string()), secs)))
     }
 
     async fn join(&mut self, room: i64, since: Option<i64>) -> Step {

@@ -102,9 +102,17 @@ async fn every_change_of_a_burst_gets_one_answer_refusals_included() {
         match a.frame().await {
             ServerFrame::Message(m) => echoed.push(m.nonce),
             ServerFrame::Error {
-                code, reference, ..
+                code,
+                reference,
+                retry_after,
+                ..
             } => {
                 assert_eq!(code, "rate_limited");
+                // When the 10 s window lets the next one through.
+                assert!(
+                    retry_after.is_some_and(|s| (1..=10).contains(&s)),
+                    "{retry_after:?}"
+                );
                 refused.push(reference.unwrap_or_default());
             }
             _ => {}
