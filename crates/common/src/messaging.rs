@@ -17,8 +17,8 @@ use crate::fanout::{self, Announcer};
 use crate::guard;
 use crate::markdown;
 use crate::protocol::{ServerFrame, UserRef};
-use crate::ratelimit::{Limit, RateLimiter};
-use crate::store::events::{Appended, Change, EventDraft, Policy};
+use crate::ratelimit::{Limit, RateLimiter, Refund};
+use crate::store::events::{self, Appended, Change, EventDraft, Policy};
 use crate::store::{members, rooms, users};
 use crate::writer::{EventWriter, Queued};
 
@@ -86,7 +86,9 @@ impl Messenger {
     /// from the returned [`Queued`] once stored. Changes one caller queues
     /// one after another are stored in that order, so a connection may
     /// queue its next change before the last one is stored. Bad input and
-    /// an exceeded rate limit are refused here, and count nothing.
+    /// an exceeded rate limit are refused here. A resend of a stored change
+    /// (the same nonce) is never refused for the rate limit, and a change
+    /// that stores nothing new, or could not be stored, gives its count back.
     pub async fn queue(
         &self,
         user: &UserRef,
@@ -115,7 +117,24 @@ impl Messenger {
             },
         };
         let nonce = Nonce::parse(nonce)?;
-        self.limit(user).await?;
+        let refund = match self.limit(user).await {
+            Ok(refund) => Some(refund),
+            // A resend of a stored change is answered, never limited nor
+            // counted: the writer answers it with the stored event.
+            Err(limited @ Error::RateLimited { .. }) => {
+                let mut conn = self.pool.get().await?;
+                if !events::nonce_stored(&mut conn, room_id, user.id, &nonce).await? {
+                    return Err(limited);
+                }
+                let subject = user.id.to_string();
+                self.limiter
+                    .refund_of(&self.send_limit, &subject)
+                    .apply()
+                    .await;
+                None
+            }
+            Err(e) => return Err(e),
+        };
         if let Change::Message {
             body,
             html,
@@ -136,7 +155,11 @@ impl Messenger {
             nonce,
             change,
         };
-        self.writer.queue(room_id, draft).await
+        let queued = self.writer.queue(room_id, draft).await?;
+        Ok(match refund {
+            Some(refund) => queued.refunding(refund),
+            None => queued,
+        })
     }
 
     /// Carries out a change and returns the stored event (or the one stored
@@ -198,9 +221,9 @@ impl Messenger {
         }
     }
 
-    async fn limit(&self, user: &UserRef) -> Result<()> {
+    async fn limit(&self, user: &UserRef) -> Result<Refund> {
         self.limiter
-            .hit(&self.send_limit, &user.id.to_string())
+            .hit_refundable(&self.send_limit, &user.id.to_string())
             .await
     }
 

@@ -109,6 +109,22 @@ impl RateLimiter {
         Ok(())
     }
 
+    /// Counts one event like [`Self::hit`], and returns what takes it back
+    /// if it turns out not to count (a resend of something stored).
+    pub async fn hit_refundable(&self, limit: &Limit, subject: &str) -> Result<Refund> {
+        self.hit(limit, subject).await?;
+        Ok(self.refund_of(limit, subject))
+    }
+
+    /// What takes back one event counted for `subject` (also one that was
+    /// refused: a hit over the limit counts too).
+    pub fn refund_of(&self, limit: &Limit, subject: &str) -> Refund {
+        Refund {
+            limiter: self.clone(),
+            key: self.key(limit, subject),
+        }
+    }
+
     /// Forgets a key's count (a successful login clears its failures).
     pub async fn reset(&self, limit: &Limit, subject: &str) -> Result<()> {
         let _: () = redis::cmd("DEL")
@@ -116,5 +132,30 @@ impl RateLimiter {
             .query_async(&mut self.redis.clone())
             .await?;
         Ok(())
+    }
+}
+
+/// One counted event, to take back when it should not have counted: a
+/// resend that stored nothing new, or a change that could not be stored.
+pub struct Refund {
+    limiter: RateLimiter,
+    key: String,
+}
+
+impl Refund {
+    /// Takes the event back (never below zero). A failure only means the
+    /// user waits a little longer, so it is logged, not returned.
+    pub async fn apply(self) {
+        let script = redis::Script::new(
+            "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
+             if n > 0 then return redis.call('DECR', KEYS[1]) end return 0",
+        );
+        let refunded: redis::RedisResult<i64> = script
+            .key(&self.key)
+            .invoke_async(&mut self.limiter.redis.clone())
+            .await;
+        if let Err(e) = refunded {
+            tracing::warn!(error = %e, "could not refund a rate-limit count");
+        }
     }
 }

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::db::DbPool;
 use crate::error::{Error, Result};
 use crate::fanout::Announcer;
+use crate::ratelimit::Refund;
 use crate::store::events::{self, Appended, EventDraft, Policy};
 
 /// Events gathered into one batch at most.
@@ -38,14 +39,33 @@ pub struct EventWriter {
 /// Events queued one after another by one caller are stored in that order.
 pub struct Queued {
     answer: oneshot::Receiver<Result<Appended>>,
+    /// The rate-limit count this event took, given back if it stores
+    /// nothing new (a resend) or nothing at all (unavailable).
+    refund: Option<Refund>,
 }
 
 impl Queued {
     /// Waits for the event's batch: the stored event, or why not.
     pub async fn outcome(self) -> Result<Appended> {
-        self.answer
+        let outcome = self
+            .answer
             .await
-            .map_err(|_| Error::unavailable("the event writer stopped"))?
+            .map_err(|_| Error::unavailable("the event writer stopped"))
+            .and_then(|answer| answer);
+        let counted_for_nothing = match &outcome {
+            Ok(appended) => !appended.created,
+            Err(e) => matches!(e, Error::Unavailable { .. }),
+        };
+        if let Some(refund) = self.refund.filter(|_| counted_for_nothing) {
+            refund.apply().await;
+        }
+        outcome
+    }
+
+    /// Gives the rate-limit count back if the event turns out not to count.
+    pub fn refunding(mut self, refund: Refund) -> Self {
+        self.refund = Some(refund);
+        self
     }
 }
 
@@ -82,7 +102,10 @@ impl EventWriter {
             })
             .await
             .map_err(|_| Error::unavailable("the event writer stopped"))?;
-        Ok(Queued { answer })
+        Ok(Queued {
+            answer,
+            refund: None,
+        })
     }
 
     /// Appends one event and returns when its batch has committed.

@@ -519,6 +519,25 @@ fn check(
     }
 }
 
+/// Whether `user_id` stored a change in the room under `nonce`: a resend,
+/// answered even over the rate limit.
+pub async fn nonce_stored(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    user_id: i64,
+    nonce: &Nonce,
+) -> Result<bool> {
+    let found: Option<i64> = room_events::table
+        .filter(room_events::room_id.eq(room_id))
+        .filter(room_events::user_id.eq(user_id))
+        .filter(room_events::nonce.eq(nonce.as_str()))
+        .select(room_events::seq)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(found.is_some())
+}
+
 /// The events already stored under the drafts' (user, nonce) pairs.
 async fn stored_by_nonce(
     conn: &mut AsyncPgConnection,

@@ -585,3 +585,30 @@ async fn a_replay_is_bounded_in_bytes_and_keeps_the_newest() {
         }
     ));
 }
+
+#[tokio::test]
+async fn a_repeated_nonce_is_never_rate_limited_nor_counted() {
+    let stack = Stack::new().await;
+    let chat = stack.chat_with(&[("SEND_LIMIT", "5")]).await;
+    let (_, room, mut a) = stack.joined_alone(&chat, "ann", "r").await;
+    a.say(room, "once", "same").await;
+    let first = a.message().await;
+    // A client resending after a lost answer, many times, pipelined.
+    for _ in 0..20 {
+        a.say(room, "once", "same").await;
+    }
+    for _ in 0..20 {
+        match a.frame().await {
+            ServerFrame::Message(m) => assert_eq!(m.seq, first.seq),
+            other => panic!("expected the stored message again, got {other:?}"),
+        }
+    }
+    // The resends used none of the budget: four new messages fit.
+    for k in 0..4 {
+        a.say(room, "new", &format!("n{k}")).await;
+        assert_eq!(a.message().await.seq, first.seq + 1 + k);
+    }
+    a.say(room, "one too many", "n4").await;
+    assert_eq!(a.error().await.0, "rate_limited");
+    assert_eq!(stack.stored_count(room).await, 5);
+}
