@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use common::db::DbPool;
 use common::store::rooms;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::broker::{BrokerHandle, Channel};
 use crate::delivery::{Arrival, Delivery, DeliveryInbox, DeliverySink, Member, Outbound};
@@ -45,6 +46,12 @@ enum HubCmd {
     Leave {
         room: i64,
         conn: ConnId,
+    },
+    Answer {
+        room: i64,
+        member: Member,
+        seq: i64,
+        frame: Utf8Bytes,
     },
     LastSeqs {
         queried: Vec<i64>,
@@ -93,6 +100,18 @@ impl HubHandle {
     /// A connection closed: it follows nothing any more.
     pub fn disconnect(&self, conn: ConnId, user: i64) {
         let _ = self.control.send(HubCmd::Disconnect { conn, user });
+    }
+
+    /// Answers a repeated nonce with the event stored before, through the
+    /// room: after every event up to its seq, so the client sees seqs in
+    /// order.
+    pub fn answer(&self, room: i64, member: Member, seq: i64, frame: Utf8Bytes) {
+        let _ = self.control.send(HubCmd::Answer {
+            room,
+            member,
+            seq,
+            frame,
+        });
     }
 
     /// Hands over a local send (the shortcut past pub/sub, for latency; its
@@ -212,6 +231,21 @@ impl Hub {
                     replay,
                 });
             }
+            HubCmd::Answer {
+                room,
+                member,
+                seq,
+                frame,
+            } => match self.rooms.get(&room) {
+                Some(entry) => {
+                    let _ = entry.control.send(Control::Answer { member, seq, frame });
+                }
+                // The room is not open here (the connection left it): no
+                // order to keep.
+                None => {
+                    let _ = member.tx.try_send(Outbound::Frame(frame));
+                }
+            },
             HubCmd::Leave { room, conn } => {
                 if let Some(entry) = self.rooms.get_mut(&room)
                     && entry.members.remove(&conn)

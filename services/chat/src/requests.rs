@@ -298,9 +298,9 @@ impl Requests {
         match queued {
             Err(e) => Step::Reply(error_frame(&e, Some(nonce))),
             Ok(queued) => {
-                let state = self.state.clone();
+                let (state, me) = (self.state.clone(), self.me.clone());
                 Step::Await(Box::pin(async move {
-                    appended(&state, room, nonce, queued.outcome().await)
+                    appended(&state, &me, room, nonce, queued.outcome().await)
                 }))
             }
         }
@@ -343,8 +343,15 @@ impl Requests {
 
 /// A change finished: a new event goes to the room through the hub's local
 /// shortcut (the sender's copy is its acknowledgement); a repeated nonce
-/// answers only the sender, with the event stored before.
-fn appended(state: &ChatState, room: i64, nonce: String, result: common::Result<Appended>) -> Step {
+/// answers only the sender, with the event stored before, through the room
+/// so that it comes after every event before it.
+fn appended(
+    state: &ChatState,
+    me: &Member,
+    room: i64,
+    nonce: String,
+    result: common::Result<Appended>,
+) -> Step {
     match result {
         Ok(event) if event.created => {
             state.metrics.messages_stored.inc();
@@ -355,7 +362,12 @@ fn appended(state: &ChatState, room: i64, nonce: String, result: common::Result<
             state.hub.deliver(room, delivery);
             Step::Continue
         }
-        Ok(event) => Step::Reply(event.json.into()),
+        Ok(event) => {
+            state
+                .hub
+                .answer(room, me.clone(), event.seq, event.json.into());
+            Step::Continue
+        }
         Err(e) => Step::Reply(error_frame(&e, Some(nonce))),
     }
 }

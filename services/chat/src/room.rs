@@ -51,6 +51,15 @@ pub enum Control {
         /// What the connection read of the replay already.
         replay: Replay,
     },
+    /// Answer a repeated nonce with its stored event, in seq order.
+    Answer {
+        /// Who asked.
+        member: Member,
+        /// The stored event's seq.
+        seq: i64,
+        /// Its frame.
+        frame: Utf8Bytes,
+    },
     /// Remove a connection.
     Leave {
         /// The connection leaving.
@@ -263,6 +272,7 @@ impl Room {
                 since,
                 replay,
             } => self.join(member, since, replay).await,
+            Control::Answer { member, seq, frame } => self.answer(member, seq, frame).await,
             Control::Leave { conn } => {
                 if let Some(j) = self.members.remove(&conn) {
                     self.left(&j.member.user).await;
@@ -394,6 +404,20 @@ impl Room {
                     self.left(&j.member.user).await;
                 }
             }
+        }
+    }
+
+    /// Answers a repeated nonce: first everything up to `seq` this room has
+    /// not delivered yet (Postgres has it: it was committed), then the
+    /// stored event behind whatever is queued for the member.
+    async fn answer(&mut self, member: Member, seq: i64, frame: Utf8Bytes) {
+        if seq > self.order.delivered() {
+            self.catch_up(Some(seq)).await;
+        }
+        if self.members.contains_key(&member.conn) {
+            self.send(member.conn, Outbound::Frame(frame)).await;
+        } else {
+            let _ = member.tx.try_send(Outbound::Frame(frame));
         }
     }
 

@@ -612,3 +612,28 @@ async fn a_repeated_nonce_is_never_rate_limited_nor_counted() {
     assert_eq!(a.error().await.0, "rate_limited");
     assert_eq!(stack.stored_count(room).await, 5);
 }
+
+#[tokio::test]
+async fn a_repeated_nonce_while_an_earlier_seq_is_unpublished_arrives_in_order() {
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let (ann, room, mut a) = stack.joined_alone(&chat, "ann", "r").await;
+    let bob = stack.user("bob").await;
+    // Bob's message was stored but its publish was lost; then ann's send
+    // committed but its answer was lost too, and she resends it.
+    let lost = stack.store_unpublished(&bob, room, "lost").await;
+    let mine = stack
+        .append_unpublished_as(&ann, room, Stack::text("mine"), "dup-1")
+        .await;
+    assert_eq!(mine.seq, lost + 1);
+    a.say(room, "mine", "dup-1").await;
+    let got = a.sequenced(2).await;
+    let seqs: Vec<i64> = got
+        .iter()
+        .map(|f| match f {
+            ServerFrame::Message(m) => m.seq,
+            other => panic!("expected messages, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(seqs, [lost, lost + 1], "in seq order, the gap filled first");
+}

@@ -175,13 +175,25 @@ impl Stack {
     /// publishing it: what a sender that died between commit and publish
     /// leaves behind.
     pub async fn append_unpublished(&self, user: &User, room: i64, change: Change) -> Appended {
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        self.append_unpublished_as(user, room, change, &nonce).await
+    }
+
+    /// [`Self::append_unpublished`] under a nonce of the test's choosing.
+    pub async fn append_unpublished_as(
+        &self,
+        user: &User,
+        room: i64,
+        change: Change,
+        nonce: &str,
+    ) -> Appended {
         let mut conn = self.db.connect().await;
         let draft = EventDraft {
             user: UserRef {
                 id: user.id,
                 name: user.name.clone(),
             },
-            nonce: Nonce::parse(&uuid::Uuid::new_v4().simple().to_string()).unwrap(),
+            nonce: Nonce::parse(nonce).unwrap(),
             change,
         };
         events::append_batch(&mut conn, room, &[draft], &Policy::default())
