@@ -115,6 +115,26 @@ fn send_limit() -> Result<crate::ratelimit::Limit, ConfigError> {
     )
 }
 
+fn writer() -> Result<crate::writer::WriterConfig, ConfigError> {
+    let d = crate::writer::WriterConfig::default();
+    let at_least_one = |name: &'static str, value: usize| {
+        if value == 0 {
+            Err(ConfigError::new(name, "must be at least 1"))
+        } else {
+            Ok(value)
+        }
+    };
+    Ok(crate::writer::WriterConfig {
+        shards: at_least_one("WRITER_SHARDS", parsed_or("WRITER_SHARDS", d.shards)?)?,
+        queue: at_least_one("WRITER_QUEUE", parsed_or("WRITER_QUEUE", d.queue)?)?,
+        deadline: seconds_or("WRITER_DEADLINE_SECS", d.deadline.as_secs(), 1, 600)?,
+        slow_lanes: at_least_one(
+            "WRITER_SLOW_LANES",
+            parsed_or("WRITER_SLOW_LANES", d.slow_lanes)?,
+        )?,
+    })
+}
+
 /// A rate limit read from `max_var` (events) and `window_var` (seconds,
 /// at most a day), each `default`'s when unset.
 pub fn limit(
@@ -249,6 +269,8 @@ pub struct CommonConfig {
     /// event loop); background work runs on the Tokio runtime's threads
     /// (`TOKIO_WORKER_THREADS`).
     pub http_workers: usize,
+    /// How the event writer runs (shards, queue, deadline, slow lanes).
+    pub writer: crate::writer::WriterConfig,
 }
 
 impl CommonConfig {
@@ -300,6 +322,7 @@ impl CommonConfig {
             edit_window: seconds_or("EDIT_WINDOW_SECS", 24 * 3600, 0, 30 * 24 * 3600)?,
             send_limit: send_limit()?,
             http_workers: http_workers()?,
+            writer: writer()?,
         })
     }
 }

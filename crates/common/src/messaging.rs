@@ -22,10 +22,6 @@ use crate::store::events::{self, Appended, Change, EventDraft, Policy};
 use crate::store::{members, rooms, users};
 use crate::writer::{EventWriter, Queued};
 
-/// Writer shards per process: rooms spread over them, each writing one
-/// batch at a time on one pooled connection.
-pub const WRITER_SHARDS: usize = 4;
-
 /// A change to a room as a client asks for it, before any check.
 #[derive(Debug, Clone, Copy)]
 pub enum Ask<'a> {
@@ -70,7 +66,7 @@ impl Messenger {
         Self {
             writer: EventWriter::start(
                 pool.clone(),
-                WRITER_SHARDS,
+                config.writer,
                 policy,
                 Some(Announcer::new(redis.clone(), config.redis_prefix.clone())),
             ),

@@ -764,7 +764,10 @@ async fn the_writer_batches_concurrent_sends_without_holes_or_duplicates() {
         .map(|_| {
             common::writer::EventWriter::start(
                 db::build_pool(db.url(), 4, "test").unwrap(),
-                2,
+                common::writer::WriterConfig {
+                    shards: 2,
+                    ..Default::default()
+                },
                 Policy::default(),
                 None,
             )

@@ -105,7 +105,7 @@ pub fn error_frame(e: &common::Error, reference: Option<String>) -> Utf8Bytes {
         }
         C::Busy | C::Unavailable { .. } | C::Database(_) | C::Redis(_) | C::Internal { .. } => {
             tracing::warn!(error = %e, "request failed on a dependency");
-            (Code::Unavailable, "storage or broker unavailable: the message was not stored; resend it with the same nonce".into())
+            (Code::Unavailable, "storage or broker unavailable: the change may not have been stored; resend it with the same nonce (it is stored once)".into())
         }
     };
     protocol_error(code, message, reference)

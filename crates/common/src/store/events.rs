@@ -256,10 +256,37 @@ pub async fn append_rooms(
     batches: &[(i64, Vec<EventDraft>)],
     policy: &Policy,
 ) -> Result<Vec<Result<Vec<Result<Appended>>>>> {
+    let answers = append_rooms_locking(conn, batches, policy, false).await?;
+    Ok(answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(Error::internal("a room was skipped while waiting"))))
+        .collect())
+}
+
+/// [`append_rooms`], except that a room whose row another transaction
+/// holds (a deletion, a writer elsewhere) is not waited for: its answer is
+/// `None` and nothing of it is written, so one locked room cannot hold
+/// back the others of the batch. The caller writes it apart, waiting.
+pub async fn append_rooms_skipping_locked(
+    conn: &mut AsyncPgConnection,
+    batches: &[(i64, Vec<EventDraft>)],
+    policy: &Policy,
+) -> Result<Vec<Option<Result<Vec<Result<Appended>>>>>> {
+    append_rooms_locking(conn, batches, policy, true).await
+}
+
+async fn append_rooms_locking(
+    conn: &mut AsyncPgConnection,
+    batches: &[(i64, Vec<EventDraft>)],
+    policy: &Policy,
+    skip_locked: bool,
+) -> Result<Vec<Option<Result<Vec<Result<Appended>>>>>> {
     let mut attempt = 0;
     loop {
         let outcome = conn
-            .transaction::<_, Error, _>(async |conn| append_rooms_once(conn, batches, policy).await)
+            .transaction::<_, Error, _>(async |conn| {
+                append_rooms_once(conn, batches, policy, skip_locked).await
+            })
             .await;
         match outcome {
             // A nonce stored concurrently: the retry finds it stored.
@@ -281,15 +308,27 @@ async fn append_rooms_once(
     conn: &mut AsyncPgConnection,
     batches: &[(i64, Vec<EventDraft>)],
     policy: &Policy,
-) -> Result<Vec<Result<Vec<Result<Appended>>>>> {
+    skip_locked: bool,
+) -> Result<Vec<Option<Result<Vec<Result<Appended>>>>>> {
     let mut ids: Vec<i64> = batches.iter().map(|(room, _)| *room).collect();
     ids.sort_unstable();
     ids.dedup();
-    let locked: HashMap<i64, (i64, RoomFacts)> = rooms::lock_many(conn, &ids)
+    let locked: HashMap<i64, (i64, RoomFacts)> = rooms::lock_many(conn, &ids, skip_locked)
         .await?
         .into_iter()
         .map(|(last_seq, facts)| (facts.id, (last_seq, facts)))
         .collect();
+    // Rooms that exist but are locked elsewhere: left for the caller.
+    let held: std::collections::HashSet<i64> = if skip_locked && locked.len() < ids.len() {
+        let missing: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !locked.contains_key(id))
+            .collect();
+        rooms::existing(conn, &missing).await?.into_iter().collect()
+    } else {
+        Default::default()
+    };
     let mut seen = std::collections::HashSet::new();
     let mut quick: Vec<usize> = (0..batches.len())
         .filter(|&i| {
@@ -316,7 +355,7 @@ async fn append_rooms_once(
         answers[i] = Some(Ok(events.into_iter().map(Ok).collect()));
     }
     let mut rest: Vec<usize> = (0..batches.len())
-        .filter(|i| answers[*i].is_none())
+        .filter(|i| answers[*i].is_none() && !held.contains(&batches[*i].0))
         .collect();
     rest.sort_by_key(|&i| batches[i].0);
     for i in rest {
@@ -327,10 +366,7 @@ async fn append_rooms_once(
             Err(Error::NotFound(Entity::Room))
         });
     }
-    Ok(answers
-        .into_iter()
-        .map(|a| a.unwrap_or_else(|| Err(Error::internal("a room of the batch was skipped"))))
-        .collect())
+    Ok(answers)
 }
 
 /// How a batch checks its drafts against the rules.

@@ -244,18 +244,43 @@ pub async fn take_seqs(
 /// Locks every room of `ids` that exists, in id order, and returns each
 /// with its last seq and what the access rules need of it. One statement
 /// for a whole batch of rooms; taking the locks in id order is what keeps
-/// writers on every instance from deadlocking.
-pub async fn lock_many(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<(i64, RoomFacts)>> {
-    Ok(rooms::table
+/// writers on every instance from deadlocking. With `skip_locked`, a room
+/// whose row another transaction holds is left out instead of waited for
+/// (see [`existing`] to tell it from a room that does not exist).
+pub async fn lock_many(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+    skip_locked: bool,
+) -> Result<Vec<(i64, RoomFacts)>> {
+    let query = rooms::table
         .filter(rooms::id.eq_any(ids))
         .order(rooms::id.asc())
-        .select((rooms::id, rooms::last_seq, rooms::owner_id))
-        .for_update()
-        .load::<(i64, i64, Option<i64>)>(conn)
-        .await?
+        .select((rooms::id, rooms::last_seq, rooms::owner_id));
+    let rows = if skip_locked {
+        query
+            .for_update()
+            .skip_locked()
+            .load::<(i64, i64, Option<i64>)>(conn)
+            .await?
+    } else {
+        query
+            .for_update()
+            .load::<(i64, i64, Option<i64>)>(conn)
+            .await?
+    };
+    Ok(rows
         .into_iter()
         .map(|(id, last_seq, owner_id)| (last_seq, RoomFacts { id, owner_id }))
         .collect())
+}
+
+/// Which of `ids` are rooms, without locking anything.
+pub async fn existing(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<i64>> {
+    Ok(rooms::table
+        .filter(rooms::id.eq_any(ids))
+        .select(rooms::id)
+        .load(conn)
+        .await?)
 }
 
 /// Moves rooms locked by [`lock_many`] forward: each `(id, last_seq,

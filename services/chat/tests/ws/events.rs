@@ -104,7 +104,9 @@ async fn edits_deletes_and_reactions_reach_every_member_in_seq_order_across_inst
         })
         .collect();
     assert_eq!(counts.len(), 3);
-    assert_eq!(counts.last(), Some(&(false, 1)), "one reaction left");
+    // ann's a3 and bob's b3 race (two instances): whichever is stored
+    // last, one reaction (ann's) is left.
+    assert_eq!(counts.last().map(|(_, n)| *n), Some(1), "one reaction left");
     assert!(seen_a.iter().any(|f| matches!(f, ServerFrame::Edited(e) if e.body == "hello again" && e.html == "<p>hello again</p>")));
     a.send(&delete(room, hello.id, "a4")).await;
     for c in [&mut a, &mut b] {

@@ -190,3 +190,56 @@ async fn users_of_a_dead_instance_go_offline_when_their_presence_expires() {
         matches!(joined, ServerFrame::Joined { ref online, .. } if online.iter().all(|u| u.id != ann.id))
     );
 }
+
+/// Holds a room's row lock, as a deletion or another instance's writer
+/// would, until the returned connection commits.
+async fn hold_room_lock(stack: &Stack, room: i64) -> diesel_async::AsyncPgConnection {
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+    let mut conn = stack.db.connect().await;
+    conn.batch_execute("BEGIN").await.unwrap();
+    diesel::sql_query(format!("SELECT 1 FROM rooms WHERE id = {room} FOR UPDATE"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
+#[tokio::test]
+async fn a_locked_room_does_not_hold_back_other_rooms() {
+    use diesel_async::SimpleAsyncConnection;
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let ann = stack.user("ann").await;
+    // Two rooms of one writer shard (rooms spread over 4 by id).
+    let locked = stack.room(&ann, "locked").await;
+    let mut free = stack.room(&ann, "free0").await;
+    for k in 1.. {
+        if free % 4 == locked % 4 {
+            break;
+        }
+        free = stack.room(&ann, &format!("free{k}")).await;
+    }
+    let mut a = connect(&chat, &ann).await;
+    a.join(locked, None).await;
+    let mut b = connect(&chat, &ann).await;
+    b.join(free, None).await;
+    let mut holder = hold_room_lock(&stack, locked).await;
+    a.say(locked, "waits for the lock", "a1").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let sent = std::time::Instant::now();
+    b.say(free, "goes first", "b1").await;
+    let echo = b.message().await;
+    assert_eq!(echo.nonce, "b1");
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "the free room waited {:?}",
+        sent.elapsed()
+    );
+    assert!(a.next_within(Duration::from_millis(300)).await.is_none());
+    holder.batch_execute("COMMIT").await.unwrap();
+    let echo = a.message().await;
+    assert_eq!(echo.nonce, "a1", "written once the lock is free");
+    // The room is back in the shared batches, in order.
+    a.say(locked, "after", "a2").await;
+    assert_eq!(a.message().await.seq, echo.seq + 1);
+}

@@ -92,6 +92,7 @@ impl TestApp {
                     ..common::ratelimit::SEND_PER_USER
                 },
                 http_workers: 1,
+                writer: Default::default(),
             },
             signing_key: SigningKeyMaterial::parse("TOKEN_SIGNING_KEY", &key_b64).unwrap(),
             previous_verifying_keys: options.previous_keys,
