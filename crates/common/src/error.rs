@@ -85,6 +85,8 @@ codes! {
     PasswordMissing = "password_missing",
     /// A password shorter than 8 or longer than 256 characters.
     PasswordLength = "password_length",
+    /// The current password given to change it is not the account's.
+    WrongPassword = "wrong_password",
     /// A new password on the list of leaked passwords attackers try first.
     PasswordCommon = "password_common",
     /// A new password zxcvbn scores below `PASSWORD_MIN_SCORE`.

@@ -53,6 +53,12 @@ pub const ROOM_CREATE_PER_USER: Limit = Limit {
     max: 10,
     window: Duration::from_secs(3600),
 };
+/// Password changes one user may try (each checks the current password).
+pub const PASSWORD_CHANGE_PER_USER: Limit = Limit {
+    name: "password-change",
+    max: 5,
+    window: Duration::from_secs(900),
+};
 /// Reads of history, events and search by one user: each can return
 /// megabytes, so a script cannot loop on them for free.
 pub const READS_PER_USER: Limit = Limit {

@@ -68,6 +68,9 @@ diesel::table! {
         created_at -> Timestamptz,
         expires_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        user_agent -> Text,
+        address -> Text,
+        last_seen_at -> Timestamptz,
     }
 }
 

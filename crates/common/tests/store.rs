@@ -132,7 +132,9 @@ async fn sessions_stop_being_active_when_revoked_or_expired() {
     let mut conn = db.connect().await;
     let ann = user(&mut conn, "ann").await;
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
-    let s = sessions::create(&mut conn, ann.id, later).await.unwrap();
+    let s = sessions::create(&mut conn, ann.id, later, &Default::default())
+        .await
+        .unwrap();
     assert!(
         sessions::find_active(&mut conn, s.id, ann.id)
             .await
@@ -153,7 +155,9 @@ async fn sessions_stop_being_active_when_revoked_or_expired() {
             .is_none()
     );
     let past = chrono::Utc::now() - chrono::Duration::seconds(1);
-    let old = sessions::create(&mut conn, ann.id, past).await.unwrap();
+    let old = sessions::create(&mut conn, ann.id, past, &Default::default())
+        .await
+        .unwrap();
     assert!(
         sessions::find_active(&mut conn, old.id, ann.id)
             .await

@@ -52,6 +52,9 @@ pub struct Limits {
     pub room_create: Limit,
     /// `MAX_ROOMS_PER_USER`: rooms one user may own at once.
     pub rooms_per_user: i64,
+    /// `PASSWORD_CHANGE_LIMIT`: password changes (each checks a password)
+    /// one user may try per window.
+    pub password_change: Limit,
     /// `READ_LIMIT`: history, event and search reads by one user.
     pub reads: Limit,
     /// `RATE_LIMIT_IPV6_PREFIX`: the bits of an IPv6 address that make one
@@ -69,6 +72,7 @@ impl Default for Limits {
             available_per_address: ratelimit::AVAILABLE_PER_ADDRESS,
             room_create: ratelimit::ROOM_CREATE_PER_USER,
             rooms_per_user: 50,
+            password_change: ratelimit::PASSWORD_CHANGE_PER_USER,
             reads: ratelimit::READS_PER_USER,
             ipv6_prefix: 64,
         }
@@ -121,6 +125,11 @@ impl Limits {
                 d.room_create,
             )?,
             rooms_per_user,
+            password_change: config::limit(
+                "PASSWORD_CHANGE_LIMIT",
+                "PASSWORD_CHANGE_LIMIT_WINDOW_SECS",
+                d.password_change,
+            )?,
             reads: config::limit("READ_LIMIT", "READ_LIMIT_WINDOW_SECS", d.reads)?,
             ipv6_prefix,
         })

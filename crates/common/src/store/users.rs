@@ -121,6 +121,18 @@ pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<User> {
         .ok_or(Error::NotFound(Entity::User))
 }
 
+/// Replaces the account's password hash.
+pub async fn set_password_hash(conn: &mut AsyncPgConnection, id: i64, hash: &str) -> Result<()> {
+    let n = diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)
+        .await?;
+    if n == 0 {
+        return Err(Error::NotFound(Entity::User));
+    }
+    Ok(())
+}
+
 /// Locks the account's row until the transaction ends, so checks of what
 /// it owns (its rooms against their quota) cannot race each other.
 pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> Result<()> {

@@ -124,9 +124,14 @@ impl Stack {
         .await
         .unwrap();
         let now = chrono::Utc::now();
-        let session = sessions::create(&mut conn, user.id, now + chrono::Duration::days(1))
-            .await
-            .unwrap();
+        let session = sessions::create(
+            &mut conn,
+            user.id,
+            now + chrono::Duration::days(1),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         let (token, _) = TokenIssuer::new(&self.key)
             .issue(
                 user.id,

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use common::domain::{Email, Password, Username};
 use common::error::Code;
-use common::store::{sessions, users};
+use common::store::sessions::{self, Device};
+use common::store::users;
 use common::{Error, Result};
 
 use crate::availability::Kind;
@@ -50,13 +51,18 @@ impl Registration {
 
 /// Opens a session for a user and issues its first token: registering and
 /// logging in both end here, so sessions start one way.
-pub async fn start_session(state: &AppState, user_id: i64, username: &str) -> Result<IssuedToken> {
+pub async fn start_session(
+    state: &AppState,
+    user_id: i64,
+    username: &str,
+    device: &Device,
+) -> Result<IssuedToken> {
     let now = Utc::now();
     let limits = state.config.session_limits;
     let session_end =
         now + chrono::Duration::from_std(limits.absolute).unwrap_or(chrono::Duration::days(7));
     let mut conn = state.pool.get().await?;
-    let session = sessions::create(&mut conn, user_id, session_end).await?;
+    let session = sessions::create(&mut conn, user_id, session_end, device).await?;
     let expires_at = limits.token_expiry(now, session.expires_at);
     let (token, _) = state
         .issuer
@@ -68,13 +74,13 @@ pub async fn start_session(state: &AppState, user_id: i64, username: &str) -> Re
 /// conflicts before any hashing; the unique indexes settle races.
 pub async fn register(
     state: &AppState,
-    client: &str,
+    device: &Device,
     form: &Registration,
 ) -> Result<(users::User, IssuedToken)> {
     let limits = &state.config.limits;
     state
         .limiter
-        .hit(&limits.register_per_address, client)
+        .hit(&limits.register_per_address, &device.address)
         .await?;
     if !state
         .availability
@@ -115,7 +121,7 @@ pub async fn register(
         tracing::warn!(error = %e, "could not add a new account to the availability filter");
     }
     tracing::info!(user.id = user.id, "account registered");
-    let token = start_session(state, user.id, &user.username).await?;
+    let token = start_session(state, user.id, &user.username, device).await?;
     Ok((user, token))
 }
 
@@ -147,11 +153,12 @@ pub async fn check_new_password(
 /// account costs the same hash as a known one.
 pub async fn login(
     state: &AppState,
-    client: &str,
+    device: &Device,
     login: &str,
     password: &str,
 ) -> Result<(users::User, IssuedToken)> {
     let limits = &state.config.limits;
+    let client = device.address.as_str();
     let login = login.trim();
     state.limiter.hit(&limits.login_per_address, client).await?;
     // A login Postgres could not even compare (NUL) is answered like an
@@ -191,7 +198,7 @@ pub async fn login(
                 .limiter
                 .reset(&limits.login_per_account_address, &attempts)
                 .await?;
-            let token = start_session(state, user.id, &user.username).await?;
+            let token = start_session(state, user.id, &user.username, device).await?;
             tracing::info!(user.id = user.id, "signed in");
             Ok((user, token))
         }

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod messages;
 pub mod rooms;
+pub mod sessions;
 
 /// The signed-in user an action runs for. Actions take this rather than the
 /// web session, so the rules do not depend on how a request authenticated.

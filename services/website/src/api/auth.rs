@@ -13,7 +13,7 @@ use common::error::Code;
 use crate::error::{ApiResult, Error};
 use crate::state::AppState;
 use crate::web::auth::ApiUser;
-use crate::web::client_ip::client_key;
+use crate::web::client_ip::{client_device, client_key};
 
 /// Creates an account (and a session, whose token the login call returns).
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterBody,
@@ -27,8 +27,8 @@ pub async fn register(
 ) -> ApiResult<HttpResponse> {
     let form = Registration::parse(&body.username, &body.email, &body.password)
         .map_err(Error::first_of)?;
-    let ip = client_key(&req, &state.config);
-    let (user, _) = accounts::register(&state, &ip, &form).await?;
+    let device = client_device(&req, &state.config);
+    let (user, _) = accounts::register(&state, &device, &form).await?;
     Ok(HttpResponse::Created().json(UserEnvelope {
         user: UserJson::from(&user),
     }))
@@ -44,8 +44,8 @@ pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<LoginBody>,
 ) -> ApiResult<HttpResponse> {
-    let ip = client_key(&req, &state.config);
-    let (user, token) = accounts::login(&state, &ip, &body.login, &body.password).await?;
+    let device = client_device(&req, &state.config);
+    let (user, token) = accounts::login(&state, &device, &body.login, &body.password).await?;
     Ok(HttpResponse::Ok().json(LoginAnswer {
         token: token.token,
         token_type: "Bearer".into(),

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod events;
+pub mod me;
 pub mod messages;
 pub mod openapi;
 pub mod reactions;
@@ -21,6 +22,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(auth::logout)
             .service(auth::available)
             .service(users::me)
+            .service(me::list)
+            .service(me::revoke)
+            .service(me::revoke_others)
+            .service(me::change_password)
             .service(rooms::list)
             .service(rooms::create)
             .service(rooms::get)

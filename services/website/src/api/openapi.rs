@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, events, messages, reactions, rooms, users};
+use super::{auth, events, me, messages, reactions, rooms, users};
 
 struct BearerAuth;
 
@@ -27,6 +27,7 @@ impl Modify for BearerAuth {
     paths(
         auth::register, auth::login, auth::logout, auth::available,
         users::me,
+        me::list, me::revoke, me::revoke_others, me::change_password,
         rooms::list, rooms::create, rooms::get, rooms::delete, rooms::join, rooms::leave,
         messages::list, messages::send, messages::edit, messages::remove,
         reactions::add, reactions::remove,

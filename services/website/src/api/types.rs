@@ -302,3 +302,43 @@ mod secrets_tests {
         );
     }
 }
+
+/// One of my sessions: a browser or client signed in as me.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionJson {
+    /// What `DELETE /api/v1/me/sessions/{id}` names.
+    pub id: uuid::Uuid,
+    /// "Firefox on Linux", or what the client called itself.
+    pub device: String,
+    /// The network it signed in from (an IPv4 address or an IPv6 /64).
+    pub address: String,
+    /// When it signed in.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When it was last used (to within 5 minutes).
+    pub last_seen_at: chrono::DateTime<chrono::Utc>,
+    /// The session of this request.
+    pub current: bool,
+}
+
+/// `{sessions}`: my sessions that still work, most recently used first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionsAnswer {
+    /// The sessions.
+    pub sessions: Vec<SessionJson>,
+}
+
+/// A password change. Its `Debug` leaves both passwords out.
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordChangeBody {
+    /// The password now.
+    pub current_password: String,
+    /// The password from now on.
+    pub new_password: String,
+}
+
+/// How many other sessions an action signed out.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SignedOut {
+    /// Sessions ended.
+    pub signed_out: usize,
+}

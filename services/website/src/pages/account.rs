@@ -10,7 +10,7 @@ use crate::actions::accounts::{self, Registration};
 use crate::error::PageResult;
 use crate::state::AppState;
 use crate::web::auth::session_cookie;
-use crate::web::client_ip::client_key;
+use crate::web::client_ip::client_device;
 use crate::web::cookies;
 use crate::web::layout::PageContext;
 use crate::web::page::Page;
@@ -72,8 +72,8 @@ pub async fn register(
             }
         }
         Ok(registration) => {
-            let ip = client_key(page.request(), &state.config);
-            match accounts::register(&state, &ip, &registration).await {
+            let device = client_device(page.request(), &state.config);
+            match accounts::register(&state, &device, &registration).await {
                 Ok((_, token)) => {
                     page.set_notice("welcome");
                     page.rotate_csrf();
@@ -169,8 +169,8 @@ pub async fn login(
     let mut problem = None;
     let mut status = StatusCode::BAD_REQUEST;
     if errors.is_empty() {
-        let ip = client_key(page.request(), &state.config);
-        match accounts::login(&state, &ip, &form.login, &form.password).await {
+        let device = client_device(page.request(), &state.config);
+        match accounts::login(&state, &device, &form.login, &form.password).await {
             Ok((_, token)) => {
                 page.rotate_csrf();
                 return Ok(see_other_with_cookie(

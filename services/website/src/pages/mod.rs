@@ -5,6 +5,7 @@ pub mod home;
 pub mod message;
 pub mod room;
 pub mod rooms;
+pub mod settings;
 pub mod users;
 
 use actix_web::HttpResponse;

@@ -81,6 +81,10 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Option<
         .ok_or(common::Error::Unauthenticated(
             "this session has ended; sign in again",
         ))?;
+    if let Err(e) = sessions::seen(&mut conn, &session).await {
+        tracing::warn!(error = %e, "could not record when a session was last used");
+    }
+    drop(conn);
     let now = Utc::now();
     let limits = state.config.session_limits;
     if via == Via::Cookie && limits.should_renew(claims.issued_at(), now) {

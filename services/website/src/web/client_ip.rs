@@ -7,8 +7,24 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 use actix_web::HttpRequest;
+use actix_web::http::header;
+use common::store::sessions::Device;
 
 use crate::config::WebsiteConfig;
+
+/// The device a sign-in comes from, as its session records it: the
+/// client's network key and its `User-Agent`.
+pub fn client_device(req: &HttpRequest, config: &WebsiteConfig) -> Device {
+    Device {
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        address: client_key(req, config),
+    }
+}
 
 /// The key of the client's network for rate limits.
 pub fn client_key(req: &HttpRequest, config: &WebsiteConfig) -> String {

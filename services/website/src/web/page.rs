@@ -39,6 +39,15 @@ const NOTICES: &[(&str, &str)] = &[
     ("left", "You left the room: it is no longer in your rooms."),
     ("marked_read", "Marked as read."),
     ("message_deleted", "The message was deleted."),
+    (
+        "password_changed",
+        "Your password is changed, and you are signed out everywhere else.",
+    ),
+    ("session_signed_out", "That session is signed out."),
+    (
+        "signed_out_elsewhere",
+        "You are signed out everywhere else.",
+    ),
 ];
 
 impl Page {

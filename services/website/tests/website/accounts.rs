@@ -503,3 +503,211 @@ async fn registrations_are_limited_site_wide_as_a_last_resort() {
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(res.headers().contains_key("retry-after"));
 }
+
+/// A fresh session of `login` (its bearer token), from a client that calls
+/// itself `user_agent` at `ip`.
+async fn session_of(
+    app: &TestApp,
+    login: &str,
+    password: &str,
+    user_agent: &str,
+    ip: &str,
+) -> String {
+    let res = app
+        .api()
+        .post(app.url("/api/v1/auth/login"))
+        .header("user-agent", user_agent)
+        .header("x-real-ip", ip)
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn status_of_me(app: &TestApp, token: &str) -> StatusCode {
+    app.get_as(token, "/api/v1/users/me").await.status()
+}
+
+#[tokio::test]
+async fn changing_the_password_signs_out_the_other_sessions() {
+    let app = TestApp::spawn().await;
+    app.user_token("ann").await;
+    let a = session_of(&app, "ann", "correct horse", "a", "10.0.0.1").await;
+    let b = session_of(&app, "ann", "correct horse", "b", "10.0.0.2").await;
+    let change = async |current: &str, new: &str| {
+        let body = json!({"current_password": current, "new_password": new});
+        app.post_json_as(&a, "/api/v1/me/password", &body).await
+    };
+    let res = change("wrong password", "violet tractor ninety").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(res).await, "wrong_password");
+    let res = change("correct horse", "password123").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(res).await, "password_common");
+    assert_eq!(
+        status_of_me(&app, &b).await,
+        StatusCode::OK,
+        "nothing changed yet"
+    );
+    let res = change("correct horse", "violet tractor ninety").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // The registration's, user_token's sign-in and b's.
+    assert_eq!(res.json::<Value>().await.unwrap()["signed_out"], 3);
+    assert_eq!(status_of_me(&app, &b).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status_of_me(&app, &a).await, StatusCode::OK);
+    let old = login_from(&app, "ann", "correct horse", "10.0.0.3").await;
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    let new = login_from(&app, "ann", "violet tractor ninety", "10.0.0.3").await;
+    assert_eq!(new.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn password_changes_are_rate_limited_per_user() {
+    let app = TestApp::spawn().await;
+    let token = app.user_token("ann").await;
+    for _ in 0..5 {
+        let res = app
+            .post_json_as(
+                &token,
+                "/api/v1/me/password",
+                &json!({"current_password": "guess", "new_password": "violet tractor ninety"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let res = app
+        .post_json_as(
+            &token,
+            "/api/v1/me/password",
+            &json!({"current_password": "correct horse", "new_password": "violet tractor ninety"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn sessions_are_listed_with_device_address_and_last_seen_and_revocable() {
+    let app = TestApp::spawn().await;
+    let me = app.user_token("ann").await;
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    let other = session_of(&app, "ann", "correct horse", firefox, "2001:db8:1:2::5").await;
+    let list = app.get_json_as(&me, "/api/v1/me/sessions").await;
+    let sessions = list["sessions"].as_array().unwrap();
+    // Registering signed in too, then user_token signed in, then Firefox.
+    assert_eq!(sessions.len(), 3, "{list}");
+    assert_eq!(
+        sessions[0]["device"], "Firefox on Linux",
+        "the latest first"
+    );
+    let theirs = &sessions[0];
+    assert_eq!(theirs["device"], "Firefox on Linux");
+    assert_eq!(theirs["address"], "2001:db8:1:2::/64");
+    assert!(theirs["last_seen_at"].is_string() && theirs["created_at"].is_string());
+    let id = theirs["id"].as_str().unwrap();
+    let res = app
+        .api()
+        .delete(app.url(&format!("/api/v1/me/sessions/{id}")))
+        .bearer_auth(&me)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(status_of_me(&app, &other).await, StatusCode::UNAUTHORIZED);
+    let list = app.get_json_as(&me, "/api/v1/me/sessions").await;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 2);
+    // Signing out everywhere else.
+    let third = session_of(&app, "ann", "correct horse", "c", "10.0.0.4").await;
+    let res = app
+        .api()
+        .delete(app.url("/api/v1/me/sessions"))
+        .bearer_auth(&me)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["signed_out"], 2);
+    assert_eq!(status_of_me(&app, &third).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status_of_me(&app, &me).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_session_of_another_user_cannot_be_revoked() {
+    let app = TestApp::spawn().await;
+    let ann = app.user_token("ann").await;
+    let bob = app.user_token("bob").await;
+    let bobs = app.get_json_as(&bob, "/api/v1/me/sessions").await;
+    let id = bobs["sessions"][0]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .api()
+        .delete(app.url(&format!("/api/v1/me/sessions/{id}")))
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(status_of_me(&app, &bob).await, StatusCode::OK);
+    let res = app
+        .api()
+        .delete(app.url("/api/v1/me/sessions/not-a-uuid"))
+        .bearer_auth(&ann)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_settings_page_changes_the_password_and_signs_sessions_out() {
+    let app = TestApp::spawn().await;
+    let browser = app.signed_in_browser("ann").await;
+    let elsewhere = session_of(&app, "ann", "correct horse", "curl/8.5.0", "10.0.0.9").await;
+    let html = app.html(&browser, "/settings").await;
+    assert!(html.contains("This browser"), "{html}");
+    assert!(html.contains("curl") && html.contains("10.0.0.9"), "{html}");
+    assert!(html.contains("Sign out everywhere else"));
+    // A wrong current password is shown beside its field.
+    let csrf = app.csrf(&browser, "/settings").await;
+    let res = app
+        .post_form_as(
+            &browser,
+            "/settings/password",
+            &[
+                ("current_password", "nope"),
+                ("new_password", "violet tractor ninety"),
+                ("csrf_token", csrf.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("not your current password")
+    );
+    let csrf = app.csrf(&browser, "/settings").await;
+    let res = app
+        .post_form_as(
+            &browser,
+            "/settings/password",
+            &[
+                ("current_password", "correct horse"),
+                ("new_password", "violet tractor ninety"),
+                ("csrf_token", csrf.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        status_of_me(&app, &elsewhere).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let html = app.html(&browser, "/settings").await;
+    assert!(html.contains("Your password is changed"), "{html}");
+    assert!(html.contains("This is your only session."), "{html}");
+}

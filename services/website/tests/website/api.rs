@@ -406,6 +406,10 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/rooms/{id}/membership", "post"),
         ("/api/v1/rooms/{id}/membership", "delete"),
         ("/api/v1/me/rooms", "get"),
+        ("/api/v1/me/sessions", "get"),
+        ("/api/v1/me/sessions", "delete"),
+        ("/api/v1/me/sessions/{id}", "delete"),
+        ("/api/v1/me/password", "post"),
         ("/api/v1/openapi.json", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();
