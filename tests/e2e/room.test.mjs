@@ -1,12 +1,15 @@
 // Two people chat live through nginx in real Chromium: they see each other's
 // messages, presence and typing; a reload misses nothing; a message sent by
-// a third person through the no-JavaScript form appears live. Then, at a
-// desktop and at a phone width, ann and bob go through the whole room page:
-// Markdown and mentions, replies, reactions, editing with the Up arrow,
-// deleting, the sidebar's unread and mention badges (live on the room list
-// too), the "new messages" line, older messages when scrolling up, and dark
-// mode. Screenshots go to
-// $PARLEY_SCREENSHOTS (default tests/e2e/screenshots/).
+// a third person through the no-JavaScript form appears live. At a desktop
+// and at a phone width: forty messages sent at once, ten over the send
+// limit, all arrive once and in order (those held by the limit wait,
+// visibly), and a message refused for good keeps its text ("not sent" with
+// Edit and Retry, or back in an empty box). Then ann and bob go through the
+// whole room page: Markdown and mentions, replies, reactions, editing with
+// the Up arrow, deleting, the sidebar's unread and mention badges (live on
+// the room list too), the "new messages" line, older messages when
+// scrolling up, and dark mode. Screenshots go to $PARLEY_SCREENSHOTS
+// (default tests/e2e/screenshots/).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -129,6 +132,117 @@ test("two browsers chat live through nginx; reload and the no-JavaScript form lo
 const SHOTS = process.env.PARLEY_SCREENSHOTS || new URL("./screenshots/", import.meta.url).pathname;
 mkdirSync(SHOTS, { recursive: true });
 const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+
+/** The texts of the messages the server stored that are on the page (not those pending or not sent). */
+const stored = (page) => page.locator("#messages li:not(.pending):not(.failed) .body").allTextContents();
+
+/** Polls `read` until it gives `want` (deep-equal) or `ms` pass; returns what it gave last. */
+async function eventually(read, want, ms) {
+  const deadline = Date.now() + ms;
+  let got;
+  do {
+    got = await read();
+    try {
+      assert.deepEqual(got, want);
+      return got;
+    } catch (_) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } while (Date.now() < deadline);
+  return got;
+}
+
+for (const [label, viewport] of [
+  ["desktop", { width: 1280, height: 800 }],
+  ["phone", { width: 360, height: 740 }],
+]) {
+  test(`rate-limited messages stay pending and all arrive; refused text is never lost (${label})`, async () => {
+    const browser = await launch();
+    try {
+      const tag = `r${label[0]}${run}`;
+      const [ann, bob] = [`ann${tag}`, `bob${tag}`];
+      const a = await (await browser.newContext({ viewport })).newPage();
+      const b = await (await browser.newContext({ viewport })).newPage();
+      const errors = [];
+      for (const page of [a, b]) page.on("pageerror", (e) => errors.push(String(e)));
+      await register(a, ann);
+      await register(b, bob);
+      await a.fill("#name", `burst ${tag}`);
+      await Promise.all([a.waitForURL(/\/rooms\/\d+$/, WAIT), a.click("aside button[type=submit]")]);
+      await b.goto(a.url());
+      for (const page of [a, b]) await page.locator("#connection", { hasText: "Live" }).waitFor(WAIT);
+
+      // Forty messages typed quickly: the test stack keeps the default
+      // SEND_LIMIT of 30 per 10 s, so ten of them are refused with
+      // rate_limited at first. They wait, visibly, and go after retry_after.
+      const want = Array.from({ length: 40 }, (_, i) => `burst ${i + 1}`);
+      for (const text of want) {
+        await a.fill("#body", text);
+        await a.press("#body", "Enter");
+      }
+      const waiting = a.locator("#messages li.pending.waiting");
+      const sawWaiting = await waiting
+        .first()
+        .waitFor({ timeout: 8_000 })
+        .then(() => true, () => false);
+      const waitingText = sawWaiting ? await waiting.first().locator(".stamp").textContent() : null;
+      if (sawWaiting) await shot(a, `${label}-08-ann-waiting-to-send`);
+
+      // All forty arrive, once each and in order, for the sender and for bob.
+      assert.deepEqual(await eventually(() => stored(a), want, 25_000), want, "ann: every message once, in order");
+      assert.deepEqual(await eventually(() => stored(b), want, 5_000), want, "bob: every message once, in order");
+      assert.equal(await a.locator("#messages li.pending, #messages li.failed").count(), 0, "nothing left pending");
+      assert.ok(sawWaiting, "messages held by the rate limit show that they wait");
+      assert.equal(waitingText, "waiting to send…");
+      assert.deepEqual(await eventually(() => stored(b), want, 1_000), want, "nothing arrived twice later");
+
+      // A final refusal while the box holds other text: a "not sent" item
+      // keeps the text, with Edit and Retry. (A control character: the
+      // server refuses it for good.)
+      const bad = "a bell \u0007 rings";
+      await a.evaluate((text) => {
+        const body = document.getElementById("body");
+        body.value = text;
+        document.getElementById("send-form").requestSubmit();
+        body.value = "a draft in progress";
+      }, bad);
+      const failed = a.locator("#messages li.failed");
+      await failed.waitFor(WAIT);
+      assert.equal(await failed.locator(".body").textContent(), bad);
+      assert.equal(await failed.locator(".stamp").textContent(), "not sent");
+      assert.match(await failed.locator(".not-sent-reason").textContent(), /control characters/);
+      assert.equal(await a.inputValue("#body"), "a draft in progress", "the draft stays");
+      await shot(a, `${label}-09-ann-not-sent`);
+      await a.emulateMedia({ colorScheme: "dark" });
+      await shot(a, `${label}-09-ann-not-sent-dark`);
+      await a.emulateMedia({ colorScheme: "light" });
+      // Retry: refused again, it stays.
+      await failed.locator('[data-not-sent="retry"]').click();
+      await a.locator("#messages li.failed .not-sent").waitFor(WAIT);
+      assert.equal(await a.locator("#messages li.failed").count(), 1);
+      // Edit: the text joins the draft in the box.
+      await a.locator('#messages li.failed [data-not-sent="edit"]').click();
+      assert.equal(await a.locator("#messages li.failed").count(), 0);
+      assert.equal(await a.inputValue("#body"), `a draft in progress\n\n${bad}`);
+
+      // Refused while the box is empty: the text comes back into it.
+      await a.evaluate((text) => {
+        const body = document.getElementById("body");
+        body.value = text;
+        document.getElementById("send-form").requestSubmit();
+      }, bad);
+      await a.locator("#body-error", { hasText: "control characters" }).waitFor(WAIT);
+      assert.equal(await a.inputValue("#body"), bad, "the text is back in the box");
+      assert.equal(await a.locator("#messages li.pending, #messages li.failed").count(), 0);
+      await shot(a, `${label}-10-ann-refused-text-back-in-the-box`);
+      assert.deepEqual(await stored(b), want, "bob never saw a refused message");
+      assert.deepEqual(errors, [], "no script errors");
+    } finally {
+      await browser.close();
+    }
+  });
+}
+
 
 /** Registers through the API (for people who only post) and returns a bearer token. */
 async function apiUser(name) {

@@ -4,9 +4,10 @@
 // change shows once the server has stored it), times show in the viewer's
 // zone, older messages load when scrolling up, the sidebar's badges follow
 // my other rooms, and the read mark follows what is on screen. The pieces
-// are in static/room/: dom.js (messages), live.js (the connection),
-// sidebar.js, picker.js.
-import { applyDelete, applyEdit, excerpt, localise, messageElement, pendingElement, regroup, decorate, setReaction, updateQuotes } from "./room/dom.js";
+// are in static/room/: dom.js (messages), live.js (the connection), sync.js
+// (its bookkeeping: event order, changes waiting, backoff), sidebar.js,
+// picker.js.
+import { applyDelete, applyEdit, excerpt, localise, markNotSent, messageElement, pendingElement, regroup, decorate, setPending, setReaction, updateQuotes } from "./room/dom.js";
 import { Live, nonce } from "./room/live.js";
 import { Sidebar } from "./room/sidebar.js";
 import { openPicker } from "./room/picker.js";
@@ -26,7 +27,7 @@ function start(root) {
   const emojis = (root.dataset.emoji || "").split(" ").filter(Boolean);
   const readBefore = Number(root.dataset.readBefore);
   let member = root.dataset.member === "true";
-  /** The highest sequenced seq held: `since` on (re)join. */
+  /** The highest sequenced seq held (live.js keeps it: `since` on (re)join). */
   let lastSeq = Number(root.dataset.lastSeq) || 0;
   /** The read mark sent (or set by the page load). */
   let readSent = member ? lastSeq : 0;
@@ -80,8 +81,8 @@ function start(root) {
 
   function appendMessage(m, mine) {
     const li = messageElement(m, ctx);
-    const firstPending = list.querySelector("li.pending");
-    list.insertBefore(li, firstPending); // before sends still waiting
+    const firstPending = list.querySelector("li.pending, li.failed");
+    list.insertBefore(li, firstPending); // before sends still waiting (or not sent)
     decorate(li, li.previousElementSibling, false);
     if (li.nextElementSibling) decorate(li.nextElementSibling, li, false);
     const empty = $("no-messages");
@@ -108,11 +109,15 @@ function start(root) {
     }
   }
 
-  function sequenced(frame) {
-    const mine = live.settle(frame.nonce);
-    if (mine && mine.element) mine.element.remove();
-    if (mine && mine.li) mine.li.classList.remove("pending");
-    if (frame.seq <= lastSeq) return; // already on the page
+  /** A change of mine is acknowledged: its stand-in goes. */
+  function settled(mine) {
+    if (mine.element) mine.element.remove();
+    if (mine.li) mine.li.classList.remove("pending");
+  }
+
+  /** The room's next event (live.js gives each once, in seq order). */
+  function sequenced(frame, mine) {
+    if (mine) settled(mine);
     lastSeq = frame.seq;
     const li = frame.type === "message" ? null : byId(frame.id);
     switch (frame.type) {
@@ -145,24 +150,108 @@ function start(root) {
     scheduleRead();
   }
 
-  function refused(frame) {
-    const p = live.settle(frame.ref);
-    if (!p) return; // about the room (a read mark already further): nothing to undo
-    if (frame.code === "unavailable") {
-      live.pending.set(frame.ref, p); // not stored: the same nonce again later
-      live.retry(frame.ref);
-      return;
+  // --- changes waiting, and changes refused for good ------------------------
+  // A change waits, in order, while the rate limit or an outage holds it
+  // (live.js sends it again with the same nonce). Refused for good, typed
+  // text is never dropped: it goes back into an empty composer, or stays on
+  // screen as "not sent" with Edit and Retry.
+
+  /** The changes behind "not sent" items, by their element. */
+  const notSent = new WeakMap();
+  const quiet = () => !editing && !body.value.trim();
+
+  /** Puts text into the composer, after what is there already. */
+  function intoComposer(text, replyTo) {
+    body.value = body.value.trim() ? `${body.value.replace(/\s+$/, "")}\n\n${text}` : text;
+    if (replyTo && !reply) {
+      const quoted = byId(replyTo);
+      if (quoted) setReply(quoted);
     }
-    if (p.element) p.element.remove();
-    if (p.li) p.li.classList.remove("pending");
-    bodyError.textContent = frame.message;
-    if (p.frame.type === "send" && !body.value) body.value = p.frame.body;
-    if (p.frame.type === "edit" && !editing) startEditing(p.li, p.frame.body);
+    autosize();
+    body.focus();
+    body.setSelectionRange(body.value.length, body.value.length);
   }
 
-  const live = new Live(roomId, () => lastSeq, {
+  /** A change refused for good (or given up when the session or room ended). */
+  function refused(p, frame) {
+    const message = (frame && frame.message) || "This could not be sent.";
+    const type = p.frame.type;
+    if (type === "send" || type === "edit") {
+      if (p.li) p.li.classList.remove("pending");
+      // An edit goes back into editing (what the box held comes back after).
+      const back = form && (type === "send" ? quiet() : !editing && p.li && p.li.isConnected && !p.li.classList.contains("is-deleted"));
+      if (back) {
+        if (p.element) p.element.remove();
+        bodyError.textContent = message;
+        if (type === "send") intoComposer(p.frame.body, p.frame.reply_to);
+        else startEditing(p.li, p.frame.body);
+        return;
+      }
+      const li = p.element || pendingElement(root.dataset.meName || "you", p.frame.body);
+      if (!li.isConnected) list.append(li);
+      markNotSent(li, message, type === "edit" ? "edit not saved" : "not sent");
+      notSent.set(li, p);
+      return;
+    }
+    if (p.li) p.li.classList.remove("pending");
+    bodyError.textContent = message;
+  }
+
+  /** Edit or Retry on a "not sent" item. */
+  function notSentAction(li, action) {
+    const p = notSent.get(li);
+    if (!p) return;
+    const frame = p.frame;
+    const target = frame.type === "edit" ? byId(frame.id) : null;
+    const editable = target && !target.classList.contains("is-deleted");
+    if (action === "edit") {
+      if (editing) {
+        bodyError.textContent = "Finish or cancel the edit under way first.";
+        return;
+      }
+      notSent.delete(li);
+      li.remove();
+      bodyError.textContent = "";
+      if (editable) startEditing(target, frame.body);
+      else intoComposer(frame.body, frame.reply_to);
+      return;
+    }
+    if (live.stopped) {
+      bodyError.textContent = "Not connected any more: Edit puts the text into the box.";
+      return;
+    }
+    if (frame.type === "edit" && !editable) {
+      bodyError.textContent = "That message is gone: Edit puts the text into the box.";
+      return;
+    }
+    notSent.delete(li);
+    bodyError.textContent = "";
+    const again = { ...frame, nonce: nonce() }; // a new try (the refused one stored nothing)
+    if (frame.type === "edit") {
+      li.remove();
+      target.classList.add("pending");
+      live.change(again, { li: target });
+      return;
+    }
+    setPending(li, "sending");
+    list.append(li); // behind what is pending already: the order it will go in
+    live.change(again, { element: li });
+  }
+
+  /** Everything still waiting stays on screen as "not sent". */
+  function giveUp(message) {
+    for (const p of live.abandon()) refused(p, { message });
+  }
+
+  const live = new Live(roomId, lastSeq, {
     status: setStatus,
-    ended: () => {},
+    ended: () => giveUp("Not sent: your session has ended."),
+    event: sequenced,
+    settled,
+    pending(p) {
+      if (p.element) setPending(p.element, p.status);
+    },
+    refused,
     joined(frame) {
       renderOnline(frame.online);
       setStatus(frame.truncated ? "Live. Some older messages were skipped: reload to see them." : "Live", false);
@@ -172,12 +261,6 @@ function start(root) {
     frame(frame) {
       if (frame.room !== undefined && frame.room !== roomId && frame.type !== "unread") return;
       switch (frame.type) {
-        case "message":
-        case "edited":
-        case "deleted":
-        case "reaction":
-          sequenced(frame);
-          break;
         case "unread":
           if (frame.room !== roomId) sidebar.unread(frame);
           break;
@@ -189,11 +272,11 @@ function start(root) {
           break;
         case "left":
           live.stop("This room was deleted.");
+          giveUp("Not sent: this room was deleted.");
           if (form) form.querySelector("button[type=submit]").disabled = true;
           break;
         case "error":
-          refused(frame);
-          break;
+          break; // about the room (a read mark already further): nothing to undo
       }
     },
   });
@@ -387,7 +470,7 @@ function start(root) {
   }
 
   function lastEditable() {
-    const mine = [...list.querySelectorAll("li.mine:not(.is-deleted):not(.pending)")];
+    const mine = [...list.querySelectorAll("li.mine:not(.is-deleted):not(.pending):not(.failed)")];
     const last = mine[mine.length - 1];
     return last && last.querySelector('[data-action="edit"]') ? last : null;
   }
@@ -478,7 +561,14 @@ function start(root) {
 
   list.addEventListener("click", (event) => {
     const li = event.target.closest("li.msg");
-    if (!li || li.classList.contains("pending")) return;
+    if (!li) return;
+    const failed = event.target.closest("[data-not-sent]");
+    if (failed) {
+      event.preventDefault();
+      notSentAction(li, failed.dataset.notSent);
+      return;
+    }
+    if (li.classList.contains("pending") || li.classList.contains("failed")) return;
     const chip = event.target.closest(".chip");
     if (chip) {
       event.preventDefault();

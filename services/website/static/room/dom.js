@@ -256,6 +256,59 @@ export function pendingElement(name, text) {
   return li;
 }
 
+const PENDING = {
+  sending: ["sending…", ""],
+  waiting: ["waiting to send…", "Too many messages at once: this one goes as soon as the server takes more."],
+  retrying: ["not sent yet, trying again…", "The server could not store it just now: it tries again by itself."],
+};
+
+/** Shows where a pending message stands: "sending", "waiting" or "retrying". */
+export function setPending(li, status) {
+  const [text, title] = PENDING[status] || PENDING.sending;
+  li.classList.remove("failed");
+  li.classList.add("pending");
+  li.classList.toggle("waiting", status !== "sending");
+  const note = li.querySelector(".not-sent");
+  if (note) note.remove();
+  const stamp = li.querySelector(".stamp");
+  if (stamp) {
+    stamp.textContent = text;
+    stamp.title = title;
+  }
+}
+
+function notSentButton(action, label, hint) {
+  const b = el("button", "secondary", label);
+  b.type = "button";
+  b.dataset.notSent = action;
+  b.title = hint;
+  return b;
+}
+
+/**
+ * Turns a pending message into one the server refused for good: its text
+ * stays, with why (`message`) and the Edit and Retry buttons.
+ */
+export function markNotSent(li, message, label = "not sent") {
+  li.classList.remove("pending", "waiting");
+  li.classList.add("failed");
+  const stamp = li.querySelector(".stamp");
+  if (stamp) {
+    stamp.textContent = label;
+    stamp.title = "";
+  }
+  const old = li.querySelector(".not-sent");
+  if (old) old.remove();
+  const note = el("div", "not-sent");
+  note.setAttribute("role", "alert");
+  note.append(
+    el("span", "not-sent-reason", message),
+    notSentButton("edit", "Edit", "Put the text back in the box"),
+    notSentButton("retry", "Retry", "Send it again"),
+  );
+  li.querySelector(".msg-main").append(note);
+}
+
 /** Applies an `edited` frame to a message on the page. */
 export function applyEdit(li, frame) {
   if (frame.deleted) return applyDelete(li);
