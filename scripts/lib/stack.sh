@@ -218,13 +218,22 @@ stop_postgres() { # DIR
 # --- Redis -------------------------------------------------------------------
 
 # Starts Redis on 127.0.0.1:PORT with its data, pid file and log in DIR/redis.
-# Persistent (AOF) unless "throwaway".
+# Persistent (AOF) unless "throwaway". It requires a password (Redis is a
+# trust boundary: whoever can publish can forge frames): generated once into
+# DIR/redis/password, set through a config file (not argv), and exported as
+# REDIS_PASSWORD for the caller's redis:// URLs.
 start_redis() { # DIR PORT [throwaway]
   local dir=$1/redis port=$2 mode=${3:-} args deadline
   mkdir -p "$dir" || return 1
   stop_redis "$1" "$port" "$mode" || return 1 # one left running by a killed run
   require_free_port "$port" Redis || return 1
-  args=(--port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes
+  if [[ ! -s $dir/password ]]; then
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/password") || return 1
+  fi
+  REDIS_PASSWORD=$(cat "$dir/password")
+  export REDIS_PASSWORD
+  (umask 077 && printf 'requirepass %s\n' "$REDIS_PASSWORD" >"$dir/redis.conf") || return 1
+  args=("$dir/redis.conf" --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log")
   if [[ $mode == throwaway ]]; then
     args+=(--save '' --appendonly no)
@@ -234,7 +243,7 @@ start_redis() { # DIR PORT [throwaway]
   log "starting Redis on 127.0.0.1:$port (log: $dir/redis.log)"
   redis-server "${args[@]}" || return 1
   deadline=$((SECONDS + 15))
-  until [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; do
+  until [[ $(REDISCLI_AUTH=$REDIS_PASSWORD redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; do
     if ((SECONDS >= deadline)); then
       log "Redis did not answer on port $port:"; tail -n 20 "$dir/redis.log" >&2; return 1
     fi
@@ -250,8 +259,10 @@ stop_redis() { # DIR PORT [throwaway]
   pid=$(cat "$dir/redis.pid" 2>/dev/null || true)
   pid_runs "$pid" redis-server || return 0
   log "stopping Redis"
-  if [[ $(redis-cli -p "$port" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p') == "$pid" ]]; then
-    redis-cli -p "$port" shutdown "$how" >/dev/null 2>&1 || true
+  local auth
+  auth=$(cat "$dir/password" 2>/dev/null || true)
+  if [[ $(REDISCLI_AUTH=$auth redis-cli -p "$port" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p') == "$pid" ]]; then
+    REDISCLI_AUTH=$auth redis-cli -p "$port" shutdown "$how" >/dev/null 2>&1 || true
   else
     kill -TERM "$pid" 2>/dev/null || true
   fi
@@ -496,7 +507,11 @@ start_app() { # DATA BIN_DIR NGINX_PORT WEBSITE_PORT "CHAT_PORT..." TRACK
   # The services run from the data dir: a developer's .env in the repo root
   # (read by `cargo run`) must not leak into them.
   service_env_args website "127.0.0.1:$website_port"
-  env -C "$data" "${SERVICE_ENV_ARGS[@]}" "$bin/website" migrate 2>&1 | sed -u 's/^/[migrate]  /' >>"$out"
+  # As the schema's owner (STACK_ADMIN_DATABASE_URL), making the services'
+  # own login (parley_app) when they use one.
+  env -C "$data" "${SERVICE_ENV_ARGS[@]}" "DATABASE_URL=${STACK_ADMIN_DATABASE_URL:-$STACK_DATABASE_URL}" \
+    "APP_DATABASE_ROLE=${STACK_APP_ROLE:-parley_app}" \
+    "$bin/website" migrate 2>&1 | sed -u 's/^/[migrate]  /' >>"$out"
   spawn website env -C "$data" "${SERVICE_ENV_ARGS[@]}" "$bin/website" >>"$out"
   "$track" website "$SPAWNED_PID"
   pids+=("$SPAWNED_PID")

@@ -120,6 +120,86 @@ pub async fn migrate(database_url: &str) -> Result<Vec<String>> {
         .map_err(|_| Error::internal("the migration thread died"))?
 }
 
+/// Makes `role` the services' own login: it may read and change rows (DML)
+/// and nothing else: no DDL, no superuser. Created if missing; `password`
+/// set when given (over a socket with `trust`, none is needed). Run by
+/// `website migrate` as the owner of the schema, after the migrations, so
+/// tables made later are covered too (default privileges).
+pub async fn grant_app_role(database_url: &str, role: &str, password: Option<&str>) -> Result<()> {
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Statement {
+        #[diesel(sql_type = Text)]
+        sql: String,
+    }
+    let valid = role.len() <= 63
+        && role.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && role
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        return Err(Error::internal(format!(
+            "the application role {role:?} must be a lower-case SQL name"
+        )));
+    }
+    let mut conn = AsyncPgConnection::establish(database_url)
+        .await
+        .map_err(|e| Error::unavailable_from("connecting to Postgres", e))?;
+    // Quoting by Postgres itself (format's %I and %L), never by hand.
+    let quoted = |template: &'static str, value: Option<String>| {
+        diesel::sql_query(format!("SELECT format('{template}', $1, $2) AS sql"))
+            .bind::<Text, _>(role.to_owned())
+            .bind::<Text, _>(value.unwrap_or_default())
+    };
+    let exists: Vec<Statement> =
+        diesel::sql_query("SELECT rolname::text AS sql FROM pg_roles WHERE rolname = $1")
+            .bind::<Text, _>(role)
+            .load(&mut conn)
+            .await?;
+    let mut statements = Vec::new();
+    if exists.is_empty() {
+        statements.push(quoted("CREATE ROLE %I LOGIN", None));
+    }
+    statements.push(quoted(
+        "ALTER ROLE %I NOSUPERUSER NOCREATEDB NOCREATEROLE LOGIN",
+        None,
+    ));
+    if let Some(password) = password {
+        statements.push(quoted(
+            "ALTER ROLE %I PASSWORD %L",
+            Some(password.to_owned()),
+        ));
+    }
+    for template in [
+        "GRANT USAGE ON SCHEMA public TO %I",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I",
+        "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO %I",
+        "REVOKE INSERT, UPDATE, DELETE ON __diesel_schema_migrations FROM %I",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO %I",
+    ] {
+        statements.push(quoted(template, None));
+    }
+    let connect: Vec<Statement> = diesel::sql_query(
+        "SELECT format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1) AS sql",
+    )
+    .bind::<Text, _>(role)
+    .load(&mut conn)
+    .await?;
+    for statement in statements {
+        let rendered: Vec<Statement> = statement.load(&mut conn).await?;
+        for s in rendered {
+            conn.batch_execute(&s.sql).await?;
+        }
+    }
+    for s in connect {
+        conn.batch_execute(&s.sql).await?;
+    }
+    Ok(())
+}
+
 async fn migrate_on_multi_thread(database_url: &str) -> Result<Vec<String>> {
     let mut conn = AsyncPgConnection::establish(database_url)
         .await

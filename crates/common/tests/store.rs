@@ -206,7 +206,21 @@ async fn rooms_are_searched_by_name_or_topic_and_paged_by_name() {
         ["cooking", "Rust"]
     );
     assert_eq!(
-        names(rooms::search(&mut conn, Some("%"), None, 10).await.unwrap()),
+        names(
+            rooms::search(&mut conn, Some("00%"), None, 10)
+                .await
+                .unwrap()
+        ),
+        ["100%"]
+    );
+    // One or two characters match the start of names; `%` is no wildcard.
+    assert!(names(rooms::search(&mut conn, Some("%"), None, 10).await.unwrap()).is_empty());
+    assert_eq!(
+        names(
+            rooms::search(&mut conn, Some("10"), None, 10)
+                .await
+                .unwrap()
+        ),
         ["100%"]
     );
     let first = rooms::search(&mut conn, None, None, 2).await.unwrap();

@@ -33,7 +33,14 @@ pub struct ChatConfig {
     /// Joins and leaves one connection may make per second on average, and
     /// at once (a token bucket): each join may replay up to 1,000 events
     /// and announce presence, so they are not free.
-    pub join_rate: JoinRate,
+    pub join_rate: Rate,
+    /// `typing` frames one connection may publish per second, across all
+    /// its rooms, and at once (`TYPING_PER_SEC`, `TYPING_BURST`): beyond,
+    /// they are dropped (typing is ephemeral).
+    pub typing_rate: Rate,
+    /// At most one `typing` per room per connection in this interval
+    /// (`TYPING_INTERVAL_MS`).
+    pub typing_interval: Duration,
     /// How long a presence entry outlives its instance's last refresh.
     pub presence_ttl: Duration,
     /// How long a room gathers presence changes before it records and
@@ -53,7 +60,7 @@ pub struct ChatConfig {
 
 /// A token bucket's settings: `per_sec` on average, `burst` at once.
 #[derive(Debug, Clone, Copy)]
-pub struct JoinRate {
+pub struct Rate {
     /// Tokens added per second.
     pub per_sec: f64,
     /// The bucket's size, and what it starts with.
@@ -128,7 +135,7 @@ impl ChatConfig {
                 "must be longer than PING_INTERVAL_SECS",
             ));
         }
-        let join_rate = JoinRate {
+        let join_rate = Rate {
             per_sec: config::parsed_or("JOIN_PER_SEC", 2.0f64)?,
             burst: config::parsed_or("JOIN_BURST", 20.0f64)?,
         };
@@ -136,6 +143,16 @@ impl ChatConfig {
             return Err(ConfigError::new(
                 "JOIN_PER_SEC",
                 "JOIN_PER_SEC must be above 0 and JOIN_BURST at least 1",
+            ));
+        }
+        let typing_rate = Rate {
+            per_sec: config::parsed_or("TYPING_PER_SEC", 5.0f64)?,
+            burst: config::parsed_or("TYPING_BURST", 10.0f64)?,
+        };
+        if !(typing_rate.per_sec > 0.0 && typing_rate.burst >= 1.0) {
+            return Err(ConfigError::new(
+                "TYPING_PER_SEC",
+                "TYPING_PER_SEC must be above 0 and TYPING_BURST at least 1",
             ));
         }
         let requests_in_flight = config::parsed_or("REQUESTS_IN_FLIGHT", 64usize)?;
@@ -152,6 +169,11 @@ impl ChatConfig {
             write_timeout: config::seconds_or("WRITE_TIMEOUT_SECS", 20, 1, 600)?,
             requests_in_flight,
             join_rate,
+            typing_rate,
+            typing_interval: Duration::from_millis(config::parsed_or(
+                "TYPING_INTERVAL_MS",
+                1000u64,
+            )?),
             presence_ttl: config::seconds_or("PRESENCE_TTL_SECS", 30, 3, 600)?,
             presence_batch: Duration::from_millis(config::parsed_or("PRESENCE_BATCH_MS", 250u64)?),
             ping_interval,

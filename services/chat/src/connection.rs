@@ -127,6 +127,13 @@ async fn serve(state: Arc<ChatState>, peer: Peer, ws: WebSocket) {
         },
     );
     state.metrics.connections.inc();
+    // From here on, however the task ends (a panic included), the
+    // connection is taken out of the registry, the hub and its user's slots.
+    let registered = Registered {
+        state: state.clone(),
+        conn: peer.id,
+        user: peer.user.id,
+    };
     let me = Member {
         conn: peer.id,
         user: peer.user.clone(),
@@ -205,18 +212,39 @@ async fn serve(state: Arc<ChatState>, peer: Peer, ws: WebSocket) {
     };
 
     requests.leave_all();
-    state.hub.disconnect(peer.id, peer.user.id);
-    state.registry.remove(peer.id);
-    state.metrics.connections.dec();
-    if let Err(e) = Box::pin(state.conn_limit.release(peer.user.id, peer.id)).await {
-        tracing::warn!(error = %e, "could not release a connection slot; it expires");
-    }
+    drop(registered);
     // A write cut short by a kick ends as that kick's close.
     let end = match (end, kick.code()) {
         (End::Gone, Some(code)) => End::Close(code, reason(code)),
         (end, _) => end,
     };
     socket.finish(end).await;
+}
+
+/// A connection as the process knows it: dropping this forgets it
+/// everywhere, on the normal way out and when the task panics alike.
+struct Registered {
+    state: Arc<ChatState>,
+    conn: ConnId,
+    user: i64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let Self { state, conn, user } = self;
+        state.hub.disconnect(*conn, *user);
+        state.registry.remove(*conn);
+        state.metrics.connections.dec();
+        let (limit, conn, user) = (state.conn_limit.clone(), *conn, *user);
+        // Dropped inside the runtime (the connection's task): no blocking here.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = limit.release(user, conn).await {
+                    tracing::warn!(error = %e, "could not release a connection slot; it expires");
+                }
+            });
+        }
+    }
 }
 
 /// The close a read error asks for (protocol.md's codes).

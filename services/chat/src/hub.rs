@@ -222,14 +222,26 @@ impl Hub {
                 replay,
             } => {
                 let conn = member.conn;
-                let entry = self.entry(room);
-                entry.members.insert(conn);
-                entry.empty_since = None;
-                let _ = entry.control.send(Control::Join {
+                let mut join = Control::Join {
                     member,
                     since,
                     replay,
-                });
+                };
+                // A room whose actor ended (it could not start, or was just
+                // deleted) before its end was read here: start it anew
+                // rather than lose the join.
+                for _ in 0..2 {
+                    let entry = self.entry(room);
+                    entry.members.insert(conn);
+                    entry.empty_since = None;
+                    match entry.control.send(join) {
+                        Ok(()) => break,
+                        Err(mpsc::error::SendError(returned)) => {
+                            self.rooms.remove(&room);
+                            join = returned;
+                        }
+                    }
+                }
             }
             HubCmd::Answer {
                 room,

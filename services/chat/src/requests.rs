@@ -20,7 +20,7 @@ use common::store::rooms;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::config::JoinRate;
+use crate::config::Rate;
 use crate::delivery::{Delivery, Member};
 use crate::error::{error_frame, protocol_error, rate_limited};
 use crate::history::{self, Replay};
@@ -29,8 +29,6 @@ use crate::state::ChatState;
 
 /// Rooms one connection may be in at once.
 const MAX_ROOMS: usize = 100;
-/// At most one `typing` per room per connection in this interval.
-const TYPING_EVERY: Duration = Duration::from_secs(1);
 
 /// A request's work the socket loop awaits (a change being stored); what
 /// it yields is the request's next step.
@@ -89,13 +87,13 @@ impl Throttle {
 /// held; a request takes one.
 #[derive(Debug)]
 struct Bucket {
-    rate: JoinRate,
+    rate: Rate,
     tokens: f64,
     last: Instant,
 }
 
 impl Bucket {
-    fn new(rate: JoinRate, now: Instant) -> Self {
+    fn new(rate: Rate, now: Instant) -> Self {
         Self {
             rate,
             tokens: rate.burst,
@@ -130,6 +128,8 @@ pub struct Requests {
     me: Member,
     joined: HashSet<i64>,
     typing: Throttle,
+    /// `typing` across every room (`TYPING_PER_SEC`, `TYPING_BURST`).
+    typing_budget: Bucket,
     /// Joins and leaves (`JOIN_PER_SEC`, `JOIN_BURST`).
     joins: Bucket,
 }
@@ -140,7 +140,8 @@ impl Requests {
         Self {
             me,
             joined: HashSet::new(),
-            typing: Throttle::new(TYPING_EVERY),
+            typing: Throttle::new(state.config.typing_interval),
+            typing_budget: Bucket::new(state.config.typing_rate, Instant::now()),
             joins: Bucket::new(state.config.join_rate, Instant::now()),
             state,
         }
@@ -238,6 +239,10 @@ impl Requests {
             return Step::Reply(protocol_error(Code::BadRequest, msg, reference));
         }
         if !self.joined.contains(&room) && self.joined.len() >= MAX_ROOMS {
+            // Rooms deleted since they were joined free their places.
+            self.forget_deleted_rooms().await;
+        }
+        if !self.joined.contains(&room) && self.joined.len() >= MAX_ROOMS {
             let msg = "a connection can be in at most 100 rooms";
             return Step::Reply(protocol_error(Code::BadRequest, msg, reference));
         }
@@ -268,10 +273,29 @@ impl Requests {
         }
     }
 
+    /// Drops the joined rooms that no longer exist (their `left` was sent
+    /// when they were deleted). A failed look-up keeps them: the limit
+    /// errs on the side of the server.
+    async fn forget_deleted_rooms(&mut self) {
+        let ids: Vec<i64> = self.joined.iter().copied().collect();
+        let existing = async {
+            let mut conn = self.state.pool.get().await?;
+            rooms::existing(&mut conn, &ids).await
+        };
+        match existing.await {
+            Ok(existing) => {
+                let existing: HashSet<i64> = existing.into_iter().collect();
+                self.joined.retain(|room| existing.contains(room));
+            }
+            Err(e) => tracing::warn!(error = %e, "could not check which joined rooms still exist"),
+        }
+    }
+
     fn leave(&mut self, room: i64) -> Step {
         if let Err(refused) = self.joins_allowed(room) {
             return refused;
         }
+        self.typing.reset(room);
         if !self.joined.remove(&room) {
             let msg = "this connection is not in that room";
             return Step::Reply(protocol_error(Code::NotJoined, msg, Some(room.to_string())));
@@ -324,7 +348,8 @@ impl Requests {
             let msg = "join the room first";
             return Step::Reply(protocol_error(Code::NotJoined, msg, Some(room.to_string())));
         }
-        if !self.typing.allow(room, Instant::now()) {
+        let now = Instant::now();
+        if !self.typing.allow(room, now) || !self.typing_budget.take(now) {
             return Step::Continue;
         }
         let user = &self.me.user;
@@ -376,10 +401,12 @@ fn appended(
 mod tests {
     use super::*;
 
+    const TYPING_EVERY: Duration = Duration::from_secs(1);
+
     #[test]
     fn the_join_bucket_allows_a_burst_then_its_rate() {
         let t0 = Instant::now();
-        let rate = JoinRate {
+        let rate = Rate {
             per_sec: 2.0,
             burst: 3.0,
         };

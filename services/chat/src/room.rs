@@ -443,7 +443,20 @@ impl Room {
                 .catch_up_messages
                 .inc_by(fresh.len() as u64);
             self.fan_out(fresh).await;
-            if !full || target.is_some_and(|t| self.order.delivered() >= t) {
+            if !full {
+                // Postgres has nothing more: anything held beyond was
+                // never stored (a forged publish on Redis).
+                let forged = self.order.drop_beyond(self.order.delivered());
+                if forged > 0 {
+                    tracing::warn!(
+                        room.id = self.id,
+                        forged,
+                        "dropped published events Postgres never stored"
+                    );
+                }
+                break;
+            }
+            if target.is_some_and(|t| self.order.delivered() >= t) {
                 break;
             }
         }

@@ -125,6 +125,18 @@ impl Sequencer {
         ready
     }
 
+    /// Forgets held events above `last`, the room's last seq in Postgres as
+    /// a complete catch-up read it: such an event was never stored (a
+    /// forged or corrupt publish), and waiting for it would keep the room's
+    /// gap open for good.
+    pub fn drop_beyond(&mut self, last: i64) -> usize {
+        let forged = self.pending.split_off(&(last + 1));
+        if self.pending.is_empty() {
+            self.gap_deadline = None;
+        }
+        forged.len()
+    }
+
     /// A read from Postgres failed: try again shortly, gap or not.
     pub fn retry_later(&mut self, now: Instant) {
         self.gap_deadline = Some(now + RETRY_AFTER);
@@ -153,6 +165,23 @@ impl Sequencer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_postgres_never_stored_does_not_hold_the_room_for_good() {
+        let t0 = Instant::now();
+        let mut s = Sequencer::new(0);
+        // A forged publish far ahead: held, waiting for what comes before.
+        let held = s.accept(1_000_000_000, frame(1_000_000_000), t0);
+        assert!(held.ready.is_empty());
+        assert!(s.gap_deadline().is_some());
+        // A complete catch-up finds the room's log ends at 5.
+        let fresh = s.caught_up((1..=5).map(|seq| (seq, frame(seq))).collect());
+        assert_eq!(fresh.len(), 5);
+        assert_eq!(s.drop_beyond(s.delivered()), 1);
+        assert!(s.settle(t0).is_empty());
+        assert_eq!(s.gap_deadline(), None);
+        assert_eq!(s.highest_pending(), None);
+    }
 
     /// No seq: nothing goes out.
     const NOTHING: [i64; 0] = [];

@@ -58,12 +58,24 @@ async fn migrate() -> ExitCode {
         }
     };
     match common::db::migrate(&url).await {
-        Ok(applied) => {
-            tracing::info!(applied = ?applied, "database is up to date");
+        Ok(applied) => tracing::info!(applied = ?applied, "database is up to date"),
+        Err(e) => {
+            tracing::error!(error = %e, "migration failed");
+            return ExitCode::FAILURE;
+        }
+    }
+    // APP_DATABASE_ROLE: the login website and chat use, allowed DML only.
+    let Some(role) = config::var("APP_DATABASE_ROLE") else {
+        return ExitCode::SUCCESS;
+    };
+    let password = config::var("APP_DATABASE_PASSWORD");
+    match common::db::grant_app_role(&url, &role, password.as_deref()).await {
+        Ok(()) => {
+            tracing::info!(role = %role, "the application role may read and change rows, nothing more");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            tracing::error!(error = %e, "migration failed");
+            tracing::error!(error = %e, "the application role could not be set up");
             ExitCode::FAILURE
         }
     }

@@ -36,16 +36,23 @@ pub(crate) fn unique_violation(e: &DieselError) -> Option<&str> {
 
 /// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
 pub(crate) fn like_contains(needle: &str) -> String {
-    let mut pattern = String::with_capacity(needle.len() + 2);
-    pattern.push('%');
+    format!("%{}%", like_escaped(needle))
+}
+
+/// A LIKE pattern for text starting with `needle` (its wildcards escaped).
+pub(crate) fn like_prefix(needle: &str) -> String {
+    format!("{}%", like_escaped(needle))
+}
+
+fn like_escaped(needle: &str) -> String {
+    let mut escaped = String::with_capacity(needle.len() + 2);
     for c in needle.chars() {
         if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
+            escaped.push('\\');
         }
-        pattern.push(c);
+        escaped.push(c);
     }
-    pattern.push('%');
-    pattern
+    escaped
 }
 
 #[cfg(test)]

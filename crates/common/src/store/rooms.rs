@@ -155,8 +155,10 @@ pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<Roo
 }
 
 /// One page of rooms ordered by name ignoring case, optionally only those whose
-/// name or topic contains `query` (ignoring case). `after` is the lower-cased
-/// name of the last room of the previous page.
+/// name or topic contains `query` (ignoring case); a query of one or two
+/// characters matches the start of names only (the trigram indexes need
+/// three). `after` is the lower-cased name of the last room of the previous
+/// page.
 pub async fn search(
     conn: &mut AsyncPgConnection,
     query: Option<&str>,
@@ -169,13 +171,21 @@ pub async fn search(
         .order(lower(rooms::name))
         .limit(limit)
         .into_boxed();
-    if let Some(text) = query.map(str::trim).filter(|t| !t.is_empty()) {
-        let pattern = super::like_contains(text);
-        q = q.filter(
-            rooms::name
-                .ilike(pattern.clone())
-                .or(rooms::topic.ilike(pattern)),
-        );
+    match query.map(str::trim).filter(|t| !t.is_empty()) {
+        // Too short for the trigram indexes: names starting with it, by
+        // the prefix index (a scan of every name and topic otherwise).
+        Some(text) if text.chars().count() < 3 => {
+            q = q.filter(lower(rooms::name).like(super::like_prefix(&text.to_lowercase())));
+        }
+        Some(text) => {
+            let pattern = super::like_contains(text);
+            q = q.filter(
+                rooms::name
+                    .ilike(pattern.clone())
+                    .or(rooms::topic.ilike(pattern)),
+            );
+        }
+        None => {}
     }
     if let Some(after) = after {
         q = q.filter(lower(rooms::name).gt(after.to_owned()));

@@ -373,6 +373,14 @@ async fn presence_and_typing_work_across_instances() {
             online: true
         }
     );
+    // ann's arrival, announced in a batch, may still reach bob after his
+    // `joined` listed her: no news, but the only frame allowed here.
+    while let Some(event) = b.next_within(Duration::from_millis(400)).await {
+        assert!(
+            matches!(&event, Event::Frame(ServerFrame::Presence { user, online: true, .. }) if user.id == ann.id),
+            "{event:?}"
+        );
+    }
     // A second connection of bob's is no news.
     let mut b2 = connect(&x, &bob).await;
     b2.join(room, None).await;
@@ -462,6 +470,70 @@ async fn a_deleted_room_tells_its_members_left() {
         .await
         .unwrap();
     assert_eq!(c.frame().await, ServerFrame::Left { room });
+}
+
+#[tokio::test]
+async fn a_deleted_room_frees_its_place_among_a_connections_100() {
+    let stack = Stack::new().await;
+    let chat = stack.chat_with(&[("JOIN_BURST", "200")]).await;
+    let ann = stack.user("ann").await;
+    let mut rooms = Vec::new();
+    for k in 0..101 {
+        rooms.push(stack.room(&ann, &format!("r{k}")).await);
+    }
+    let mut c = connect(&chat, &ann).await;
+    for room in &rooms[..100] {
+        c.join(*room, None).await;
+    }
+    c.send(&ClientFrame::Join {
+        room: rooms[100],
+        since: None,
+    })
+    .await;
+    assert_eq!(c.error().await.0, "bad_request", "at most 100 rooms");
+    common::store::events::delete_room(&mut stack.db.connect().await, rooms[0])
+        .await
+        .unwrap();
+    let (_, joined) = c.join(rooms[100], None).await;
+    assert!(matches!(joined, ServerFrame::Joined { room, .. } if room == rooms[100]));
+}
+
+#[tokio::test]
+async fn typing_is_capped_per_connection_across_rooms() {
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let (ann, bob) = (stack.user("ann").await, stack.user("bob").await);
+    let mut rooms = Vec::new();
+    for k in 0..20 {
+        rooms.push(stack.room(&ann, &format!("t{k}")).await);
+    }
+    let (mut typist, mut observer) = (connect(&chat, &ann).await, connect(&chat, &bob).await);
+    for room in &rooms {
+        typist.join(*room, None).await;
+        observer.join(*room, None).await;
+    }
+    // Presence of the joins first, so only typing is counted below.
+    while observer
+        .next_within(Duration::from_millis(500))
+        .await
+        .is_some()
+    {}
+    // 20 rooms, a keystroke in each every 100 ms, for 2 s: 400 frames; one
+    // a second per room would still be 40.
+    for _ in 0..20 {
+        for room in &rooms {
+            typist.send(&ClientFrame::Typing { room: *room }).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut seen = 0;
+    while let Some(event) = observer.next_within(Duration::from_millis(500)).await {
+        if matches!(event, Event::Frame(ServerFrame::Typing { .. })) {
+            seen += 1;
+        }
+    }
+    // TYPING_BURST 10, then TYPING_PER_SEC 5 for about 2 s.
+    assert!((10..=22).contains(&seen), "{seen} typing frames");
 }
 
 /// A message body of 4,000 characters and 16,000 bytes.

@@ -554,3 +554,31 @@ async fn history_and_event_reads_are_rate_limited_per_user() {
         .await;
     assert_eq!(res.status(), StatusCode::OK, "per user");
 }
+
+#[tokio::test]
+async fn one_or_two_letter_searches_match_the_start_of_names() {
+    let app = TestApp::spawn().await;
+    let token = app.user_token("ann").await;
+    for name in ["alpha", "beta", "Gamma"] {
+        app.room(&token, name).await;
+    }
+    let names = async |q: &str| -> Vec<String> {
+        let list = app
+            .get_json_as(&token, &format!("/api/v1/rooms?q={q}"))
+            .await;
+        list["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Every name holds an "a", and every topic ("all about ..."): only
+    // the start of names counts for one or two characters.
+    assert_eq!(names("a").await, ["alpha"]);
+    assert_eq!(names("GA").await, ["Gamma"]);
+    assert_eq!(names("%25").await, Vec::<String>::new(), "no wildcard");
+    // Three or more: anywhere in the name or topic, as before.
+    assert_eq!(names("amm").await, ["Gamma"]);
+    assert_eq!(names("about").await.len(), 3);
+}

@@ -1,0 +1,1 @@
+DROP INDEX rooms_name_prefix_idx;
