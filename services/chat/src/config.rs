@@ -7,7 +7,7 @@ use common::auth::keys::PublicKey;
 use common::config::{self, CommonConfig, ConfigError, PublicOrigin};
 
 use crate::delivery::QueueLimits;
-use crate::room::REPLAY_LIMIT;
+use crate::room::CATCH_UP_PAGE;
 
 /// Everything chat reads from the environment.
 pub struct ChatConfig {
@@ -19,6 +19,8 @@ pub struct ChatConfig {
     pub allowed_origins: Vec<PublicOrigin>,
     /// Connections one user may hold at once, across all instances.
     pub max_connections_per_user: usize,
+    /// Rooms one connection may be in at once (`MAX_ROOMS_PER_CONNECTION`).
+    pub max_rooms_per_connection: usize,
     /// Frames and bytes waiting for a client before it counts as too slow.
     pub outbound_queue: QueueLimits,
     /// The most a join replays (frames, bytes); beyond, `joined` says
@@ -117,7 +119,9 @@ impl ChatConfig {
         // A replay fills at most half the queue, so it never makes a member
         // that just joined look too slow.
         let replay = QueueLimits {
-            frames: (REPLAY_LIMIT as usize).min(outbound_queue.frames / 2),
+            frames: config::parsed_or("REPLAY_MAX_FRAMES", CATCH_UP_PAGE as usize)?
+                .clamp(1, CATCH_UP_PAGE as usize)
+                .min(outbound_queue.frames / 2),
             bytes: config::parsed_or("REPLAY_MAX_BYTES", 1usize << 20)?
                 .min(outbound_queue.bytes / 2),
         };
@@ -165,6 +169,16 @@ impl ChatConfig {
             allowed_origins,
             max_connections_per_user,
             outbound_queue,
+            max_rooms_per_connection: match config::parsed_or("MAX_ROOMS_PER_CONNECTION", 100usize)?
+            {
+                0 => {
+                    return Err(ConfigError::new(
+                        "MAX_ROOMS_PER_CONNECTION",
+                        "must be at least 1",
+                    ));
+                }
+                n => n,
+            },
             replay,
             write_timeout: config::seconds_or("WRITE_TIMEOUT_SECS", 20, 1, 600)?,
             requests_in_flight,

@@ -27,9 +27,6 @@ use crate::history::{self, Replay};
 use crate::inbound::{Inbound, classify};
 use crate::state::ChatState;
 
-/// Rooms one connection may be in at once.
-const MAX_ROOMS: usize = 100;
-
 /// A request's work the socket loop awaits (a change being stored); what
 /// it yields is the request's next step.
 pub type InFlight = Pin<Box<dyn Future<Output = Step> + Send>>;
@@ -238,12 +235,13 @@ impl Requests {
             let msg = "since must be 0 or more";
             return Step::Reply(protocol_error(Code::BadRequest, msg, reference));
         }
-        if !self.joined.contains(&room) && self.joined.len() >= MAX_ROOMS {
+        let max_rooms = self.state.config.max_rooms_per_connection;
+        if !self.joined.contains(&room) && self.joined.len() >= max_rooms {
             // Rooms deleted since they were joined free their places.
             self.forget_deleted_rooms().await;
         }
-        if !self.joined.contains(&room) && self.joined.len() >= MAX_ROOMS {
-            let msg = "a connection can be in at most 100 rooms";
+        if !self.joined.contains(&room) && self.joined.len() >= max_rooms {
+            let msg = format!("a connection can be in at most {max_rooms} rooms");
             return Step::Reply(protocol_error(Code::BadRequest, msg, reference));
         }
         let checked = async {

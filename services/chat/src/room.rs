@@ -33,9 +33,9 @@ use crate::presence::Presence;
 use crate::registry::{ConnId, close};
 use crate::sequencer::{Sequenced, Sequencer};
 
-/// Replay on join is bounded; past it `joined` says `truncated`. Also the
-/// page size of a catch-up.
-pub const REPLAY_LIMIT: i64 = 1000;
+/// Events a catch-up reads from Postgres at once, and the most a join
+/// replays (`REPLAY_MAX_FRAMES` may set fewer).
+pub const CATCH_UP_PAGE: i64 = 1000;
 /// Deliveries a room takes from its mailbox at once: what arrived together
 /// goes to each member as one queue slot, and so as one write.
 pub const DRAIN: usize = 64;
@@ -427,7 +427,7 @@ impl Room {
         let target = known_last_seq.or_else(|| self.order.highest_pending());
         loop {
             let after = self.order.delivered();
-            let page = history::stored_after(&self.deps.pool, self.id, after, REPLAY_LIMIT);
+            let page = history::stored_after(&self.deps.pool, self.id, after, CATCH_UP_PAGE);
             let rows = match page.await {
                 Ok(rows) => rows,
                 Err(e) => {
@@ -436,7 +436,7 @@ impl Room {
                     return;
                 }
             };
-            let full = rows.len() as i64 == REPLAY_LIMIT;
+            let full = rows.len() as i64 == CATCH_UP_PAGE;
             let fresh = self.order.caught_up(rows);
             self.deps
                 .metrics

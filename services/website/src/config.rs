@@ -29,6 +29,9 @@ pub struct WebsiteConfig {
     pub hash_nice: u8,
     /// Where `/static/*` is served from when nginx is not in front.
     pub static_dir: PathBuf,
+    /// The largest request body read (`BODY_LIMIT_BYTES`); nginx's
+    /// `NGINX_BODY_MAX` should match it.
+    pub body_limit: usize,
     /// What a new password must be.
     pub password_policy: PasswordPolicy,
     /// Rate limits and quotas on accounts, rooms and reads.
@@ -205,6 +208,18 @@ impl WebsiteConfig {
             static_dir: config::var("STATIC_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))),
+            body_limit: match config::parsed_or(
+                "BODY_LIMIT_BYTES",
+                crate::web::extract::BODY_LIMIT,
+            )? {
+                n if n >= 16 * 1024 => n,
+                _ => {
+                    return Err(ConfigError::new(
+                        "BODY_LIMIT_BYTES",
+                        "must be at least 16384 (a message of 4,000 characters)",
+                    ));
+                }
+            },
             password_policy: password_policy()?,
             limits: Limits::from_env()?,
         })

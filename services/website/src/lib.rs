@@ -73,9 +73,10 @@ pub fn server(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Se
     let data = actix_web::web::Data::from(state);
     let server = HttpServer::new(move || {
         let static_dir = data.config.static_dir.clone();
+        let body_limit = data.config.body_limit;
         App::new()
             .app_data(data.clone())
-            .configure(web::extract::configure)
+            .configure(|cfg| web::extract::configure(cfg, body_limit))
             .wrap(from_fn(web::cookies::apply_queued))
             .wrap(web::headers::security_headers(
                 &data.config.common.public_origin,

@@ -6,7 +6,7 @@ use common::error::Code;
 use common::protocol::{ServerFrame, UserRef};
 use tokio::time::Instant;
 
-use super::{Joined, PresenceChange, REPLAY_LIMIT, Room};
+use super::{CATCH_UP_PAGE, Joined, PresenceChange, Room};
 use crate::delivery::{Member, Outbound};
 use crate::error::protocol_error;
 use crate::history::{self, Replay};
@@ -28,7 +28,7 @@ impl Room {
                 let mut replay = replay;
                 let through = replay.through(since);
                 if through < delivered {
-                    match history::stored_after(&self.deps.pool, room, through, REPLAY_LIMIT).await
+                    match history::stored_after(&self.deps.pool, room, through, CATCH_UP_PAGE).await
                     {
                         Ok(rows) => {
                             let was_truncated = replay.truncated;

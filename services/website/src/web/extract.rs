@@ -8,7 +8,8 @@ use common::error::{Code, Entity};
 
 use crate::error::{ApiError, Error, PageError};
 
-/// Request bodies above this are refused with 413.
+/// The default of `BODY_LIMIT_BYTES`: the largest request body the website
+/// reads (a message of 4,000 characters is at most 16 KB).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 fn answer(req: &HttpRequest, e: Error) -> actix_web::Error {
@@ -66,19 +67,19 @@ fn path_error(_: PathError, req: &HttpRequest) -> actix_web::Error {
     answer(req, e)
 }
 
-/// Installs the extractor configurations.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Installs the extractor configurations, reading bodies up to `body_limit`.
+pub fn configure(cfg: &mut web::ServiceConfig, body_limit: usize) {
     cfg.app_data(
         web::JsonConfig::default()
-            .limit(BODY_LIMIT)
+            .limit(body_limit)
             .error_handler(json_error),
     )
     .app_data(
         web::FormConfig::default()
-            .limit(BODY_LIMIT)
+            .limit(body_limit)
             .error_handler(form_error),
     )
     .app_data(web::QueryConfig::default().error_handler(query_error))
     .app_data(web::PathConfig::default().error_handler(path_error))
-    .app_data(web::PayloadConfig::default().limit(BODY_LIMIT));
+    .app_data(web::PayloadConfig::default().limit(body_limit));
 }

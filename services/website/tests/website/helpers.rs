@@ -104,6 +104,7 @@ impl TestApp {
             hash_queue: 16,
             hash_nice: 10,
             static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
+            body_limit: website::web::extract::BODY_LIMIT,
             password_policy: Default::default(),
             limits: options.limits.unwrap_or_default(),
         };
