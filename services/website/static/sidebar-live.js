@@ -24,11 +24,20 @@ function connect() {
     }
     if (frame.type === "unread") sidebar.unread(frame);
   });
-  socket.addEventListener("close", (event) => {
-    // 1008: the session ended; the next page load signs in again.
-    if (event.code === 1008) return;
+  socket.addEventListener("close", async (event) => {
     attempt += 1;
     const wait = Math.min(30000, 500 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
+    // 1008: the token expired or the session ended. A request renews the
+    // cookie if the session still holds (another tab may have kept it
+    // alive); only a 401 means signed out for good.
+    if (event.code === 1008) {
+      try {
+        const me = await fetch("/api/v1/users/me", { credentials: "same-origin" });
+        if (me.status === 401) return;
+      } catch (_) {
+        // Offline: try again like any other drop.
+      }
+    }
     setTimeout(connect, wait);
   });
 }
