@@ -513,20 +513,8 @@ async fn session_of(
     user_agent: &str,
     ip: &str,
 ) -> String {
-    let res = app
-        .api()
-        .post(app.url("/api/v1/auth/login"))
-        .header("user-agent", user_agent)
-        .header("x-real-ip", ip)
-        .json(&json!({"login": login, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let headers = [("user-agent", user_agent), ("x-real-ip", ip)];
+    app.login_token(login, password, &headers).await
 }
 
 async fn status_of_me(app: &TestApp, token: &str) -> StatusCode {

@@ -210,12 +210,25 @@ impl TestApp {
             "{}",
             res.text().await.unwrap()
         );
-        let res = api
+        self.login_token(username, "correct horse", &[]).await
+    }
+
+    /// Signs in through the API (a new session) with these extra headers
+    /// (`user-agent`, `x-real-ip`...) and returns its bearer token.
+    pub async fn login_token(
+        &self,
+        login: &str,
+        password: &str,
+        headers: &[(&str, &str)],
+    ) -> String {
+        let mut req = self
+            .api()
             .post(self.url("/api/v1/auth/login"))
-            .json(&json!({"login": username, "password": "correct horse"}))
-            .send()
-            .await
-            .unwrap();
+            .json(&json!({"login": login, "password": password}));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let res = req.send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
         res.json::<Value>().await.unwrap()["token"]
             .as_str()

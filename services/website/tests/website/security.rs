@@ -215,13 +215,18 @@ async fn every_page_carries_the_security_headers() {
     }
 }
 
-#[tokio::test]
-async fn an_https_origin_gets_hsts_and_secure_cookies() {
-    let app = TestApp::spawn_with(Options {
+/// An app whose public origin is https.
+async fn https_app() -> TestApp {
+    TestApp::spawn_with(Options {
         https_origin: true,
         ..Options::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn an_https_origin_gets_hsts_and_secure_cookies() {
+    let app = https_app().await;
     let res = app.browser().get(app.url("/login")).send().await.unwrap();
     assert!(
         res.headers()["strict-transport-security"]
@@ -247,11 +252,7 @@ fn set_cookies(res: &reqwest::Response) -> Vec<String> {
 
 #[tokio::test]
 async fn https_origin_uses_host_prefixed_cookies_for_the_session_too() {
-    let app = TestApp::spawn_with(Options {
-        https_origin: true,
-        ..Options::default()
-    })
-    .await;
+    let app = https_app().await;
     // Secure cookies do not travel over this test's plain http: carry them by hand.
     let res = app.api().get(app.url("/register")).send().await.unwrap();
     let jar = set_cookies(&res).join("; ");
