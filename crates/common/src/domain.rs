@@ -76,6 +76,16 @@ fn has_control(s: &str, allowed: &[char]) -> bool {
     s.chars().any(|c| c.is_control() && !allowed.contains(&c))
 }
 
+/// Characters that make a one-line name read other than it is: bidi
+/// embeddings, overrides and isolates (text shown in another order), and
+/// invisible ones (two names that look the same). Zero-width joiners stay:
+/// emoji sequences and some scripts need them.
+fn has_deceptive(s: &str) -> bool {
+    s.chars().any(|c| {
+        matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{2060}' | '\u{FEFF}')
+    })
+}
+
 impl Username {
     pub const MIN: usize = 3;
     pub const MAX: usize = 32;
@@ -221,11 +231,11 @@ impl RoomName {
                 "A room name is at most 64 characters long.",
             ));
         }
-        if has_control(s, &[]) {
+        if has_control(s, &[]) || has_deceptive(s) {
             return Err(Error::invalid(
                 "name",
                 Code::NameInvalid,
-                "A room name cannot contain control characters.",
+                "A room name cannot contain control, invisible or direction-changing characters.",
             ));
         }
         Ok(Self(s.to_owned()))
@@ -245,11 +255,11 @@ impl Topic {
                 "A topic is at most 256 characters long.",
             ));
         }
-        if has_control(s, &[]) {
+        if has_control(s, &[]) || has_deceptive(s) {
             return Err(Error::invalid(
                 "topic",
                 Code::TopicInvalid,
-                "A topic cannot contain control characters.",
+                "A topic cannot contain control, invisible or direction-changing characters.",
             ));
         }
         Ok(Self(s.to_owned()))
@@ -389,6 +399,19 @@ mod tests {
         assert_eq!(code(Topic::parse(&"t".repeat(256))), "ok");
         assert_eq!(code(Topic::parse(&"t".repeat(257))), "topic_length");
         assert_eq!(code(Topic::parse("a\nb")), "topic_invalid");
+    }
+
+    #[test]
+    fn names_that_read_other_than_they_are_are_refused() {
+        // "general" shown reversed-in-part, and one that looks like it.
+        assert_eq!(code(RoomName::parse("gen\u{202E}lare")), "name_invalid");
+        assert_eq!(code(RoomName::parse("gen\u{200B}eral")), "name_invalid");
+        assert_eq!(code(RoomName::parse("a\u{2067}b\u{2069}")), "name_invalid");
+        assert_eq!(code(Topic::parse("about \u{FEFF}x")), "topic_invalid");
+        // Emoji sequences and Persian keep their joiners.
+        assert_eq!(code(RoomName::parse("family 👨\u{200D}👩\u{200D}👧")), "ok");
+        assert_eq!(code(RoomName::parse("می\u{200C}خواهم")), "ok");
+        assert_eq!(code(RoomName::parse("עברית and English")), "ok");
     }
 
     #[test]
