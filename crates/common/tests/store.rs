@@ -271,6 +271,53 @@ async fn deleting_a_room_takes_its_log_and_messages_with_it() {
     ));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_big_room_is_deleted_whole_and_others_keep_theirs() {
+    use diesel::sql_types::BigInt;
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let (big, other) = (
+        new_room(&mut conn, "big", &ann).await,
+        new_room(&mut conn, "other", &ann).await,
+    );
+    append(&mut conn, other, &[say(&ann, "stays", "k1")]).await;
+    // More rows than one batch of the deletion takes, as the writer leaves them.
+    diesel::sql_query(
+        "WITH m AS (INSERT INTO messages (room_id, seq, user_id, body, nonce) \
+           SELECT $1, g, $2, 'x', 'n' || g FROM generate_series(1, 12345) g RETURNING id, seq) \
+         INSERT INTO room_events (room_id, seq, kind, message_id, user_id, nonce, frame) \
+           SELECT $1, seq, 'message', id, $2, 'n' || seq, '{}' FROM m",
+    )
+    .bind::<BigInt, _>(big)
+    .bind::<BigInt, _>(ann.id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    events::delete_room(&mut conn, big).await.unwrap();
+    assert!(
+        events::after(&mut conn, big, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let left: i64 = common::schema::messages::table
+        .filter(common::schema::messages::room_id.eq(big))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    assert!(matches!(
+        rooms::find(&mut conn, big).await,
+        Err(Error::NotFound(Entity::Room))
+    ));
+    assert_eq!(
+        events::after(&mut conn, other, 0, 10).await.unwrap().len(),
+        1
+    );
+}
+
 async fn new_room(
     conn: &mut diesel_async::AsyncPgConnection,
     name: &str,

@@ -25,10 +25,37 @@ use crate::schema::room_events;
 
 mod plain;
 
+/// Rows a room's deletion removes per statement before its last one.
+const DELETE_BATCH: i64 = 5000;
+
 /// Deletes a room with its log and messages (who may is `access`'s call).
-/// The room's lock comes first, so a writer that holds it finishes before,
-/// and one that waits for it finds no room: nothing is left behind.
+/// A big room is emptied first in short statements of [`DELETE_BATCH`] rows,
+/// without its lock, so no statement nears the statement timeout and writers
+/// are not held up; then the room's lock comes, so a writer that holds it
+/// finishes before, and one that waits for it finds no room: nothing is
+/// left behind.
 pub async fn delete_room(conn: &mut AsyncPgConnection, room_id: i64) -> Result<()> {
+    loop {
+        let oldest: Vec<i64> = room_events::table
+            .filter(room_events::room_id.eq(room_id))
+            .select(room_events::seq)
+            .order(room_events::seq)
+            .limit(DELETE_BATCH)
+            .load(conn)
+            .await?;
+        let gone = diesel::delete(
+            room_events::table
+                .filter(room_events::room_id.eq(room_id))
+                .filter(room_events::seq.eq_any(&oldest)),
+        )
+        .execute(conn)
+        .await?;
+        if (gone as i64) < DELETE_BATCH {
+            break;
+        }
+    }
+    while messages::delete_some_in_room(conn, room_id, DELETE_BATCH).await? as i64 == DELETE_BATCH {
+    }
     conn.transaction::<_, Error, _>(async |conn| {
         rooms::lock(conn, room_id)
             .await?

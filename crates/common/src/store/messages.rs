@@ -136,6 +136,27 @@ pub(crate) async fn delete_in_room(conn: &mut AsyncPgConnection, room_id: i64) -
     Ok(())
 }
 
+/// Deletes up to `limit` of a room's messages (the oldest); returns how
+/// many went. Lets a big room be emptied in short statements.
+pub(crate) async fn delete_some_in_room(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    limit: i64,
+) -> Result<usize> {
+    let oldest: Vec<i64> = messages::table
+        .filter(messages::room_id.eq(room_id))
+        .select(messages::id)
+        .order(messages::id)
+        .limit(limit)
+        .load(conn)
+        .await?;
+    Ok(
+        diesel::delete(messages::table.filter(messages::id.eq_any(&oldest)))
+            .execute(conn)
+            .await?,
+    )
+}
+
 /// The state of the messages with these ids (any room).
 pub(crate) async fn states(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<MessageState>> {
     let rows: Vec<StateRow> = messages::table
