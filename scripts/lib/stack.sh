@@ -510,7 +510,7 @@ start_app() { # DATA BIN_DIR NGINX_PORT WEBSITE_PORT "CHAT_PORT..." TRACK
   # As the schema's owner (STACK_ADMIN_DATABASE_URL), making the services'
   # own login (parley_app) when they use one.
   env -C "$data" "${SERVICE_ENV_ARGS[@]}" "DATABASE_URL=${STACK_ADMIN_DATABASE_URL:-$STACK_DATABASE_URL}" \
-    "APP_DATABASE_ROLE=${STACK_APP_ROLE:-parley_app}" \
+    "APP_DATABASE_ROLE=${STACK_APP_ROLE-parley_app}" \
     "$bin/website" migrate 2>&1 | sed -u 's/^/[migrate]  /' >>"$out"
   spawn website env -C "$data" "${SERVICE_ENV_ARGS[@]}" "$bin/website" >>"$out"
   "$track" website "$SPAWNED_PID"
