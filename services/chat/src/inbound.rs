@@ -1,7 +1,9 @@
 //! What a text frame from a client is: a valid request, a mistake answered
 //! with an `error` frame (the connection stays open), or something that
 //! closes the connection (protocol.md: 1007 for a frame that is not a JSON
-//! object).
+//! object). A JSON object the parser will not hold (nested deeper than its
+//! recursion limit, a number no `f64` takes, a lone surrogate escape) is a
+//! mistake, not a reason to close.
 
 use common::error::Code;
 use common::protocol::ClientFrame;
@@ -33,6 +35,15 @@ pub fn classify(text: &str) -> Inbound {
         return Inbound::Frame(frame);
     }
     let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        if is_json_object(text) {
+            return Inbound::Reject {
+                code: Code::BadRequest,
+                message: "the frame nests deeper than 128 levels, or holds a number \
+                          or a string escape that cannot be read"
+                    .into(),
+                reference: None,
+            };
+        }
         return Inbound::Close(INVALID_PAYLOAD, "frames must be JSON objects");
     };
     let Some(object) = value.as_object() else {
@@ -76,6 +87,16 @@ pub fn classify(text: &str) -> Inbound {
     }
 }
 
+/// Whether `text` is a JSON object by the grammar alone: serde_json skips
+/// an ignored value without a depth limit (iteratively, on the heap) and
+/// without reading its numbers or escapes, so what `Value` refuses for its
+/// depth, a number out of range or a lone surrogate still passes here.
+fn is_json_object(text: &str) -> bool {
+    text.trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('{')
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +131,41 @@ mod tests {
             "bad_request"
         );
         assert_eq!(code(r#"{"type":"join","room":"seven"}"#), "bad_request");
+    }
+
+    #[test]
+    fn json_objects_the_parser_will_not_hold_are_mistakes_not_closes() {
+        let deep_array = format!(
+            r#"{{"type":"join","room":7,"x":{}{}}}"#,
+            "[".repeat(20_000),
+            "]".repeat(20_000)
+        );
+        let deep_object = format!(
+            r#"{{"type":"join","room":7,"x":{}1{}}}"#,
+            r#"{"a":"#.repeat(5_000),
+            "}".repeat(5_000)
+        );
+        for text in [
+            r#"{"type":"join","room":1e400}"#,
+            r#"{"type":"join","room":-1e400}"#,
+            &format!(r#"{{"type":"join","room":1{}}}"#, "0".repeat(400)),
+            r#"{"type":"join","room":7,"x":"\ud800"}"#,
+            r#" {"type":"send","room":7,"body":"\udfff","nonce":"n"}"#,
+            &deep_array,
+            &deep_object,
+        ] {
+            assert_eq!(code(text), "bad_request", "{}", &text[..text.len().min(60)]);
+        }
+        // Still not JSON objects: closed.
+        let deep_list = format!("{}{}", "[".repeat(1_000), "]".repeat(1_000));
+        for text in [
+            "1e400",
+            &deep_list,
+            r#"{"type":"join","room":1e400"#,
+            "{} {}",
+        ] {
+            assert_eq!(code(text), "1007", "{}", &text[..text.len().min(60)]);
+        }
     }
 
     #[test]

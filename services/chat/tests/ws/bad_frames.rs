@@ -98,6 +98,27 @@ async fn mistakes_get_error_frames_and_the_connection_stays_open() {
             "bad_request",
             Some("seven".into()),
         ),
+        // JSON objects serde_json will not hold (scripts/fuzz found them
+        // closing the connection with 1007): a mistake like any other.
+        (
+            format!(r#"{{"type":"join","room":{room},"since":1e400}}"#),
+            "bad_request",
+            None,
+        ),
+        (
+            format!(
+                r#"{{"type":"join","room":{room},"x":{}{}}}"#,
+                "[".repeat(5000),
+                "]".repeat(5000)
+            ),
+            "bad_request",
+            None,
+        ),
+        (
+            format!(r#"{{"type":"send","room":{room},"body":"\ud800","nonce":"n6"}}"#),
+            "bad_request",
+            None,
+        ),
     ];
     for (text, code, reference) in cases {
         c.send_raw(Message::text(text.clone())).await;

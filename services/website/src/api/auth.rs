@@ -65,6 +65,7 @@ pub async fn logout(user: ApiUser, state: web::Data<AppState>) -> ApiResult<Http
 
 /// The names to check; at least one.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AvailableQuery {
     /// A username to check.
     username: Option<String>,

@@ -17,6 +17,7 @@ use crate::web::auth::ApiUser;
 
 /// Where to start, and how many.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Only events with a larger seq (default 0: from the start).
     after_seq: Option<i64>,

@@ -42,6 +42,7 @@ fn message_of(appended: Appended) -> Result<common::protocol::ChatMessage, Core>
 
 /// Which page of history.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Only messages with a smaller seq (for paging back).
     before_seq: Option<i64>,

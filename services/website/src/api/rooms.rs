@@ -15,6 +15,7 @@ use crate::web::auth::ApiUser;
 
 /// The list's search and paging parameters.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Part of a room's name or topic, ignoring case.
     q: Option<String>,
