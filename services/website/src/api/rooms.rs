@@ -48,8 +48,10 @@ pub async fn list(
 
 /// Creates a room owned by the caller.
 #[utoipa::path(post, path = "/api/v1/rooms", tag = "rooms", request_body = NewRoomBody, security(("bearer" = [])),
-    responses((status = 201, body = RoomEnvelope), (status = 409, description = "name taken", body = ErrorBody),
-              (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 201, body = RoomEnvelope),
+              (status = 409, description = "name taken, or room_quota: the caller owns MAX_ROOMS_PER_USER rooms", body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 429, description = "over ROOM_CREATE_LIMIT", body = ErrorBody)))]
 #[post("/rooms")]
 pub async fn create(
     user: ApiUser,
