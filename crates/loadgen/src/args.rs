@@ -17,6 +17,9 @@ pub enum Mode {
     Seed,
     /// Sign-ins at a fixed rate through the website (real argon2).
     Logins,
+    /// One hostile user floods and stalls sockets while two ordinary users
+    /// chat: their delivery latency and the server's memory must hold.
+    Abuse,
 }
 
 /// How many members each room gets.
@@ -82,11 +85,24 @@ pub struct Args {
     pub settle: Duration,
     /// `seed`: messages in the room.
     pub messages: usize,
-    /// `logins`: sign-ins per second.
+    /// `logins`: sign-ins per second; `abuse`: messages per second of each
+    /// ordinary user.
     pub rate: f64,
+    /// `abuse`: the hostile user's sockets that never read.
+    pub non_readers: usize,
+    /// `abuse`: the hostile user's address (`X-Forwarded-For`).
+    pub hostile_from: String,
+    /// `abuse`: frames per second of each flooding socket (join/leave
+    /// churn, typing).
+    pub hostile_rate: f64,
+    /// `abuse`: the most the process groups' resident memory, together,
+    /// may grow (MiB).
+    pub max_rss_growth_mib: f64,
+    /// `abuse`: the chat instances' /metrics URLs (slow consumers cut off).
+    pub metrics: Vec<String>,
 }
 
-pub const USAGE: &str = "usage: parley-load [fanout|idle|storm|seed|logins] [options]
+pub const USAGE: &str = "usage: parley-load [fanout|idle|storm|seed|logins|abuse] [options]
   --url URL ...            ws://127.0.0.1:8080/ws (repeat; spread round-robin); logins: http://127.0.0.1:8080
   --rooms R                10
   --connections C          100 members in all, spread over the rooms   | --members LO-HI  per room
@@ -105,6 +121,10 @@ pub const USAGE: &str = "usage: parley-load [fanout|idle|storm|seed|logins] [opt
   --threads N              tokio workers (0: one per core)
   storm: --backlog N (20 per room)  --deadline S (60)      idle: --settle S (3)
   seed: --messages N (50)           logins: --rate N (50 per s) --duration S
+  abuse: --url (nginx's /ws) --duration S (40) --rate N (2 msg/s per ordinary user)
+         --messages N (300 stored, 2-4 KB) --hold-p99-ms MS (1000) --max-rss-growth-mib M (150)
+         --non-readers N (16) --hostile-from ADDR (203.0.113.66) --hostile-rate N (200 frames/s)
+         --group NAME=PIDS (memory) --metrics URL (a chat instance's /metrics; repeat)
 environment: DATABASE_URL and TOKEN_SIGNING_KEY of the stack under test (users, sessions, rooms are made directly)";
 
 fn value<T: std::str::FromStr>(name: &str, raw: Option<String>) -> Result<T, String> {
@@ -174,7 +194,14 @@ impl Args {
             settle: Duration::from_secs(3),
             messages: 50,
             rate: 50.0,
+            non_readers: 16,
+            hostile_from: "203.0.113.66".into(),
+            hostile_rate: 200.0,
+            max_rss_growth_mib: 150.0,
+            metrics: Vec::new(),
         };
+        // Options whose default depends on the mode, when given.
+        let (mut rate, mut duration, mut messages, mut p99) = (None, None, None, None);
         let mut first = true;
         while let Some(flag) = it.next() {
             if std::mem::take(&mut first) && !flag.starts_with('-') {
@@ -184,6 +211,7 @@ impl Args {
                     "storm" => Mode::Storm,
                     "seed" => Mode::Seed,
                     "logins" => Mode::Logins,
+                    "abuse" => Mode::Abuse,
                     other => return Err(format!("unknown mode {other}\n{USAGE}")),
                 };
                 continue;
@@ -195,18 +223,19 @@ impl Args {
                 "--rooms" => a.rooms = value("--rooms", it.next())?,
                 "--senders" => a.senders = Some(value("--senders", it.next())?),
                 "--rate" => {
-                    a.rate = value("--rate", it.next())?;
-                    a.steps = vec![a.rate];
+                    let r = value("--rate", it.next())?;
+                    rate = Some(r);
+                    a.steps = vec![r];
                 }
                 "--steps" => a.steps = list("--steps", it.next())?,
-                "--duration" => a.duration = secs("--duration", it.next())?,
+                "--duration" => duration = Some(secs("--duration", it.next())?),
                 "--grace" | "--drain" => a.grace = secs("--grace", it.next())?,
                 "--stop-on-fail" => a.stop_on_fail = true,
                 "--fail-limit" => {
                     a.fail_limit = value("--fail-limit", it.next())?;
                     a.stop_on_fail = true;
                 }
-                "--hold-p99-ms" => a.hold_p99_ms = value("--hold-p99-ms", it.next())?,
+                "--hold-p99-ms" => p99 = Some(value("--hold-p99-ms", it.next())?),
                 "--hold-delivered" => a.hold_delivered = value("--hold-delivered", it.next())?,
                 "--hold-on" => {
                     a.hold_on = match value::<String>("--hold-on", it.next())?.as_str() {
@@ -236,10 +265,34 @@ impl Args {
                 "--backlog" => a.backlog = value("--backlog", it.next())?,
                 "--deadline" => a.deadline = secs("--deadline", it.next())?,
                 "--settle" => a.settle = secs("--settle", it.next())?,
-                "--messages" => a.messages = value("--messages", it.next())?,
+                "--messages" => messages = Some(value("--messages", it.next())?),
+                "--non-readers" => a.non_readers = value("--non-readers", it.next())?,
+                "--hostile-from" => a.hostile_from = value("--hostile-from", it.next())?,
+                "--hostile-rate" => a.hostile_rate = value("--hostile-rate", it.next())?,
+                "--max-rss-growth-mib" => {
+                    a.max_rss_growth_mib = value("--max-rss-growth-mib", it.next())?
+                }
+                "--metrics" => a.metrics.push(value("--metrics", it.next())?),
                 "-h" | "--help" => return Err(USAGE.into()),
                 other => return Err(format!("unknown option {other}\n{USAGE}")),
             }
+        }
+        let abuse = a.mode == Mode::Abuse;
+        a.rate = rate.unwrap_or(if abuse { 2.0 } else { a.rate });
+        a.duration = duration.unwrap_or(if abuse {
+            Duration::from_secs(40)
+        } else {
+            a.duration
+        });
+        a.messages = messages.unwrap_or(if abuse { 300 } else { a.messages });
+        a.hold_p99_ms = p99.unwrap_or(if abuse { 1000.0 } else { a.hold_p99_ms });
+        if abuse
+            && !(a.hostile_rate > 0.0
+                && a.hostile_rate.is_finite()
+                && a.max_rss_growth_mib > 0.0
+                && a.hostile_from.parse::<std::net::IpAddr>().is_ok())
+        {
+            return Err("abuse: need hostile-rate > 0, max-rss-growth-mib > 0, and an IP address for hostile-from".into());
         }
         if a.urls.is_empty() {
             a.urls.push(match a.mode {
@@ -352,6 +405,21 @@ mod tests {
         assert!(parse("logins").is_ok_and(|a| a.urls == vec!["http://127.0.0.1:8080".to_owned()]));
         let idle = parse("idle --connections 500 --rooms 50");
         assert!(idle.is_ok_and(|a| a.mode == Mode::Idle && a.steps == vec![500.0]));
+        let abuse = parse("abuse --url ws://x/ws --group chat=1,2 --metrics http://m");
+        assert!(abuse.is_ok_and(|a| a.mode == Mode::Abuse
+            && a.rate == 2.0
+            && a.duration == Duration::from_secs(40)
+            && a.messages == 300
+            && a.hold_p99_ms == 1000.0
+            && a.non_readers == 16
+            && a.metrics.len() == 1));
+        let given = parse("abuse --rate 1 --duration 5 --hold-p99-ms 500 --messages 10");
+        assert!(given.is_ok_and(|a| a.rate == 1.0
+            && a.duration == Duration::from_secs(5)
+            && a.hold_p99_ms == 500.0
+            && a.messages == 10));
+        assert!(parse("abuse --hostile-from nowhere").is_err());
+        assert!(parse("fanout").is_ok_and(|a| a.hold_p99_ms == 100.0 && a.rate == 50.0));
         let steps = parse("fanout --steps 500,1000,2000 --stop-on-fail --hold-on ack");
         assert!(
             steps.is_ok_and(|a| a.steps.len() == 3 && a.stop_on_fail && a.hold_on == HoldOn::Ack)

@@ -12,12 +12,18 @@
 //! - `storm`: everyone dropped at once and reconnecting with `since`: time
 //!   until all caught up and history queries per client;
 //! - `seed`: a user, session and room with messages, for page benchmarks;
-//! - `logins`: sign-ins through the website at a fixed rate.
+//! - `logins`: sign-ins through the website at a fixed rate;
+//! - `abuse`: one hostile user (sockets that never read, replay floods,
+//!   join/leave churn, typing floods) while two ordinary users chat, all
+//!   through nginx: the ordinary users' delivery p99 and the chat
+//!   processes' memory growth must stay under stated bounds (the abuse
+//!   test of `scripts/test`).
 //!
 //! Users, their sessions and the rooms are created directly in the stack's
 //! database (DATABASE_URL) with tokens signed by its key (TOKEN_SIGNING_KEY):
 //! the website's per-address limits would otherwise throttle the set-up.
 
+mod abuse;
 mod args;
 mod fanout;
 mod frame;
@@ -64,6 +70,7 @@ fn main() -> ExitCode {
             Mode::Storm => storm::run(&args, &out).await,
             Mode::Seed => web::seed(&args, &out).await,
             Mode::Logins => web::logins(&args, &out).await,
+            Mode::Abuse => abuse::run(&args, &out).await,
         }
     });
     // Client tasks still draining must not hold the exit.

@@ -18,9 +18,24 @@ pub fn source_for(i: usize, source_ips: usize) -> Option<Ipv4Addr> {
 
 /// Connects to `url` with `Authorization: Bearer token`.
 pub async fn open(url: &str, token: &str, source: Option<Ipv4Addr>) -> Result<Ws, Failure> {
+    open_from(url, token, source, None).await
+}
+
+/// [`open`], saying `X-Forwarded-For: forwarded_for` when given: through
+/// an nginx that trusts this machine as its proxy, the connection counts
+/// as that client address's (its own per-address limits).
+pub async fn open_from(
+    url: &str,
+    token: &str,
+    source: Option<Ipv4Addr>,
+    forwarded_for: Option<&str>,
+) -> Result<Ws, Failure> {
     let mut req = url.into_client_request()?;
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse()?);
+    if let Some(client) = forwarded_for {
+        req.headers_mut().insert("x-forwarded-for", client.parse()?);
+    }
     let host = req.uri().host().ok_or("URL without host")?.to_owned();
     let port = req.uri().port_u16().unwrap_or(80);
     let addr: SocketAddr = match host.parse::<IpAddr>() {
@@ -50,6 +65,23 @@ pub fn kind_of(e: &Failure) -> String {
     s.chars().take(80).collect()
 }
 
+/// How a refused upgrade answered: its HTTP status and the `code` of its
+/// JSON error body (nginx's own 429 says `rate_limited`, the chat
+/// service's per-user cap `too_many_connections`); `None` when the
+/// failure was not an HTTP answer.
+pub fn refusal(e: &Failure) -> Option<(u16, String)> {
+    let tokio_tungstenite::tungstenite::Error::Http(response) = e.downcast_ref()? else {
+        return None;
+    };
+    let code = response
+        .body()
+        .as_deref()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    Some((response.status().as_u16(), code))
+}
+
 /// Opens a connection and joins `room` (no replay), returning once the
 /// server said `joined`.
 pub async fn open_joined(
@@ -58,10 +90,21 @@ pub async fn open_joined(
     source: Option<Ipv4Addr>,
     room: i64,
 ) -> Result<Ws, Failure> {
+    open_joined_from(url, token, source, None, room).await
+}
+
+/// [`open_joined`] as [`open_from`] opens.
+pub async fn open_joined_from(
+    url: &str,
+    token: &str,
+    source: Option<Ipv4Addr>,
+    forwarded_for: Option<&str>,
+    room: i64,
+) -> Result<Ws, Failure> {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
 
-    let mut ws = open(url, token, source).await?;
+    let mut ws = open_from(url, token, source, forwarded_for).await?;
     let join = common::protocol::ClientFrame::Join { room, since: None };
     ws.send(Message::text(join.to_json())).await?;
     while let Some(m) = ws.next().await {
@@ -80,6 +123,27 @@ pub async fn open_joined(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_say_their_status_and_code() {
+        use tokio_tungstenite::tungstenite::{Error, http};
+        let refused = |status: u16, body: &str| -> Failure {
+            let mut response = http::Response::new(Some(body.as_bytes().to_vec()));
+            *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+            Box::new(Error::Http(Box::new(response)))
+        };
+        let cap = refused(
+            429,
+            r#"{"error":{"code":"too_many_connections","message":"x"}}"#,
+        );
+        assert_eq!(refusal(&cap), Some((429, "too_many_connections".into())));
+        assert_eq!(
+            refusal(&refused(401, "no json")),
+            Some((401, String::new()))
+        );
+        let other: Failure = "connection refused".into();
+        assert_eq!(refusal(&other), None);
+    }
 
     #[test]
     fn sources_cycle_over_loopback_addresses() {

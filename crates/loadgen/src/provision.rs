@@ -127,6 +127,68 @@ pub async fn rooms(
     Ok(ids)
 }
 
+/// Messages a [`backlog`] stores per transaction.
+const BACKLOG_BATCH: usize = 50;
+
+/// The body of backlog message `k`: plain words (the renderer's fast
+/// path), `len` bytes long.
+fn backlog_body(k: usize, len: usize) -> String {
+    let mut body = format!("Backlog message {k}:");
+    while body.len() < len {
+        body.push_str(" the quick brown fox jumps over the lazy dog,");
+    }
+    body.truncate(len);
+    body.truncate(body.trim_end().len());
+    body
+}
+
+/// Stores `n` messages by `author` in `room`, of `min..=max` bytes each,
+/// through the one path of room events (`append_batch`, as the writer
+/// stores a send, rendered and sequenced), without the send limit or a
+/// socket; a few hundred take well under a second. Nobody is told: the
+/// room's members read them as history or in a join's replay. Returns the
+/// room's last seq.
+pub async fn backlog(
+    conn: &mut AsyncPgConnection,
+    room: i64,
+    author: &User,
+    n: usize,
+    (min, max): (usize, usize),
+) -> Result<i64, Failure> {
+    use common::domain::{MessageBody, Nonce};
+    use common::store::events::{self, Change, EventDraft, Policy};
+
+    let user = common::protocol::UserRef {
+        id: author.id,
+        name: author.name.clone(),
+    };
+    let nobody = std::collections::HashMap::new();
+    let mut last = 0;
+    for first in (0..n).step_by(BACKLOG_BATCH) {
+        let drafts = (first..n.min(first + BACKLOG_BATCH))
+            .map(|k| {
+                let len = min + k * 7919 % (max.saturating_sub(min) + 1);
+                let body = backlog_body(k, len);
+                let html = common::markdown::render(&body, &nobody).html;
+                Ok(EventDraft {
+                    user: user.clone(),
+                    nonce: Nonce::parse(&format!("backlog-{k}"))?,
+                    change: Change::Message {
+                        body: MessageBody::parse(&body)?,
+                        html,
+                        mentions: Vec::new(),
+                        reply_to: None,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        for appended in events::append_batch(conn, room, &drafts, &Policy::default()).await? {
+            last = last.max(appended?.seq);
+        }
+    }
+    Ok(last)
+}
+
 /// The number after the last `-` of a provisioned name.
 fn index_of(name: &str) -> u64 {
     name.rsplit('-')
@@ -217,6 +279,19 @@ pub async fn last_seqs(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn backlog_bodies_have_their_length_and_are_valid() {
+        for (k, len) in [(0, 2000), (7, 3999), (123, 4000)] {
+            let body = super::backlog_body(k, len);
+            assert!(
+                body.len() <= len && body.len() + 1 >= len,
+                "{k}: {}",
+                body.len()
+            );
+            assert!(common::domain::MessageBody::parse(&body).is_ok());
+        }
+    }
+
     #[test]
     fn names_sort_by_their_index() {
         let mut names = vec!["load-ab-10", "load-ab-9", "load-ab-0"];
