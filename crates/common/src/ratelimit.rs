@@ -115,6 +115,43 @@ impl RateLimiter {
         Ok(())
     }
 
+    /// Refuses when `subject` has spent its budget in this window, without
+    /// spending: for costs known only afterwards (see [`Self::spend`]).
+    pub async fn within_budget(&self, limit: &Limit, subject: &str) -> Result<()> {
+        let key = self.key(limit, subject);
+        let (spent, ttl): (Option<u64>, i64) = redis::pipe()
+            .get(&key)
+            .ttl(&key)
+            .query_async(&mut self.redis.clone())
+            .await?;
+        if spent.unwrap_or(0) >= limit.max {
+            return Err(Error::RateLimited {
+                retry_after_secs: ttl.max(1) as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds `amount` to what `subject` spent in this window (bytes read for
+    /// it, say); [`Self::within_budget`] refuses once it reaches the limit.
+    pub async fn spend(&self, limit: &Limit, subject: &str, amount: u64) -> Result<()> {
+        let key = self.key(limit, subject);
+        let _: () = redis::pipe()
+            .atomic()
+            .cmd("INCRBY")
+            .arg(&key)
+            .arg(amount)
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(limit.window.as_secs())
+            .arg("NX")
+            .ignore()
+            .query_async(&mut self.redis.clone())
+            .await?;
+        Ok(())
+    }
+
     /// Counts one event like [`Self::hit`], and returns what takes it back
     /// if it turns out not to count (a resend of something stored).
     pub async fn hit_refundable(&self, limit: &Limit, subject: &str) -> Result<Refund> {

@@ -57,3 +57,22 @@ async fn a_refund_never_takes_a_count_below_zero() {
         "no credit from a refund at zero"
     );
 }
+
+#[tokio::test]
+async fn a_budget_is_spent_by_amounts_and_refuses_once_spent() {
+    let limiter = limiter().await;
+    let megabyte = Limit {
+        name: "test-bytes",
+        max: 1_000_000,
+        window: Duration::from_secs(60),
+    };
+    limiter.within_budget(&megabyte, "ann").await.unwrap();
+    limiter.spend(&megabyte, "ann", 600_000).await.unwrap();
+    limiter.within_budget(&megabyte, "ann").await.unwrap();
+    limiter.spend(&megabyte, "ann", 600_000).await.unwrap();
+    assert!(matches!(
+        limiter.within_budget(&megabyte, "ann").await,
+        Err(Error::RateLimited { retry_after_secs }) if (1..=60).contains(&retry_after_secs)
+    ));
+    limiter.within_budget(&megabyte, "bob").await.unwrap();
+}

@@ -23,6 +23,11 @@ pub struct ChatConfig {
     pub max_rooms_per_connection: usize,
     /// Frames and bytes waiting for a client before it counts as too slow.
     pub outbound_queue: QueueLimits,
+    /// Bytes of replay one user may have read for them per window, across
+    /// their connections and instances (`REPLAY_BYTES_PER_USER`): sixteen
+    /// sockets re-joining with `since=0` cannot make Postgres and chat
+    /// read the same history over and over.
+    pub replay_budget: common::ratelimit::Limit,
     /// The most a join replays (frames, bytes); beyond, `joined` says
     /// `truncated` and the client reads the rest over HTTP.
     pub replay: QueueLimits,
@@ -169,6 +174,15 @@ impl ChatConfig {
             allowed_origins,
             max_connections_per_user,
             outbound_queue,
+            replay_budget: config::limit(
+                "REPLAY_BYTES_PER_USER",
+                "REPLAY_BYTES_PER_USER_WINDOW_SECS",
+                common::ratelimit::Limit {
+                    name: "replay-bytes",
+                    max: 32 << 20,
+                    window: Duration::from_secs(10),
+                },
+            )?,
             max_rooms_per_connection: match config::parsed_or("MAX_ROOMS_PER_CONNECTION", 100usize)?
             {
                 0 => {

@@ -88,6 +88,7 @@ impl Chat {
             replay: config.replay,
         });
         let hub = hub::start(inbox, sink, deps, broker, pool.clone());
+        let limiter = RateLimiter::new(redis.clone(), prefix.clone());
         let state = Arc::new(ChatState {
             conn_limit: ConnLimit::new(
                 redis.clone(),
@@ -97,7 +98,7 @@ impl Chat {
             ),
             messenger: Messenger::start(
                 pool.clone(),
-                RateLimiter::new(redis.clone(), prefix.clone()),
+                limiter.clone(),
                 redis.clone(),
                 &config.common,
             ),
@@ -109,6 +110,7 @@ impl Chat {
             registry,
             metrics,
             instance,
+            limiter,
         });
         let tasks = vec![
             tokio::spawn(poll_revocations(state.clone())),

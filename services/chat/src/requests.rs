@@ -248,12 +248,33 @@ impl Requests {
             let mut conn = self.state.pool.get().await?;
             guard::readable(&mut conn, self.me.user.id, room).await?;
             if let Some(since) = since {
+                let (limiter, budget) = (&self.state.limiter, &self.state.config.replay_budget);
+                let user = self.me.user.id.to_string();
+                // Without Redis the budget is not kept: a reconnect after an
+                // outage must still replay.
+                match limiter.within_budget(budget, &user).await {
+                    // Over it, only a join with nothing to replay goes on.
+                    Err(limited @ common::Error::RateLimited { .. }) => {
+                        let last = rooms::last_seqs(&mut conn, &[room]).await?;
+                        if last.first().is_some_and(|(_, last)| *last > since) {
+                            return Err(limited);
+                        }
+                        return Ok((Some(since), Replay::default()));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "the replay budget is unavailable"),
+                    Ok(()) => {}
+                }
                 drop(conn);
                 // Read here, not in the room: its live deliveries never
                 // wait for a replay.
                 let replay =
-                    history::replay(&self.state.pool, room, since, self.state.config.replay);
-                return Ok((Some(since), replay.await?));
+                    history::replay(&self.state.pool, room, since, self.state.config.replay)
+                        .await?;
+                let bytes: usize = replay.rows.iter().map(|(_, frame)| frame.len()).sum();
+                if let Err(e) = limiter.spend(budget, &user, bytes as u64).await {
+                    tracing::warn!(error = %e, "could not count a replay against its budget");
+                }
+                return Ok((Some(since), replay));
             }
             // Without `since` the join starts where the room is now, so the
             // sends queued right behind it are delivered (and acknowledged)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use common::auth::token::TokenVerifier;
 use common::db::DbPool;
 use common::messaging::Messenger;
+use common::ratelimit::RateLimiter;
 use redis::aio::ConnectionManager;
 
 use crate::config::ChatConfig;
@@ -36,4 +37,6 @@ pub struct ChatState {
     pub metrics: Arc<Metrics>,
     /// Names this process in shared Redis state (presence, connection counts).
     pub instance: String,
+    /// Per-user budgets kept in Redis across instances (replayed bytes).
+    pub limiter: RateLimiter,
 }

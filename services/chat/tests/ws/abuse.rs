@@ -53,3 +53,40 @@ async fn a_join_storm_is_rate_limited_and_only_joins_let_through_replay() {
     let echo = c.message().await;
     assert_eq!(echo.body, "still here");
 }
+
+#[tokio::test]
+async fn replays_are_budgeted_per_user_across_connections() {
+    let stack = Stack::new().await;
+    // 400 KB of replay per user and window; the join limit out of the way.
+    let chat = stack
+        .chat_with(&[("REPLAY_BYTES_PER_USER", "400000"), ("JOIN_BURST", "1000")])
+        .await;
+    let ann = stack.user("ann").await;
+    let room = stack.room(&ann, "history").await;
+    let body = "x".repeat(4000);
+    for _ in 0..20 {
+        stack.store_unpublished(&ann, room, &body).await;
+    }
+    // Each full replay is about 164 KB (text and HTML): after the third the
+    // budget is spent, on whichever connection asks next.
+    let (mut a, mut b) = (connect(&chat, &ann).await, connect(&chat, &ann).await);
+    a.join(room, Some(0)).await;
+    b.join(room, Some(0)).await;
+    a.join(room, Some(0)).await;
+    b.send(&ClientFrame::Join {
+        room,
+        since: Some(0),
+    })
+    .await;
+    let (code, reference) = b.error().await;
+    assert_eq!(code, "rate_limited");
+    assert_eq!(reference, Some(room.to_string()));
+    // A join that replays nothing is not held back.
+    let (replayed, _) = b.join(room, Some(20)).await;
+    assert!(replayed.is_empty());
+    // Another user has a budget of their own.
+    let bob = stack.user("bob").await;
+    let mut c = connect(&chat, &bob).await;
+    let (replayed, _) = c.join(room, Some(0)).await;
+    assert_eq!(replayed.len(), 20);
+}
