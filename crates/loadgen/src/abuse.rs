@@ -46,6 +46,8 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(200);
 const SETUP_LIMIT: Duration = Duration::from_secs(60);
 /// The counter of connections the chat service cut off as too slow.
 const SLOW_CONSUMERS: &str = "parley_chat_slow_consumers_total";
+/// The counter of joins refused because their user spent the replay budget.
+const REPLAYS_REFUSED: &str = "parley_chat_replays_refused_total";
 
 /// Everything the verdict looks at.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +73,9 @@ pub struct Outcome {
     /// Slow consumers the chat service cut off while the hostile user ran
     /// (`None` without `--metrics`).
     pub cut_off: Option<u64>,
+    /// Joins the chat service refused for the replay budget meanwhile
+    /// (`None` without `--metrics`).
+    pub replays_refused: Option<u64>,
     pub non_readers: usize,
 }
 
@@ -136,11 +141,16 @@ pub fn failures(o: &Outcome, b: Bounds) -> Vec<String> {
             "a connection beyond the per-user cap was neither let in nor refused by the cap: {how}"
         )),
     }
+    // The sockets that never read must be held in check: cut off as too
+    // slow, or refused the replays they keep asking for (the replay
+    // budget), so that they never get what they ask for.
     if let Some(n) = o.cut_off
         && (n as usize) < o.non_readers
+        && o.replays_refused.unwrap_or(0) == 0
     {
         f.push(format!(
-            "the chat service cut off {n} slow consumers, fewer than the {} sockets that never read",
+            "the chat service cut off {n} slow consumers, fewer than the {} sockets that never read, \
+             and refused no replay",
             o.non_readers
         ));
     }
@@ -355,6 +365,7 @@ pub async fn run(args: &Args, out: &Out) -> Result<bool, Failure> {
         chat_alive: memory.alive,
         cap,
         cut_off: delta(SLOW_CONSUMERS),
+        replays_refused: delta(REPLAYS_REFUSED),
         non_readers: args.non_readers,
     };
     let failed = failures(&outcome, bounds);
@@ -491,9 +502,11 @@ fn report(
     println!(
         "server: {}; one socket beyond the per-user cap: {:?}; chat memory ({}): {:.1} MiB before, \
          {:.1} MiB at most (+{:.1} MiB), {:.1} MiB at the end, {} samples{}",
-        match cut_off {
-            Some(n) => format!("the chat service cut off {n} slow consumers"),
-            None => "slow consumers not counted (no --metrics)".into(),
+        match (cut_off, o.replays_refused) {
+            (Some(n), Some(r)) => format!(
+                "the chat service cut off {n} slow consumers and refused {r} replays (the per-user replay budget)"
+            ),
+            _ => "slow consumers not counted (no --metrics)".into(),
         },
         o.cap,
         args.groups
@@ -549,6 +562,7 @@ mod tests {
             chat_alive: true,
             cap: Cap::Refused,
             cut_off: Some(16),
+            replays_refused: Some(0),
             non_readers: 16,
         }
     }
@@ -567,6 +581,13 @@ mod tests {
             ..good()
         };
         assert!(failures(&unmeasured, BOUNDS).is_empty());
+        // The non-readers held in check by the replay budget instead.
+        let rationed = Outcome {
+            cut_off: Some(0),
+            replays_refused: Some(500),
+            ..good()
+        };
+        assert!(failures(&rationed, BOUNDS).is_empty());
     }
 
     #[test]
@@ -652,6 +673,14 @@ mod tests {
                     ..good()
                 },
                 "cut off 3 slow consumers",
+            ),
+            (
+                Outcome {
+                    cut_off: Some(3),
+                    replays_refused: Some(0),
+                    ..good()
+                },
+                "refused no replay",
             ),
             (
                 Outcome {

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub upgrades_refused: IntCounter,
     /// Events read from Postgres because pub/sub did not bring them.
     pub catch_up_messages: IntCounter,
+    /// Joins refused because their user spent the replay budget.
+    pub replays_refused: IntCounter,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
@@ -57,6 +59,11 @@ impl Metrics {
                 &registry,
                 "catch_up_messages_total",
                 "Messages recovered from Postgres (gaps, lost publishes)",
+            )?,
+            replays_refused: counter(
+                &registry,
+                "replays_refused_total",
+                "Joins refused because their user spent the replay budget (REPLAY_BYTES_PER_USER)",
             )?,
             connections,
             registry,

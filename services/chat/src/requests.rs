@@ -257,6 +257,7 @@ impl Requests {
                     Err(limited @ common::Error::RateLimited { .. }) => {
                         let last = rooms::last_seqs(&mut conn, &[room]).await?;
                         if last.first().is_some_and(|(_, last)| *last > since) {
+                            self.state.metrics.replays_refused.inc();
                             return Err(limited);
                         }
                         return Ok((Some(since), Replay::default()));

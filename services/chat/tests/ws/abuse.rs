@@ -81,6 +81,11 @@ async fn replays_are_budgeted_per_user_across_connections() {
     let (code, reference) = b.error().await;
     assert_eq!(code, "rate_limited");
     assert_eq!(reference, Some(room.to_string()));
+    assert!(
+        chat.metrics()
+            .await
+            .contains("parley_chat_replays_refused_total 1")
+    );
     // A join that replays nothing is not held back.
     let (replayed, _) = b.join(room, Some(20)).await;
     assert!(replayed.is_empty());
