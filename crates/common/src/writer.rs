@@ -61,6 +61,9 @@ struct Job {
     room_id: i64,
     draft: EventDraft,
     reply: oneshot::Sender<Result<Appended>>,
+    /// When its sender stops waiting: a job still queued then is never
+    /// written, so the `unavailable` its sender got holds ("not stored").
+    expires: tokio::time::Instant,
 }
 
 /// Appends events in batches; rooms are spread over a few shards, each
@@ -156,6 +159,7 @@ impl EventWriter {
             room_id,
             draft,
             reply,
+            expires: tokio::time::Instant::now() + self.deadline,
         };
         shard
             .send_timeout(job, self.deadline)
@@ -251,8 +255,14 @@ impl Shard {
     /// are written together, and those whose lock is held elsewhere get a
     /// lane of their own.
     async fn write(&mut self, jobs: Vec<Job>) {
+        let now = tokio::time::Instant::now();
         let mut by_room: HashMap<i64, Vec<Job>> = HashMap::new();
         for job in jobs {
+            // Its sender was told `unavailable` already: writing it now
+            // would store what the answer said was not.
+            if job.expires <= now {
+                continue;
+            }
             by_room.entry(job.room_id).or_default().push(job);
         }
         let mut rooms = Vec::with_capacity(by_room.len());
@@ -329,9 +339,14 @@ async fn lane(
         }
         let n = jobs.len();
         let permit = permits.acquire().await;
-        let skipped = out.write(vec![(room, jobs)], false).await;
+        // Senders already told `unavailable` while this waited: not written.
+        let now = tokio::time::Instant::now();
+        jobs.retain(|job| job.expires > now);
+        if !jobs.is_empty() {
+            let skipped = out.write(vec![(room, jobs)], false).await;
+            debug_assert!(skipped.is_empty(), "a waiting write skips nothing");
+        }
         drop(permit);
-        debug_assert!(skipped.is_empty(), "a waiting write skips nothing");
         let _ = written.send((room, n));
     }
 }

@@ -243,3 +243,49 @@ async fn a_locked_room_does_not_hold_back_other_rooms() {
     a.say(locked, "after", "a2").await;
     assert_eq!(a.message().await.seq, echo.seq + 1);
 }
+
+#[tokio::test]
+async fn a_change_still_queued_at_its_deadline_is_never_stored() {
+    use diesel_async::SimpleAsyncConnection;
+    let stack = Stack::new().await;
+    // One room at a time may wait for its lock; answers within 2 s.
+    let chat = stack
+        .chat_with(&[("WRITER_DEADLINE_SECS", "2"), ("WRITER_SLOW_LANES", "1")])
+        .await;
+    let ann = stack.user("ann").await;
+    let (first, second) = (
+        stack.room(&ann, "first").await,
+        stack.room(&ann, "second").await,
+    );
+    let mut c = connect(&chat, &ann).await;
+    c.join(first, None).await;
+    c.join(second, None).await;
+    let mut first_lock = hold_room_lock(&stack, first).await;
+    let mut second_lock = hold_room_lock(&stack, second).await;
+    // The first room's write waits for its lock; the second's waits behind
+    // it, still queued, until both answers are given up.
+    c.say(first, "in flight", "f1").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.say(second, "still queued", "s1").await;
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        answers.push(c.error().await);
+    }
+    answers.sort();
+    assert_eq!(
+        answers,
+        [
+            ("unavailable".to_string(), Some("f1".to_string())),
+            ("unavailable".to_string(), Some("s1".to_string()))
+        ]
+    );
+    second_lock.batch_execute("COMMIT").await.unwrap();
+    first_lock.batch_execute("COMMIT").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The queued one was dropped, as its answer said; a resend stores it once.
+    assert_eq!(stack.stored_count(second).await, 0);
+    c.say(second, "still queued", "s1").await;
+    // (The first room's write was under way: it may have landed since.)
+    while c.message().await.nonce != "s1" {}
+    assert_eq!(stack.stored_count(second).await, 1);
+}

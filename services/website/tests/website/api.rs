@@ -366,18 +366,22 @@ async fn malformed_oversized_and_mistyped_bodies_get_4xx_json() {
     assert_eq!(error_code(res).await, "not_found");
 }
 
-#[tokio::test]
-async fn the_openapi_document_describes_every_endpoint() {
-    let app = TestApp::spawn().await;
-    let doc: Value = app
-        .api()
+/// The OpenAPI document the app serves.
+async fn openapi_document(app: &TestApp) -> Value {
+    app.api()
         .get(app.url("/api/v1/openapi.json"))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_endpoint() {
+    let app = TestApp::spawn().await;
+    let doc = openapi_document(&app).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let expected = [
         ("/api/v1/auth/register", "post"),
@@ -430,15 +434,7 @@ async fn the_openapi_document_puts_each_parameter_where_it_goes() {
     // required path parameters, which no path has: clients generated from
     // the document could not send them, and the fuzzer never did.
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .api()
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = openapi_document(&app).await;
     let mut query = Vec::new();
     for (path, operations) in doc["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {
