@@ -95,10 +95,24 @@ impl RateLimiter {
 
     /// Counts one event; over the limit is `Error::RateLimited`.
     pub async fn hit(&self, limit: &Limit, subject: &str) -> Result<()> {
+        let (count, ttl) = self.add(limit, subject, 1).await?;
+        if count > limit.max {
+            return Err(Error::RateLimited {
+                retry_after_secs: ttl.max(1) as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds `amount` to the key's count, starting its window if new;
+    /// returns the count and the seconds left in the window.
+    async fn add(&self, limit: &Limit, subject: &str, amount: u64) -> Result<(u64, i64)> {
         let key = self.key(limit, subject);
-        let (count, ttl): (u64, i64) = redis::pipe()
+        Ok(redis::pipe()
             .atomic()
-            .incr(&key, 1)
+            .cmd("INCRBY")
+            .arg(&key)
+            .arg(amount)
             .cmd("EXPIRE")
             .arg(&key)
             .arg(limit.window.as_secs())
@@ -106,13 +120,7 @@ impl RateLimiter {
             .ignore()
             .ttl(&key)
             .query_async(&mut self.redis.clone())
-            .await?;
-        if count > limit.max {
-            return Err(Error::RateLimited {
-                retry_after_secs: ttl.max(1) as u64,
-            });
-        }
-        Ok(())
+            .await?)
     }
 
     /// Refuses when `subject` has spent its budget in this window, without
@@ -135,21 +143,7 @@ impl RateLimiter {
     /// Adds `amount` to what `subject` spent in this window (bytes read for
     /// it, say); [`Self::within_budget`] refuses once it reaches the limit.
     pub async fn spend(&self, limit: &Limit, subject: &str, amount: u64) -> Result<()> {
-        let key = self.key(limit, subject);
-        let _: () = redis::pipe()
-            .atomic()
-            .cmd("INCRBY")
-            .arg(&key)
-            .arg(amount)
-            .ignore()
-            .cmd("EXPIRE")
-            .arg(&key)
-            .arg(limit.window.as_secs())
-            .arg("NX")
-            .ignore()
-            .query_async(&mut self.redis.clone())
-            .await?;
-        Ok(())
+        self.add(limit, subject, amount).await.map(drop)
     }
 
     /// Counts one event like [`Self::hit`], and returns what takes it back

@@ -99,11 +99,16 @@ async fn bounded(
     limit: Duration,
     expires_at: Instant,
 ) -> Option<End> {
+    // One timer for both ends: whichever comes first.
+    let deadline = (Instant::now() + limit).min(expires_at);
     tokio::select! {
         biased;
         _ = kick.kicked() => Some(End::Gone),
-        _ = tokio::time::sleep_until(expires_at) => Some(End::Close(close::POLICY, "session expired")),
-        _ = tokio::time::sleep(limit) => Some(End::WriteTimedOut),
+        _ = tokio::time::sleep_until(deadline) => Some(if deadline == expires_at {
+            End::Close(close::POLICY, "session expired")
+        } else {
+            End::WriteTimedOut
+        }),
         written = written => written.err().map(|_| End::Gone),
     }
 }
