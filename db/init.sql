@@ -5,4 +5,4 @@
 INSERT INTO rooms (name, topic)
 VALUES ('general', 'Anything and everything'),
        ('random', 'Off-topic chatter')
-ON CONFLICT ((lower(name))) DO NOTHING;
+ON CONFLICT ((lower(name))) WHERE visibility = 'public' DO NOTHING;

@@ -57,6 +57,11 @@ string_newtype!(
     /// The client's idempotency key for a send: 1..=64 characters, no control characters.
     Nonce
 );
+string_newtype!(
+    /// Why a moderator acted: at most 500 characters, no control characters;
+    /// empty when none was given. Only moderators read it.
+    Reason
+);
 
 /// A password of 8..=256 characters. Never displayed or logged.
 #[derive(Clone)]
@@ -317,9 +322,99 @@ impl Nonce {
     }
 }
 
+impl Reason {
+    pub const MAX: usize = 500;
+
+    /// Trims, then checks length and characters; empty is allowed.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim();
+        if char_count(s) > Self::MAX || has_control(s, &[]) || has_deceptive(s) {
+            return Err(Error::invalid(
+                "reason",
+                Code::ReasonInvalid,
+                "A reason is at most 500 characters, without control characters.",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// How long a ban or mute lasts: 1 minute to 1 year, or for good (`None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sentence(Option<u32>);
+
+impl Sentence {
+    pub const MIN_SECS: u32 = 60;
+    pub const MAX_SECS: u32 = 366 * 24 * 3600;
+
+    /// `duration_secs` as given (absent: for good).
+    pub fn parse(secs: Option<i64>) -> Result<Self> {
+        match secs {
+            None => Ok(Self(None)),
+            Some(n) if (i64::from(Self::MIN_SECS)..=i64::from(Self::MAX_SECS)).contains(&n) => {
+                Ok(Self(Some(n as u32)))
+            }
+            Some(_) => Err(Error::invalid(
+                "duration_secs",
+                Code::BadDuration,
+                "A duration is 60 seconds to 366 days, or absent for good.",
+            )),
+        }
+    }
+
+    /// When it ends if it starts at `now` (`None`: for good).
+    pub fn until(
+        self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.0
+            .map(|secs| now + chrono::Duration::seconds(i64::from(secs)))
+    }
+}
+
+/// A room's slow mode: one message per this many seconds per member, 0 to
+/// 6 hours (0: off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlowMode(i32);
+
+impl SlowMode {
+    pub const MAX_SECS: i64 = 6 * 3600;
+
+    /// Checks the range.
+    pub fn parse(secs: i64) -> Result<Self> {
+        if (0..=Self::MAX_SECS).contains(&secs) {
+            Ok(Self(secs as i32))
+        } else {
+            Err(Error::invalid(
+                "slow_mode_secs",
+                Code::SlowModeRange,
+                "Slow mode is 0 (off) to 21600 seconds.",
+            ))
+        }
+    }
+
+    /// The seconds between two messages of a member (0: off).
+    pub fn secs(self) -> i32 {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moderation_inputs_are_checked() {
+        assert_eq!(code(Reason::parse("spam")), "ok");
+        assert_eq!(code(Reason::parse(&"x".repeat(501))), "reason_invalid");
+        assert_eq!(code(Reason::parse("a\u{7}b")), "reason_invalid");
+        assert_eq!(code(Sentence::parse(None)), "ok");
+        assert_eq!(code(Sentence::parse(Some(59))), "bad_duration");
+        assert_eq!(code(Sentence::parse(Some(3600))), "ok");
+        assert_eq!(code(SlowMode::parse(-1)), "slow_mode_range");
+        assert_eq!(code(SlowMode::parse(21601)), "slow_mode_range");
+        assert_eq!(code(SlowMode::parse(30)), "ok");
+    }
 
     fn code(r: Result<impl Sized>) -> &'static str {
         match r {

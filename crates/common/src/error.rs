@@ -109,6 +109,26 @@ codes! {
     BadEmoji = "bad_emoji",
     /// A read mark below 0 or beyond the room's last seq.
     BadReadMark = "bad_read_mark",
+    /// A room visibility other than `public` or `private`.
+    BadVisibility = "bad_visibility",
+    /// A role other than `moderator` or `member` to give.
+    BadRole = "bad_role",
+    /// A duration out of its range (mutes, bans, invite links).
+    BadDuration = "bad_duration",
+    /// A slow mode outside 0..=21600 seconds.
+    SlowModeRange = "slow_mode_range",
+    /// A moderation reason over 500 characters, or with a control character.
+    ReasonInvalid = "reason_invalid",
+    /// An invite link's `max_uses` outside 1..=1000.
+    BadMaxUses = "bad_max_uses",
+    /// Inviting oneself.
+    SelfInvite = "self_invite",
+    /// Moderating oneself (kicking, banning, muting, changing one's role).
+    CannotModerateSelf = "cannot_moderate_self",
+    /// A direct message needs 1 to 9 other people.
+    DmSize = "dm_size",
+    /// A username that names no account.
+    UserNotFound = "user_not_found",
 
     // A clash with what exists (409).
     /// The username is taken (ignoring case).
@@ -127,6 +147,22 @@ codes! {
     RoomQuota = "room_quota",
     /// The owner cannot leave their room (they may delete it).
     OwnerCannotLeave = "owner_cannot_leave",
+    /// The person invited is a member already.
+    AlreadyMember = "already_member",
+    /// The owner's role is changed only by handing ownership over.
+    CannotDemoteOwner = "cannot_demote_owner",
+    /// Acting on someone whose role is not below one's own (403).
+    OutranksYou = "outranks_you",
+    /// Kicking, muting or promoting someone who is not a member.
+    NotMember = "not_member",
+    /// Lifting a ban or mute that is not in force.
+    NotRestricted = "not_restricted",
+
+    // An invitation that was good once (410).
+    /// An invite link past its expiry.
+    InviteExpired = "invite_expired",
+    /// An invite link used as many times as it allows.
+    InviteUsedUp = "invite_used_up",
 
     // Something named does not exist, or is hidden from the caller (404).
     /// No such room, or one the caller may not see.
@@ -151,6 +187,12 @@ codes! {
     CrossOrigin = "cross_origin",
     /// A WebSocket request about a room this connection has not joined.
     NotJoined = "not_joined",
+    /// Banned from the room (until the ban ends).
+    Banned = "banned",
+    /// Muted in the room: one reads, but cannot post or react.
+    Muted = "muted",
+    /// The other person of a direct conversation blocked you.
+    Blocked = "blocked",
 
     // Load and failures of the server (429, 500, 503, or an `error` frame).
     /// Over the rate limit: nothing was done; try again later.
@@ -274,6 +316,14 @@ pub enum Error {
         /// Why, for the user.
         message: &'static str,
     },
+    /// What was good once and is no more (an expired invite link): 410.
+    #[error("{message}")]
+    Gone {
+        /// The stable code clients match on.
+        code: Code,
+        /// What happened, for the user.
+        message: &'static str,
+    },
     /// Over a rate limit.
     #[error("too many requests; try again in {retry_after_secs} s")]
     RateLimited {
@@ -384,7 +434,8 @@ impl Error {
         match self {
             Self::Invalid { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Denied { code, .. } => Some(*code),
+            | Self::Denied { code, .. }
+            | Self::Gone { code, .. } => Some(*code),
             Self::NotFound(what) => Some(what.not_found_code()),
             Self::Unauthenticated(_) => Some(Code::Unauthenticated),
             Self::Forbidden(_) => Some(Code::Forbidden),
@@ -440,6 +491,27 @@ impl Error {
                         | D::InvalidCString(_),
                 )
         )
+    }
+}
+
+impl From<crate::access::Denial> for Error {
+    fn from(d: crate::access::Denial) -> Self {
+        use crate::access::Denial;
+        match d {
+            Denial::NotFound => Self::NotFound(Entity::Room),
+            Denial::Forbidden => {
+                Self::Forbidden("only the room's moderators or its owner may do that")
+            }
+            Denial::Banned { .. } => Self::Denied {
+                code: Code::Banned,
+                message: "you are banned from this room",
+            },
+            Denial::Muted { .. } => Self::Denied {
+                code: Code::Muted,
+                message: "you are muted in this room: you can read, not post",
+            },
+            Denial::SlowMode { retry_after_secs } => Self::RateLimited { retry_after_secs },
+        }
     }
 }
 

@@ -170,6 +170,31 @@ impl Messenger {
         self.queue(user, room_id, nonce, ask).await?.outcome().await
     }
 
+    /// Carries out an act of moderation (checked by the writer under the
+    /// room's lock, like every change) and returns its stored event. Counts
+    /// against the send limit like any change.
+    pub async fn moderate(
+        &self,
+        user: &UserRef,
+        room_id: i64,
+        nonce: &str,
+        act: events::Moderation,
+    ) -> Result<Appended> {
+        let nonce = Nonce::parse(nonce)?;
+        let refund = self.limit(user).await?;
+        let draft = EventDraft {
+            user: user.clone(),
+            nonce,
+            change: Change::Moderate(act),
+        };
+        self.writer
+            .queue(room_id, draft)
+            .await?
+            .refunding(refund)
+            .outcome()
+            .await
+    }
+
     /// Moves the user's read mark of a room forward to `seq`, and tells
     /// every connection of theirs the room's new unread state. A mark
     /// beyond the room's last seq, or behind the current one, is refused.

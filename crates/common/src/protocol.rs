@@ -129,6 +129,60 @@ pub struct ReactionChanged {
 }
 
 /// Every frame the server sends (protocol.md "Server -> client"): one
+/// What a room's moderator or owner did: a sequenced event every member
+/// sees live and in history ("ann muted bob for 1 h"). The reason given
+/// stays in the moderation log, which only moderators read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ModerationEvent {
+    pub room: i64,
+    pub seq: i64,
+    /// `kick`, `ban`, `unban`, `mute`, `unmute`, `role`, `owner` (handed
+    /// over), `topic`, `visibility` or `slow_mode`.
+    pub action: String,
+    /// Who did it.
+    pub by: UserRef,
+    /// Whom it concerns (not for `topic`, `visibility`, `slow_mode`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<UserRef>,
+    /// When a ban or mute ends; absent: until lifted.
+    #[serde(
+        default,
+        with = "rfc3339_millis::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub until: Option<DateTime<Utc>>,
+    /// The new role (`role`, `owner`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The new topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// The new visibility.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
+    /// The new slow mode, in seconds (0: off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_mode_secs: Option<i32>,
+    /// When it was done.
+    #[serde(with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: DateTime<Utc>,
+    /// The moderator's idempotency key.
+    pub nonce: String,
+}
+
+impl ModerationEvent {
+    /// Whether this takes someone out of the room (their connections leave
+    /// it at once, on every instance): a kick or a ban.
+    pub fn removes(&self) -> Option<i64> {
+        match self.action.as_str() {
+            "kick" | "ban" => self.target.as_ref().map(|t| t.id),
+            _ => None,
+        }
+    }
+}
+
 /// serde-tagged enum shared by the chat service, the tests and the bench tool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -142,6 +196,7 @@ pub enum ServerFrame {
         nonce: String,
     },
     Reaction(ReactionChanged),
+    Moderation(ModerationEvent),
     Joined {
         room: i64,
         last_seq: i64,
@@ -159,6 +214,10 @@ pub enum ServerFrame {
     },
     Left {
         room: i64,
+        /// Why the server took the connection out of the room (`kicked`,
+        /// `banned`, `removed`); absent when the client asked to leave.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// A member's unread state of a room its connection has not joined.
     Unread {
@@ -200,6 +259,7 @@ impl ServerFrame {
             Self::Edited(e) => Some((e.room, e.seq)),
             Self::Deleted { room, seq, .. } => Some((*room, *seq)),
             Self::Reaction(r) => Some((r.room, r.seq)),
+            Self::Moderation(m) => Some((m.room, m.seq)),
             _ => None,
         }
     }
@@ -581,7 +641,13 @@ mod tests {
                 },
                 r#"{"type":"typing","room":7,"user":{"id":5,"name":"bob"}}"#,
             ),
-            (ServerFrame::Left { room: 7 }, r#"{"type":"left","room":7}"#),
+            (
+                ServerFrame::Left {
+                    room: 7,
+                    reason: None,
+                },
+                r#"{"type":"left","room":7}"#,
+            ),
             (
                 ServerFrame::Error {
                     retry_after: None,

@@ -27,6 +27,32 @@ diesel::table! {
 }
 
 diesel::table! {
+    moderation_actions (id) {
+        id -> Int8,
+        room_id -> Int8,
+        seq -> Int8,
+        actor_id -> Nullable<Int8>,
+        target_id -> Nullable<Int8>,
+        message_id -> Nullable<Int8>,
+        action -> Text,
+        detail -> Text,
+        until -> Nullable<Timestamptz>,
+        reason -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    room_bans (room_id, user_id) {
+        room_id -> Int8,
+        user_id -> Int8,
+        until -> Nullable<Timestamptz>,
+        by_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     room_events (room_id, seq) {
         room_id -> Int8,
         seq -> Int8,
@@ -40,12 +66,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    room_invites (id) {
+        id -> Int8,
+        room_id -> Int8,
+        inviter_id -> Nullable<Int8>,
+        invitee_id -> Nullable<Int8>,
+        token_hash -> Nullable<Bytea>,
+        expires_at -> Nullable<Timestamptz>,
+        max_uses -> Nullable<Int4>,
+        uses -> Int4,
+        revoked_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     room_members (room_id, user_id) {
         room_id -> Int8,
         user_id -> Int8,
         last_read_seq -> Int8,
         joined_at -> Timestamptz,
         role -> Text,
+        muted_until -> Nullable<Timestamptz>,
+        last_posted_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -58,6 +101,11 @@ diesel::table! {
         last_seq -> Int8,
         created_at -> Timestamptz,
         message_count -> Int8,
+        visibility -> Text,
+        kind -> Text,
+        slow_mode_secs -> Int4,
+        restricted_until -> Nullable<Timestamptz>,
+        dm_key -> Nullable<Text>,
     }
 }
 
@@ -86,6 +134,9 @@ diesel::table! {
 
 diesel::joinable!(message_reactions -> messages (message_id));
 diesel::joinable!(message_reactions -> users (user_id));
+diesel::joinable!(moderation_actions -> rooms (room_id));
+diesel::joinable!(room_bans -> rooms (room_id));
+diesel::joinable!(room_invites -> rooms (room_id));
 diesel::joinable!(room_members -> rooms (room_id));
 diesel::joinable!(room_members -> users (user_id));
 diesel::joinable!(rooms -> users (owner_id));
@@ -94,7 +145,10 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     message_reactions,
     messages,
+    moderation_actions,
+    room_bans,
     room_events,
+    room_invites,
     room_members,
     rooms,
     sessions,

@@ -2,7 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use common::domain::{Email, MessageBody, Nonce, RoomName, Topic, Username};
+use common::access::{Role, Visibility};
+use common::domain::{Email, MessageBody, Nonce, Reason, RoomName, Topic, Username};
 use common::emoji::Emoji;
 use common::error::Entity;
 use common::protocol::{ServerFrame, UserRef};
@@ -180,6 +181,7 @@ async fn rooms_are_searched_by_name_or_topic_and_paged_by_name() {
             &mut conn,
             &RoomName::parse(name).unwrap(),
             &Topic::parse(topic).unwrap(),
+            Visibility::Public,
             ann.id,
         )
         .await
@@ -189,6 +191,7 @@ async fn rooms_are_searched_by_name_or_topic_and_paged_by_name() {
         &mut conn,
         &RoomName::parse("RUST").unwrap(),
         &Topic::parse("").unwrap(),
+        Visibility::Public,
         ann.id,
     )
     .await;
@@ -199,7 +202,7 @@ async fn rooms_are_searched_by_name_or_topic_and_paged_by_name() {
     let names = |v: Vec<rooms::RoomView>| v.into_iter().map(|r| r.room.name).collect::<Vec<_>>();
     assert_eq!(
         names(
-            rooms::search(&mut conn, Some("rUsT"), None, 10)
+            rooms::directory(&mut conn, Some("rUsT"), None, 10)
                 .await
                 .unwrap()
         ),
@@ -207,28 +210,35 @@ async fn rooms_are_searched_by_name_or_topic_and_paged_by_name() {
     );
     assert_eq!(
         names(
-            rooms::search(&mut conn, Some("00%"), None, 10)
+            rooms::directory(&mut conn, Some("00%"), None, 10)
                 .await
                 .unwrap()
         ),
         ["100%"]
     );
     // One or two characters match the start of names; `%` is no wildcard.
-    assert!(names(rooms::search(&mut conn, Some("%"), None, 10).await.unwrap()).is_empty());
+    assert!(
+        names(
+            rooms::directory(&mut conn, Some("%"), None, 10)
+                .await
+                .unwrap()
+        )
+        .is_empty()
+    );
     assert_eq!(
         names(
-            rooms::search(&mut conn, Some("10"), None, 10)
+            rooms::directory(&mut conn, Some("10"), None, 10)
                 .await
                 .unwrap()
         ),
         ["100%"]
     );
-    let first = rooms::search(&mut conn, None, None, 2).await.unwrap();
+    let first = rooms::directory(&mut conn, None, None, 2).await.unwrap();
     assert_eq!(names(first.clone()), ["100%", "cooking"]);
     let cursor = first.last().unwrap().room.name.to_lowercase();
     assert_eq!(
         names(
-            rooms::search(&mut conn, None, Some(&cursor), 10)
+            rooms::directory(&mut conn, None, Some(&cursor), 10)
                 .await
                 .unwrap()
         ),
@@ -327,6 +337,24 @@ async fn new_room(
         conn,
         &RoomName::parse(name).unwrap(),
         &Topic::parse("").unwrap(),
+        Visibility::Public,
+        owner.id,
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn private_room(
+    conn: &mut diesel_async::AsyncPgConnection,
+    name: &str,
+    owner: &users::User,
+) -> i64 {
+    rooms::insert(
+        conn,
+        &RoomName::parse(name).unwrap(),
+        &Topic::parse("").unwrap(),
+        Visibility::Private,
         owner.id,
     )
     .await
@@ -1186,4 +1214,301 @@ async fn writers_taking_many_rooms_in_opposite_orders_never_deadlock() {
             (1..=100).collect::<Vec<_>>()
         );
     }
+}
+
+// ---- People and rooms: private rooms, moderation --------------------------
+
+fn moderate(u: &users::User, nonce: &str, m: events::Moderation) -> EventDraft {
+    draft(u, nonce, Change::Moderate(m))
+}
+
+fn target(u: &users::User) -> UserRef {
+    author(u)
+}
+
+fn no_reason() -> Reason {
+    Reason::parse("").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn private_rooms_are_not_in_the_directory_and_their_names_do_not_collide() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let bob = user(&mut conn, "bob").await;
+    private_room(&mut conn, "secret plans", &ann).await;
+    // Another private room, and a public one, may take the same name: a
+    // clash would tell bob the private room exists.
+    private_room(&mut conn, "Secret Plans", &bob).await;
+    new_room(&mut conn, "secret plans", &bob).await;
+    let listed: Vec<String> = rooms::directory(&mut conn, Some("secret"), None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| format!("{} {}", r.room.name, r.room.visibility))
+        .collect();
+    assert_eq!(listed, ["secret plans public"]);
+    let dup = rooms::insert(
+        &mut conn,
+        &RoomName::parse("SECRET PLANS").unwrap(),
+        &Topic::parse("").unwrap(),
+        Visibility::Public,
+        ann.id,
+    )
+    .await;
+    assert!(
+        matches!(dup, Err(Error::Conflict { field: "name", .. })),
+        "{dup:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_member_cannot_post_in_a_private_room_nor_become_a_member() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let eve = user(&mut conn, "eve").await;
+    let room = private_room(&mut conn, "p", &ann).await;
+    let answers = append_all(
+        &mut conn,
+        room,
+        &[say(&ann, "hi", "a1"), say(&eve, "let me in", "e1")],
+    )
+    .await;
+    assert_eq!(
+        answers.iter().map(code).collect::<Vec<_>>(),
+        ["ok 1", "room_not_found"]
+    );
+    assert_eq!(members::role(&mut conn, room, eve.id).await.unwrap(), None);
+    // The bulk path of many rooms refuses the same way.
+    let batches = vec![(room, vec![say(&eve, "again", "e2")])];
+    let answers = events::append_rooms(&mut conn, &batches, &Policy::default())
+        .await
+        .unwrap();
+    let room_answers = answers.into_iter().next().unwrap().unwrap();
+    assert_eq!(code(&room_answers[0]), "room_not_found");
+    assert_eq!(members::role(&mut conn, room, eve.id).await.unwrap(), None);
+    // A member posts, through the bulk path too.
+    members::add(&mut conn, room, eve.id, Role::Member)
+        .await
+        .unwrap();
+    let batches = vec![(room, vec![say(&eve, "thanks", "e3")])];
+    let answers = events::append_rooms(&mut conn, &batches, &Policy::default())
+        .await
+        .unwrap();
+    assert_eq!(code(&answers[0].as_ref().unwrap()[0]), "ok 2");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_removed_member_resending_an_old_nonce_gets_room_not_found() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let bob = user(&mut conn, "bob").await;
+    let room = private_room(&mut conn, "p", &ann).await;
+    members::add(&mut conn, room, bob.id, Role::Member)
+        .await
+        .unwrap();
+    append(&mut conn, room, &[say(&bob, "secret", "b1")]).await;
+    append(
+        &mut conn,
+        room,
+        &[moderate(
+            &ann,
+            "k1",
+            events::Moderation::Kick {
+                target: target(&bob),
+                reason: no_reason(),
+            },
+        )],
+    )
+    .await;
+    // The stored event would carry what was said since; it is not answered.
+    let again = append_all(&mut conn, room, &[say(&bob, "secret", "b1")]).await;
+    assert_eq!(code(&again[0]), "room_not_found");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn moderation_is_sequenced_logged_and_enforced() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let bob = user(&mut conn, "bob").await;
+    let cid = user(&mut conn, "cid").await;
+    let room = new_room(&mut conn, "r", &ann).await;
+    append(
+        &mut conn,
+        room,
+        &[say(&bob, "hi", "b1"), say(&cid, "yo", "c1")],
+    )
+    .await;
+    let hour = chrono::Utc::now() + chrono::Duration::hours(1);
+    let acts = append_all(
+        &mut conn,
+        room,
+        &[
+            moderate(
+                &ann,
+                "m1",
+                events::Moderation::Role {
+                    target: target(&bob),
+                    role: Role::Moderator,
+                },
+            ),
+            moderate(
+                &bob,
+                "m2",
+                events::Moderation::Mute {
+                    target: target(&cid),
+                    until: Some(hour),
+                    reason: Reason::parse("shouting").unwrap(),
+                },
+            ),
+            // A moderator cannot act on the owner, nor on themselves.
+            moderate(
+                &bob,
+                "m3",
+                events::Moderation::Kick {
+                    target: target(&ann),
+                    reason: no_reason(),
+                },
+            ),
+            moderate(
+                &bob,
+                "m4",
+                events::Moderation::Ban {
+                    target: target(&bob),
+                    until: None,
+                    reason: no_reason(),
+                },
+            ),
+            // The owner's role changes only by handing the room over.
+            moderate(
+                &bob,
+                "m5",
+                events::Moderation::Role {
+                    target: target(&ann),
+                    role: Role::Member,
+                },
+            ),
+            moderate(
+                &ann,
+                "m6",
+                events::Moderation::Role {
+                    target: target(&ann),
+                    role: Role::Member,
+                },
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        acts.iter().map(code).collect::<Vec<_>>(),
+        [
+            "ok 3",
+            "ok 4",
+            "outranks_you",
+            "cannot_moderate_self",
+            "forbidden",
+            "cannot_moderate_self"
+        ]
+    );
+    match &acts[1].as_ref().unwrap().frame {
+        ServerFrame::Moderation(m) => {
+            assert_eq!((m.action.as_str(), m.by.id), ("mute", bob.id));
+            assert_eq!(m.target.as_ref().map(|t| t.id), Some(cid.id));
+            assert!(m.until.is_some());
+            assert!(!acts[1].as_ref().unwrap().json.contains("shouting"));
+        }
+        other => panic!("not a moderation event: {other:?}"),
+    }
+    // Muted: cid reads but cannot post or react; the others can.
+    let answers = append_all(
+        &mut conn,
+        room,
+        &[say(&cid, "let me talk", "c2"), say(&bob, "calm down", "b2")],
+    )
+    .await;
+    assert_eq!(
+        answers.iter().map(code).collect::<Vec<_>>(),
+        ["muted", "ok 5"]
+    );
+    // Banned for good: out of the room, and cannot come back by posting.
+    let ban = append_all(
+        &mut conn,
+        room,
+        &[moderate(
+            &ann,
+            "m7",
+            events::Moderation::Ban {
+                target: target(&cid),
+                until: None,
+                reason: no_reason(),
+            },
+        )],
+    )
+    .await;
+    assert_eq!(code(&ban[0]), "ok 6");
+    assert_eq!(members::role(&mut conn, room, cid.id).await.unwrap(), None);
+    let answers = append_all(&mut conn, room, &[say(&cid, "back", "c3")]).await;
+    assert_eq!(code(&answers[0]), "banned");
+    // The log keeps who did what, with the reason, for moderators.
+    let log = common::store::modlog::page(&mut conn, room, None, 10)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["ban", "mute", "role"]);
+    assert_eq!(log[1].reason, "shouting");
+    // Unread counts are about messages: moderation events do not count.
+    let unread = members::unread(&mut conn, bob.id, Some(&[room]))
+        .await
+        .unwrap();
+    assert_eq!(unread[0].unread, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_mode_spaces_a_members_messages_not_a_moderators() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let bob = user(&mut conn, "bob").await;
+    let room = new_room(&mut conn, "r", &ann).await;
+    append(
+        &mut conn,
+        room,
+        &[moderate(
+            &ann,
+            "s1",
+            events::Moderation::SlowMode { secs: 60 },
+        )],
+    )
+    .await;
+    let answers = append_all(
+        &mut conn,
+        room,
+        &[
+            say(&bob, "one", "b1"),
+            say(&bob, "two", "b2"),
+            say(&ann, "one", "a1"),
+            say(&ann, "two", "a2"),
+        ],
+    )
+    .await;
+    let codes: Vec<String> = answers
+        .iter()
+        .map(|a| match a {
+            Err(Error::RateLimited { retry_after_secs }) => {
+                assert!((59..=60).contains(retry_after_secs), "{retry_after_secs}");
+                "slow".into()
+            }
+            other => code(other),
+        })
+        .collect();
+    assert_eq!(codes, ["ok 2", "slow", "ok 3", "ok 4"]);
+    // A later batch is slowed too (the last post is stored).
+    let later = append_all(&mut conn, room, &[say(&bob, "three", "b3")]).await;
+    assert!(
+        matches!(later[0], Err(Error::RateLimited { .. })),
+        "{later:?}"
+    );
 }

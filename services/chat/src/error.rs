@@ -98,7 +98,7 @@ pub fn error_frame(e: &common::Error, reference: Option<String>) -> Utf8Bytes {
         // Something else the request named does not exist: the client's mistake.
         C::NotFound(Entity::User | Entity::Resource) => (Code::BadRequest, e.to_string()),
         C::Forbidden(m) | C::Unauthenticated(m) => (Code::Forbidden, (*m).to_owned()),
-        C::Denied { code, message } => (*code, (*message).to_owned()),
+        C::Denied { code, message } | C::Gone { code, message } => (*code, (*message).to_owned()),
         C::Database(_) | C::Internal { .. } if e.is_fault() => {
             tracing::error!(error = %e, "request failed on a fault of the server");
             (Code::Internal, "the server failed on this request; it was not done, and resending it will not help".into())

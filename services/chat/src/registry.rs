@@ -23,11 +23,25 @@ pub mod close {
     pub const TRY_AGAIN_LATER: u16 = 1013;
 }
 
-/// A request to close one connection, with the close code to use.
+/// What a room tells a connection that joined it about the person behind
+/// it, read before the connection's next request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// Taken out of the room (kicked, banned, no longer allowed to read):
+    /// the room no longer counts as joined.
+    Removed(i64),
+    /// Muted in the room until then (`None`: lifted): their typing is not
+    /// relayed.
+    Muted(i64, Option<chrono::DateTime<chrono::Utc>>),
+}
+
+/// A request to close one connection, with the close code to use; and
+/// what its rooms tell it ([`Notice`]).
 #[derive(Default)]
 pub struct Kick {
     code: AtomicU16,
     notify: Notify,
+    notices: Mutex<Vec<Notice>>,
 }
 
 impl Kick {
@@ -40,6 +54,21 @@ impl Kick {
         {
             self.notify.notify_one();
         }
+    }
+
+    /// Tells the connection something about one of its rooms.
+    pub fn notice(&self, notice: Notice) {
+        if let Ok(mut notices) = self.notices.lock() {
+            notices.push(notice);
+        }
+    }
+
+    /// What the connection's rooms told it since the last call.
+    pub fn take_notices(&self) -> Vec<Notice> {
+        self.notices
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default()
     }
 
     /// The code of the kick, if there was one.

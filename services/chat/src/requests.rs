@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use common::error::Code;
 use common::guard;
 use common::messaging::Ask;
@@ -25,6 +26,7 @@ use crate::delivery::{Delivery, Member};
 use crate::error::{error_frame, protocol_error, rate_limited};
 use crate::history::{self, Replay};
 use crate::inbound::{Inbound, classify};
+use crate::registry::Notice;
 use crate::state::ChatState;
 
 /// A request's work the socket loop awaits (a change being stored); what
@@ -129,6 +131,8 @@ pub struct Requests {
     typing_budget: Bucket,
     /// Joins and leaves (`JOIN_PER_SEC`, `JOIN_BURST`).
     joins: Bucket,
+    /// Rooms joined in which this person is muted, until when.
+    muted: HashMap<i64, DateTime<Utc>>,
 }
 
 impl Requests {
@@ -140,6 +144,7 @@ impl Requests {
             typing: Throttle::new(state.config.typing_interval),
             typing_budget: Bucket::new(state.config.typing_rate, Instant::now()),
             joins: Bucket::new(state.config.join_rate, Instant::now()),
+            muted: HashMap::new(),
             state,
         }
     }
@@ -158,7 +163,28 @@ impl Requests {
         }
     }
 
+    /// Follows what the joined rooms said of this person since the last
+    /// request: rooms they were taken out of, mutes.
+    fn read_notices(&mut self) {
+        for notice in self.me.kick.take_notices() {
+            match notice {
+                Notice::Removed(room) => {
+                    self.joined.remove(&room);
+                    self.muted.remove(&room);
+                    self.typing.reset(room);
+                }
+                Notice::Muted(room, Some(until)) => {
+                    self.muted.insert(room, until);
+                }
+                Notice::Muted(room, None) => {
+                    self.muted.remove(&room);
+                }
+            }
+        }
+    }
+
     async fn frame(&mut self, frame: ClientFrame) -> Step {
+        self.read_notices();
         match frame {
             ClientFrame::Join { room, since } => self.join(room, since).await,
             ClientFrame::Leave { room } => self.leave(room),
@@ -246,7 +272,11 @@ impl Requests {
         }
         let checked = async {
             let mut conn = self.state.pool.get().await?;
-            guard::readable(&mut conn, self.me.user.id, room).await?;
+            let (_, standing) = guard::readable(&mut conn, self.me.user.id, room).await?;
+            match standing.mute_at(Utc::now()) {
+                Some(until) => self.muted.insert(room, until),
+                None => self.muted.remove(&room),
+            };
             if let Some(since) = since {
                 let (limiter, budget) = (&self.state.limiter, &self.state.config.replay_budget);
                 let user = self.me.user.id.to_string();
@@ -321,7 +351,8 @@ impl Requests {
             return Step::Reply(protocol_error(Code::NotJoined, msg, Some(room.to_string())));
         }
         self.state.hub.leave(room, self.me.conn);
-        Step::Reply(ServerFrame::Left { room }.to_json().into())
+        self.muted.remove(&room);
+        Step::Reply(ServerFrame::Left { room, reason: None }.to_json().into())
     }
 
     /// A change to a joined room (send, edit, delete, react): checked and
@@ -367,6 +398,14 @@ impl Requests {
         if !self.joined.contains(&room) {
             let msg = "join the room first";
             return Step::Reply(protocol_error(Code::NotJoined, msg, Some(room.to_string())));
+        }
+        if self
+            .muted
+            .get(&room)
+            .is_some_and(|until| *until > Utc::now())
+        {
+            // A muted person's typing is news to no one.
+            return Step::Continue;
         }
         let now = Instant::now();
         if !self.typing.allow(room, now) || !self.typing_budget.take(now) {

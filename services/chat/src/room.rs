@@ -17,10 +17,11 @@ mod watchers;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use common::access::Standing;
 use common::db::DbPool;
 use common::error::Code;
 use common::protocol::{ServerFrame, UserRef};
-use common::store::rooms;
+use common::store::{members as member_rows, rooms};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -30,7 +31,7 @@ use crate::error::protocol_error;
 use crate::history::{self, Replay};
 use crate::metrics::Metrics;
 use crate::presence::Presence;
-use crate::registry::{ConnId, close};
+use crate::registry::{ConnId, Notice, close};
 use crate::sequencer::{Sequenced, Sequencer};
 
 /// Events a catch-up reads from Postgres at once, and the most a join
@@ -383,6 +384,109 @@ impl Room {
             .metrics
             .messages_delivered
             .inc_by(delivered as u64);
+        self.police(&events).await;
+    }
+
+    /// Follows the acts of moderation among delivered events: whoever was
+    /// kicked or banned leaves the room here at once (every instance does
+    /// the same as the event reaches it, live or by catch-up); a room made
+    /// private keeps only its members; a mute silences typing.
+    async fn police(&mut self, events: &[Sequenced]) {
+        let mut recheck = false;
+        for (_, frame) in events {
+            // Serde writes the tag first: anything else is skipped unread.
+            if !frame.as_str().starts_with(r#"{"type":"moderation""#) {
+                continue;
+            }
+            let Ok(ServerFrame::Moderation(m)) = serde_json::from_str(frame.as_str()) else {
+                continue;
+            };
+            if let Some(user) = m.removes() {
+                let reason = if m.action == "ban" {
+                    "banned"
+                } else {
+                    "kicked"
+                };
+                self.remove_user(user, reason).await;
+            }
+            match (m.action.as_str(), &m.target) {
+                ("mute", Some(t)) => self.notify_user(
+                    t.id,
+                    Notice::Muted(
+                        self.id,
+                        Some(m.until.unwrap_or_else(common::access::forever)),
+                    ),
+                ),
+                ("unmute", Some(t)) => self.notify_user(t.id, Notice::Muted(self.id, None)),
+                ("visibility", _) => recheck |= m.visibility.as_deref() == Some("private"),
+                _ => {}
+            }
+        }
+        if recheck {
+            self.recheck_readers().await;
+        }
+    }
+
+    /// Takes every connection of `user` here out of the room, telling it why.
+    async fn remove_user(&mut self, user: i64, reason: &str) {
+        let conns: Vec<ConnId> = self
+            .members
+            .iter()
+            .filter(|(_, j)| j.member.user.id == user)
+            .map(|(c, _)| *c)
+            .collect();
+        let frame: Utf8Bytes = ServerFrame::Left {
+            room: self.id,
+            reason: Some(reason.to_owned()),
+        }
+        .to_json()
+        .into();
+        for conn in conns {
+            if let Some(j) = self.members.remove(&conn) {
+                j.member.kick.notice(Notice::Removed(self.id));
+                let _ = j.member.tx.try_send(Outbound::Frame(frame.clone()));
+                self.left(&j.member.user).await;
+            }
+        }
+        self.watchers.retain(|_, w| w.user.id != user);
+    }
+
+    fn notify_user(&self, user: i64, notice: Notice) {
+        for j in self.members.values().filter(|j| j.member.user.id == user) {
+            j.member.kick.notice(notice);
+        }
+    }
+
+    /// Asks the access rules again for everyone joined here (one query),
+    /// and removes those who may no longer read the room.
+    async fn recheck_readers(&mut self) {
+        let mut users: Vec<i64> = self.members.values().map(|j| j.member.user.id).collect();
+        users.sort_unstable();
+        users.dedup();
+        let checked = async {
+            let mut conn = self.deps.pool.get().await?;
+            let facts = rooms::facts(&mut conn, self.id).await?;
+            let standings = member_rows::standings(&mut conn, self.id, &users).await?;
+            Ok::<_, common::Error>((facts, standings))
+        };
+        let (facts, standings) = match checked.await {
+            Ok((Some(facts), standings)) => (facts, standings),
+            Ok((None, _)) => return self.deleted(),
+            Err(e) => {
+                tracing::warn!(error = %e, room.id = self.id, "could not recheck the room's readers");
+                return;
+            }
+        };
+        let now = chrono::Utc::now();
+        for user in users {
+            let who = standings
+                .get(&user)
+                .copied()
+                .unwrap_or_else(|| Standing::outsider(user));
+            if common::access::may_read(&facts, &who, now).is_err() {
+                self.remove_user(user, "removed").await;
+            }
+        }
     }
 
     /// Queues a frame for a member; a full queue disconnects it.
@@ -466,7 +570,12 @@ impl Room {
 
     /// The room is gone: every member gets `left`.
     fn deleted(&mut self) {
-        let frame: Utf8Bytes = ServerFrame::Left { room: self.id }.to_json().into();
+        let frame: Utf8Bytes = ServerFrame::Left {
+            room: self.id,
+            reason: Some("deleted".into()),
+        }
+        .to_json()
+        .into();
         for (_, j) in self.members.drain() {
             let _ = j.member.tx.try_send(Outbound::Frame(frame.clone()));
         }

@@ -79,6 +79,7 @@ impl Error {
                 C::Conflict { code, .. } => (StatusCode::CONFLICT, *code),
                 C::NotFound(what) => (StatusCode::NOT_FOUND, what.not_found_code()),
                 C::Denied { code, .. } => (StatusCode::FORBIDDEN, *code),
+                C::Gone { code, .. } => (StatusCode::GONE, *code),
                 C::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, Code::Unauthenticated),
                 C::Forbidden(_) => (StatusCode::FORBIDDEN, Code::Forbidden),
                 C::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, Code::RateLimited),

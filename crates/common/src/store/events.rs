@@ -13,8 +13,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::Fixed;
 use super::messages::{self, MessageState, NewMessage};
-use super::{members, reactions, rooms};
-use crate::access::{self, RoomFacts};
+use super::{members, modlog, reactions, rooms};
+use crate::access::{self, RoomFacts, Standing};
 use crate::domain::{MessageBody, Nonce};
 use crate::emoji::Emoji;
 use crate::error::{Code, Entity, Error, Result};
@@ -23,7 +23,10 @@ use crate::protocol::{
 };
 use crate::schema::room_events;
 
+mod moderation;
 mod plain;
+
+pub use moderation::Moderation;
 
 /// Rows a room's deletion removes per statement before its last one.
 const DELETE_BATCH: i64 = 5000;
@@ -90,6 +93,8 @@ pub enum Change {
     Delete { id: i64 },
     /// Adds (`on`) or takes back one user's reaction.
     React { id: i64, emoji: Emoji, on: bool },
+    /// An act of a moderator or the owner.
+    Moderate(Moderation),
 }
 
 impl Change {
@@ -98,6 +103,7 @@ impl Change {
         match self {
             Self::Message { reply_to, .. } => *reply_to,
             Self::Edit { id, .. } | Self::Delete { id } | Self::React { id, .. } => Some(*id),
+            Self::Moderate(_) => None,
         }
     }
 
@@ -107,6 +113,7 @@ impl Change {
             Self::Edit { .. } => "edited",
             Self::Delete { .. } => "deleted",
             Self::React { .. } => "reaction",
+            Self::Moderate(_) => "moderation",
         }
     }
 }
@@ -169,19 +176,31 @@ pub struct Appended {
 /// `Copy` so a draft repeated within a batch gets the same answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Refusal {
-    /// The room is not one the author may post to (it answers like one
-    /// that does not exist).
-    RoomNotFound,
+    /// The access rules refuse the author (a room they may not see answers
+    /// like one that does not exist).
+    Denied(access::Denial),
     MessageNotFound,
     NotAuthor,
     EditWindowClosed,
     NotAllowedToDelete,
+    /// A moderator acting on themselves.
+    SelfTarget,
+    /// Acting on someone whose role is not below one's own.
+    Outranks,
+    /// Acting on a member who is not one.
+    NotMember,
+    /// Changing the owner's role other than by handing ownership over.
+    OwnerRole,
+    /// Lifting a ban or mute that is not in force.
+    NotRestricted,
+    /// Making a room public under another public room's name.
+    NameTaken,
 }
 
 impl From<Refusal> for Error {
     fn from(r: Refusal) -> Self {
         match r {
-            Refusal::RoomNotFound => Error::NotFound(Entity::Room),
+            Refusal::Denied(d) => d.into(),
             Refusal::MessageNotFound => Error::NotFound(Entity::Message),
             Refusal::NotAuthor => Error::Denied {
                 code: Code::NotAuthor,
@@ -194,6 +213,35 @@ impl From<Refusal> for Error {
             ),
             Refusal::NotAllowedToDelete => Error::Forbidden(
                 "only its author, the room's owner or a moderator can delete a message",
+            ),
+            Refusal::SelfTarget => Error::invalid(
+                "user_id",
+                Code::CannotModerateSelf,
+                "you cannot do that to yourself",
+            ),
+            Refusal::Outranks => Error::Denied {
+                code: Code::OutranksYou,
+                message: "a moderator acts on members only; the owner on anyone else",
+            },
+            Refusal::NotMember => Error::conflict(
+                "user_id",
+                Code::NotMember,
+                "that person is not a member of this room",
+            ),
+            Refusal::OwnerRole => Error::conflict(
+                "user_id",
+                Code::CannotDemoteOwner,
+                "the owner's role changes only when they hand the room over",
+            ),
+            Refusal::NotRestricted => Error::conflict(
+                "user_id",
+                Code::NotRestricted,
+                "there is no such ban or mute in force",
+            ),
+            Refusal::NameTaken => Error::conflict(
+                "visibility",
+                Code::NameTaken,
+                "a public room with this name exists: rename this one first",
             ),
         }
     }
@@ -234,7 +282,10 @@ pub async fn append_batch(
     policy: &Policy,
 ) -> Result<Vec<Result<Appended>>> {
     let mut attempt = 0;
-    let mut care = if drafts.iter().all(|d| d.change.target().is_none()) {
+    let mut care = if drafts
+        .iter()
+        .all(|d| matches!(d.change, Change::Message { reply_to: None, .. }))
+    {
         Care::Quick
     } else {
         Care::Full
@@ -451,10 +502,15 @@ async fn append_once(
     care: Care,
 ) -> Result<Vec<Result<Appended>>> {
     let mut existing = stored_by_nonce(conn, room_id, drafts).await?;
+    if care == Care::Quick && !existing.is_empty() {
+        // A resend is answered only to whom may still read the room:
+        // the full check, under the room's lock.
+        return Err(diesel::result::Error::RollbackTransaction.into());
+    }
     // In full care every writer of the room takes its lock first: what is
     // checked under it (who may post, the messages a change concerns) stays
     // true until the commit. Once per batch, not per event.
-    let room = match care {
+    let mut room = match care {
         Care::Quick => None,
         Care::Full => Some(
             rooms::lock(conn, room_id)
@@ -472,24 +528,49 @@ async fn append_once(
             .map(|m| (m.id, m))
             .collect();
     }
+    let now = Utc::now();
     let deletes = drafts
         .iter()
         .any(|d| matches!(d.change, Change::Delete { .. }));
-    let roles = match &room {
-        Some(room) if deletes || access::posting_needs_roles(room) => {
-            authors_roles(conn, room_id, drafts).await?
+    let moderates = drafts
+        .iter()
+        .any(|d| matches!(d.change, Change::Moderate(_)));
+    let mut standings = match &room {
+        Some(room)
+            if deletes
+                || moderates
+                || !existing.is_empty()
+                || access::posting_needs_standing(room, now) =>
+        {
+            concerned_standings(conn, room_id, drafts).await?
         }
         _ => HashMap::new(),
     };
-    let now = Utc::now();
+    let name_clash = drafts.iter().any(|d| {
+        matches!(
+            d.change,
+            Change::Moderate(Moderation::Visibility {
+                visibility: access::Visibility::Public
+            })
+        )
+    }) && rooms::public_name_taken(conn, room_id).await?;
     let mut first_of: HashMap<(i64, &str), usize> = HashMap::new();
     let mut fates = Vec::with_capacity(drafts.len());
     let mut fresh = 0i64;
     for (i, d) in drafts.iter().enumerate() {
         let key = (d.user.id, d.nonce.as_str());
+        let who = standings
+            .get(&d.user.id)
+            .copied()
+            .unwrap_or_else(|| Standing::outsider(d.user.id));
         if let Some(stored) = existing.remove(&(d.user.id, d.nonce.as_str().to_owned())) {
             first_of.insert(key, i);
-            fates.push(Fate::Existing(Box::new(stored)));
+            fates.push(
+                match room.as_ref().map(|r| access::may_read(r, &who, now)) {
+                    Some(Err(denial)) => Fate::Refused(Refusal::Denied(denial)),
+                    _ => Fate::Existing(Box::new(stored)),
+                },
+            );
             continue;
         }
         if let Some(&earlier) = first_of.get(&key) {
@@ -500,19 +581,35 @@ async fn append_once(
             continue;
         }
         first_of.insert(key, i);
-        let role = roles.get(&d.user.id).copied();
-        if room
-            .as_ref()
-            .is_some_and(|room| !access::may_post(room, d.user.id, role))
-        {
-            fates.push(Fate::Refused(Refusal::RoomNotFound));
+        let Some(room) = room.as_mut() else {
+            // Quick care: new messages, checked once the seqs are taken.
+            fates.push(Fate::New(fresh));
+            fresh += 1;
+            continue;
+        };
+        let allowed = match &d.change {
+            Change::Message { .. } => access::may_send(room, &who, now),
+            Change::Moderate(_) => Ok(()),
+            _ => access::may_post(room, &who, now),
+        };
+        if let Err(denial) = allowed {
+            fates.push(Fate::Refused(Refusal::Denied(denial)));
             continue;
         }
-        let may_moderate = room
-            .as_ref()
-            .is_some_and(|room| access::may_moderate(room, d.user.id, role));
-        match check(&d.change, d.user.id, &mut state, now, policy, may_moderate) {
+        let verdict = match &d.change {
+            Change::Moderate(m) => {
+                moderation::check(room, &mut standings, d.user.id, m, name_clash, now)
+            }
+            change => {
+                let may_moderate = access::may_moderate(room, &who, now).is_ok();
+                check(change, d.user.id, &mut state, now, policy, may_moderate)
+            }
+        };
+        match verdict {
             Ok(()) => {
+                if matches!(d.change, Change::Message { .. }) && room.slow_mode_secs > 0 {
+                    standings.entry(d.user.id).or_insert(who).last_posted_at = Some(now);
+                }
                 fates.push(Fate::New(fresh));
                 fresh += 1;
             }
@@ -562,7 +659,7 @@ fn check(
         .filter(|m| m.deleted_at.is_none())
         .ok_or(Refusal::MessageNotFound)?;
     match change {
-        Change::Message { .. } | Change::React { .. } => Ok(()),
+        Change::Message { .. } | Change::React { .. } | Change::Moderate(_) => Ok(()),
         Change::Edit { .. } => {
             if live.user_id != user_id {
                 Err(Refusal::NotAuthor)
@@ -639,14 +736,21 @@ async fn stored_by_nonce(
         .collect()
 }
 
-/// The roles of the batch's authors in the room.
-async fn authors_roles(
+/// The standings in the room of the batch's authors and of the people its
+/// acts of moderation concern.
+async fn concerned_standings(
     conn: &mut AsyncPgConnection,
     room_id: i64,
     drafts: &[EventDraft],
-) -> Result<HashMap<i64, access::Role>> {
-    let authors: Vec<i64> = drafts.iter().map(|d| d.user.id).collect();
-    members::roles(conn, room_id, &authors).await
+) -> Result<HashMap<i64, Standing>> {
+    let mut people: Vec<i64> = drafts.iter().map(|d| d.user.id).collect();
+    people.extend(drafts.iter().filter_map(|d| match &d.change {
+        Change::Moderate(m) => m.target().map(|t| t.id),
+        _ => None,
+    }));
+    people.sort_unstable();
+    people.dedup();
+    members::standings(conn, room_id, &people).await
 }
 
 /// Takes the seqs, updates the current state and appends the events of the
@@ -679,17 +783,21 @@ async fn write(
     let (last, room) = rooms::take_seqs(conn, room_id, fresh, added - removed)
         .await?
         .ok_or(Error::NotFound(Entity::Room))?;
-    if care == Care::Quick {
+    let now = Utc::now();
+    if care == Care::Quick && access::posting_needs_standing(&room, now) {
         // The seq update holds the room's lock now: ask the rules, and
-        // check the whole batch in full care should they refuse anyone.
-        let roles = if access::posting_needs_roles(&room) {
-            authors_roles(conn, room_id, drafts).await?
-        } else {
-            HashMap::new()
-        };
-        let refused = accepted
-            .iter()
-            .any(|(_, d)| !access::may_post(&room, d.user.id, roles.get(&d.user.id).copied()));
+        // check the whole batch in full care should they refuse anyone
+        // (or should slow mode have to count within the batch).
+        let standings = concerned_standings(conn, room_id, drafts).await?;
+        let mut authors = std::collections::HashSet::new();
+        let refused = accepted.iter().any(|(_, d)| {
+            let who = standings
+                .get(&d.user.id)
+                .copied()
+                .unwrap_or_else(|| Standing::outsider(d.user.id));
+            access::may_send(&room, &who, now).is_err()
+                || (room.slow_mode_secs > 0 && !authors.insert(d.user.id))
+        });
         if refused {
             return Err(diesel::result::Error::RollbackTransaction.into());
         }
@@ -755,7 +863,7 @@ async fn write(
                     deleted: false,
                     reactions: Vec::new(),
                 };
-                (ServerFrame::Message(message), id)
+                (ServerFrame::Message(message), Some(id))
             }
             Change::Edit {
                 id,
@@ -775,9 +883,26 @@ async fn write(
                     nonce: d.nonce.as_str().to_owned(),
                     deleted: false,
                 };
-                (ServerFrame::Edited(edit), *id)
+                (ServerFrame::Edited(edit), Some(*id))
             }
             Change::Delete { id } => {
+                if let Some(author) = state.get(id).map(|m| m.user_id).filter(|a| *a != d.user.id) {
+                    modlog::insert(
+                        conn,
+                        &modlog::NewEntry {
+                            room_id,
+                            seq,
+                            actor_id: d.user.id,
+                            target_id: Some(author),
+                            message_id: Some(*id),
+                            action: "delete",
+                            detail: "",
+                            until: None,
+                            reason: "",
+                        },
+                    )
+                    .await?;
+                }
                 messages::erase(conn, *id).await?;
                 reactions::clear(conn, *id).await?;
                 deleted.push(*id);
@@ -787,7 +912,7 @@ async fn write(
                     id: *id,
                     nonce: d.nonce.as_str().to_owned(),
                 };
-                (frame, *id)
+                (frame, Some(*id))
             }
             Change::React { id, emoji, on } => {
                 let count = reactions::set(conn, *id, d.user.id, emoji, *on).await?;
@@ -801,7 +926,13 @@ async fn write(
                     count,
                     nonce: d.nonce.as_str().to_owned(),
                 };
-                (ServerFrame::Reaction(reaction), *id)
+                (ServerFrame::Reaction(reaction), Some(*id))
+            }
+            Change::Moderate(m) => {
+                let frame =
+                    moderation::apply(conn, room_id, seq, &d.user, m, d.nonce.as_str(), now)
+                        .await?;
+                (frame, None)
             }
         };
         let json = frame.to_json();
@@ -809,7 +940,7 @@ async fn write(
             room_id,
             seq,
             kind: d.change.kind(),
-            message_id: Some(message_id),
+            message_id,
             user_id: d.user.id,
             nonce: d.nonce.as_str(),
             frame: json.clone(),
@@ -843,6 +974,17 @@ async fn write(
     for (_, user_id) in members::join_and_mark(conn, &marks).await? {
         if let Some(a) = newest.get(&user_id).and_then(|k| out.get_mut(k)) {
             a.joined = true;
+        }
+    }
+    // Slow mode measures from here (authors are members by now).
+    if room.slow_mode_secs > 0 {
+        let authors: Vec<i64> = accepted
+            .iter()
+            .filter(|(_, d)| matches!(d.change, Change::Message { .. }))
+            .map(|(_, d)| d.user.id)
+            .collect();
+        if !authors.is_empty() {
+            members::note_posted(conn, room_id, &authors, now).await?;
         }
     }
     Ok(out)

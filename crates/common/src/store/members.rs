@@ -9,10 +9,12 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use chrono::{DateTime, Utc};
+
 use super::Fixed;
-use crate::access::Role;
+use crate::access::{Role, Standing};
 use crate::error::Result;
-use crate::schema::{messages, room_members, rooms};
+use crate::schema::{messages, room_bans, room_members, rooms};
 
 /// Makes `user_id` a member of `room_id` with `role` (a member already
 /// keeps their role and read mark).
@@ -72,6 +74,148 @@ pub async fn roles(
         .into_iter()
         .map(|(user, role)| (user, Role::parse(&role)))
         .collect())
+}
+
+/// The standing in a room of each of `users` (members or not): role,
+/// mute, ban and last post, for the rules of who may post. Two look-ups
+/// by primary key, whatever the number of users.
+pub async fn standings(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    users: &[i64],
+) -> Result<HashMap<i64, Standing>> {
+    let mut out: HashMap<i64, Standing> = users
+        .iter()
+        .map(|&id| (id, Standing::outsider(id)))
+        .collect();
+    type Row = (i64, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let rows: Vec<Row> = room_members::table
+        .filter(room_members::room_id.eq(room_id))
+        .filter(room_members::user_id.eq_any(users))
+        .select((
+            room_members::user_id,
+            room_members::role,
+            room_members::muted_until,
+            room_members::last_posted_at,
+        ))
+        .load(conn)
+        .await?;
+    for (user, role, muted_until, last_posted_at) in rows {
+        let s = out.entry(user).or_insert_with(|| Standing::outsider(user));
+        s.role = Some(Role::parse(&role));
+        s.muted_until = muted_until;
+        s.last_posted_at = last_posted_at;
+    }
+    let bans: Vec<(i64, Option<DateTime<Utc>>)> = room_bans::table
+        .filter(room_bans::room_id.eq(room_id))
+        .filter(room_bans::user_id.eq_any(users))
+        .select((room_bans::user_id, room_bans::until))
+        .load(conn)
+        .await?;
+    for (user, until) in bans {
+        out.entry(user)
+            .or_insert_with(|| Standing::outsider(user))
+            .banned = Some(until);
+    }
+    Ok(out)
+}
+
+/// One person's standing in a room (see [`standings`]).
+pub async fn standing(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    user_id: i64,
+) -> Result<Standing> {
+    Ok(standings(conn, room_id, &[user_id])
+        .await?
+        .remove(&user_id)
+        .unwrap_or_else(|| Standing::outsider(user_id)))
+}
+
+/// Notes that `users` posted in a room at `at` (what slow mode measures).
+pub async fn note_posted(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    users: &[i64],
+    at: DateTime<Utc>,
+) -> Result<()> {
+    diesel::update(
+        room_members::table
+            .filter(room_members::room_id.eq(room_id))
+            .filter(room_members::user_id.eq_any(users)),
+    )
+    .set(room_members::last_posted_at.eq(at))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets a member's role; false when they are not a member.
+pub async fn set_role(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    user_id: i64,
+    role: Role,
+) -> Result<bool> {
+    let changed = diesel::update(room_members::table.find((room_id, user_id)))
+        .set(room_members::role.eq(role.as_str()))
+        .execute(conn)
+        .await?;
+    Ok(changed > 0)
+}
+
+/// Mutes a member until `until` (`None` lifts the mute).
+pub async fn set_muted_until(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    user_id: i64,
+    until: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let changed = diesel::update(room_members::table.find((room_id, user_id)))
+        .set(room_members::muted_until.eq(until))
+        .execute(conn)
+        .await?;
+    Ok(changed > 0)
+}
+
+/// A room's members with their role, mute and when they joined, owner
+/// first, then moderators, then by when they joined.
+pub async fn list(conn: &mut AsyncPgConnection, room_id: i64) -> Result<Vec<MemberRow>> {
+    let mut rows: Vec<MemberRow> = room_members::table
+        .inner_join(crate::schema::users::table)
+        .filter(room_members::room_id.eq(room_id))
+        .select((
+            room_members::user_id,
+            crate::schema::users::username,
+            room_members::role,
+            room_members::muted_until,
+            room_members::joined_at,
+        ))
+        .load::<(i64, String, String, Option<DateTime<Utc>>, DateTime<Utc>)>(conn)
+        .await?
+        .into_iter()
+        .map(
+            |(user_id, username, role, muted_until, joined_at)| MemberRow {
+                user_id,
+                username,
+                role: Role::parse(&role),
+                muted_until,
+                joined_at,
+            },
+        )
+        .collect();
+    rows.sort_by_key(|m| (std::cmp::Reverse(m.role), m.joined_at, m.user_id));
+    Ok(rows)
+}
+
+/// A member as a room's member list shows them.
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub muted_until: Option<DateTime<Utc>>,
+    pub joined_at: DateTime<Utc>,
 }
 
 /// The authors of room events, each with the seq of their newest event in

@@ -1,9 +1,12 @@
 //! Every query, in the module that owns its table. Functions take
 //! `&mut AsyncPgConnection` so callers can compose them inside transactions.
 
+pub mod bans;
 pub mod events;
+pub mod invites;
 pub mod members;
 pub mod messages;
+pub mod modlog;
 pub mod reactions;
 pub mod rooms;
 pub mod sessions;

@@ -6,10 +6,10 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::Fixed;
 use super::sql::lower;
-use crate::access::{Role, RoomFacts};
+use crate::access::{Kind, Role, RoomFacts, Standing, Visibility};
 use crate::domain::{RoomName, Topic};
 use crate::error::{Code, Entity, Error, Result};
-use crate::schema::{rooms, users};
+use crate::schema::{room_bans, room_members, rooms, users};
 
 /// A room as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -24,6 +24,57 @@ pub struct Room {
     pub created_at: DateTime<Utc>,
     /// Messages that are not deleted.
     pub message_count: i64,
+    /// `public` or `private` (see [`Room::visibility`]).
+    pub visibility: String,
+    /// `room` or `dm` (see [`Room::kind`]).
+    pub kind: String,
+    /// One message per this many seconds per member (0: off).
+    pub slow_mode_secs: i32,
+}
+
+impl Room {
+    /// Who can find and read the room.
+    pub fn visibility(&self) -> Visibility {
+        Visibility::parse(&self.visibility)
+    }
+
+    /// A named room or a direct conversation.
+    pub fn kind(&self) -> Kind {
+        Kind::parse(&self.kind)
+    }
+}
+
+/// The columns [`RoomFacts`] is read from, and their row.
+type FactsRow = (i64, Option<i64>, String, String, i32, Option<DateTime<Utc>>);
+
+fn facts_columns() -> (
+    rooms::id,
+    rooms::owner_id,
+    rooms::visibility,
+    rooms::kind,
+    rooms::slow_mode_secs,
+    rooms::restricted_until,
+) {
+    (
+        rooms::id,
+        rooms::owner_id,
+        rooms::visibility,
+        rooms::kind,
+        rooms::slow_mode_secs,
+        rooms::restricted_until,
+    )
+}
+
+fn facts_of(row: FactsRow) -> RoomFacts {
+    let (id, owner_id, visibility, kind, slow_mode_secs, restricted_until) = row;
+    RoomFacts {
+        id,
+        owner_id,
+        visibility: Visibility::parse(&visibility),
+        kind: Kind::parse(&kind),
+        slow_mode_secs,
+        restricted_until,
+    }
 }
 
 /// A room with its owner's name, as pages and the API show it.
@@ -47,15 +98,18 @@ fn with_owner(rows: Vec<(Room, Option<String>)>) -> Vec<RoomView> {
 }
 
 /// Creates a room owned by `owner_id`, who becomes its first member; a
-/// name taken (ignoring case) is a conflict.
+/// public room's name taken (ignoring case) by another public room is a
+/// conflict. Private rooms' names may repeat: a unique one would tell
+/// whoever tries it that the private room exists.
 pub async fn insert(
     conn: &mut AsyncPgConnection,
     name: &RoomName,
     topic: &Topic,
+    visibility: Visibility,
     owner_id: i64,
 ) -> Result<Room> {
     conn.transaction::<_, Error, _>(async |conn| {
-        let room = insert_row(conn, name, topic, owner_id).await?;
+        let room = insert_row(conn, name, topic, visibility, owner_id).await?;
         super::members::add(conn, room.id, owner_id, Role::Owner).await?;
         Ok(room)
     })
@@ -69,6 +123,7 @@ pub async fn insert_within_quota(
     conn: &mut AsyncPgConnection,
     name: &RoomName,
     topic: &Topic,
+    visibility: Visibility,
     owner_id: i64,
     max_owned: i64,
 ) -> Result<Room> {
@@ -84,7 +139,7 @@ pub async fn insert_within_quota(
                 ),
             ));
         }
-        let room = insert_row(conn, name, topic, owner_id).await?;
+        let room = insert_row(conn, name, topic, visibility, owner_id).await?;
         super::members::add(conn, room.id, owner_id, Role::Owner).await?;
         Ok(room)
     })
@@ -105,23 +160,32 @@ async fn insert_row(
     conn: &mut AsyncPgConnection,
     name: &RoomName,
     topic: &Topic,
+    visibility: Visibility,
     owner_id: i64,
 ) -> Result<Room> {
     diesel::insert_into(rooms::table)
         .values((
             rooms::name.eq(name.as_str()),
             rooms::topic.eq(topic.as_str()),
+            rooms::visibility.eq(visibility.as_str()),
             rooms::owner_id.eq(owner_id),
         ))
         .returning(Room::as_returning())
         .get_result(conn)
         .await
-        .map_err(|e| match super::unique_violation(&e) {
-            Some("rooms_name_lower_key") => {
-                Error::conflict("name", Code::NameTaken, "A room with that name exists.")
-            }
-            _ => e.into(),
-        })
+        .map_err(name_taken)
+}
+
+/// A public room's name clashing with another's is the user's to fix.
+fn name_taken(e: diesel::result::Error) -> Error {
+    match super::unique_violation(&e) {
+        Some("rooms_public_name_lower_key") => Error::conflict(
+            "name",
+            Code::NameTaken,
+            "A public room with that name exists.",
+        ),
+        _ => e.into(),
+    }
 }
 
 /// The room with this id, with its owner's name.
@@ -154,12 +218,12 @@ pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<Roo
     Ok(rooms)
 }
 
-/// One page of rooms ordered by name ignoring case, optionally only those whose
-/// name or topic contains `query` (ignoring case); a query of one or two
-/// characters matches the start of names only (the trigram indexes need
-/// three). `after` is the lower-cased name of the last room of the previous
-/// page.
-pub async fn search(
+/// One page of the directory: public rooms ordered by name ignoring case,
+/// optionally only those whose name or topic contains `query` (ignoring
+/// case); a query of one or two characters matches the start of names only
+/// (the trigram indexes need three). `after` is the lower-cased name of the
+/// last room of the previous page. Private rooms and DMs are never listed.
+pub async fn directory(
     conn: &mut AsyncPgConnection,
     query: Option<&str>,
     after: Option<&str>,
@@ -167,6 +231,7 @@ pub async fn search(
 ) -> Result<Vec<RoomView>> {
     let mut q = rooms::table
         .left_join(users::table)
+        .filter(rooms::visibility.eq(Visibility::Public.as_str()))
         .select((Room::as_select(), users::username.nullable()))
         .order(lower(rooms::name))
         .limit(limit)
@@ -208,11 +273,66 @@ pub(crate) async fn delete(conn: &mut AsyncPgConnection, id: i64) -> Result<()> 
 pub async fn facts(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<RoomFacts>> {
     Ok(rooms::table
         .find(id)
-        .select(rooms::owner_id)
-        .first::<Option<i64>>(conn)
+        .select(facts_columns())
+        .first::<FactsRow>(conn)
         .await
         .optional()?
-        .map(|owner_id| RoomFacts { id, owner_id }))
+        .map(facts_of))
+}
+
+/// What the access rules need of a room and of `user_id` in it, in one
+/// statement (every page and join asks it): `None` when the room does not
+/// exist.
+pub async fn facts_with_standing(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    user_id: i64,
+) -> Result<Option<(RoomFacts, Standing)>> {
+    type Row = (
+        FactsRow,
+        Option<String>,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+        Option<i64>,
+        Option<DateTime<Utc>>,
+    );
+    let row: Option<Row> = rooms::table
+        .left_join(
+            room_members::table.on(room_members::room_id
+                .eq(rooms::id)
+                .and(room_members::user_id.eq(user_id))),
+        )
+        .left_join(
+            room_bans::table.on(room_bans::room_id
+                .eq(rooms::id)
+                .and(room_bans::user_id.eq(user_id))),
+        )
+        .filter(rooms::id.eq(id))
+        .select((
+            facts_columns(),
+            room_members::role.nullable(),
+            room_members::muted_until.nullable(),
+            room_members::last_posted_at.nullable(),
+            room_bans::user_id.nullable(),
+            room_bans::until.nullable(),
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(row.map(
+        |(facts, role, muted_until, last_posted_at, banned, until)| {
+            (
+                facts_of(facts),
+                Standing {
+                    user_id,
+                    role: role.as_deref().map(Role::parse),
+                    muted_until,
+                    banned: banned.map(|_| until),
+                    last_posted_at,
+                },
+            )
+        },
+    ))
 }
 
 /// The same, taking the room's row lock until the transaction ends: the
@@ -221,12 +341,12 @@ pub async fn facts(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<RoomF
 pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<RoomFacts>> {
     Ok(rooms::table
         .find(id)
-        .select(rooms::owner_id)
+        .select(facts_columns())
         .for_update()
-        .first::<Option<i64>>(conn)
+        .first::<FactsRow>(conn)
         .await
         .optional()?
-        .map(|owner_id| RoomFacts { id, owner_id }))
+        .map(facts_of))
 }
 
 /// Takes the room's next `n` seqs and returns the last of them with what
@@ -244,11 +364,11 @@ pub async fn take_seqs(
             rooms::last_seq.eq(rooms::last_seq + n),
             rooms::message_count.eq(rooms::message_count + messages_delta),
         ))
-        .returning((rooms::last_seq, rooms::owner_id))
-        .get_result::<(i64, Option<i64>)>(conn)
+        .returning((rooms::last_seq, facts_columns()))
+        .get_result::<(i64, FactsRow)>(conn)
         .await
         .optional()?
-        .map(|(last, owner_id)| (last, RoomFacts { id, owner_id })))
+        .map(|(last, row)| (last, facts_of(row))))
 }
 
 /// Locks every room of `ids` that exists, in id order, and returns each
@@ -265,23 +385,98 @@ pub async fn lock_many(
     let query = rooms::table
         .filter(rooms::id.eq_any(ids))
         .order(rooms::id.asc())
-        .select((rooms::id, rooms::last_seq, rooms::owner_id));
+        .select((rooms::last_seq, facts_columns()));
     let rows = if skip_locked {
         query
             .for_update()
             .skip_locked()
-            .load::<(i64, i64, Option<i64>)>(conn)
+            .load::<(i64, FactsRow)>(conn)
             .await?
     } else {
-        query
-            .for_update()
-            .load::<(i64, i64, Option<i64>)>(conn)
-            .await?
+        query.for_update().load::<(i64, FactsRow)>(conn).await?
     };
     Ok(rows
         .into_iter()
-        .map(|(id, last_seq, owner_id)| (last_seq, RoomFacts { id, owner_id }))
+        .map(|(last_seq, row)| (last_seq, facts_of(row)))
         .collect())
+}
+
+/// Sets a room's topic.
+pub async fn set_topic(conn: &mut AsyncPgConnection, id: i64, topic: &Topic) -> Result<()> {
+    diesel::update(rooms::table.find(id))
+        .set(rooms::topic.eq(topic.as_str()))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sets a room's slow mode (seconds between two messages of a member).
+pub async fn set_slow_mode(conn: &mut AsyncPgConnection, id: i64, secs: i32) -> Result<()> {
+    diesel::update(rooms::table.find(id))
+        .set(rooms::slow_mode_secs.eq(secs))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Makes a room public or private. Going public with the name of another
+/// public room is a conflict (409 `name_taken`) for the owner to fix.
+pub async fn set_visibility(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    visibility: Visibility,
+) -> Result<()> {
+    diesel::update(rooms::table.find(id))
+        .set(rooms::visibility.eq(visibility.as_str()))
+        .execute(conn)
+        .await
+        .map_err(name_taken)?;
+    Ok(())
+}
+
+/// Whether another public room than `id` is named `name` (ignoring case).
+pub async fn public_name_taken(conn: &mut AsyncPgConnection, id: i64) -> Result<bool> {
+    let other: Option<i64> = Fixed::new(
+        "SELECT o.id FROM rooms r JOIN rooms o ON lower(o.name) = lower(r.name) \
+         WHERE r.id = $1 AND o.id <> r.id AND o.visibility = 'public' LIMIT 1",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(id)
+    .load::<Other>(conn)
+    .await?
+    .pop()
+    .map(|o| o.id);
+    Ok(other.is_some())
+}
+
+#[derive(QueryableByName)]
+struct Other {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// Records `owner_id` as the room's owner.
+pub async fn set_owner(conn: &mut AsyncPgConnection, id: i64, owner_id: i64) -> Result<()> {
+    diesel::update(rooms::table.find(id))
+        .set(rooms::owner_id.eq(owner_id))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Notes that a mute or ban lasts until `until` in the room: posting looks
+/// up standings until the latest such end has passed.
+pub async fn restrict(conn: &mut AsyncPgConnection, id: i64, until: DateTime<Utc>) -> Result<()> {
+    diesel::update(rooms::table.find(id))
+        .set(
+            rooms::restricted_until.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("GREATEST(restricted_until, ")
+            .bind::<diesel::sql_types::Timestamptz, _>(until)
+            .sql(")")),
+        )
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Which of `ids` are rooms, without locking anything.

@@ -135,5 +135,5 @@ async fn mistakes_get_error_frames_and_the_connection_stays_open() {
     assert_eq!(c.message().await.body, "still here");
     assert_eq!(stack.stored_count(room).await, 1);
     c.send(&ClientFrame::Leave { room }).await;
-    assert_eq!(c.frame().await, ServerFrame::Left { room });
+    assert_eq!(c.frame().await, ServerFrame::Left { room, reason: None });
 }

@@ -397,7 +397,7 @@ async fn presence_and_typing_work_across_instances() {
     assert!(b2.next_within(Duration::from_millis(100)).await.is_none());
     // Bob is offline only when his last connection leaves.
     b2.send(&ClientFrame::Leave { room }).await;
-    assert_eq!(b2.frame().await, ServerFrame::Left { room });
+    assert_eq!(b2.frame().await, ServerFrame::Left { room, reason: None });
     assert!(a.next_within(Duration::from_millis(300)).await.is_none());
     drop(b);
     assert_eq!(
@@ -469,7 +469,13 @@ async fn a_deleted_room_tells_its_members_left() {
     common::fanout::publish_room_deleted(&redis, &stack.prefix, room)
         .await
         .unwrap();
-    assert_eq!(c.frame().await, ServerFrame::Left { room });
+    assert_eq!(
+        c.frame().await,
+        ServerFrame::Left {
+            room,
+            reason: Some("deleted".into())
+        }
+    );
 }
 
 #[tokio::test]

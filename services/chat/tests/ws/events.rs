@@ -356,7 +356,7 @@ async fn a_burst_of_events_costs_one_unread_frame_not_one_per_event() {
     b.say(room, "hi", "b1").await;
     b.message().await;
     b.send(&ClientFrame::Leave { room }).await;
-    assert_eq!(b.frame().await, ServerFrame::Left { room });
+    assert_eq!(b.frame().await, ServerFrame::Left { room, reason: None });
     b.join(home, None).await;
     // Writing made bob a member: the connection now follows the room.
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -169,6 +169,7 @@ impl Stack {
             &mut conn,
             &RoomName::parse(name).unwrap(),
             &Topic::parse("").unwrap(),
+            common::access::Visibility::Public,
             owner.id,
         )
         .await

@@ -3,7 +3,9 @@
 //! Nothing here knows HTTP; a handler turns the result into a page or JSON.
 
 pub mod accounts;
+pub mod invites;
 pub mod messages;
+pub mod moderation;
 pub mod rooms;
 pub mod sessions;
 

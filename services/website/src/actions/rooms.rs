@@ -1,7 +1,7 @@
 //! Rooms: creating, listing and searching, deleting. The page and the API
 //! both come here, so a room is created and found the same way by either.
 
-use common::access::Role;
+use common::access::{self, Role, Standing, Visibility};
 use common::domain::{RoomName, Topic};
 use common::error::Code;
 use common::fanout;
@@ -18,22 +18,49 @@ use crate::state::AppState;
 /// and short enough to keep the `ILIKE` scan cheap.
 pub const MAX_QUERY_CHARS: usize = 64;
 
-/// A new room's name and topic, validated together so a form can show every
-/// problem at once.
+/// A new room's name, topic and visibility, validated together so a form
+/// can show every problem at once.
 pub struct NewRoom {
-    /// The room's unique name.
+    /// The room's name (unique among public rooms).
     pub name: RoomName,
     /// What the room is about; may be empty.
     pub topic: Topic,
+    /// Listed for everyone, or for its members only.
+    pub visibility: Visibility,
 }
 
 impl NewRoom {
-    /// Every field's problem at once (the name's first).
-    pub fn parse(name: &str, topic: &str) -> Result<Self, Vec<Error>> {
-        match (RoomName::parse(name), Topic::parse(topic)) {
-            (Ok(name), Ok(topic)) => Ok(Self { name, topic }),
-            (name, topic) => Err([name.err(), topic.err()].into_iter().flatten().collect()),
+    /// Every field's problem at once (the name's first). `visibility` is
+    /// `public` (also when absent or empty) or `private`.
+    pub fn parse(name: &str, topic: &str, visibility: Option<&str>) -> Result<Self, Vec<Error>> {
+        match (
+            RoomName::parse(name),
+            Topic::parse(topic),
+            parse_visibility(visibility.unwrap_or("")),
+        ) {
+            (Ok(name), Ok(topic), Ok(visibility)) => Ok(Self {
+                name,
+                topic,
+                visibility,
+            }),
+            (name, topic, visibility) => Err([name.err(), topic.err(), visibility.err()]
+                .into_iter()
+                .flatten()
+                .collect()),
         }
+    }
+}
+
+/// `public` (or nothing) or `private`.
+pub fn parse_visibility(raw: &str) -> Result<Visibility> {
+    match raw {
+        "" | "public" => Ok(Visibility::Public),
+        "private" => Ok(Visibility::Private),
+        _ => Err(Error::invalid(
+            "visibility",
+            Code::BadVisibility,
+            "visibility is \"public\" or \"private\"",
+        )),
     }
 }
 
@@ -51,6 +78,7 @@ pub async fn create(state: &AppState, owner: &Actor, new: &NewRoom) -> Result<Ro
         &mut conn,
         &new.name,
         &new.topic,
+        new.visibility,
         owner.user_id,
         limits.rooms_per_user,
     )
@@ -62,11 +90,11 @@ pub async fn create(state: &AppState, owner: &Actor, new: &NewRoom) -> Result<Ro
     })
 }
 
-/// One room, if `actor` may see it.
-pub async fn get(state: &AppState, actor: &Actor, room_id: i64) -> Result<RoomView> {
+/// One room, if `actor` may see it, with their standing in it.
+pub async fn get(state: &AppState, actor: &Actor, room_id: i64) -> Result<(RoomView, Standing)> {
     let mut conn = state.pool.get().await?;
-    guard::readable(&mut conn, actor.user_id, room_id).await?;
-    rooms::find(&mut conn, room_id).await
+    let (_, standing) = guard::readable(&mut conn, actor.user_id, room_id).await?;
+    Ok((rooms::find(&mut conn, room_id).await?, standing))
 }
 
 /// Why a list of rooms could not be read: the caller's input, or the store.
@@ -116,7 +144,7 @@ pub async fn list(
         return Err(ListError::QueryNotText);
     }
     let mut conn = state.pool.get().await.map_err(Error::from)?;
-    let mut rooms = rooms::search(&mut conn, Some(q), after.as_deref(), limit + 1).await?;
+    let mut rooms = rooms::directory(&mut conn, Some(q), after.as_deref(), limit + 1).await?;
     let more = rooms.len() as i64 > limit;
     rooms.truncate(limit as usize);
     let next_cursor = if more {
@@ -156,11 +184,12 @@ pub async fn delete(state: &AppState, actor: &Actor, room_id: i64) -> Result<()>
     let user_id = actor.user_id;
     {
         let mut conn = state.pool.get().await?;
-        let view = rooms::find(&mut conn, room_id).await?;
-        guard::readable(&mut conn, user_id, room_id).await?;
-        if !view.is_owned_by(user_id) {
-            return Err(Error::Forbidden("only the room's owner can delete it"));
-        }
+        guard::allowed(&mut conn, user_id, room_id, access::may_manage)
+            .await
+            .map_err(|e| match e {
+                Error::Forbidden(_) => Error::Forbidden("only the room's owner can delete it"),
+                e => e,
+            })?;
         events::delete_room(&mut conn, room_id).await?;
     }
     tracing::info!(room.id = room_id, user.id = user_id, "room deleted");
@@ -173,12 +202,14 @@ pub async fn delete(state: &AppState, actor: &Actor, room_id: i64) -> Result<()>
     Ok(())
 }
 
-/// Makes `actor` a member of a public room (nothing changes for a member);
+/// Makes `actor` a member of a public room (nothing changes for a member;
+/// a private room is joined by invitation, a banned person not at all);
 /// their open connections start following its unread state.
 pub async fn join(state: &AppState, actor: &Actor, room_id: i64) -> Result<()> {
     {
         let mut conn = state.pool.get().await?;
-        guard::readable(&mut conn, actor.user_id, room_id).await?;
+        let (room, standing) = guard::load(&mut conn, actor.user_id, room_id).await?;
+        access::may_join(&room, &standing, false, chrono::Utc::now())?;
         members::add(&mut conn, room_id, actor.user_id, Role::Member).await?;
     }
     state

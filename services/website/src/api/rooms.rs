@@ -58,10 +58,12 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<NewRoomBody>,
 ) -> ApiResult<HttpResponse> {
-    let new = NewRoom::parse(&body.name, &body.topic).map_err(Error::first_of)?;
+    let new = NewRoom::parse(&body.name, &body.topic, body.visibility.as_deref())
+        .map_err(Error::first_of)?;
     let view = actions::rooms::create(&state, user.actor(), &new).await?;
+    let owner = common::access::Standing::member(user.actor().user_id, common::access::Role::Owner);
     Ok(HttpResponse::Created().json(RoomEnvelope {
-        room: RoomJson::from(&view),
+        room: RoomJson::seen_by(&view, &owner),
     }))
 }
 
@@ -74,9 +76,9 @@ pub async fn get(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    let view = actions::rooms::get(&state, user.actor(), path.into_inner()).await?;
+    let (view, standing) = actions::rooms::get(&state, user.actor(), path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(RoomEnvelope {
-        room: RoomJson::from(&view),
+        room: RoomJson::seen_by(&view, &standing),
     }))
 }
 

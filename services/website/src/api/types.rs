@@ -50,12 +50,39 @@ pub struct RoomJson {
     pub last_seq: i64,
     /// How many messages the room holds (deleted ones not counted).
     pub message_count: i64,
+    /// `public` (listed, anyone may join) or `private` (members only).
+    pub visibility: String,
+    /// `room`, or `dm` for a direct conversation.
+    pub kind: String,
+    /// One message per this many seconds per member (0: off).
+    pub slow_mode_secs: i32,
+    /// The caller's role (`owner`, `moderator`, `member`); null when not a
+    /// member.
+    pub my_role: Option<String>,
+}
+
+impl RoomJson {
+    /// The room as `standing`'s person sees it (their role filled in).
+    pub fn seen_by(v: &RoomView, standing: &common::access::Standing) -> Self {
+        let mut json = Self::from(v);
+        let role = if v.room.owner_id == Some(standing.user_id) {
+            Some(common::access::Role::Owner)
+        } else {
+            standing.role
+        };
+        json.my_role = role.map(|r| r.as_str().to_owned());
+        json
+    }
 }
 
 impl From<&RoomView> for RoomJson {
     fn from(v: &RoomView) -> Self {
         let r = &v.room;
         Self {
+            visibility: r.visibility.clone(),
+            kind: r.kind.clone(),
+            slow_mode_secs: r.slow_mode_secs,
+            my_role: None,
             id: r.id,
             name: r.name.clone(),
             topic: r.topic.clone(),
@@ -157,11 +184,14 @@ pub struct LoginBody {
 /// A new room, owned by the caller.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewRoomBody {
-    /// 1..=64 characters, unique ignoring case.
+    /// 1..=64 characters, unique ignoring case among public rooms.
     pub name: String,
     /// At most 256 characters; may be left out.
     #[serde(default)]
     pub topic: String,
+    /// `public` (the default) or `private`.
+    #[serde(default)]
+    pub visibility: Option<String>,
 }
 
 /// A message to send.

@@ -47,7 +47,7 @@ impl Preview {
     /// The message `id` of `room_id` as `viewer` may see it; 404 otherwise,
     /// and for a deleted message (nothing is left to act on).
     async fn load(state: &AppState, viewer: &Actor, room_id: i64, id: i64) -> PageResult<Self> {
-        let room = actions::rooms::get(state, viewer, room_id).await?;
+        let (room, _) = actions::rooms::get(state, viewer, room_id).await?;
         let m: ChatMessage = actions::messages::find(state, viewer, room_id, id).await?;
         if m.deleted {
             return Err(common::Error::NotFound(common::error::Entity::Message).into());

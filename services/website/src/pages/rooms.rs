@@ -30,6 +30,8 @@ struct RoomsPage {
     paged: bool,
     name: String,
     topic: String,
+    /// The create form asks for a private room.
+    private: bool,
     errors: FieldErrors,
 }
 
@@ -47,6 +49,8 @@ pub struct ListQuery {
 pub struct CreateForm {
     name: String,
     topic: String,
+    #[serde(default)]
+    visibility: String,
     csrf_token: String,
 }
 
@@ -55,7 +59,7 @@ async fn rooms_page(
     state: &AppState,
     q: &str,
     cursor: &str,
-    form: (String, String, FieldErrors),
+    form: (String, String, String, FieldErrors),
     status: StatusCode,
 ) -> PageResult<HttpResponse> {
     let found = actions::rooms::list(state, q, Some(cursor), PAGE_SIZE)
@@ -72,7 +76,7 @@ async fn rooms_page(
             serde_urlencoded::to_string([("q", q), ("cursor", c.as_str())]).unwrap_or_default();
         format!("/rooms?{query}")
     });
-    let (name, topic, errors) = form;
+    let (name, topic, visibility, errors) = form;
     let view = RoomsPage {
         ctx: page.context_with_sidebar(state, None).await,
         q: q.to_owned(),
@@ -81,6 +85,7 @@ async fn rooms_page(
         paged: !cursor.is_empty(),
         name,
         topic,
+        private: visibility == "private",
         errors,
     };
     Ok(render(status, &view)?)
@@ -94,7 +99,12 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> PageResult<HttpResponse> {
     page.require_user()?;
-    let empty_form = (String::new(), String::new(), FieldErrors::default());
+    let empty_form = (
+        String::new(),
+        String::new(),
+        String::new(),
+        FieldErrors::default(),
+    );
     rooms_page(
         &page,
         &state,
@@ -118,7 +128,7 @@ pub async fn create(
     page.verify_csrf(&form.csrf_token)?;
     let mut errors = FieldErrors::default();
     let mut status = None;
-    match NewRoom::parse(&form.name, &form.topic) {
+    match NewRoom::parse(&form.name, &form.topic, Some(&form.visibility)) {
         Ok(new) => match actions::rooms::create(&state, user, &new).await {
             Ok(view) => return Ok(see_other(&format!("/rooms/{}", view.room.id))),
             // The form stays filled in: the person tries again later.
@@ -140,7 +150,12 @@ pub async fn create(
         &state,
         "",
         "",
-        (form.name.clone(), form.topic.clone(), errors),
+        (
+            form.name.clone(),
+            form.topic.clone(),
+            form.visibility.clone(),
+            errors,
+        ),
         status,
     )
     .await

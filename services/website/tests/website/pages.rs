@@ -167,7 +167,7 @@ async fn room_forms_reject_bad_names_with_the_input_kept() {
             "GENERAL",
             "dup",
             StatusCode::CONFLICT,
-            "A room with that name exists.",
+            "A public room with that name exists.",
         ),
     ];
     for (name, topic, status, message) in cases {
