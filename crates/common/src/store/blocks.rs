@@ -6,15 +6,15 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::users::Person;
+use super::users::User;
 use crate::error::Result;
 use crate::schema::{user_blocks, users};
 
 /// One of a blocker's blocks, with who it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Block {
     /// The blocked person.
-    pub user: Person,
+    pub user: User,
     /// Since when.
     pub created_at: DateTime<Utc>,
 }
@@ -62,11 +62,11 @@ pub async fn blocked_ids(conn: &mut AsyncPgConnection, blocker: i64) -> Result<V
 
 /// `blocker`'s blocks with who each is, the newest first.
 pub async fn list(conn: &mut AsyncPgConnection, blocker: i64) -> Result<Vec<Block>> {
-    let rows: Vec<(Person, DateTime<Utc>)> = user_blocks::table
+    let rows: Vec<(User, DateTime<Utc>)> = user_blocks::table
         .inner_join(users::table.on(users::id.eq(user_blocks::blocked_id)))
         .filter(user_blocks::blocker_id.eq(blocker))
         .order((user_blocks::created_at.desc(), user_blocks::blocked_id))
-        .select((Person::as_select(), user_blocks::created_at))
+        .select((User::as_select(), user_blocks::created_at))
         .load(conn)
         .await?;
     Ok(rows

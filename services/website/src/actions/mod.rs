@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod messages;
+pub mod profiles;
 pub mod rooms;
 pub mod sessions;
 
