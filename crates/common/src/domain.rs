@@ -54,6 +54,18 @@ string_newtype!(
     MessageBody
 );
 string_newtype!(
+    /// What a person is called on pages: at most 64 characters after
+    /// trimming, no control, invisible or direction-changing characters;
+    /// empty means "show the username".
+    DisplayName
+);
+string_newtype!(
+    /// A short text about a person: at most 300 characters after trimming;
+    /// line breaks allowed, no other control character, nothing invisible or
+    /// direction-changing.
+    Bio
+);
+string_newtype!(
     /// The client's idempotency key for a send: 1..=64 characters, no control characters.
     Nonce
 );
@@ -265,6 +277,66 @@ impl Topic {
                 "topic",
                 Code::TopicInvalid,
                 "A topic cannot contain control, invisible or direction-changing characters.",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl DisplayName {
+    pub const MAX: usize = 64;
+
+    /// Trims, then checks length and characters as a room name's; empty is
+    /// allowed (the username is shown instead).
+    pub fn parse(raw: &str) -> Result<Self> {
+        let s = raw.trim();
+        if char_count(s) > Self::MAX {
+            return Err(Error::invalid(
+                "display_name",
+                Code::DisplayNameLength,
+                "A display name is at most 64 characters long.",
+            ));
+        }
+        if has_control(s, &[]) || has_deceptive(s) {
+            return Err(Error::invalid(
+                "display_name",
+                Code::DisplayNameInvalid,
+                "A display name cannot contain control, invisible or direction-changing characters.",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The name to show: this one, or `username` when it is empty.
+    pub fn or_username<'a>(display_name: &'a str, username: &'a str) -> &'a str {
+        if display_name.is_empty() {
+            username
+        } else {
+            display_name
+        }
+    }
+}
+
+impl Bio {
+    pub const MAX: usize = 300;
+
+    /// Turns CRLF into LF (what forms send) and trims, then checks length
+    /// and characters; empty is allowed.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let normalized = raw.replace("\r\n", "\n");
+        let s = normalized.trim();
+        if char_count(s) > Self::MAX {
+            return Err(Error::invalid(
+                "bio",
+                Code::BioLength,
+                "A bio is at most 300 characters long.",
+            ));
+        }
+        if has_control(s, &['\n']) || has_deceptive(s) {
+            return Err(Error::invalid(
+                "bio",
+                Code::BioInvalid,
+                "A bio cannot contain control, invisible or direction-changing characters (line breaks are fine).",
             ));
         }
         Ok(Self(s.to_owned()))
@@ -507,6 +579,58 @@ mod tests {
         assert_eq!(code(RoomName::parse("family 👨\u{200D}👩\u{200D}👧")), "ok");
         assert_eq!(code(RoomName::parse("می\u{200C}خواهم")), "ok");
         assert_eq!(code(RoomName::parse("עברית and English")), "ok");
+    }
+
+    #[test]
+    fn display_names() {
+        assert_eq!(code(DisplayName::parse("")), "ok");
+        assert_eq!(code(DisplayName::parse("Ann Lée 👩\u{200D}💻")), "ok");
+        assert_eq!(code(DisplayName::parse(&"é".repeat(64))), "ok");
+        assert_eq!(
+            code(DisplayName::parse(&"é".repeat(65))),
+            "display_name_length"
+        );
+        assert_eq!(
+            code(DisplayName::parse(&format!("  {}  ", "a".repeat(64)))),
+            "ok"
+        );
+        for bad in [
+            "a\u{7}b",
+            "a\nb",
+            "ann\u{202E}nimda",
+            "a\u{200B}b",
+            "\u{2066}x",
+        ] {
+            assert_eq!(
+                code(DisplayName::parse(bad)),
+                "display_name_invalid",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            DisplayName::parse("  Ann  ")
+                .map(DisplayName::into_inner)
+                .ok(),
+            Some("Ann".into())
+        );
+        assert_eq!(DisplayName::or_username("", "ann"), "ann");
+        assert_eq!(DisplayName::or_username("Ann", "ann"), "Ann");
+    }
+
+    #[test]
+    fn bios() {
+        assert_eq!(code(Bio::parse("")), "ok");
+        assert_eq!(code(Bio::parse(&"b".repeat(300))), "ok");
+        assert_eq!(code(Bio::parse(&"b".repeat(301))), "bio_length");
+        assert_eq!(
+            Bio::parse("line one\r\nline two\r\n")
+                .map(Bio::into_inner)
+                .ok(),
+            Some("line one\nline two".into())
+        );
+        for bad in ["a\tb", "a\u{1b}[31m", "x\u{202D}y", "\u{FEFF}hi"] {
+            assert_eq!(code(Bio::parse(bad)), "bio_invalid", "{bad:?}");
+        }
     }
 
     #[test]

@@ -127,8 +127,17 @@ codes! {
     CannotModerateSelf = "cannot_moderate_self",
     /// A direct message needs 1 to 9 other people.
     DmSize = "dm_size",
-    /// A username that names no account.
-    UserNotFound = "user_not_found",
+    /// A display name over 64 characters.
+    DisplayNameLength = "display_name_length",
+    /// A display name with a control, invisible or direction-changing character.
+    DisplayNameInvalid = "display_name_invalid",
+    /// A bio over 300 characters.
+    BioLength = "bio_length",
+    /// A bio with a control (other than a line break), invisible or
+    /// direction-changing character.
+    BioInvalid = "bio_invalid",
+    /// A person cannot block themselves.
+    CannotBlockSelf = "cannot_block_self",
 
     // A clash with what exists (409).
     /// The username is taken (ignoring case).
@@ -169,6 +178,8 @@ codes! {
     RoomNotFound = "room_not_found",
     /// No such message in that room, or a deleted one.
     MessageNotFound = "message_not_found",
+    /// No account with that name (or id).
+    UserNotFound = "user_not_found",
     /// Anything else a request names that does not exist (a path, a user).
     NotFound = "not_found",
 
@@ -245,7 +256,8 @@ impl Entity {
         match self {
             Self::Room => Code::RoomNotFound,
             Self::Message => Code::MessageNotFound,
-            Self::User | Self::Resource => Code::NotFound,
+            Self::User => Code::UserNotFound,
+            Self::Resource => Code::NotFound,
         }
     }
 }
@@ -719,7 +731,10 @@ mod tests {
             Error::NotFound(Entity::Message).code(),
             Some(Code::MessageNotFound)
         );
-        assert_eq!(Error::NotFound(Entity::User).code(), Some(Code::NotFound));
+        assert_eq!(
+            Error::NotFound(Entity::User).code(),
+            Some(Code::UserNotFound)
+        );
         assert_eq!(Error::NotFound(Entity::Room).to_string(), "room not found");
     }
 

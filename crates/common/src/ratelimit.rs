@@ -59,6 +59,13 @@ pub const PASSWORD_CHANGE_PER_USER: Limit = Limit {
     max: 5,
     window: Duration::from_secs(900),
 };
+/// Changes to one's profile and blocks (display name, bio, block, unblock)
+/// by one user: enough for a person, not for a script cycling names.
+pub const PROFILE_CHANGE_PER_USER: Limit = Limit {
+    name: "profile-change",
+    max: 30,
+    window: Duration::from_secs(600),
+};
 /// Reads of history, events and search by one user: each can return
 /// megabytes, so a script cannot loop on them for free.
 pub const READS_PER_USER: Limit = Limit {

@@ -123,12 +123,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_blocks (blocker_id, blocked_id) {
+        blocker_id -> Int8,
+        blocked_id -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         username -> Text,
         email -> Text,
         password_hash -> Text,
         created_at -> Timestamptz,
+        display_name -> Text,
+        bio -> Text,
     }
 }
 
@@ -152,5 +162,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     room_members,
     rooms,
     sessions,
+    user_blocks,
     users,
 );

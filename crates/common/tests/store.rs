@@ -1512,3 +1512,133 @@ async fn slow_mode_spaces_a_members_messages_not_a_moderators() {
         "{later:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_rooms_are_only_those_both_are_members_of() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let (ann, bob, cy) = (
+        user(&mut conn, "ann").await,
+        user(&mut conn, "bob").await,
+        user(&mut conn, "cyd").await,
+    );
+    let both = new_room(&mut conn, "Zebra both", &ann).await;
+    members::add(&mut conn, both, bob.id, common::access::Role::Member)
+        .await
+        .unwrap();
+    let also = new_room(&mut conn, "alpha both", &bob).await;
+    members::add(&mut conn, also, ann.id, common::access::Role::Member)
+        .await
+        .unwrap();
+    // Only the profile's person is in it: the viewer must not see it.
+    new_room(&mut conn, "bob alone", &bob).await;
+    // Only the viewer, and someone else.
+    let theirs = new_room(&mut conn, "ann and cyd", &ann).await;
+    members::add(&mut conn, theirs, cy.id, common::access::Role::Member)
+        .await
+        .unwrap();
+    let shared = members::shared_rooms(&mut conn, ann.id, bob.id, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        shared,
+        [
+            (also, "alpha both".to_owned()),
+            (both, "Zebra both".to_owned())
+        ]
+    );
+    assert_eq!(
+        members::shared_rooms(&mut conn, ann.id, bob.id, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        members::shared_rooms(&mut conn, bob.id, cy.id, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blocks_are_idempotent_listed_and_never_of_oneself() {
+    use common::store::blocks;
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let (ann, bob, cy) = (
+        user(&mut conn, "ann").await,
+        user(&mut conn, "bob").await,
+        user(&mut conn, "cyd").await,
+    );
+    assert!(blocks::add(&mut conn, ann.id, bob.id).await.unwrap());
+    assert!(!blocks::add(&mut conn, ann.id, bob.id).await.unwrap());
+    assert!(blocks::add(&mut conn, ann.id, cy.id).await.unwrap());
+    assert!(blocks::exists(&mut conn, ann.id, bob.id).await.unwrap());
+    assert!(!blocks::exists(&mut conn, bob.id, ann.id).await.unwrap());
+    assert_eq!(
+        blocks::blocked_ids(&mut conn, ann.id).await.unwrap(),
+        [bob.id, cy.id]
+    );
+    let listed: Vec<String> = blocks::list(&mut conn, ann.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.user.username)
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.contains(&"bob".to_owned()) && listed.contains(&"cyd".to_owned()));
+    // The table refuses a block of oneself, whatever the caller checked.
+    assert!(blocks::add(&mut conn, ann.id, ann.id).await.is_err());
+    assert!(blocks::remove(&mut conn, ann.id, bob.id).await.unwrap());
+    assert!(!blocks::remove(&mut conn, ann.id, bob.id).await.unwrap());
+    assert_eq!(
+        blocks::blocked_ids(&mut conn, ann.id).await.unwrap(),
+        [cy.id]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn profiles_are_set_in_part_and_the_table_refuses_deceptive_names() {
+    use common::domain::{Bio, DisplayName};
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    assert_eq!((ann.display_name.as_str(), ann.shown_name()), ("", "ann"));
+    let name = DisplayName::parse("Ann Lee").unwrap();
+    let bio = Bio::parse("Likes crabs.\nAnd tea.").unwrap();
+    let set = users::set_profile(&mut conn, ann.id, Some(&name), Some(&bio))
+        .await
+        .unwrap();
+    assert_eq!(set.shown_name(), "Ann Lee");
+    let only_bio = Bio::parse("").unwrap();
+    let set = users::set_profile(&mut conn, ann.id, None, Some(&only_bio))
+        .await
+        .unwrap();
+    assert_eq!(
+        (set.display_name.as_str(), set.bio.as_str()),
+        ("Ann Lee", "")
+    );
+    let same = users::set_profile(&mut conn, ann.id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(same.display_name, "Ann Lee");
+    let found = users::find_by_username(&mut conn, "ANN").await.unwrap();
+    assert_eq!(found.id, ann.id);
+    assert!(matches!(
+        users::find_by_username(&mut conn, "nobody").await,
+        Err(Error::NotFound(Entity::User))
+    ));
+    let people = users::people(&mut conn, &[ann.id, ann.id + 100])
+        .await
+        .unwrap();
+    assert_eq!(people.len(), 1);
+    assert_eq!(people[&ann.id].shown_name(), "Ann Lee");
+    // A writer that skipped the domain type still cannot store a bidi override.
+    let sneaky = diesel::update(common::schema::users::table.find(ann.id))
+        .set(common::schema::users::display_name.eq("adm\u{202E}nimda"))
+        .execute(&mut conn)
+        .await;
+    assert!(sneaky.is_err());
+}

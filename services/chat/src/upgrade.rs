@@ -53,7 +53,7 @@ async fn accept(
         let mut conn = state.pool.get().await?;
         sessions::find_active(&mut conn, claims.sid, user_id).await
     };
-    let (_, username) = active.await?.ok_or(UpgradeError::Unauthenticated(
+    let (_, username, _) = active.await?.ok_or(UpgradeError::Unauthenticated(
         "this session has ended; sign in again",
     ))?;
     let id = state.registry.next_id();

@@ -60,6 +60,9 @@ pub struct Limits {
     pub password_change: Limit,
     /// `READ_LIMIT`: history, event and search reads by one user.
     pub reads: Limit,
+    /// `PROFILE_CHANGE_LIMIT`: profile edits, blocks and unblocks by one
+    /// user per window.
+    pub profile_change: Limit,
     /// `RATE_LIMIT_IPV6_PREFIX`: the bits of an IPv6 address that make one
     /// client (64: a subscriber gets a whole /64).
     pub ipv6_prefix: u8,
@@ -77,6 +80,7 @@ impl Default for Limits {
             rooms_per_user: 50,
             password_change: ratelimit::PASSWORD_CHANGE_PER_USER,
             reads: ratelimit::READS_PER_USER,
+            profile_change: ratelimit::PROFILE_CHANGE_PER_USER,
             ipv6_prefix: 64,
         }
     }
@@ -134,6 +138,11 @@ impl Limits {
                 d.password_change,
             )?,
             reads: config::limit("READ_LIMIT", "READ_LIMIT_WINDOW_SECS", d.reads)?,
+            profile_change: config::limit(
+                "PROFILE_CHANGE_LIMIT",
+                "PROFILE_CHANGE_LIMIT_WINDOW_SECS",
+                d.profile_change,
+            )?,
             ipv6_prefix,
         })
     }

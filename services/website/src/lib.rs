@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod api;
 pub mod availability;
+pub mod avatar;
 pub mod config;
 pub mod error;
 pub mod health;
@@ -63,6 +64,12 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(pages::message::react_page)
         .service(pages::message::react)
         .service(pages::users::show)
+        .service(pages::users::short)
+        .service(pages::users::block)
+        .service(pages::users::unblock)
+        .service(pages::users::avatar_svg)
+        .service(pages::settings::save_profile)
+        .service(pages::settings::unblock)
         .service(favicon);
 }
 

@@ -11,6 +11,7 @@ import { applyDelete, applyEdit, excerpt, localise, markNotSent, messageElement,
 import { Live, nonce } from "./room/live.js";
 import { Sidebar } from "./room/sidebar.js";
 import { openPicker } from "./room/picker.js";
+import { People } from "./room/people.js";
 
 document.documentElement.classList.add("js");
 const root = document.getElementById("room");
@@ -23,7 +24,13 @@ function start(root) {
     me: Number(root.dataset.me),
     isOwner: root.dataset.owner === "true",
     editWindowMs: Number(root.dataset.editWindow) * 1000,
+    /** Display names by user id (frames carry usernames). */
+    people: People.fromPage(root),
+    /** The people I blocked: their messages come collapsed. */
+    blocked: new Set((root.dataset.blocked || "").split(" ").filter(Boolean).map(Number)),
   };
+  const meName = root.dataset.meName || "you";
+  const meUsername = root.dataset.meUsername || "";
   const emojis = (root.dataset.emoji || "").split(" ").filter(Boolean);
   const readBefore = Number(root.dataset.readBefore);
   let member = root.dataset.member === "true";
@@ -91,8 +98,10 @@ function start(root) {
     if (!m.deleted) setCount(1);
     if (mine) {
       scroller.scrollTop = 0;
+    } else if (ctx.blocked.has(m.user.id)) {
+      announce.textContent = "A message from someone you blocked.";
     } else if (!m.deleted) {
-      announce.textContent = `${m.user.name}: ${excerpt(li.querySelector(".body").textContent, 200)}`;
+      announce.textContent = `${ctx.people.name(m.user)}: ${excerpt(li.querySelector(".body").textContent, 200)}`;
     }
   }
 
@@ -187,7 +196,7 @@ function start(root) {
         else startEditing(p.li, p.frame.body);
         return;
       }
-      const li = p.element || pendingElement(root.dataset.meName || "you", p.frame.body);
+      const li = p.element || pendingElement(meName, meUsername, p.frame.body);
       if (!li.isConnected) list.append(li);
       markNotSent(li, message, type === "edit" ? "edit not saved" : "not sent");
       notSent.set(li, p);
@@ -287,7 +296,8 @@ function start(root) {
   function onlineItem(u) {
     const li = document.createElement("li");
     li.dataset.userId = String(u.id);
-    li.textContent = u.name;
+    li.textContent = ctx.people.name(u);
+    li.title = `@${u.name}`;
     return li;
   }
   function renderOnline(users) {
@@ -314,9 +324,22 @@ function start(root) {
   function typing(user) {
     const previous = typers.get(user.id);
     if (previous) clearTimeout(previous.timer);
-    typers.set(user.id, { name: user.name, timer: setTimeout(() => clearTyping(user.id), 3000) });
+    typers.set(user.id, { name: ctx.people.name(user), timer: setTimeout(() => clearTyping(user.id), 3000) });
     showTyping();
   }
+
+  // A name learnt late (someone not on the page when it was rendered):
+  // every place showing their username shows their display name now.
+  ctx.people.onLearn((id, p) => {
+    for (const e of document.querySelectorAll(`[data-user-id="${id}"]`)) {
+      if (e.matches(".author, .quote-author, #online li")) e.textContent = p.name;
+    }
+    const t = typers.get(id);
+    if (t) {
+      t.name = p.name;
+      showTyping();
+    }
+  });
 
   // --- the read mark --------------------------------------------------------
 
@@ -413,9 +436,11 @@ function start(root) {
     if (!form) return;
     stopEditing();
     const id = Number(li.dataset.id);
+    const shown = li.querySelector(".author");
     reply = { id, author: li.dataset.author };
     replyField.value = String(id);
-    $("reply-author").textContent = li.dataset.author;
+    $("reply-author").textContent = shown ? shown.textContent : li.dataset.author;
+    $("reply-author").title = `@${li.dataset.author}`;
     const text = li.querySelector(".body");
     $("reply-excerpt").textContent = excerpt(text ? text.textContent : "");
     replyPreview.hidden = false;
@@ -505,7 +530,7 @@ function start(root) {
       }
       const frame = { type: "send", room: roomId, body: text, nonce: n };
       if (reply) frame.reply_to = reply.id;
-      const element = pendingElement(root.dataset.meName || "you", text);
+      const element = pendingElement(meName, meUsername, text);
       list.append(element);
       scroller.scrollTop = 0;
       live.change(frame, { element });

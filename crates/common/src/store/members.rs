@@ -12,6 +12,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use chrono::{DateTime, Utc};
 
 use super::Fixed;
+use super::sql::lower;
 use crate::access::{Role, Standing};
 use crate::error::Result;
 use crate::schema::{messages, room_bans, room_members, rooms};
@@ -34,6 +35,31 @@ pub async fn add(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The rooms both `viewer` and `other` are members of, as `(id, name)` by
+/// name ignoring case, at most `limit`: a profile's "rooms you share".
+/// Being a member is what lets the viewer read a room, so no room shows
+/// that the viewer could not open.
+pub async fn shared_rooms(
+    conn: &mut AsyncPgConnection,
+    viewer: i64,
+    other: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>> {
+    let of = |user: i64| {
+        room_members::table
+            .filter(room_members::user_id.eq(user))
+            .select(room_members::room_id)
+    };
+    Ok(rooms::table
+        .filter(rooms::id.eq_any(of(viewer)))
+        .filter(rooms::id.eq_any(of(other)))
+        .order((lower(rooms::name), rooms::id))
+        .limit(limit)
+        .select((rooms::id, rooms::name))
+        .load(conn)
+        .await?)
 }
 
 /// Ends a membership; true when there was one.

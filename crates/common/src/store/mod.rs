@@ -2,6 +2,7 @@
 //! `&mut AsyncPgConnection` so callers can compose them inside transactions.
 
 pub mod bans;
+pub mod blocks;
 pub mod events;
 pub mod invites;
 pub mod members;

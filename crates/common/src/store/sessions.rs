@@ -65,20 +65,21 @@ pub async fn create(
         .await?)
 }
 
-/// The session and its user's current name, if the session belongs to
-/// `user_id`, is not revoked and has not reached its absolute limit.
+/// The session and its user's current username and display name (empty:
+/// none), if the session belongs to `user_id`, is not revoked and has not
+/// reached its absolute limit.
 pub async fn find_active(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     user_id: i64,
-) -> Result<Option<(Session, String)>> {
+) -> Result<Option<(Session, String, String)>> {
     Ok(sessions::table
         .inner_join(users::table)
         .filter(sessions::id.eq(id))
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(diesel::dsl::now))
-        .select((Session::as_select(), users::username))
+        .select((Session::as_select(), users::username, users::display_name))
         .first(conn)
         .await
         .optional()?)

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::sql::lower;
-use crate::domain::{Email, Username};
+use crate::domain::{Bio, DisplayName, Email, Username};
 use crate::error::{Code, Entity, Error, Result};
 use crate::schema::users;
 
@@ -18,6 +18,34 @@ pub struct User {
     pub email: String,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
+    /// Empty: pages show the username.
+    pub display_name: String,
+    pub bio: String,
+}
+
+impl User {
+    /// The name pages show: the display name, or the username without one.
+    pub fn shown_name(&self) -> &str {
+        DisplayName::or_username(&self.display_name, &self.username)
+    }
+}
+
+/// Who someone is on a page: enough to show their name (with the username
+/// on hover) and link their profile.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct Person {
+    pub id: i64,
+    pub username: String,
+    /// Empty: show the username.
+    pub display_name: String,
+}
+
+impl Person {
+    /// The name pages show: the display name, or the username without one.
+    pub fn shown_name(&self) -> &str {
+        DisplayName::or_username(&self.display_name, &self.username)
+    }
 }
 
 impl std::fmt::Debug for User {
@@ -28,6 +56,7 @@ impl std::fmt::Debug for User {
             .field("email", &self.email)
             .field("password_hash", &"***")
             .field("created_at", &self.created_at)
+            .field("display_name", &self.display_name)
             .finish()
     }
 }
@@ -121,6 +150,58 @@ pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<User> {
         .ok_or(Error::NotFound(Entity::User))
 }
 
+/// The account named `username`, ignoring case (never by e-mail).
+pub async fn find_by_username(conn: &mut AsyncPgConnection, username: &str) -> Result<User> {
+    users::table
+        .filter(lower(users::username).eq(lower(username)))
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(Error::NotFound(Entity::User))
+}
+
+/// The people with these ids (those that exist), for showing their names
+/// on a page: one query, whatever the number.
+pub async fn people(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Person>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<Person> = users::table
+        .filter(users::id.eq_any(ids))
+        .select(Person::as_select())
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|p| (p.id, p)).collect())
+}
+
+/// Sets what is given of the account's profile (a `None` stays as it is)
+/// and answers the account as it is afterwards.
+pub async fn set_profile(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    display_name: Option<&DisplayName>,
+    bio: Option<&Bio>,
+) -> Result<User> {
+    let changes = (
+        display_name.map(|d| users::display_name.eq(d.as_str())),
+        bio.map(|b| users::bio.eq(b.as_str())),
+    );
+    if changes.0.is_none() && changes.1.is_none() {
+        return find(conn, id).await;
+    }
+    diesel::update(users::table.find(id))
+        .set(changes)
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?
+        .ok_or(Error::NotFound(Entity::User))
+}
+
 /// Replaces the account's password hash.
 pub async fn set_password_hash(conn: &mut AsyncPgConnection, id: i64, hash: &str) -> Result<()> {
     let n = diesel::update(users::table.find(id))
@@ -191,6 +272,8 @@ mod tests {
             email: "ann@example.com".into(),
             password_hash: "$argon2id$v=19$secret-hash".into(),
             created_at: Utc::now(),
+            display_name: String::new(),
+            bio: String::new(),
         };
         let shown = format!("{user:?}");
         assert!(!shown.contains("secret-hash"), "{shown}");

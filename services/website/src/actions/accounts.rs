@@ -245,27 +245,3 @@ pub async fn availability(
     };
     Ok(FreeNames { username, email })
 }
-
-/// What anyone signed in may see of an account: its name and since when it
-/// exists (never its e-mail).
-pub struct Profile {
-    /// The name, as registered.
-    pub username: String,
-    /// When the account was created.
-    pub created_at: DateTime<Utc>,
-}
-
-/// The profile of the account named `username` (ignoring case), if any.
-pub async fn profile(state: &AppState, username: &str) -> Result<Option<Profile>> {
-    // A login with '@' is an e-mail: a profile is found by name only.
-    if username.contains('@') || Username::parse(username).is_err() {
-        return Ok(None);
-    }
-    let mut conn = state.pool.get().await?;
-    Ok(users::find_by_login(&mut conn, username)
-        .await?
-        .map(|u| Profile {
-            username: u.username,
-            created_at: u.created_at,
-        }))
-}

@@ -2,6 +2,7 @@
 //! `{"error":{"code","message"}}` (see `error.rs`).
 
 pub mod auth;
+pub mod blocks;
 pub mod events;
 pub mod me;
 pub mod messages;
@@ -22,6 +23,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(auth::logout)
             .service(auth::available)
             .service(users::me)
+            .service(users::update_me)
+            .service(users::show)
+            .service(blocks::list)
+            .service(blocks::add)
+            .service(blocks::remove)
             .service(me::list)
             .service(me::revoke)
             .service(me::revoke_others)

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, events, me, messages, reactions, rooms, users};
+use super::{auth, blocks, events, me, messages, reactions, rooms, users};
 
 struct BearerAuth;
 
@@ -26,7 +26,8 @@ impl Modify for BearerAuth {
     info(title = "Parley API", version = "1", description = "Accounts, rooms and messages. Errors are {\"error\":{\"code\",\"message\"}}."),
     paths(
         auth::register, auth::login, auth::logout, auth::available,
-        users::me,
+        users::me, users::update_me, users::show,
+        blocks::list, blocks::add, blocks::remove,
         me::list, me::revoke, me::revoke_others, me::change_password,
         rooms::list, rooms::create, rooms::get, rooms::delete, rooms::join, rooms::leave,
         messages::list, messages::send, messages::edit, messages::remove,

@@ -18,6 +18,14 @@ pub struct UserJson {
     #[serde(with = "rfc3339_millis")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
+    /// What pages call the person, at most 64 characters; empty: they show
+    /// the username.
+    pub display_name: String,
+    /// A short text about the person, at most 300 characters (may hold line
+    /// breaks); may be empty.
+    pub bio: String,
+    /// The person's picture (a generated SVG), a path on this site.
+    pub avatar_url: String,
 }
 
 impl From<&User> for UserJson {
@@ -26,8 +34,42 @@ impl From<&User> for UserJson {
             id: u.id,
             username: u.username.clone(),
             created_at: u.created_at,
+            display_name: u.display_name.clone(),
+            bio: u.bio.clone(),
+            avatar_url: crate::avatar::url(&u.username),
         }
     }
+}
+
+/// A change to my profile: the fields given are replaced, the others kept.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ProfileBody {
+    /// At most 64 characters, no control, invisible or direction-changing
+    /// characters; empty: show the username.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// At most 300 characters; line breaks allowed, no other control,
+    /// invisible or direction-changing characters.
+    #[serde(default)]
+    pub bio: Option<String>,
+}
+
+/// One person I blocked.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BlockJson {
+    /// Who.
+    pub user: UserJson,
+    /// Since when.
+    #[serde(with = "rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+}
+
+/// `{blocks}`: the people I blocked, the newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BlocksPage {
+    /// The blocks.
+    pub blocks: Vec<BlockJson>,
 }
 
 /// A room. `owner` is null for the rooms Parley seeds.

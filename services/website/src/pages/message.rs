@@ -9,7 +9,7 @@ use askama::Template;
 use common::protocol::ChatMessage;
 use serde::Deserialize;
 
-use super::room::Quote;
+use super::room::{Names, Quote, people_in};
 use super::{at_message, new_nonce, nonce_or_new, refusal, see_other};
 use crate::actions;
 use crate::actions::Actor;
@@ -29,8 +29,10 @@ pub struct Preview {
     pub id: i64,
     /// Its place in the room (`#m{seq}`).
     pub seq: i64,
-    /// Who wrote it.
+    /// Who wrote it, as pages name them.
     pub author: String,
+    /// Their username.
+    pub username: String,
     /// Their id.
     pub author_id: i64,
     /// Its sanitized HTML (empty once deleted).
@@ -52,16 +54,18 @@ impl Preview {
         if m.deleted {
             return Err(common::Error::NotFound(common::error::Entity::Message).into());
         }
+        let names = Names::load(state, &people_in(std::slice::from_ref(&m))).await?;
         Ok(Self {
             room_id,
             room_name: room.room.name,
             id,
             seq: m.seq,
-            author: m.user.name.clone(),
+            author: names.shown(&m.user),
+            username: m.user.name.clone(),
             author_id: m.user.id,
             html: m.html.clone(),
             body: m.body.clone(),
-            reply: m.reply_to.as_ref().map(Quote::from),
+            reply: m.reply_to.as_ref().map(|r| Quote::new(r, &names)),
             time_long: m.sent_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         })
     }

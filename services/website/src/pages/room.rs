@@ -8,9 +8,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
-use common::protocol::{ChatMessage, ReplyRef, rfc3339_millis};
+use std::collections::HashMap;
+
+use common::protocol::{ChatMessage, ReplyRef, UserRef, rfc3339_millis};
 use common::store::events::{EXCERPT_CHARS, Policy};
 use common::store::rooms::RoomView;
+use common::store::users::Person;
 use serde::Deserialize;
 
 use super::{at_message, new_nonce, nonce_or_new, refusal, see_other};
@@ -29,6 +32,51 @@ const PAGE_SIZE: i64 = 50;
 /// header (name and time).
 const GROUP_SECS: i64 = 5 * 60;
 
+/// The names of the people a page shows, by id: what their display name is
+/// now (frames and stored messages carry the username only).
+#[derive(Default)]
+pub struct Names(HashMap<i64, Person>);
+
+impl Names {
+    /// The names of the people with these ids (one query).
+    pub async fn load(state: &AppState, ids: &[i64]) -> common::Result<Self> {
+        Ok(Self(actions::profiles::people(state, ids).await?))
+    }
+
+    /// The name to show for `user`: their display name, else their
+    /// username (also for someone not loaded).
+    pub fn shown(&self, user: &UserRef) -> String {
+        self.0
+            .get(&user.id)
+            .map_or(user.name.as_str(), Person::shown_name)
+            .to_owned()
+    }
+
+    /// The name to show for the person `id` whose username is `username`.
+    pub fn shown_by_id(&self, id: &i64, username: &str) -> String {
+        self.0
+            .get(id)
+            .map_or(username, Person::shown_name)
+            .to_owned()
+    }
+
+    /// The page's people for its script, as JSON `{id: {"username", "name"}}`
+    /// (the template escapes it into an attribute).
+    pub fn to_json(&self) -> String {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .0
+            .values()
+            .map(|p| {
+                (
+                    p.id.to_string(),
+                    serde_json::json!({"username": p.username, "name": p.shown_name()}),
+                )
+            })
+            .collect();
+        serde_json::Value::Object(map).to_string()
+    }
+}
+
 /// The message a reply answers, as a quote shows it.
 pub struct Quote {
     /// The answered message's id (the script updates the quote when it
@@ -36,33 +84,40 @@ pub struct Quote {
     pub id: i64,
     /// Where the answered message is on the page (`#m{seq}`).
     pub seq: i64,
-    /// Who wrote it.
+    /// Who wrote it, as pages name them.
     pub author: String,
+    /// Their username (shown on hover).
+    pub username: String,
+    /// Their id.
+    pub author_id: i64,
     /// A plain-text excerpt; empty once deleted.
     pub text: String,
     /// The answered message was deleted.
     pub deleted: bool,
 }
 
-impl From<&ReplyRef> for Quote {
-    fn from(r: &ReplyRef) -> Self {
+impl Quote {
+    /// The quote a reply carries, naming its author as `names` do.
+    pub fn new(r: &ReplyRef, names: &Names) -> Self {
         Self {
             id: r.id,
             seq: r.seq,
-            author: r.user.name.clone(),
+            author: names.shown(&r.user),
+            username: r.user.name.clone(),
+            author_id: r.user.id,
             text: r.excerpt.clone(),
             deleted: r.deleted,
         }
     }
-}
 
-impl Quote {
     /// The quote of a whole message (the reply being written).
-    pub fn of(m: &ChatMessage) -> Self {
+    pub fn of(m: &ChatMessage, names: &Names) -> Self {
         Self {
             id: m.id,
             seq: m.seq,
-            author: m.user.name.clone(),
+            author: names.shown(&m.user),
+            username: m.user.name.clone(),
+            author_id: m.user.id,
             text: if m.deleted {
                 String::new()
             } else {
@@ -71,6 +126,17 @@ impl Quote {
             deleted: m.deleted,
         }
     }
+}
+
+/// The ids of everyone `messages` name: authors and the authors they quote.
+pub fn people_in(messages: &[ChatMessage]) -> Vec<i64> {
+    let mut ids: Vec<i64> = messages
+        .iter()
+        .flat_map(|m| std::iter::once(m.user.id).chain(m.reply_to.as_ref().map(|r| r.user.id)))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// One emoji's reactions under a message, as a toggle button.
@@ -99,12 +165,14 @@ pub struct Line {
     pub seq: i64,
     /// The global message id (the forms' paths).
     pub id: i64,
-    /// Who wrote it.
+    /// Who wrote it, as pages name them (the display name, else the username).
     pub author: String,
-    /// The first letter of their name, for the avatar.
-    pub initial: String,
-    /// The avatar's colour (0..8), from the name, as the script computes it.
-    pub hue: u32,
+    /// Their username: the profile's address, the avatar, the hover text.
+    pub username: String,
+    /// Their id.
+    pub author_id: i64,
+    /// The viewer blocked the author: the message shows collapsed.
+    pub blocked: bool,
     /// Whether the viewer wrote it.
     pub mine: bool,
     /// Sanitized by `common::markdown` when stored: safe to include as is.
@@ -135,20 +203,6 @@ pub struct Line {
     pub can_delete: bool,
 }
 
-/// The avatar's letter: the name's first character, upper-cased.
-fn initial(name: &str) -> String {
-    name.chars()
-        .next()
-        .map(|c| c.to_uppercase().collect())
-        .unwrap_or_default()
-}
-
-/// The avatar's colour class: the sum of the name's bytes modulo 8 (the
-/// script does the same for the messages it adds).
-pub fn hue(name: &str) -> u32 {
-    name.bytes().map(u32::from).sum::<u32>() % 8
-}
-
 fn utc_time(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
@@ -160,6 +214,9 @@ struct Viewer<'a> {
     read_before: Option<i64>,
     policy: Policy,
     now: DateTime<Utc>,
+    names: &'a Names,
+    /// The people the viewer blocked.
+    blocked: &'a [i64],
 }
 
 /// The page's lines from messages oldest first: grouped by author and day
@@ -183,9 +240,10 @@ fn lines(messages: &[ChatMessage], viewer: &Viewer<'_>) -> Vec<Line> {
         out.push(Line {
             seq: m.seq,
             id: m.id,
-            author: m.user.name.clone(),
-            initial: initial(&m.user.name),
-            hue: hue(&m.user.name),
+            author: viewer.names.shown(&m.user),
+            username: m.user.name.clone(),
+            author_id: m.user.id,
+            blocked: viewer.blocked.contains(&m.user.id),
             mine,
             html: m.html.clone(),
             deleted: m.deleted,
@@ -196,7 +254,7 @@ fn lines(messages: &[ChatMessage], viewer: &Viewer<'_>) -> Vec<Line> {
                 .edited_at
                 .filter(|_| !m.deleted)
                 .map(|t| (rfc3339_millis::format(&t), utc_time(&t))),
-            reply: m.reply_to.as_ref().map(Quote::from),
+            reply: m.reply_to.as_ref().map(|r| Quote::new(r, viewer.names)),
             chips: m
                 .reactions
                 .iter()
@@ -264,6 +322,13 @@ struct RoomPage {
     edit_window_secs: i64,
     /// The picker's emoji, space-separated, for the script.
     emoji: String,
+    /// The room owner's name as pages show it.
+    owner_shown: Option<String>,
+    /// The people the page names, for the script: `{id: {username, name}}`.
+    people_json: String,
+    /// The ids of the people the viewer blocked, space-separated, for the
+    /// script (it collapses their live messages too).
+    blocked_ids: String,
 }
 
 /// Which page of the room: the newest messages or those before a seq, and
@@ -342,17 +407,29 @@ async fn room_page(
     let history =
         actions::messages::history(state, user, room_id, before, PAGE_SIZE, ReadMark::Advance)
             .await?;
-    let reply = match draft.reply_to {
+    let replied = match draft.reply_to {
         Some(id) => actions::messages::find(state, user, room_id, id)
             .await
             .ok()
-            .filter(|m| !m.deleted)
-            .map(|m| ReplyDraft {
-                id,
-                quote: Quote::of(&m),
-            }),
+            .filter(|m| !m.deleted),
         None => None,
     };
+    let mut ids = people_in(&history.messages);
+    ids.extend(history.room.room.owner_id);
+    ids.extend(replied.as_ref().map(|m| m.user.id));
+    ids.push(user.user_id);
+    let names = Names::load(state, &ids).await?;
+    let blocked = actions::profiles::blocked_ids(state, user).await?;
+    let reply = replied.map(|m| ReplyDraft {
+        id: m.id,
+        quote: Quote::of(&m, &names),
+    });
+    let owner_shown = history
+        .room
+        .room
+        .owner_id
+        .zip(history.room.owner_name.clone())
+        .map(|(id, name)| names.shown(&UserRef { id, name }));
     let is_owner = history.room.is_owned_by(user.user_id);
     let oldest = history.messages.last().map_or(0, |m| m.seq);
     let older = (oldest > 1).then(|| format!("/rooms/{room_id}?before={oldest}"));
@@ -364,6 +441,8 @@ async fn room_page(
         read_before: history.read_before,
         policy,
         now: Utc::now(),
+        names: &names,
+        blocked: &blocked,
     };
     let lines = lines(&messages, &viewer);
     let last_seq = history.room.room.last_seq;
@@ -391,6 +470,13 @@ async fn room_page(
         my_id: user.user_id,
         edit_window_secs: policy.edit_window.num_seconds(),
         emoji: common::emoji::COMMON.join(" "),
+        owner_shown,
+        people_json: names.to_json(),
+        blocked_ids: blocked
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
     };
     Ok(render(status, &view)?)
 }

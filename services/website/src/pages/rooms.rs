@@ -6,6 +6,7 @@ use askama::Template;
 use common::store::rooms::RoomView;
 use serde::Deserialize;
 
+use super::room::Names;
 use super::see_other;
 use crate::actions;
 use crate::actions::rooms::{ListError, NewRoom};
@@ -24,6 +25,8 @@ struct RoomsPage {
     ctx: PageContext,
     q: String,
     rooms: Vec<RoomView>,
+    /// The owners' names as pages show them.
+    owners: Names,
     /// The link to the next page, if there is one.
     next_page: Option<String>,
     /// Whether this is a later page (offers a link back to the first).
@@ -77,7 +80,10 @@ async fn rooms_page(
         format!("/rooms?{query}")
     });
     let (name, topic, visibility, errors) = form;
+    let owner_ids: Vec<i64> = found.rooms.iter().filter_map(|r| r.room.owner_id).collect();
+    let owners = Names::load(state, &owner_ids).await?;
     let view = RoomsPage {
+        owners,
         ctx: page.context_with_sidebar(state, None).await,
         q: q.to_owned(),
         rooms: found.rooms,

@@ -29,6 +29,9 @@ pub struct Session {
     pub sid: Uuid,
     /// How the token came, which decides the Origin check.
     pub via: Via,
+    /// The user's display name as of this request (empty: none), for the
+    /// page header.
+    pub display_name: String,
 }
 
 /// The shared state, for extractors (handlers get it as `web::Data`).
@@ -76,7 +79,7 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Option<
     let claims = state.verifier.verify(&token)?;
     let user_id = claims.user_id()?;
     let mut conn = state.pool.get().await.map_err(common::Error::from)?;
-    let (session, username) = sessions::find_active(&mut conn, claims.sid, user_id)
+    let (session, username, display_name) = sessions::find_active(&mut conn, claims.sid, user_id)
         .await?
         .ok_or(common::Error::Unauthenticated(
             "this session has ended; sign in again",
@@ -101,6 +104,7 @@ pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<Option<
         actor: Actor { user_id, username },
         sid: session.id,
         via,
+        display_name,
     };
     req.extensions_mut().insert(session.clone());
     Ok(Some(session))

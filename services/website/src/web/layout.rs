@@ -11,8 +11,11 @@ use askama::Template;
 /// form, a notice from the previous POST. Pages get theirs from
 /// `Page::context`.
 pub struct PageContext {
-    /// The signed-in user's name, shown in the header.
+    /// The signed-in user's username (their profile's address).
     pub username: Option<String>,
+    /// The name the header shows for them: their display name, else the
+    /// username; empty when signed out.
+    pub shown_name: String,
     /// For the sign-out form in the header.
     pub csrf_token: String,
     /// A one-shot notice left by the previous POST.
@@ -116,6 +119,7 @@ pub fn render_error_page(status: StatusCode, message: &str) -> HttpResponse {
     let page = ErrorPage {
         ctx: PageContext {
             username: None,
+            shown_name: String::new(),
             csrf_token: String::new(),
             notice: None,
             knows_user: false,

@@ -44,6 +44,12 @@ const NOTICES: &[(&str, &str)] = &[
         "Your password is changed, and you are signed out everywhere else.",
     ),
     ("session_signed_out", "That session is signed out."),
+    ("profile_saved", "Your profile is saved."),
+    (
+        "blocked",
+        "Blocked: their messages are collapsed for you, and they are not told.",
+    ),
+    ("unblocked", "Unblocked: you see their messages again."),
     (
         "signed_out_elsewhere",
         "You are signed out everywhere else.",
@@ -128,6 +134,14 @@ impl Page {
     pub fn context(&self) -> PageContext {
         PageContext {
             username: self.user.as_ref().map(|u| u.actor.username.clone()),
+            shown_name: self
+                .user
+                .as_ref()
+                .map(|u| {
+                    common::domain::DisplayName::or_username(&u.display_name, &u.actor.username)
+                        .to_owned()
+                })
+                .unwrap_or_default(),
             csrf_token: self.csrf_token.clone(),
             notice: self.notice,
             knows_user: true,

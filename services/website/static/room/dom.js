@@ -18,11 +18,23 @@ export function el(tag, className, text) {
   return e;
 }
 
-/** The avatar colour of a name, as the server computes it (sum of bytes mod 8). */
-export function hue(name) {
-  let sum = 0;
-  for (const b of new TextEncoder().encode(name)) sum += b;
-  return sum % 8;
+/** The avatar of a username, as the server renders it (templates/_message.html). */
+export function avatarElement(username) {
+  const img = el("img", "avatar");
+  img.src = `/avatars/${encodeURIComponent(username)}.svg`;
+  img.alt = "";
+  img.width = 40;
+  img.height = 40;
+  img.loading = "lazy";
+  return img;
+}
+
+/** A person's name as pages show it: the display name, the username on hover. */
+function nameElement(tag, className, user, people) {
+  const e = el(tag, className, people ? people.name(user) : user.name);
+  e.title = `@${user.name}`;
+  e.dataset.userId = String(user.id);
+  return e;
 }
 
 function localDay(d) {
@@ -112,11 +124,11 @@ export function regroup(list, readBefore, me) {
 }
 
 /** The quote of the message a reply answers. */
-export function quoteElement(reply) {
+export function quoteElement(reply, people) {
   const a = el("a", reply.deleted ? "quote quote-deleted" : "quote");
   a.href = `#m${reply.seq}`;
   a.dataset.replyId = String(reply.id);
-  a.append(el("span", "quote-author", reply.user.name), " ", el("span", "quote-text", reply.deleted ? "deleted message" : reply.excerpt || ""));
+  a.append(nameElement("span", "quote-author", reply.user, people), " ", el("span", "quote-text", reply.deleted ? "deleted message" : reply.excerpt || ""));
   return a;
 }
 
@@ -128,7 +140,7 @@ function foot(li) {
     reactions.setAttribute("role", "group");
     reactions.setAttribute("aria-label", "Reactions");
     f.append(reactions);
-    li.querySelector(".msg-main").append(f);
+    (li.querySelector(".blocked-message") || li.querySelector(".msg-main")).append(f);
   }
   return f;
 }
@@ -187,7 +199,7 @@ export function actionsElement(m, ctx) {
   const base = `/rooms/${ctx.roomId}`;
   const bar = el("div", "msg-actions");
   bar.setAttribute("role", "group");
-  bar.setAttribute("aria-label", `Message by ${m.user.name}`);
+  bar.setAttribute("aria-label", `Message by ${ctx.people ? ctx.people.name(m.user) : m.user.name}`);
   bar.append(actionLink("reply", `${base}?reply_to=${m.id}#body`, "Reply"), actionLink("react", `${base}/messages/${m.id}/react`, "React"));
   const mine = m.user.id === ctx.me;
   if (mine && Date.now() - new Date(m.sent_at).getTime() < ctx.editWindowMs) {
@@ -199,7 +211,9 @@ export function actionsElement(m, ctx) {
 
 /** A message from a frame or the API, built as the server renders it. */
 export function messageElement(m, ctx) {
+  const blocked = Boolean(ctx.blocked && ctx.blocked.has(m.user.id));
   const li = el("li", m.user.id === ctx.me ? "msg mine" : "msg");
+  if (blocked) li.classList.add("is-blocked");
   li.id = `m${m.seq}`;
   li.dataset.seq = String(m.seq);
   li.dataset.id = String(m.id);
@@ -207,11 +221,23 @@ export function messageElement(m, ctx) {
   li.dataset.authorId = String(m.user.id);
   li.dataset.sent = m.sent_at;
   const grid = el("div", "msg-grid");
-  const avatar = el("span", `avatar hue-${hue(m.user.name)}`, m.user.name.slice(0, 1).toUpperCase());
-  avatar.setAttribute("aria-hidden", "true");
+  let avatar;
+  if (blocked) {
+    avatar = el("span", "avatar avatar-blocked");
+    avatar.setAttribute("aria-hidden", "true");
+  } else {
+    avatar = avatarElement(m.user.name);
+  }
   const main = el("div", "msg-main");
+  // A blocked person's message is collapsed: everything in a <details>.
+  let holder = main;
+  if (blocked) {
+    holder = el("details", "blocked-message");
+    holder.append(el("summary", "", "Message from someone you blocked"));
+    main.append(holder);
+  }
   const head = el("div", "msg-head");
-  const author = el("a", "author", m.user.name);
+  const author = nameElement("a", "author", m.user, ctx.people);
   author.href = `/users/${encodeURIComponent(m.user.name)}`;
   const stamp = el("a", "stamp");
   stamp.href = `#m${m.seq}`;
@@ -219,14 +245,14 @@ export function messageElement(m, ctx) {
   time.dateTime = m.sent_at;
   stamp.append(time);
   head.append(author, " ", stamp);
-  main.append(head);
-  if (m.reply_to) main.append(quoteElement(m.reply_to));
+  holder.append(head);
+  if (m.reply_to) holder.append(quoteElement(m.reply_to, ctx.people));
   if (m.deleted) {
-    main.append(el("p", "body deleted", "This message was deleted."));
+    holder.append(el("p", "body deleted", "This message was deleted."));
   } else {
     const body = el("div", "body");
     body.innerHTML = m.html || ""; // sanitized by the server: the only HTML ever set
-    main.append(body);
+    holder.append(body);
   }
   grid.append(avatar, main);
   li.append(grid);
@@ -242,11 +268,10 @@ export function messageElement(m, ctx) {
 }
 
 /** A message sent but not yet acknowledged: its text, greyed out. */
-export function pendingElement(name, text) {
+export function pendingElement(name, username, text) {
   const li = el("li", "msg mine pending");
   const grid = el("div", "msg-grid");
-  const avatar = el("span", `avatar hue-${hue(name)}`, name.slice(0, 1).toUpperCase());
-  avatar.setAttribute("aria-hidden", "true");
+  const avatar = username ? avatarElement(username) : el("span", "avatar");
   const main = el("div", "msg-main");
   const head = el("div", "msg-head");
   head.append(el("span", "author", name), " ", el("span", "stamp", "sending…"));

@@ -414,6 +414,11 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/me/sessions", "delete"),
         ("/api/v1/me/sessions/{id}", "delete"),
         ("/api/v1/me/password", "post"),
+        ("/api/v1/users/me", "patch"),
+        ("/api/v1/users/{username}", "get"),
+        ("/api/v1/me/blocks", "get"),
+        ("/api/v1/me/blocks/{username}", "put"),
+        ("/api/v1/me/blocks/{username}", "delete"),
         ("/api/v1/openapi.json", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();

@@ -12,7 +12,10 @@ async fn the_landing_page_offers_sign_in_or_the_rooms() {
     assert!(html.contains("href=\"/register\"") && html.contains("href=\"/login\""));
     let browser = app.signed_in_browser("ann").await;
     let html = app.html(&browser, "/").await;
-    assert!(html.contains("href=\"/rooms\"") && html.contains("Welcome back, ann"));
+    assert!(
+        html.contains("href=\"/rooms\"")
+            && html.contains("Welcome back, <span title=\"@ann\">ann</span>")
+    );
 }
 
 #[tokio::test]
@@ -54,7 +57,7 @@ async fn rooms_are_created_found_opened_and_deleted_by_their_owner() {
     let list = app.html(&ann, "/rooms?q=RUSTACEAN").await;
     assert!(list.contains(&format!("href=\"{location}\"")));
     assert!(list.contains("Crabs &#38; &#60;friends&#62;"), "escaped");
-    assert!(list.contains("by ann") && list.contains("0 messages"));
+    assert!(list.contains("by <span title=\"@ann\">ann</span>") && list.contains("0 messages"));
     let by_topic = app.html(&ann, "/rooms?q=crabs").await;
     assert!(by_topic.contains(&location));
     let none = app.html(&ann, "/rooms?q=zzz").await;

@@ -116,14 +116,14 @@ async fn a_reply_is_started_with_a_link_and_sent_with_the_form() {
         .html(&bob, &format!("{}?reply_to={id}", room.path))
         .await;
     assert!(page.contains(&format!("name=\"reply_to\" id=\"reply-to\" value=\"{id}\"")));
-    assert!(page.contains("Replying to <strong id=\"reply-author\">ann</strong>"));
+    assert!(page.contains(r#"Replying to <strong id="reply-author" title="@ann">ann</strong>"#));
     assert!(page.contains("What do you think?"), "the quote's excerpt");
 
     let reply = room.send(&app, &bob, "I agree", &id.to_string()).await;
     let page = app.html(&ann, &room.path).await;
     let item = message_item(&page, reply);
     assert!(item.contains(&format!("class=\"quote\" href=\"#m{first}\"")));
-    assert!(item.contains("<span class=\"quote-author\">ann</span>"));
+    assert!(item.contains(r#"title="@ann""#) && item.contains(">ann</span>"));
     assert!(item.contains("What do you think?"));
 
     // A reply to a message that is gone: the text comes back, never lost.
@@ -570,7 +570,10 @@ async fn profiles_show_a_name_and_since_when() {
     let res = ann.get(app.url("/users/BOB")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
-    assert!(html.contains("<h1>bob</h1>") && html.contains("Member since <time datetime=\"20"));
+    assert!(
+        html.contains(r#"<h1 id="profile-name" title="@bob">bob</h1>"#)
+            && html.contains("Member since <time datetime=\"20")
+    );
     assert!(!html.contains("bob@example.com"), "never the e-mail");
     for missing in ["/users/nobody", "/users/bob@example.com", "/users/a%00b"] {
         let res = ann.get(app.url(missing)).send().await.unwrap();
