@@ -4,6 +4,7 @@
 pub mod events;
 pub mod members;
 pub mod messages;
+pub mod preferences;
 pub mod reactions;
 pub mod rooms;
 pub mod sessions;

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod messages;
+pub mod preferences;
 pub mod rooms;
 pub mod sessions;
 

@@ -36,11 +36,12 @@ pub async fn show(
     let profile = actions::accounts::profile(&state, &path)
         .await?
         .ok_or(common::Error::NotFound(common::error::Entity::User))?;
+    let times = page.times(&state).await;
     let view = ProfilePage {
         ctx: page.context_with_sidebar(&state, None).await,
         me: profile.username.eq_ignore_ascii_case(&viewer.username),
-        since_date: profile.created_at.format("%Y-%m-%d").to_string(),
-        since_label: profile.created_at.format("%-d %B %Y").to_string(),
+        since_date: times.day(&profile.created_at),
+        since_label: times.date_label(&profile.created_at),
         username: profile.username,
     };
     Ok(render(StatusCode::OK, &view)?)

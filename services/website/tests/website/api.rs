@@ -414,6 +414,10 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/me/sessions", "delete"),
         ("/api/v1/me/sessions/{id}", "delete"),
         ("/api/v1/me/password", "post"),
+        ("/api/v1/me/preferences", "get"),
+        ("/api/v1/me/preferences", "put"),
+        ("/api/v1/me/rooms/{id}/notifications", "put"),
+        ("/api/v1/me/rooms/{id}/notifications", "delete"),
         ("/api/v1/openapi.json", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();
