@@ -275,7 +275,7 @@ impl Room {
             Control::Answer { member, seq, frame } => self.answer(member, seq, frame).await,
             Control::Leave { conn } => {
                 if let Some(j) = self.members.remove(&conn) {
-                    self.left(&j.member.user).await;
+                    self.left(&j.member.user, !j.member.hidden).await;
                 }
             }
             Control::CatchUp { known_last_seq } => {
@@ -396,12 +396,12 @@ impl Room {
                 self.deps.metrics.slow_consumers.inc();
                 j.member.kick.kick(close::TRY_AGAIN_LATER);
                 if let Some(j) = self.members.remove(&conn) {
-                    self.left(&j.member.user).await;
+                    self.left(&j.member.user, !j.member.hidden).await;
                 }
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 if let Some(j) = self.members.remove(&conn) {
-                    self.left(&j.member.user).await;
+                    self.left(&j.member.user, !j.member.hidden).await;
                 }
             }
         }
