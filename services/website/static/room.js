@@ -11,6 +11,7 @@ import { applyDelete, applyEdit, excerpt, localise, markNotSent, messageElement,
 import { Live, nonce } from "./room/live.js";
 import { Sidebar } from "./room/sidebar.js";
 import { openPicker } from "./room/picker.js";
+import * as notify from "./room/notify.js";
 
 document.documentElement.classList.add("js");
 const root = document.getElementById("room");
@@ -25,6 +26,9 @@ function start(root) {
     editWindowMs: Number(root.dataset.editWindow) * 1000,
   };
   const emojis = (root.dataset.emoji || "").split(" ").filter(Boolean);
+  const roomName = (root.querySelector(".room-head h1") || {}).textContent || "";
+  /** Enter sends (else Ctrl/Cmd+Enter does, and Enter is a new line): the user's preference. */
+  const enterSends = document.documentElement.dataset.enterSends !== "false";
   const readBefore = Number(root.dataset.readBefore);
   let member = root.dataset.member === "true";
   /** The highest sequenced seq held (live.js keeps it: `since` on (re)join). */
@@ -92,7 +96,11 @@ function start(root) {
     if (mine) {
       scroller.scrollTop = 0;
     } else if (!m.deleted) {
-      announce.textContent = `${m.user.name}: ${excerpt(li.querySelector(".body").textContent, 200)}`;
+      const text = excerpt(li.querySelector(".body").textContent, 200);
+      announce.textContent = `${m.user.name}: ${text}`;
+      if (m.user.id !== ctx.me) {
+        notify.message(roomId, root.dataset.notifyLevel, roomName, m.user.name, text, (m.mentions || []).includes(ctx.me));
+      }
     }
   }
 
@@ -518,7 +526,8 @@ function start(root) {
     });
     body.addEventListener("keydown", (event) => {
       if (event.isComposing) return;
-      if (event.key === "Enter" && !event.shiftKey) {
+      const modified = event.ctrlKey || event.metaKey;
+      if (event.key === "Enter" && (modified || (enterSends && !event.shiftKey))) {
         event.preventDefault();
         form.requestSubmit();
       } else if (event.key === "Escape" && (editing || reply)) {

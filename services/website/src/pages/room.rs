@@ -284,7 +284,7 @@ impl RoomPage {
         let default = self.ctx.prefs.notifications.default_level;
         let mut out = vec![(
             "",
-            format!("My default ({})", level_label(default).to_lowercase()),
+            format!("Default ({})", default.as_str()),
             self.notify_level.is_none(),
         )];
         out.extend(NotifyLevel::ALL.iter().map(|l| {
@@ -301,8 +301,8 @@ impl RoomPage {
 /// A notification level in words.
 fn level_label(level: NotifyLevel) -> &'static str {
     match level {
-        NotifyLevel::All => "Every message",
-        NotifyLevel::Mentions => "Mentions of me",
+        NotifyLevel::All => "All messages",
+        NotifyLevel::Mentions => "Mentions only",
         NotifyLevel::Nothing => "Nothing",
     }
 }

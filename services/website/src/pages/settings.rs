@@ -385,6 +385,13 @@ pub async fn save_preferences(
         Err(e) => {
             let stored = page.preferences(&state).await;
             let mut pref_errors = FieldErrors::default();
+            if e.field() == Some("time_zone") {
+                // Worded for people: the API's message names the key.
+                pref_errors.add(
+                    "time_zone",
+                    "That is not a time zone we know: pick one from the list, like Europe/Paris or UTC.",
+                );
+            }
             pref_errors.absorb(e)?;
             let status = pref_errors.status();
             let typed = Some((form.draft(&stored), pref_errors));
