@@ -138,6 +138,9 @@ codes! {
     BioInvalid = "bio_invalid",
     /// A person cannot block themselves.
     CannotBlockSelf = "cannot_block_self",
+    /// A preference (or a room's notification level) with a value it does
+    /// not take, or a key that is not a preference; `field` names it.
+    BadPreference = "bad_preference",
 
     // A clash with what exists (409).
     /// The username is taken (ignoring case).
@@ -293,8 +296,9 @@ pub enum Error {
     /// Input that does not fit the rules (length, characters, syntax).
     #[error("{message}")]
     Invalid {
-        /// The input field it concerns, so forms can show it beside the field.
-        field: &'static str,
+        /// The input field it concerns, so forms can show it beside the field
+        /// (owned when it names what the client sent: an unknown key).
+        field: Cow<'static, str>,
         /// The stable code clients match on.
         code: Code,
         /// What was wrong, for the user.
@@ -305,7 +309,7 @@ pub enum Error {
     #[error("{message}")]
     Conflict {
         /// The input field it concerns.
-        field: &'static str,
+        field: Cow<'static, str>,
         /// The stable code clients match on.
         code: Code,
         /// What was wrong, for the user.
@@ -375,9 +379,13 @@ pub enum Error {
 
 impl Error {
     /// A validation failure of one field.
-    pub fn invalid(field: &'static str, code: Code, message: impl Into<Cow<'static, str>>) -> Self {
+    pub fn invalid(
+        field: impl Into<Cow<'static, str>>,
+        code: Code,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self::Invalid {
-            field,
+            field: field.into(),
             code,
             message: message.into(),
         }
@@ -390,7 +398,7 @@ impl Error {
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
         Self::Conflict {
-            field,
+            field: Cow::Borrowed(field),
             code,
             message: message.into(),
         }
@@ -432,9 +440,9 @@ impl Error {
     }
 
     /// The field a user's mistake concerns, if any.
-    pub fn field(&self) -> Option<&'static str> {
+    pub fn field(&self) -> Option<&str> {
         match self {
-            Self::Invalid { field, .. } | Self::Conflict { field, .. } => Some(field),
+            Self::Invalid { field, .. } | Self::Conflict { field, .. } => Some(field.as_ref()),
             _ => None,
         }
     }

@@ -15,6 +15,7 @@ pub mod healthcheck;
 pub mod markdown;
 pub mod messaging;
 pub mod passwords;
+pub mod preferences;
 pub mod protocol;
 pub mod ratelimit;
 pub mod redis_client;

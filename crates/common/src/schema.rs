@@ -93,6 +93,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    room_notification_levels (user_id, room_id) {
+        user_id -> Int8,
+        room_id -> Int8,
+        level -> Text,
+    }
+}
+
+diesel::table! {
     rooms (id) {
         id -> Int8,
         name -> Text,
@@ -131,6 +139,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_preferences (user_id) {
+        user_id -> Int8,
+        theme -> Text,
+        time_zone -> Text,
+        clock -> Text,
+        density -> Text,
+        enter_sends -> Bool,
+        notify_browser -> Bool,
+        notify_default -> Text,
+        show_typing -> Bool,
+        appear_offline -> Bool,
+        personalization -> Bool,
+        emotion_tagging -> Bool,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         username -> Text,
@@ -149,8 +175,11 @@ diesel::joinable!(room_bans -> rooms (room_id));
 diesel::joinable!(room_invites -> rooms (room_id));
 diesel::joinable!(room_members -> rooms (room_id));
 diesel::joinable!(room_members -> users (user_id));
+diesel::joinable!(room_notification_levels -> rooms (room_id));
+diesel::joinable!(room_notification_levels -> users (user_id));
 diesel::joinable!(rooms -> users (owner_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(user_preferences -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     message_reactions,
@@ -160,8 +189,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     room_events,
     room_invites,
     room_members,
+    room_notification_levels,
     rooms,
     sessions,
     user_blocks,
+    user_preferences,
     users,
 );

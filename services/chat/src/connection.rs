@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use common::preferences::Privacy;
 use common::protocol::UserRef;
 use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
@@ -64,6 +65,9 @@ pub struct Peer {
     pub session_id: Uuid,
     /// When their token expires: the socket closes then.
     pub token_expires_at: DateTime<Utc>,
+    /// Their privacy preferences as the upgrade read them (each join reads
+    /// them again).
+    pub privacy: Privacy,
 }
 
 /// The socket; a kick, the write deadline or the session's end interrupts
@@ -144,11 +148,12 @@ async fn serve(state: Arc<ChatState>, peer: Peer, ws: WebSocket) {
         user: peer.user.clone(),
         tx,
         kick: kick.clone(),
+        hidden: peer.privacy.appear_offline,
     };
     // Work that awaits Redis or Postgres is boxed: its state lives only
     // while it runs, not in every idle connection's task.
     Box::pin(follow_memberships(&state, &me)).await;
-    let mut requests = Requests::new(state.clone(), me);
+    let mut requests = Requests::new(state.clone(), me, peer.privacy);
     let mut socket = Socket {
         ws,
         kick: kick.clone(),

@@ -195,6 +195,9 @@ pub struct Member {
     pub tx: OutboundTx,
     /// Closes the connection (1013) when it cannot keep up.
     pub kick: Arc<Kick>,
+    /// The user appears offline (the preference `appear_offline`, as read
+    /// at this join): never recorded nor announced in presence.
+    pub hidden: bool,
 }
 
 /// What arrives in the hub's inbox.

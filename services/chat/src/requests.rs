@@ -15,9 +15,10 @@ use chrono::{DateTime, Utc};
 use common::error::Code;
 use common::guard;
 use common::messaging::Ask;
+use common::preferences::Privacy;
 use common::protocol::{ClientFrame, ServerFrame};
 use common::store::events::Appended;
-use common::store::rooms;
+use common::store::{preferences, rooms};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -133,13 +134,17 @@ pub struct Requests {
     joins: Bucket,
     /// Rooms joined in which this person is muted, until when.
     muted: HashMap<i64, DateTime<Utc>>,
+    /// The user's privacy preferences, read at the upgrade and again at
+    /// every join: a change applies from the next join or connection.
+    privacy: Privacy,
 }
 
 impl Requests {
     /// The requests of the connection `me`, which has joined no room yet.
-    pub fn new(state: Arc<ChatState>, me: Member) -> Self {
+    pub fn new(state: Arc<ChatState>, me: Member, privacy: Privacy) -> Self {
         Self {
             me,
+            privacy,
             joined: HashSet::new(),
             typing: Throttle::new(state.config.typing_interval),
             typing_budget: Bucket::new(state.config.typing_rate, Instant::now()),
@@ -277,6 +282,11 @@ impl Requests {
                 Some(until) => self.muted.insert(room, until),
                 None => self.muted.remove(&room),
             };
+            // One small query per join: a change of the privacy
+            // preferences applies from the next join.
+            let privacy = preferences::get(&mut conn, self.me.user.id)
+                .await?
+                .privacy();
             if let Some(since) = since {
                 let (limiter, budget) = (&self.state.limiter, &self.state.config.replay_budget);
                 let user = self.me.user.id.to_string();
@@ -290,7 +300,7 @@ impl Requests {
                             self.state.metrics.replays_refused.inc();
                             return Err(limited);
                         }
-                        return Ok((Some(since), Replay::default()));
+                        return Ok((Some(since), Replay::default(), privacy));
                     }
                     Err(e) => tracing::warn!(error = %e, "the replay budget is unavailable"),
                     Ok(()) => {}
@@ -305,18 +315,27 @@ impl Requests {
                 if let Err(e) = limiter.spend(budget, &user, bytes as u64).await {
                     tracing::warn!(error = %e, "could not count a replay against its budget");
                 }
-                return Ok((Some(since), replay));
+                return Ok((Some(since), replay, privacy));
             }
             // Without `since` the join starts where the room is now, so the
             // sends queued right behind it are delivered (and acknowledged)
             // however late the room opens here.
             let last = rooms::last_seqs(&mut conn, &[room]).await?;
-            Ok((last.first().map(|(_, seq)| *seq), Replay::default()))
+            Ok((
+                last.first().map(|(_, seq)| *seq),
+                Replay::default(),
+                privacy,
+            ))
         };
         match checked.await {
-            Ok((since, replay)) => {
+            Ok((since, replay, privacy)) => {
+                self.privacy = privacy;
                 self.joined.insert(room);
-                self.state.hub.join(room, self.me.clone(), since, replay);
+                let member = Member {
+                    hidden: privacy.appear_offline,
+                    ..self.me.clone()
+                };
+                self.state.hub.join(room, member, since, replay);
                 Step::Continue
             }
             Err(e) => Step::Reply(error_frame(&e, reference)),
@@ -399,12 +418,13 @@ impl Requests {
             let msg = "join the room first";
             return Step::Reply(protocol_error(Code::NotJoined, msg, Some(room.to_string())));
         }
-        if self
+        let muted = self
             .muted
             .get(&room)
-            .is_some_and(|until| *until > Utc::now())
-        {
-            // A muted person's typing is news to no one.
+            .is_some_and(|until| *until > Utc::now());
+        // A muted person's typing is news to no one; someone who hides
+        // their typing, or appears offline, types unseen.
+        if muted || !self.privacy.show_typing || self.privacy.appear_offline {
             return Step::Continue;
         }
         let now = Instant::now();

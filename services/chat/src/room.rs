@@ -276,7 +276,7 @@ impl Room {
             Control::Answer { member, seq, frame } => self.answer(member, seq, frame).await,
             Control::Leave { conn } => {
                 if let Some(j) = self.members.remove(&conn) {
-                    self.left(&j.member.user).await;
+                    self.left(&j.member.user, !j.member.hidden).await;
                 }
             }
             Control::CatchUp { known_last_seq } => {
@@ -445,7 +445,7 @@ impl Room {
             if let Some(j) = self.members.remove(&conn) {
                 j.member.kick.notice(Notice::Removed(self.id));
                 let _ = j.member.tx.try_send(Outbound::Frame(frame.clone()));
-                self.left(&j.member.user).await;
+                self.left(&j.member.user, !j.member.hidden).await;
             }
         }
         self.watchers.retain(|_, w| w.user.id != user);
@@ -500,12 +500,12 @@ impl Room {
                 self.deps.metrics.slow_consumers.inc();
                 j.member.kick.kick(close::TRY_AGAIN_LATER);
                 if let Some(j) = self.members.remove(&conn) {
-                    self.left(&j.member.user).await;
+                    self.left(&j.member.user, !j.member.hidden).await;
                 }
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 if let Some(j) = self.members.remove(&conn) {
-                    self.left(&j.member.user).await;
+                    self.left(&j.member.user, !j.member.hidden).await;
                 }
             }
         }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::auth::token::{Via, bearer, session_cookie};
 use common::protocol::UserRef;
-use common::store::sessions;
+use common::store::{preferences, sessions};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -51,9 +51,14 @@ async fn accept(
     let accept_key = handshake(headers)?;
     let active = async {
         let mut conn = state.pool.get().await?;
-        sessions::find_active(&mut conn, claims.sid, user_id).await
+        let Some((_, username, _)) = sessions::find_active(&mut conn, claims.sid, user_id).await?
+        else {
+            return Ok(None);
+        };
+        let privacy = preferences::get(&mut conn, user_id).await?.privacy();
+        Ok::<_, common::Error>(Some((username, privacy)))
     };
-    let (_, username, _) = active.await?.ok_or(UpgradeError::Unauthenticated(
+    let (username, privacy) = active.await?.ok_or(UpgradeError::Unauthenticated(
         "this session has ended; sign in again",
     ))?;
     let id = state.registry.next_id();
@@ -68,6 +73,7 @@ async fn accept(
         },
         session_id: claims.sid,
         token_expires_at: claims.expires_at(),
+        privacy,
     };
     let upgrading = hyper::upgrade::on(&mut req);
     let state = state.clone();

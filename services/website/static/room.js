@@ -12,6 +12,7 @@ import { Live, nonce } from "./room/live.js";
 import { Sidebar } from "./room/sidebar.js";
 import { openPicker } from "./room/picker.js";
 import { People } from "./room/people.js";
+import * as notify from "./room/notify.js";
 
 document.documentElement.classList.add("js");
 const root = document.getElementById("room");
@@ -32,6 +33,9 @@ function start(root) {
   const meName = root.dataset.meName || "you";
   const meUsername = root.dataset.meUsername || "";
   const emojis = (root.dataset.emoji || "").split(" ").filter(Boolean);
+  const roomName = (root.querySelector(".room-head h1") || {}).textContent || "";
+  /** Enter sends (else Ctrl/Cmd+Enter does, and Enter is a new line): the user's preference. */
+  const enterSends = document.documentElement.dataset.enterSends !== "false";
   const readBefore = Number(root.dataset.readBefore);
   let member = root.dataset.member === "true";
   /** The highest sequenced seq held (live.js keeps it: `since` on (re)join). */
@@ -101,7 +105,11 @@ function start(root) {
     } else if (ctx.blocked.has(m.user.id)) {
       announce.textContent = "A message from someone you blocked.";
     } else if (!m.deleted) {
-      announce.textContent = `${ctx.people.name(m.user)}: ${excerpt(li.querySelector(".body").textContent, 200)}`;
+      const text = excerpt(li.querySelector(".body").textContent, 200);
+      announce.textContent = `${ctx.people.name(m.user)}: ${text}`;
+      if (m.user.id !== ctx.me) {
+        notify.message(roomId, root.dataset.notifyLevel, roomName, ctx.people.name(m.user), text, (m.mentions || []).includes(ctx.me));
+      }
     }
   }
 
@@ -543,7 +551,8 @@ function start(root) {
     });
     body.addEventListener("keydown", (event) => {
       if (event.isComposing) return;
-      if (event.key === "Enter" && !event.shiftKey) {
+      const modified = event.ctrlKey || event.metaKey;
+      if (event.key === "Enter" && (modified || (enterSends && !event.shiftKey))) {
         event.preventDefault();
         form.requestSubmit();
       } else if (event.key === "Escape" && (editing || reply)) {

@@ -43,7 +43,7 @@ impl Room {
                                 protocol_error(Code::Unavailable, msg, Some(room.to_string()));
                             let _ = member.tx.try_send(Outbound::Frame(frame));
                             if let Some(p) = previous {
-                                self.left(&p.member.user).await;
+                                self.left(&p.member.user, !p.member.hidden).await;
                             }
                             return;
                         }
@@ -65,8 +65,16 @@ impl Room {
             }
         }
         let user = member.user.clone();
-        let first_here =
-            previous.is_none() && !self.members.values().any(|j| j.member.user.id == user.id);
+        // Someone who appears offline is never recorded nor announced: only
+        // their visible connections count for presence.
+        let hidden = member.hidden;
+        let was_visible = previous.as_ref().is_some_and(|p| !p.member.hidden);
+        let first_here = !hidden
+            && !was_visible
+            && !self
+                .members
+                .values()
+                .any(|j| j.member.user.id == user.id && !j.member.hidden);
         let leaving: Vec<i64> = self
             .presence_changes
             .iter()
@@ -85,17 +93,20 @@ impl Room {
         } else {
             self.deps.presence.online(room, &leaving).await
         };
-        // Everyone online, and everyone here whatever Redis says.
+        // Everyone online, and everyone visible here whatever Redis says
+        // (the joining user too, unless they appear offline).
+        let me = (!hidden).then_some(&user);
         let online = match online {
             Ok(online) => by_name(
                 online
                     .into_iter()
-                    .chain(self.local_users(Some(&user)))
+                    .filter(|u| !hidden || u.id != user.id)
+                    .chain(self.local_users(me))
                     .collect(),
             ),
             Err(e) => {
                 tracing::warn!(error = %e, room.id = room, "presence unavailable");
-                self.local_users(Some(&user))
+                self.local_users(me)
             }
         };
         let last_seq = self.order.delivered().max(skip_through);
@@ -118,11 +129,22 @@ impl Room {
             },
         );
         self.send(conn, Outbound::Batch(frames)).await;
+        if was_visible && hidden {
+            // This connection was seen and now appears offline.
+            self.left(&user, true).await;
+        }
     }
 
-    /// A member left (or was dropped): presence follows the user's last connection here.
-    pub(super) async fn left(&mut self, user: &UserRef) {
-        if self.members.values().any(|j| j.member.user.id == user.id) {
+    /// A member left (or was dropped, or now appears offline): presence
+    /// follows the user's last visible connection here; `was_visible`:
+    /// the member counted for presence.
+    pub(super) async fn left(&mut self, user: &UserRef, was_visible: bool) {
+        if !was_visible
+            || self
+                .members
+                .values()
+                .any(|j| j.member.user.id == user.id && !j.member.hidden)
+        {
             return;
         }
         // An arrival not announced yet is never announced, nor its leaving.
@@ -181,10 +203,12 @@ impl Room {
         }
     }
 
+    /// The users visible here (not appearing offline), and `extra`.
     fn local_users(&self, extra: Option<&UserRef>) -> Vec<UserRef> {
         let users = self
             .members
             .values()
+            .filter(|j| !j.member.hidden)
             .map(|j| j.member.user.clone())
             .chain(extra.cloned())
             .collect();

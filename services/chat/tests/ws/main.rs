@@ -10,4 +10,5 @@ mod delivery;
 mod events;
 mod failures;
 mod helpers;
+mod privacy;
 mod refusals;

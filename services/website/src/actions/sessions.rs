@@ -131,7 +131,7 @@ pub async fn change_password(
 fn on_field(e: Error, field: &'static str) -> Error {
     match e {
         Error::Invalid { code, message, .. } => Error::Invalid {
-            field,
+            field: field.into(),
             code,
             message,
         },

@@ -7,6 +7,7 @@ pub mod events;
 pub mod me;
 pub mod messages;
 pub mod openapi;
+pub mod preferences;
 pub mod reactions;
 pub mod rooms;
 pub mod types;
@@ -32,6 +33,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(me::revoke)
             .service(me::revoke_others)
             .service(me::change_password)
+            .service(preferences::get)
+            .service(preferences::put)
+            .service(preferences::put_room_level)
+            .service(preferences::delete_room_level)
             .service(rooms::list)
             .service(rooms::create)
             .service(rooms::get)

@@ -414,3 +414,67 @@ pub struct SignedOut {
     /// Sessions ended.
     pub signed_out: usize,
 }
+
+/// `{preferences}`: all of my preferences.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PreferencesEnvelope {
+    /// Every key, with its value or its default.
+    pub preferences: common::preferences::Preferences,
+}
+
+/// A change to my preferences: any subset of the keys (what is left out
+/// keeps its value); a key that is not one is refused (422, `field`).
+/// Documentation only: the handler parses the object itself, so that an
+/// unknown key can be named.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PreferencesPatchBody {
+    /// `system`, `light` or `dark`.
+    pub theme: Option<common::preferences::Theme>,
+    /// An IANA name, like `Europe/Paris` or `UTC`.
+    pub time_zone: Option<String>,
+    /// `24h` or `12h`.
+    pub clock: Option<common::preferences::Clock>,
+    /// `comfortable` or `compact`.
+    pub density: Option<common::preferences::Density>,
+    /// Enter sends (else Ctrl/Cmd+Enter).
+    pub enter_sends: Option<bool>,
+    /// Any subset of `{browser, default}`.
+    pub notifications: Option<NotificationsPatchBody>,
+    /// Others see when I am typing.
+    pub show_typing: Option<bool>,
+    /// Others never see me online.
+    pub appear_offline: Option<bool>,
+    /// Suggestions and ordering learned from what I do.
+    pub personalization: Option<bool>,
+    /// Emotion tags on messages.
+    pub emotion_tagging: Option<bool>,
+}
+
+/// A change to my notification preferences.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct NotificationsPatchBody {
+    /// Desktop notifications through the browser.
+    pub browser: Option<bool>,
+    /// The level of rooms without their own.
+    #[serde(rename = "default")]
+    pub default_level: Option<common::preferences::NotifyLevel>,
+}
+
+/// A room's notification level to set.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RoomLevelBody {
+    /// `all`, `mentions`, `nothing`, or null for my default.
+    pub level: Option<common::preferences::NotifyLevel>,
+}
+
+/// A room's notification level as set.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RoomLevelAnswer {
+    /// The room.
+    pub room_id: i64,
+    /// Its own level; null: my default applies.
+    pub level: Option<common::preferences::NotifyLevel>,
+}

@@ -41,14 +41,20 @@ pub struct Preview {
     pub body: String,
     /// The message it answers.
     pub reply: Option<Quote>,
-    /// When it was sent, in UTC.
+    /// When it was sent, in the viewer's zone and clock.
     pub time_long: String,
 }
 
 impl Preview {
     /// The message `id` of `room_id` as `viewer` may see it; 404 otherwise,
     /// and for a deleted message (nothing is left to act on).
-    async fn load(state: &AppState, viewer: &Actor, room_id: i64, id: i64) -> PageResult<Self> {
+    async fn load(
+        state: &AppState,
+        page: &Page,
+        viewer: &Actor,
+        room_id: i64,
+        id: i64,
+    ) -> PageResult<Self> {
         let (room, _) = actions::rooms::get(state, viewer, room_id).await?;
         let m: ChatMessage = actions::messages::find(state, viewer, room_id, id).await?;
         if m.deleted {
@@ -66,7 +72,7 @@ impl Preview {
             html: m.html.clone(),
             body: m.body.clone(),
             reply: m.reply_to.as_ref().map(|r| Quote::new(r, &names)),
-            time_long: m.sent_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            time_long: page.times(state).await.date_time(&m.sent_at),
         })
     }
 
@@ -111,7 +117,7 @@ pub async fn edit_page(
     path: web::Path<MessagePath>,
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
-    let message = Preview::load(&state, user, path.room, path.id).await?;
+    let message = Preview::load(&state, &page, user, path.room, path.id).await?;
     if message.author_id != user.user_id {
         return Err(common::Error::Denied {
             code: common::error::Code::NotAuthor,
@@ -140,7 +146,7 @@ pub async fn edit(
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
     page.verify_csrf(&form.csrf_token)?;
-    let message = Preview::load(&state, user, path.room, path.id).await?;
+    let message = Preview::load(&state, &page, user, path.room, path.id).await?;
     let nonce = nonce_or_new(&form.nonce);
     let mut errors = FieldErrors::default();
     let status =
@@ -192,7 +198,7 @@ pub async fn delete_page(
     path: web::Path<MessagePath>,
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
-    let message = Preview::load(&state, user, path.room, path.id).await?;
+    let message = Preview::load(&state, &page, user, path.room, path.id).await?;
     let view = DeletePage {
         ctx: page.context_with_sidebar(&state, Some(path.room)).await,
         message,
@@ -227,7 +233,7 @@ pub async fn delete(
         Err(e @ common::Error::NotFound(_)) => Err(e.into()),
         Err(e) => {
             let (status, text) = refusal(e)?;
-            let message = Preview::load(&state, user, path.room, path.id).await?;
+            let message = Preview::load(&state, &page, user, path.room, path.id).await?;
             let view = DeletePage {
                 ctx: page.context_with_sidebar(&state, Some(path.room)).await,
                 message,
@@ -271,7 +277,7 @@ pub async fn react_page(
     path: web::Path<MessagePath>,
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
-    let message = Preview::load(&state, user, path.room, path.id).await?;
+    let message = Preview::load(&state, &page, user, path.room, path.id).await?;
     let view = ReactPage {
         ctx: page.context_with_sidebar(&state, Some(path.room)).await,
         message,
@@ -314,7 +320,7 @@ pub async fn react(
             status
         }
     };
-    let message = Preview::load(&state, user, path.room, path.id).await?;
+    let message = Preview::load(&state, &page, user, path.room, path.id).await?;
     let view = ReactPage {
         ctx: page.context_with_sidebar(&state, Some(path.room)).await,
         message,

@@ -10,6 +10,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
+use common::preferences::NotifyLevel;
 use common::protocol::{ChatMessage, ReplyRef, UserRef, rfc3339_millis};
 use common::store::events::{EXCERPT_CHARS, Policy};
 use common::store::rooms::RoomView;
@@ -25,6 +26,7 @@ use crate::state::AppState;
 use crate::web::layout::PageContext;
 use crate::web::page::Page;
 use crate::web::render::{FieldErrors, render};
+use crate::web::times::Times;
 
 /// Messages rendered per page.
 const PAGE_SIZE: i64 = 50;
@@ -153,7 +155,7 @@ pub struct Chip {
 
 /// A date divider: the first message of a day starts with it.
 pub struct Day {
-    /// `YYYY-MM-DD` (UTC), for the `<time>` element and the script.
+    /// `YYYY-MM-DD` (the viewer's zone), for the `<time>` element and the script.
     pub date: String,
     /// Like "Saturday, 21 November 2026".
     pub label: String,
@@ -181,9 +183,10 @@ pub struct Line {
     pub deleted: bool,
     /// RFC 3339, UTC, for `<time datetime>`.
     pub sent_at: String,
-    /// The time of day in UTC, until the script localises it.
+    /// The time of day in the viewer's zone and clock (the script writes
+    /// it again with the same ones).
     pub time_short: String,
-    /// Date and time in UTC, for the title.
+    /// Date and time in the viewer's zone, for the title.
     pub time_long: String,
     /// When it was last edited, RFC 3339 and as a title.
     pub edited: Option<(String, String)>,
@@ -203,10 +206,6 @@ pub struct Line {
     pub can_delete: bool,
 }
 
-fn utc_time(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 /// What the viewer may do and has read, for building the lines.
 struct Viewer<'a> {
     actor: &'a Actor,
@@ -217,10 +216,12 @@ struct Viewer<'a> {
     names: &'a Names,
     /// The people the viewer blocked.
     blocked: &'a [i64],
+    /// The viewer's zone and clock.
+    times: Times,
 }
 
 /// The page's lines from messages oldest first: grouped by author and day
-/// (in UTC; the script regroups in the viewer's zone), with the "new
+/// (in the viewer's zone, as the script regroups them), with the "new
 /// messages" line before the first unread message of someone else.
 fn lines(messages: &[ChatMessage], viewer: &Viewer<'_>) -> Vec<Line> {
     let mut out: Vec<Line> = Vec::with_capacity(messages.len());
@@ -231,7 +232,8 @@ fn lines(messages: &[ChatMessage], viewer: &Viewer<'_>) -> Vec<Line> {
         let first_unread =
             !unread_placed && !mine && !m.deleted && viewer.read_before.is_some_and(|r| m.seq > r);
         unread_placed |= first_unread;
-        let new_day = previous.is_none_or(|p| p.sent_at.date_naive() != m.sent_at.date_naive());
+        let times = &viewer.times;
+        let new_day = previous.is_none_or(|p| !times.same_day(&p.sent_at, &m.sent_at));
         let continued = !new_day
             && !first_unread
             && previous.is_some_and(|p| {
@@ -248,12 +250,12 @@ fn lines(messages: &[ChatMessage], viewer: &Viewer<'_>) -> Vec<Line> {
             html: m.html.clone(),
             deleted: m.deleted,
             sent_at: rfc3339_millis::format(&m.sent_at),
-            time_short: m.sent_at.format("%H:%M UTC").to_string(),
-            time_long: utc_time(&m.sent_at),
+            time_short: times.time(&m.sent_at),
+            time_long: times.date_time(&m.sent_at),
             edited: m
                 .edited_at
                 .filter(|_| !m.deleted)
-                .map(|t| (rfc3339_millis::format(&t), utc_time(&t))),
+                .map(|t| (rfc3339_millis::format(&t), times.date_time(&t))),
             reply: m.reply_to.as_ref().map(|r| Quote::new(r, viewer.names)),
             chips: m
                 .reactions
@@ -266,8 +268,8 @@ fn lines(messages: &[ChatMessage], viewer: &Viewer<'_>) -> Vec<Line> {
                 })
                 .collect(),
             day: new_day.then(|| Day {
-                date: m.sent_at.format("%Y-%m-%d").to_string(),
-                label: m.sent_at.format("%A, %-d %B %Y").to_string(),
+                date: times.day(&m.sent_at),
+                label: times.day_label(&m.sent_at),
             }),
             continued,
             first_unread,
@@ -329,6 +331,45 @@ struct RoomPage {
     /// The ids of the people the viewer blocked, space-separated, for the
     /// script (it collapses their live messages too).
     blocked_ids: String,
+    /// The viewer's own notification level for this room (`None`: their
+    /// default).
+    notify_level: Option<NotifyLevel>,
+}
+
+impl RoomPage {
+    /// The notification level that applies here, as the script reads it.
+    fn notify_effective(&self) -> &'static str {
+        self.notify_level
+            .unwrap_or(self.ctx.prefs.notifications.default_level)
+            .as_str()
+    }
+
+    /// The room's notification choices: value, label, selected.
+    fn notify_choices(&self) -> Vec<(&'static str, String, bool)> {
+        let default = self.ctx.prefs.notifications.default_level;
+        let mut out = vec![(
+            "",
+            format!("Default ({})", default.as_str()),
+            self.notify_level.is_none(),
+        )];
+        out.extend(NotifyLevel::ALL.iter().map(|l| {
+            (
+                l.as_str(),
+                level_label(*l).to_owned(),
+                self.notify_level == Some(*l),
+            )
+        }));
+        out
+    }
+}
+
+/// A notification level in words.
+fn level_label(level: NotifyLevel) -> &'static str {
+    match level {
+        NotifyLevel::All => "All messages",
+        NotifyLevel::Mentions => "Mentions only",
+        NotifyLevel::Nothing => "Nothing",
+    }
 }
 
 /// Which page of the room: the newest messages or those before a seq, and
@@ -355,6 +396,15 @@ pub struct SendForm {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct TokenForm {
+    csrf_token: String,
+}
+
+/// The room's notification form: `level` is `all`, `mentions`, `nothing`,
+/// or empty for the viewer's default.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NotifyForm {
+    level: String,
     csrf_token: String,
 }
 
@@ -443,6 +493,7 @@ async fn room_page(
         now: Utc::now(),
         names: &names,
         blocked: &blocked,
+        times: page.times(state).await,
     };
     let lines = lines(&messages, &viewer);
     let last_seq = history.room.room.last_seq;
@@ -450,6 +501,7 @@ async fn room_page(
         .read_before
         .and_then(|mark| unread_banner(room_id, mark, &lines, older.is_some()));
     let ctx = page.context_with_sidebar(state, Some(room_id)).await;
+    let notify_level = actions::preferences::room_level(state, user, room_id).await?;
     let view = RoomPage {
         ctx,
         is_owner,
@@ -477,6 +529,7 @@ async fn room_page(
             .map(i64::to_string)
             .collect::<Vec<_>>()
             .join(" "),
+        notify_level,
     };
     Ok(render(status, &view)?)
 }
@@ -668,6 +721,36 @@ pub async fn read(
         Err(e @ (common::Error::Invalid { .. } | common::Error::Forbidden(_))) => {
             problem_page(&page, &state, room_id, e).await
         }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /rooms/{id}/notifications`: sets (or clears) the viewer's
+/// notification level for the room; 303 back to the room.
+#[post("/rooms/{id}/notifications")]
+pub async fn notifications(
+    page: Page,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    form: web::Form<NotifyForm>,
+) -> PageResult<HttpResponse> {
+    let user = page.require_user()?;
+    page.verify_csrf(&form.csrf_token)?;
+    let room_id = path.into_inner();
+    let level = match form.level.trim() {
+        "" => Ok(None),
+        other => common::preferences::parse_level(&serde_json::Value::String(other.to_owned())),
+    };
+    let saved = match level {
+        Ok(level) => actions::preferences::set_room_level(&state, user, room_id, level).await,
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(()) => {
+            page.set_notice("notifications_saved");
+            Ok(see_other(&format!("/rooms/{room_id}")))
+        }
+        Err(e @ common::Error::Invalid { .. }) => problem_page(&page, &state, room_id, e).await,
         Err(e) => Err(e.into()),
     }
 }

@@ -1,4 +1,5 @@
-//! `/settings`: my profile (display name, bio), changing the password, the
+//! `/settings`: my profile (display name, bio), my preferences (the card's
+//! form is in `_settings_preferences.html`), changing the password, the
 //! sessions signed in as me (device, address, last used) with a way to
 //! sign any or all of them out, and the people I blocked. Plain forms: it
 //! works without JavaScript.
@@ -6,10 +7,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
+use common::preferences::{NotifyLevel, Patch, Preferences, Theme, TimeZone};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::see_other;
+use crate::actions::preferences;
 use crate::actions::profiles::{self, ProfileEdit};
 use crate::actions::sessions::{self, SessionView};
 use crate::error::PageResult;
@@ -17,6 +21,7 @@ use crate::state::AppState;
 use crate::web::layout::PageContext;
 use crate::web::page::Page;
 use crate::web::render::{FieldErrors, render};
+use crate::web::times::Times;
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -30,6 +35,10 @@ struct SettingsPage {
     profile: ProfileDraft,
     /// The people I blocked, the newest first.
     blocks: Vec<BlockRow>,
+    /// The preferences card's values: as stored, or as just typed.
+    prefs: PrefsDraft,
+    /// The preferences card's problems, by preference key.
+    pref_errors: FieldErrors,
 }
 
 /// The profile form's fields.
@@ -49,6 +58,64 @@ struct BlockRow {
     since_label: String,
 }
 
+impl SettingsPage {
+    /// The time zones the card suggests.
+    fn time_zones(&self) -> impl Iterator<Item = &'static str> {
+        TimeZone::choices()
+    }
+
+    /// The choices of each select, with their labels.
+    fn themes(&self) -> [(&'static str, &'static str); 3] {
+        [
+            (Theme::System.as_str(), "Like this device"),
+            (Theme::Light.as_str(), "Light"),
+            (Theme::Dark.as_str(), "Dark"),
+        ]
+    }
+
+    fn levels(&self) -> [(&'static str, &'static str); 3] {
+        [
+            (NotifyLevel::All.as_str(), "Every new message"),
+            (NotifyLevel::Mentions.as_str(), "Only when I am mentioned"),
+            (NotifyLevel::Nothing.as_str(), "Nothing"),
+        ]
+    }
+}
+
+/// The preferences card as the form shows it: every value as text, so what
+/// was typed comes back as it was.
+struct PrefsDraft {
+    theme: String,
+    time_zone: String,
+    clock: String,
+    density: String,
+    enter_sends: bool,
+    notify_default: String,
+    notify_browser: bool,
+    show_typing: bool,
+    appear_offline: bool,
+    personalization: bool,
+    emotion_tagging: bool,
+}
+
+impl From<&Preferences> for PrefsDraft {
+    fn from(p: &Preferences) -> Self {
+        Self {
+            theme: p.theme.as_str().to_owned(),
+            time_zone: p.time_zone.name().to_owned(),
+            clock: p.clock.as_str().to_owned(),
+            density: p.density.as_str().to_owned(),
+            enter_sends: p.enter_sends,
+            notify_default: p.notifications.default_level.as_str().to_owned(),
+            notify_browser: p.notifications.browser,
+            show_typing: p.show_typing,
+            appear_offline: p.appear_offline,
+            personalization: p.personalization,
+            emotion_tagging: p.emotion_tagging,
+        }
+    }
+}
+
 /// A session as the page lists it.
 struct SessionRow {
     id: Uuid,
@@ -56,24 +123,23 @@ struct SessionRow {
     address: String,
     /// RFC 3339, for `<time datetime>`.
     created_at: String,
-    /// Like "29 Nov 2026, 10:40 UTC".
+    /// Like "29 Nov 2026, 10:40 UTC", in the viewer's zone and clock.
     created_label: String,
     last_seen_at: String,
     last_seen_label: String,
     current: bool,
 }
 
-impl From<SessionView> for SessionRow {
-    fn from(s: SessionView) -> Self {
-        const LABEL: &str = "%-d %b %Y, %H:%M UTC";
+impl SessionRow {
+    fn of(s: SessionView, times: &Times) -> Self {
         Self {
             id: s.id,
             device: s.device,
             address: s.address,
             created_at: s.created_at.to_rfc3339(),
-            created_label: s.created_at.format(LABEL).to_string(),
+            created_label: times.short_date_time(&s.created_at),
             last_seen_at: s.last_seen_at.to_rfc3339(),
-            last_seen_label: s.last_seen_at.format(LABEL).to_string(),
+            last_seen_label: times.short_date_time(&s.last_seen_at),
             current: s.current,
         }
     }
@@ -86,24 +152,53 @@ async fn settings_page(
     problem: Option<String>,
     status: StatusCode,
 ) -> PageResult<HttpResponse> {
-    settings_page_with(page, state, errors, problem, status, None).await
+    settings_page_with(page, state, errors, problem, status, Typed::Nothing).await
 }
 
-/// The settings page; `typed`: the profile form as just posted (display
-/// name, bio), shown instead of what is stored.
+/// What was just typed into one of the page's forms, shown instead of
+/// what is stored.
+enum Typed {
+    Nothing,
+    /// The profile form: display name, bio.
+    Profile(String, String),
+    /// The preferences card, with its problems.
+    Prefs(PrefsDraft, FieldErrors),
+}
+
+impl Typed {
+    fn from_profile(typed: Option<(String, String)>) -> Self {
+        typed.map_or(Self::Nothing, |(name, bio)| Self::Profile(name, bio))
+    }
+
+    fn from_prefs(typed: Option<(PrefsDraft, FieldErrors)>) -> Self {
+        typed.map_or(Self::Nothing, |(draft, errors)| Self::Prefs(draft, errors))
+    }
+}
+
+/// The settings page, with `typed` in place of what is stored.
 async fn settings_page_with(
     page: &Page,
     state: &AppState,
     errors: FieldErrors,
     problem: Option<String>,
     status: StatusCode,
-    typed: Option<(String, String)>,
+    typed: Typed,
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
     let sid = page.user.as_ref().map(|u| u.sid).unwrap_or_default();
     let list = sessions::list(state, user, sid).await?;
     let me = profiles::find(state, &user.username).await?;
-    let (display_name, bio) = typed.unwrap_or((me.display_name, me.bio));
+    let stored = page.preferences(state).await;
+    let times = Times::of(&stored);
+    let (mut profile_typed, mut prefs_typed) = (None, None);
+    match typed {
+        Typed::Nothing => {}
+        Typed::Profile(name, bio) => profile_typed = Some((name, bio)),
+        Typed::Prefs(draft, errors) => prefs_typed = Some((draft, errors)),
+    }
+    let (display_name, bio) = profile_typed.unwrap_or((me.display_name, me.bio));
+    let (prefs, pref_errors) =
+        prefs_typed.unwrap_or_else(|| (PrefsDraft::from(&stored), FieldErrors::default()));
     let blocks = profiles::blocks(state, user)
         .await?
         .into_iter()
@@ -111,12 +206,15 @@ async fn settings_page_with(
             shown_name: b.user.shown_name().to_owned(),
             username: b.user.username,
             since: b.created_at.to_rfc3339(),
-            since_label: b.created_at.format("%-d %b %Y").to_string(),
+            since_label: times.date_label(&b.created_at),
         })
         .collect();
     let view = SettingsPage {
         ctx: page.context_with_sidebar(state, None).await,
-        sessions: list.into_iter().map(SessionRow::from).collect(),
+        sessions: list
+            .into_iter()
+            .map(|s| SessionRow::of(s, &times))
+            .collect(),
         errors,
         problem,
         profile: ProfileDraft {
@@ -125,6 +223,8 @@ async fn settings_page_with(
             bio,
         },
         blocks,
+        prefs,
+        pref_errors,
     };
     Ok(render(status, &view)?)
 }
@@ -163,7 +263,15 @@ pub async fn save_profile(
                 errors.absorb(e)?;
             }
             let status = errors.status();
-            return settings_page_with(&page, &state, errors, None, status, typed).await;
+            return settings_page_with(
+                &page,
+                &state,
+                errors,
+                None,
+                status,
+                Typed::from_profile(typed),
+            )
+            .await;
         }
     };
     match saved {
@@ -174,12 +282,28 @@ pub async fn save_profile(
         Err(e @ common::Error::RateLimited { .. }) => {
             let problem = Some(e.to_string());
             let status = StatusCode::TOO_MANY_REQUESTS;
-            settings_page_with(&page, &state, errors, problem, status, typed).await
+            settings_page_with(
+                &page,
+                &state,
+                errors,
+                problem,
+                status,
+                Typed::from_profile(typed),
+            )
+            .await
         }
         Err(e) => {
             errors.absorb(e)?;
             let status = errors.status();
-            settings_page_with(&page, &state, errors, None, status, typed).await
+            settings_page_with(
+                &page,
+                &state,
+                errors,
+                None,
+                status,
+                Typed::from_profile(typed),
+            )
+            .await
         }
     }
 }
@@ -298,4 +422,194 @@ pub async fn sign_out_others(
     sessions::revoke_others(&state, user, sid).await?;
     page.set_notice("signed_out_elsewhere");
     Ok(see_other("/settings"))
+}
+
+/// The preferences card as posted. `card` says which form: `preferences`
+/// (the whole card: an unticked box is false) or `browser` (the desktop
+/// notifications switch alone).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct PrefsForm {
+    csrf_token: String,
+    card: String,
+    theme: Option<String>,
+    time_zone: Option<String>,
+    clock: Option<String>,
+    density: Option<String>,
+    enter_sends: Option<String>,
+    notify_default: Option<String>,
+    notify_browser: Option<String>,
+    show_typing: Option<String>,
+    appear_offline: Option<String>,
+    personalization: Option<String>,
+    emotion_tagging: Option<String>,
+}
+
+/// A form's yes/no: a ticked box sends `true` (or `on`); an absent one is no.
+fn ticked(v: &Option<String>) -> bool {
+    matches!(v.as_deref(), Some("true" | "on"))
+}
+
+impl PrefsForm {
+    /// The JSON object the API would take for this form, so both are
+    /// validated by the one parser.
+    fn as_json(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        let mut text = |key: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                m.insert(key.to_owned(), Value::String(v.trim().to_owned()));
+            }
+        };
+        let whole = self.card != "browser";
+        if whole {
+            text("theme", &self.theme);
+            text("time_zone", &self.time_zone);
+            text("clock", &self.clock);
+            text("density", &self.density);
+        }
+        let mut notifications = Map::new();
+        if whole {
+            if let Some(level) = &self.notify_default {
+                notifications.insert("default".into(), Value::String(level.clone()));
+            }
+            m.insert(
+                "enter_sends".into(),
+                Value::Bool(self.enter_sends.as_deref() != Some("false")),
+            );
+            for (key, v) in [
+                ("show_typing", &self.show_typing),
+                ("appear_offline", &self.appear_offline),
+                ("personalization", &self.personalization),
+                ("emotion_tagging", &self.emotion_tagging),
+            ] {
+                m.insert(key.into(), Value::Bool(ticked(v)));
+            }
+        } else if self.notify_browser.is_some() {
+            notifications.insert("browser".into(), Value::Bool(ticked(&self.notify_browser)));
+        }
+        if !notifications.is_empty() {
+            m.insert("notifications".into(), Value::Object(notifications));
+        }
+        m
+    }
+
+    /// The card as typed, over the stored preferences (for what the form
+    /// did not send).
+    fn draft(&self, stored: &Preferences) -> PrefsDraft {
+        let mut d = PrefsDraft::from(stored);
+        let keep = |into: &mut String, v: &Option<String>| {
+            if let Some(v) = v {
+                v.clone_into(into);
+            }
+        };
+        if self.card != "browser" {
+            keep(&mut d.theme, &self.theme);
+            keep(&mut d.time_zone, &self.time_zone);
+            keep(&mut d.clock, &self.clock);
+            keep(&mut d.density, &self.density);
+            keep(&mut d.notify_default, &self.notify_default);
+            d.enter_sends = self.enter_sends.as_deref() != Some("false");
+            d.show_typing = ticked(&self.show_typing);
+            d.appear_offline = ticked(&self.appear_offline);
+            d.personalization = ticked(&self.personalization);
+            d.emotion_tagging = ticked(&self.emotion_tagging);
+        }
+        d
+    }
+}
+
+/// `POST /settings/preferences`: saves the card (303 back with a notice),
+/// or shows it again as typed with each problem beside its field.
+#[post("/settings/preferences")]
+pub async fn save_preferences(
+    page: Page,
+    state: web::Data<AppState>,
+    form: web::Form<PrefsForm>,
+) -> PageResult<HttpResponse> {
+    let user = page.require_user()?;
+    page.verify_csrf(&form.csrf_token)?;
+    let saved = match Patch::parse(&form.as_json()) {
+        Ok(patch) => preferences::update(&state, user, &patch).await,
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(_) => {
+            page.set_notice("preferences_saved");
+            Ok(see_other("/settings#preferences"))
+        }
+        Err(e) => {
+            let stored = page.preferences(&state).await;
+            let mut pref_errors = FieldErrors::default();
+            if e.field() == Some("time_zone") {
+                // Worded for people: the API's message names the key.
+                pref_errors.add(
+                    "time_zone",
+                    "That is not a time zone we know: pick one from the list, like Europe/Paris or UTC.",
+                );
+            }
+            pref_errors.absorb(e)?;
+            let status = pref_errors.status();
+            let typed = Some((form.draft(&stored), pref_errors));
+            settings_page_with(
+                &page,
+                &state,
+                FieldErrors::default(),
+                None,
+                status,
+                Typed::from_prefs(typed),
+            )
+            .await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use common::preferences::{Clock, Density};
+
+    use super::*;
+
+    #[test]
+    fn the_whole_card_sends_every_key_and_unticked_boxes_as_false() {
+        let form = PrefsForm {
+            card: "preferences".into(),
+            theme: Some("dark".into()),
+            time_zone: Some(" Europe/Paris ".into()),
+            clock: Some("12h".into()),
+            density: Some("compact".into()),
+            enter_sends: Some("false".into()),
+            notify_default: Some("all".into()),
+            show_typing: Some("true".into()),
+            ..PrefsForm::default()
+        };
+        let patch = match Patch::parse(&form.as_json()) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        };
+        let p = Preferences::default().patched(&patch);
+        assert_eq!(
+            (p.theme, p.clock, p.density),
+            (Theme::Dark, Clock::H12, Density::Compact)
+        );
+        assert_eq!(p.time_zone.name(), "Europe/Paris");
+        assert!(!p.enter_sends && p.show_typing && !p.personalization && !p.emotion_tagging);
+        assert_eq!(p.notifications.default_level, NotifyLevel::All);
+        assert_eq!(
+            patch.notify_browser, None,
+            "the card leaves the desktop switch alone"
+        );
+    }
+
+    #[test]
+    fn the_browser_switch_sends_only_itself() {
+        let form = PrefsForm {
+            card: "browser".into(),
+            notify_browser: Some("false".into()),
+            theme: Some("blue".into()),
+            ..PrefsForm::default()
+        };
+        let json = form.as_json();
+        assert_eq!(json.len(), 1, "{json:?}");
+        assert_eq!(json["notifications"]["browser"], Value::Bool(false));
+    }
 }

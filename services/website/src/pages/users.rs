@@ -53,15 +53,15 @@ pub async fn show(
 ) -> PageResult<HttpResponse> {
     let viewer = page.require_user()?;
     let profile = profiles::profile(&state, viewer, &path).await?;
-    let (since_date, since_label) = profiles::since(&profile.user.created_at);
+    let times = page.times(&state).await;
     let view = ProfilePage {
         ctx: page.context_with_sidebar(&state, None).await,
         me: profile.user.id == viewer.user_id,
         blocked: profile.blocked,
         shown_name: profile.user.shown_name().to_owned(),
         bio: profile.user.bio.clone(),
-        since_date,
-        since_label,
+        since_date: times.day(&profile.user.created_at),
+        since_label: times.date_label(&profile.user.created_at),
         username: profile.user.username,
         shared_cap: usize::try_from(profiles::SHARED_ROOMS_SHOWN).unwrap_or(usize::MAX),
         shared_rooms: profile.shared_rooms,

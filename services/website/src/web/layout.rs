@@ -6,6 +6,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use askama::Template;
+use common::preferences::{NotifyLevel, Preferences};
 
 /// The layout's data: who is signed in, the CSRF token for the sign-out
 /// form, a notice from the previous POST. Pages get theirs from
@@ -25,6 +26,24 @@ pub struct PageContext {
     /// The signed-in user's rooms, beside the page; `None` when signed out
     /// (and on pages that do not show it, like the error page).
     pub sidebar: Option<Sidebar>,
+    /// How the signed-in user wants pages (theme, density, times, the
+    /// composer, notifications); the defaults when signed out.
+    pub prefs: Preferences,
+    /// The rooms whose notification level the user set, as
+    /// `room:level` pairs separated by spaces (read by the scripts; only
+    /// filled while desktop notifications are on).
+    pub room_levels: String,
+}
+
+impl PageContext {
+    /// `room:level` pairs for `data-notify-rooms`.
+    pub fn levels_attr(levels: &[(i64, NotifyLevel)]) -> String {
+        levels
+            .iter()
+            .map(|(room, level)| format!("{room}:{}", level.as_str()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// The sidebar of a signed-in page: the rooms the user is a member of, by
@@ -124,6 +143,8 @@ pub fn render_error_page(status: StatusCode, message: &str) -> HttpResponse {
             notice: None,
             knows_user: false,
             sidebar: None,
+            prefs: Preferences::default(),
+            room_levels: String::new(),
         },
         status: status.as_u16(),
         title: status.canonical_reason().unwrap_or("Error"),

@@ -13,3 +13,4 @@ pub mod observe;
 pub mod page;
 pub mod redirect;
 pub mod render;
+pub mod times;

@@ -7,11 +7,13 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use common::preferences::Preferences;
 
 use super::auth::{Session, app_state, authenticate};
 use super::cookies::{self, Name};
 use super::layout::{PageContext, Sidebar, SidebarRoom};
+use super::times::Times;
 use super::{csrf, redirect};
 use crate::actions::Actor;
 use crate::error::{Error, PageError};
@@ -50,6 +52,11 @@ const NOTICES: &[(&str, &str)] = &[
         "Blocked: their messages are collapsed for you, and they are not told.",
     ),
     ("unblocked", "Unblocked: you see their messages again."),
+    ("preferences_saved", "Your preferences are saved."),
+    (
+        "notifications_saved",
+        "Notifications for this room are saved.",
+    ),
     (
         "signed_out_elsewhere",
         "You are signed out everywhere else.",
@@ -146,7 +153,36 @@ impl Page {
             notice: self.notice,
             knows_user: true,
             sidebar: None,
+            prefs: Preferences::default(),
+            room_levels: String::new(),
         }
+    }
+
+    /// The signed-in user's preferences, read once per request (the
+    /// defaults when signed out, or when they cannot be read: a page never
+    /// fails for them).
+    pub async fn preferences(&self, state: &AppState) -> Preferences {
+        let Some(session) = &self.user else {
+            return Preferences::default();
+        };
+        if let Some(known) = self.req.extensions().get::<Preferences>() {
+            return *known;
+        }
+        match crate::actions::preferences::get(state, &session.actor).await {
+            Ok(prefs) => {
+                self.req.extensions_mut().insert(prefs);
+                prefs
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "preferences could not be read; the defaults apply");
+                Preferences::default()
+            }
+        }
+    }
+
+    /// How this page writes times: in the user's zone, on their clock.
+    pub async fn times(&self, state: &AppState) -> Times {
+        Times::of(&self.preferences(state).await)
     }
 
     /// What the layout shows around this page, with the signed-in user's
@@ -161,6 +197,15 @@ impl Page {
         let Some(session) = &self.user else {
             return ctx;
         };
+        ctx.prefs = self.preferences(state).await;
+        if ctx.prefs.notifications.browser {
+            match crate::actions::preferences::room_levels(state, &session.actor).await {
+                Ok(levels) => ctx.room_levels = PageContext::levels_attr(&levels),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the rooms' notification levels could not be read")
+                }
+            }
+        }
         match crate::actions::rooms::mine(state, &session.actor).await {
             Ok(rooms) => {
                 ctx.sidebar = Some(Sidebar {

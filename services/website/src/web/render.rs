@@ -1,6 +1,7 @@
 //! Turning templates into responses, and showing a form's problems beside
 //! its fields.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use actix_web::HttpResponse;
@@ -13,15 +14,17 @@ use crate::error::Error;
 /// Problems with a submitted form, by field, shown beside each field.
 #[derive(Default, Debug)]
 pub struct FieldErrors {
-    by_field: HashMap<&'static str, String>,
+    by_field: HashMap<Cow<'static, str>, String>,
     /// A name or e-mail was taken: the form answers 409 rather than 400.
     conflict: bool,
 }
 
 impl FieldErrors {
     /// Records a problem the page finds itself; the first per field stays.
-    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.by_field.entry(field).or_insert_with(|| message.into());
+    pub fn add(&mut self, field: impl Into<Cow<'static, str>>, message: impl Into<String>) {
+        self.by_field
+            .entry(field.into())
+            .or_insert_with(|| message.into());
     }
 
     /// Records a user's mistake; returns infrastructure errors to propagate.
@@ -29,6 +32,7 @@ impl FieldErrors {
         self.conflict |= matches!(e, common::Error::Conflict { .. });
         match e.field() {
             Some(field) => {
+                let field = field.to_owned();
                 self.add(field, e.to_string());
                 Ok(())
             }

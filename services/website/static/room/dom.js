@@ -1,14 +1,31 @@
 // The conversation's DOM: building a message like the server renders it
 // (templates/_message.html), updating one in place (edited, deleted,
-// reactions), and grouping by author and day in the viewer's time zone.
+// reactions), and grouping by author and day in the user's time zone
+// (their preference, as the server groups them).
 // Only a frame's or the API's `html` field (sanitized by the server) is ever
 // set as HTML; everything else is text.
 
 /** Consecutive messages of one author within this long share one header. */
 const GROUP_MS = 5 * 60 * 1000;
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
-const longFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
-const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+
+// Times in the user's zone and clock (their preferences, which the server
+// renders with too): `data-time-zone` and `data-clock` on <html>.
+const prefs = document.documentElement.dataset;
+const zone = { timeZone: zoneOrUtc(prefs.timeZone), hour12: prefs.clock === "12h" };
+const timeFormat = new Intl.DateTimeFormat(undefined, { ...zone, hour: "numeric", minute: "2-digit" });
+const longFormat = new Intl.DateTimeFormat(undefined, { ...zone, dateStyle: "full", timeStyle: "short" });
+const dayFormat = new Intl.DateTimeFormat(undefined, { timeZone: zone.timeZone, weekday: "long", day: "numeric", month: "long", year: "numeric" });
+const dayKey = new Intl.DateTimeFormat("en-CA", { timeZone: zone.timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
+
+/** The zone if this browser knows it, else UTC (as the server falls back). */
+function zoneOrUtc(name) {
+  try {
+    new Intl.DateTimeFormat(undefined, { timeZone: name || "UTC" });
+    return name || "UTC";
+  } catch (_) {
+    return "UTC";
+  }
+}
 
 /** An element with a class and text. */
 export function el(tag, className, text) {
@@ -37,19 +54,20 @@ function nameElement(tag, className, user, people) {
   return e;
 }
 
+/** The day of `d` in the user's zone, `YYYY-MM-DD`. */
 function localDay(d) {
-  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+  return dayKey.format(d);
 }
 
 function dayLabel(d) {
-  const today = new Date();
-  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
-  if (localDay(d) === localDay(today)) return "Today";
-  if (localDay(d) === localDay(yesterday)) return "Yesterday";
+  const now = Date.now();
+  if (localDay(d) === localDay(new Date(now))) return "Today";
+  // The day of 24 hours ago: wrong only within an hour of midnight on a daylight-saving change.
+  if (localDay(d) === localDay(new Date(now - 24 * 3600 * 1000))) return "Yesterday";
   return dayFormat.format(d);
 }
 
-/** Shows a message's time (and its edit time) in the viewer's zone. */
+/** Shows a message's time (and its edit time) in the user's zone and clock. */
 export function localise(li) {
   const time = li.querySelector(".stamp time");
   if (time && time.dateTime) {
@@ -83,7 +101,7 @@ export function decorate(li, prev, unreadHere) {
       li.prepend(divider);
     }
     const time = divider.querySelector("time");
-    time.dateTime = li.dataset.sent.slice(0, 10);
+    time.dateTime = localDay(at);
     time.textContent = dayLabel(at);
   } else if (divider) {
     divider.remove();

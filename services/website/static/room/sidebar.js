@@ -1,9 +1,10 @@
 // The sidebar of my rooms, kept live: `unread` frames (for my other rooms)
 // set a room's badges; after every (re)connect the list is read again from
 // GET /api/v1/me/rooms, since unread frames are not sent at connect. The room
-// on screen never shows a badge.
+// on screen never shows a badge. News in another room may notify (notify.js).
 
 import { el } from "./dom.js";
+import * as notify from "./notify.js";
 
 const CAP = 1000; // the store counts at most this many unread messages
 
@@ -37,7 +38,12 @@ export class Sidebar {
       this.refresh();
       return;
     }
+    const before = this.state.get(frame.room) || { unread: 0, mentions: 0 };
     this.set(li, frame.room, frame.unread, frame.mentions);
+    if (frame.room !== this.current) {
+      const name = li.querySelector(".label");
+      notify.unread(frame.room, name ? name.textContent : "", frame.unread > before.unread, frame.mentions > before.mentions);
+    }
     this.summarise();
   }
 

@@ -419,6 +419,10 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/me/blocks", "get"),
         ("/api/v1/me/blocks/{username}", "put"),
         ("/api/v1/me/blocks/{username}", "delete"),
+        ("/api/v1/me/preferences", "get"),
+        ("/api/v1/me/preferences", "put"),
+        ("/api/v1/me/rooms/{id}/notifications", "put"),
+        ("/api/v1/me/rooms/{id}/notifications", "delete"),
         ("/api/v1/openapi.json", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();

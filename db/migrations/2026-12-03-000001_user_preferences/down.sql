@@ -1,0 +1,2 @@
+DROP TABLE room_notification_levels;
+DROP TABLE user_preferences;
