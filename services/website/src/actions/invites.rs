@@ -203,26 +203,24 @@ pub async fn preview_link(state: &AppState, actor: &Actor, token: &str) -> Resul
 /// Accepts a link: one use is counted (never past `max_uses`, however many
 /// accept at once) and `actor` becomes a member.
 pub async fn accept_link(state: &AppState, actor: &Actor, token: &str) -> Result<RoomView> {
-    let (invite, room) = {
+    let (invite, room, standing) = {
         let mut conn = state.pool.get().await?;
         let invite = invites::by_token(&mut conn, token)
             .await?
             .ok_or(Error::NotFound(Entity::Resource))?;
-        invites::usable(&invite, Utc::now())?;
         let room = rooms::facts(&mut conn, invite.room_id)
             .await?
             .ok_or(Error::NotFound(Entity::Resource))?;
-        (invite, room)
+        let standing = members::standing(&mut conn, room.id, actor.user_id).await?;
+        (invite, room, standing)
     };
-    let standing = {
-        let mut conn = state.pool.get().await?;
-        members::standing(&mut conn, room.id, actor.user_id).await?
-    };
+    // A member already is answered the room, whatever became of the link.
     if standing.role.is_none() && room.owner_id != Some(actor.user_id) {
+        invites::usable(&invite, Utc::now())?;
         access::may_join(&room, &standing, true, Utc::now())?;
         let mut conn = state.pool.get().await?;
         if !invites::use_link(&mut conn, invite.id).await? {
-            // Used up (or expired) by someone else meanwhile.
+            // Used up (or expired, or revoked) by someone else meanwhile.
             let again = invites::by_token(&mut conn, token)
                 .await?
                 .ok_or(Error::NotFound(Entity::Resource))?;

@@ -7,6 +7,7 @@ pub mod events;
 pub mod me;
 pub mod messages;
 pub mod openapi;
+pub mod people;
 pub mod preferences;
 pub mod reactions;
 pub mod rooms;
@@ -43,6 +44,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(rooms::delete)
             .service(rooms::join)
             .service(rooms::leave)
+            .service(people::members)
+            .service(people::update)
+            .service(people::invite)
+            .service(people::invites)
+            .service(people::revoke)
+            .service(people::accept_link)
+            .service(people::pending)
+            .service(people::accept)
+            .service(people::decline)
+            .service(people::set_role)
+            .service(people::hand_over)
+            .service(people::log)
+            .service(people::kick)
+            .service(people::ban)
+            .service(people::mute)
+            .service(people::unban)
+            .service(people::unmute)
             .service(messages::list)
             .service(messages::send)
             .service(messages::edit)

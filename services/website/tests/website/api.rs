@@ -423,6 +423,23 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/me/preferences", "put"),
         ("/api/v1/me/rooms/{id}/notifications", "put"),
         ("/api/v1/me/rooms/{id}/notifications", "delete"),
+        ("/api/v1/rooms/{id}", "patch"),
+        ("/api/v1/rooms/{id}/members", "get"),
+        ("/api/v1/rooms/{id}/members/{user_id}/role", "put"),
+        ("/api/v1/rooms/{id}/owner", "post"),
+        ("/api/v1/rooms/{id}/invites", "post"),
+        ("/api/v1/rooms/{id}/invites", "get"),
+        ("/api/v1/rooms/{id}/invites/{invite_id}", "delete"),
+        ("/api/v1/invites/{token}/accept", "post"),
+        ("/api/v1/me/invites", "get"),
+        ("/api/v1/me/invites/{room_id}/accept", "post"),
+        ("/api/v1/me/invites/{room_id}", "delete"),
+        ("/api/v1/rooms/{id}/kicks", "post"),
+        ("/api/v1/rooms/{id}/bans", "post"),
+        ("/api/v1/rooms/{id}/mutes", "post"),
+        ("/api/v1/rooms/{id}/bans/{user_id}", "delete"),
+        ("/api/v1/rooms/{id}/mutes/{user_id}", "delete"),
+        ("/api/v1/rooms/{id}/moderation", "get"),
         ("/api/v1/openapi.json", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();
@@ -476,6 +493,8 @@ async fn the_openapi_document_puts_each_parameter_where_it_goes() {
             "get /api/v1/rooms/{id}/events limit",
             "get /api/v1/rooms/{id}/messages before_seq",
             "get /api/v1/rooms/{id}/messages limit",
+            "get /api/v1/rooms/{id}/moderation before",
+            "get /api/v1/rooms/{id}/moderation limit",
         ]
     );
 }
