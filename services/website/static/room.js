@@ -7,7 +7,8 @@
 // are in static/room/: dom.js (messages), live.js (the connection), sync.js
 // (its bookkeeping: event order, changes waiting, backoff), sidebar.js,
 // picker.js.
-import { applyDelete, applyEdit, excerpt, localise, markNotSent, messageElement, pendingElement, regroup, decorate, setPending, setReaction, updateQuotes } from "./room/dom.js";
+import { applyDelete, applyEdit, excerpt, formatLong, formatTime, localise, markNotSent, messageElement, pendingElement, regroup, decorate, setPending, setReaction, updateQuotes } from "./room/dom.js";
+import { noticeElement, span } from "./room/moderation.js";
 import { Live, nonce } from "./room/live.js";
 import { Sidebar } from "./room/sidebar.js";
 import { openPicker } from "./room/picker.js";
@@ -23,7 +24,8 @@ function start(root) {
   const ctx = {
     roomId,
     me: Number(root.dataset.me),
-    isOwner: root.dataset.owner === "true",
+    /** Deletes anyone's message: the owner or a moderator. */
+    moderates: root.dataset.moderates === "true",
     editWindowMs: Number(root.dataset.editWindow) * 1000,
     /** Display names by user id (frames carry usernames). */
     people: People.fromPage(root),
@@ -163,8 +165,63 @@ function start(root) {
       case "reaction":
         if (li) setReaction(li, frame.emoji, frame.count, frame.user.id === ctx.me ? frame.on : undefined);
         break;
+      case "moderation":
+        moderated(frame);
+        break;
     }
     scheduleRead();
+  }
+
+  /** An act of moderation: its line in the conversation, and what it changes here. */
+  function moderated(m) {
+    const li = noticeElement(m, (u) => ctx.people.name(u), formatLong, formatTime);
+    list.insertBefore(li, list.querySelector("li.pending, li.failed"));
+    decorate(li, li.previousElementSibling, false);
+    if (li.nextElementSibling) decorate(li.nextElementSibling, li, false);
+    announce.textContent = li.querySelector(".notice-text").textContent;
+    const aboutMe = m.target && m.target.id === ctx.me;
+    if (m.action === "mute" && aboutMe) setMuted(m.until ? formatLong(new Date(m.until)) : "");
+    if (m.action === "unmute" && aboutMe) setMuted(null);
+    if (m.action === "topic") {
+      let topic = root.querySelector(".room-title .topic");
+      if (!topic && m.topic) {
+        topic = document.createElement("p");
+        topic.className = "topic";
+        root.querySelector(".room-title h1").after(topic);
+      }
+      if (topic) topic.textContent = m.topic || "";
+    }
+    if (m.action === "slow_mode" && !ctx.moderates) {
+      let hint = $("slow-mode");
+      if (!hint && m.slow_mode_secs > 0 && form) {
+        hint = document.createElement("p");
+        hint.className = "hint slow-mode";
+        hint.id = "slow-mode";
+        form.before(hint);
+      }
+      if (hint) {
+        if (m.slow_mode_secs > 0) hint.textContent = `Slow mode: one message every ${span(m.slow_mode_secs)} per member.`;
+        else hint.remove();
+      }
+    }
+  }
+
+  /** Muted until `until` (a date in words; "" until lifted; null: not muted). */
+  function setMuted(until) {
+    let banner = $("muted-banner");
+    if (until === null) {
+      if (banner) banner.remove();
+    } else if (form) {
+      if (!banner) {
+        banner = document.createElement("p");
+        banner.className = "notice-banner";
+        banner.id = "muted-banner";
+        banner.setAttribute("role", "status");
+        form.before(banner);
+      }
+      banner.textContent = `You are muted here${until ? ` until ${until}` : ""}: you can read, not post or react.`;
+    }
+    if (form) for (const c of form.querySelectorAll("textarea, button[type=submit]")) c.disabled = until !== null;
   }
 
   // --- changes waiting, and changes refused for good ------------------------
@@ -287,11 +344,17 @@ function start(root) {
         case "typing":
           typing(frame.user);
           break;
-        case "left":
-          live.stop("This room was deleted.");
-          giveUp("Not sent: this room was deleted.");
-          if (form) form.querySelector("button[type=submit]").disabled = true;
+        case "left": {
+          const why = {
+            kicked: "A moderator removed you from this room.",
+            banned: "A moderator banned you from this room.",
+            removed: "This room is for its members only now.",
+          }[frame.reason] || "This room was deleted.";
+          live.stop(why);
+          giveUp(`Not sent: ${why.charAt(0).toLowerCase()}${why.slice(1)}`);
+          if (form) for (const c of form.querySelectorAll("textarea, button[type=submit]")) c.disabled = true;
           break;
+        }
         case "error":
           break; // about the room (a read mark already further): nothing to undo
       }

@@ -46,3 +46,38 @@ pub async fn lift(conn: &mut AsyncPgConnection, room_id: i64, user_id: i64) -> R
         .await?;
     Ok(gone > 0)
 }
+
+/// A ban in force, as the room's moderators see it.
+#[derive(Debug, Clone)]
+pub struct BanRow {
+    pub user_id: i64,
+    pub username: String,
+    /// `None`: for good.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The bans of a room still in force at `now`, newest first.
+pub async fn in_force(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<BanRow>> {
+    use crate::schema::users;
+    let rows: Vec<(i64, String, Option<DateTime<Utc>>)> = room_bans::table
+        .inner_join(users::table.on(users::id.eq(room_bans::user_id)))
+        .filter(room_bans::room_id.eq(room_id))
+        .filter(room_bans::until.is_null().or(room_bans::until.gt(now)))
+        .order(room_bans::created_at.desc())
+        .limit(500)
+        .select((room_bans::user_id, users::username, room_bans::until))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(user_id, username, until)| BanRow {
+            user_id,
+            username,
+            until,
+        })
+        .collect())
+}

@@ -1085,6 +1085,33 @@ pub async fn after(
         .await?)
 }
 
+/// The acts of moderation of a room with seqs in `from..=to`, oldest
+/// first, as stored frames: what a page of history shows between its
+/// messages. Uses the log's primary key (room, seq).
+pub async fn moderation_between(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    from: i64,
+    to: i64,
+) -> Result<Vec<crate::protocol::ModerationEvent>> {
+    let frames: Vec<String> = room_events::table
+        .filter(room_events::room_id.eq(room_id))
+        .filter(room_events::seq.between(from, to))
+        .filter(room_events::kind.eq("moderation"))
+        .order(room_events::seq.asc())
+        .limit(500)
+        .select(room_events::frame)
+        .load(conn)
+        .await?;
+    Ok(frames
+        .iter()
+        .filter_map(|f| match serde_json::from_str(f) {
+            Ok(ServerFrame::Moderation(m)) => Some(m),
+            _ => None,
+        })
+        .collect())
+}
+
 /// The newest `limit` stored frames of a room after `after_seq`, oldest
 /// first: a join's replay, which keeps the newest when it cannot hold all.
 pub async fn newest_after(

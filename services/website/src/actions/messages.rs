@@ -137,6 +137,12 @@ pub struct History {
     /// The reader's read mark before this page was read (`None`: not a
     /// member), for the "new messages" line.
     pub read_before: Option<i64>,
+    /// What the access rules know of the room and of the reader in it.
+    pub facts: common::access::RoomFacts,
+    /// The reader's role, mute, ban in the room.
+    pub standing: common::access::Standing,
+    /// The acts of moderation among this page's messages, oldest first.
+    pub notices: Vec<common::protocol::ModerationEvent>,
 }
 
 /// Up to `limit` messages of `room_id` older than `before` (or the newest),
@@ -152,11 +158,19 @@ pub async fn history(
 ) -> Result<History> {
     count_read(state, reader).await?;
     let mut conn = state.pool.get().await?;
-    guard::readable(&mut conn, reader.user_id, room_id).await?;
+    let (facts, standing) = guard::readable(&mut conn, reader.user_id, room_id).await?;
     let room = rooms::find(&mut conn, room_id).await?;
     let messages = messages::page_before(&mut conn, room_id, before, limit, reader.user_id).await?;
     let read_before = members::last_read(&mut conn, room_id, reader.user_id).await?;
     let last_seq = room.room.last_seq;
+    // The page spans from its oldest message (the room's start when there
+    // is no older page) to what comes before the next page.
+    let upto = before.map_or(last_seq, |b| b - 1);
+    let from = match messages.last() {
+        Some(oldest) if messages.len() as i64 == limit => oldest.seq,
+        _ => 1,
+    };
+    let notices = events::moderation_between(&mut conn, room_id, from, upto).await?;
     drop(conn);
     if before.is_none()
         && read_mark == ReadMark::Advance
@@ -176,6 +190,9 @@ pub async fn history(
         room,
         messages,
         read_before,
+        facts,
+        standing,
+        notices,
     })
 }
 

@@ -271,3 +271,14 @@ pub async fn user_named(state: &AppState, username: &str) -> Result<UserRef> {
             "there is no account with that name",
         ))
 }
+
+/// The bans in force in a room, for its moderators.
+pub async fn bans(
+    state: &AppState,
+    actor: &Actor,
+    room_id: i64,
+) -> Result<Vec<common::store::bans::BanRow>> {
+    let mut conn = state.pool.get().await?;
+    guard::allowed(&mut conn, actor.user_id, room_id, access::may_moderate).await?;
+    common::store::bans::in_force(&mut conn, room_id, chrono::Utc::now()).await
+}

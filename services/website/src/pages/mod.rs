@@ -2,7 +2,10 @@
 
 pub mod account;
 pub mod home;
+pub mod invites;
 pub mod message;
+pub mod notice;
+pub mod people;
 pub mod room;
 pub mod rooms;
 pub mod settings;

@@ -10,6 +10,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
+use common::access;
 use common::preferences::NotifyLevel;
 use common::protocol::{ChatMessage, ReplyRef, UserRef, rfc3339_millis};
 use common::store::events::{EXCERPT_CHARS, Policy};
@@ -161,8 +162,22 @@ pub struct Day {
     pub label: String,
 }
 
+/// An act of moderation as the page shows it, between messages.
+pub struct NoticeLine {
+    /// Its place in the room's log.
+    pub seq: i64,
+    /// "ann muted bob for 1 h (until …)".
+    pub text: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// The time of day in the viewer's zone and clock.
+    pub time_short: String,
+}
+
 /// A message as the page shows it.
 pub struct Line {
+    /// The acts of moderation between the message before and this one.
+    pub notices_before: Vec<NoticeLine>,
     /// Its place in the room's log (the anchor `#m{seq}`).
     pub seq: i64,
     /// The global message id (the forms' paths).
@@ -202,14 +217,15 @@ pub struct Line {
     pub first_unread: bool,
     /// The viewer may edit it (their own, within the edit window).
     pub can_edit: bool,
-    /// The viewer may delete it (their own, or they own the room).
+    /// The viewer may delete it (their own, or they moderate the room).
     pub can_delete: bool,
 }
 
 /// What the viewer may do and has read, for building the lines.
 struct Viewer<'a> {
     actor: &'a Actor,
-    is_owner: bool,
+    /// Deletes anyone's message (the owner or a moderator).
+    moderates: bool,
     read_before: Option<i64>,
     policy: Policy,
     now: DateTime<Utc>,
@@ -223,11 +239,19 @@ struct Viewer<'a> {
 /// The page's lines from messages oldest first: grouped by author and day
 /// (in the viewer's zone, as the script regroups them), with the "new
 /// messages" line before the first unread message of someone else.
-fn lines(messages: &[ChatMessage], viewer: &Viewer<'_>) -> Vec<Line> {
+fn lines(
+    messages: &[ChatMessage],
+    notices: &mut std::iter::Peekable<std::vec::IntoIter<NoticeLine>>,
+    viewer: &Viewer<'_>,
+) -> Vec<Line> {
     let mut out: Vec<Line> = Vec::with_capacity(messages.len());
     let mut previous: Option<&ChatMessage> = None;
     let mut unread_placed = false;
     for m in messages {
+        let mut notices_before = Vec::new();
+        while let Some(n) = notices.next_if(|n| n.seq < m.seq) {
+            notices_before.push(n);
+        }
         let mine = m.user.id == viewer.actor.user_id;
         let first_unread =
             !unread_placed && !mine && !m.deleted && viewer.read_before.is_some_and(|r| m.seq > r);
@@ -236,10 +260,12 @@ fn lines(messages: &[ChatMessage], viewer: &Viewer<'_>) -> Vec<Line> {
         let new_day = previous.is_none_or(|p| !times.same_day(&p.sent_at, &m.sent_at));
         let continued = !new_day
             && !first_unread
+            && notices_before.is_empty()
             && previous.is_some_and(|p| {
                 p.user.id == m.user.id && (m.sent_at - p.sent_at).num_seconds() <= GROUP_SECS
             });
         out.push(Line {
+            notices_before,
             seq: m.seq,
             id: m.id,
             author: viewer.names.shown(&m.user),
@@ -274,7 +300,7 @@ fn lines(messages: &[ChatMessage], viewer: &Viewer<'_>) -> Vec<Line> {
             continued,
             first_unread,
             can_edit: mine && !m.deleted && viewer.policy.editable(m.sent_at, viewer.now),
-            can_delete: !m.deleted && (mine || viewer.is_owner),
+            can_delete: !m.deleted && (mine || viewer.moderates),
         });
         previous = Some(m);
     }
@@ -302,7 +328,15 @@ struct RoomPage {
     room: RoomView,
     is_owner: bool,
     is_member: bool,
+    /// The viewer keeps order here (the owner or a moderator).
+    moderates: bool,
+    /// Members only (a private room).
+    private: bool,
+    /// Muted here: until when, in the viewer's zone ("" for "until lifted").
+    muted: Option<String>,
     lines: Vec<Line>,
+    /// Acts of moderation after the page's last message.
+    notices_after: Vec<NoticeLine>,
     /// Link to the page of older messages, if any.
     older: Option<String>,
     /// Whether this shows an older page rather than the newest messages.
@@ -337,6 +371,11 @@ struct RoomPage {
 }
 
 impl RoomPage {
+    /// Slow mode's interval in words ("30 s").
+    fn slow_mode_label(&self) -> String {
+        super::notice::span(i64::from(self.room.room.slow_mode_secs))
+    }
+
     /// The notification level that applies here, as the script reads it.
     fn notify_effective(&self) -> &'static str {
         self.notify_level
@@ -454,7 +493,7 @@ async fn room_page(
     status: StatusCode,
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
-    let history =
+    let mut history =
         actions::messages::history(state, user, room_id, before, PAGE_SIZE, ReadMark::Advance)
             .await?;
     let replied = match draft.reply_to {
@@ -465,6 +504,10 @@ async fn room_page(
         None => None,
     };
     let mut ids = people_in(&history.messages);
+    for n in &history.notices {
+        ids.push(n.by.id);
+        ids.extend(n.target.as_ref().map(|t| t.id));
+    }
     ids.extend(history.room.room.owner_id);
     ids.extend(replied.as_ref().map(|m| m.user.id));
     ids.push(user.user_id);
@@ -481,21 +524,43 @@ async fn room_page(
         .zip(history.room.owner_name.clone())
         .map(|(id, name)| names.shown(&UserRef { id, name }));
     let is_owner = history.room.is_owned_by(user.user_id);
+    let now = Utc::now();
+    let moderates = access::may_moderate(&history.facts, &history.standing, now).is_ok();
+    let times = page.times(state).await;
+    let muted = history.standing.mute_at(now).map(|until| {
+        if access::is_forever(until) {
+            String::new()
+        } else {
+            times.date_time(&until)
+        }
+    });
+    let mut notices = std::mem::take(&mut history.notices)
+        .into_iter()
+        .map(|n| NoticeLine {
+            seq: n.seq,
+            text: super::notice::describe(&n, &names, &times),
+            at: rfc3339_millis::format(&n.at),
+            time_short: times.time(&n.at),
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .peekable();
     let oldest = history.messages.last().map_or(0, |m| m.seq);
     let older = (oldest > 1).then(|| format!("/rooms/{room_id}?before={oldest}"));
     let messages: Vec<ChatMessage> = history.messages.into_iter().rev().collect();
     let policy = Policy::from_config(&state.config.common);
     let viewer = Viewer {
         actor: user,
-        is_owner,
+        moderates,
         read_before: history.read_before,
         policy,
         now: Utc::now(),
         names: &names,
         blocked: &blocked,
-        times: page.times(state).await,
+        times,
     };
-    let lines = lines(&messages, &viewer);
+    let lines = lines(&messages, &mut notices, &viewer);
+    let notices_after: Vec<NoticeLine> = notices.collect();
     let last_seq = history.room.room.last_seq;
     let unread = history
         .read_before
@@ -506,6 +571,10 @@ async fn room_page(
         ctx,
         is_owner,
         is_member: history.read_before.is_some(),
+        moderates,
+        private: !history.facts.is_public(),
+        muted,
+        notices_after,
         older,
         historic: before.is_some(),
         offer_mark_read: before.is_some() && history.read_before.is_some_and(|r| r < last_seq),

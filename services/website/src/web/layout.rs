@@ -51,6 +51,18 @@ impl PageContext {
 pub struct Sidebar {
     /// The rooms, by name ignoring case.
     pub rooms: Vec<SidebarRoom>,
+    /// Invitations waiting for the user's answer, newest first.
+    pub invites: Vec<SidebarInvite>,
+}
+
+/// An invitation in the sidebar, with Accept and Decline.
+pub struct SidebarInvite {
+    /// The room it opens.
+    pub room_id: i64,
+    /// Its name (the person was invited: they may know it).
+    pub room_name: String,
+    /// Who invited them (a username), if that account still exists.
+    pub inviter: Option<String>,
 }
 
 impl Sidebar {

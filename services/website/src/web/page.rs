@@ -12,7 +12,7 @@ use common::preferences::Preferences;
 
 use super::auth::{Session, app_state, authenticate};
 use super::cookies::{self, Name};
-use super::layout::{PageContext, Sidebar, SidebarRoom};
+use super::layout::{PageContext, Sidebar, SidebarInvite, SidebarRoom};
 use super::times::Times;
 use super::{csrf, redirect};
 use crate::actions::Actor;
@@ -53,6 +53,16 @@ const NOTICES: &[(&str, &str)] = &[
     ),
     ("unblocked", "Unblocked: you see their messages again."),
     ("preferences_saved", "Your preferences are saved."),
+    ("moderated", "Done: everyone in the room sees it."),
+    ("role_changed", "The role is changed."),
+    ("invited", "Invitation sent: they see it in their sidebar."),
+    ("invite_revoked", "The invitation is revoked."),
+    ("room_saved", "The room's settings are saved."),
+    (
+        "invite_accepted",
+        "Welcome: you are a member of the room now.",
+    ),
+    ("invite_declined", "Invitation declined."),
     (
         "notifications_saved",
         "Notifications for this room are saved.",
@@ -206,9 +216,24 @@ impl Page {
                 }
             }
         }
+        let invites = match crate::actions::invites::pending(state, &session.actor).await {
+            Ok(pending) => pending
+                .into_iter()
+                .map(|p| SidebarInvite {
+                    room_id: p.room_id,
+                    room_name: p.room_name,
+                    inviter: p.inviter,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "the sidebar's invitations could not be read");
+                Vec::new()
+            }
+        };
         match crate::actions::rooms::mine(state, &session.actor).await {
             Ok(rooms) => {
                 ctx.sidebar = Some(Sidebar {
+                    invites,
                     rooms: rooms
                         .into_iter()
                         .map(|r| SidebarRoom {

@@ -67,6 +67,16 @@ function dayLabel(d) {
   return dayFormat.format(d);
 }
 
+/** A time of day in the user's zone and clock. */
+export function formatTime(d) {
+  return timeFormat.format(d);
+}
+
+/** A date and time in the user's zone and clock. */
+export function formatLong(d) {
+  return longFormat.format(d);
+}
+
 /** Shows a message's time (and its edit time) in the user's zone and clock. */
 export function localise(li) {
   const time = li.querySelector(".stamp time");
@@ -132,7 +142,7 @@ export function regroup(list, readBefore, me) {
   const items = [...list.children];
   const firstUnread =
     readBefore >= 0
-      ? items.find((li) => Number(li.dataset.seq) > readBefore && li.dataset.authorId !== String(me) && !li.classList.contains("mine") && !li.classList.contains("is-deleted"))
+      ? items.find((li) => li.classList.contains("msg") && Number(li.dataset.seq) > readBefore && li.dataset.authorId !== String(me) && !li.classList.contains("mine") && !li.classList.contains("is-deleted"))
       : undefined;
   let prev = null;
   for (const li of items) {
@@ -223,7 +233,7 @@ export function actionsElement(m, ctx) {
   if (mine && Date.now() - new Date(m.sent_at).getTime() < ctx.editWindowMs) {
     bar.append(actionLink("edit", `${base}/messages/${m.id}/edit`, "Edit"));
   }
-  if (mine || ctx.isOwner) bar.append(actionLink("delete", `${base}/messages/${m.id}/delete`, "Delete"));
+  if (mine || ctx.moderates) bar.append(actionLink("delete", `${base}/messages/${m.id}/delete`, "Delete"));
   return bar;
 }
 

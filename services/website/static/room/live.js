@@ -169,6 +169,11 @@ export class Live {
         this.joinLater(backoff(this.joinFailures));
         return;
       }
+      if (frame.code === "banned") {
+        this.stop("You are banned from this room.");
+        for (const p of this.abandon()) this.on.refused(p, frame);
+        return;
+      }
       if (frame.code === "room_not_found") {
         this.stop("This room is not available any more.");
         for (const p of this.abandon()) this.on.refused(p, frame);

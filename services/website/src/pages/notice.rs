@@ -1,0 +1,80 @@
+//! Acts of moderation in words, as the room page shows them between
+//! messages ("ann muted bob for 1 h"). The room page's script words live
+//! ones the same way (`static/room/moderation.js`).
+
+use common::protocol::ModerationEvent;
+
+use super::room::Names;
+use crate::web::times::Times;
+
+/// A length of time, rounded, in the largest unit it reaches: "45 s",
+/// "10 min", "2 h", "3 d".
+pub fn span(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3_570 => format!("{} min", (s + 30) / 60),
+        s if s < 84_600 => format!("{} h", (s + 1_800) / 3_600),
+        s => format!("{} d", (s + 43_200) / 86_400),
+    }
+}
+
+/// The sentence for one act.
+pub fn describe(m: &ModerationEvent, names: &Names, times: &Times) -> String {
+    let by = names.shown(&m.by);
+    let target = m
+        .target
+        .as_ref()
+        .map(|t| names.shown(t))
+        .unwrap_or_default();
+    let lasting = |forever: &str| match m.until {
+        Some(until) => format!(
+            "for {} (until {})",
+            span((until - m.at).num_seconds()),
+            times.date_time(&until)
+        ),
+        None => forever.to_owned(),
+    };
+    match m.action.as_str() {
+        "kick" => format!("{by} removed {target} from the room"),
+        "ban" => format!("{by} banned {target} {}", lasting("for good")),
+        "unban" => format!("{by} lifted {target}'s ban"),
+        "mute" => format!("{by} muted {target} {}", lasting("until further notice")),
+        "unmute" => format!("{by} unmuted {target}"),
+        "role" => match m.role.as_deref() {
+            Some("moderator") => format!("{by} made {target} a moderator"),
+            _ => format!("{by} made {target} a member"),
+        },
+        "owner" => format!("{by} handed the room over to {target}"),
+        "topic" => match m.topic.as_deref() {
+            Some(t) if !t.is_empty() => format!("{by} set the topic: {t}"),
+            _ => format!("{by} cleared the topic"),
+        },
+        "visibility" => match m.visibility.as_deref() {
+            Some("private") => format!("{by} made the room private: members only"),
+            _ => format!("{by} made the room public"),
+        },
+        "slow_mode" => match m.slow_mode_secs {
+            Some(s) if s > 0 => format!(
+                "{by} turned on slow mode: one message every {} per member",
+                span(i64::from(s))
+            ),
+            _ => format!("{by} turned off slow mode"),
+        },
+        other => format!("{by}: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_as_people_say_them() {
+        assert_eq!(span(45), "45 s");
+        assert_eq!(span(600), "10 min");
+        assert_eq!(span(3600), "1 h");
+        assert_eq!(span(7 * 86_400), "7 d");
+        assert_eq!(span(3599), "1 h");
+        assert_eq!(span(-5), "0 s");
+    }
+}
