@@ -247,6 +247,11 @@ impl Stack {
             .unwrap();
     }
 
+    /// A Redis connection that publishes as the website would.
+    pub fn publisher(&self) -> redis::aio::ConnectionManager {
+        self.publisher.clone()
+    }
+
     /// The room's last seq: how many events it holds.
     pub async fn stored_count(&self, room: i64) -> i64 {
         rooms::find(&mut self.db.connect().await, room)

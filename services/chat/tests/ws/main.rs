@@ -10,5 +10,6 @@ mod delivery;
 mod events;
 mod failures;
 mod helpers;
+mod moderation;
 mod privacy;
 mod refusals;
