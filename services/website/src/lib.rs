@@ -59,6 +59,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(pages::room::leave)
         .service(pages::room::read)
         .service(pages::room::notifications)
+        .service(pages::catch_up::show)
         .service(pages::message::edit_page)
         .service(pages::message::edit)
         .service(pages::message::delete_page)

@@ -7,6 +7,7 @@ pub mod events;
 pub mod me;
 pub mod messages;
 pub mod openapi;
+pub mod personal;
 pub mod preferences;
 pub mod reactions;
 pub mod rooms;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(preferences::put)
             .service(preferences::put_room_level)
             .service(preferences::delete_room_level)
+            .service(personal::suggestions)
             .service(rooms::list)
             .service(rooms::create)
             .service(rooms::get)

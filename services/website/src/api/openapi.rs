@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, blocks, events, me, messages, preferences, reactions, rooms, users};
+use super::{auth, blocks, events, me, messages, personal, preferences, reactions, rooms, users};
 
 struct BearerAuth;
 
@@ -30,6 +30,7 @@ impl Modify for BearerAuth {
         blocks::list, blocks::add, blocks::remove,
         me::list, me::revoke, me::revoke_others, me::change_password,
         preferences::get, preferences::put, preferences::put_room_level, preferences::delete_room_level,
+        personal::suggestions,
         rooms::list, rooms::create, rooms::get, rooms::delete, rooms::join, rooms::leave,
         messages::list, messages::send, messages::edit, messages::remove,
         reactions::add, reactions::remove,

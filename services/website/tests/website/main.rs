@@ -9,6 +9,7 @@ mod api;
 mod availability;
 mod helpers;
 mod pages;
+mod personalization;
 mod preferences;
 mod profiles;
 mod room_events;
