@@ -73,9 +73,10 @@ pub async fn order_rooms(
     Ok(())
 }
 
-/// The picker's emoji: the actor's most used first (their quick
-/// reactions, at most [`QUICK_EMOJI`]), then the common ones they have
-/// not used; with personalization off, the common ones alone.
+/// The picker's emoji, as many as the common ones: the actor's most used
+/// first (their quick reactions, at most [`QUICK_EMOJI`]: the first row),
+/// then the common ones they have not used; with personalization off, the
+/// common ones alone.
 pub async fn picker_emoji(state: &AppState, actor: &Actor, prefs: &Preferences) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     if prefs.personalization {
@@ -96,6 +97,10 @@ pub async fn picker_emoji(state: &AppState, actor: &Actor, prefs: &Preferences) 
             out.push((*e).to_owned());
         }
     }
+    // Whole rows of the picker: as many as the common ones fill, so a
+    // learned emoji takes the place of the last common one (the reaction
+    // page's field takes any other).
+    out.truncate(common::emoji::COMMON.len().max(QUICK_EMOJI));
     out
 }
 

@@ -41,7 +41,6 @@ struct RoomCard {
     name: String,
     /// "12", "999+".
     unread_label: String,
-    unread: i64,
     mentions: i64,
     /// The read mark the form moves to: the room's last seq as shown.
     last_seq: i64,
@@ -107,7 +106,6 @@ pub async fn show(page: Page, state: web::Data<AppState>) -> PageResult<HttpResp
                 id: c.room.room.room.id,
                 name: c.room.room.room.name,
                 unread_label: unread_label(unread.unread),
-                unread: unread.unread,
                 mentions: unread.mentions,
                 last_seq: unread.last_seq,
                 excerpts,

@@ -325,7 +325,8 @@ async fn quick_reactions_are_my_most_used_emoji_from_rooms_i_am_in() {
     let picker = picker_emoji(&app.html(&bob, &format!("/rooms/{r1}")).await);
     assert_eq!(picker[..3], ["🦀", "🚀", "🦊"]);
     assert_eq!(picker.iter().filter(|e| *e == "🚀").count(), 1, "once");
-    assert!(defaults.iter().all(|d| picker.contains(d)));
+    assert_eq!(picker.len(), defaults.len(), "whole rows");
+    assert_eq!(picker[3..], defaults[..9], "then the common ones but 🚀");
 
     // Out of `two`: its reactions no longer count.
     kick(&app, r2, bob_id).await;
