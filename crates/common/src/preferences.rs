@@ -105,6 +105,18 @@ choice!(
     } default Mentions
 );
 
+choice!(
+    /// How the sidebar orders my rooms: by what I use most and most
+    /// recently (learned, see `store::usage`), or by name. With
+    /// personalization off it is by name whatever this says.
+    SidebarOrder {
+        /// Most used and most recently used first.
+        Usage = "usage",
+        /// By name, ignoring case.
+        Alphabetical = "alphabetical",
+    } default Usage
+);
+
 /// An IANA time zone ("Europe/Paris", "UTC"), as chrono-tz knows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimeZone(pub chrono_tz::Tz);
@@ -196,6 +208,9 @@ pub struct Preferences {
     pub appear_offline: bool,
     /// Suggestions and ordering learned from what I do (default true).
     pub personalization: bool,
+    /// `usage` (default) or `alphabetical`: how the sidebar orders my rooms
+    /// (alphabetical whenever personalization is off).
+    pub sidebar_order: SidebarOrder,
     /// Emotion tags on messages (default true).
     pub emotion_tagging: bool,
 }
@@ -215,6 +230,7 @@ impl Default for Preferences {
             show_typing: true,
             appear_offline: false,
             personalization: true,
+            sidebar_order: SidebarOrder::DEFAULT,
             emotion_tagging: true,
         }
     }
@@ -240,8 +256,19 @@ impl Preferences {
         take!(show_typing = patch.show_typing);
         take!(appear_offline = patch.appear_offline);
         take!(personalization = patch.personalization);
+        take!(sidebar_order = patch.sidebar_order);
         take!(emotion_tagging = patch.emotion_tagging);
         self
+    }
+
+    /// How the sidebar is ordered in fact: by usage only when the person
+    /// chose it and personalization is on.
+    pub fn effective_sidebar_order(&self) -> SidebarOrder {
+        if self.personalization {
+            self.sidebar_order
+        } else {
+            SidebarOrder::Alphabetical
+        }
     }
 
     /// What the chat service enforces of them.
@@ -293,6 +320,8 @@ pub struct Patch {
     pub appear_offline: Option<bool>,
     /// New personalization switch.
     pub personalization: Option<bool>,
+    /// New sidebar order.
+    pub sidebar_order: Option<SidebarOrder>,
     /// New emotion tagging switch.
     pub emotion_tagging: Option<bool>,
 }
@@ -385,6 +414,14 @@ impl Patch {
                 "show_typing" => p.show_typing = Some(boolean("show_typing", v)?),
                 "appear_offline" => p.appear_offline = Some(boolean("appear_offline", v)?),
                 "personalization" => p.personalization = Some(boolean("personalization", v)?),
+                "sidebar_order" => {
+                    p.sidebar_order = Some(chosen(
+                        "sidebar_order",
+                        v,
+                        SidebarOrder::parse,
+                        SidebarOrder::accepted(),
+                    )?);
+                }
                 "emotion_tagging" => p.emotion_tagging = Some(boolean("emotion_tagging", v)?),
                 other => return Err(unknown("", other)),
             }
@@ -445,7 +482,7 @@ mod tests {
             json!({"theme": "system", "time_zone": "UTC", "clock": "24h", "density": "comfortable",
                    "enter_sends": true, "notifications": {"browser": false, "default": "mentions"},
                    "show_typing": true, "appear_offline": false, "personalization": true,
-                   "emotion_tagging": true})
+                   "sidebar_order": "usage", "emotion_tagging": true})
         );
     }
 
@@ -496,8 +533,28 @@ mod tests {
             "notifications.sound"
         );
         assert_eq!(refused_field(json!({"colour": "red"})), "colour");
+        assert_eq!(
+            refused_field(json!({"sidebar_order": "recent"})),
+            "sidebar_order"
+        );
         let long = "k".repeat(500);
         assert_eq!(refused_field(json!({ long: 1 })).len(), MAX_KEY_SHOWN);
+    }
+
+    #[test]
+    fn the_sidebar_is_alphabetical_whenever_personalization_is_off() {
+        let on = Preferences::default();
+        assert_eq!(on.effective_sidebar_order(), SidebarOrder::Usage);
+        let off = Preferences {
+            personalization: false,
+            ..on
+        };
+        assert_eq!(off.effective_sidebar_order(), SidebarOrder::Alphabetical);
+        let chosen = Preferences {
+            sidebar_order: SidebarOrder::Alphabetical,
+            ..on
+        };
+        assert_eq!(chosen.effective_sidebar_order(), SidebarOrder::Alphabetical);
     }
 
     #[test]

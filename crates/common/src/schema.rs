@@ -101,6 +101,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    room_usage (user_id, room_id) {
+        user_id -> Int8,
+        room_id -> Int8,
+        opens -> Int4,
+        posts -> Int4,
+        last_used_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     rooms (id) {
         id -> Int8,
         name -> Text,
@@ -153,6 +163,7 @@ diesel::table! {
         personalization -> Bool,
         emotion_tagging -> Bool,
         updated_at -> Timestamptz,
+        sidebar_order -> Text,
     }
 }
 
@@ -177,6 +188,8 @@ diesel::joinable!(room_members -> rooms (room_id));
 diesel::joinable!(room_members -> users (user_id));
 diesel::joinable!(room_notification_levels -> rooms (room_id));
 diesel::joinable!(room_notification_levels -> users (user_id));
+diesel::joinable!(room_usage -> rooms (room_id));
+diesel::joinable!(room_usage -> users (user_id));
 diesel::joinable!(rooms -> users (owner_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_preferences -> users (user_id));
@@ -190,6 +203,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     room_invites,
     room_members,
     room_notification_levels,
+    room_usage,
     rooms,
     sessions,
     user_blocks,

@@ -66,6 +66,10 @@ pub struct Limits {
     /// `RATE_LIMIT_IPV6_PREFIX`: the bits of an IPv6 address that make one
     /// client (64: a subscriber gets a whole /64).
     pub ipv6_prefix: u8,
+    /// `USAGE_WRITE_INTERVAL_SECS`: a person's use of a room (a page open, a
+    /// read-mark move) is written at most this often per room, for
+    /// personalization (0: every use).
+    pub usage_write_interval: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -82,6 +86,7 @@ impl Default for Limits {
             reads: ratelimit::READS_PER_USER,
             profile_change: ratelimit::PROFILE_CHANGE_PER_USER,
             ipv6_prefix: 64,
+            usage_write_interval: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -144,6 +149,12 @@ impl Limits {
                 d.profile_change,
             )?,
             ipv6_prefix,
+            usage_write_interval: config::seconds_or(
+                "USAGE_WRITE_INTERVAL_SECS",
+                d.usage_write_interval.as_secs(),
+                0,
+                24 * 3600,
+            )?,
         })
     }
 }

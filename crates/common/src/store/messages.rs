@@ -353,3 +353,58 @@ mod tests {
         assert_eq!(array_literal(&[Some(3), None, Some(-1)]), "{3,-1}");
     }
 }
+
+/// One of the newest unread messages of a room, for the catch-up view.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct UnreadLine {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub room_id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub seq: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub user_id: i64,
+    /// The author's username.
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub username: String,
+    /// The Markdown source (the view shows a plain excerpt of it).
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub body: String,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub sent_at: DateTime<Utc>,
+    /// It mentions the reader.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub mentions_me: bool,
+}
+
+/// The newest (at most `per_room`) unread messages by others of each of
+/// `room_ids` that `user_id` is a member of, newest first within a room:
+/// the messages after their read mark, not deleted. Rooms they are not a
+/// member of give nothing. One statement for all the rooms.
+pub async fn newest_unread(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    room_ids: &[i64],
+    per_room: i64,
+) -> Result<Vec<UnreadLine>> {
+    use diesel::sql_types::{Array, BigInt};
+    if room_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(Fixed::new(
+        "WITH p AS (SELECT $1::bigint AS uid, $2::bigint[] AS rooms, $3::bigint AS per) \
+         SELECT m.room_id, x.seq, x.user_id, u.username, x.body, x.sent_at, \
+                (p.uid = ANY(x.mentions)) AS mentions_me \
+         FROM p JOIN room_members m ON m.user_id = p.uid AND m.room_id = ANY(p.rooms), \
+           LATERAL (SELECT seq, user_id, body, sent_at, mentions FROM messages \
+                    WHERE room_id = m.room_id AND seq > m.last_read_seq \
+                      AND user_id <> p.uid AND deleted_at IS NULL \
+                    ORDER BY seq DESC LIMIT p.per) x \
+           JOIN users u ON u.id = x.user_id \
+         ORDER BY m.room_id, x.seq DESC",
+    )
+    .bind::<BigInt, _>(user_id)
+    .bind::<Array<BigInt>, _>(room_ids.to_vec())
+    .bind::<BigInt, _>(per_room)
+    .load(conn)
+    .await?)
+}

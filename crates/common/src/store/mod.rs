@@ -12,6 +12,8 @@ pub mod preferences;
 pub mod reactions;
 pub mod rooms;
 pub mod sessions;
+pub mod suggestions;
+pub mod usage;
 pub mod users;
 
 mod fixed;

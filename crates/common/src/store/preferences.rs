@@ -9,7 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::error::Result;
 use crate::preferences::{
-    Clock, Density, Notifications, NotifyLevel, Patch, Preferences, Theme, TimeZone,
+    Clock, Density, Notifications, NotifyLevel, Patch, Preferences, SidebarOrder, Theme, TimeZone,
 };
 use crate::schema::{room_notification_levels, user_preferences};
 
@@ -30,6 +30,7 @@ struct Row {
     personalization: bool,
     emotion_tagging: bool,
     updated_at: DateTime<Utc>,
+    sidebar_order: String,
 }
 
 impl Row {
@@ -48,6 +49,7 @@ impl Row {
             personalization: p.personalization,
             emotion_tagging: p.emotion_tagging,
             updated_at: now,
+            sidebar_order: p.sidebar_order.as_str().to_owned(),
         }
     }
 
@@ -69,6 +71,7 @@ impl Row {
             show_typing: self.show_typing,
             appear_offline: self.appear_offline,
             personalization: self.personalization,
+            sidebar_order: SidebarOrder::parse(&self.sidebar_order).unwrap_or(d.sidebar_order),
             emotion_tagging: self.emotion_tagging,
         }
     }
@@ -90,6 +93,7 @@ struct Changes {
     personalization: Option<bool>,
     emotion_tagging: Option<bool>,
     updated_at: DateTime<Utc>,
+    sidebar_order: Option<String>,
 }
 
 impl Changes {
@@ -108,6 +112,7 @@ impl Changes {
             personalization: p.personalization,
             emotion_tagging: p.emotion_tagging,
             updated_at: now,
+            sidebar_order: s(p.sidebar_order.map(SidebarOrder::as_str)),
         }
     }
 }

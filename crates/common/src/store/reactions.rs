@@ -91,3 +91,41 @@ pub async fn summaries(
     }
     Ok(out)
 }
+
+/// The person's reactions looked at for their most used emoji: the newest
+/// this many.
+pub const REACTIONS_COUNTED: i64 = 1000;
+
+/// The emoji the person reacts with most (then most recently), at most
+/// `limit`, counted over their newest reactions to messages of rooms they
+/// are a member of now.
+pub async fn most_used(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    limit: i64,
+) -> Result<Vec<String>> {
+    use diesel::sql_types::{BigInt, Text};
+
+    #[derive(QueryableByName)]
+    struct Used {
+        #[diesel(sql_type = Text)]
+        emoji: String,
+    }
+    let rows: Vec<Used> = super::Fixed::new(
+        "WITH p AS (SELECT $1::bigint AS uid, $2::bigint AS scan, $3::bigint AS lim), \
+         mine AS (SELECT r.message_id, r.emoji, r.created_at FROM message_reactions r, p \
+                  WHERE r.user_id = p.uid ORDER BY r.created_at DESC LIMIT (SELECT scan FROM p)) \
+         SELECT mine.emoji FROM mine \
+           JOIN messages m ON m.id = mine.message_id \
+           JOIN room_members rm ON rm.room_id = m.room_id, p \
+         WHERE rm.user_id = p.uid \
+         GROUP BY mine.emoji ORDER BY count(*) DESC, max(mine.created_at) DESC, mine.emoji \
+         LIMIT (SELECT lim FROM p)",
+    )
+    .bind::<BigInt, _>(user_id)
+    .bind::<BigInt, _>(REACTIONS_COUNTED)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|u| u.emoji).collect())
+}

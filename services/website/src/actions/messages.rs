@@ -112,8 +112,11 @@ pub async fn find(state: &AppState, viewer: &Actor, room_id: i64, id: i64) -> Re
 }
 
 /// Moves the reader's read mark forward to `seq` (see `Messenger::read`).
+/// A moved mark is a use of the room (personalization, throttled).
 pub async fn mark_read(state: &AppState, reader: &Actor, room_id: i64, seq: i64) -> Result<Unread> {
-    state.messenger.read(reader.user_id, room_id, seq).await
+    let unread = state.messenger.read(reader.user_id, room_id, seq).await?;
+    super::personal::record_use(state, reader, room_id).await;
+    Ok(unread)
 }
 
 /// Whether reading history moves the reader's read mark. The room page

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod invites;
 pub mod messages;
 pub mod moderation;
+pub mod personal;
 pub mod preferences;
 pub mod profiles;
 pub mod rooms;

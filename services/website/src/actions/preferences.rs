@@ -5,6 +5,8 @@ use common::Result;
 use common::guard;
 use common::preferences::{NotifyLevel, Patch, Preferences};
 use common::store::preferences as store;
+use common::store::usage;
+use diesel_async::AsyncConnection;
 
 use super::Actor;
 use crate::state::AppState;
@@ -16,10 +18,28 @@ pub async fn get(state: &AppState, actor: &Actor) -> Result<Preferences> {
 }
 
 /// Changes what `patch` names and keeps the rest; the preferences after.
+/// Turning personalization off deletes what was learned (`room_usage`) in
+/// the same transaction, and no more is written while it is off.
 pub async fn update(state: &AppState, actor: &Actor, patch: &Patch) -> Result<Preferences> {
     let mut conn = state.pool.get().await?;
-    let after = store::update(&mut conn, actor.user_id, patch).await?;
-    tracing::info!(user.id = actor.user_id, "preferences changed");
+    let user_id = actor.user_id;
+    let after = conn
+        .transaction::<_, common::Error, _>(async |conn| {
+            let after = store::update(conn, user_id, patch).await?;
+            if !after.personalization {
+                let forgotten = usage::forget(conn, user_id).await?;
+                if forgotten > 0 {
+                    tracing::info!(
+                        user.id = user_id,
+                        rooms = forgotten,
+                        "learned usage deleted"
+                    );
+                }
+            }
+            Ok(after)
+        })
+        .await?;
+    tracing::info!(user.id = user_id, "preferences changed");
     Ok(after)
 }
 

@@ -250,7 +250,8 @@ pub struct MyRoom {
     pub unread: Unread,
 }
 
-/// The rooms `actor` is a member of, by name, with unread counts.
+/// The rooms `actor` is a member of, by name, with unread counts
+/// (`personal::order_rooms` puts them in the sidebar's order).
 pub async fn mine(state: &AppState, actor: &Actor) -> Result<Vec<MyRoom>> {
     let mut conn = state.pool.get().await?;
     let mut unread: std::collections::HashMap<i64, Unread> =

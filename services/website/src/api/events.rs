@@ -81,12 +81,16 @@ pub async fn read(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The rooms I am a member of, with my read mark and unread counts.
+/// The rooms I am a member of, with my read mark and unread counts, in my
+/// sidebar's order: by usage or by name (`sidebar_order`; by name while
+/// `personalization` is off).
 #[utoipa::path(get, path = "/api/v1/me/rooms", tag = "rooms", security(("bearer" = [])),
     responses((status = 200, body = MyRoomsPage), (status = 401, body = ErrorBody)))]
 #[get("/me/rooms")]
 pub async fn mine(user: ApiUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let rooms = actions::rooms::mine(&state, user.actor()).await?;
+    let mut rooms = actions::rooms::mine(&state, user.actor()).await?;
+    let prefs = actions::preferences::get(&state, user.actor()).await?;
+    actions::personal::order_rooms(&state, user.actor(), &prefs, &mut rooms).await?;
     Ok(HttpResponse::Ok().json(MyRoomsPage {
         rooms: rooms
             .iter()

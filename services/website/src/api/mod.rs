@@ -8,6 +8,7 @@ pub mod me;
 pub mod messages;
 pub mod openapi;
 pub mod people;
+pub mod personal;
 pub mod preferences;
 pub mod reactions;
 pub mod rooms;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(preferences::put)
             .service(preferences::put_room_level)
             .service(preferences::delete_room_level)
+            .service(personal::suggestions)
             .service(rooms::list)
             .service(rooms::create)
             .service(rooms::get)

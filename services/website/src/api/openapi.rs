@@ -5,7 +5,9 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, blocks, events, me, messages, people, preferences, reactions, rooms, users};
+use super::{
+    auth, blocks, events, me, messages, people, personal, preferences, reactions, rooms, users,
+};
 
 struct BearerAuth;
 
@@ -30,6 +32,7 @@ impl Modify for BearerAuth {
         blocks::list, blocks::add, blocks::remove,
         me::list, me::revoke, me::revoke_others, me::change_password,
         preferences::get, preferences::put, preferences::put_room_level, preferences::delete_room_level,
+        personal::suggestions,
         rooms::list, rooms::create, rooms::get, rooms::delete, rooms::join, rooms::leave,
         people::members, people::update, people::invite, people::invites, people::revoke,
         people::accept_link, people::pending, people::accept, people::decline,

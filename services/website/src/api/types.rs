@@ -447,6 +447,8 @@ pub struct PreferencesPatchBody {
     pub appear_offline: Option<bool>,
     /// Suggestions and ordering learned from what I do.
     pub personalization: Option<bool>,
+    /// `usage` or `alphabetical`: how my sidebar orders my rooms.
+    pub sidebar_order: Option<common::preferences::SidebarOrder>,
     /// Emotion tags on messages.
     pub emotion_tagging: Option<bool>,
 }
@@ -477,4 +479,24 @@ pub struct RoomLevelAnswer {
     pub room_id: i64,
     /// Its own level; null: my default applies.
     pub level: Option<common::preferences::NotifyLevel>,
+}
+
+/// A public room suggested to me, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuggestionJson {
+    /// The room, as the room list shows it.
+    pub room: RoomJson,
+    /// One line a person reads, like "3 people you talk with are here" or
+    /// "Like #rust and #cooking".
+    pub reason: String,
+    /// Higher is a better match (the list is ordered by it).
+    pub score: f64,
+}
+
+/// `GET /api/v1/me/suggestions`: best first; empty while personalization
+/// is off.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuggestionsAnswer {
+    /// At most 5.
+    pub suggestions: Vec<SuggestionJson>,
 }

@@ -250,11 +250,18 @@ pub async fn delete(
 struct ReactPage {
     ctx: PageContext,
     message: Preview,
-    emoji: &'static [&'static str],
+    /// The user's most used emoji first, then the common ones.
+    emoji: Vec<String>,
     /// What was typed in the "another emoji" field.
     other: String,
     nonce: String,
     errors: FieldErrors,
+}
+
+/// The picker's emoji for the signed-in user (personalization).
+async fn picker(page: &Page, state: &AppState, user: &Actor) -> Vec<String> {
+    let prefs = page.preferences(state).await;
+    actions::personal::picker_emoji(state, user, &prefs).await
 }
 
 /// A reaction form: the emoji, whether to add (`on=true`, the default) or
@@ -279,9 +286,9 @@ pub async fn react_page(
     let user = page.require_user()?;
     let message = Preview::load(&state, &page, user, path.room, path.id).await?;
     let view = ReactPage {
+        emoji: picker(&page, &state, user).await,
         ctx: page.context_with_sidebar(&state, Some(path.room)).await,
         message,
-        emoji: common::emoji::COMMON,
         other: String::new(),
         nonce: new_nonce(),
         errors: FieldErrors::default(),
@@ -322,9 +329,9 @@ pub async fn react(
     };
     let message = Preview::load(&state, &page, user, path.room, path.id).await?;
     let view = ReactPage {
+        emoji: picker(&page, &state, user).await,
         ctx: page.context_with_sidebar(&state, Some(path.room)).await,
         message,
-        emoji: common::emoji::COMMON,
         other: form.emoji.clone(),
         nonce,
         errors,

@@ -448,10 +448,13 @@ pub struct NotifyForm {
 }
 
 /// The mark-read form: read up to `seq` (the room's last seq on the page).
+/// `back` is `catch-up` on the catch-up view, which it returns to; any
+/// other value returns to the room.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ReadForm {
     seq: i64,
+    back: String,
     csrf_token: String,
 }
 
@@ -566,6 +569,7 @@ async fn room_page(
         .read_before
         .and_then(|mark| unread_banner(room_id, mark, &lines, older.is_some()));
     let ctx = page.context_with_sidebar(state, Some(room_id)).await;
+    let ctx_prefs = ctx.prefs;
     let notify_level = actions::preferences::room_level(state, user, room_id).await?;
     let view = RoomPage {
         ctx,
@@ -590,7 +594,9 @@ async fn room_page(
         problem: draft.problem,
         my_id: user.user_id,
         edit_window_secs: policy.edit_window.num_seconds(),
-        emoji: common::emoji::COMMON.join(" "),
+        emoji: actions::personal::picker_emoji(state, user, &ctx_prefs)
+            .await
+            .join(" "),
         owner_shown,
         people_json: names.to_json(),
         blocked_ids: blocked
@@ -636,7 +642,8 @@ fn unread_banner(
 }
 
 /// `GET /rooms/{id}`: the room's newest messages (or an older page), which
-/// marks them read; `?reply_to=` starts a reply. The script goes live.
+/// marks them read; `?reply_to=` starts a reply. The script goes live. An
+/// open is a use of the room for personalization.
 #[get("/rooms/{id}")]
 pub async fn show(
     page: Page,
@@ -644,15 +651,21 @@ pub async fn show(
     path: web::Path<i64>,
     query: web::Query<RoomQuery>,
 ) -> PageResult<HttpResponse> {
-    room_page(
+    let room_id = path.into_inner();
+    let shown = room_page(
         &page,
         &state,
-        path.into_inner(),
+        room_id,
         query.before.filter(|b| *b > 0),
         Draft::fresh(query.reply_to),
         StatusCode::OK,
     )
-    .await
+    .await?;
+    // Shown: a use of the room (personalization; a member's, throttled).
+    if let Some(user) = &page.user {
+        actions::personal::record_use(&state, &user.actor, room_id).await;
+    }
+    Ok(shown)
 }
 
 /// `POST /rooms/{id}/messages`: sends without JavaScript (optionally a reply
@@ -771,7 +784,8 @@ async fn problem_page(
 }
 
 /// `POST /rooms/{id}/read`: moves the read mark forward to `seq` (a mark
-/// already past it is fine); 303 back to the room.
+/// already past it is fine); 303 back to the room, or to the catch-up view
+/// it was sent from.
 #[post("/rooms/{id}/read")]
 pub async fn read(
     page: Page,
@@ -785,6 +799,9 @@ pub async fn read(
     match actions::messages::mark_read(&state, user, room_id, form.seq).await {
         Ok(_) | Err(common::Error::Conflict { .. }) => {
             page.set_notice("marked_read");
+            if form.back == "catch-up" {
+                return Ok(see_other(&format!("/catch-up#room-{room_id}")));
+            }
             Ok(see_other(&format!("/rooms/{room_id}")))
         }
         Err(e @ (common::Error::Invalid { .. } | common::Error::Forbidden(_))) => {

@@ -1,4 +1,5 @@
-//! `/rooms`: the room list with search, and creating a room.
+//! `/rooms`: the room list with search, rooms suggested for the viewer,
+//! and creating a room.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
@@ -9,6 +10,7 @@ use serde::Deserialize;
 use super::room::Names;
 use super::see_other;
 use crate::actions;
+use crate::actions::personal::Suggestion;
 use crate::actions::rooms::{ListError, NewRoom};
 use crate::error::{Error, PageResult};
 use crate::state::AppState;
@@ -36,6 +38,8 @@ struct RoomsPage {
     /// The create form asks for a private room.
     private: bool,
     errors: FieldErrors,
+    /// Public rooms suggested to the viewer (personalization).
+    suggested: Vec<Suggestion>,
 }
 
 /// The list's search text and page cursor; both may be empty.
@@ -82,7 +86,21 @@ async fn rooms_page(
     let (name, topic, visibility, errors) = form;
     let owner_ids: Vec<i64> = found.rooms.iter().filter_map(|r| r.room.owner_id).collect();
     let owners = Names::load(state, &owner_ids).await?;
+    let suggested = match &page.user {
+        Some(session) => {
+            let prefs = page.preferences(state).await;
+            // Suggestions are a help: the list does not fail for them.
+            actions::personal::suggestions(state, &session.actor, &prefs)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "suggestions could not be read");
+                    Vec::new()
+                })
+        }
+        None => Vec::new(),
+    };
     let view = RoomsPage {
+        suggested,
         owners,
         ctx: page.context_with_sidebar(state, None).await,
         q: q.to_owned(),

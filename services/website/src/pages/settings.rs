@@ -39,6 +39,8 @@ struct SettingsPage {
     prefs: PrefsDraft,
     /// The preferences card's problems, by preference key.
     pref_errors: FieldErrors,
+    /// How many rooms' use personalization has stored for me.
+    learned_rooms: i64,
 }
 
 /// The profile form's fields.
@@ -95,6 +97,7 @@ struct PrefsDraft {
     show_typing: bool,
     appear_offline: bool,
     personalization: bool,
+    sidebar_order: String,
     emotion_tagging: bool,
 }
 
@@ -111,6 +114,7 @@ impl From<&Preferences> for PrefsDraft {
             show_typing: p.show_typing,
             appear_offline: p.appear_offline,
             personalization: p.personalization,
+            sidebar_order: p.sidebar_order.as_str().to_owned(),
             emotion_tagging: p.emotion_tagging,
         }
     }
@@ -209,7 +213,9 @@ async fn settings_page_with(
             since_label: times.date_label(&b.created_at),
         })
         .collect();
+    let learned_rooms = crate::actions::personal::learned(state, user).await?;
     let view = SettingsPage {
+        learned_rooms,
         ctx: page.context_with_sidebar(state, None).await,
         sessions: list
             .into_iter()
@@ -442,6 +448,7 @@ pub struct PrefsForm {
     show_typing: Option<String>,
     appear_offline: Option<String>,
     personalization: Option<String>,
+    sidebar_order: Option<String>,
     emotion_tagging: Option<String>,
 }
 
@@ -466,6 +473,7 @@ impl PrefsForm {
             text("time_zone", &self.time_zone);
             text("clock", &self.clock);
             text("density", &self.density);
+            text("sidebar_order", &self.sidebar_order);
         }
         let mut notifications = Map::new();
         if whole {
@@ -508,6 +516,7 @@ impl PrefsForm {
             keep(&mut d.clock, &self.clock);
             keep(&mut d.density, &self.density);
             keep(&mut d.notify_default, &self.notify_default);
+            keep(&mut d.sidebar_order, &self.sidebar_order);
             d.enter_sends = self.enter_sends.as_deref() != Some("false");
             d.show_typing = ticked(&self.show_typing);
             d.appear_offline = ticked(&self.appear_offline);
@@ -565,7 +574,7 @@ pub async fn save_preferences(
 
 #[cfg(test)]
 mod tests {
-    use common::preferences::{Clock, Density};
+    use common::preferences::{Clock, Density, SidebarOrder};
 
     use super::*;
 
@@ -577,6 +586,7 @@ mod tests {
             time_zone: Some(" Europe/Paris ".into()),
             clock: Some("12h".into()),
             density: Some("compact".into()),
+            sidebar_order: Some("alphabetical".into()),
             enter_sends: Some("false".into()),
             notify_default: Some("all".into()),
             show_typing: Some("true".into()),
@@ -593,6 +603,7 @@ mod tests {
         );
         assert_eq!(p.time_zone.name(), "Europe/Paris");
         assert!(!p.enter_sends && p.show_typing && !p.personalization && !p.emotion_tagging);
+        assert_eq!(p.sidebar_order, SidebarOrder::Alphabetical);
         assert_eq!(p.notifications.default_level, NotifyLevel::All);
         assert_eq!(
             patch.notify_browser, None,

@@ -46,13 +46,15 @@ impl PageContext {
     }
 }
 
-/// The sidebar of a signed-in page: the rooms the user is a member of, by
-/// name, with what is new in each. The room page's script keeps it live.
+/// The sidebar of a signed-in page: the rooms the user is a member of, in
+/// their order (personalization), with what is new in each. The room page's script keeps it live.
 pub struct Sidebar {
-    /// The rooms, by name ignoring case.
+    /// The rooms, in the user's order: by usage or by name (ignoring case).
     pub rooms: Vec<SidebarRoom>,
     /// Invitations waiting for the user's answer, newest first.
     pub invites: Vec<SidebarInvite>,
+    /// The rooms are ordered by usage (the sidebar says so, and how to change it).
+    pub by_usage: bool,
 }
 
 /// An invitation in the sidebar, with Accept and Decline.

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use common::preferences::Preferences;
+use common::preferences::{Preferences, SidebarOrder};
 
 use super::auth::{Session, app_state, authenticate};
 use super::cookies::{self, Name};
@@ -230,10 +230,19 @@ impl Page {
                 Vec::new()
             }
         };
-        match crate::actions::rooms::mine(state, &session.actor).await {
+        let mine = match crate::actions::rooms::mine(state, &session.actor).await {
+            Ok(mut rooms) => {
+                crate::actions::personal::order_rooms(state, &session.actor, &ctx.prefs, &mut rooms)
+                    .await
+                    .map(|()| rooms)
+            }
+            Err(e) => Err(e),
+        };
+        match mine {
             Ok(rooms) => {
                 ctx.sidebar = Some(Sidebar {
                     invites,
+                    by_usage: ctx.prefs.effective_sidebar_order() == SidebarOrder::Usage,
                     rooms: rooms
                         .into_iter()
                         .map(|r| SidebarRoom {

@@ -421,6 +421,7 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/me/blocks/{username}", "delete"),
         ("/api/v1/me/preferences", "get"),
         ("/api/v1/me/preferences", "put"),
+        ("/api/v1/me/suggestions", "get"),
         ("/api/v1/me/rooms/{id}/notifications", "put"),
         ("/api/v1/me/rooms/{id}/notifications", "delete"),
         ("/api/v1/rooms/{id}", "patch"),

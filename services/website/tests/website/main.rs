@@ -10,6 +10,7 @@ mod availability;
 mod helpers;
 mod pages;
 mod people;
+mod personalization;
 mod preferences;
 mod profiles;
 mod room_events;
