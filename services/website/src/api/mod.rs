@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod blocks;
+pub mod dms;
 pub mod events;
 pub mod me;
 pub mod messages;
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(rooms::delete)
             .service(rooms::join)
             .service(rooms::leave)
+            .service(dms::create)
             .service(messages::list)
             .service(messages::send)
             .service(messages::edit)

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, blocks, events, me, messages, preferences, reactions, rooms, users};
+use super::{auth, blocks, dms, events, me, messages, preferences, reactions, rooms, users};
 
 struct BearerAuth;
 
@@ -31,6 +31,7 @@ impl Modify for BearerAuth {
         me::list, me::revoke, me::revoke_others, me::change_password,
         preferences::get, preferences::put, preferences::put_room_level, preferences::delete_room_level,
         rooms::list, rooms::create, rooms::get, rooms::delete, rooms::join, rooms::leave,
+        dms::create,
         messages::list, messages::send, messages::edit, messages::remove,
         reactions::add, reactions::remove,
         events::list, events::read, events::mine,

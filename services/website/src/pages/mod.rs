@@ -1,6 +1,7 @@
 //! Server-rendered pages: one module per page, thin handlers.
 
 pub mod account;
+pub mod dms;
 pub mod home;
 pub mod message;
 pub mod room;

@@ -300,6 +300,12 @@ struct ReplyDraft {
 struct RoomPage {
     ctx: PageContext,
     room: RoomView,
+    /// What the viewer calls the room: its name, or a DM's other people.
+    title: String,
+    /// A direct conversation: no topic, owner, join or leave.
+    is_dm: bool,
+    /// A DM's other people (their avatars and profiles head the page).
+    dm_people: Vec<Person>,
     is_owner: bool,
     is_member: bool,
     lines: Vec<Line>,
@@ -337,6 +343,15 @@ struct RoomPage {
 }
 
 impl RoomPage {
+    /// The room as notifications name it: `#name`, or a DM's people.
+    fn label(&self) -> String {
+        if self.is_dm {
+            self.title.clone()
+        } else {
+            format!("#{}", self.title)
+        }
+    }
+
     /// The notification level that applies here, as the script reads it.
     fn notify_effective(&self) -> &'static str {
         self.notify_level
@@ -502,8 +517,18 @@ async fn room_page(
         .and_then(|mark| unread_banner(room_id, mark, &lines, older.is_some()));
     let ctx = page.context_with_sidebar(state, Some(room_id)).await;
     let notify_level = actions::preferences::room_level(state, user, room_id).await?;
+    let title = history.room.title_for(user.user_id);
+    let dm_people: Vec<Person> = history
+        .room
+        .others(user.user_id)
+        .into_iter()
+        .cloned()
+        .collect();
     let view = RoomPage {
         ctx,
+        title,
+        is_dm: history.room.is_dm(),
+        dm_people,
         is_owner,
         is_member: history.read_before.is_some(),
         older,
