@@ -533,7 +533,7 @@ impl From<crate::access::Denial> for Error {
             Denial::SlowMode { retry_after_secs } => Self::RateLimited { retry_after_secs },
             Denial::Blocked => Self::Denied {
                 code: Code::Blocked,
-                message: "you cannot write here: this person blocked you",
+                message: "you cannot write in this conversation",
             },
         }
     }
