@@ -159,6 +159,10 @@ pub struct Standing {
     pub banned: Option<Option<DateTime<Utc>>>,
     /// When their last message was written (slow mode).
     pub last_posted_at: Option<DateTime<Utc>>,
+    /// In a direct conversation of two, the other person blocked them:
+    /// they still read it, but may not add to it. Always false elsewhere
+    /// (the store fills it only for a DM of two members).
+    pub blocked_by_peer: bool,
 }
 
 impl Standing {
@@ -216,6 +220,8 @@ pub enum Denial {
     Muted { until: DateTime<Utc> },
     /// Slow mode: their next message may come in this many seconds.
     SlowMode { retry_after_secs: u64 },
+    /// The other person of a direct conversation of two blocked them.
+    Blocked,
 }
 
 /// Whether `who` may see the room and its history, events, presence and
@@ -238,11 +244,15 @@ pub fn posting_needs_standing(room: &RoomFacts, now: DateTime<Utc>) -> bool {
 }
 
 /// Whether `who` may add to a room's log (send, react, edit or delete
-/// their own message). In a public room writing makes one a member.
+/// their own message). In a public room writing makes one a member. In a
+/// DM of two whose other person blocked them, they only read.
 pub fn may_post(room: &RoomFacts, who: &Standing, now: DateTime<Utc>) -> Result<(), Denial> {
     may_read(room, who, now)?;
     if let Some(until) = who.mute_at(now) {
         return Err(Denial::Muted { until });
+    }
+    if room.kind == Kind::Dm && who.blocked_by_peer {
+        return Err(Denial::Blocked);
     }
     Ok(())
 }
@@ -372,6 +382,13 @@ mod tests {
             ),
             ("moderator", Standing::member(9, Role::Moderator)),
             ("owner", Standing::member(1, Role::Owner)),
+            (
+                "blocked",
+                Standing {
+                    blocked_by_peer: true,
+                    ..Standing::member(9, Role::Member)
+                },
+            ),
         ]
     }
 
@@ -383,12 +400,14 @@ mod tests {
             Err(Denial::Banned { .. }) => "banned",
             Err(Denial::Muted { .. }) => "muted",
             Err(Denial::SlowMode { .. }) => "slow",
+            Err(Denial::Blocked) => "blocked",
         }
     }
 
     /// The matrix of docs/http.md's access table, cell by cell: (room,
     /// operation) → the answer for non-member, member, muted, banned,
-    /// moderator, owner.
+    /// moderator, owner, and a member whom the other person of a DM of
+    /// two blocked (the flag means nothing outside a DM).
     #[test]
     fn the_access_matrix() {
         let t = now();
@@ -397,52 +416,94 @@ mod tests {
             ("private", private(2)),
             ("dm", dm(3)),
         ];
-        let expected: &[(&str, &str, [&str; 6])] = &[
-            ("public", "read", ["ok", "ok", "ok", "banned", "ok", "ok"]),
+        let expected: &[(&str, &str, [&str; 7])] = &[
+            (
+                "public",
+                "read",
+                ["ok", "ok", "ok", "banned", "ok", "ok", "ok"],
+            ),
             (
                 "public",
                 "post",
-                ["ok", "ok", "muted", "banned", "ok", "ok"],
+                ["ok", "ok", "muted", "banned", "ok", "ok", "ok"],
             ),
-            ("public", "join", ["ok", "ok", "ok", "banned", "ok", "ok"]),
+            (
+                "public",
+                "join",
+                ["ok", "ok", "ok", "banned", "ok", "ok", "ok"],
+            ),
             (
                 "public",
                 "moderate",
-                ["403", "403", "403", "banned", "ok", "ok"],
+                ["403", "403", "403", "banned", "ok", "ok", "403"],
             ),
             (
                 "public",
                 "manage",
-                ["403", "403", "403", "banned", "403", "ok"],
+                ["403", "403", "403", "banned", "403", "ok", "403"],
             ),
             (
                 "public",
                 "invite",
-                ["403", "ok", "muted", "banned", "ok", "ok"],
+                ["403", "ok", "muted", "banned", "ok", "ok", "ok"],
             ),
-            ("private", "read", ["404", "ok", "ok", "404", "ok", "ok"]),
-            ("private", "post", ["404", "ok", "muted", "404", "ok", "ok"]),
-            ("private", "join", ["404", "ok", "ok", "banned", "ok", "ok"]),
+            (
+                "private",
+                "read",
+                ["404", "ok", "ok", "404", "ok", "ok", "ok"],
+            ),
+            (
+                "private",
+                "post",
+                ["404", "ok", "muted", "404", "ok", "ok", "ok"],
+            ),
+            (
+                "private",
+                "join",
+                ["404", "ok", "ok", "banned", "ok", "ok", "ok"],
+            ),
             (
                 "private",
                 "moderate",
-                ["404", "403", "403", "404", "ok", "ok"],
+                ["404", "403", "403", "404", "ok", "ok", "403"],
             ),
             (
                 "private",
                 "manage",
-                ["404", "403", "403", "404", "403", "ok"],
+                ["404", "403", "403", "404", "403", "ok", "403"],
             ),
             (
                 "private",
                 "invite",
-                ["404", "ok", "muted", "404", "ok", "ok"],
+                ["404", "ok", "muted", "404", "ok", "ok", "ok"],
             ),
-            ("dm", "read", ["404", "ok", "ok", "404", "ok", "404"]),
-            ("dm", "post", ["404", "ok", "muted", "404", "ok", "404"]),
-            ("dm", "moderate", ["404", "403", "403", "404", "403", "404"]),
-            ("dm", "manage", ["404", "403", "403", "404", "403", "404"]),
-            ("dm", "invite", ["404", "403", "muted", "404", "403", "404"]),
+            ("dm", "read", ["404", "ok", "ok", "404", "ok", "404", "ok"]),
+            (
+                "dm",
+                "post",
+                ["404", "ok", "muted", "404", "ok", "404", "blocked"],
+            ),
+            ("dm", "join", ["404", "ok", "ok", "404", "ok", "404", "ok"]),
+            (
+                "dm",
+                "moderate",
+                ["404", "403", "403", "404", "403", "404", "403"],
+            ),
+            (
+                "dm",
+                "manage",
+                ["404", "403", "403", "404", "403", "404", "403"],
+            ),
+            (
+                "dm",
+                "invite",
+                ["404", "403", "muted", "404", "403", "404", "blocked"],
+            ),
+            (
+                "dm",
+                "send",
+                ["404", "ok", "muted", "404", "ok", "404", "blocked"],
+            ),
         ];
         for (room_name, op, answers) in expected {
             let room = rooms
@@ -464,6 +525,7 @@ mod tests {
                     "moderate" => may_moderate(&room, &who, t),
                     "manage" => may_manage(&room, &who, t),
                     "invite" => may_invite(&room, &who, t),
+                    "send" => may_send(&room, &who, t),
                     _ => panic!("unknown op {op}"),
                 };
                 assert_eq!(cell(got), *want, "{room_name} {op} as {who_name}");

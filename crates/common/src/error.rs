@@ -531,6 +531,10 @@ impl From<crate::access::Denial> for Error {
                 message: "you are muted in this room: you can read, not post",
             },
             Denial::SlowMode { retry_after_secs } => Self::RateLimited { retry_after_secs },
+            Denial::Blocked => Self::Denied {
+                code: Code::Blocked,
+                message: "you cannot write in this conversation",
+            },
         }
     }
 }

@@ -53,6 +53,13 @@ pub const ROOM_CREATE_PER_USER: Limit = Limit {
     max: 10,
     window: Duration::from_secs(3600),
 };
+/// New direct conversations one user may start (opening an existing one
+/// is not counted): a DM reaches people who never joined anything.
+pub const DM_CREATE_PER_USER: Limit = Limit {
+    name: "dm-create",
+    max: 30,
+    window: Duration::from_secs(3600),
+};
 /// Password changes one user may try (each checks the current password).
 pub const PASSWORD_CHANGE_PER_USER: Limit = Limit {
     name: "password-change",

@@ -1636,3 +1636,84 @@ async fn profiles_are_set_in_part_and_the_table_refuses_deceptive_names() {
         .await;
     assert!(sneaky.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dm_is_one_room_per_set_of_people_and_a_block_stops_its_other_person() {
+    use common::access::Kind;
+    use common::store::blocks;
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let bob = user(&mut conn, "bob").await;
+    let cyd = user(&mut conn, "cyd").await;
+
+    let one = rooms::insert_dm(&mut conn, &[bob.id, ann.id])
+        .await
+        .unwrap();
+    assert_eq!(one.kind(), Kind::Dm);
+    assert_eq!((one.name.as_str(), one.owner_id), ("", None));
+    // Any order, repeats: the same room; a member who left comes back.
+    assert!(members::remove(&mut conn, one.id, bob.id).await.unwrap());
+    let again = rooms::insert_dm(&mut conn, &[ann.id, bob.id, ann.id])
+        .await
+        .unwrap();
+    assert_eq!(again.id, one.id);
+    assert_eq!(
+        members::role(&mut conn, one.id, bob.id).await.unwrap(),
+        Some(Role::Member)
+    );
+    assert_eq!(
+        rooms::find_dm(&mut conn, &[ann.id, bob.id])
+            .await
+            .unwrap()
+            .map(|r| r.id),
+        Some(one.id)
+    );
+    let group = rooms::insert_dm(&mut conn, &[ann.id, bob.id, cyd.id])
+        .await
+        .unwrap();
+    assert_ne!(group.id, one.id);
+    // Concurrent starts settle on one room.
+    let mut conns = Vec::new();
+    for _ in 0..6 {
+        conns.push(db.connect().await);
+    }
+    let racers = conns
+        .iter_mut()
+        .map(|c| async move { rooms::insert_dm(c, &[cyd.id, bob.id]).await.unwrap().id });
+    let ids: Vec<i64> = futures_util::future::join_all(racers).await;
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+
+    // Named after its people; not a room ann and bob "share".
+    let view = rooms::find(&mut conn, one.id).await.unwrap();
+    assert_eq!(view.title_for(ann.id), "bob");
+    assert!(
+        members::shared_rooms(&mut conn, ann.id, bob.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Bob blocks ann: in their DM of two, ann's standing says so; in the
+    // group, nobody's does.
+    blocks::add(&mut conn, bob.id, ann.id).await.unwrap();
+    let facts = rooms::facts(&mut conn, one.id).await.unwrap().unwrap();
+    let standings = members::standings_in(&mut conn, &facts, &[ann.id, bob.id])
+        .await
+        .unwrap();
+    assert!(standings[&ann.id].blocked_by_peer);
+    assert!(!standings[&bob.id].blocked_by_peer);
+    let (_, mine) = rooms::facts_with_standing(&mut conn, one.id, ann.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(mine.blocked_by_peer);
+    let refused = append_all(&mut conn, one.id, &[say(&ann, "hi", "n1")]).await;
+    assert_eq!(code(&refused[0]), "blocked");
+    let facts = rooms::facts(&mut conn, group.id).await.unwrap().unwrap();
+    let standings = members::standings_in(&mut conn, &facts, &[ann.id])
+        .await
+        .unwrap();
+    assert!(!standings[&ann.id].blocked_by_peer);
+    append(&mut conn, group.id, &[say(&ann, "hi all", "n2")]).await;
+}

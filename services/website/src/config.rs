@@ -55,6 +55,9 @@ pub struct Limits {
     pub room_create: Limit,
     /// `MAX_ROOMS_PER_USER`: rooms one user may own at once.
     pub rooms_per_user: i64,
+    /// `DM_CREATE_LIMIT`: new direct conversations one user may start per
+    /// window.
+    pub dm_create: Limit,
     /// `PASSWORD_CHANGE_LIMIT`: password changes (each checks a password)
     /// one user may try per window.
     pub password_change: Limit,
@@ -82,6 +85,7 @@ impl Default for Limits {
             available_per_address: ratelimit::AVAILABLE_PER_ADDRESS,
             room_create: ratelimit::ROOM_CREATE_PER_USER,
             rooms_per_user: 50,
+            dm_create: ratelimit::DM_CREATE_PER_USER,
             password_change: ratelimit::PASSWORD_CHANGE_PER_USER,
             reads: ratelimit::READS_PER_USER,
             profile_change: ratelimit::PROFILE_CHANGE_PER_USER,
@@ -137,6 +141,11 @@ impl Limits {
                 d.room_create,
             )?,
             rooms_per_user,
+            dm_create: config::limit(
+                "DM_CREATE_LIMIT",
+                "DM_CREATE_LIMIT_WINDOW_SECS",
+                d.dm_create,
+            )?,
             password_change: config::limit(
                 "PASSWORD_CHANGE_LIMIT",
                 "PASSWORD_CHANGE_LIMIT_WINDOW_SECS",

@@ -83,6 +83,8 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(pages::users::block)
         .service(pages::users::unblock)
         .service(pages::users::avatar_svg)
+        .service(pages::dms::new)
+        .service(pages::dms::start)
         .service(pages::settings::save_profile)
         .service(pages::settings::unblock)
         .service(favicon);

@@ -35,7 +35,8 @@ function start(root) {
   const meName = root.dataset.meName || "you";
   const meUsername = root.dataset.meUsername || "";
   const emojis = (root.dataset.emoji || "").split(" ").filter(Boolean);
-  const roomName = (root.querySelector(".room-head h1") || {}).textContent || "";
+  // "#general", or a DM's people ("Ann, Bob"): what notifications say.
+  const roomName = root.dataset.roomLabel || "";
   /** Enter sends (else Ctrl/Cmd+Enter does, and Enter is a new line): the user's preference. */
   const enterSends = document.documentElement.dataset.enterSends !== "false";
   const readBefore = Number(root.dataset.readBefore);

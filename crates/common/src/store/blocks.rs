@@ -50,6 +50,20 @@ pub async fn exists(conn: &mut AsyncPgConnection, blocker: i64, blocked: i64) ->
         .await?)
 }
 
+/// Those of `blockers` who blocked `blocked`: who will not hear from them.
+pub async fn who_blocked(
+    conn: &mut AsyncPgConnection,
+    blockers: &[i64],
+    blocked: i64,
+) -> Result<Vec<i64>> {
+    Ok(user_blocks::table
+        .filter(user_blocks::blocker_id.eq_any(blockers))
+        .filter(user_blocks::blocked_id.eq(blocked))
+        .select(user_blocks::blocker_id)
+        .load(conn)
+        .await?)
+}
+
 /// The ids of the people `blocker` blocked: what the room page collapses.
 pub async fn blocked_ids(conn: &mut AsyncPgConnection, blocker: i64) -> Result<Vec<i64>> {
     Ok(user_blocks::table

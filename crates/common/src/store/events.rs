@@ -542,7 +542,7 @@ async fn append_once(
                 || !existing.is_empty()
                 || access::posting_needs_standing(room, now) =>
         {
-            concerned_standings(conn, room_id, drafts).await?
+            concerned_standings(conn, room, drafts).await?
         }
         _ => HashMap::new(),
     };
@@ -737,10 +737,11 @@ async fn stored_by_nonce(
 }
 
 /// The standings in the room of the batch's authors and of the people its
-/// acts of moderation concern.
+/// acts of moderation concern (with, in a DM of two, whether the other
+/// blocked them).
 async fn concerned_standings(
     conn: &mut AsyncPgConnection,
-    room_id: i64,
+    room: &RoomFacts,
     drafts: &[EventDraft],
 ) -> Result<HashMap<i64, Standing>> {
     let mut people: Vec<i64> = drafts.iter().map(|d| d.user.id).collect();
@@ -750,7 +751,7 @@ async fn concerned_standings(
     }));
     people.sort_unstable();
     people.dedup();
-    members::standings(conn, room_id, &people).await
+    members::standings_in(conn, room, &people).await
 }
 
 /// Takes the seqs, updates the current state and appends the events of the
@@ -788,7 +789,7 @@ async fn write(
         // The seq update holds the room's lock now: ask the rules, and
         // check the whole batch in full care should they refuse anyone
         // (or should slow mode have to count within the batch).
-        let standings = concerned_standings(conn, room_id, drafts).await?;
+        let standings = concerned_standings(conn, &room, drafts).await?;
         let mut authors = std::collections::HashSet::new();
         let refused = accepted.iter().any(|(_, d)| {
             let who = standings

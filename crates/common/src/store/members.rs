@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::Fixed;
 use super::sql::lower;
-use crate::access::{Role, Standing};
+use crate::access::{Kind, Role, RoomFacts, Standing};
 use crate::error::Result;
 use crate::schema::{messages, room_bans, room_members, rooms};
 
@@ -40,7 +40,8 @@ pub async fn add(
 /// The rooms both `viewer` and `other` are members of, as `(id, name)` by
 /// name ignoring case, at most `limit`: a profile's "rooms you share".
 /// Being a member is what lets the viewer read a room, so no room shows
-/// that the viewer could not open.
+/// that the viewer could not open. Direct conversations are not rooms
+/// here (they have no name; the sidebar lists them).
 pub async fn shared_rooms(
     conn: &mut AsyncPgConnection,
     viewer: i64,
@@ -55,6 +56,7 @@ pub async fn shared_rooms(
     Ok(rooms::table
         .filter(rooms::id.eq_any(of(viewer)))
         .filter(rooms::id.eq_any(of(other)))
+        .filter(rooms::kind.eq(Kind::Room.as_str()))
         .order((lower(rooms::name), rooms::id))
         .limit(limit)
         .select((rooms::id, rooms::name))
@@ -144,6 +146,55 @@ pub async fn standings(
             .banned = Some(until);
     }
     Ok(out)
+}
+
+/// The standing of each of `users` in `room`, as [`standings`], with
+/// [`Standing::blocked_by_peer`] filled in for a DM of two: what the
+/// writer checks a post against. Other rooms cost nothing more.
+pub async fn standings_in(
+    conn: &mut AsyncPgConnection,
+    room: &RoomFacts,
+    users: &[i64],
+) -> Result<HashMap<i64, Standing>> {
+    let mut out = standings(conn, room.id, users).await?;
+    if room.kind == Kind::Dm {
+        for user in blocked_by_peer(conn, room.id, users).await? {
+            out.entry(user)
+                .or_insert_with(|| Standing::outsider(user))
+                .blocked_by_peer = true;
+        }
+    }
+    Ok(out)
+}
+
+/// Those of `users` whom the other person of the DM `room_id` blocked,
+/// when it is a DM of two (by its `dm_key`, so also after one left; a
+/// group goes on whatever one of its people blocked). Empty for a room
+/// that is not a DM.
+pub async fn blocked_by_peer(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    users: &[i64],
+) -> Result<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Blocked {
+        #[diesel(sql_type = BigInt)]
+        user_id: i64,
+    }
+    let rows: Vec<Blocked> = Fixed::new(
+        "WITH p AS (SELECT $1::bigint AS room, $2::bigint[] AS users) \
+         SELECT b.blocked_id AS user_id FROM p \
+         JOIN rooms r ON r.id = p.room AND r.kind = 'dm' \
+         CROSS JOIN LATERAL (SELECT string_to_array(r.dm_key, ',')::bigint[] AS people) k \
+         JOIN user_blocks b ON b.blocked_id = ANY(p.users) \
+           AND b.blocked_id = ANY(k.people) AND b.blocker_id = ANY(k.people) \
+         WHERE cardinality(k.people) = 2",
+    )
+    .bind::<BigInt, _>(room_id)
+    .bind::<Array<BigInt>, _>(users.to_vec())
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|b| b.user_id).collect())
 }
 
 /// One person's standing in a room (see [`standings`]).

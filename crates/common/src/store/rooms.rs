@@ -4,8 +4,11 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
+use std::collections::HashMap;
+
 use super::Fixed;
 use super::sql::lower;
+use super::users::Person;
 use crate::access::{Kind, Role, RoomFacts, Standing, Visibility};
 use crate::domain::{RoomName, Topic};
 use crate::error::{Code, Entity, Error, Result};
@@ -82,6 +85,9 @@ fn facts_of(row: FactsRow) -> RoomFacts {
 pub struct RoomView {
     pub room: Room,
     pub owner_name: Option<String>,
+    /// A DM's members, by the name pages show (ignoring case): a DM has
+    /// no name, it is called after its people. Empty for a room.
+    pub people: Vec<Person>,
 }
 
 impl RoomView {
@@ -89,12 +95,142 @@ impl RoomView {
     pub fn is_owned_by(&self, user_id: i64) -> bool {
         self.room.owner_id == Some(user_id)
     }
+
+    /// Whether this is a direct conversation.
+    pub fn is_dm(&self) -> bool {
+        self.room.kind() == Kind::Dm
+    }
+
+    /// The people of a DM other than `viewer` (everyone if the viewer is
+    /// not among them); empty for a room.
+    pub fn others(&self, viewer: i64) -> Vec<&Person> {
+        self.people.iter().filter(|p| p.id != viewer).collect()
+    }
+
+    /// What `viewer` calls the room: a room's name, or the names of a
+    /// DM's other people ("Ann, Bob"; "Just you" once they all left).
+    pub fn title_for(&self, viewer: i64) -> String {
+        if !self.is_dm() {
+            return self.room.name.clone();
+        }
+        let names: Vec<&str> = self.others(viewer).iter().map(|p| p.shown_name()).collect();
+        if names.is_empty() {
+            "Just you".to_owned()
+        } else {
+            names.join(", ")
+        }
+    }
 }
 
 fn with_owner(rows: Vec<(Room, Option<String>)>) -> Vec<RoomView> {
     rows.into_iter()
-        .map(|(room, owner_name)| RoomView { room, owner_name })
+        .map(|(room, owner_name)| RoomView {
+            room,
+            owner_name,
+            people: Vec::new(),
+        })
         .collect()
+}
+
+/// Fills in the people of the DMs among `views` (one query, none when
+/// there is no DM).
+async fn with_people(conn: &mut AsyncPgConnection, views: &mut [RoomView]) -> Result<()> {
+    let dms: Vec<i64> = views
+        .iter()
+        .filter(|v| v.is_dm())
+        .map(|v| v.room.id)
+        .collect();
+    if dms.is_empty() {
+        return Ok(());
+    }
+    let mut people = dm_people(conn, &dms).await?;
+    for v in views.iter_mut().filter(|v| v.is_dm()) {
+        v.people = people.remove(&v.room.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// The members of each of the DMs `ids` (id, username, display name), by
+/// the name pages show ignoring case: what a DM is called. One query.
+pub async fn dm_people(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<Person>>> {
+    let rows: Vec<(i64, Person)> = room_members::table
+        .inner_join(users::table.on(users::id.eq(room_members::user_id)))
+        .filter(room_members::room_id.eq_any(ids))
+        .select((room_members::room_id, Person::as_select()))
+        .load(conn)
+        .await?;
+    let mut out: HashMap<i64, Vec<Person>> = HashMap::new();
+    for (room, person) in rows {
+        out.entry(room).or_default().push(person);
+    }
+    for people in out.values_mut() {
+        people.sort_by_cached_key(|p| (p.shown_name().to_lowercase(), p.id));
+    }
+    Ok(out)
+}
+
+/// The key of the DM of exactly these people: their ids sorted, joined by
+/// commas (`rooms.dm_key`, unique).
+pub fn dm_key(member_ids: &[i64]) -> String {
+    let mut ids = member_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The DM of exactly these people, if it exists.
+pub async fn find_dm(conn: &mut AsyncPgConnection, member_ids: &[i64]) -> Result<Option<Room>> {
+    Ok(rooms::table
+        .filter(rooms::dm_key.eq(dm_key(member_ids)))
+        .select(Room::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// The DM of exactly these people (the starter among them), created if
+/// there is none, with every one of them a member (again, if one had
+/// left). Races are settled by the unique `dm_key`: concurrent calls for
+/// one set get one room.
+pub async fn insert_dm(conn: &mut AsyncPgConnection, member_ids: &[i64]) -> Result<Room> {
+    let key = dm_key(member_ids);
+    conn.transaction::<_, Error, _>(async |conn| {
+        let inserted: Option<Room> = diesel::insert_into(rooms::table)
+            .values((
+                rooms::name.eq(""),
+                rooms::topic.eq(""),
+                rooms::visibility.eq(Visibility::Private.as_str()),
+                rooms::kind.eq(Kind::Dm.as_str()),
+                rooms::dm_key.eq(&key),
+            ))
+            .on_conflict(rooms::dm_key)
+            .do_nothing()
+            .returning(Room::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+        let room = match inserted {
+            Some(room) => room,
+            None => {
+                rooms::table
+                    .filter(rooms::dm_key.eq(&key))
+                    .select(Room::as_select())
+                    .first(conn)
+                    .await?
+            }
+        };
+        let mut ids = member_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            super::members::add(conn, room.id, id, Role::Member).await?;
+        }
+        Ok(room)
+    })
+    .await
 }
 
 /// Creates a room owned by `owner_id`, who becomes its first member; a
@@ -188,7 +324,7 @@ fn name_taken(e: diesel::result::Error) -> Error {
     }
 }
 
-/// The room with this id, with its owner's name.
+/// The room with this id, with its owner's name (and a DM's people).
 pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<RoomView> {
     let row = rooms::table
         .left_join(users::table)
@@ -198,11 +334,13 @@ pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<RoomView> {
         .await
         .optional()?
         .ok_or(Error::NotFound(Entity::Room))?;
-    Ok(with_owner(vec![row]).remove(0))
+    let mut views = with_owner(vec![row]);
+    with_people(conn, &mut views).await?;
+    Ok(views.remove(0))
 }
 
-/// The rooms with these ids, with their owners' names, ordered by name
-/// ignoring case. Sorted here, not by Postgres: with `ORDER BY lower(name)`
+/// The rooms with these ids, with their owners' names (and a DM's
+/// people), ordered by name ignoring case (DMs, named '', first). Sorted here, not by Postgres: with `ORDER BY lower(name)`
 /// Postgres planned the statement anew on every call (a sidebar on every
 /// page), which cost ten times its execution.
 pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<RoomView>> {
@@ -215,6 +353,7 @@ pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<Roo
             .await?,
     );
     rooms.sort_by_cached_key(|r| (r.room.name.to_lowercase(), r.room.id));
+    with_people(conn, &mut rooms).await?;
     Ok(rooms)
 }
 
@@ -281,8 +420,8 @@ pub async fn facts(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<RoomF
 }
 
 /// What the access rules need of a room and of `user_id` in it, in one
-/// statement (every page and join asks it): `None` when the room does not
-/// exist.
+/// statement (every page and join asks it; a member of a DM, two: whether
+/// the other blocked them): `None` when the room does not exist.
 pub async fn facts_with_standing(
     conn: &mut AsyncPgConnection,
     id: i64,
@@ -319,20 +458,29 @@ pub async fn facts_with_standing(
         .first(conn)
         .await
         .optional()?;
-    Ok(row.map(
-        |(facts, role, muted_until, last_posted_at, banned, until)| {
-            (
-                facts_of(facts),
-                Standing {
-                    user_id,
-                    role: role.as_deref().map(Role::parse),
-                    muted_until,
-                    banned: banned.map(|_| until),
-                    last_posted_at,
-                },
-            )
+    let Some((facts, role, muted_until, last_posted_at, banned, until)) = row else {
+        return Ok(None);
+    };
+    let facts = facts_of(facts);
+    let role = role.as_deref().map(Role::parse);
+    // Only a member of a DM may be blocked from posting in it: a second
+    // look-up then, never for a room.
+    let blocked_by_peer = facts.kind == Kind::Dm
+        && role.is_some()
+        && !super::members::blocked_by_peer(conn, id, &[user_id])
+            .await?
+            .is_empty();
+    Ok(Some((
+        facts,
+        Standing {
+            user_id,
+            role,
+            muted_until,
+            banned: banned.map(|_| until),
+            last_posted_at,
+            blocked_by_peer,
         },
-    ))
+    )))
 }
 
 /// The same, taking the room's row lock until the transaction ends: the

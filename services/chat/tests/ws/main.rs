@@ -7,6 +7,7 @@
 mod abuse;
 mod bad_frames;
 mod delivery;
+mod dms;
 mod events;
 mod failures;
 mod helpers;

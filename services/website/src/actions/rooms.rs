@@ -87,6 +87,7 @@ pub async fn create(state: &AppState, owner: &Actor, new: &NewRoom) -> Result<Ro
     Ok(RoomView {
         room,
         owner_name: Some(owner.username.clone()),
+        people: Vec::new(),
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod blocks;
+pub mod dms;
 pub mod events;
 pub mod me;
 pub mod messages;
@@ -63,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(people::mute)
             .service(people::unban)
             .service(people::unmute)
+            .service(dms::create)
             .service(messages::list)
             .service(messages::send)
             .service(messages::edit)

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, blocks, events, me, messages, people, personal, preferences, reactions, rooms, users,
+    auth, blocks, dms, events, me, messages, people, personal, preferences, reactions, rooms, users,
 };
 
 struct BearerAuth;
@@ -38,6 +38,7 @@ impl Modify for BearerAuth {
         people::accept_link, people::pending, people::accept, people::decline,
         people::set_role, people::hand_over, people::kick, people::ban, people::mute,
         people::unban, people::unmute, people::log,
+        dms::create,
         messages::list, messages::send, messages::edit, messages::remove,
         reactions::add, reactions::remove,
         events::list, events::read, events::mine,

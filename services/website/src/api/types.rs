@@ -101,6 +101,30 @@ pub struct RoomJson {
     /// The caller's role (`owner`, `moderator`, `member`); null when not a
     /// member.
     pub my_role: Option<String>,
+    /// A DM's people, the caller among them (a DM's `name` is empty: it is
+    /// called after the others); empty for a room.
+    pub people: Vec<PersonJson>,
+}
+
+/// Someone in a DM: enough to name them and show their avatar.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PersonJson {
+    /// The account's id.
+    pub id: i64,
+    /// As registered.
+    pub username: String,
+    /// Empty: show the username.
+    pub display_name: String,
+    /// Their generated avatar, a path on this site.
+    pub avatar_url: String,
+}
+
+/// `POST /api/v1/dms`: who to talk with.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewDmBody {
+    /// 1 to 9 other people's usernames, any case; repeats and the caller's
+    /// own name are left out.
+    pub usernames: Vec<String>,
 }
 
 impl RoomJson {
@@ -135,6 +159,16 @@ impl From<&RoomView> for RoomJson {
             created_at: r.created_at,
             last_seq: r.last_seq,
             message_count: r.message_count,
+            people: v
+                .people
+                .iter()
+                .map(|p| PersonJson {
+                    id: p.id,
+                    username: p.username.clone(),
+                    display_name: p.display_name.clone(),
+                    avatar_url: crate::avatar::url(&p.username),
+                })
+                .collect(),
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::web::render::{FieldErrors, render};
 pub struct Preview {
     /// The room's id, for the form's path and the way back.
     pub room_id: i64,
-    /// The room's name.
+    /// The room's name (a DM's: its other people's).
     pub room_name: String,
     /// The message's id.
     pub id: i64,
@@ -63,7 +63,7 @@ impl Preview {
         let names = Names::load(state, &people_in(std::slice::from_ref(&m))).await?;
         Ok(Self {
             room_id,
-            room_name: room.room.name,
+            room_name: room.title_for(viewer.user_id),
             id,
             seq: m.seq,
             author: names.shown(&m.user),

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod catch_up;
+pub mod dms;
 pub mod home;
 pub mod invites;
 pub mod message;

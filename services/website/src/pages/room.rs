@@ -326,6 +326,12 @@ struct ReplyDraft {
 struct RoomPage {
     ctx: PageContext,
     room: RoomView,
+    /// What the viewer calls the room: its name, or a DM's other people.
+    title: String,
+    /// A direct conversation: no topic, owner, join or leave.
+    is_dm: bool,
+    /// A DM's other people (their avatars and profiles head the page).
+    dm_people: Vec<Person>,
     is_owner: bool,
     is_member: bool,
     /// The viewer keeps order here (the owner or a moderator).
@@ -374,6 +380,15 @@ impl RoomPage {
     /// Slow mode's interval in words ("30 s").
     fn slow_mode_label(&self) -> String {
         super::notice::span(i64::from(self.room.room.slow_mode_secs))
+    }
+
+    /// The room as notifications name it: `#name`, or a DM's people.
+    fn label(&self) -> String {
+        if self.is_dm {
+            self.title.clone()
+        } else {
+            format!("#{}", self.title)
+        }
     }
 
     /// The notification level that applies here, as the script reads it.
@@ -571,8 +586,18 @@ async fn room_page(
     let ctx = page.context_with_sidebar(state, Some(room_id)).await;
     let ctx_prefs = ctx.prefs;
     let notify_level = actions::preferences::room_level(state, user, room_id).await?;
+    let title = history.room.title_for(user.user_id);
+    let dm_people: Vec<Person> = history
+        .room
+        .others(user.user_id)
+        .into_iter()
+        .cloned()
+        .collect();
     let view = RoomPage {
         ctx,
+        title,
+        is_dm: history.room.is_dm(),
+        dm_people,
         is_owner,
         is_member: history.read_before.is_some(),
         moderates,

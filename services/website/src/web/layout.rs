@@ -46,8 +46,10 @@ impl PageContext {
     }
 }
 
-/// The sidebar of a signed-in page: the rooms the user is a member of, in
-/// their order (personalization), with what is new in each. The room page's script keeps it live.
+/// The sidebar of a signed-in page: invitations waiting for an answer,
+/// the rooms the user is a member of, in their order (personalization),
+/// then their direct messages, by the other people's names, with what is
+/// new in each. The room page's script keeps it live.
 pub struct Sidebar {
     /// The rooms, in the user's order: by usage or by name (ignoring case).
     pub rooms: Vec<SidebarRoom>,
@@ -55,6 +57,10 @@ pub struct Sidebar {
     pub invites: Vec<SidebarInvite>,
     /// The rooms are ordered by usage (the sidebar says so, and how to change it).
     pub by_usage: bool,
+    /// The direct messages, by name ignoring case.
+    pub dms: Vec<SidebarRoom>,
+    /// The signed-in user's id (the script names DMs after the others).
+    pub me: i64,
 }
 
 /// An invitation in the sidebar, with Accept and Decline.
@@ -68,14 +74,15 @@ pub struct SidebarInvite {
 }
 
 impl Sidebar {
+    /// Rooms and DMs alike.
+    fn all(&self) -> impl Iterator<Item = &SidebarRoom> {
+        self.rooms.iter().chain(&self.dms)
+    }
+
     /// Unread messages over every room but the current one, for the
     /// collapsed sidebar's summary on a phone.
     pub fn total_unread(&self) -> i64 {
-        self.rooms
-            .iter()
-            .filter(|r| !r.current)
-            .map(|r| r.unread)
-            .sum()
+        self.all().filter(|r| !r.current).map(|r| r.unread).sum()
     }
 
     /// The collapsed sidebar's unread badge, if anything is unread.
@@ -86,7 +93,7 @@ impl Sidebar {
 
     /// Whether a room other than the current one mentions the user.
     pub fn any_mentions(&self) -> bool {
-        self.rooms.iter().any(|r| !r.current && r.mentions > 0)
+        self.all().any(|r| !r.current && r.mentions > 0)
     }
 }
 
@@ -94,8 +101,10 @@ impl Sidebar {
 pub struct SidebarRoom {
     /// The room's id, for its link and for live updates.
     pub id: i64,
-    /// The room's name.
+    /// The room's name; a DM's other people's names.
     pub name: String,
+    /// A DM's face: the username of the first other person (their avatar).
+    pub avatar: Option<String>,
     /// Unread messages by others (capped by the store).
     pub unread: i64,
     /// Those of them that mention the user.

@@ -240,19 +240,25 @@ impl Page {
         };
         match mine {
             Ok(rooms) => {
+                let me = session.actor.user_id;
+                let (dms, rooms): (Vec<_>, Vec<_>) =
+                    rooms.into_iter().partition(|r| r.room.is_dm());
+                let entry = |r: crate::actions::rooms::MyRoom| SidebarRoom {
+                    id: r.room.room.id,
+                    current: Some(r.room.room.id) == current,
+                    name: r.room.title_for(me),
+                    avatar: r.room.others(me).first().map(|p| p.username.clone()),
+                    unread: r.unread.unread,
+                    mentions: r.unread.mentions,
+                };
+                let mut dms: Vec<SidebarRoom> = dms.into_iter().map(entry).collect();
+                dms.sort_by_cached_key(|d| (d.name.to_lowercase(), d.id));
                 ctx.sidebar = Some(Sidebar {
                     invites,
                     by_usage: ctx.prefs.effective_sidebar_order() == SidebarOrder::Usage,
-                    rooms: rooms
-                        .into_iter()
-                        .map(|r| SidebarRoom {
-                            id: r.room.room.id,
-                            current: Some(r.room.room.id) == current,
-                            name: r.room.room.name,
-                            unread: r.unread.unread,
-                            mentions: r.unread.mentions,
-                        })
-                        .collect(),
+                    rooms: rooms.into_iter().map(entry).collect(),
+                    dms,
+                    me,
                 });
             }
             Err(e) => tracing::warn!(error = %e, "the sidebar's rooms could not be read"),

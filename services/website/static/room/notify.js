@@ -49,7 +49,7 @@ export function message(roomId, level, roomName, author, text, mentionsMe) {
   if (!allowed()) return;
   const l = levelOf(roomId, level);
   if (l === "all" || (l === "mentions" && mentionsMe)) {
-    show(mentionsMe ? `${author} mentioned you in #${roomName}` : `${author} in #${roomName}`, text, roomId);
+    show(mentionsMe ? `${author} mentioned you in ${roomName}` : `${author} in ${roomName}`, text, roomId);
   }
 }
 
@@ -61,9 +61,9 @@ export function unread(roomId, roomName, more, moreMentions) {
   if (!allowed()) return;
   const l = levelOf(roomId);
   if (moreMentions && l !== "nothing") {
-    show(`You were mentioned in #${roomName}`, "Open the room to read it.", roomId);
+    show(`You were mentioned in ${roomName}`, "Open the room to read it.", roomId);
   } else if (more && l === "all") {
-    show(`New messages in #${roomName}`, "Open the room to read them.", roomId);
+    show(`New messages in ${roomName}`, "Open the room to read them.", roomId);
   }
 }
 

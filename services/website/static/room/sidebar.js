@@ -1,5 +1,5 @@
-// The sidebar of my rooms, kept live: `unread` frames (for my other rooms)
-// set a room's badges; after every (re)connect the list is read again from
+// The sidebar of my rooms and direct messages, kept live: `unread` frames
+// (for my other rooms) set a room's badges; after every (re)connect the list is read again from
 // GET /api/v1/me/rooms, since unread frames are not sent at connect. The room
 // on screen never shows a badge. News in another room may notify (notify.js).
 
@@ -16,11 +16,15 @@ export class Sidebar {
   constructor(currentRoom) {
     this.current = currentRoom;
     this.list = document.getElementById("my-rooms");
+    this.dms = document.getElementById("my-dms");
     this.total = document.getElementById("my-rooms-total");
+    const nav = this.list ? this.list.closest(".sidebar") : null;
+    /** My id: a DM is named after the others. */
+    this.me = nav ? Number(nav.dataset.me) : 0;
     /** Unread state by room id, as last heard. */
     this.state = new Map();
     if (!this.list) return;
-    for (const li of this.list.children) {
+    for (const li of [...this.list.children, ...(this.dms ? this.dms.children : [])]) {
       const unread = li.querySelector(".badge.unread");
       const mention = li.querySelector(".badge.mention");
       this.state.set(Number(li.dataset.roomId), {
@@ -33,7 +37,7 @@ export class Sidebar {
   /** Applies an `unread` frame; an unknown room means the list changed. */
   unread(frame) {
     if (!this.list) return;
-    const li = this.list.querySelector(`li[data-room-id="${frame.room}"]`);
+    const li = this.item(frame.room);
     if (!li) {
       this.refresh();
       return;
@@ -42,9 +46,17 @@ export class Sidebar {
     this.set(li, frame.room, frame.unread, frame.mentions);
     if (frame.room !== this.current) {
       const name = li.querySelector(".label");
-      notify.unread(frame.room, name ? name.textContent : "", frame.unread > before.unread, frame.mentions > before.mentions);
+      const text = name ? name.textContent : "";
+      const label = this.dms && this.dms.contains(li) ? text : `#${text}`;
+      notify.unread(frame.room, label, frame.unread > before.unread, frame.mentions > before.mentions);
     }
     this.summarise();
+  }
+
+  /** The room's entry, among the rooms or the DMs. */
+  item(roomId) {
+    const sel = `li[data-room-id="${roomId}"]`;
+    return this.list.querySelector(sel) || (this.dms ? this.dms.querySelector(sel) : null);
   }
 
   set(li, roomId, unread, mentions) {
@@ -94,26 +106,53 @@ export class Sidebar {
     } catch (_) {
       return; // offline: the next reconnect tries again
     }
-    const items = body.rooms.map((r) => {
+    const entry = (r) => {
       const li = el("li");
       li.dataset.roomId = String(r.room.id);
       const a = el("a");
       a.href = `/rooms/${r.room.id}`;
-      const hash = el("span", "hash", "#");
-      hash.setAttribute("aria-hidden", "true");
-      a.append(hash, el("span", "label", r.room.name), el("span", "badges"));
+      if (r.room.kind === "dm") {
+        const others = (r.room.people || []).filter((p) => p.id !== this.me);
+        if (others.length > 0) {
+          const img = el("img", "avatar avatar-tiny");
+          img.src = others[0].avatar_url;
+          img.alt = "";
+          img.width = 20;
+          img.height = 20;
+          a.append(img);
+        }
+        const name = others.map((p) => p.display_name || p.username).join(", ") || "Just you";
+        a.append(el("span", "label", name));
+      } else {
+        const hash = el("span", "hash", "#");
+        hash.setAttribute("aria-hidden", "true");
+        a.append(hash, el("span", "label", r.room.name));
+      }
+      a.append(el("span", "badges"));
       if (r.room.id === this.current) {
         li.classList.add("current");
         a.setAttribute("aria-current", "page");
       }
       li.append(a);
       return li;
-    });
-    this.list.replaceChildren(...items);
+    };
+    const rooms = body.rooms.filter((r) => r.room.kind !== "dm");
+    const dms = body.rooms.filter((r) => r.room.kind === "dm");
+    const roomItems = rooms.map(entry);
+    const dmItems = dms.map(entry);
+    dmItems.sort((x, y) => x.textContent.localeCompare(y.textContent));
+    this.list.replaceChildren(...roomItems);
+    if (this.dms) this.dms.replaceChildren(...dmItems);
     this.state.clear();
-    body.rooms.forEach((r, i) => this.set(items[i], r.room.id, r.unread, r.mentions));
+    rooms.forEach((r, i) => this.set(roomItems[i], r.room.id, r.unread, r.mentions));
+    for (const r of dms) {
+      const li = dmItems.find((x) => x.dataset.roomId === String(r.room.id));
+      if (li) this.set(li, r.room.id, r.unread, r.mentions);
+    }
     const empty = document.getElementById("my-rooms-empty");
-    if (empty) empty.hidden = items.length > 0;
+    if (empty) empty.hidden = roomItems.length > 0;
+    const dmsEmpty = document.getElementById("my-dms-empty");
+    if (dmsEmpty) dmsEmpty.hidden = dmItems.length > 0;
     this.summarise();
   }
 }

@@ -409,6 +409,7 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/rooms/{id}/read", "post"),
         ("/api/v1/rooms/{id}/membership", "post"),
         ("/api/v1/rooms/{id}/membership", "delete"),
+        ("/api/v1/dms", "post"),
         ("/api/v1/me/rooms", "get"),
         ("/api/v1/me/sessions", "get"),
         ("/api/v1/me/sessions", "delete"),

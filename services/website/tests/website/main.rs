@@ -7,6 +7,7 @@
 mod accounts;
 mod api;
 mod availability;
+mod dms;
 mod helpers;
 mod pages;
 mod people;
