@@ -1212,6 +1212,23 @@ async fn writers_taking_many_rooms_in_opposite_orders_never_deadlock() {
 
 // ---- People and rooms: private rooms, moderation --------------------------
 
+/// The id of `user_id`'s first message in a room.
+async fn members_message(
+    conn: &mut diesel_async::AsyncPgConnection,
+    room: i64,
+    user_id: i64,
+) -> i64 {
+    use common::schema::messages;
+    messages::table
+        .filter(messages::room_id.eq(room))
+        .filter(messages::user_id.eq(user_id))
+        .order(messages::seq.asc())
+        .select(messages::id)
+        .first(conn)
+        .await
+        .unwrap()
+}
+
 fn moderate(u: &users::User, nonce: &str, m: events::Moderation) -> EventDraft {
     draft(u, nonce, Change::Moderate(m))
 }
@@ -1427,6 +1444,15 @@ async fn moderation_is_sequenced_logged_and_enforced() {
         answers.iter().map(code).collect::<Vec<_>>(),
         ["muted", "ok 5"]
     );
+    // Taking back one's own words stays possible.
+    let own = members_message(&mut conn, room, cid.id).await;
+    let taken_back = append_all(
+        &mut conn,
+        room,
+        &[draft(&cid, "c9", Change::Delete { id: own })],
+    )
+    .await;
+    assert_eq!(code(&taken_back[0]), "ok 6");
     // Banned for good: out of the room, and cannot come back by posting.
     let ban = append_all(
         &mut conn,
@@ -1442,7 +1468,7 @@ async fn moderation_is_sequenced_logged_and_enforced() {
         )],
     )
     .await;
-    assert_eq!(code(&ban[0]), "ok 6");
+    assert_eq!(code(&ban[0]), "ok 7");
     assert_eq!(members::role(&mut conn, room, cid.id).await.unwrap(), None);
     let answers = append_all(&mut conn, room, &[say(&cid, "back", "c3")]).await;
     assert_eq!(code(&answers[0]), "banned");

@@ -87,23 +87,6 @@ pub async fn role(
         .map(|r| Role::parse(&r)))
 }
 
-/// The roles of those of `users` who are members of a room.
-pub async fn roles(
-    conn: &mut AsyncPgConnection,
-    room_id: i64,
-    users: &[i64],
-) -> Result<HashMap<i64, Role>> {
-    Ok(room_members::table
-        .filter(room_members::room_id.eq(room_id))
-        .filter(room_members::user_id.eq_any(users))
-        .select((room_members::user_id, room_members::role))
-        .load::<(i64, String)>(conn)
-        .await?
-        .into_iter()
-        .map(|(user, role)| (user, Role::parse(&role)))
-        .collect())
-}
-
 /// The standing in a room of each of `users` (members or not): role,
 /// mute, ban and last post, for the rules of who may post. Two look-ups
 /// by primary key, whatever the number of users.
