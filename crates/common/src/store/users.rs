@@ -78,7 +78,16 @@ pub async fn by_names(
     if names.is_empty() {
         return Ok(Default::default());
     }
-    let lowered: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    // What cannot be a username names nobody (and a NUL could not even
+    // be sent to Postgres).
+    let lowered: Vec<String> = names
+        .iter()
+        .filter(|n| Username::parse(n).is_ok())
+        .map(|n| n.to_lowercase())
+        .collect();
+    if lowered.is_empty() {
+        return Ok(Default::default());
+    }
     let rows: Vec<(i64, String)> = users::table
         .filter(lower(users::username).eq_any(&lowered))
         .select((users::id, users::username))

@@ -256,22 +256,6 @@ pub async fn log(
     modlog::page(&mut conn, room_id, before, limit).await
 }
 
-/// The id of the account named `username` (ignoring case), for forms that
-/// name people.
-pub async fn user_named(state: &AppState, username: &str) -> Result<UserRef> {
-    let mut conn = state.pool.get().await?;
-    let found = users::by_names(&mut conn, &[username.trim().to_owned()]).await?;
-    found
-        .into_values()
-        .next()
-        .map(|(id, name)| UserRef { id, name })
-        .ok_or(Error::invalid(
-            "username",
-            Code::UserNotFound,
-            "there is no account with that name",
-        ))
-}
-
 /// The bans in force in a room, for its moderators.
 pub async fn bans(
     state: &AppState,
