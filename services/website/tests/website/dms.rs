@@ -2,17 +2,10 @@
 //! everyone else, refused to whom the other blocked; the pages (profile
 //! "Message", the New message form, the sidebar, the room page).
 
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, csrf_in, error_code};
-
-/// A browser signed in as `username`, who also has an API token.
-async fn person(app: &TestApp, username: &str) -> (Client, String) {
-    let browser = app.signed_in_browser(username).await;
-    let token = app.login_token(username, "correct horse", &[]).await;
-    (browser, token)
-}
+use crate::helpers::{TestApp, csrf_in, error_code, field_error};
 
 /// `POST /api/v1/dms` with these names.
 async fn dm(app: &TestApp, token: &str, names: &[&str]) -> reqwest::Response {
@@ -27,32 +20,6 @@ async fn dm_id(app: &TestApp, token: &str, names: &[&str]) -> i64 {
     res.json::<Value>().await.unwrap()["room"]["id"]
         .as_i64()
         .unwrap()
-}
-
-async fn call(app: &TestApp, method: Method, token: &str, path: &str) -> reqwest::Response {
-    app.api()
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn say(app: &TestApp, token: &str, room: i64, text: &str) -> reqwest::Response {
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    app.post_json_as(
-        token,
-        &format!("/api/v1/rooms/{room}/messages"),
-        &json!({"body": text, "nonce": nonce}),
-    )
-    .await
-}
-
-async fn field_error(res: reqwest::Response) -> (StatusCode, String, String) {
-    let status = res.status();
-    let body: Value = res.json().await.unwrap();
-    let text = |k: &str| body["error"][k].as_str().unwrap_or_default().to_owned();
-    (status, text("code"), text("field"))
 }
 
 #[tokio::test]
@@ -131,11 +98,13 @@ async fn whom_someone_blocked_cannot_message_them_nor_write_in_their_dm() {
     app.user_token("carl").await;
     let room = dm_id(&app, &ann, &["bob"]).await;
     assert_eq!(
-        say(&app, &ann, room, "hello").await.status(),
+        app.send_message(&ann, room, "hello").await.status(),
         StatusCode::CREATED
     );
 
-    let res = call(&app, Method::PUT, &bob, "/api/v1/me/blocks/ann").await;
+    let res = app
+        .call_as(Method::PUT, &bob, "/api/v1/me/blocks/ann")
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     // Starting (or reopening) a conversation with bob: refused.
     let res = dm(&app, &ann, &["bob"]).await;
@@ -145,13 +114,13 @@ async fn whom_someone_blocked_cannot_message_them_nor_write_in_their_dm() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_code(res).await, "blocked");
     // Writing in the existing one: refused; reading: fine. Bob still writes.
-    let res = say(&app, &ann, room, "still there?").await;
+    let res = app.send_message(&ann, room, "still there?").await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_code(res).await, "blocked");
     let path = format!("/api/v1/rooms/{room}/messages");
     assert_eq!(app.get_as(&ann, &path).await.status(), StatusCode::OK);
     assert_eq!(
-        say(&app, &bob, room, "bye").await.status(),
+        app.send_message(&bob, room, "bye").await.status(),
         StatusCode::CREATED
     );
     // Nothing else was created: ann is in the one DM only.
@@ -159,10 +128,12 @@ async fn whom_someone_blocked_cannot_message_them_nor_write_in_their_dm() {
     assert_eq!(mine["rooms"].as_array().unwrap().len(), 1, "{mine}");
 
     // Lifted, and ann writes again.
-    let res = call(&app, Method::DELETE, &bob, "/api/v1/me/blocks/ann").await;
+    let res = app
+        .call_as(Method::DELETE, &bob, "/api/v1/me/blocks/ann")
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        say(&app, &ann, room, "hi again").await.status(),
+        app.send_message(&ann, room, "hi again").await.status(),
         StatusCode::CREATED
     );
 }
@@ -170,13 +141,13 @@ async fn whom_someone_blocked_cannot_message_them_nor_write_in_their_dm() {
 #[tokio::test]
 async fn a_dm_is_a_room_that_does_not_exist_for_everyone_else() {
     let app = TestApp::spawn().await;
-    let (ann_browser, ann) = person(&app, "ann").await;
+    let (ann_browser, ann) = app.person("ann").await;
     let bob = app.user_token("bob").await;
-    let (carl_browser, carl) = person(&app, "carl").await;
+    let (carl_browser, carl) = app.person("carl").await;
     let public = app.room(&ann, "lobby").await;
     let room = dm_id(&app, &ann, &["bob"]).await;
     assert_eq!(
-        say(&app, &ann, room, "secret").await.status(),
+        app.send_message(&ann, room, "secret").await.status(),
         StatusCode::CREATED
     );
     let _ = bob;
@@ -191,8 +162,8 @@ async fn a_dm_is_a_room_that_does_not_exist_for_everyone_else() {
         (Method::DELETE, "/api/v1/rooms/{}/membership"),
     ] {
         let of = |id: i64| path.replace("{}", &id.to_string());
-        let hidden = call(&app, method.clone(), &carl, &of(room)).await;
-        let absent = call(&app, method.clone(), &carl, &of(missing)).await;
+        let hidden = app.call_as(method.clone(), &carl, &of(room)).await;
+        let absent = app.call_as(method.clone(), &carl, &of(missing)).await;
         assert_eq!(hidden.status(), StatusCode::NOT_FOUND, "{method} {path}");
         assert_eq!(absent.status(), StatusCode::NOT_FOUND);
         assert_eq!(
@@ -201,7 +172,7 @@ async fn a_dm_is_a_room_that_does_not_exist_for_everyone_else() {
             "{method} {path}"
         );
     }
-    let res = say(&app, &carl, room, "let me in").await;
+    let res = app.send_message(&carl, room, "let me in").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(res).await, "room_not_found");
     let page = carl_browser
@@ -240,8 +211,8 @@ async fn a_dm_is_a_room_that_does_not_exist_for_everyone_else() {
 #[tokio::test]
 async fn members_talk_with_unread_counts_and_the_sidebar_names_the_others() {
     let app = TestApp::spawn().await;
-    let (_, ann) = person(&app, "ann").await;
-    let (bob_browser, bob) = person(&app, "bob").await;
+    let (_, ann) = app.person("ann").await;
+    let (bob_browser, bob) = app.person("bob").await;
     let res = app
         .api()
         .patch(app.url("/api/v1/users/me"))
@@ -254,7 +225,7 @@ async fn members_talk_with_unread_counts_and_the_sidebar_names_the_others() {
     let room = dm_id(&app, &ann, &["bob"]).await;
     for text in ["one", "two"] {
         assert_eq!(
-            say(&app, &ann, room, text).await.status(),
+            app.send_message(&ann, room, text).await.status(),
             StatusCode::CREATED
         );
     }
@@ -296,8 +267,8 @@ async fn members_talk_with_unread_counts_and_the_sidebar_names_the_others() {
 #[tokio::test]
 async fn a_profile_message_button_and_the_new_message_form_work_without_scripts() {
     let app = TestApp::spawn().await;
-    let (ann_browser, _) = person(&app, "ann").await;
-    let (_, bob) = person(&app, "bob").await;
+    let (ann_browser, _) = app.person("ann").await;
+    let (_, bob) = app.person("bob").await;
     app.user_token("carl").await;
 
     let profile = app.html(&ann_browser, "/users/bob").await;
@@ -346,7 +317,9 @@ async fn a_profile_message_button_and_the_new_message_form_work_without_scripts(
     assert_ne!(res.headers()["location"], location.as_str());
 
     // Blocked: said beside the field, nothing created.
-    let res = call(&app, Method::PUT, &bob, "/api/v1/me/blocks/ann").await;
+    let res = app
+        .call_as(Method::PUT, &bob, "/api/v1/me/blocks/ann")
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let res = app
         .post_form_as(

@@ -272,6 +272,60 @@ impl TestApp {
         self.get_as(token, path).await.json().await.unwrap()
     }
 
+    /// Any request with a bearer token, with a JSON body or none.
+    pub async fn request_as(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .api()
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// A request with a bearer token and no body.
+    pub async fn call_as(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+    ) -> reqwest::Response {
+        self.request_as(method, token, path, None).await
+    }
+
+    /// The id of the token's user.
+    pub async fn user_id(&self, token: &str) -> i64 {
+        self.get_json_as(token, "/api/v1/users/me").await["user"]["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Sends `body` to `room` through the API with a fresh nonce.
+    pub async fn send_message(&self, token: &str, room: i64, body: &str) -> reqwest::Response {
+        let nonce = format!("n-{}", uuid::Uuid::new_v4().simple());
+        self.post_json_as(
+            token,
+            &format!("/api/v1/rooms/{room}/messages"),
+            &json!({"body": body, "nonce": nonce}),
+        )
+        .await
+    }
+
+    /// A newly registered person: a browser signed in as them, and an API
+    /// token of theirs.
+    pub async fn person(&self, username: &str) -> (Client, String) {
+        let browser = self.signed_in_browser(username).await;
+        let token = self.login_token(username, "correct horse", &[]).await;
+        (browser, token)
+    }
+
     /// Creates a room through the API, returning its id.
     pub async fn room(&self, token: &str, name: &str) -> i64 {
         let body = json!({"name": name, "topic": format!("all about {name}")});
@@ -298,6 +352,14 @@ pub fn csrf_in(html: &str) -> Option<String> {
     let start = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
     let end = html[start..].find('"')? + start;
     Some(html[start..end].to_owned())
+}
+
+/// Status, `error.code` and `error.field` of an API error answer.
+pub async fn field_error(res: reqwest::Response) -> (StatusCode, String, String) {
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    let text = |k: &str| body["error"][k].as_str().unwrap_or_default().to_owned();
+    (status, text("code"), text("field"))
 }
 
 /// The `error.code` of an API error body.

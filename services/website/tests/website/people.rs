@@ -1,16 +1,10 @@
 //! People and rooms through the API: private rooms, invitations, roles and
 //! moderation, with the answers http.md gives for each mistake.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_code};
-
-async fn id_of(app: &TestApp, token: &str) -> i64 {
-    app.get_json_as(token, "/api/v1/users/me").await["user"]["id"]
-        .as_i64()
-        .unwrap()
-}
 
 async fn private_room(app: &TestApp, token: &str, name: &str) -> i64 {
     let body = json!({"name": name, "topic": "hush", "visibility": "private"});
@@ -20,45 +14,6 @@ async fn private_room(app: &TestApp, token: &str, name: &str) -> i64 {
     assert_eq!(room["room"]["visibility"], "private");
     assert_eq!(room["room"]["my_role"], "owner");
     room["room"]["id"].as_i64().unwrap()
-}
-
-async fn send(app: &TestApp, token: &str, room: i64, body: &str) -> reqwest::Response {
-    let nonce = uuid::Uuid::new_v4().to_string();
-    app.post_json_as(
-        token,
-        &format!("/api/v1/rooms/{room}/messages"),
-        &json!({"body": body, "nonce": nonce}),
-    )
-    .await
-}
-
-async fn put_json(app: &TestApp, token: &str, path: &str, body: &Value) -> reqwest::Response {
-    app.api()
-        .put(app.url(path))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn patch_json(app: &TestApp, token: &str, path: &str, body: &Value) -> reqwest::Response {
-    app.api()
-        .patch(app.url(path))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn delete(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
-    app.api()
-        .delete(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// Status and body of a GET, to compare answers byte for byte.
@@ -74,7 +29,7 @@ async fn a_private_room_answers_a_non_member_exactly_like_a_missing_one() {
     let eve = app.user_token("eve").await;
     let room = private_room(&app, &ann, "secret plans").await;
     assert_eq!(
-        send(&app, &ann, room, "the plan").await.status(),
+        app.send_message(&ann, room, "the plan").await.status(),
         StatusCode::CREATED
     );
     let missing = room + 1000;
@@ -92,7 +47,7 @@ async fn a_private_room_answers_a_non_member_exactly_like_a_missing_one() {
         assert_eq!(hidden, absent, "{path}");
     }
     // Writing, joining, reading marks: the same 404 as for no room.
-    let res = send(&app, &eve, room, "let me in").await;
+    let res = app.send_message(&eve, room, "let me in").await;
     assert_eq!(error_code(res).await, "room_not_found");
     let res = app
         .post_json_as(
@@ -164,12 +119,14 @@ async fn invitations_by_name_are_accepted_or_declined_with_clear_mistakes() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["room"]["my_role"], "member");
     assert_eq!(
-        send(&app, &bob, room, "hi all").await.status(),
+        app.send_message(&bob, room, "hi all").await.status(),
         StatusCode::CREATED
     );
     assert_eq!(error_code(invite("bob").await).await, "already_member");
     // Cy declines: still out, and the invitation is gone.
-    let res = delete(&app, &cy, &format!("/api/v1/me/invites/{room}")).await;
+    let res = app
+        .call_as(Method::DELETE, &cy, &format!("/api/v1/me/invites/{room}"))
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         app.get_as(&cy, &format!("/api/v1/rooms/{room}"))
@@ -260,7 +217,13 @@ async fn invite_links_expire_run_out_and_are_revoked() {
         body["invite"]["url"].as_str().unwrap().to_owned(),
     );
     let revoked_token = url.rsplit('/').next().unwrap().to_owned();
-    let res = delete(&app, &ann, &format!("/api/v1/rooms/{room}/invites/{id}")).await;
+    let res = app
+        .call_as(
+            Method::DELETE,
+            &ann,
+            &format!("/api/v1/rooms/{room}/invites/{id}"),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let late = app.user_token("late").await;
     for t in [revoked_token.as_str(), "not-a-token"] {
@@ -310,25 +273,25 @@ async fn roles_and_moderation_follow_the_ranks() {
     let bob = app.user_token("bob").await;
     let cy = app.user_token("cyd").await;
     let (ann_id, bob_id, cy_id) = (
-        id_of(&app, &ann).await,
-        id_of(&app, &bob).await,
-        id_of(&app, &cy).await,
+        app.user_id(&ann).await,
+        app.user_id(&bob).await,
+        app.user_id(&cy).await,
     );
     let room = app.room(&ann, "hall").await;
     for t in [&bob, &cy] {
         assert_eq!(
-            send(&app, t, room, "hello").await.status(),
+            app.send_message(t, room, "hello").await.status(),
             StatusCode::CREATED
         );
     }
     let role = |token: &str, user: i64, role: &str| {
         let (app, token, role) = (&app, token.to_owned(), role.to_owned());
         async move {
-            put_json(
-                app,
+            app.request_as(
+                Method::PUT,
                 &token,
                 &format!("/api/v1/rooms/{room}/members/{user}/role"),
-                &json!({ "role": role }),
+                Some(&json!({ "role": role })),
             )
             .await
         }
@@ -374,7 +337,7 @@ async fn roles_and_moderation_follow_the_ranks() {
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     // Muted: reads, cannot post.
     assert_eq!(
-        error_code(send(&app, &cy, room, "HEY").await).await,
+        error_code(app.send_message(&cy, room, "HEY").await).await,
         "muted"
     );
     let members = app
@@ -388,12 +351,24 @@ async fn roles_and_moderation_follow_the_ranks() {
         .unwrap()
         .clone();
     assert!(cy_row["muted_until"].is_string());
-    let res = delete(&app, &bob, &format!("/api/v1/rooms/{room}/mutes/{cy_id}")).await;
+    let res = app
+        .call_as(
+            Method::DELETE,
+            &bob,
+            &format!("/api/v1/rooms/{room}/mutes/{cy_id}"),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let res = delete(&app, &bob, &format!("/api/v1/rooms/{room}/mutes/{cy_id}")).await;
+    let res = app
+        .call_as(
+            Method::DELETE,
+            &bob,
+            &format!("/api/v1/rooms/{room}/mutes/{cy_id}"),
+        )
+        .await;
     assert_eq!(error_code(res).await, "not_restricted");
     assert_eq!(
-        send(&app, &cy, room, "sorry").await.status(),
+        app.send_message(&cy, room, "sorry").await.status(),
         StatusCode::CREATED
     );
     // Banned: out, and cannot come back by joining or posting.
@@ -405,7 +380,7 @@ async fn roles_and_moderation_follow_the_ranks() {
     .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        error_code(send(&app, &cy, room, "back").await).await,
+        error_code(app.send_message(&cy, room, "back").await).await,
         "banned"
     );
     let res = app
@@ -457,48 +432,93 @@ async fn room_settings_change_by_rank_and_range() {
     let app = TestApp::spawn().await;
     let ann = app.user_token("ann").await;
     let bob = app.user_token("bob").await;
-    let bob_id = id_of(&app, &bob).await;
+    let bob_id = app.user_id(&bob).await;
     let room = app.room(&ann, "plaza").await;
     assert_eq!(
-        send(&app, &bob, room, "hi").await.status(),
+        app.send_message(&bob, room, "hi").await.status(),
         StatusCode::CREATED
     );
     let path = format!("/api/v1/rooms/{room}");
-    let res = patch_json(&app, &bob, &path, &json!({"topic": "mine now"})).await;
+    let res = app
+        .request_as(
+            Method::PATCH,
+            &bob,
+            &path,
+            Some(&json!({"topic": "mine now"})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = patch_json(&app, &ann, &path, &json!({"slow_mode_secs": 99999})).await;
+    let res = app
+        .request_as(
+            Method::PATCH,
+            &ann,
+            &path,
+            Some(&json!({"slow_mode_secs": 99999})),
+        )
+        .await;
     assert_eq!(error_code(res).await, "slow_mode_range");
-    let res = patch_json(&app, &ann, &path, &json!({"visibility": "secret"})).await;
+    let res = app
+        .request_as(
+            Method::PATCH,
+            &ann,
+            &path,
+            Some(&json!({"visibility": "secret"})),
+        )
+        .await;
     assert_eq!(error_code(res).await, "bad_visibility");
-    let res = patch_json(&app, &ann, &path, &json!({"colour": "red"})).await;
+    let res = app
+        .request_as(Method::PATCH, &ann, &path, Some(&json!({"colour": "red"})))
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    put_json(
-        &app,
+    app.request_as(
+        Method::PUT,
         &ann,
         &format!("/api/v1/rooms/{room}/members/{bob_id}/role"),
-        &json!({"role": "moderator"}),
+        Some(&json!({"role": "moderator"})),
     )
     .await;
-    let res = patch_json(
-        &app,
-        &bob,
-        &path,
-        &json!({"topic": "slow please", "slow_mode_secs": 30}),
-    )
-    .await;
+    let res = app
+        .request_as(
+            Method::PATCH,
+            &bob,
+            &path,
+            Some(&json!({"topic": "slow please", "slow_mode_secs": 30})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["room"]["topic"], "slow please");
     assert_eq!(body["room"]["slow_mode_secs"], 30);
     // Visibility is the owner's.
-    let res = patch_json(&app, &bob, &path, &json!({"visibility": "private"})).await;
+    let res = app
+        .request_as(
+            Method::PATCH,
+            &bob,
+            &path,
+            Some(&json!({"visibility": "private"})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = patch_json(&app, &ann, &path, &json!({"visibility": "private"})).await;
+    let res = app
+        .request_as(
+            Method::PATCH,
+            &ann,
+            &path,
+            Some(&json!({"visibility": "private"})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     // Going public again under a name another public room took meanwhile.
     let eve = app.user_token("eve").await;
     app.room(&eve, "PLAZA").await;
-    let res = patch_json(&app, &ann, &path, &json!({"visibility": "public"})).await;
+    let res = app
+        .request_as(
+            Method::PATCH,
+            &ann,
+            &path,
+            Some(&json!({"visibility": "public"})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(res).await, "name_taken");
     // Slow mode: a member waits, a moderator does not.
@@ -518,18 +538,18 @@ async fn room_settings_change_by_rank_and_range() {
     )
     .await;
     assert_eq!(
-        send(&app, &cy, room, "one").await.status(),
+        app.send_message(&cy, room, "one").await.status(),
         StatusCode::CREATED
     );
-    let res = send(&app, &cy, room, "two").await;
+    let res = app.send_message(&cy, room, "two").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(res.headers().get("retry-after").is_some());
     assert_eq!(
-        send(&app, &bob, room, "one").await.status(),
+        app.send_message(&bob, room, "one").await.status(),
         StatusCode::CREATED
     );
     assert_eq!(
-        send(&app, &bob, room, "two").await.status(),
+        app.send_message(&bob, room, "two").await.status(),
         StatusCode::CREATED
     );
 }

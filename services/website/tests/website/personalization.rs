@@ -25,12 +25,6 @@ async fn eager_app() -> TestApp {
     .await
 }
 
-async fn user_id(app: &TestApp, token: &str) -> i64 {
-    app.get_json_as(token, "/api/v1/users/me").await["user"]["id"]
-        .as_i64()
-        .unwrap()
-}
-
 /// Creates a room with a topic and visibility; its id.
 async fn room(app: &TestApp, token: &str, name: &str, topic: &str, visibility: &str) -> i64 {
     let body = json!({"name": name, "topic": topic, "visibility": visibility});
@@ -54,14 +48,7 @@ async fn join(app: &TestApp, token: &str, room: i64) {
 
 /// Sends a message; its id.
 async fn say(app: &TestApp, token: &str, room: i64, body: &str) -> i64 {
-    let nonce = format!("n-{}", uuid::Uuid::new_v4().simple());
-    let res = app
-        .post_json_as(
-            token,
-            &format!("/api/v1/rooms/{room}/messages"),
-            &json!({"body": body, "nonce": nonce}),
-        )
-        .await;
+    let res = app.send_message(token, room, body).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     res.json::<Value>().await.unwrap()["message"]["id"]
         .as_i64()
@@ -115,13 +102,13 @@ async fn my_rooms(app: &TestApp, token: &str) -> Vec<String> {
 }
 
 async fn put_prefs(app: &TestApp, token: &str, body: &Value) -> reqwest::Response {
-    app.api()
-        .put(app.url("/api/v1/me/preferences"))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    app.request_as(
+        reqwest::Method::PUT,
+        token,
+        "/api/v1/me/preferences",
+        Some(body),
+    )
+    .await
 }
 
 /// Rows of `room_usage` stored for the user.
@@ -167,7 +154,7 @@ fn picker_emoji(html: &str) -> Vec<String> {
 async fn the_rooms_follow_use_and_turn_alphabetical_by_choice_or_when_off() {
     let app = eager_app().await;
     let ann = app.user_token("ann").await;
-    let ann_id = user_id(&app, &ann).await;
+    let ann_id = app.user_id(&ann).await;
     let alpha = room(&app, &ann, "alpha", "", "public").await;
     let beta = room(&app, &ann, "Beta", "", "public").await;
     let gamma = room(&app, &ann, "gamma", "", "public").await;
@@ -222,7 +209,7 @@ async fn a_bad_sidebar_order_is_refused_with_its_field() {
 async fn uses_are_written_at_most_once_per_interval() {
     let app = TestApp::spawn().await;
     let ann = app.user_token("ann").await;
-    let ann_id = user_id(&app, &ann).await;
+    let ann_id = app.user_id(&ann).await;
     let r = room(&app, &ann, "r", "", "public").await;
     say(&app, &ann, r, "one").await;
     say(&app, &ann, r, "two").await;
@@ -248,7 +235,7 @@ async fn person(app: &TestApp, name: &str) -> (Client, String) {
 async fn opening_a_room_page_is_a_use_and_the_settings_switch_forgets() {
     let app = eager_app().await;
     let (ann, ann_token) = person(&app, "ann").await;
-    let ann_id = user_id(&app, &ann_token).await;
+    let ann_id = app.user_id(&ann_token).await;
     let a = room(&app, &ann_token, "aaa", "", "public").await;
     let z = room(&app, &ann_token, "zzz", "", "public").await;
     app.html(&ann, &format!("/rooms/{z}")).await;
@@ -297,7 +284,7 @@ async fn quick_reactions_are_my_most_used_emoji_from_rooms_i_am_in() {
     let app = TestApp::spawn().await;
     let ann = app.user_token("ann").await;
     let (bob, bob_token) = person(&app, "bob").await;
-    let bob_id = user_id(&app, &bob_token).await;
+    let bob_id = app.user_id(&bob_token).await;
     let r1 = room(&app, &ann, "one", "", "public").await;
     let r2 = room(&app, &ann, "two", "", "public").await;
     join(&app, &bob_token, r1).await;
@@ -348,8 +335,8 @@ async fn suggestions_are_public_rooms_i_am_not_in_nor_banned_from() {
     let ann = app.user_token("ann").await;
     let bob = app.user_token("bob").await;
     let cat = app.user_token("cat").await;
-    let ann_id = user_id(&app, &ann).await;
-    let cat_id = user_id(&app, &cat).await;
+    let ann_id = app.user_id(&ann).await;
+    let cat_id = app.user_id(&cat).await;
 
     let rust = room(&app, &ann, "rust", "rust programming language", "public").await;
     join(&app, &bob, rust).await;
@@ -385,7 +372,7 @@ async fn suggestions_are_public_rooms_i_am_not_in_nor_banned_from() {
         .get_result(&mut conn)
         .await
         .unwrap();
-        let bob_id = user_id(&app, &bob).await;
+        let bob_id = app.user_id(&bob).await;
         for u in [bob_id, cat_id] {
             common::store::members::add(&mut conn, dm.id, u, common::access::Role::Member)
                 .await
@@ -417,7 +404,7 @@ async fn after_a_kick_nothing_of_that_room_feeds_suggestions_or_order() {
     let ann = app.user_token("ann").await;
     let dan = app.user_token("dan").await;
     let eve = app.user_token("eve").await;
-    let ann_id = user_id(&app, &ann).await;
+    let ann_id = app.user_id(&ann).await;
     let mine = room(&app, &ann, "zz-mine", "", "public").await;
     let knitting = room(&app, &dan, "knitting", "wool and yarn", "public").await;
     join(&app, &ann, knitting).await;

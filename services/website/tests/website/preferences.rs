@@ -3,29 +3,19 @@
 //! and clock; a room's own notification level.
 
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, csrf_in, error_code};
 
 async fn put_prefs(app: &TestApp, token: &str, body: &Value) -> reqwest::Response {
-    app.api()
-        .put(app.url("/api/v1/me/preferences"))
-        .bearer_auth(token)
-        .json(body)
-        .send()
+    app.request_as(Method::PUT, token, "/api/v1/me/preferences", Some(body))
         .await
-        .unwrap()
 }
 
 async fn put_level(app: &TestApp, token: &str, room: i64, body: &Value) -> reqwest::Response {
-    app.api()
-        .put(app.url(&format!("/api/v1/me/rooms/{room}/notifications")))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    let path = format!("/api/v1/me/rooms/{room}/notifications");
+    app.request_as(Method::PUT, token, &path, Some(body)).await
 }
 
 /// The `<html>` start tag of a page.

@@ -1,67 +1,18 @@
 //! Profiles (display name, bio, avatar, the rooms we share) and blocks:
 //! the API, the pages and their no-script forms.
 
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, csrf_in, error_code};
-
-async fn patch_me(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
-    app.api()
-        .patch(app.url("/api/v1/users/me"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn call(app: &TestApp, method: Method, token: &str, path: &str) -> reqwest::Response {
-    app.api()
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
+use crate::helpers::{TestApp, csrf_in, error_code, field_error};
 
 /// Sends `text` to `room` through the API; returns the message's seq.
 async fn say(app: &TestApp, token: &str, room: i64, text: &str) -> i64 {
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    let res = app
-        .post_json_as(
-            token,
-            &format!("/api/v1/rooms/{room}/messages"),
-            &json!({"body": text, "nonce": nonce}),
-        )
-        .await;
+    let res = app.send_message(token, room, text).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     res.json::<Value>().await.unwrap()["message"]["seq"]
         .as_i64()
         .unwrap()
-}
-
-/// A browser signed in as `username`, who also has an API token.
-async fn person(app: &TestApp, username: &str) -> (Client, String) {
-    let browser = app.signed_in_browser(username).await;
-    let token = app.login_token(username, "correct horse", &[]).await;
-    (browser, token)
-}
-
-async fn field_error(res: reqwest::Response) -> (StatusCode, String, String) {
-    let status = res.status();
-    let body: Value = res.json().await.unwrap();
-    (
-        status,
-        body["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        body["error"]["field"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
 }
 
 #[tokio::test]
@@ -73,7 +24,14 @@ async fn a_profile_is_edited_through_the_api_and_bad_values_name_their_field() {
     assert_eq!(me["user"]["bio"], "");
     assert_eq!(me["user"]["avatar_url"], "/avatars/ann.svg");
 
-    let too_long = patch_me(&app, &ann, json!({"display_name": "x".repeat(65)})).await;
+    let too_long = app
+        .request_as(
+            Method::PATCH,
+            &ann,
+            "/api/v1/users/me",
+            Some(&json!({"display_name": "x".repeat(65)})),
+        )
+        .await;
     assert_eq!(
         field_error(too_long).await,
         (
@@ -83,7 +41,14 @@ async fn a_profile_is_edited_through_the_api_and_bad_values_name_their_field() {
         )
     );
     for bad in ["a\u{7}b", "adm\u{202E}nimda", "a\u{200B}b"] {
-        let res = patch_me(&app, &ann, json!({"display_name": bad})).await;
+        let res = app
+            .request_as(
+                Method::PATCH,
+                &ann,
+                "/api/v1/users/me",
+                Some(&json!({"display_name": bad})),
+            )
+            .await;
         assert_eq!(
             field_error(res).await,
             (
@@ -94,7 +59,14 @@ async fn a_profile_is_edited_through_the_api_and_bad_values_name_their_field() {
             "{bad:?}"
         );
     }
-    let long_bio = patch_me(&app, &ann, json!({"bio": "b".repeat(301)})).await;
+    let long_bio = app
+        .request_as(
+            Method::PATCH,
+            &ann,
+            "/api/v1/users/me",
+            Some(&json!({"bio": "b".repeat(301)})),
+        )
+        .await;
     assert_eq!(
         field_error(long_bio).await,
         (
@@ -103,7 +75,14 @@ async fn a_profile_is_edited_through_the_api_and_bad_values_name_their_field() {
             "bio".into()
         )
     );
-    let bad_bio = patch_me(&app, &ann, json!({"bio": "a\u{1b}[31m"})).await;
+    let bad_bio = app
+        .request_as(
+            Method::PATCH,
+            &ann,
+            "/api/v1/users/me",
+            Some(&json!({"bio": "a\u{1b}[31m"})),
+        )
+        .await;
     assert_eq!(
         field_error(bad_bio).await,
         (
@@ -116,18 +95,27 @@ async fn a_profile_is_edited_through_the_api_and_bad_values_name_their_field() {
     let me = app.get_json_as(&ann, "/api/v1/users/me").await;
     assert_eq!(me["user"]["display_name"], "");
 
-    let res = patch_me(
-        &app,
-        &ann,
-        json!({"display_name": "  Ann Lee  ", "bio": "Crabs.\nTea."}),
-    )
-    .await;
+    let res = app
+        .request_as(
+            Method::PATCH,
+            &ann,
+            "/api/v1/users/me",
+            Some(&json!({"display_name": "  Ann Lee  ", "bio": "Crabs.\nTea."})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let user = res.json::<Value>().await.unwrap()["user"].clone();
     assert_eq!(user["display_name"], "Ann Lee");
     assert_eq!(user["bio"], "Crabs.\nTea.");
     // A field left out stays.
-    let res = patch_me(&app, &ann, json!({"bio": ""})).await;
+    let res = app
+        .request_as(
+            Method::PATCH,
+            &ann,
+            "/api/v1/users/me",
+            Some(&json!({"bio": ""})),
+        )
+        .await;
     assert_eq!(
         res.json::<Value>().await.unwrap()["user"]["display_name"],
         "Ann Lee"
@@ -152,9 +140,16 @@ async fn a_profile_is_edited_through_the_api_and_bad_values_name_their_field() {
 #[tokio::test]
 async fn display_names_are_shown_on_the_room_page_with_the_username_on_hover() {
     let app = TestApp::spawn().await;
-    let (_, ann) = person(&app, "ann").await;
-    let (bob_browser, bob) = person(&app, "bob").await;
-    let res = patch_me(&app, &ann, json!({"display_name": "Ann <Lee> & co"})).await;
+    let (_, ann) = app.person("ann").await;
+    let (bob_browser, bob) = app.person("bob").await;
+    let res = app
+        .request_as(
+            Method::PATCH,
+            &ann,
+            "/api/v1/users/me",
+            Some(&json!({"display_name": "Ann <Lee> & co"})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let room = app.room(&ann, "lobby").await;
     say(&app, &ann, room, "hello from ann").await;
@@ -216,8 +211,14 @@ async fn display_names_are_shown_on_the_room_page_with_the_username_on_hover() {
 #[tokio::test]
 async fn avatars_are_generated_escaped_cached_and_only_for_people_who_exist() {
     let app = TestApp::spawn().await;
-    let (browser, ann) = person(&app, "ann").await;
-    patch_me(&app, &ann, json!({"display_name": "<b>Zed</b> & \"Q\""})).await;
+    let (browser, ann) = app.person("ann").await;
+    app.request_as(
+        Method::PATCH,
+        &ann,
+        "/api/v1/users/me",
+        Some(&json!({"display_name": "<b>Zed</b> & \"Q\""})),
+    )
+    .await;
     let get = |path: &'static str| browser.get(app.url(path)).send();
     let res = get("/avatars/ann.svg").await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
@@ -245,7 +246,13 @@ async fn avatars_are_generated_escaped_cached_and_only_for_people_who_exist() {
         .unwrap();
     assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
     // A new display name is a new picture.
-    patch_me(&app, &ann, json!({"display_name": ""})).await;
+    app.request_as(
+        Method::PATCH,
+        &ann,
+        "/api/v1/users/me",
+        Some(&json!({"display_name": ""})),
+    )
+    .await;
     let changed = get("/avatars/ann.svg").await.unwrap();
     assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
     assert!(changed.text().await.unwrap().contains(">A</text>"));
@@ -266,7 +273,7 @@ async fn avatars_are_generated_escaped_cached_and_only_for_people_who_exist() {
 #[tokio::test]
 async fn short_profile_addresses_lead_to_the_profile() {
     let app = TestApp::spawn().await;
-    let (browser, _) = person(&app, "ann").await;
+    let (browser, _) = app.person("ann").await;
     let res = browser.get(app.url("/u/ann")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(res.headers()["location"], "/users/ann");
@@ -277,22 +284,23 @@ async fn short_profile_addresses_lead_to_the_profile() {
 #[tokio::test]
 async fn a_profile_lists_only_the_rooms_both_people_are_in() {
     let app = TestApp::spawn().await;
-    let (ann_browser, ann) = person(&app, "ann").await;
-    let (_, bob) = person(&app, "bob").await;
-    patch_me(
-        &app,
+    let (ann_browser, ann) = app.person("ann").await;
+    let (_, bob) = app.person("bob").await;
+    app.request_as(
+        Method::PATCH,
         &bob,
-        json!({"display_name": "Bob B", "bio": "Line one\nline <two>"}),
+        "/api/v1/users/me",
+        Some(&json!({"display_name": "Bob B", "bio": "Line one\nline <two>"})),
     )
     .await;
     let shared = app.room(&ann, "together").await;
-    let res = call(
-        &app,
-        Method::POST,
-        &bob,
-        &format!("/api/v1/rooms/{shared}/membership"),
-    )
-    .await;
+    let res = app
+        .call_as(
+            Method::POST,
+            &bob,
+            &format!("/api/v1/rooms/{shared}/membership"),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     app.room(&bob, "bobs-den").await;
     app.room(&ann, "anns-own").await;
@@ -326,7 +334,9 @@ async fn blocks_are_idempotent_and_refuse_oneself_and_strangers() {
     let ann = app.user_token("ann").await;
     app.user_token("bob").await;
     for _ in 0..2 {
-        let res = call(&app, Method::PUT, &ann, "/api/v1/me/blocks/bob").await;
+        let res = app
+            .call_as(Method::PUT, &ann, "/api/v1/me/blocks/bob")
+            .await;
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
     }
     let list = app.get_json_as(&ann, "/api/v1/me/blocks").await;
@@ -335,16 +345,20 @@ async fn blocks_are_idempotent_and_refuse_oneself_and_strangers() {
     assert_eq!(blocks[0]["user"]["username"], "bob");
     assert!(blocks[0]["created_at"].is_string());
 
-    let res = call(&app, Method::PUT, &ann, "/api/v1/me/blocks/ANN").await;
+    let res = app
+        .call_as(Method::PUT, &ann, "/api/v1/me/blocks/ANN")
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(res).await, "cannot_block_self");
     for method in [Method::PUT, Method::DELETE] {
-        let res = call(&app, method, &ann, "/api/v1/me/blocks/nobody").await;
+        let res = app.call_as(method, &ann, "/api/v1/me/blocks/nobody").await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
         assert_eq!(error_code(res).await, "user_not_found");
     }
     for _ in 0..2 {
-        let res = call(&app, Method::DELETE, &ann, "/api/v1/me/blocks/Bob").await;
+        let res = app
+            .call_as(Method::DELETE, &ann, "/api/v1/me/blocks/Bob")
+            .await;
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
     }
     let list = app.get_json_as(&ann, "/api/v1/me/blocks").await;
@@ -367,11 +381,22 @@ async fn profile_changes_are_rate_limited() {
     .await;
     let ann = app.user_token("ann").await;
     app.user_token("bob").await;
-    let res = patch_me(&app, &ann, json!({"display_name": "A"})).await;
+    let res = app
+        .request_as(
+            Method::PATCH,
+            &ann,
+            "/api/v1/users/me",
+            Some(&json!({"display_name": "A"})),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let res = call(&app, Method::PUT, &ann, "/api/v1/me/blocks/bob").await;
+    let res = app
+        .call_as(Method::PUT, &ann, "/api/v1/me/blocks/bob")
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let res = call(&app, Method::DELETE, &ann, "/api/v1/me/blocks/bob").await;
+    let res = app
+        .call_as(Method::DELETE, &ann, "/api/v1/me/blocks/bob")
+        .await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(error_code(res).await, "rate_limited");
 }
@@ -379,16 +404,18 @@ async fn profile_changes_are_rate_limited() {
 #[tokio::test]
 async fn a_blocked_persons_messages_are_collapsed_for_the_blocker_only() {
     let app = TestApp::spawn().await;
-    let (ann_browser, ann) = person(&app, "ann").await;
-    let (_, bob) = person(&app, "bob").await;
-    let (cyd_browser, _) = person(&app, "cyd").await;
+    let (ann_browser, ann) = app.person("ann").await;
+    let (_, bob) = app.person("bob").await;
+    let (cyd_browser, _) = app.person("cyd").await;
     let room = app.room(&ann, "lobby").await;
     let seq = say(&app, &bob, room, "a message by bob").await;
     say(&app, &ann, room, "ann's own").await;
     let bob_id = app.get_json_as(&bob, "/api/v1/users/me").await["user"]["id"]
         .as_i64()
         .unwrap();
-    let res = call(&app, Method::PUT, &ann, "/api/v1/me/blocks/bob").await;
+    let res = app
+        .call_as(Method::PUT, &ann, "/api/v1/me/blocks/bob")
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
 
     let html = app.html(&ann_browser, &format!("/rooms/{room}")).await;
@@ -419,7 +446,8 @@ async fn a_blocked_persons_messages_are_collapsed_for_the_blocker_only() {
         .await;
     assert_eq!(history["messages"][1]["body"], "a message by bob");
 
-    call(&app, Method::DELETE, &ann, "/api/v1/me/blocks/bob").await;
+    app.call_as(Method::DELETE, &ann, "/api/v1/me/blocks/bob")
+        .await;
     let html = app.html(&ann_browser, &format!("/rooms/{room}")).await;
     assert!(!html.contains("blocked-message"));
 }
@@ -434,8 +462,8 @@ fn message_item(html: &str, seq: i64) -> &str {
 #[tokio::test]
 async fn the_profile_and_block_forms_work_without_javascript() {
     let app = TestApp::spawn().await;
-    let (ann, _) = person(&app, "ann").await;
-    person(&app, "bob").await;
+    let (ann, _) = app.person("ann").await;
+    app.person("bob").await;
 
     // The profile card: a bad value comes back beside its field, as typed.
     let csrf = app.csrf(&ann, "/settings").await;
