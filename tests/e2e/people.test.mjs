@@ -196,7 +196,8 @@ test("an owner runs a private room: a link, a moderator, an invitation, a mute a
     await cydRow.locator("input[name=reason]").fill("Cooling off after the argument");
     await cydRow.locator("select[name=mute_secs]").selectOption("600");
     await submit(b, `#${await cydRow.getAttribute("id")} button[value=mute]`, `${BASE}/rooms/${roomId}/members`);
-    await memberRow(b, cyd).locator(".badge.muted").waitFor(WAIT);
+    await memberRow(b, cyd).locator(".badge.muted", { hasText: "muted until" }).waitFor(WAIT);
+    await shots(b, "05-bob-members-cyd-muted");
 
     // Cyd's open page: the notice, the banner, and a composer that is off.
     const muteLine = new RegExp(`^${bob} muted ${cyd} for 10 min \\(until .+\\)$`);
@@ -205,7 +206,7 @@ test("an owner runs a private room: a link, a moderator, an invitation, a mute a
     assert.ok(await c.locator("#body").isDisabled(), "the composer is off");
     assert.ok(await c.locator("#send-form button.send").isDisabled());
     await a.locator("#messages li.notice .notice-text", { hasText: muteLine }).waitFor(WAIT);
-    await shots(c, "05-cyd-muted", { fullPage: false });
+    await shots(c, "06-cyd-muted", { fullPage: false });
 
     // Bob bans cyd (a day, the default): cyd's page says so and stops.
     cydRow = await manage(b, cyd);
@@ -213,9 +214,11 @@ test("an owner runs a private room: a link, a moderator, an invitation, a mute a
     await submit(b, `#${await cydRow.getAttribute("id")} button[value=ban]`, `${BASE}/rooms/${roomId}/members`);
     await b.locator(".member-row", { hasText: `@${cyd}` }).waitFor({ state: "detached", ...WAIT });
     await b.locator("section[aria-labelledby=bans-heading] li", { hasText: `@${cyd}` }).waitFor(WAIT);
-    await c.locator("#connection", { hasText: "banned you" }).waitFor(WAIT);
+    await c.locator("#gone-banner", { hasText: "A moderator banned you from this room." }).waitFor(WAIT);
+    assert.equal(await c.locator("#muted-banner").count(), 0, "being muted is beside the point now");
+    assert.ok(await c.locator(".room-actions").isHidden(), "no Members or Leave for a room one is out of");
     assert.ok(await c.locator("#body").isDisabled(), "no composer after the ban");
-    await shots(c, "06-cyd-banned", { fullPage: false });
+    await shots(c, "07-cyd-banned", { fullPage: false });
     assert.equal((await c.reload()).status(), 404, "the private room is a 404 to cyd now");
 
     // Ann (live) and bob (a fresh page) see both acts between the messages.
@@ -232,11 +235,11 @@ test("an owner runs a private room: a link, a moderator, an invitation, a mute a
         "the acts come after the messages before them");
     }
     assert.ok((await notices(b)).some((t) => t === `${ann} made ${bob} a moderator`), "the promotion too");
-    await shots(b, "07-bob-room-with-notices", { fullPage: false });
+    await shots(b, "08-bob-room-with-notices", { fullPage: false });
 
     // The moderation log, with the reasons.
     await a.goto(`${BASE}/rooms/${roomId}/members`);
-    await submit(a, "a[href$='/moderation']", `${BASE}/rooms/${roomId}/moderation`);
+    await submit(a, ".back a[href$='/moderation']", `${BASE}/rooms/${roomId}/moderation`);
     const log = a.locator(".mod-log li");
     await log.first().waitFor(WAIT);
     const ban = log.filter({ hasText: `${bob} banned ${cyd} until` });
@@ -244,17 +247,17 @@ test("an owner runs a private room: a link, a moderator, an invitation, a mute a
     assert.equal(await ban.locator(".reason").textContent(), "“Kept going in private messages”");
     assert.equal(await mute.locator(".reason").textContent(), "“Cooling off after the argument”");
     assert.equal(await log.filter({ hasText: `${ann} made ${bob} a moderator` }).count(), 1);
-    await shots(a, "08-ann-moderation-log");
+    await shots(a, "09-ann-moderation-log");
 
     // The room and the members page in the dark theme.
     await setTheme(a, "dark");
     await a.goto(roomUrl);
     assert.equal(await a.locator("html").getAttribute("data-theme"), "dark");
     await a.locator("#connection", { hasText: "Live" }).waitFor(WAIT);
-    await shots(a, "09-ann-room-dark", { fullPage: false });
+    await shots(a, "10-ann-room-dark", { fullPage: false });
     await a.goto(`${BASE}/rooms/${roomId}/members`);
     await manage(a, bob);
-    await shots(a, "10-ann-members-dark");
+    await shots(a, "11-ann-members-dark");
     await setTheme(a, "system");
 
     assert.deepEqual(errors, [], "no script errors");
