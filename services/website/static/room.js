@@ -7,7 +7,7 @@
 // are in static/room/: dom.js (messages), live.js (the connection), sync.js
 // (its bookkeeping: event order, changes waiting, backoff), sidebar.js,
 // picker.js.
-import { applyDelete, applyEdit, excerpt, formatLong, formatTime, localise, markNotSent, messageElement, pendingElement, regroup, decorate, setPending, setReaction, updateQuotes } from "./room/dom.js";
+import { applyDelete, applyEdit, excerpt, formatTime, formatUntil, localise, markNotSent, messageElement, pendingElement, regroup, decorate, setPending, setReaction, updateQuotes } from "./room/dom.js";
 import { noticeElement, span } from "./room/moderation.js";
 import { Live, nonce } from "./room/live.js";
 import { Sidebar } from "./room/sidebar.js";
@@ -175,13 +175,13 @@ function start(root) {
 
   /** An act of moderation: its line in the conversation, and what it changes here. */
   function moderated(m) {
-    const li = noticeElement(m, (u) => ctx.people.name(u), formatLong, formatTime);
+    const li = noticeElement(m, (u) => ctx.people.name(u), formatUntil, formatTime);
     list.insertBefore(li, list.querySelector("li.pending, li.failed"));
     decorate(li, li.previousElementSibling, false);
     if (li.nextElementSibling) decorate(li.nextElementSibling, li, false);
     announce.textContent = li.querySelector(".notice-text").textContent;
     const aboutMe = m.target && m.target.id === ctx.me;
-    if (m.action === "mute" && aboutMe) setMuted(m.until ? formatLong(new Date(m.until)) : "");
+    if (m.action === "mute" && aboutMe) setMuted(m.until ? formatUntil(new Date(m.until)) : "");
     if (m.action === "unmute" && aboutMe) setMuted(null);
     if (m.action === "topic") {
       let topic = root.querySelector(".room-title .topic");
@@ -205,6 +205,25 @@ function start(root) {
         else hint.remove();
       }
     }
+  }
+
+  /** Out of the room for good (removed, banned, the room deleted): says so above the composer, without the room's actions. */
+  function gone(why) {
+    const muted = $("muted-banner");
+    if (muted) muted.remove();
+    const banner = document.createElement("p");
+    banner.className = "notice-banner gone";
+    banner.id = "gone-banner";
+    banner.setAttribute("role", "alert");
+    const back = document.createElement("a");
+    back.href = "/rooms";
+    back.textContent = "Find other rooms";
+    banner.append(`${why} `, back);
+    if (form) form.before(banner);
+    else root.append(banner);
+    const actions = root.querySelector(".room-actions");
+    if (actions) actions.hidden = true;
+    setStatus("", false); // the banner says it
   }
 
   /** Muted until `until` (a date in words; "" until lifted; null: not muted). */
@@ -354,6 +373,7 @@ function start(root) {
           live.stop(why);
           giveUp(`Not sent: ${why.charAt(0).toLowerCase()}${why.slice(1)}`);
           if (form) for (const c of form.querySelectorAll("textarea, button[type=submit]")) c.disabled = true;
+          gone(why);
           break;
         }
         case "error":

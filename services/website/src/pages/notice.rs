@@ -2,6 +2,7 @@
 //! messages ("ann muted bob for 1 h"). The room page's script words live
 //! ones the same way (`static/room/moderation.js`).
 
+use chrono::{DateTime, Utc};
 use common::protocol::ModerationEvent;
 
 use super::room::Names;
@@ -18,6 +19,17 @@ pub fn span(secs: i64) -> String {
     }
 }
 
+/// When a mute or ban ends, as short as it reads: the time alone today
+/// ("14:05 CET"), else with the date ("30 Nov 2026, 14:05 CET"), as the
+/// room page's script words it (`formatUntil`).
+pub fn until_short(times: &Times, until: &DateTime<Utc>) -> String {
+    if times.same_day(until, &Utc::now()) {
+        times.time(until)
+    } else {
+        times.short_date_time(until)
+    }
+}
+
 /// The sentence for one act.
 pub fn describe(m: &ModerationEvent, names: &Names, times: &Times) -> String {
     let by = names.shown(&m.by);
@@ -30,7 +42,7 @@ pub fn describe(m: &ModerationEvent, names: &Names, times: &Times) -> String {
         Some(until) => format!(
             "for {} (until {})",
             span((until - m.at).num_seconds()),
-            times.date_time(&until)
+            until_short(times, &until)
         ),
         None => forever.to_owned(),
     };

@@ -233,7 +233,7 @@ fn until_words(times: &Times, t: chrono::DateTime<Utc>) -> String {
     if access::is_forever(t) {
         String::new()
     } else {
-        times.date_time(&t)
+        super::notice::until_short(times, &t)
     }
 }
 
@@ -247,7 +247,11 @@ fn invite_line(i: &common::store::invites::Invite, names: &Names, times: &Times)
         None => {
             let uses = match i.max_uses {
                 Some(max) => format!("used {} of {max}", i.uses),
-                None => format!("used {} times", i.uses),
+                None => match i.uses {
+                    0 => "not used yet".to_owned(),
+                    1 => "used once".to_owned(),
+                    n => format!("used {n} times"),
+                },
             };
             let expiry = i
                 .expires_at

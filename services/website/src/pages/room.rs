@@ -549,7 +549,7 @@ async fn room_page(
         if access::is_forever(until) {
             String::new()
         } else {
-            times.date_time(&until)
+            super::notice::until_short(&times, &until)
         }
     });
     let mut notices = std::mem::take(&mut history.notices)

@@ -14,6 +14,7 @@ const prefs = document.documentElement.dataset;
 const zone = { timeZone: zoneOrUtc(prefs.timeZone), hour12: prefs.clock === "12h" };
 const timeFormat = new Intl.DateTimeFormat(undefined, { ...zone, hour: "numeric", minute: "2-digit" });
 const longFormat = new Intl.DateTimeFormat(undefined, { ...zone, dateStyle: "full", timeStyle: "short" });
+const shortFormat = new Intl.DateTimeFormat(undefined, { ...zone, weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit" });
 const dayFormat = new Intl.DateTimeFormat(undefined, { timeZone: zone.timeZone, weekday: "long", day: "numeric", month: "long", year: "numeric" });
 const dayKey = new Intl.DateTimeFormat("en-CA", { timeZone: zone.timeZone, year: "numeric", month: "2-digit", day: "2-digit" });
 
@@ -77,9 +78,14 @@ export function formatLong(d) {
   return longFormat.format(d);
 }
 
-/** Shows a message's time (and its edit time) in the user's zone and clock. */
+/** A moment to come, as short as it can be read: the time alone today ("14:05"), else the date too. */
+export function formatUntil(d) {
+  return localDay(d) === localDay(new Date()) ? timeFormat.format(d) : shortFormat.format(d);
+}
+
+/** Shows a message's (or a notice's) time, and its edit time, in the user's zone and clock. */
 export function localise(li) {
-  const time = li.querySelector(".stamp time");
+  const time = li.querySelector(li.classList.contains("notice") ? ":scope > time" : ".stamp time");
   if (time && time.dateTime) {
     const d = new Date(time.dateTime);
     time.textContent = timeFormat.format(d);
