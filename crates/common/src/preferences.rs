@@ -18,10 +18,23 @@ use crate::error::{Code, Error, Result};
 macro_rules! choice {
     ($(#[$meta:meta])* $name:ident { $( $(#[doc = $doc:literal])+ $variant:ident = $wire:literal, )+ } default $default:ident) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name {
             $( $(#[doc = $doc])+ #[serde(rename = $wire)] $variant, )+
         }
+
+        // Written by hand: the derive cannot read the wire names through
+        // the macro's metavariables, and would publish the Rust names.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($wire),+]))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $name {}
 
         impl Default for $name {
             fn default() -> Self {

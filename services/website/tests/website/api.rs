@@ -457,6 +457,21 @@ async fn the_openapi_document_describes_every_endpoint() {
 }
 
 #[tokio::test]
+async fn the_openapi_document_names_values_as_the_api_writes_them() {
+    // scripts/fuzz found the preferences' choices published with their
+    // Rust names ("H24") while the API writes "24h".
+    let app = TestApp::spawn().await;
+    let doc = openapi_document(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["Theme"]["enum"], json!(["system", "light", "dark"]));
+    assert_eq!(schemas["Clock"]["enum"], json!(["24h", "12h"]));
+    assert_eq!(
+        schemas["NotifyLevel"]["enum"],
+        json!(["all", "mentions", "nothing"])
+    );
+}
+
+#[tokio::test]
 async fn the_openapi_document_puts_each_parameter_where_it_goes() {
     // scripts/fuzz (schemathesis) found the query parameters declared as
     // required path parameters, which no path has: clients generated from
