@@ -200,7 +200,7 @@ test("an owner runs a private room: a link, a moderator, an invitation, a mute a
     await shots(b, "05-bob-members-cyd-muted");
 
     // Cyd's open page: the notice, the banner, and a composer that is off.
-    const muteLine = new RegExp(`^${bob} muted ${cyd} for 10 min \\(until .+\\)$`);
+    const muteLine = new RegExp(`^${bob} muted ${cyd} for 10 minutes \\(until .+\\)$`);
     await c.locator("#messages li.notice .notice-text", { hasText: muteLine }).waitFor(WAIT);
     await c.locator("#muted-banner", { hasText: "You are muted here until" }).waitFor(WAIT);
     assert.ok(await c.locator("#body").isDisabled(), "the composer is off");
@@ -222,7 +222,7 @@ test("an owner runs a private room: a link, a moderator, an invitation, a mute a
     assert.equal((await c.reload()).status(), 404, "the private room is a 404 to cyd now");
 
     // Ann (live) and bob (a fresh page) see both acts between the messages.
-    const banLine = new RegExp(`^${bob} banned ${cyd} for 1 d \\(until .+\\)$`);
+    const banLine = new RegExp(`^${bob} banned ${cyd} for 1 day \\(until .+\\)$`);
     await a.locator("#messages li.notice .notice-text", { hasText: banLine }).waitFor(WAIT);
     await b.goto(roomUrl);
     for (const page of [a, b]) {

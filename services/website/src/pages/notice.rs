@@ -8,15 +8,16 @@ use common::protocol::ModerationEvent;
 use super::room::Names;
 use crate::web::times::Times;
 
-/// A length of time, rounded, in the largest unit it reaches: "45 s",
-/// "10 min", "2 h", "3 d".
+/// A length of time, rounded, in the largest unit it reaches: "45 seconds",
+/// "10 minutes", "1 hour", "3 days".
 pub fn span(secs: i64) -> String {
-    match secs.max(0) {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3_570 => format!("{} min", (s + 30) / 60),
-        s if s < 84_600 => format!("{} h", (s + 1_800) / 3_600),
-        s => format!("{} d", (s + 43_200) / 86_400),
-    }
+    let (n, unit) = match secs.max(0) {
+        s if s < 60 => (s, "second"),
+        s if s < 3_570 => ((s + 30) / 60, "minute"),
+        s if s < 84_600 => ((s + 1_800) / 3_600, "hour"),
+        s => ((s + 43_200) / 86_400, "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 /// When a mute or ban ends, as short as it reads: the time alone today
@@ -82,11 +83,11 @@ mod tests {
 
     #[test]
     fn spans_read_as_people_say_them() {
-        assert_eq!(span(45), "45 s");
-        assert_eq!(span(600), "10 min");
-        assert_eq!(span(3600), "1 h");
-        assert_eq!(span(7 * 86_400), "7 d");
-        assert_eq!(span(3599), "1 h");
-        assert_eq!(span(-5), "0 s");
+        assert_eq!(span(45), "45 seconds");
+        assert_eq!(span(600), "10 minutes");
+        assert_eq!(span(3600), "1 hour");
+        assert_eq!(span(7 * 86_400), "7 days");
+        assert_eq!(span(3599), "1 hour");
+        assert_eq!(span(1), "1 second");
     }
 }

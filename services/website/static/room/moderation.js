@@ -4,13 +4,11 @@
 
 import { el } from "./dom.js";
 
-/** A length of time, rounded, in the largest unit it reaches: "45 s", "10 min", "2 h", "3 d" (as pages/notice.rs). */
+/** A length of time, rounded, in the largest unit it reaches: "45 seconds", "10 minutes", "1 hour", "3 days" (as pages/notice.rs). */
 export function span(secs) {
   const s = Math.max(0, Math.round(secs));
-  if (s < 60) return `${s} s`;
-  if (s < 3570) return `${Math.floor((s + 30) / 60)} min`;
-  if (s < 84600) return `${Math.floor((s + 1800) / 3600)} h`;
-  return `${Math.floor((s + 43200) / 86400)} d`;
+  const [n, unit] = s < 60 ? [s, "second"] : s < 3570 ? [Math.floor((s + 30) / 60), "minute"] : s < 84600 ? [Math.floor((s + 1800) / 3600), "hour"] : [Math.floor((s + 43200) / 86400), "day"];
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
 }
 
 /** The sentence for one `moderation` frame; `name(user)` names people, `when(date)` dates. */
