@@ -374,6 +374,9 @@ function start(root) {
           giveUp(`Not sent: ${why.charAt(0).toLowerCase()}${why.slice(1)}`);
           if (form) for (const c of form.querySelectorAll("textarea, button[type=submit]")) c.disabled = true;
           gone(why);
+          // No longer here: nobody shows online, and the room leaves my rooms.
+          online.replaceChildren();
+          for (const item of document.querySelectorAll(`#my-rooms li[data-room-id="${roomId}"]`)) item.remove();
           break;
         }
         case "error":
