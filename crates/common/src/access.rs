@@ -286,10 +286,27 @@ pub fn may_join(
     if room.kind == Kind::Dm {
         return may_read(room, who, now);
     }
-    match (room.is_public(), who.ban_at(now)) {
-        (_, Some(until)) => Err(Denial::Banned { until }),
-        (false, None) if !invited && who.role_in(room).is_none() => Err(Denial::NotFound),
-        _ => Ok(()),
+    // A private room without an invitation does not exist for its
+    // non-members, the banned among them: a ban is said only to whom the
+    // room is known (a public room, or an invitation in hand).
+    if !room.is_public() && !invited && who.role_in(room).is_none() {
+        return Err(Denial::NotFound);
+    }
+    match who.ban_at(now) {
+        Some(until) => Err(Denial::Banned { until }),
+        None => Ok(()),
+    }
+}
+
+/// Whether `who` may end their membership: anyone who may read the room,
+/// except a member muted there. A mute lives on the membership, so leaving
+/// and coming back (posting makes one a member of a public room; any
+/// member may invite to a private one) would lift it.
+pub fn may_leave(room: &RoomFacts, who: &Standing, now: DateTime<Utc>) -> Result<(), Denial> {
+    may_read(room, who, now)?;
+    match who.mute_at(now) {
+        Some(until) => Err(Denial::Muted { until }),
+        None => Ok(()),
     }
 }
 
@@ -316,10 +333,16 @@ pub fn may_manage(room: &RoomFacts, who: &Standing, now: DateTime<Utc>) -> Resul
 /// Whether `who` may invite people by name: any member of a room (not a
 /// DM) who is not muted.
 pub fn may_invite(room: &RoomFacts, who: &Standing, now: DateTime<Utc>) -> Result<(), Denial> {
+    // Nobody invites to a DM: its members are told so (`forbidden`), the
+    // blocked one too, before anything about posting.
+    if room.kind == Kind::Dm {
+        may_read(room, who, now)?;
+        return Err(Denial::Forbidden);
+    }
     may_post(room, who, now)?;
-    match (room.kind, who.role_in(room)) {
-        (Kind::Room, Some(_)) => Ok(()),
-        _ => Err(Denial::Forbidden),
+    match who.role_in(room) {
+        Some(_) => Ok(()),
+        None => Err(Denial::Forbidden),
     }
 }
 
@@ -460,7 +483,7 @@ mod tests {
             (
                 "private",
                 "join",
-                ["404", "ok", "ok", "banned", "ok", "ok", "ok"],
+                ["404", "ok", "ok", "404", "ok", "ok", "ok"],
             ),
             (
                 "private",
@@ -497,7 +520,22 @@ mod tests {
             (
                 "dm",
                 "invite",
-                ["404", "403", "muted", "404", "403", "404", "blocked"],
+                ["404", "403", "403", "404", "403", "404", "403"],
+            ),
+            (
+                "public",
+                "leave",
+                ["ok", "ok", "muted", "banned", "ok", "ok", "ok"],
+            ),
+            (
+                "private",
+                "leave",
+                ["404", "ok", "muted", "404", "ok", "ok", "ok"],
+            ),
+            (
+                "dm",
+                "leave",
+                ["404", "ok", "muted", "404", "ok", "404", "ok"],
             ),
             (
                 "dm",
@@ -526,6 +564,7 @@ mod tests {
                     "manage" => may_manage(&room, &who, t),
                     "invite" => may_invite(&room, &who, t),
                     "send" => may_send(&room, &who, t),
+                    "leave" => may_leave(&room, &who, t),
                     _ => panic!("unknown op {op}"),
                 };
                 assert_eq!(cell(got), *want, "{room_name} {op} as {who_name}");
@@ -543,6 +582,19 @@ mod tests {
         assert_eq!(
             may_join(&private(2), &Standing::outsider(9), true, t),
             Ok(())
+        );
+        // The banned hear of their ban only with an invitation in hand.
+        let banned = Standing {
+            banned: Some(None),
+            ..Standing::outsider(9)
+        };
+        assert_eq!(
+            may_join(&private(2), &banned, false, t),
+            Err(Denial::NotFound)
+        );
+        assert_eq!(
+            may_join(&private(2), &banned, true, t),
+            Err(Denial::Banned { until: None })
         );
     }
 

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod abuse;
+mod access_matrix;
 mod bad_frames;
 mod delivery;
 mod dms;

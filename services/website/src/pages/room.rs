@@ -775,7 +775,8 @@ pub async fn join(
 }
 
 /// `POST /rooms/{id}/leave`: end the membership (the room leaves the
-/// sidebar); the owner cannot leave (409, said on the room page).
+/// sidebar); the owner cannot leave (409), nor a muted member until the
+/// mute ends (403), said on the room page.
 #[post("/rooms/{id}/leave")]
 pub async fn leave(
     page: Page,
@@ -791,7 +792,14 @@ pub async fn leave(
             page.set_notice("left");
             Ok(see_other(&format!("/rooms/{room_id}")))
         }
-        Err(e @ common::Error::Conflict { .. }) => problem_page(&page, &state, room_id, e).await,
+        // The owner, or a muted member: said above the conversation.
+        Err(
+            e @ (common::Error::Conflict { .. }
+            | common::Error::Denied {
+                code: common::error::Code::Muted,
+                ..
+            }),
+        ) => problem_page(&page, &state, room_id, e).await,
         Err(e) => Err(e.into()),
     }
 }
