@@ -87,8 +87,17 @@ diesel::table! {
         last_read_seq -> Int8,
         joined_at -> Timestamptz,
         role -> Text,
-        muted_until -> Nullable<Timestamptz>,
         last_posted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    room_mutes (room_id, user_id) {
+        room_id -> Int8,
+        user_id -> Int8,
+        until -> Timestamptz,
+        by_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -186,6 +195,7 @@ diesel::joinable!(room_bans -> rooms (room_id));
 diesel::joinable!(room_invites -> rooms (room_id));
 diesel::joinable!(room_members -> rooms (room_id));
 diesel::joinable!(room_members -> users (user_id));
+diesel::joinable!(room_mutes -> rooms (room_id));
 diesel::joinable!(room_notification_levels -> rooms (room_id));
 diesel::joinable!(room_notification_levels -> users (user_id));
 diesel::joinable!(room_usage -> rooms (room_id));
@@ -202,6 +212,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     room_events,
     room_invites,
     room_members,
+    room_mutes,
     room_notification_levels,
     room_usage,
     rooms,

@@ -1743,3 +1743,24 @@ async fn a_dm_is_one_room_per_set_of_people_and_a_block_stops_its_other_person()
     assert!(!standings[&ann.id].blocked_by_peer);
     append(&mut conn, group.id, &[say(&ann, "hi all", "n2")]).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mute_outlives_leaving_and_coming_back() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let bob = user(&mut conn, "bob").await;
+    let room = new_room(&mut conn, "r", &ann).await;
+    append(&mut conn, room, &[say(&bob, "hi", "b1")]).await;
+    let mute = events::Moderation::Mute {
+        target: target(&bob),
+        until: None,
+        reason: no_reason(),
+    };
+    append(&mut conn, room, &[moderate(&ann, "m1", mute)]).await;
+    // Bob leaves, then posts in the public room again (which makes him a
+    // member again): still muted.
+    assert!(members::remove(&mut conn, room, bob.id).await.unwrap());
+    let again = append_all(&mut conn, room, &[say(&bob, "I'm back", "b2")]).await;
+    assert_eq!(code(&again[0]), "muted");
+}

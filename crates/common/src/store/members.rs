@@ -99,23 +99,25 @@ pub async fn standings(
         .iter()
         .map(|&id| (id, Standing::outsider(id)))
         .collect();
-    type Row = (i64, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-    let rows: Vec<Row> = room_members::table
+    let rows: Vec<(i64, String, Option<DateTime<Utc>>)> = room_members::table
         .filter(room_members::room_id.eq(room_id))
         .filter(room_members::user_id.eq_any(users))
         .select((
             room_members::user_id,
             room_members::role,
-            room_members::muted_until,
             room_members::last_posted_at,
         ))
         .load(conn)
         .await?;
-    for (user, role, muted_until, last_posted_at) in rows {
+    for (user, role, last_posted_at) in rows {
         let s = out.entry(user).or_insert_with(|| Standing::outsider(user));
         s.role = Some(Role::parse(&role));
-        s.muted_until = muted_until;
         s.last_posted_at = last_posted_at;
+    }
+    for (user, until) in super::mutes::of(conn, room_id, users).await? {
+        out.entry(user)
+            .or_insert_with(|| Standing::outsider(user))
+            .muted_until = Some(until);
     }
     let bans: Vec<(i64, Option<DateTime<Utc>>)> = room_bans::table
         .filter(room_bans::room_id.eq(room_id))
@@ -224,31 +226,23 @@ pub async fn set_role(
     Ok(changed > 0)
 }
 
-/// Mutes a member until `until` (`None` lifts the mute).
-pub async fn set_muted_until(
-    conn: &mut AsyncPgConnection,
-    room_id: i64,
-    user_id: i64,
-    until: Option<DateTime<Utc>>,
-) -> Result<bool> {
-    let changed = diesel::update(room_members::table.find((room_id, user_id)))
-        .set(room_members::muted_until.eq(until))
-        .execute(conn)
-        .await?;
-    Ok(changed > 0)
-}
-
 /// A room's members with their role, mute and when they joined, owner
 /// first, then moderators, then by when they joined.
 pub async fn list(conn: &mut AsyncPgConnection, room_id: i64) -> Result<Vec<MemberRow>> {
+    use crate::schema::room_mutes;
     let mut rows: Vec<MemberRow> = room_members::table
         .inner_join(crate::schema::users::table)
+        .left_join(
+            room_mutes::table.on(room_mutes::room_id
+                .eq(room_members::room_id)
+                .and(room_mutes::user_id.eq(room_members::user_id))),
+        )
         .filter(room_members::room_id.eq(room_id))
         .select((
             room_members::user_id,
             crate::schema::users::username,
             room_members::role,
-            room_members::muted_until,
+            room_mutes::until.nullable(),
             room_members::joined_at,
         ))
         .load::<(i64, String, String, Option<DateTime<Utc>>, DateTime<Utc>)>(conn)

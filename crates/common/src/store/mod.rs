@@ -8,6 +8,7 @@ pub mod invites;
 pub mod members;
 pub mod messages;
 pub mod modlog;
+pub mod mutes;
 pub mod preferences;
 pub mod reactions;
 pub mod rooms;

@@ -12,7 +12,7 @@ use super::users::Person;
 use crate::access::{Kind, Role, RoomFacts, Standing, Visibility};
 use crate::domain::{RoomName, Topic};
 use crate::error::{Code, Entity, Error, Result};
-use crate::schema::{room_bans, room_members, rooms, users};
+use crate::schema::{room_bans, room_members, room_mutes, rooms, users};
 
 /// A room as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -446,11 +446,16 @@ pub async fn facts_with_standing(
                 .eq(rooms::id)
                 .and(room_bans::user_id.eq(user_id))),
         )
+        .left_join(
+            room_mutes::table.on(room_mutes::room_id
+                .eq(rooms::id)
+                .and(room_mutes::user_id.eq(user_id))),
+        )
         .filter(rooms::id.eq(id))
         .select((
             facts_columns(),
             room_members::role.nullable(),
-            room_members::muted_until.nullable(),
+            room_mutes::until.nullable(),
             room_members::last_posted_at.nullable(),
             room_bans::user_id.nullable(),
             room_bans::until.nullable(),

@@ -77,20 +77,20 @@ fn table() -> Vec<Row> {
         row(Public, NonMember, ["ok",      "seen",   "seen",   "ok",     "ok",     "not_author", "forbidden", "forbidden"]),
         row(Public, Invited,   ["ok",      "seen",   "seen",   "ok",     "ok",     "not_author", "forbidden", "forbidden"]),
         row(Public, Member,    ["ok",      "seen",   "seen",   "ok",     "ok",     "not_author", "ok",     "forbidden"]),
-        row(Public, Muted,     ["ok",      "seen",   "unseen", "muted",  "muted",  "muted",      "ok",     "muted"]),
+        row(Public, Muted,     ["ok",      "seen",   "unseen", "muted",  "muted",  "muted",      "ok",     "forbidden"]),
         row(Public, Banned,    ["banned",  "unseen", "unseen", NJ,       NJ,       NJ,           "banned", NJ]),
         row(Public, Moderator, ["ok",      "seen",   "seen",   "ok",     "ok",     "not_author", "ok",     "ok"]),
         row(Public, Owner,     ["ok",      "seen",   "seen",   "ok",     "ok",     "ok",         "ok",     "ok"]),
         row(Private, NonMember,[NF,        "unseen", "unseen", NJ,       NJ,       NJ,           NF,       NJ]),
         row(Private, Invited,  [NF,        "unseen", "unseen", NJ,       NJ,       NJ,           NF,       NJ]),
         row(Private, Member,   ["ok",      "seen",   "seen",   "ok",     "ok",     "not_author", "ok",     "forbidden"]),
-        row(Private, Muted,    ["ok",      "seen",   "unseen", "muted",  "muted",  "muted",      "ok",     "muted"]),
+        row(Private, Muted,    ["ok",      "seen",   "unseen", "muted",  "muted",  "muted",      "ok",     "forbidden"]),
         row(Private, Banned,   [NF,        "unseen", "unseen", NJ,       NJ,       NJ,           NF,       NJ]),
         row(Private, Moderator,["ok",      "seen",   "seen",   "ok",     "ok",     "not_author", "ok",     "ok"]),
         row(Private, Owner,    ["ok",      "seen",   "seen",   "ok",     "ok",     "ok",         "ok",     "ok"]),
         row(Dm, NonMember,     [NF,        "unseen", "unseen", NJ,       NJ,       NJ,           NF,       NJ]),
         row(Dm, Member,        ["ok",      "seen",   "seen",   "ok",     "ok",     "ok",         "ok",     "ok"]),
-        row(Dm, Blocked,       ["ok",      "seen",   "seen",   "blocked","blocked","blocked",    "ok",     "blocked"]),
+        row(Dm, Blocked,       ["ok",      "seen",   "seen",   "blocked","blocked","blocked",    "ok",     "forbidden"]),
     ]
 }
 

@@ -221,23 +221,13 @@ pub async fn join(state: &AppState, actor: &Actor, room_id: i64) -> Result<()> {
 }
 
 /// Ends `actor`'s membership (the room leaves their sidebar). The owner
-/// stays: a room always has its owner among its members; a muted member
-/// stays until the mute ends (`access::may_leave`).
+/// stays: a room always has its owner among its members. A mute outlives
+/// the membership (`access::may_leave`).
 pub async fn leave(state: &AppState, actor: &Actor, room_id: i64) -> Result<()> {
     {
         let mut conn = state.pool.get().await?;
         let view = rooms::find(&mut conn, room_id).await?;
-        guard::allowed(&mut conn, actor.user_id, room_id, access::may_leave)
-            .await
-            .map_err(|e| match e {
-                Error::Denied {
-                    code: Code::Muted, ..
-                } => Error::Denied {
-                    code: Code::Muted,
-                    message: "you are muted in this room: you can leave once the mute ends",
-                },
-                e => e,
-            })?;
+        guard::allowed(&mut conn, actor.user_id, room_id, access::may_leave).await?;
         if view.is_owned_by(actor.user_id) {
             return Err(Error::conflict(
                 "room",

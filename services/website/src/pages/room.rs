@@ -775,8 +775,7 @@ pub async fn join(
 }
 
 /// `POST /rooms/{id}/leave`: end the membership (the room leaves the
-/// sidebar); the owner cannot leave (409), nor a muted member until the
-/// mute ends (403), said on the room page.
+/// sidebar); the owner cannot leave (409), said on the room page.
 #[post("/rooms/{id}/leave")]
 pub async fn leave(
     page: Page,

@@ -14,7 +14,7 @@ use crate::access::{self, Role, RoomFacts, Standing, Visibility};
 use crate::domain::{Reason, Topic};
 use crate::error::Result;
 use crate::protocol::{ModerationEvent, ServerFrame, UserRef};
-use crate::store::{bans, members, modlog, rooms};
+use crate::store::{bans, members, modlog, mutes, rooms};
 
 /// One act of moderation, as a moderator or owner asks for it.
 #[derive(Debug, Clone)]
@@ -251,12 +251,12 @@ pub(super) async fn apply(
             target, until: end, ..
         } => {
             let stored = end.unwrap_or_else(access::forever);
-            members::set_muted_until(conn, room_id, target.id, Some(stored)).await?;
+            mutes::put(conn, room_id, target.id, stored, actor.id).await?;
             rooms::restrict(conn, room_id, stored).await?;
             until = *end;
         }
         Moderation::Unmute { target, .. } => {
-            members::set_muted_until(conn, room_id, target.id, None).await?;
+            mutes::lift(conn, room_id, target.id).await?;
         }
         Moderation::Role { target, role } => {
             members::set_role(conn, room_id, target.id, *role).await?;
