@@ -15,8 +15,9 @@ use crate::error::Result;
 use crate::schema::{room_members, room_usage};
 
 /// A person's messages in a room counted at most this far when a use is
-/// written: a cap, so counting stays a short walk of the
-/// `(room_id, user_id, nonce)` index whoever posts a lot.
+/// written: a cap, so counting stays a short walk of the log's
+/// `(room_id, user_id, nonce)` index whoever posts a lot (`messages` has
+/// no index by author: a count there would walk the whole room).
 pub const POSTS_COUNTED: i64 = 100;
 
 /// How fast an unused room sinks: its count halves for every this many
@@ -61,8 +62,9 @@ pub async fn record(
                     make_interval(secs => $3::float8) AS every, $4::bigint AS cap) \
          INSERT INTO room_usage (user_id, room_id, opens, posts, last_used_at) \
          SELECT p.uid, p.rid, 1, \
-           (SELECT count(*) FROM (SELECT 1 FROM messages x \
-              WHERE x.room_id = p.rid AND x.user_id = p.uid LIMIT p.cap) c)::int, \
+           (SELECT count(*) FROM (SELECT 1 FROM room_events x \
+              WHERE x.room_id = p.rid AND x.user_id = p.uid AND x.kind = 'message' \
+              LIMIT p.cap) c)::int, \
            now() \
          FROM p \
          WHERE EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = p.rid AND m.user_id = p.uid) \
