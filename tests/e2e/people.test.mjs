@@ -13,39 +13,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { BASE, WAIT, launch, register } from "./browser.mjs";
 
-const BASE = process.env.PARLEY_TEST_URL;
-const WAIT = { timeout: 15_000 };
 const run = Date.now().toString(36);
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 360, height: 740 };
 
 const SHOTS = process.env.PARLEY_SCREENSHOTS || new URL("./screenshots/", import.meta.url).pathname;
 mkdirSync(SHOTS, { recursive: true });
-
-async function launch() {
-  return chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}
-
-async function register(page, name) {
-  await page.goto(`${BASE}/register`);
-  await page.fill("#username", name);
-  await page.fill("#email", `${name}@example.com`);
-  await page.fill("#password", "correct horse battery");
-  await Promise.all([page.waitForURL(`${BASE}/rooms`, WAIT), page.click("button[type=submit]")]);
-}
 
 /**
  * Photographs the page at the desktop width, then at the phone width (the

@@ -14,34 +14,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { BASE, WAIT, launch, register } from "./browser.mjs";
 
-const BASE = process.env.PARLEY_TEST_URL;
-const WAIT = { timeout: 15_000 };
 const run = Date.now().toString(36);
-
-async function launch() {
-  return chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}
-
-async function register(page, name) {
-  await page.goto(`${BASE}/register`);
-  await page.fill("#username", name);
-  await page.fill("#email", `${name}@example.com`);
-  await page.fill("#password", "correct horse battery");
-  await Promise.all([page.waitForURL(`${BASE}/rooms`, WAIT), page.click("button[type=submit]")]);
-}
 
 const bodies = (page) => page.locator("#messages li .body").allTextContents();
 
