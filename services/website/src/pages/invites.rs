@@ -5,9 +5,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
-use serde::Deserialize;
 
-use super::see_other;
+use super::{TokenForm, see_other};
 use crate::actions;
 use crate::error::PageResult;
 use crate::state::AppState;
@@ -26,13 +25,6 @@ struct InvitePage {
     private: bool,
     member: bool,
     expires: Option<String>,
-}
-
-/// A form that carries only its CSRF token.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct TokenForm {
-    csrf_token: String,
 }
 
 /// `GET /invites/{token}`: where the link leads, and Join; the error page

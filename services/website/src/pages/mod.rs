@@ -18,6 +18,15 @@ use actix_web::http::{StatusCode, header};
 
 use crate::error::{Error, PageError};
 
+/// A form that carries only its CSRF token (join, leave, delete, block,
+/// revoke, accept, decline, sign out).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct TokenForm {
+    /// The session's CSRF token.
+    pub csrf_token: String,
+}
+
 /// POST -> 303 -> GET.
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()

@@ -14,7 +14,7 @@ use common::protocol::UserRef;
 use serde::Deserialize;
 
 use super::room::Names;
-use super::{new_nonce, nonce_or_new, refusal, see_other};
+use super::{TokenForm, new_nonce, nonce_or_new, refusal, see_other};
 use crate::actions;
 use crate::actions::moderation::{RoomChanges, Sanction, SanctionAsk};
 use crate::error::PageResult;
@@ -480,13 +480,6 @@ pub async fn make_link(
         }
         Err(e) => refused(&page, &state, room_id, e, Typed::default()).await,
     }
-}
-
-/// A form that carries only its CSRF token.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct TokenForm {
-    csrf_token: String,
 }
 
 /// `POST /rooms/{id}/invites/{invite_id}/revoke`.

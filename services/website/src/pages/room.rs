@@ -18,7 +18,7 @@ use common::store::rooms::RoomView;
 use common::store::users::Person;
 use serde::Deserialize;
 
-use super::{at_message, new_nonce, nonce_or_new, refusal, see_other};
+use super::{TokenForm, at_message, new_nonce, nonce_or_new, refusal, see_other};
 use crate::actions;
 use crate::actions::Actor;
 use crate::actions::messages::ReadMark;
@@ -443,13 +443,6 @@ pub struct SendForm {
     nonce: String,
     /// The id of the message this answers; empty for none.
     reply_to: String,
-    csrf_token: String,
-}
-
-/// The forms that carry only their CSRF token: delete the room, join, leave.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct TokenForm {
     csrf_token: String,
 }
 

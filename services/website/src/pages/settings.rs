@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::see_other;
+use super::{TokenForm, see_other};
 use crate::actions::preferences;
 use crate::actions::profiles::{self, ProfileEdit};
 use crate::actions::sessions::{self, SessionView};
@@ -391,13 +391,6 @@ pub async fn change_password(
             settings_page(&page, &state, errors, None, status).await
         }
     }
-}
-
-/// A form that carries only its CSRF token.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct TokenForm {
-    csrf_token: String,
 }
 
 /// `POST /settings/sessions/{id}/sign-out`: signs one session out.

@@ -5,9 +5,8 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use serde::Deserialize;
 
-use super::see_other;
+use super::{TokenForm, see_other};
 use crate::actions::profiles;
 use crate::avatar;
 use crate::error::{Error, PageResult};
@@ -78,13 +77,6 @@ pub async fn short(path: web::Path<String>) -> PageResult<HttpResponse> {
     Ok(HttpResponse::PermanentRedirect()
         .insert_header((header::LOCATION, format!("/users/{name}")))
         .finish())
-}
-
-/// A form that carries only its CSRF token.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct TokenForm {
-    csrf_token: String,
 }
 
 /// `POST /users/{username}/block`: 303 back to the profile.
