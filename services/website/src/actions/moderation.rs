@@ -4,7 +4,7 @@
 //! checks it under the room's lock; here the input is parsed and the
 //! people it names are looked up.
 
-use common::access::{self, Role, Standing};
+use common::access::{self, Role, RoomFacts, Standing};
 use common::domain::{Reason, Sentence, SlowMode, Topic};
 use common::error::Code;
 use common::guard;
@@ -12,6 +12,7 @@ use common::protocol::UserRef;
 use common::store::events::{Appended, Moderation};
 use common::store::members::{self, MemberRow};
 use common::store::modlog::{self, Entry};
+use common::store::rooms::RoomView;
 use common::store::users;
 use common::{Error, Result};
 
@@ -51,15 +52,29 @@ impl Sanction {
     }
 }
 
-/// A room's members, owner first, if `actor` may read the room.
-pub async fn members_of(
-    state: &AppState,
-    actor: &Actor,
-    room_id: i64,
-) -> Result<(Vec<MemberRow>, Standing)> {
+/// A room's people as its members page shows them: the room, what the
+/// rules know of it and of the viewer, and its members, owner first.
+pub struct Members {
+    /// The room, with its owner's name.
+    pub room: RoomView,
+    /// What the access rules know of the room.
+    pub facts: RoomFacts,
+    /// The viewer's standing in it.
+    pub viewer: Standing,
+    /// The owner first, then moderators, then members by when they joined.
+    pub rows: Vec<MemberRow>,
+}
+
+/// A room's members, if `actor` may read the room (one access check).
+pub async fn members_of(state: &AppState, actor: &Actor, room_id: i64) -> Result<Members> {
     let mut conn = state.pool.get().await?;
-    let (_, standing) = guard::readable(&mut conn, actor.user_id, room_id).await?;
-    Ok((members::list(&mut conn, room_id).await?, standing))
+    let (facts, viewer) = guard::readable(&mut conn, actor.user_id, room_id).await?;
+    Ok(Members {
+        room: common::store::rooms::find(&mut conn, room_id).await?,
+        facts,
+        viewer,
+        rows: members::list(&mut conn, room_id).await?,
+    })
 }
 
 /// The person an act names, by id.

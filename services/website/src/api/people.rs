@@ -264,7 +264,9 @@ pub async fn members(
 }
 
 async fn member_list(state: &AppState, user: &ApiUser, room: i64) -> ApiResult<HttpResponse> {
-    let (rows, _) = actions::moderation::members_of(state, user.actor(), room).await?;
+    let rows = actions::moderation::members_of(state, user.actor(), room)
+        .await?
+        .rows;
     Ok(HttpResponse::Ok().json(MemberList {
         members: rows
             .into_iter()

@@ -136,16 +136,12 @@ async fn members_page(
 ) -> PageResult<HttpResponse> {
     let user = page.require_user()?;
     let (new_link, problem, typed) = outcome;
-    let (room, viewer) = actions::rooms::get(state, user, room_id).await?;
-    let (rows, _) = actions::moderation::members_of(state, user, room_id).await?;
-    let facts = access::RoomFacts {
-        id: room.room.id,
-        owner_id: room.room.owner_id,
-        visibility: room.room.visibility(),
-        kind: room.room.kind(),
-        slow_mode_secs: room.room.slow_mode_secs,
-        restricted_until: None,
-    };
+    let actions::moderation::Members {
+        room,
+        facts,
+        viewer,
+        rows,
+    } = actions::moderation::members_of(state, user, room_id).await?;
     let now = Utc::now();
     let moderates = access::may_moderate(&facts, &viewer, now).is_ok();
     let manages = access::may_manage(&facts, &viewer, now).is_ok();
