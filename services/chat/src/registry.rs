@@ -35,6 +35,15 @@ pub enum Notice {
     Muted(i64, Option<chrono::DateTime<chrono::Utc>>),
 }
 
+impl Notice {
+    /// The room it is about.
+    pub fn room(self) -> i64 {
+        match self {
+            Self::Removed(room) | Self::Muted(room, _) => room,
+        }
+    }
+}
+
 /// A request to close one connection, with the close code to use; and
 /// what its rooms tell it ([`Notice`]).
 #[derive(Default)]
@@ -56,9 +65,13 @@ impl Kick {
         }
     }
 
-    /// Tells the connection something about one of its rooms.
+    /// Tells the connection something about one of its rooms. Only the
+    /// latest notice of a room is kept, so a connection that sends nothing
+    /// holds at most one per room.
     pub fn notice(&self, notice: Notice) {
         if let Ok(mut notices) = self.notices.lock() {
+            let room = notice.room();
+            notices.retain(|n| n.room() != room || matches!(n, Notice::Removed(_)));
             notices.push(notice);
         }
     }
@@ -165,6 +178,23 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_room_keeps_only_its_latest_mute_notice() {
+        let kick = Kick::default();
+        for _ in 0..100 {
+            kick.notice(Notice::Muted(7, None));
+        }
+        kick.notice(Notice::Removed(7));
+        kick.notice(Notice::Muted(8, None));
+        assert_eq!(
+            kick.take_notices(),
+            // The removal supersedes the mutes before it (a re-join reads
+            // the standing again).
+            [Notice::Removed(7), Notice::Muted(8, None)]
+        );
+        assert!(kick.take_notices().is_empty());
+    }
 
     #[tokio::test]
     async fn the_first_kick_wins_and_wakes_the_waiter() {
