@@ -1,11 +1,30 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    log_cursors (consumer, room_id) {
+        consumer -> Text,
+        room_id -> Int8,
+        seq -> Int8,
+    }
+}
+
+diesel::table! {
     message_reactions (message_id, user_id, emoji) {
         message_id -> Int8,
         user_id -> Int8,
         emoji -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    message_search (message_id) {
+        message_id -> Int8,
+        room_id -> Int8,
+        seq -> Int8,
+        user_id -> Int8,
+        sent_at -> Timestamptz,
+        text -> Text,
     }
 }
 
@@ -205,7 +224,9 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_preferences -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    log_cursors,
     message_reactions,
+    message_search,
     messages,
     moderation_actions,
     room_bans,

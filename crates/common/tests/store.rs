@@ -3,8 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use common::access::{Role, Visibility};
-use common::domain::{Email, MessageBody, Nonce, Reason, RoomName, Topic, Username};
-use common::emoji::Emoji;
+use common::domain::{Email, Reason, RoomName, Topic, Username};
 use common::error::Entity;
 use common::protocol::{ServerFrame, UserRef};
 use common::store::events::{self, Appended, Change, EventDraft, Policy};
@@ -14,17 +13,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use test_support::TestDb;
 
-async fn user(conn: &mut diesel_async::AsyncPgConnection, name: &str) -> users::User {
-    let email = format!("{name}@example.com");
-    users::insert(
-        conn,
-        &Username::parse(name).unwrap(),
-        &Email::parse(&email).unwrap(),
-        "hash",
-    )
-    .await
-    .unwrap()
-}
+mod support;
+use support::*;
 
 async fn seeded_room_names(conn: &mut diesel_async::AsyncPgConnection) -> Vec<String> {
     use common::schema::rooms::dsl::*;
@@ -320,138 +310,6 @@ async fn a_big_room_is_deleted_whole_and_others_keep_theirs() {
         events::after(&mut conn, other, 0, 10).await.unwrap().len(),
         1
     );
-}
-
-async fn new_room(
-    conn: &mut diesel_async::AsyncPgConnection,
-    name: &str,
-    owner: &users::User,
-) -> i64 {
-    rooms::insert(
-        conn,
-        &RoomName::parse(name).unwrap(),
-        &Topic::parse("").unwrap(),
-        Visibility::Public,
-        owner.id,
-    )
-    .await
-    .unwrap()
-    .id
-}
-
-async fn private_room(
-    conn: &mut diesel_async::AsyncPgConnection,
-    name: &str,
-    owner: &users::User,
-) -> i64 {
-    rooms::insert(
-        conn,
-        &RoomName::parse(name).unwrap(),
-        &Topic::parse("").unwrap(),
-        Visibility::Private,
-        owner.id,
-    )
-    .await
-    .unwrap()
-    .id
-}
-
-fn author(u: &users::User) -> UserRef {
-    UserRef {
-        id: u.id,
-        name: u.username.clone(),
-    }
-}
-
-fn draft(u: &users::User, nonce: &str, change: Change) -> EventDraft {
-    EventDraft {
-        user: author(u),
-        nonce: Nonce::parse(nonce).unwrap(),
-        change,
-    }
-}
-
-/// A new message, rendered as plain text (rendering is `markdown`'s job).
-fn say(u: &users::User, body: &str, nonce: &str) -> EventDraft {
-    say_to(u, body, nonce, None)
-}
-
-fn say_to(u: &users::User, body: &str, nonce: &str, reply_to: Option<i64>) -> EventDraft {
-    draft(
-        u,
-        nonce,
-        Change::Message {
-            body: MessageBody::parse(body).unwrap(),
-            html: format!("<p>{body}</p>"),
-            mentions: Vec::new(),
-            reply_to,
-        },
-    )
-}
-
-fn edit(u: &users::User, id: i64, body: &str, nonce: &str) -> EventDraft {
-    draft(
-        u,
-        nonce,
-        Change::Edit {
-            id,
-            body: MessageBody::parse(body).unwrap(),
-            html: format!("<p>{body}</p>"),
-            mentions: Vec::new(),
-        },
-    )
-}
-
-fn react(u: &users::User, id: i64, emoji: &str, on: bool, nonce: &str) -> EventDraft {
-    draft(
-        u,
-        nonce,
-        Change::React {
-            id,
-            emoji: Emoji::parse(emoji).unwrap(),
-            on,
-        },
-    )
-}
-
-async fn append_all(
-    conn: &mut diesel_async::AsyncPgConnection,
-    room: i64,
-    drafts: &[EventDraft],
-) -> Vec<Result<Appended, Error>> {
-    events::append_batch(conn, room, drafts, &Policy::default())
-        .await
-        .unwrap()
-}
-
-async fn append(
-    conn: &mut diesel_async::AsyncPgConnection,
-    room: i64,
-    drafts: &[EventDraft],
-) -> Vec<Appended> {
-    append_all(conn, room, drafts)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect()
-}
-
-fn message_id(a: &Appended) -> i64 {
-    match &a.frame {
-        ServerFrame::Message(m) => m.id,
-        other => panic!("not a message: {other:?}"),
-    }
-}
-
-fn code(r: &Result<Appended, Error>) -> String {
-    match r {
-        Ok(a) => format!("ok {}", a.seq),
-        Err(Error::NotFound(what)) => format!("{what}_not_found"),
-        Err(Error::Forbidden(_)) => "forbidden".into(),
-        Err(Error::Denied { code, .. }) => (*code).into(),
-        Err(Error::Conflict { code, .. } | Error::Invalid { code, .. }) => (*code).into(),
-        Err(e) => format!("{e:?}"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -59,6 +59,9 @@ pub async fn delete_room(conn: &mut AsyncPgConnection, room_id: i64) -> Result<(
     }
     while messages::delete_some_in_room(conn, room_id, DELETE_BATCH).await? as i64 == DELETE_BATCH {
     }
+    while super::search::forget_some_in_room(conn, room_id, DELETE_BATCH).await? as i64
+        == DELETE_BATCH
+    {}
     conn.transaction::<_, Error, _>(async |conn| {
         rooms::lock(conn, room_id)
             .await?
@@ -961,6 +964,7 @@ async fn write(
         );
     }
     insert(conn, &rows).await?;
+    super::search::forget(conn, &deleted).await?;
     for id in deleted {
         redact(conn, id, &mut out).await?;
     }
@@ -1087,6 +1091,30 @@ pub async fn after(
         .select((room_events::seq, room_events::frame))
         .load(conn)
         .await?)
+}
+
+/// The messages a room's events after `after_seq` concern (new, edited,
+/// deleted, reacted to), up to `limit` events, with the last seq read:
+/// what a follower of the log (search) refreshes.
+pub async fn touched_after(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    after_seq: i64,
+    limit: i64,
+) -> Result<(Vec<i64>, Option<i64>)> {
+    let rows: Vec<(i64, Option<i64>)> = room_events::table
+        .filter(room_events::room_id.eq(room_id))
+        .filter(room_events::seq.gt(after_seq))
+        .order(room_events::seq.asc())
+        .limit(limit)
+        .select((room_events::seq, room_events::message_id))
+        .load(conn)
+        .await?;
+    let last = rows.last().map(|(seq, _)| *seq);
+    let mut ids: Vec<i64> = rows.into_iter().filter_map(|(_, id)| id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok((ids, last))
 }
 
 /// The acts of moderation of a room with seqs in `from..=to`, oldest

@@ -3,6 +3,7 @@
 
 pub mod bans;
 pub mod blocks;
+pub mod cursors;
 pub mod events;
 pub mod invites;
 pub mod members;
@@ -12,6 +13,7 @@ pub mod mutes;
 pub mod preferences;
 pub mod reactions;
 pub mod rooms;
+pub mod search;
 pub mod sessions;
 pub mod suggestions;
 pub mod usage;

@@ -1,0 +1,91 @@
+//! How far each consumer of the event log (search, vectors, the assistant)
+//! has got in each room. A room's log is a gap-free sequence committed in
+//! order, so one seq per room says everything up to it is done; a consumer
+//! advances it in the transaction that applies the events, and a restart
+//! redoes nothing it committed.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::Fixed;
+use crate::error::Result;
+use crate::schema::log_cursors;
+
+/// A room whose log has events a consumer has not applied yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct Behind {
+    #[diesel(sql_type = BigInt)]
+    pub room_id: i64,
+    /// The consumer's cursor (0: nothing applied yet).
+    #[diesel(sql_type = BigInt)]
+    pub seq: i64,
+    /// The room's last event.
+    #[diesel(sql_type = BigInt)]
+    pub last_seq: i64,
+}
+
+/// Up to `limit` rooms with events after `consumer`'s cursor, the rooms
+/// furthest behind first.
+pub async fn behind(
+    conn: &mut AsyncPgConnection,
+    consumer: &str,
+    limit: i64,
+) -> Result<Vec<Behind>> {
+    Ok(Fixed::new(
+        "SELECT r.id AS room_id, coalesce(c.seq, 0) AS seq, r.last_seq \
+         FROM rooms r LEFT JOIN log_cursors c ON c.consumer = $1 AND c.room_id = r.id \
+         WHERE r.last_seq > coalesce(c.seq, 0) \
+         ORDER BY r.last_seq - coalesce(c.seq, 0) DESC, r.id LIMIT $2",
+    )
+    .bind::<Text, _>(consumer)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?)
+}
+
+/// Moves `consumer`'s cursor in a room to `seq` (never backwards).
+pub async fn advance(
+    conn: &mut AsyncPgConnection,
+    consumer: &str,
+    room_id: i64,
+    seq: i64,
+) -> Result<()> {
+    diesel::insert_into(log_cursors::table)
+        .values((
+            log_cursors::consumer.eq(consumer),
+            log_cursors::room_id.eq(room_id),
+            log_cursors::seq.eq(seq),
+        ))
+        .on_conflict((log_cursors::consumer, log_cursors::room_id))
+        .do_update()
+        .set(log_cursors::seq.eq(diesel::dsl::sql::<BigInt>(
+            "greatest(log_cursors.seq, excluded.seq)",
+        )))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// `consumer`'s cursor in a room (0: nothing applied yet).
+pub async fn position(conn: &mut AsyncPgConnection, consumer: &str, room_id: i64) -> Result<i64> {
+    Ok(log_cursors::table
+        .find((consumer, room_id))
+        .select(log_cursors::seq)
+        .first(conn)
+        .await
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// Erases every consumer's cursor of rooms that no longer exist; how many.
+pub async fn sweep(conn: &mut AsyncPgConnection) -> Result<usize> {
+    use crate::schema::rooms;
+    Ok(diesel::delete(
+        log_cursors::table.filter(diesel::dsl::not(diesel::dsl::exists(
+            rooms::table.filter(rooms::id.eq(log_cursors::room_id)),
+        ))),
+    )
+    .execute(conn)
+    .await?)
+}

@@ -1,0 +1,325 @@
+//! Message search in the store: the readable set agrees with the access
+//! rules, the search rows follow messages, and lexical matching.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{Duration, Utc};
+use common::access::{Role, forever};
+use common::store::events::Change;
+use common::store::search::{self, Filters};
+use common::store::{bans, events, members, mutes, rooms};
+use common::{Error, guard};
+use test_support::TestDb;
+
+mod support;
+use support::*;
+
+/// Every standing of the access matrix, set up for `who` in `room`.
+async fn stand(
+    conn: &mut diesel_async::AsyncPgConnection,
+    standing: &str,
+    room: i64,
+    who: i64,
+    by: i64,
+) {
+    let later = Utc::now() + Duration::hours(1);
+    let earlier = Utc::now() - Duration::hours(1);
+    match standing {
+        "non-member" => {}
+        "member" => members::add(conn, room, who, Role::Member).await.unwrap(),
+        "moderator" => members::add(conn, room, who, Role::Moderator)
+            .await
+            .unwrap(),
+        "muted" => {
+            members::add(conn, room, who, Role::Member).await.unwrap();
+            mutes::put(conn, room, who, later, by).await.unwrap();
+        }
+        "banned" => bans::put(conn, room, who, Some(later), by).await.unwrap(),
+        "banned for good" => bans::put(conn, room, who, Some(forever()), by)
+            .await
+            .unwrap(),
+        "banned (null)" => bans::put(conn, room, who, None, by).await.unwrap(),
+        "member, banned" => {
+            members::add(conn, room, who, Role::Member).await.unwrap();
+            bans::put(conn, room, who, Some(later), by).await.unwrap();
+        }
+        "ban lapsed" => {
+            members::add(conn, room, who, Role::Member).await.unwrap();
+            bans::put(conn, room, who, Some(earlier), by).await.unwrap();
+        }
+        "non-member, ban lapsed" => bans::put(conn, room, who, Some(earlier), by).await.unwrap(),
+        other => panic!("unknown standing {other}"),
+    }
+}
+
+const STANDINGS: &[&str] = &[
+    "non-member",
+    "member",
+    "moderator",
+    "muted",
+    "banned",
+    "banned for good",
+    "banned (null)",
+    "member, banned",
+    "ban lapsed",
+    "non-member, ban lapsed",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readable_set_agrees_with_may_read() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let owner = user(&mut conn, "owner").await;
+    let mut checked = 0;
+    for (i, standing) in STANDINGS.iter().enumerate() {
+        let who = user(&mut conn, &format!("who{i}")).await;
+        let public = new_room(&mut conn, &format!("public {i}"), &owner).await;
+        let private = private_room(&mut conn, &format!("private {i}"), &owner).await;
+        let dm = rooms::insert_dm(&mut conn, &[owner.id, who.id])
+            .await
+            .unwrap()
+            .id;
+        let other_dm = {
+            let third = user(&mut conn, &format!("third{i}")).await;
+            rooms::insert_dm(&mut conn, &[owner.id, third.id])
+                .await
+                .unwrap()
+                .id
+        };
+        let owned = private_room(&mut conn, &format!("owned {i}"), &who).await;
+        for room in [public, private] {
+            stand(&mut conn, standing, room, who.id, owner.id).await;
+        }
+        let readable = search::readable_rooms(&mut conn, who.id).await.unwrap();
+        for room in [public, private, dm, other_dm, owned] {
+            let rule = match guard::readable(&mut conn, who.id, room).await {
+                Ok(_) => true,
+                Err(Error::NotFound(_) | Error::Denied { .. } | Error::Forbidden(_)) => false,
+                Err(e) => panic!("{e:?}"),
+            };
+            assert_eq!(
+                readable.contains(&room),
+                rule,
+                "standing {standing:?}, room {room}: SQL says {}, may_read says {rule}",
+                readable.contains(&room)
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, STANDINGS.len() * 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn search_rows_follow_messages_and_a_deletion_erases_its_row_at_once() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let room = new_room(&mut conn, "search here", &ann).await;
+    let sent = append(
+        &mut conn,
+        room,
+        &[
+            say(&ann, "deploy on friday", "n1"),
+            say(&ann, "lunch?", "n2"),
+        ],
+    )
+    .await;
+    let (a, b) = (message_id(&sent[0]), message_id(&sent[1]));
+    assert!(
+        search::indexed(&mut conn, &[a, b])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    search::refresh(&mut conn, &[a, b]).await.unwrap();
+    search::refresh(&mut conn, &[a, b]).await.unwrap();
+    let rows = search::indexed(&mut conn, &[a, b]).await.unwrap();
+    assert_eq!(
+        rows,
+        vec![(a, "deploy on friday".into()), (b, "lunch?".into())]
+    );
+
+    append(&mut conn, room, &[edit(&ann, a, "deploy on monday", "n3")]).await;
+    search::refresh(&mut conn, &[a]).await.unwrap();
+    assert_eq!(
+        search::indexed(&mut conn, &[a]).await.unwrap(),
+        vec![(a, "deploy on monday".into())]
+    );
+
+    // The deletion's own transaction erases the row, before any follower.
+    append(
+        &mut conn,
+        room,
+        &[draft(&ann, "n4", Change::Delete { id: a })],
+    )
+    .await;
+    assert_eq!(
+        search::indexed(&mut conn, &[a, b]).await.unwrap(),
+        vec![(b, "lunch?".into())]
+    );
+    // And a follower that read the message before it was deleted puts
+    // nothing back.
+    search::refresh(&mut conn, &[a]).await.unwrap();
+    assert_eq!(search::indexed(&mut conn, &[a]).await.unwrap(), vec![]);
+
+    events::delete_room(&mut conn, room).await.unwrap();
+    assert_eq!(search::indexed(&mut conn, &[b]).await.unwrap(), vec![]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_tells_a_follower_which_messages_changed() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let room = new_room(&mut conn, "search here", &ann).await;
+    let sent = append(
+        &mut conn,
+        room,
+        &[say(&ann, "one", "n1"), say(&ann, "two", "n2")],
+    )
+    .await;
+    let (a, b) = (message_id(&sent[0]), message_id(&sent[1]));
+    append(&mut conn, room, &[react(&ann, a, "👍", true, "n3")]).await;
+
+    assert_eq!(
+        events::touched_after(&mut conn, room, 0, 100)
+            .await
+            .unwrap(),
+        (vec![a, b], Some(3))
+    );
+    assert_eq!(
+        events::touched_after(&mut conn, room, 1, 1).await.unwrap(),
+        (vec![b], Some(2))
+    );
+    assert_eq!(
+        events::touched_after(&mut conn, room, 3, 100)
+            .await
+            .unwrap(),
+        (vec![], None)
+    );
+}
+
+/// Indexes every message of `room` (what the worker does).
+async fn index_room(conn: &mut diesel_async::AsyncPgConnection, room: i64) {
+    let (ids, _) = events::touched_after(conn, room, 0, 10_000).await.unwrap();
+    search::refresh(conn, &ids).await.unwrap();
+}
+
+async fn find(
+    conn: &mut diesel_async::AsyncPgConnection,
+    who: i64,
+    q: &str,
+    parts: &[&str],
+    filters: &Filters,
+) -> Vec<(i64, bool)> {
+    let parts: Vec<String> = parts.iter().map(|p| (*p).to_owned()).collect();
+    search::lexical(conn, who, q, &parts, filters, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.message_id, c.words))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lexical_matches_words_then_parts_of_words_in_readable_rooms_only() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let bob = user(&mut conn, "bob").await;
+    let public = new_room(&mut conn, "search here", &ann).await;
+    let private = private_room(&mut conn, "secret", &ann).await;
+    let sent = append(
+        &mut conn,
+        public,
+        &[
+            say(&ann, "we deploy tonight", "p1"),
+            say(&ann, "redeploying the cluster", "p2"),
+            say(&ann, "lunch at noon", "p3"),
+        ],
+    )
+    .await;
+    let (deploy, redeploying, lunch) = (
+        message_id(&sent[0]),
+        message_id(&sent[1]),
+        message_id(&sent[2]),
+    );
+    let secret = append(&mut conn, private, &[say(&ann, "deploy the canary", "s1")]).await;
+    let secret = message_id(&secret[0]);
+    index_room(&mut conn, public).await;
+    index_room(&mut conn, private).await;
+    let all = Filters::default();
+
+    // Ann reads both rooms; whole words first, then parts of words.
+    assert_eq!(
+        find(&mut conn, ann.id, "deploy", &["deploy"], &all).await,
+        vec![(secret, true), (deploy, true), (redeploying, false)]
+    );
+    // Bob may not read the private room.
+    assert_eq!(
+        find(&mut conn, bob.id, "deploy", &["deploy"], &all).await,
+        vec![(deploy, true), (redeploying, false)]
+    );
+    // -word and or.
+    assert_eq!(
+        find(&mut conn, bob.id, "tonight or noon", &[], &all)
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(
+        find(&mut conn, bob.id, "deploy -tonight", &[], &all).await,
+        vec![]
+    );
+    assert_eq!(
+        find(&mut conn, bob.id, "\"at noon\"", &[], &all).await,
+        vec![(lunch, true)]
+    );
+    // Filters.
+    let by_bob = Filters {
+        author: Some(bob.id),
+        ..Filters::default()
+    };
+    assert_eq!(
+        find(&mut conn, ann.id, "deploy", &["deploy"], &by_bob).await,
+        vec![]
+    );
+    let in_public = Filters {
+        room: Some(public),
+        ..Filters::default()
+    };
+    assert_eq!(
+        find(&mut conn, ann.id, "deploy", &[], &in_public).await,
+        vec![(deploy, true)]
+    );
+    let future = Filters {
+        after: Some(Utc::now() + Duration::hours(1)),
+        ..Filters::default()
+    };
+    assert_eq!(
+        find(&mut conn, ann.id, "deploy", &["deploy"], &future).await,
+        vec![]
+    );
+    let replied = Filters {
+        replied: true,
+        ..Filters::default()
+    };
+    assert_eq!(
+        find(&mut conn, ann.id, "lunch", &[], &replied).await,
+        vec![]
+    );
+    append(
+        &mut conn,
+        public,
+        &[say_to(&bob, "yes!", "b1", Some(lunch))],
+    )
+    .await;
+    assert_eq!(
+        find(&mut conn, ann.id, "lunch", &[], &replied).await,
+        vec![(lunch, true)]
+    );
+    // A query of operators only, or of nothing, finds nothing (no error).
+    assert_eq!(find(&mut conn, ann.id, "-", &[], &all).await, vec![]);
+    assert_eq!(find(&mut conn, ann.id, "", &[], &all).await, vec![]);
+}

@@ -1,0 +1,156 @@
+//! Helpers shared by the store's test binaries: people, rooms and the
+//! drafts of room events.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use common::Error;
+use common::access::Visibility;
+use common::domain::{Email, MessageBody, Nonce, RoomName, Topic, Username};
+use common::emoji::Emoji;
+use common::protocol::{ServerFrame, UserRef};
+use common::store::events::{self, Appended, Change, EventDraft, Policy};
+use common::store::{rooms, users};
+
+pub async fn user(conn: &mut diesel_async::AsyncPgConnection, name: &str) -> users::User {
+    let email = format!("{name}@example.com");
+    users::insert(
+        conn,
+        &Username::parse(name).unwrap(),
+        &Email::parse(&email).unwrap(),
+        "hash",
+    )
+    .await
+    .unwrap()
+}
+
+pub async fn new_room(
+    conn: &mut diesel_async::AsyncPgConnection,
+    name: &str,
+    owner: &users::User,
+) -> i64 {
+    rooms::insert(
+        conn,
+        &RoomName::parse(name).unwrap(),
+        &Topic::parse("").unwrap(),
+        Visibility::Public,
+        owner.id,
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+pub async fn private_room(
+    conn: &mut diesel_async::AsyncPgConnection,
+    name: &str,
+    owner: &users::User,
+) -> i64 {
+    rooms::insert(
+        conn,
+        &RoomName::parse(name).unwrap(),
+        &Topic::parse("").unwrap(),
+        Visibility::Private,
+        owner.id,
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+pub fn author(u: &users::User) -> UserRef {
+    UserRef {
+        id: u.id,
+        name: u.username.clone(),
+    }
+}
+
+pub fn draft(u: &users::User, nonce: &str, change: Change) -> EventDraft {
+    EventDraft {
+        user: author(u),
+        nonce: Nonce::parse(nonce).unwrap(),
+        change,
+    }
+}
+
+/// A new message, rendered as plain text (rendering is `markdown`'s job).
+pub fn say(u: &users::User, body: &str, nonce: &str) -> EventDraft {
+    say_to(u, body, nonce, None)
+}
+
+pub fn say_to(u: &users::User, body: &str, nonce: &str, reply_to: Option<i64>) -> EventDraft {
+    draft(
+        u,
+        nonce,
+        Change::Message {
+            body: MessageBody::parse(body).unwrap(),
+            html: format!("<p>{body}</p>"),
+            mentions: Vec::new(),
+            reply_to,
+        },
+    )
+}
+
+pub fn edit(u: &users::User, id: i64, body: &str, nonce: &str) -> EventDraft {
+    draft(
+        u,
+        nonce,
+        Change::Edit {
+            id,
+            body: MessageBody::parse(body).unwrap(),
+            html: format!("<p>{body}</p>"),
+            mentions: Vec::new(),
+        },
+    )
+}
+
+pub fn react(u: &users::User, id: i64, emoji: &str, on: bool, nonce: &str) -> EventDraft {
+    draft(
+        u,
+        nonce,
+        Change::React {
+            id,
+            emoji: Emoji::parse(emoji).unwrap(),
+            on,
+        },
+    )
+}
+
+pub async fn append_all(
+    conn: &mut diesel_async::AsyncPgConnection,
+    room: i64,
+    drafts: &[EventDraft],
+) -> Vec<Result<Appended, Error>> {
+    events::append_batch(conn, room, drafts, &Policy::default())
+        .await
+        .unwrap()
+}
+
+pub async fn append(
+    conn: &mut diesel_async::AsyncPgConnection,
+    room: i64,
+    drafts: &[EventDraft],
+) -> Vec<Appended> {
+    append_all(conn, room, drafts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+pub fn message_id(a: &Appended) -> i64 {
+    match &a.frame {
+        ServerFrame::Message(m) => m.id,
+        other => panic!("not a message: {other:?}"),
+    }
+}
+
+pub fn code(r: &Result<Appended, Error>) -> String {
+    match r {
+        Ok(a) => format!("ok {}", a.seq),
+        Err(Error::NotFound(what)) => format!("{what}_not_found"),
+        Err(Error::Forbidden(_)) => "forbidden".into(),
+        Err(Error::Denied { code, .. }) => (*code).into(),
+        Err(Error::Conflict { code, .. } | Error::Invalid { code, .. }) => (*code).into(),
+        Err(e) => format!("{e:?}"),
+    }
+}

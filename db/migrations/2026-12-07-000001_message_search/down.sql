@@ -1,0 +1,2 @@
+DROP TABLE message_search;
+DROP TABLE log_cursors;
