@@ -437,7 +437,7 @@ env_file_value() { # FILE NAME
   printf '%s\n' "${line#*=}"
 }
 
-# THE list of variables the website and chat services read, printed as
+# THE list of variables the website, chat and worker services read, printed as
 # NAME=VALUE lines (usable with `env`, or as an env file for a container).
 # Deployment-wide inputs come from these variables, set by the caller:
 #   STACK_DATABASE_URL  STACK_REDIS_URL  STACK_PUBLIC_ORIGIN  STACK_STATIC_DIR
@@ -445,7 +445,7 @@ env_file_value() { # FILE NAME
 # Only the website gets TOKEN_SIGNING_KEY.
 service_env() { # SERVICE LISTEN_ADDR
   local service=$1 listen=$2
-  case $service in website | chat) ;; *) log "service_env: unknown service '$service'"; return 1 ;; esac
+  case $service in website | chat | worker) ;; *) log "service_env: unknown service '$service'"; return 1 ;; esac
   : "${STACK_DATABASE_URL:?}" "${STACK_REDIS_URL:?}" "${STACK_PUBLIC_ORIGIN:?}" "${STACK_STATIC_DIR:?}" "${STACK_KEYS_FILE:?}"
   printf '%s\n' \
     "DATABASE_URL=$STACK_DATABASE_URL" \
@@ -492,8 +492,9 @@ no_proxy_for_loopback() {
 }
 
 # Starts the application behind nginx: the token keys (made once), the
-# migrations and seed, the website, one chat instance per port, then nginx;
-# returns when /healthz answers through nginx. STACK_DATABASE_URL,
+# migrations and seed, the website, one chat instance per port, the worker
+# (on STACK_WORKER_PORT, 8095 when unset), then nginx; returns when /healthz
+# answers through nginx. STACK_DATABASE_URL,
 # STACK_REDIS_URL, STACK_PUBLIC_ORIGIN and STACK_STATIC_DIR must be set.
 # Calls TRACK NAME PID for every process it starts; their output goes to
 # APP_LOG when that is set, else to the terminal.
@@ -524,6 +525,12 @@ start_app() { # DATA BIN_DIR NGINX_PORT WEBSITE_PORT "CHAT_PORT..." TRACK
     wait_port "$port" 30 "$SPAWNED_PID" || { log "chat-$((i + 1)) is not listening on $port"; return 1; }
     upstreams+=("127.0.0.1:$port")
   done
+  port=${STACK_WORKER_PORT:-8095}
+  service_env_args worker "127.0.0.1:$port"
+  spawn worker env -C "$data" "${SERVICE_ENV_ARGS[@]}" "$bin/worker" >>"$out"
+  "$track" worker "$SPAWNED_PID"
+  pids+=("$SPAWNED_PID")
+  wait_port "$port" 30 "$SPAWNED_PID" || { log "the worker is not listening on $port"; return 1; }
   render_nginx "$ROOT/nginx/parley.conf.template" "$data/nginx/nginx.conf" \
     "NGINX_LISTEN=127.0.0.1:$nginx_port" \
     "WEBSITE_UPSTREAM=$(upstream_block website "127.0.0.1:$website_port")" \

@@ -11,8 +11,7 @@ use common::store::{bans, events, members, mutes, rooms};
 use common::{Error, guard};
 use test_support::TestDb;
 
-mod support;
-use support::*;
+use test_support::store::*;
 
 /// Every standing of the access matrix, set up for `who` in `room`.
 async fn stand(

@@ -13,8 +13,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use test_support::TestDb;
 
-mod support;
-use support::*;
+use test_support::store::*;
 
 async fn seeded_room_names(conn: &mut diesel_async::AsyncPgConnection) -> Vec<String> {
     use common::schema::rooms::dsl::*;

@@ -8,6 +8,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a harness fails loudly
 
+pub mod store;
+
 use std::path::Path;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};

@@ -1,7 +1,5 @@
-//! Helpers shared by the store's test binaries: people, rooms and the
+//! Builders for tests that write through the store: people, rooms and the
 //! drafts of room events.
-
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use common::Error;
 use common::access::Visibility;

@@ -1,0 +1,74 @@
+//! `worker` follows the room event logs until SIGTERM or Ctrl-C.
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use common::config;
+use worker::Worker;
+use worker::config::WorkerConfig;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    config::load_dotenv();
+    match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => {}
+        // For container HEALTHCHECKs: asks this service's /healthz on LISTEN_ADDR.
+        Some("healthcheck") => {
+            let addr = config::parsed_or(
+                "LISTEN_ADDR",
+                std::net::SocketAddr::from(([127, 0, 0, 1], 8095)),
+            );
+            return match addr {
+                Ok(addr) if common::healthcheck::probe(addr) => ExitCode::SUCCESS,
+                _ => ExitCode::FAILURE,
+            };
+        }
+        Some(arg) => {
+            eprintln!("unknown argument {arg:?}; usage: worker [serve | healthcheck]");
+            return ExitCode::from(2);
+        }
+    }
+    common::telemetry::init_tracing();
+    let config = match WorkerConfig::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let addr = config.common.listen_addr;
+    let listener = match TcpListener::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("worker cannot listen on {addr} (LISTEN_ADDR): {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let worker = match Worker::start(&config, listener) {
+        Ok(worker) => worker,
+        Err(e) => {
+            eprintln!("worker cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(%addr, "worker following the room logs");
+    wait_for_signal().await;
+    worker.shutdown().await;
+    tracing::info!("worker stopped");
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
