@@ -159,7 +159,9 @@ start_postgres() { # DIR PORT [throwaway]
   home=$(pg_home "$1") || return 1
   if [[ ! -f $home/pgdata/PG_VERSION ]]; then
     log "initialising a Postgres cluster in $home/pgdata"
-    pg_as_owner "$PG_BIN/initdb" -D "$home/pgdata" -A trust -E UTF8 --no-locale -N \
+    # Sorting stays C (bytes, fast); character classes are Unicode's
+    # (C.UTF-8), so lower(), ILIKE and full-text search fold any script.
+    pg_as_owner "$PG_BIN/initdb" -D "$home/pgdata" -A trust -E UTF8 --locale=C --lc-ctype=C.UTF-8 -N \
       -U "$PG_SUPERUSER" >"$home/initdb.log" 2>&1 || {
       log "initdb failed:"; tail -n 20 "$home/initdb.log" >&2; return 1
     }

@@ -135,6 +135,23 @@ fn writer() -> Result<crate::writer::WriterConfig, ConfigError> {
     })
 }
 
+/// The integer setting `name`, `default` when unset, within `min..=max`.
+pub fn int_between(
+    name: &'static str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    let v: i64 = parsed_or(name, default)?;
+    if !(min..=max).contains(&v) {
+        return Err(ConfigError::new(
+            name,
+            format!("must be between {min} and {max}, got {v}"),
+        ));
+    }
+    Ok(v)
+}
+
 /// A rate limit read from `max_var` (events) and `window_var` (seconds,
 /// at most a day), each `default`'s when unset.
 pub fn limit(

@@ -55,6 +55,10 @@ codes! {
     BadCursor = "bad_cursor",
     /// A `limit` outside its range.
     BadLimit = "bad_limit",
+    /// A date that is neither `YYYY-MM-DD` nor RFC 3339 (search's `after`, `before`).
+    BadDate = "bad_date",
+    /// A search filter the server does not know (`has=` other than `reply`).
+    BadFilter = "bad_filter",
     /// A `before_seq` below 1.
     BadBeforeSeq = "bad_before_seq",
     /// An `after_seq` below 0.

@@ -19,6 +19,7 @@ pub mod preferences;
 pub mod protocol;
 pub mod ratelimit;
 pub mod redis_client;
+pub mod search_text;
 #[rustfmt::skip]
 pub mod schema;
 mod schema_joins;

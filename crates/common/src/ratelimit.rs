@@ -73,6 +73,13 @@ pub const PROFILE_CHANGE_PER_USER: Limit = Limit {
     max: 30,
     window: Duration::from_secs(600),
 };
+/// Message searches by one user (`SEARCH_LIMIT`): each ranks up to
+/// `SEARCH_CANDIDATES` rows, so a script may not loop on them.
+pub const SEARCH_PER_USER: Limit = Limit {
+    name: "search",
+    max: 30,
+    window: Duration::from_secs(60),
+};
 /// Reads of history, events and search by one user: each can return
 /// megabytes, so a script cannot loop on them for free.
 pub const READS_PER_USER: Limit = Limit {

@@ -212,13 +212,24 @@ async fn find(
     parts: &[&str],
     filters: &Filters,
 ) -> Vec<(i64, bool)> {
-    let parts: Vec<String> = parts.iter().map(|p| (*p).to_owned()).collect();
-    search::lexical(conn, who, q, &parts, filters, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| (c.message_id, c.words))
-        .collect()
+    let terms = common::search_text::Terms {
+        parts: parts.iter().map(|p| (*p).to_owned()).collect(),
+        ..Default::default()
+    };
+    search::lexical(
+        conn,
+        who,
+        q,
+        &terms,
+        filters,
+        100,
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|c| (c.message_id, c.words))
+    .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

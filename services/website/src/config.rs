@@ -66,6 +66,13 @@ pub struct Limits {
     /// `PROFILE_CHANGE_LIMIT`: profile edits, blocks and unblocks by one
     /// user per window.
     pub profile_change: Limit,
+    /// `SEARCH_LIMIT`: message searches by one user.
+    pub search: Limit,
+    /// `SEARCH_CANDIDATES`: the newest matches of each kind (whole words,
+    /// parts of words) a search ranks; a query matching more ranks these.
+    pub search_candidates: i64,
+    /// `SEARCH_TIMEOUT_MS`: a search running longer is cancelled (503).
+    pub search_timeout: std::time::Duration,
     /// `RATE_LIMIT_IPV6_PREFIX`: the bits of an IPv6 address that make one
     /// client (64: a subscriber gets a whole /64).
     pub ipv6_prefix: u8,
@@ -89,6 +96,9 @@ impl Default for Limits {
             password_change: ratelimit::PASSWORD_CHANGE_PER_USER,
             reads: ratelimit::READS_PER_USER,
             profile_change: ratelimit::PROFILE_CHANGE_PER_USER,
+            search: ratelimit::SEARCH_PER_USER,
+            search_candidates: 2000,
+            search_timeout: std::time::Duration::from_millis(2000),
             ipv6_prefix: 64,
             usage_write_interval: std::time::Duration::from_secs(300),
         }
@@ -157,6 +167,19 @@ impl Limits {
                 "PROFILE_CHANGE_LIMIT_WINDOW_SECS",
                 d.profile_change,
             )?,
+            search: config::limit("SEARCH_LIMIT", "SEARCH_LIMIT_WINDOW_SECS", d.search)?,
+            search_candidates: config::int_between(
+                "SEARCH_CANDIDATES",
+                d.search_candidates,
+                10,
+                100_000,
+            )?,
+            search_timeout: std::time::Duration::from_millis(config::int_between(
+                "SEARCH_TIMEOUT_MS",
+                d.search_timeout.as_millis() as i64,
+                50,
+                60_000,
+            )? as u64),
             ipv6_prefix,
             usage_write_interval: config::seconds_or(
                 "USAGE_WRITE_INTERVAL_SECS",

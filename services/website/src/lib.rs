@@ -72,6 +72,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(pages::invites::accept)
         .service(pages::invites::decline)
         .service(pages::catch_up::show)
+        .service(pages::search::show)
         .service(pages::message::edit_page)
         .service(pages::message::edit)
         .service(pages::message::delete_page)

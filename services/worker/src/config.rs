@@ -51,20 +51,19 @@ impl WorkerConfig {
             common: CommonConfig::from_env("127.0.0.1:8095")?,
             follow: FollowConfig {
                 interval: Duration::from_millis(interval_ms),
-                rooms_per_pass: between("FOLLOW_ROOMS_PER_PASS", d.rooms_per_pass, 1, 10_000)?,
-                events_per_room: between("FOLLOW_EVENTS_PER_ROOM", d.events_per_room, 1, 10_000)?,
+                rooms_per_pass: config::int_between(
+                    "FOLLOW_ROOMS_PER_PASS",
+                    d.rooms_per_pass,
+                    1,
+                    10_000,
+                )?,
+                events_per_room: config::int_between(
+                    "FOLLOW_EVENTS_PER_ROOM",
+                    d.events_per_room,
+                    1,
+                    10_000,
+                )?,
             },
         })
     }
-}
-
-fn between(name: &'static str, default: i64, min: i64, max: i64) -> Result<i64, ConfigError> {
-    let v: i64 = config::parsed_or(name, default)?;
-    if !(min..=max).contains(&v) {
-        return Err(ConfigError::new(
-            name,
-            format!("must be between {min} and {max}, got {v}"),
-        ));
-    }
-    Ok(v)
 }

@@ -277,6 +277,27 @@ pub async fn find(
     Ok(shown(conn, rows, viewer).await?.pop())
 }
 
+/// The live messages among `ids` (any rooms), as `viewer` sees them, in
+/// no particular order: a page of search hits. The caller has checked
+/// the viewer may read their rooms.
+pub async fn live_by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+    viewer: i64,
+) -> Result<Vec<ChatMessage>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(Message, String)> = messages::table
+        .inner_join(users::table)
+        .filter(messages::id.eq_any(ids))
+        .filter(messages::deleted_at.is_null())
+        .select((Message::as_select(), users::username))
+        .load(conn)
+        .await?;
+    shown(conn, rows, viewer).await
+}
+
 /// Messages as a viewer sees them: with quotes of what they answer and the
 /// reaction summary.
 async fn shown(

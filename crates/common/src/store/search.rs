@@ -6,11 +6,12 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Bool, Double, Nullable, Text, Timestamptz};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 use super::Fixed;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::schema::{message_search, messages};
 
 /// The rooms `p.uid` may read as a CTE named `readable`, for statements
@@ -142,18 +143,54 @@ pub struct Candidate {
 /// The lexical matches of `query` among the messages `user_id` may read:
 /// first the newest `cap` whole-word matches (`websearch_to_tsquery`:
 /// quotes, `-word`, `or`) by rank, then the newest `cap` messages holding
-/// every one of `parts` inside words (trigram index), newest first. `parts`
-/// are the query's words to find inside others (at least one of three
-/// characters or more, or none: no partial matching).
+/// every one of `terms.parts` inside words (trigram index) and none of
+/// `terms.excluded`, newest first (no partial matching unless a part has
+/// three characters or more). A search taking longer than `timeout` is
+/// cancelled and answers `unavailable`.
 pub async fn lexical(
     conn: &mut AsyncPgConnection,
     user_id: i64,
     query: &str,
-    parts: &[String],
+    terms: &crate::search_text::Terms,
+    filters: &Filters,
+    cap: i64,
+    timeout: std::time::Duration,
+) -> Result<Vec<Candidate>> {
+    let limit = format!(
+        "SET LOCAL statement_timeout = {}",
+        timeout.as_millis().max(1)
+    );
+    let found = conn
+        .transaction::<_, Error, _>(async |conn| {
+            conn.batch_execute(&limit).await?;
+            lexical_now(conn, user_id, query, terms, filters, cap).await
+        })
+        .await;
+    match found {
+        Err(Error::Database(DieselError::DatabaseError(_, info)))
+            if info.message().contains("statement timeout") =>
+        {
+            Err(Error::unavailable("the search took too long"))
+        }
+        found => found,
+    }
+}
+
+async fn lexical_now(
+    conn: &mut AsyncPgConnection,
+    user_id: i64,
+    query: &str,
+    terms: &crate::search_text::Terms,
     filters: &Filters,
     cap: i64,
 ) -> Result<Vec<Candidate>> {
+    let parts = &terms.parts;
     let patterns: Vec<String> = parts.iter().map(|p| super::like_contains(p)).collect();
+    let excluded: Vec<String> = terms
+        .excluded
+        .iter()
+        .map(|p| super::like_contains(p))
+        .collect();
     // The longest part drives the trigram index; the others filter.
     let main = parts
         .iter()
@@ -164,7 +201,7 @@ pub async fn lexical(
         "WITH p AS (SELECT $1::bigint AS uid, websearch_to_tsquery('simple', $2::text) AS tq, \
                     $3::text AS main, $4::text[] AS patterns, $5::bigint AS room, \
                     $6::bigint AS author, $7::timestamptz AS after, $8::timestamptz AS before, \
-                    $9::bool AS replied, $10::bigint AS cap), ",
+                    $9::bool AS replied, $10::bigint AS cap, $11::text[] AS excluded), ",
         readable_cte!(),
         ", candidates AS NOT MATERIALIZED ( \
              SELECT s.* FROM message_search s, p \
@@ -183,6 +220,7 @@ pub async fn lexical(
          parts AS ( \
              SELECT c.message_id FROM candidates c, p \
              WHERE p.main IS NOT NULL AND c.text ILIKE p.main AND c.text ILIKE ALL (p.patterns) \
+               AND NOT (c.text ILIKE ANY (p.excluded)) \
                AND c.message_id NOT IN (SELECT message_id FROM words) \
              ORDER BY c.message_id DESC LIMIT (SELECT cap FROM p)) \
          SELECT message_id, score, words FROM ( \
@@ -200,6 +238,7 @@ pub async fn lexical(
     .bind::<Nullable<Timestamptz>, _>(filters.before)
     .bind::<Bool, _>(filters.replied)
     .bind::<BigInt, _>(cap)
+    .bind::<Array<Text>, _>(excluded)
     .load(conn)
     .await?)
 }

@@ -11,6 +11,7 @@ pub mod personal;
 pub mod preferences;
 pub mod profiles;
 pub mod rooms;
+pub mod search;
 pub mod sessions;
 
 /// The signed-in user an action runs for. Actions take this rather than the

@@ -13,6 +13,7 @@ pub mod personal;
 pub mod preferences;
 pub mod reactions;
 pub mod rooms;
+pub mod search;
 pub mod types;
 pub mod users;
 
@@ -65,6 +66,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(people::unban)
             .service(people::unmute)
             .service(dms::create)
+            .service(search::search)
             .service(messages::list)
             .service(messages::send)
             .service(messages::edit)

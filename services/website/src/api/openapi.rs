@@ -6,7 +6,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, blocks, dms, events, me, messages, people, personal, preferences, reactions, rooms, users,
+    auth, blocks, dms, events, me, messages, people, personal, preferences, reactions, rooms,
+    search, users,
 };
 
 struct BearerAuth;
@@ -42,6 +43,7 @@ impl Modify for BearerAuth {
         messages::list, messages::send, messages::edit, messages::remove,
         reactions::add, reactions::remove,
         events::list, events::read, events::mine,
+        search::search,
         document,
     ),
     modifiers(&BearerAuth),

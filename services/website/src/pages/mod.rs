@@ -10,6 +10,7 @@ pub mod notice;
 pub mod people;
 pub mod room;
 pub mod rooms;
+pub mod search;
 pub mod settings;
 pub mod users;
 

@@ -432,6 +432,8 @@ fn level_label(level: NotifyLevel) -> &'static str {
 #[serde(default)]
 pub struct RoomQuery {
     before: Option<i64>,
+    /// Show the history around this seq (a search hit, a link to `#m{seq}`).
+    at: Option<i64>,
     reply_to: Option<i64>,
 }
 
@@ -674,7 +676,10 @@ pub async fn show(
         &page,
         &state,
         room_id,
-        query.before.filter(|b| *b > 0),
+        query
+            .before
+            .or(query.at.map(|at| at.saturating_add(PAGE_SIZE / 2 + 1)))
+            .filter(|b| *b > 0),
         Draft::fresh(query.reply_to),
         StatusCode::OK,
     )

@@ -442,6 +442,7 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/rooms/{id}/bans/{user_id}", "delete"),
         ("/api/v1/rooms/{id}/mutes/{user_id}", "delete"),
         ("/api/v1/rooms/{id}/moderation", "get"),
+        ("/api/v1/search", "get"),
         ("/api/v1/openapi.json", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();
@@ -512,6 +513,14 @@ async fn the_openapi_document_puts_each_parameter_where_it_goes() {
             "get /api/v1/rooms/{id}/messages limit",
             "get /api/v1/rooms/{id}/moderation before",
             "get /api/v1/rooms/{id}/moderation limit",
+            "get /api/v1/search after",
+            "get /api/v1/search before",
+            "get /api/v1/search cursor",
+            "get /api/v1/search from",
+            "get /api/v1/search has",
+            "get /api/v1/search limit",
+            "get /api/v1/search q",
+            "get /api/v1/search room",
         ]
     );
 }

@@ -326,6 +326,17 @@ impl TestApp {
         (browser, token)
     }
 
+    /// Lets the worker's search follower catch up with every room's log
+    /// (the real follower, run here rather than beside the app).
+    pub async fn index(&self) {
+        let state = worker::state::WorkerState {
+            pool: common::db::build_pool(self.db.url(), 1, "test-worker").unwrap(),
+            metrics: worker::metrics::Metrics::new().unwrap(),
+        };
+        let follow = worker::config::FollowConfig::default();
+        while worker::follow::pass(&state, &follow).await.unwrap() > 0 {}
+    }
+
     /// Creates a room through the API, returning its id.
     pub async fn room(&self, token: &str, name: &str) -> i64 {
         let body = json!({"name": name, "topic": format!("all about {name}")});

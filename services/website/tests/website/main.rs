@@ -17,4 +17,5 @@ mod preferences;
 mod profiles;
 mod room_events;
 mod room_page;
+mod search;
 mod security;
