@@ -298,6 +298,10 @@ impl Run {
             return None;
         }
         loop {
+            // A cancel wins over deltas already parsed: Stop stops at once.
+            if self.cancel.is_cancelled() {
+                return Some(self.end(Some(LlmError::Cancelled)));
+            }
             if let Some(delta) = self.queue.pop_front() {
                 self.text.push_str(&delta);
                 return Some(Event::Delta(delta));

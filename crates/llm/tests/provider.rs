@@ -281,7 +281,7 @@ async fn cancelling_before_any_text_is_cancelled() {
 async fn the_total_timeout_interrupts_a_slow_answer() {
     let stand_in = StandIn::start().await;
     let mut config = config(&stand_in, "slow-40");
-    config.total_timeout = Duration::from_millis(150);
+    config.total_timeout = Duration::from_millis(300);
     let (_, outcome) = ask(config, CancellationToken::new()).await;
     let completion = outcome.unwrap();
     assert!(
