@@ -5,9 +5,13 @@
 //! Needs `TEST_DATABASE_URL` (an admin connection to a throwaway cluster, for
 //! example `postgres://postgres@127.0.0.1:54330/postgres`) and `TEST_REDIS_URL`;
 //! `scripts/test` starts both and sets them.
+//!
+//! [`llm`] is a stand-in for an OpenAI-compatible language-model provider
+//! (also a binary, `parley-llm-standin`), needing neither.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a harness fails loudly
 
+pub mod llm;
 pub mod store;
 
 use std::path::Path;
