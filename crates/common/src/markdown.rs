@@ -83,18 +83,34 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .generic_attributes(HashSet::new())
         .allowed_classes(HashMap::from([("a", HashSet::from(["mention"]))]))
         .url_schemes(HashSet::from(["http", "https", "mailto"]))
-        .url_relative(ammonia::UrlRelative::Custom(Box::new(profile_path)))
+        .url_relative(ammonia::UrlRelative::Custom(Box::new(internal_path)))
         .attribute_filter(filter_attribute)
         .link_rel(Some(LINK_REL))
         .strip_comments(true);
     builder
 });
 
-/// The only relative URL allowed: a mention's `/users/{username}`.
-fn profile_path(url: &str) -> Option<Cow<'_, str>> {
-    url.strip_prefix("/users/")
-        .filter(|name| is_username(name))
-        .map(|_| Cow::Borrowed(url))
+/// The only relative URLs allowed: a mention's `/users/{username}`, and a
+/// link to a message, `/rooms/{id}?at={seq}#m{seq}` (the assistant's
+/// citations, links people paste from search).
+fn internal_path(url: &str) -> Option<Cow<'_, str>> {
+    let profile = url.strip_prefix("/users/").is_some_and(is_username);
+    (profile || is_message_path(url)).then_some(Cow::Borrowed(url))
+}
+
+/// `/rooms/{id}?at={seq}#m{seq}`, digits only.
+fn is_message_path(url: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
+    let Some(rest) = url.strip_prefix("/rooms/") else {
+        return false;
+    };
+    let Some((room, rest)) = rest.split_once("?at=") else {
+        return false;
+    };
+    let Some((at, anchor)) = rest.split_once("#m") else {
+        return false;
+    };
+    digits(room) && digits(at) && at == anchor
 }
 
 /// `data-user` holds a user id, nothing else.
@@ -434,10 +450,12 @@ fn flat_text<'a>(node: &'a AstNode<'a>) -> String {
 
 /// Links keep only valid http, https and mailto URLs (checked on the decoded
 /// URL, so `&#106;` and the like are already resolved, with the WHATWG parser
-/// ammonia uses); anything else, relative URLs included, keeps its text and
-/// loses the link. Ammonia checks again.
+/// ammonia uses) and links to a message (`/rooms/{id}?at={seq}#m{seq}`);
+/// anything else, other relative URLs included, keeps its text and loses
+/// the link. Ammonia checks again.
 fn is_allowed_url(url: &str) -> bool {
-    ammonia::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https" | "mailto"))
+    is_message_path(url)
+        || ammonia::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https" | "mailto"))
 }
 
 /// The text nodes where a mention counts: not in code (code is not a text
@@ -758,6 +776,20 @@ mod tests {
             ("bob".to_owned(), (5, "Bob".to_owned())),
             ("ann.lee".to_owned(), (3, "ann.lee".to_owned())),
         ])
+    }
+
+    #[test]
+    fn links_to_messages_stay_and_other_relative_links_go() {
+        let kept = html("[see](/rooms/12?at=40#m40)");
+        assert!(kept.contains("href=\"/rooms/12?at=40#m40\""), "{kept}");
+        for gone in [
+            "[x](/rooms/12?at=40#m41)",
+            "[x](/rooms/12/members)",
+            "[x](/rooms/1x?at=4#m4)",
+            "[x](/logout)",
+        ] {
+            assert!(!html(gone).contains("href"), "{gone}: {}", html(gone));
+        }
     }
 
     fn html(source: &str) -> String {

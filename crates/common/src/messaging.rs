@@ -170,6 +170,35 @@ impl Messenger {
         self.queue(user, room_id, nonce, ask).await?.outcome().await
     }
 
+    /// Stores the assistant's answer to a question: a message of `bot`
+    /// replying to `question`, whose Markdown is rendered without looking
+    /// up mentions (an answer never pings anyone, whatever its text says).
+    /// The send limit is the askers' (the assistant's own limits), not the
+    /// bot's; the writer's checks apply as to anyone. The same `nonce`
+    /// again returns the answer stored the first time.
+    pub async fn answer(
+        &self,
+        bot: &UserRef,
+        room_id: i64,
+        nonce: &str,
+        body: &str,
+        question: i64,
+    ) -> Result<Appended> {
+        let body = MessageBody::parse(body)?;
+        let rendered = markdown::render(body.as_str(), &Default::default());
+        let draft = EventDraft {
+            user: bot.clone(),
+            nonce: Nonce::parse(nonce)?,
+            change: Change::Message {
+                body,
+                html: rendered.html,
+                mentions: Vec::new(),
+                reply_to: Some(question),
+            },
+        };
+        self.writer.queue(room_id, draft).await?.outcome().await
+    }
+
     /// Carries out an act of moderation (checked by the writer under the
     /// room's lock, like every change) and returns its stored event. Counts
     /// against the send limit like any change.

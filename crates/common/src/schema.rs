@@ -1,6 +1,24 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    assistant_jobs (id) {
+        id -> Int8,
+        room_id -> Int8,
+        question_id -> Int8,
+        question_seq -> Int8,
+        asker_id -> Int8,
+        state -> Text,
+        code -> Text,
+        attempts -> Int4,
+        lease_until -> Nullable<Timestamptz>,
+        stop_requested_at -> Nullable<Timestamptz>,
+        answer_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     log_cursors (consumer, room_id) {
         consumer -> Text,
         room_id -> Int8,
@@ -204,9 +222,12 @@ diesel::table! {
         created_at -> Timestamptz,
         display_name -> Text,
         bio -> Text,
+        kind -> Text,
     }
 }
 
+diesel::joinable!(assistant_jobs -> rooms (room_id));
+diesel::joinable!(assistant_jobs -> users (asker_id));
 diesel::joinable!(message_reactions -> messages (message_id));
 diesel::joinable!(message_reactions -> users (user_id));
 diesel::joinable!(moderation_actions -> rooms (room_id));
@@ -224,6 +245,7 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(user_preferences -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    assistant_jobs,
     log_cursors,
     message_reactions,
     message_search,

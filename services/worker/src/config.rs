@@ -12,6 +12,154 @@ pub struct WorkerConfig {
     pub common: CommonConfig,
     /// How the followers of the log pace themselves.
     pub follow: FollowConfig,
+    /// How the assistant answers.
+    pub assistant: AssistantConfig,
+}
+
+/// How the assistant answers questions (`@assistant` mentions).
+#[derive(Debug, Clone)]
+pub struct AssistantConfig {
+    /// The language model (`ASSISTANT_BASE_URL`, `ASSISTANT_MODEL`,
+    /// `ASSISTANT_API_KEY`, `ASSISTANT_TIMEOUT_SECS`,
+    /// `ASSISTANT_FIRST_BYTE_SECS`, `ASSISTANT_MAX_TOKENS`); `None` when no
+    /// base URL is set: answers quote the best-matching messages.
+    pub provider: Option<llm::ProviderConfig>,
+    /// Questions answered at once (`ASSISTANT_CONCURRENCY`).
+    pub concurrency: usize,
+    /// Questions one person may ask per window (`ASSISTANT_PER_USER`,
+    /// `ASSISTANT_PER_USER_WINDOW_SECS`).
+    pub per_user: common::ratelimit::Limit,
+    /// Questions answered in one room per window (`ASSISTANT_PER_ROOM`,
+    /// `ASSISTANT_PER_ROOM_WINDOW_SECS`).
+    pub per_room: common::ratelimit::Limit,
+    /// Tokens of the model one person may use per day
+    /// (`ASSISTANT_TOKENS_PER_USER_DAY`).
+    pub tokens_per_user: common::ratelimit::Limit,
+    /// A mention older than this when the worker first sees it is not
+    /// answered (`ASSISTANT_MAX_AGE_SECS`): a worker that was down, or the
+    /// first start over an old history, does not answer the past.
+    pub max_age: Duration,
+    /// The longest question answered (`ASSISTANT_QUESTION_MAX_CHARS`).
+    pub question_max_chars: usize,
+    /// Messages quoted to the model, or in an answer without one
+    /// (`ASSISTANT_SOURCES`).
+    pub sources: usize,
+    /// Characters of history given to the model at most
+    /// (`ASSISTANT_CONTEXT_CHARS`).
+    pub context_chars: usize,
+    /// How long a worker holds a job without renewing it; past it, another
+    /// worker takes over (`ASSISTANT_LEASE_SECS`).
+    pub lease: Duration,
+    /// How often streamed text is published to the room
+    /// (`ASSISTANT_STREAM_INTERVAL_MS`).
+    pub stream_interval: Duration,
+}
+
+impl Default for AssistantConfig {
+    fn default() -> Self {
+        Self {
+            provider: None,
+            concurrency: 2,
+            per_user: common::ratelimit::Limit {
+                name: "assistant-user",
+                max: 10,
+                window: Duration::from_secs(600),
+            },
+            per_room: common::ratelimit::Limit {
+                name: "assistant-room",
+                max: 30,
+                window: Duration::from_secs(600),
+            },
+            tokens_per_user: common::ratelimit::Limit {
+                name: "assistant-tokens",
+                max: 50_000,
+                window: Duration::from_secs(24 * 3600),
+            },
+            max_age: Duration::from_secs(600),
+            question_max_chars: 1000,
+            sources: 8,
+            context_chars: 6000,
+            lease: Duration::from_secs(30),
+            stream_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+impl AssistantConfig {
+    fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let secs =
+            |name, default: Duration, max| config::seconds_or(name, default.as_secs(), 1, max);
+        let provider = match config::var("ASSISTANT_BASE_URL").filter(|u| !u.trim().is_empty()) {
+            None => None,
+            Some(base_url) => {
+                let model = config::var("ASSISTANT_MODEL").unwrap_or_default();
+                if model.trim().is_empty() {
+                    return Err(ConfigError::new(
+                        "ASSISTANT_MODEL",
+                        "must name the model when ASSISTANT_BASE_URL is set",
+                    ));
+                }
+                let mut p = llm::ProviderConfig::new(base_url.trim(), model.trim());
+                p.api_key = config::var("ASSISTANT_API_KEY").filter(|k| !k.is_empty());
+                p.total_timeout = secs("ASSISTANT_TIMEOUT_SECS", p.total_timeout, 3600)?;
+                p.first_byte_timeout =
+                    secs("ASSISTANT_FIRST_BYTE_SECS", p.first_byte_timeout, 600)?;
+                p.max_tokens = Some(config::int_between(
+                    "ASSISTANT_MAX_TOKENS",
+                    i64::from(p.max_tokens.unwrap_or(llm::DEFAULT_MAX_TOKENS)),
+                    16,
+                    32_000,
+                )? as u32);
+                Some(p)
+            }
+        };
+        Ok(Self {
+            provider,
+            concurrency: config::int_between("ASSISTANT_CONCURRENCY", d.concurrency as i64, 1, 64)?
+                as usize,
+            per_user: config::limit(
+                "ASSISTANT_PER_USER",
+                "ASSISTANT_PER_USER_WINDOW_SECS",
+                d.per_user,
+            )?,
+            per_room: config::limit(
+                "ASSISTANT_PER_ROOM",
+                "ASSISTANT_PER_ROOM_WINDOW_SECS",
+                d.per_room,
+            )?,
+            tokens_per_user: common::ratelimit::Limit {
+                max: config::int_between(
+                    "ASSISTANT_TOKENS_PER_USER_DAY",
+                    d.tokens_per_user.max as i64,
+                    1,
+                    1_000_000_000,
+                )? as u64,
+                ..d.tokens_per_user
+            },
+            max_age: secs("ASSISTANT_MAX_AGE_SECS", d.max_age, 7 * 24 * 3600)?,
+            question_max_chars: config::int_between(
+                "ASSISTANT_QUESTION_MAX_CHARS",
+                d.question_max_chars as i64,
+                10,
+                4000,
+            )? as usize,
+            sources: config::int_between("ASSISTANT_SOURCES", d.sources as i64, 1, 50)? as usize,
+            context_chars: config::int_between(
+                "ASSISTANT_CONTEXT_CHARS",
+                d.context_chars as i64,
+                500,
+                200_000,
+            )? as usize,
+            lease: secs("ASSISTANT_LEASE_SECS", d.lease, 600)?,
+            stream_interval: Duration::from_millis(config::int_between(
+                "ASSISTANT_STREAM_INTERVAL_MS",
+                d.stream_interval.as_millis() as i64,
+                10,
+                5000,
+            )? as u64),
+        })
+    }
 }
 
 /// How a follower of the event log reads it.
@@ -40,13 +188,12 @@ impl WorkerConfig {
     /// Reads the environment; the default listen address is 127.0.0.1:8095.
     pub fn from_env() -> Result<Self, ConfigError> {
         let d = FollowConfig::default();
-        let interval_ms: u64 = config::parsed_or("FOLLOW_INTERVAL_MS", 500)?;
-        if !(10..=60_000).contains(&interval_ms) {
-            return Err(ConfigError::new(
-                "FOLLOW_INTERVAL_MS",
-                "must be between 10 and 60000",
-            ));
-        }
+        let interval_ms = config::int_between(
+            "FOLLOW_INTERVAL_MS",
+            d.interval.as_millis() as i64,
+            10,
+            60_000,
+        )? as u64;
         Ok(Self {
             common: CommonConfig::from_env("127.0.0.1:8095")?,
             follow: FollowConfig {
@@ -64,6 +211,7 @@ impl WorkerConfig {
                     10_000,
                 )?,
             },
+            assistant: AssistantConfig::from_env()?,
         })
     }
 }

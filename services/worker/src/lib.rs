@@ -1,7 +1,9 @@
 //! Parley's worker: background work that follows every room's event log,
-//! never on the send path. Today it keeps the search index; each follower
-//! keeps its own cursor per room in `log_cursors`.
+//! never on the send path. It keeps the search index and answers the
+//! assistant's questions; each follower keeps its own cursor per room in
+//! `log_cursors`.
 
+pub mod assistant;
 pub mod config;
 pub mod follow;
 pub mod metrics;
@@ -10,13 +12,17 @@ pub mod state;
 
 use std::sync::Arc;
 
+use common::protocol::UserRef;
+use common::ratelimit::RateLimiter;
+use common::store::users;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{FollowConfig, WorkerConfig};
+use crate::config::WorkerConfig;
+use crate::follow::Consumer;
 use crate::state::WorkerState;
 
-/// A running worker: its followers and its HTTP side.
+/// A running worker: its followers, the assistant and its HTTP side.
 pub struct Worker {
     pub state: Arc<WorkerState>,
     stop: watch::Sender<bool>,
@@ -26,56 +32,88 @@ pub struct Worker {
 /// Why the worker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("database: {0}")]
-    Database(#[from] common::Error),
+    #[error("{0}")]
+    Common(#[from] common::Error),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("the language model: {0}")]
+    Provider(#[from] llm::LlmError),
 }
 
 impl Worker {
-    /// Connects as `config` says and starts; see [`Worker::with_pool`].
-    pub fn start(
+    /// Connects as `config` says, starts the followers and the assistant,
+    /// and serves health on `listener`.
+    pub async fn start(
         config: &WorkerConfig,
         listener: std::net::TcpListener,
     ) -> Result<Self, StartError> {
+        let common = &config.common;
         let pool = common::db::build_pool(
-            config.common.database_url.expose(),
-            config.common.database_pool_size,
+            common.database_url.expose(),
+            common.database_pool_size,
             "parley-worker",
         )?;
-        Self::with_pool(pool, config.follow, listener)
-    }
-
-    /// Starts following the log over `pool`, and serves health on
-    /// `listener`.
-    pub fn with_pool(
-        pool: common::db::DbPool,
-        follow: FollowConfig,
-        listener: std::net::TcpListener,
-    ) -> Result<Self, StartError> {
+        let redis = common::redis_client::connect(common.redis_url.expose()).await?;
+        let bot = {
+            let mut conn = pool.get().await.map_err(common::Error::from)?;
+            let bot = users::bot(&mut conn).await?;
+            UserRef {
+                id: bot.id,
+                name: bot.username,
+            }
+        };
+        let provider = match &config.assistant.provider {
+            Some(p) => Some(llm::Client::new(p.clone())?),
+            None => None,
+        };
+        let limiter = RateLimiter::new(redis.clone(), common.redis_prefix.clone());
         let state = Arc::new(WorkerState {
-            pool,
+            messenger: common::messaging::Messenger::start(
+                pool.clone(),
+                limiter.clone(),
+                redis.clone(),
+                common,
+            ),
             metrics: metrics::Metrics::new()?,
+            redis_prefix: common.redis_prefix.clone(),
+            assistant: config.assistant.clone(),
+            pool,
+            redis,
+            limiter,
+            bot,
+            provider,
         });
         let (stop, stopped) = watch::channel(false);
-        let follower = tokio::spawn(follow::run(state.clone(), follow, stopped.clone()));
-        let http = {
-            let state = state.clone();
-            tokio::spawn(async move {
-                if let Err(e) = server::serve(state, listener, stopped).await {
-                    tracing::error!(error = %e, "the worker's HTTP side stopped");
-                }
-            })
+        let questions = Consumer::Questions {
+            bot: state.bot.id,
+            max_age: config.assistant.max_age,
         };
-        Ok(Self {
-            state,
-            stop,
-            tasks: vec![follower, http],
-        })
+        let mut tasks = Vec::new();
+        for consumer in [Consumer::Search, questions] {
+            tasks.push(tokio::spawn(follow::run(
+                state.clone(),
+                config.follow,
+                consumer,
+                stopped.clone(),
+            )));
+        }
+        tasks.push(tokio::spawn(assistant::run(
+            state.clone(),
+            config.follow.interval,
+            stopped.clone(),
+        )));
+        let http = state.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = server::serve(http, listener, stopped).await {
+                tracing::error!(error = %e, "the worker's HTTP side stopped");
+            }
+        }));
+        Ok(Self { state, stop, tasks })
     }
 
-    /// Stops after the current pass (its transaction commits or rolls back
-    /// whole).
+    /// Stops after the current passes and answers (their transactions
+    /// commit or roll back whole; an answer cut short is finished by the
+    /// next worker).
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {

@@ -44,7 +44,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let worker = match Worker::start(&config, listener) {
+    let worker = match Worker::start(&config, listener).await {
         Ok(worker) => worker,
         Err(e) => {
             eprintln!("worker cannot start: {e}");

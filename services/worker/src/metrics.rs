@@ -1,36 +1,48 @@
 //! Prometheus metrics of the worker, served at `/metrics`.
 
-use prometheus::{Encoder, IntCounter, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
 
 /// The registry and the metrics the worker updates.
 pub struct Metrics {
     registry: Registry,
-    /// Events of room logs the search follower applied.
-    pub events_indexed: IntCounter,
+    /// Events of room logs each follower applied, by follower.
+    pub events_followed: IntCounterVec,
     /// Passes of a follower that failed (and were retried).
     pub follow_errors: IntCounter,
+    /// Assistant jobs ended, by state (`done`, `refused`, `failed`, ...).
+    pub jobs_ended: IntCounterVec,
 }
 
 impl Metrics {
     /// Registers every metric; fails only on a bad metric name.
     pub fn new() -> prometheus::Result<Self> {
         let registry = Registry::new_custom(Some("parley_worker".into()), None)?;
-        let counter = |name: &str, help: &str| -> prometheus::Result<IntCounter> {
-            let c = IntCounter::new(name, help)?;
-            registry.register(Box::new(c.clone()))?;
-            Ok(c)
-        };
+        let events_followed = IntCounterVec::new(
+            Opts::new("events_followed_total", "Room events a follower applied"),
+            &["follower"],
+        )?;
+        registry.register(Box::new(events_followed.clone()))?;
+        let jobs_ended = IntCounterVec::new(
+            Opts::new("assistant_jobs_total", "Assistant jobs ended, by state"),
+            &["state"],
+        )?;
+        registry.register(Box::new(jobs_ended.clone()))?;
+        let follow_errors = IntCounter::new(
+            "follow_errors_total",
+            "Passes of a log follower that failed and were retried",
+        )?;
+        registry.register(Box::new(follow_errors.clone()))?;
         Ok(Self {
-            events_indexed: counter(
-                "search_events_indexed_total",
-                "Room events the search follower applied",
-            )?,
-            follow_errors: counter(
-                "follow_errors_total",
-                "Passes of a log follower that failed and were retried",
-            )?,
             registry,
+            events_followed,
+            follow_errors,
+            jobs_ended,
         })
+    }
+
+    /// Events the `follower` applied so far.
+    pub fn followed(&self, follower: &str) -> u64 {
+        self.events_followed.with_label_values(&[follower]).get()
     }
 
     /// The metrics in Prometheus's text format.

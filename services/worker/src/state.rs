@@ -1,11 +1,31 @@
 //! What the worker's tasks share.
 
 use common::db::DbPool;
+use common::messaging::Messenger;
+use common::protocol::UserRef;
+use common::ratelimit::RateLimiter;
+use redis::aio::ConnectionManager;
 
+use crate::config::AssistantConfig;
 use crate::metrics::Metrics;
 
-/// The database pool and the metrics.
+/// The database, Redis, the one send path, the bot and the settings.
 pub struct WorkerState {
     pub pool: DbPool,
     pub metrics: Metrics,
+    /// Publishes the assistant's ephemeral frames and keeps its partial
+    /// answers.
+    pub redis: ConnectionManager,
+    /// Prepended to every Redis key and channel.
+    pub redis_prefix: String,
+    /// The assistant's limits per asker and per room.
+    pub limiter: RateLimiter,
+    /// Stores answers through the writer, like every change to a room.
+    pub messenger: Messenger,
+    /// The assistant's account.
+    pub bot: UserRef,
+    /// How the assistant answers.
+    pub assistant: AssistantConfig,
+    /// The language model's client, when one is configured.
+    pub provider: Option<llm::Client>,
 }

@@ -159,6 +159,19 @@ pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<User> {
         .ok_or(Error::NotFound(Entity::User))
 }
 
+/// The assistant's account (the bot people mention), found by kind, never
+/// by name.
+pub async fn bot(conn: &mut AsyncPgConnection) -> Result<User> {
+    users::table
+        .filter(users::kind.eq("bot"))
+        .order(users::id)
+        .select(User::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(Error::NotFound(Entity::User))
+}
+
 /// The account named `username`, ignoring case (never by e-mail).
 pub async fn find_by_username(conn: &mut AsyncPgConnection, username: &str) -> Result<User> {
     users::table

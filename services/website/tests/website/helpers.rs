@@ -329,12 +329,15 @@ impl TestApp {
     /// Lets the worker's search follower catch up with every room's log
     /// (the real follower, run here rather than beside the app).
     pub async fn index(&self) {
-        let state = worker::state::WorkerState {
-            pool: common::db::build_pool(self.db.url(), 1, "test-worker").unwrap(),
-            metrics: worker::metrics::Metrics::new().unwrap(),
-        };
+        let pool = common::db::build_pool(self.db.url(), 1, "test-worker").unwrap();
+        let metrics = worker::metrics::Metrics::new().unwrap();
         let follow = worker::config::FollowConfig::default();
-        while worker::follow::pass(&state, &follow).await.unwrap() > 0 {}
+        let search = worker::follow::Consumer::Search;
+        while worker::follow::pass(&pool, &metrics, &follow, search)
+            .await
+            .unwrap()
+            > 0
+        {}
     }
 
     /// Creates a room through the API, returning its id.

@@ -2,30 +2,14 @@
 //! messages, edits and deletions, and a restarted worker resumes from its
 //! cursors without indexing anything twice.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::time::{Duration, Instant};
 
 use common::store::events::Change;
 use common::store::{cursors, search};
 use test_support::TestDb;
 use test_support::store::*;
-use worker::Worker;
-use worker::config::FollowConfig;
 
-fn quick() -> FollowConfig {
-    FollowConfig {
-        interval: Duration::from_millis(20),
-        rooms_per_pass: 2,
-        events_per_room: 3,
-    }
-}
-
-fn start(db: &TestDb) -> Worker {
-    let pool = common::db::build_pool(db.url(), 2, "worker-test").unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    Worker::with_pool(pool, quick(), listener).unwrap()
-}
+use crate::helpers::start;
 
 /// Waits until the search rows of `ids` are `want`.
 async fn until_indexed(
@@ -57,7 +41,7 @@ async fn indexes_messages_edits_and_deletions_of_every_room() {
     }
     let private = private_room(&mut conn, "hidden", &ann).await;
     rooms.push(private);
-    let worker = start(&db);
+    let worker = start(&db).await;
     let mut ids = Vec::new();
     for (i, room) in rooms.iter().enumerate() {
         let drafts: Vec<_> = (0..7)
@@ -102,9 +86,9 @@ async fn a_restarted_worker_resumes_from_its_cursors() {
     let first = append(&mut conn, room, &[say(&ann, "before the restart", "a")]).await;
     let first = message_id(&first[0]);
 
-    let worker = start(&db);
+    let worker = start(&db).await;
     until_indexed(&mut conn, &[first], &[(first, "before the restart")]).await;
-    let applied = worker.state.metrics.events_indexed.get();
+    let applied = worker.state.metrics.followed("search");
     assert_eq!(applied, 1);
     worker.shutdown().await;
     assert_eq!(
@@ -114,7 +98,7 @@ async fn a_restarted_worker_resumes_from_its_cursors() {
 
     let second = append(&mut conn, room, &[say(&ann, "after the restart", "b")]).await;
     let second = message_id(&second[0]);
-    let worker = start(&db);
+    let worker = start(&db).await;
     until_indexed(
         &mut conn,
         &[first, second],
@@ -122,6 +106,6 @@ async fn a_restarted_worker_resumes_from_its_cursors() {
     )
     .await;
     // The second worker applied only the new event.
-    assert_eq!(worker.state.metrics.events_indexed.get(), 1);
+    assert_eq!(worker.state.metrics.followed("search"), 1);
     worker.shutdown().await;
 }

@@ -1,0 +1,3 @@
+DROP TABLE assistant_jobs;
+DELETE FROM users WHERE kind = 'bot';
+ALTER TABLE users DROP COLUMN kind;

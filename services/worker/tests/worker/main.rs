@@ -1,0 +1,9 @@
+//! Integration tests of the worker against real Postgres and Redis (and a
+//! real OpenAI-compatible stand-in for the language model): one binary,
+//! one module per area.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod assistant;
+mod follow;
+mod helpers;
