@@ -185,6 +185,10 @@ codes! {
     RoomNotFound = "room_not_found",
     /// No such message in that room, or a deleted one.
     MessageNotFound = "message_not_found",
+    /// No assistant job answers this message (it asks the assistant nothing, or the caller may not read its room).
+    JobNotFound = "job_not_found",
+    /// The assistant already ended this job: there is nothing to stop.
+    JobFinished = "job_finished",
     /// No account with that name (or id).
     UserNotFound = "user_not_found",
     /// Anything else a request names that does not exist (a path, a user).
@@ -253,6 +257,9 @@ pub enum Entity {
     Message,
     /// A user account.
     User,
+    /// The assistant's job for a question (none, or in a room the caller
+    /// may not read).
+    AssistantJob,
     /// Whatever a request path names that does not parse or does not exist.
     Resource,
 }
@@ -264,6 +271,7 @@ impl Entity {
             Self::Room => Code::RoomNotFound,
             Self::Message => Code::MessageNotFound,
             Self::User => Code::UserNotFound,
+            Self::AssistantJob => Code::JobNotFound,
             Self::Resource => Code::NotFound,
         }
     }
@@ -275,6 +283,7 @@ impl fmt::Display for Entity {
             Self::Room => "room",
             Self::Message => "message",
             Self::User => "user",
+            Self::AssistantJob => "assistant job",
             Self::Resource => "resource",
         })
     }

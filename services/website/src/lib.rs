@@ -73,6 +73,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(pages::invites::decline)
         .service(pages::catch_up::show)
         .service(pages::search::show)
+        .service(pages::assistant::stop)
         .service(pages::message::edit_page)
         .service(pages::message::edit)
         .service(pages::message::delete_page)

@@ -14,6 +14,7 @@ import { Sidebar } from "./room/sidebar.js";
 import { openPicker } from "./room/picker.js";
 import { People } from "./room/people.js";
 import * as notify from "./room/notify.js";
+import { Assistant } from "./room/assistant.js";
 
 document.documentElement.classList.add("js");
 const root = document.getElementById("room");
@@ -47,6 +48,7 @@ function start(root) {
   let readSent = member ? lastSeq : 0;
   const $ = (id) => document.getElementById(id);
   const list = $("messages");
+  const assistant = new Assistant(list, { me: ctx.me, moderates: ctx.moderates, isDm: root.dataset.dm === "true", roomId });
   const scroller = $("conversation");
   const online = $("online");
   const typingLine = $("typing");
@@ -145,6 +147,7 @@ function start(root) {
         if (frame.user.id === ctx.me) becameMember(); // an author is a member
         appendMessage(frame, Boolean(mine));
         clearTyping(frame.user.id);
+        assistant.answered(frame);
         break;
       case "edited":
         if (frame.body) sources.set(frame.id, frame.body);
@@ -363,6 +366,12 @@ function start(root) {
           break;
         case "typing":
           typing(frame.user);
+          break;
+        case "assistant_status":
+          assistant.status(frame);
+          break;
+        case "assistant_delta":
+          assistant.delta(frame);
           break;
         case "left": {
           const why = {

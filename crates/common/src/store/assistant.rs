@@ -283,3 +283,18 @@ pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<Job
     .load(conn)
     .await?)
 }
+
+/// The job of a question, if it has one.
+pub async fn by_question(
+    conn: &mut AsyncPgConnection,
+    question_id: i64,
+) -> Result<Option<JobView>> {
+    let mut jobs: Vec<JobView> = Fixed::new(
+        "SELECT id, room_id, question_id, question_seq, state, code, answer_id, asker_id \
+         FROM assistant_jobs WHERE question_id = $1",
+    )
+    .bind::<BigInt, _>(question_id)
+    .load(conn)
+    .await?;
+    Ok(jobs.pop())
+}

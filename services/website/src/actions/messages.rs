@@ -146,6 +146,8 @@ pub struct History {
     pub standing: common::access::Standing,
     /// The acts of moderation among this page's messages, oldest first.
     pub notices: Vec<common::protocol::ModerationEvent>,
+    /// The assistant's jobs for the questions among this page's messages.
+    pub jobs: Vec<common::store::assistant::JobView>,
 }
 
 /// Up to `limit` messages of `room_id` older than `before` (or the newest),
@@ -174,6 +176,13 @@ pub async fn history(
         _ => 1,
     };
     let notices = events::moderation_between(&mut conn, room_id, from, upto).await?;
+    let jobs = match (messages.last(), messages.first()) {
+        (Some(oldest), Some(newest)) => {
+            common::store::assistant::in_room_between(&mut conn, room_id, oldest.seq, newest.seq)
+                .await?
+        }
+        _ => Vec::new(),
+    };
     drop(conn);
     if before.is_none()
         && read_mark == ReadMark::Advance
@@ -196,6 +205,7 @@ pub async fn history(
         facts,
         standing,
         notices,
+        jobs,
     })
 }
 

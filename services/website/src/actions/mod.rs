@@ -3,6 +3,7 @@
 //! Nothing here knows HTTP; a handler turns the result into a page or JSON.
 
 pub mod accounts;
+pub mod assistant;
 pub mod dms;
 pub mod invites;
 pub mod messages;

@@ -1,6 +1,7 @@
 //! The JSON API, version 1, under `/api/v1`. Every error is
 //! `{"error":{"code","message"}}` (see `error.rs`).
 
+pub mod assistant;
 pub mod auth;
 pub mod blocks;
 pub mod dms;
@@ -67,6 +68,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(people::unmute)
             .service(dms::create)
             .service(search::search)
+            .service(assistant::show)
+            .service(assistant::stop)
             .service(messages::list)
             .service(messages::send)
             .service(messages::edit)

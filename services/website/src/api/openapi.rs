@@ -6,8 +6,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, blocks, dms, events, me, messages, people, personal, preferences, reactions, rooms,
-    search, users,
+    assistant, auth, blocks, dms, events, me, messages, people, personal, preferences, reactions,
+    rooms, search, users,
 };
 
 struct BearerAuth;
@@ -44,6 +44,7 @@ impl Modify for BearerAuth {
         reactions::add, reactions::remove,
         events::list, events::read, events::mine,
         search::search,
+        assistant::show, assistant::stop,
         document,
     ),
     modifiers(&BearerAuth),

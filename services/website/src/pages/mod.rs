@@ -1,6 +1,7 @@
 //! Server-rendered pages: one module per page, thin handlers.
 
 pub mod account;
+pub mod assistant;
 pub mod catch_up;
 pub mod dms;
 pub mod home;

@@ -219,6 +219,22 @@ pub struct Line {
     pub can_edit: bool,
     /// The viewer may delete it (their own, or they moderate the room).
     pub can_delete: bool,
+    /// It asks the assistant, which has not answered it (yet): where that
+    /// stands.
+    pub assistant: Option<AssistantLine>,
+}
+
+/// Under a question the assistant has not answered: that it is answering
+/// (with Reload and Stop), or why it will not.
+pub struct AssistantLine {
+    /// The job's id, for the script's live updates.
+    pub job: i64,
+    /// Still answering.
+    pub pending: bool,
+    /// Where it stands, for people.
+    pub text: &'static str,
+    /// The viewer may stop it (the asker, or a moderator).
+    pub can_stop: bool,
 }
 
 /// What the viewer may do and has read, for building the lines.
@@ -234,6 +250,28 @@ struct Viewer<'a> {
     blocked: &'a [i64],
     /// The viewer's zone and clock.
     times: Times,
+    /// The assistant's jobs of the page's questions.
+    jobs: &'a [common::store::assistant::JobView],
+    /// The room is a direct conversation.
+    is_dm: bool,
+}
+
+impl Viewer<'_> {
+    /// Where the assistant's answer to message `id` stands, when it asks
+    /// the assistant and is not answered (a stopped or cancelled job with
+    /// nothing to say shows nothing).
+    fn assistant_line(&self, id: i64) -> Option<AssistantLine> {
+        use common::store::assistant::State;
+        let job = self.jobs.iter().find(|j| j.question_id == id)?;
+        let state = State::parse(&job.state);
+        let text = actions::assistant::describe(state, &job.code, self.is_dm);
+        (!text.is_empty()).then(|| AssistantLine {
+            job: job.id,
+            pending: !state.is_final(),
+            text,
+            can_stop: !state.is_final() && (job.asker_id == self.actor.user_id || self.moderates),
+        })
+    }
 }
 
 /// The page's lines from messages oldest first: grouped by author and day
@@ -298,6 +336,11 @@ fn lines(
                 label: times.day_label(&m.sent_at),
             }),
             continued,
+            assistant: if m.deleted {
+                None
+            } else {
+                viewer.assistant_line(m.id)
+            },
             first_unread,
             can_edit: mine && !m.deleted && viewer.policy.editable(m.sent_at, viewer.now),
             can_delete: !m.deleted && (mine || viewer.moderates),
@@ -571,6 +614,8 @@ async fn room_page(
         names: &names,
         blocked: &blocked,
         times,
+        jobs: &history.jobs,
+        is_dm: history.room.is_dm(),
     };
     let lines = lines(&messages, &mut notices, &viewer);
     let notices_after: Vec<NoticeLine> = notices.collect();

@@ -443,6 +443,8 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/rooms/{id}/mutes/{user_id}", "delete"),
         ("/api/v1/rooms/{id}/moderation", "get"),
         ("/api/v1/search", "get"),
+        ("/api/v1/messages/{id}/assistant", "get"),
+        ("/api/v1/messages/{id}/assistant/stop", "post"),
         ("/api/v1/openapi.json", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();

@@ -340,6 +340,28 @@ impl TestApp {
         {}
     }
 
+    /// Lets the worker's follower of questions queue a job for every new
+    /// message that mentions the assistant (the real follower; no worker
+    /// answers them here).
+    pub async fn queue_questions(&self) {
+        let pool = common::db::build_pool(self.db.url(), 1, "test-worker").unwrap();
+        let metrics = worker::metrics::Metrics::new().unwrap();
+        let follow = worker::config::FollowConfig::default();
+        let bot = {
+            let mut conn = self.db.connect().await;
+            common::store::users::bot(&mut conn).await.unwrap().id
+        };
+        let questions = worker::follow::Consumer::Questions {
+            bot,
+            max_age: Duration::from_secs(600),
+        };
+        while worker::follow::pass(&pool, &metrics, &follow, questions)
+            .await
+            .unwrap()
+            > 0
+        {}
+    }
+
     /// Creates a room through the API, returning its id.
     pub async fn room(&self, token: &str, name: &str) -> i64 {
         let body = json!({"name": name, "topic": format!("all about {name}")});

@@ -7,6 +7,7 @@
 mod access_matrix;
 mod accounts;
 mod api;
+mod assistant;
 mod availability;
 mod dms;
 mod helpers;
