@@ -96,7 +96,9 @@ pub fn error_frame(e: &common::Error, reference: Option<String>) -> Utf8Bytes {
             (Code::MessageNotFound, "there is no such message".to_owned())
         }
         // Something else the request named does not exist: the client's mistake.
-        C::NotFound(Entity::User | Entity::Resource) => (Code::BadRequest, e.to_string()),
+        C::NotFound(Entity::User | Entity::Resource | Entity::AssistantJob) => {
+            (Code::BadRequest, e.to_string())
+        }
         C::Forbidden(m) | C::Unauthenticated(m) => (Code::Forbidden, (*m).to_owned()),
         C::Denied { code, message } | C::Gone { code, message } => (*code, (*message).to_owned()),
         C::Database(_) | C::Internal { .. } if e.is_fault() => {
