@@ -460,6 +460,14 @@ service_env() { # SERVICE LISTEN_ADDR
   if [[ $service == website ]]; then
     printf 'TOKEN_SIGNING_KEY=%s\n' "$(env_file_value "$STACK_KEYS_FILE" TOKEN_SIGNING_KEY)" || return 1
   fi
+  # The assistant's language model: none unless the caller's environment
+  # names one (README "The assistant").
+  if [[ $service == worker ]]; then
+    printf '%s\n' \
+      "ASSISTANT_BASE_URL=${ASSISTANT_BASE_URL:-}" \
+      "ASSISTANT_MODEL=${ASSISTANT_MODEL:-}" \
+      "ASSISTANT_API_KEY=${ASSISTANT_API_KEY:-}" || return 1
+  fi
   printf 'TOKEN_VERIFYING_KEY=%s\n' "$(env_file_value "$STACK_KEYS_FILE" TOKEN_VERIFYING_KEY)"
 }
 
