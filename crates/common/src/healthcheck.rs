@@ -1,4 +1,4 @@
-//! `website healthcheck` / `chat healthcheck`: asks the running service's
+//! `website healthcheck` / `chat healthcheck` / `worker healthcheck`: asks the running service's
 //! `/healthz` over loopback, for container HEALTHCHECKs in images that have
 //! no curl. Exit status 0 when it answers 200.
 
@@ -26,6 +26,31 @@ pub fn probe(listen: SocketAddr) -> bool {
     }
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
+}
+
+/// The command line of a service that only serves (`chat`, `worker`):
+/// nothing or `serve` goes on (`None`); `healthcheck` probes the service on
+/// `LISTEN_ADDR` (127.0.0.1:`default_port` when unset) and is the exit
+/// status; anything else is a usage error.
+pub fn command_line(service: &str, default_port: u16) -> Option<std::process::ExitCode> {
+    use std::process::ExitCode;
+    match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => None,
+        Some("healthcheck") => {
+            let addr = crate::config::parsed_or(
+                "LISTEN_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], default_port)),
+            );
+            Some(match addr {
+                Ok(addr) if probe(addr) => ExitCode::SUCCESS,
+                _ => ExitCode::FAILURE,
+            })
+        }
+        Some(arg) => {
+            eprintln!("unknown argument {arg:?}; usage: {service} [serve | healthcheck]");
+            Some(ExitCode::from(2))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -21,33 +21,35 @@ pub async fn user(conn: &mut diesel_async::AsyncPgConnection, name: &str) -> use
     .unwrap()
 }
 
+/// A public room owned by `owner`.
 pub async fn new_room(
     conn: &mut diesel_async::AsyncPgConnection,
     name: &str,
     owner: &users::User,
 ) -> i64 {
-    rooms::insert(
-        conn,
-        &RoomName::parse(name).unwrap(),
-        &Topic::parse("").unwrap(),
-        Visibility::Public,
-        owner.id,
-    )
-    .await
-    .unwrap()
-    .id
+    room_with(conn, name, owner, Visibility::Public).await
 }
 
+/// A private room owned by `owner` (not yet a member of it).
 pub async fn private_room(
     conn: &mut diesel_async::AsyncPgConnection,
     name: &str,
     owner: &users::User,
 ) -> i64 {
+    room_with(conn, name, owner, Visibility::Private).await
+}
+
+async fn room_with(
+    conn: &mut diesel_async::AsyncPgConnection,
+    name: &str,
+    owner: &users::User,
+    visibility: Visibility,
+) -> i64 {
     rooms::insert(
         conn,
         &RoomName::parse(name).unwrap(),
         &Topic::parse("").unwrap(),
-        Visibility::Private,
+        visibility,
         owner.id,
     )
     .await

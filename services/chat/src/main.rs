@@ -10,23 +10,8 @@ use common::config;
 #[tokio::main]
 async fn main() -> ExitCode {
     config::load_dotenv();
-    match std::env::args().nth(1).as_deref() {
-        None | Some("serve") => {}
-        // For container HEALTHCHECKs: asks this service's /healthz on LISTEN_ADDR.
-        Some("healthcheck") => {
-            let addr = config::parsed_or(
-                "LISTEN_ADDR",
-                std::net::SocketAddr::from(([127, 0, 0, 1], 8091)),
-            );
-            return match addr {
-                Ok(addr) if common::healthcheck::probe(addr) => ExitCode::SUCCESS,
-                _ => ExitCode::FAILURE,
-            };
-        }
-        Some(arg) => {
-            eprintln!("unknown argument {arg:?}; usage: chat [serve | healthcheck]");
-            return ExitCode::from(2);
-        }
+    if let Some(status) = common::healthcheck::command_line("chat", 8091) {
+        return status;
     }
     common::telemetry::init_tracing();
     let config = match ChatConfig::from_env() {

@@ -332,15 +332,9 @@ async fn limits_empty_questions_and_stop_end_in_one_clear_state() {
         "@assistant when does the office open?",
     )
     .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let id = loop {
-        let jobs = crate::helpers::jobs_of(&mut conn, slow.id).await;
-        if let Some(j) = jobs.first().filter(|j| j.state == "running") {
-            break j.id;
-        }
-        assert!(std::time::Instant::now() < deadline, "never running");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let id = crate::helpers::job_when(&mut conn, slow.id, |j| j.state == "running")
+        .await
+        .id;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(assistant::request_stop(&mut conn, id).await.unwrap());
     let job = ended(&mut conn, slow.id).await;

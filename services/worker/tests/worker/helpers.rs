@@ -105,6 +105,25 @@ pub async fn ended(conn: &mut diesel_async::AsyncPgConnection, question: i64) ->
     }
 }
 
+/// Waits until the question has a job that `ready` accepts; that job.
+pub async fn job_when(
+    conn: &mut diesel_async::AsyncPgConnection,
+    question: i64,
+    ready: impl Fn(&JobView) -> bool,
+) -> JobView {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(job) = jobs_of(conn, question).await.into_iter().find(&ready) {
+            return job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job of {question} never got there"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The jobs of a question (none or one).
 pub async fn jobs_of(conn: &mut diesel_async::AsyncPgConnection, question: i64) -> Vec<JobView> {
     use common::schema::assistant_jobs;
