@@ -47,6 +47,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    message_vectors (message_id) {
+        message_id -> Int8,
+        room_id -> Int8,
+        model -> Int2,
+        scale -> Float4,
+        v -> Bytea,
+    }
+}
+
+diesel::table! {
     messages (id) {
         id -> Int8,
         room_id -> Int8,
@@ -249,6 +259,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     log_cursors,
     message_reactions,
     message_search,
+    message_vectors,
     messages,
     moderation_actions,
     room_bans,

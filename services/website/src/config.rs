@@ -36,6 +36,8 @@ pub struct WebsiteConfig {
     pub password_policy: PasswordPolicy,
     /// Rate limits and quotas on accounts, rooms and reads.
     pub limits: Limits,
+    /// Where semantic search is asked (the worker).
+    pub semantic: crate::semantic::SemanticConfig,
 }
 
 /// The website's rate limits and quotas, each a setting (see the README).
@@ -274,6 +276,15 @@ impl WebsiteConfig {
             },
             password_policy: password_policy()?,
             limits: Limits::from_env()?,
+            semantic: crate::semantic::SemanticConfig {
+                worker_url: config::var("WORKER_URL").filter(|u| !u.trim().is_empty()),
+                timeout: std::time::Duration::from_millis(config::int_between(
+                    "SEMANTIC_TIMEOUT_MS",
+                    300,
+                    10,
+                    10_000,
+                )? as u64),
+            },
         })
     }
 }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Keys the CSRF tokens' HMAC; derived from the signing key.
     pub csrf_key: [u8; 32],
+    /// Asks the worker for semantic search.
+    pub semantic: crate::semantic::Semantic,
 }
 
 impl AppState {
@@ -73,6 +75,7 @@ impl AppState {
             metrics: Metrics::new()
                 .map_err(|e| common::Error::internal_from("defining the metrics", e))?,
             csrf_key: config.signing_key.derive_secret("csrf"),
+            semantic: crate::semantic::Semantic::new(&config.semantic),
             redis,
             pool,
             config,

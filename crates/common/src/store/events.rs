@@ -62,6 +62,9 @@ pub async fn delete_room(conn: &mut AsyncPgConnection, room_id: i64) -> Result<(
     while super::search::forget_some_in_room(conn, room_id, DELETE_BATCH).await? as i64
         == DELETE_BATCH
     {}
+    while super::vectors::forget_some_in_room(conn, room_id, DELETE_BATCH).await? as i64
+        == DELETE_BATCH
+    {}
     conn.transaction::<_, Error, _>(async |conn| {
         rooms::lock(conn, room_id)
             .await?
@@ -965,6 +968,7 @@ async fn write(
     }
     insert(conn, &rows).await?;
     super::search::forget(conn, &deleted).await?;
+    super::vectors::forget(conn, &deleted).await?;
     for id in deleted {
         redact(conn, id, &mut out).await?;
     }

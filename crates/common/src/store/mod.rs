@@ -19,6 +19,7 @@ pub mod sessions;
 pub mod suggestions;
 pub mod usage;
 pub mod users;
+pub mod vectors;
 
 mod fixed;
 

@@ -37,6 +37,8 @@ pub struct Options {
     pub send_limit: Option<u64>,
     /// The rate limits and quotas (the defaults otherwise).
     pub limits: Option<Limits>,
+    /// The worker asked for semantic search (none otherwise).
+    pub worker_url: Option<String>,
 }
 
 impl TestApp {
@@ -107,6 +109,10 @@ impl TestApp {
             body_limit: website::web::extract::BODY_LIMIT,
             password_policy: Default::default(),
             limits: options.limits.unwrap_or_default(),
+            semantic: website::semantic::SemanticConfig {
+                worker_url: options.worker_url,
+                ..Default::default()
+            },
         };
         let state = AppState::build(config).await.unwrap();
         let server = website::server(state.clone(), listener).unwrap();
