@@ -107,6 +107,17 @@ fn measure(n: usize) -> Result<(), ml::MlError> {
     }
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu;
+    // Texts at the truncation limit, the worst case per text.
+    let long: Vec<String> = corpus(n / 4)
+        .iter()
+        .map(|t| format!("{t} ").repeat(20))
+        .collect();
+    let long: Vec<&str> = long.iter().map(String::as_str).collect();
+    let started_long = Instant::now();
+    for batch in long.chunks(ml::BATCH) {
+        embedder.embed(batch)?;
+    }
+    let long_rate = long.len() as f64 / started_long.elapsed().as_secs_f64();
     let (single_cpu, single) = (cpu_seconds(), Instant::now());
     for text in texts.iter().take(32) {
         embedder.embed(&[text])?;
@@ -115,13 +126,16 @@ fn measure(n: usize) -> Result<(), ml::MlError> {
     let single_cpu = (cpu_seconds() - single_cpu) / 32.0;
     println!(
         "threads {} (candle says {}): load {load:.2} s; {n} texts in batches of {}: \
-         {:.1} embeddings/s, CPU/wall {:.2}; one text alone: {:.1} ms ({:.1} ms CPU); \
+         {:.1} embeddings/s, CPU/wall {:.2}; {} texts of {} word pieces: {long_rate:.1}/s; \
+         one text alone: {:.1} ms ({:.1} ms CPU); \
          RSS {} MiB before load, {} MiB loaded, peak {} MiB; OS threads {}",
         std::env::var(ml::THREADS_ENV).unwrap_or_default(),
         ml::threads(),
         ml::BATCH,
         n as f64 / wall,
         cpu / wall,
+        long.len(),
+        ml::MAX_TOKENS,
         single * 1000.0,
         single_cpu * 1000.0,
         rss_before / 1024,

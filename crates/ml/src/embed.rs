@@ -17,10 +17,16 @@ use crate::{DIM, MlError};
 /// limit is 512 (its position table); this stays below it.
 pub const MAX_TOKENS: usize = 256;
 
-/// Texts run through the model together. Bigger batches pad more and hold
-/// more memory (the attention scores are batch × 12 × tokens² floats, 100 MB
-/// at 32 texts of [`MAX_TOKENS`]) for little gain in throughput on a CPU.
+/// At most this many texts run through the model together. Bigger batches
+/// pad more for little gain in throughput on a CPU.
 pub const BATCH: usize = 32;
+
+/// At most this many word pieces (texts × the longest one's length) run
+/// through the model together, so long texts go in smaller batches: the
+/// attention scores alone are texts × 12 heads × length² floats, and 32
+/// texts of [`MAX_TOKENS`] held ~680 MB at once. 32 chat lines of up to 64
+/// word pieces still make one batch.
+pub const BATCH_TOKENS: usize = 2048;
 
 /// The model directory under the models directory, as scripts/fetch-models
 /// lays it out.
@@ -74,9 +80,10 @@ impl Embedder {
     /// One unit vector of [`DIM`] components per text, in order.
     ///
     /// Any text works: the empty string gets a vector, and a long text is cut
-    /// to [`MAX_TOKENS`] word pieces. Texts are run [`BATCH`] at a time,
-    /// grouped by length so that little padding is computed; a text gets the
-    /// same vector (within float rounding) alone or in any batch.
+    /// to [`MAX_TOKENS`] word pieces. Texts are grouped by length so that
+    /// little padding is computed, in batches of at most [`BATCH`] texts and
+    /// [`BATCH_TOKENS`] word pieces; a text gets the same vector (within
+    /// float rounding) alone or in any batch.
     ///
     /// CPU-heavy and blocking (tens of milliseconds per text on one core):
     /// call it from a blocking thread (`spawn_blocking` or a thread of its
@@ -93,11 +100,14 @@ impl Embedder {
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| encodings[i].len());
         let mut vectors = vec![Vec::new(); encodings.len()];
-        for chunk in order.chunks(BATCH) {
+        let mut rest = order.as_slice();
+        while !rest.is_empty() {
+            let (chunk, after) = rest.split_at(batch_size(rest, &encodings));
             let batch: Vec<&Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
             for (&i, vector) in chunk.iter().zip(self.forward(&batch)?) {
                 vectors[i] = vector;
             }
+            rest = after;
         }
         Ok(vectors)
     }
@@ -128,6 +138,21 @@ impl Embedder {
         let norms = means.sqr()?.sum_keepdim(1)?.sqrt()?.maximum(1e-12)?;
         Ok(means.broadcast_div(&norms)?.to_vec2::<f32>()?)
     }
+}
+
+/// How many of `sorted` (indices into `encodings`, shortest first) make the
+/// next batch: at least one, at most [`BATCH`], and no more word pieces than
+/// [`BATCH_TOKENS`] once padded to the longest.
+fn batch_size(sorted: &[usize], encodings: &[Encoding]) -> usize {
+    let mut size = 1;
+    while size < sorted.len().min(BATCH) {
+        let longest = encodings[sorted[size]].len().max(1);
+        if (size + 1) * longest > BATCH_TOKENS {
+            break;
+        }
+        size += 1;
+    }
+    size
 }
 
 /// Reads a model file; a missing one says how to get it.

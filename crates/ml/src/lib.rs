@@ -24,7 +24,7 @@ mod quant;
 
 use std::path::PathBuf;
 
-pub use embed::{BATCH, Embedder, MAX_TOKENS};
+pub use embed::{BATCH, BATCH_TOKENS, Embedder, MAX_TOKENS};
 pub use error::MlError;
 pub use quant::{Quantized, dot, quantize};
 

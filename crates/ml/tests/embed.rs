@@ -93,18 +93,26 @@ fn a_text_gets_the_same_vector_alone_and_in_a_padded_batch() {
     let long = "a much longer message about the release train, the staging \
                 environment and who is on call this weekend, so that the \
                 question is padded in its batch";
-    // More than one batch, the question among longer and shorter texts.
+    // Texts at the length limit go in batches of fewer texts.
+    let longest = "every word here is another word piece for the model ".repeat(40);
+    let per_batch = ml::BATCH_TOKENS / ml::MAX_TOKENS;
+    // More than one batch of each kind, the question among longer and
+    // shorter texts.
     let mut texts = vec![long; ml::BATCH + 7];
     texts[3] = "hi";
     texts[ml::BATCH + 2] = QUESTION;
+    texts.extend(std::iter::repeat_n(longest.as_str(), per_batch + 1));
+    texts[ml::BATCH + 5] = "the last short one";
     let vectors = embed(&texts);
     assert_eq!(vectors.len(), texts.len());
     let in_batch = &vectors[ml::BATCH + 2];
     let difference = max_difference(&alone, in_batch);
     assert!(difference < 1e-4, "components differ by up to {difference}");
     // And the order of the answer is the order of the texts.
-    assert!(max_difference(&vectors[3], &one("hi")) < 1e-4);
-    assert!(max_difference(&vectors[0], &one(long)) < 1e-4);
+    for i in [0, 3, ml::BATCH + 5, texts.len() - 1] {
+        let difference = max_difference(&vectors[i], &one(texts[i]));
+        assert!(difference < 1e-4, "text {i} differs by up to {difference}");
+    }
 }
 
 #[test]
