@@ -100,7 +100,7 @@ fn measure(n: usize) -> Result<(), ml::MlError> {
     let embedder = ml::Embedder::load(&ml::models_dir())?;
     let load = started.elapsed().as_secs_f64();
     let rss_loaded = status("VmRSS");
-    embedder.embed(&texts[..ml::BATCH.min(texts.len())])?; // warm-up
+    let vectors = embedder.embed(&texts[..ml::BATCH.min(texts.len())])?; // warm-up
     let (cpu, started) = (cpu_seconds(), Instant::now());
     for batch in texts.chunks(ml::BATCH) {
         embedder.embed(batch)?;
@@ -124,8 +124,20 @@ fn measure(n: usize) -> Result<(), ml::MlError> {
     }
     let single = single.elapsed().as_secs_f64() / 32.0;
     let single_cpu = (cpu_seconds() - single_cpu) / 32.0;
+    // A brute-force scan of 100,000 stored vectors, as the worker's cache does.
+    let stored = vectors
+        .iter()
+        .map(|v| ml::quantize(v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let stored: Vec<&ml::Quantized> = stored.iter().cycle().take(100_000).collect();
+    let scan = Instant::now();
+    let best = stored
+        .iter()
+        .map(|q| ml::dot(&vectors[0], q))
+        .fold(f32::MIN, f32::max);
+    let scan_ms = scan.elapsed().as_secs_f64() * 1000.0;
     println!(
-        "threads {} (candle says {}): load {load:.2} s; {n} texts in batches of {}: \
+        "threads {} (candle says {}): scan of 100,000 int8 vectors {scan_ms:.1} ms (best {best:.3}); load {load:.2} s; {n} texts in batches of {}: \
          {:.1} embeddings/s, CPU/wall {:.2}; {} texts of {} word pieces: {long_rate:.1}/s; \
          one text alone: {:.1} ms ({:.1} ms CPU); \
          RSS {} MiB before load, {} MiB loaded, peak {} MiB; OS threads {}",
