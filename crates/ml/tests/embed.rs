@@ -149,6 +149,18 @@ fn a_long_text_is_truncated_not_refused() {
 }
 
 #[test]
+fn word_pieces_up_to_the_trained_length_count() {
+    // The tokenizer file cuts at 128 word pieces; the model was trained on
+    // 256. Texts that differ only after the 128th must differ.
+    let start = "ok ".repeat(150);
+    let cats = format!("{start}my cats sleep all day on the warm windowsill");
+    let money = format!("{start}the quarterly budget report is due on friday");
+    let vectors = embed(&[&cats, &money]);
+    let difference = max_difference(&vectors[0], &vectors[1]);
+    assert!(difference > 1e-3, "the ends were ignored: {difference}");
+}
+
+#[test]
 fn empty_and_blank_texts_get_vectors() {
     let vectors = embed(&["", "   ", "\n"]);
     assert_eq!(vectors.len(), 3);
