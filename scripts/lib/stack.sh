@@ -462,8 +462,14 @@ service_env() { # SERVICE LISTEN_ADDR
   fi
   # The assistant's language model: none unless the caller's environment
   # names one (README "The assistant").
+  # The website asks the worker for semantic search.
+  if [[ $service == website ]]; then
+    printf 'WORKER_URL=http://127.0.0.1:%s\n' "${STACK_WORKER_PORT:-8095}" || return 1
+  fi
   if [[ $service == worker ]]; then
+    # One thread of the embedding model: the chat service keeps the cores.
     printf '%s\n' \
+      "RAYON_NUM_THREADS=1" \
       "ASSISTANT_BASE_URL=${ASSISTANT_BASE_URL:-}" \
       "ASSISTANT_MODEL=${ASSISTANT_MODEL:-}" \
       "ASSISTANT_API_KEY=${ASSISTANT_API_KEY:-}" || return 1

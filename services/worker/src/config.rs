@@ -14,6 +14,34 @@ pub struct WorkerConfig {
     pub follow: FollowConfig,
     /// How the assistant answers.
     pub assistant: AssistantConfig,
+    /// How semantic search answers.
+    pub semantic: SemanticConfig,
+}
+
+/// Semantic search: the sentence vectors the `vectors` follower makes and
+/// the searches the website asks for.
+#[derive(Debug, Clone)]
+pub struct SemanticConfig {
+    /// Where the model's files are (`PARLEY_MODELS_DIR`, else
+    /// `.data/models` of the workspace); without them (or `None`) the
+    /// worker makes no vectors and search is by words alone.
+    pub models_dir: Option<std::path::PathBuf>,
+    /// The lowest cosine similarity a hit may have (`SEMANTIC_MIN_SCORE`,
+    /// in hundredths): nearest is not near enough below it.
+    pub min_score: f32,
+    /// Events read per room per transaction by the `vectors` follower
+    /// (`EMBED_EVENTS_PER_ROOM`): embedding is the slow part.
+    pub events_per_room: i64,
+}
+
+impl Default for SemanticConfig {
+    fn default() -> Self {
+        Self {
+            models_dir: Some(ml::models_dir()),
+            min_score: 0.3,
+            events_per_room: 64,
+        }
+    }
 }
 
 /// How the assistant answers questions (`@assistant` mentions).
@@ -212,6 +240,11 @@ impl WorkerConfig {
                 )?,
             },
             assistant: AssistantConfig::from_env()?,
+            semantic: SemanticConfig {
+                models_dir: Some(ml::models_dir()),
+                min_score: config::int_between("SEMANTIC_MIN_SCORE", 30, 0, 100)? as f32 / 100.0,
+                events_per_room: config::int_between("EMBED_EVENTS_PER_ROOM", 64, 1, 10_000)?,
+            },
         })
     }
 }

@@ -7,12 +7,14 @@
 //!   what the messages are now (new, edited, deleted).
 //! - `questions` queues an assistant job for each new message that
 //!   mentions the bot.
+//! - `vectors` embeds each new or edited message (its sentence vector, for
+//!   semantic search) and forgets deleted ones.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use common::error::{Error, Result};
-use common::store::{assistant, cursors, events, search};
+use common::store::{assistant, cursors, events, search, vectors};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use common::db::DbPool;
@@ -22,13 +24,15 @@ use crate::metrics::Metrics;
 use crate::state::WorkerState;
 
 /// A follower of the log: what it does with the messages events concern.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub enum Consumer {
     /// Keeps `message_search`.
     Search,
     /// Queues a job for each message mentioning `bot`, unless it is older
     /// than `max_age` when seen.
     Questions { bot: i64, max_age: Duration },
+    /// Keeps `message_vectors` with this model.
+    Vectors(std::sync::Arc<ml::Embedder>),
 }
 
 impl Consumer {
@@ -37,6 +41,7 @@ impl Consumer {
         match self {
             Self::Search => "search",
             Self::Questions { .. } => "questions",
+            Self::Vectors(_) => "vectors",
         }
     }
 
@@ -49,8 +54,55 @@ impl Consumer {
                 let questions = assistant::questions_among(conn, ids, *bot, since).await?;
                 assistant::enqueue(conn, &questions).await.map(drop)
             }
+            Self::Vectors(embedder) => embed(conn, embedder, ids).await,
         }
     }
+}
+
+/// The most characters of a message embedded (the model reads 256 word
+/// pieces at most: more text only costs tokenizing).
+const EMBED_CHARS: usize = 2000;
+
+/// Makes the vectors of messages `ids` what the messages are now.
+async fn embed(
+    conn: &mut AsyncPgConnection,
+    embedder: &std::sync::Arc<ml::Embedder>,
+    ids: &[i64],
+) -> Result<()> {
+    let live = vectors::live_among(conn, ids).await?;
+    let gone: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !live.iter().any(|m| m.id == *id))
+        .collect();
+    vectors::forget(conn, &gone).await?;
+    if live.is_empty() {
+        return Ok(());
+    }
+    let texts: Vec<String> = live
+        .iter()
+        .map(|m| common::markdown::excerpt(&m.body, EMBED_CHARS))
+        .collect();
+    let model = embedder.clone();
+    let made = tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        model.embed(&refs)
+    })
+    .await
+    .map_err(|e| Error::internal_from("the embedding thread", e))?
+    .map_err(|e| Error::internal_from("embedding messages", e))?;
+    let mut rows = Vec::with_capacity(live.len());
+    for (m, v) in live.iter().zip(made) {
+        let q = ml::quantize(&v).map_err(|e| Error::internal_from("a vector", e))?;
+        rows.push(vectors::StoredVector {
+            message_id: m.id,
+            room_id: m.room_id,
+            model: ml::MODEL_ID,
+            scale: q.scale,
+            v: q.to_bytes().to_vec(),
+        });
+    }
+    vectors::put(conn, &rows).await
 }
 
 /// One pass of `consumer` over the rooms that are behind; the number of
@@ -59,7 +111,7 @@ pub async fn pass(
     pool: &DbPool,
     metrics: &Metrics,
     follow: &FollowConfig,
-    consumer: Consumer,
+    consumer: &Consumer,
 ) -> Result<usize> {
     let mut conn = pool.get().await?;
     let behind = cursors::behind(&mut conn, consumer.name(), follow.rooms_per_pass).await?;
@@ -95,7 +147,7 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        let busy = match pass(&state.pool, &state.metrics, &follow, consumer).await {
+        let busy = match pass(&state.pool, &state.metrics, &follow, &consumer).await {
             Ok(n) => n > 0,
             Err(e) => {
                 state.metrics.follow_errors.inc();

@@ -7,6 +7,7 @@ pub mod assistant;
 pub mod config;
 pub mod follow;
 pub mod metrics;
+pub mod semantic;
 pub mod server;
 pub mod state;
 
@@ -66,6 +67,10 @@ impl Worker {
             Some(p) => Some(llm::Client::new(p.clone())?),
             None => None,
         };
+        let embedder = match &config.semantic.models_dir {
+            Some(dir) => load_embedder(dir).await,
+            None => None,
+        };
         let limiter = RateLimiter::new(redis.clone(), common.redis_prefix.clone());
         let state = Arc::new(WorkerState {
             messenger: common::messaging::Messenger::start(
@@ -82,6 +87,8 @@ impl Worker {
             limiter,
             bot,
             provider,
+            embedder: embedder.clone(),
+            semantic: config.semantic.clone(),
         });
         let (stop, stopped) = watch::channel(false);
         let questions = Consumer::Questions {
@@ -89,10 +96,21 @@ impl Worker {
             max_age: config.assistant.max_age,
         };
         let mut tasks = Vec::new();
-        for consumer in [Consumer::Search, questions] {
+        let mut followers = vec![
+            (Consumer::Search, config.follow),
+            (questions, config.follow),
+        ];
+        if let Some(embedder) = embedder {
+            let follow = crate::config::FollowConfig {
+                events_per_room: config.semantic.events_per_room,
+                ..config.follow
+            };
+            followers.push((Consumer::Vectors(embedder), follow));
+        }
+        for (consumer, follow) in followers {
             tasks.push(tokio::spawn(follow::run(
                 state.clone(),
-                config.follow,
+                follow,
                 consumer,
                 stopped.clone(),
             )));
@@ -118,6 +136,31 @@ impl Worker {
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
+        }
+    }
+}
+
+/// The sentence-embedding model from `dir`, or `None` (said loudly) when
+/// its files are missing: search then goes by words alone.
+async fn load_embedder(dir: &std::path::Path) -> Option<Arc<ml::Embedder>> {
+    let dir = dir.to_owned();
+    let loaded = tokio::task::spawn_blocking(move || ml::Embedder::load(&dir)).await;
+    match loaded {
+        Ok(Ok(embedder)) => {
+            tracing::info!(
+                threads = ml::threads(),
+                model = ml::MODEL_NAME,
+                "semantic search on"
+            );
+            Some(Arc::new(embedder))
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "no sentence-embedding model (run scripts/fetch-models): search goes by words alone");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not load the sentence-embedding model");
+            None
         }
     }
 }

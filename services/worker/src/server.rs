@@ -1,5 +1,6 @@
-//! The worker's HTTP side: liveness, readiness and metrics (it serves no
-//! users; nginx does not route to it).
+//! The worker's HTTP side: liveness, readiness, metrics, and semantic
+//! search for the website (it serves no users; nginx does not route to
+//! it).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use diesel_async::SimpleAsyncConnection;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
@@ -20,6 +21,9 @@ use tokio::sync::watch;
 use crate::state::WorkerState;
 
 type HttpResponse = Response<Full<Bytes>>;
+
+/// The largest body `/internal/semantic` reads.
+const SEMANTIC_BODY_MAX: usize = 16 * 1024;
 
 /// How long a client may take to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,6 +64,9 @@ async fn route(
     state: Arc<WorkerState>,
     req: Request<Incoming>,
 ) -> Result<HttpResponse, Infallible> {
+    if req.uri().path() == "/internal/semantic" && req.method() == Method::POST {
+        return Ok(semantic(&state, req).await);
+    }
     if req.method() != Method::GET {
         return Ok(text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -72,6 +79,41 @@ async fn route(
         "/metrics" => text(StatusCode::OK, state.metrics.render()),
         _ => text(StatusCode::NOT_FOUND, "not found".into()),
     })
+}
+
+/// Semantic search for the website (see `semantic.rs`).
+async fn semantic(state: &WorkerState, req: Request<Incoming>) -> HttpResponse {
+    let body = match Limited::new(req.into_body(), SEMANTIC_BODY_MAX)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "body too large".into()),
+    };
+    let ask: crate::semantic::Ask = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("bad request: {e}")),
+    };
+    match crate::semantic::nearest(state, ask).await {
+        Ok(answer) => match serde_json::to_vec(&answer) {
+            Ok(json) => {
+                let mut response = Response::new(Full::new(Bytes::from(json)));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
+            }
+            Err(_) => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not write the answer".into(),
+            ),
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "semantic search unavailable");
+            text(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
+    }
 }
 
 /// 200 only while Postgres answers.

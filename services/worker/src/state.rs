@@ -28,4 +28,9 @@ pub struct WorkerState {
     pub assistant: AssistantConfig,
     /// The language model's client, when one is configured.
     pub provider: Option<llm::Client>,
+    /// The sentence-embedding model (semantic search), when its files are
+    /// there (`PARLEY_MODELS_DIR`).
+    pub embedder: Option<std::sync::Arc<ml::Embedder>>,
+    /// How semantic search answers.
+    pub semantic: crate::config::SemanticConfig,
 }

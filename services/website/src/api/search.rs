@@ -66,6 +66,9 @@ pub struct SearchPage {
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// Whether messages near in meaning were searched too (false when the
+    /// worker did not answer in time, or a filter other than `room` is set).
+    pub semantic: bool,
 }
 
 impl From<Hit> for SearchHit {
@@ -113,5 +116,6 @@ pub async fn search(
     Ok(HttpResponse::Ok().json(SearchPage {
         results: found.hits.into_iter().map(SearchHit::from).collect(),
         next_cursor: found.next_cursor,
+        semantic: found.semantic,
     }))
 }

@@ -339,7 +339,7 @@ impl TestApp {
         let metrics = worker::metrics::Metrics::new().unwrap();
         let follow = worker::config::FollowConfig::default();
         let search = worker::follow::Consumer::Search;
-        while worker::follow::pass(&pool, &metrics, &follow, search)
+        while worker::follow::pass(&pool, &metrics, &follow, &search)
             .await
             .unwrap()
             > 0
@@ -361,7 +361,7 @@ impl TestApp {
             bot,
             max_age: Duration::from_secs(600),
         };
-        while worker::follow::pass(&pool, &metrics, &follow, questions)
+        while worker::follow::pass(&pool, &metrics, &follow, &questions)
             .await
             .unwrap()
             > 0

@@ -329,3 +329,70 @@ async fn the_page_finds_marks_and_opens_the_room_at_the_message() {
     assert!(html.contains("after must be a date"), "{html}");
     assert!(html.contains("value=\"soon\""), "what was typed stays");
 }
+
+#[tokio::test]
+async fn a_paraphrase_is_found_through_the_worker_and_without_it_words_still_are() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let worker_url = format!("http://{}", listener.local_addr().unwrap());
+    let app = TestApp::spawn_with(Options {
+        worker_url: Some(worker_url),
+        ..Options::default()
+    })
+    .await;
+    let (_, ann) = app.person("ann").await;
+    let room = app.room(&ann, "release train").await;
+    let ship = say(&app, &ann, room, "What time do we ship the release?").await;
+    say(&app, &ann, room, "The cat sleeps on the sofa").await;
+    let config = worker::config::WorkerConfig {
+        common: app.state.config.common.clone(),
+        follow: worker::config::FollowConfig {
+            interval: std::time::Duration::from_millis(20),
+            ..Default::default()
+        },
+        assistant: Default::default(),
+        semantic: Default::default(),
+    };
+    let worker = worker::Worker::start(&config, listener).await.unwrap();
+
+    // No word in common with the message: found by meaning, once embedded.
+    let query = format!("/api/v1/search?{}", q("when is the deploy scheduled"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let page = loop {
+        let page: Value = app.get_json_as(&ann, &query).await;
+        if page["results"].as_array().is_some_and(|r| !r.is_empty()) {
+            break page;
+        }
+        assert!(std::time::Instant::now() < deadline, "never found: {page}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(page["semantic"], true);
+    assert_eq!(page["results"][0]["message"]["id"], ship["id"]);
+    assert_eq!(
+        page["results"].as_array().unwrap().len(),
+        1,
+        "the cat is not near"
+    );
+
+    worker.shutdown().await;
+
+    // A website whose worker is down: words alone, and it says so (never
+    // a 5xx).
+    let nobody = format!("http://127.0.0.1:{}", test_support::free_port());
+    let alone = TestApp::spawn_with(Options {
+        db: Some(app.db.clone()),
+        redis_prefix: Some(app.redis_prefix.clone()),
+        key_b64: Some(app.key_b64.clone()),
+        worker_url: Some(nobody),
+        ..Options::default()
+    })
+    .await;
+    let res = alone.get_as(&ann, &query).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page: Value = res.json().await.unwrap();
+    assert_eq!(page["semantic"], false);
+    assert!(page["results"].as_array().unwrap().is_empty());
+    assert_eq!(
+        bodies(&alone, &ann, &q("ship")).await,
+        ["What time do we ship the release?"]
+    );
+}

@@ -344,7 +344,7 @@ async fn limits_empty_questions_and_stop_end_in_one_clear_state() {
     assert!(got[0].body.contains("Stopped"), "{}", got[0].body);
 
     // Over the per-person limit (the empty one counted nothing).
-    send(
+    let second = send(
         &worker,
         &author(&ann),
         room,
@@ -357,6 +357,8 @@ async fn limits_empty_questions_and_stop_end_in_one_clear_state() {
         (job.state.as_str(), job.code.as_str()),
         ("refused", "rate_limited")
     );
+    // (The allowed one may still be streaming: wait for it.)
+    assert_eq!(ended(&mut conn, second.id).await.state, "done");
     assert_eq!(answers(&mut conn, room, bot.id).await.len(), 2);
     worker.shutdown().await;
 }

@@ -9,7 +9,7 @@ use common::protocol::{ChatMessage, ServerFrame, UserRef};
 use common::store::assistant::{self, JobView};
 use test_support::TestDb;
 use worker::Worker;
-use worker::config::{AssistantConfig, FollowConfig, WorkerConfig};
+use worker::config::{AssistantConfig, FollowConfig, SemanticConfig, WorkerConfig};
 
 /// Following quickly, in small batches (several per room and pass).
 pub fn quick() -> FollowConfig {
@@ -42,6 +42,10 @@ pub fn config(db: &TestDb, prefix: &str, assistant: AssistantConfig) -> WorkerCo
         },
         follow: quick(),
         assistant,
+        semantic: SemanticConfig {
+            models_dir: None,
+            ..SemanticConfig::default()
+        },
     }
 }
 

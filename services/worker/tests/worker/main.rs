@@ -7,3 +7,4 @@
 mod assistant;
 mod follow;
 mod helpers;
+mod semantic;

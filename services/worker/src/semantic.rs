@@ -1,0 +1,99 @@
+//! `POST /internal/semantic`: the messages nearest in meaning to a query
+//! among the rooms a person may read, for the website's search. The worker
+//! holds the model; the access rule is applied here, from the user id the
+//! website sends (the worker listens only where nginx does not route:
+//! never expose it).
+
+use std::cmp::Ordering;
+
+use common::error::Error;
+use common::guard;
+use common::store::{search, vectors};
+use serde::{Deserialize, Serialize};
+
+use crate::state::WorkerState;
+
+/// The most hits one search returns.
+pub const MAX_HITS: usize = 200;
+
+/// What the website asks.
+#[derive(Debug, Deserialize)]
+pub struct Ask {
+    /// Whose readable rooms to search.
+    pub user: i64,
+    /// The query as typed.
+    pub q: String,
+    /// Only this room (404-like empty answer when not readable).
+    pub room: Option<i64>,
+    /// How many hits at most.
+    pub limit: usize,
+}
+
+/// One message near in meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Hit {
+    /// The message id.
+    pub id: i64,
+    /// Cosine similarity.
+    pub score: f32,
+}
+
+/// The answer.
+#[derive(Debug, Serialize)]
+pub struct Answer {
+    /// Nearest first.
+    pub hits: Vec<Hit>,
+}
+
+/// Why there is no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SemanticError {
+    #[error("no sentence-embedding model")]
+    NoModel,
+    #[error("{0}")]
+    Core(#[from] Error),
+}
+
+/// The nearest messages to `ask.q` that `ask.user` may read.
+pub async fn nearest(state: &WorkerState, ask: Ask) -> Result<Answer, SemanticError> {
+    let embedder = state.embedder.clone().ok_or(SemanticError::NoModel)?;
+    let q = ask.q.chars().take(1000).collect::<String>();
+    let query = tokio::task::spawn_blocking(move || embedder.embed(&[q.as_str()]))
+        .await
+        .map_err(|e| Error::internal_from("the embedding thread", e))?
+        .map_err(|e| Error::internal_from("embedding a query", e))?
+        .pop()
+        .ok_or_else(|| Error::internal("no vector for the query"))?;
+    let mut conn = state.pool.get().await.map_err(Error::from)?;
+    let rooms = match ask.room {
+        Some(room) => match guard::readable(&mut conn, ask.user, room).await {
+            Ok(_) => vec![room],
+            Err(Error::NotFound(_) | Error::Denied { .. }) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        },
+        None => search::readable_rooms(&mut conn, ask.user).await?,
+    };
+    let stored = vectors::of_rooms(&mut conn, &rooms, ml::MODEL_ID).await?;
+    drop(conn);
+    let min = state.semantic.min_score;
+    let limit = ask.limit.clamp(1, MAX_HITS);
+    let hits = tokio::task::spawn_blocking(move || {
+        let mut hits: Vec<Hit> = stored
+            .iter()
+            .filter_map(|s| {
+                let q = ml::Quantized::from_bytes(s.scale, &s.v).ok()?;
+                let score = ml::dot(&query, &q);
+                (score >= min).then_some(Hit {
+                    id: s.message_id,
+                    score,
+                })
+            })
+            .collect();
+        hits.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(Ordering::Equal));
+        hits.truncate(limit);
+        hits
+    })
+    .await
+    .map_err(|e| Error::internal_from("the scan thread", e))?;
+    Ok(Answer { hits })
+}
