@@ -80,6 +80,10 @@ pub enum Kind {
     /// A direct conversation of 2 to 10 people: private, unnamed, everyone
     /// an equal member.
     Dm,
+    /// A private conversation of one person with the assistant: named,
+    /// owned by that person (who may rename and delete it), its members
+    /// that person and the bot; nobody is invited, nobody moderates.
+    Assistant,
 }
 
 impl Kind {
@@ -88,13 +92,16 @@ impl Kind {
         match self {
             Self::Room => "room",
             Self::Dm => "dm",
+            Self::Assistant => "assistant",
         }
     }
 
-    /// Parses the stored value (a DM unless it says room: the stricter).
+    /// Parses the stored value (a DM unless it says room or assistant: the
+    /// stricter).
     pub fn parse(s: &str) -> Self {
         match s {
             "room" => Self::Room,
+            "assistant" => Self::Assistant,
             _ => Self::Dm,
         }
     }
@@ -276,14 +283,14 @@ pub fn may_send(room: &RoomFacts, who: &Standing, now: DateTime<Utc>) -> Result<
 
 /// Whether `who` may become a member: a public room unless banned; a
 /// private room with an invitation (`invited`), unless banned; never a DM
-/// (its members are set when it starts).
+/// nor an assistant chat (their members are set when they start).
 pub fn may_join(
     room: &RoomFacts,
     who: &Standing,
     invited: bool,
     now: DateTime<Utc>,
 ) -> Result<(), Denial> {
-    if room.kind == Kind::Dm {
+    if matches!(room.kind, Kind::Dm | Kind::Assistant) {
         return may_read(room, who, now);
     }
     // A private room without an invitation does not exist for its
@@ -316,21 +323,22 @@ pub fn may_moderate(room: &RoomFacts, who: &Standing, now: DateTime<Utc>) -> Res
 }
 
 /// Whether `who` runs the room: visibility, roles, ownership, invitations
-/// by link, deletion.
+/// by link, deletion; for an assistant chat, its name and its deletion
+/// (the callers offer nothing else for one).
 pub fn may_manage(room: &RoomFacts, who: &Standing, now: DateTime<Utc>) -> Result<(), Denial> {
     may_read(room, who, now)?;
     match who.role_in(room) {
-        Some(Role::Owner) if room.kind == Kind::Room => Ok(()),
+        Some(Role::Owner) if matches!(room.kind, Kind::Room | Kind::Assistant) => Ok(()),
         _ => Err(Denial::Forbidden),
     }
 }
 
 /// Whether `who` may invite people by name: any member of a room (not a
-/// DM) who is not muted.
+/// DM nor an assistant chat) who is not muted.
 pub fn may_invite(room: &RoomFacts, who: &Standing, now: DateTime<Utc>) -> Result<(), Denial> {
-    // Nobody invites to a DM: its members are told so (`forbidden`), the
-    // blocked one too, before anything about posting.
-    if room.kind == Kind::Dm {
+    // Nobody invites to a DM or an assistant chat: its members are told so
+    // (`forbidden`), the blocked one too, before anything about posting.
+    if matches!(room.kind, Kind::Dm | Kind::Assistant) {
         may_read(room, who, now)?;
         return Err(Denial::Forbidden);
     }
@@ -375,6 +383,14 @@ mod tests {
             visibility: Visibility::Private,
             kind: Kind::Dm,
             ..RoomFacts::public(id, None)
+        }
+    }
+
+    fn assistant_chat(id: i64) -> RoomFacts {
+        RoomFacts {
+            visibility: Visibility::Private,
+            kind: Kind::Assistant,
+            ..RoomFacts::public(id, Some(1))
         }
     }
 
@@ -433,6 +449,7 @@ mod tests {
             ("public", RoomFacts::public(1, Some(1))),
             ("private", private(2)),
             ("dm", dm(3)),
+            ("assistant", assistant_chat(4)),
         ];
         let expected: &[(&str, &str, [&str; 7])] = &[
             (
@@ -532,6 +549,50 @@ mod tests {
                 "dm",
                 "send",
                 ["404", "ok", "muted", "404", "ok", "404", "blocked"],
+            ),
+            // An assistant chat: read and written by its members (the
+            // person and the bot), run (renamed, deleted) by its owner,
+            // never moderated, joined nor invited to; a block means
+            // nothing there.
+            (
+                "assistant",
+                "read",
+                ["404", "ok", "ok", "404", "ok", "ok", "ok"],
+            ),
+            (
+                "assistant",
+                "post",
+                ["404", "ok", "muted", "404", "ok", "ok", "ok"],
+            ),
+            (
+                "assistant",
+                "send",
+                ["404", "ok", "muted", "404", "ok", "ok", "ok"],
+            ),
+            (
+                "assistant",
+                "join",
+                ["404", "ok", "ok", "404", "ok", "ok", "ok"],
+            ),
+            (
+                "assistant",
+                "moderate",
+                ["404", "403", "403", "404", "403", "403", "403"],
+            ),
+            (
+                "assistant",
+                "manage",
+                ["404", "403", "403", "404", "403", "ok", "403"],
+            ),
+            (
+                "assistant",
+                "invite",
+                ["404", "403", "403", "404", "403", "403", "403"],
+            ),
+            (
+                "assistant",
+                "leave",
+                ["404", "ok", "ok", "404", "ok", "ok", "ok"],
             ),
         ];
         for (room_name, op, answers) in expected {
@@ -665,6 +726,9 @@ mod tests {
         assert_eq!(Role::parse("admin"), Role::Member);
         assert_eq!(Visibility::parse("secret"), Visibility::Private);
         assert_eq!(Kind::parse("group"), Kind::Dm);
+        for k in [Kind::Room, Kind::Dm, Kind::Assistant] {
+            assert_eq!(Kind::parse(k.as_str()), k);
+        }
         assert!(is_forever(forever()));
     }
 }

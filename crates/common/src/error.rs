@@ -161,6 +161,8 @@ codes! {
     NonceReused = "nonce_reused",
     /// The user owns `MAX_ROOMS_PER_USER` rooms already.
     RoomQuota = "room_quota",
+    /// The user has `ASSISTANT_CHATS_PER_USER` assistant chats already.
+    ChatQuota = "chat_quota",
     /// The owner cannot leave their room (they may delete it).
     OwnerCannotLeave = "owner_cannot_leave",
     /// The person invited is a member already.

@@ -86,11 +86,21 @@ async fn the_readable_set_agrees_with_may_read() {
                 .id
         };
         let owned = private_room(&mut conn, &format!("owned {i}"), &who).await;
-        for room in [public, private] {
+        let bot = common::store::users::bot(&mut conn).await.unwrap().id;
+        let chat_name = common::domain::RoomName::parse(&format!("chat {i}")).unwrap();
+        let chat = rooms::insert_assistant_chat(&mut conn, &chat_name, owner.id, bot, 100)
+            .await
+            .unwrap()
+            .id;
+        let own_chat = rooms::insert_assistant_chat(&mut conn, &chat_name, who.id, bot, 100)
+            .await
+            .unwrap()
+            .id;
+        for room in [public, private, chat] {
             stand(&mut conn, standing, room, who.id, owner.id).await;
         }
         let readable = search::readable_rooms(&mut conn, who.id).await.unwrap();
-        for room in [public, private, dm, other_dm, owned] {
+        for room in [public, private, dm, other_dm, owned, chat, own_chat] {
             let rule = match guard::readable(&mut conn, who.id, room).await {
                 Ok(_) => true,
                 Err(Error::NotFound(_) | Error::Denied { .. } | Error::Forbidden(_)) => false,
@@ -105,7 +115,7 @@ async fn the_readable_set_agrees_with_may_read() {
             checked += 1;
         }
     }
-    assert_eq!(checked, STANDINGS.len() * 5);
+    assert_eq!(checked, STANDINGS.len() * 7);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -57,6 +57,8 @@ pub struct Limits {
     pub room_create: Limit,
     /// `MAX_ROOMS_PER_USER`: rooms one user may own at once.
     pub rooms_per_user: i64,
+    /// `ASSISTANT_CHATS_PER_USER`: assistant chats one user may have at once.
+    pub chats_per_user: i64,
     /// `DM_CREATE_LIMIT`: new direct conversations one user may start per
     /// window.
     pub dm_create: Limit,
@@ -94,6 +96,7 @@ impl Default for Limits {
             available_per_address: ratelimit::AVAILABLE_PER_ADDRESS,
             room_create: ratelimit::ROOM_CREATE_PER_USER,
             rooms_per_user: 50,
+            chats_per_user: 100,
             dm_create: ratelimit::DM_CREATE_PER_USER,
             password_change: ratelimit::PASSWORD_CHANGE_PER_USER,
             reads: ratelimit::READS_PER_USER,
@@ -113,6 +116,13 @@ impl Limits {
         let rooms_per_user = config::parsed_or("MAX_ROOMS_PER_USER", d.rooms_per_user)?;
         if rooms_per_user < 1 {
             return Err(ConfigError::new("MAX_ROOMS_PER_USER", "must be at least 1"));
+        }
+        let chats_per_user = config::parsed_or("ASSISTANT_CHATS_PER_USER", d.chats_per_user)?;
+        if chats_per_user < 1 {
+            return Err(ConfigError::new(
+                "ASSISTANT_CHATS_PER_USER",
+                "must be at least 1",
+            ));
         }
         let ipv6_prefix = config::parsed_or("RATE_LIMIT_IPV6_PREFIX", d.ipv6_prefix)?;
         if !(16..=128).contains(&ipv6_prefix) {
@@ -153,6 +163,7 @@ impl Limits {
                 d.room_create,
             )?,
             rooms_per_user,
+            chats_per_user,
             dm_create: config::limit(
                 "DM_CREATE_LIMIT",
                 "DM_CREATE_LIMIT_WINDOW_SECS",

@@ -75,6 +75,10 @@ pub struct AssistantConfig {
     /// Characters of history given to the model at most
     /// (`ASSISTANT_CONTEXT_CHARS`).
     pub context_chars: usize,
+    /// The earlier questions and answers of an assistant chat given to the
+    /// model with a new question, so follow-ups work
+    /// (`ASSISTANT_CHAT_TURNS`; 0: none).
+    pub chat_turns: usize,
     /// How long a worker holds a job without renewing it; past it, another
     /// worker takes over (`ASSISTANT_LEASE_SECS`).
     pub lease: Duration,
@@ -107,6 +111,7 @@ impl Default for AssistantConfig {
             question_max_chars: 1000,
             sources: 8,
             context_chars: 6000,
+            chat_turns: 3,
             lease: Duration::from_secs(30),
             stream_interval: Duration::from_millis(100),
         }
@@ -179,6 +184,8 @@ impl AssistantConfig {
                 500,
                 200_000,
             )? as usize,
+            chat_turns: config::int_between("ASSISTANT_CHAT_TURNS", d.chat_turns as i64, 0, 20)?
+                as usize,
             lease: secs("ASSISTANT_LEASE_SECS", d.lease, 600)?,
             stream_interval: Duration::from_millis(config::int_between(
                 "ASSISTANT_STREAM_INTERVAL_MS",

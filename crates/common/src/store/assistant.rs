@@ -68,8 +68,10 @@ pub struct Question {
     pub user_id: i64,
 }
 
-/// The live messages among `ids` that mention `bot` (not its own), sent
-/// after `since`: the questions a follower of the log turns into jobs.
+/// The live messages among `ids` that ask `bot` something, sent after
+/// `since`: those that mention it (not its own), and in an assistant chat
+/// every message of the chat's owner. The questions a follower of the log
+/// turns into jobs.
 pub async fn questions_among(
     conn: &mut AsyncPgConnection,
     ids: &[i64],
@@ -87,7 +89,11 @@ pub async fn questions_among(
         .filter(
             diesel::dsl::sql::<diesel::sql_types::Bool>("")
                 .bind::<BigInt, _>(bot)
-                .sql(" = ANY(messages.mentions)"),
+                .sql(
+                    " = ANY(messages.mentions) OR EXISTS (SELECT 1 FROM rooms r \
+                      WHERE r.id = messages.room_id AND r.kind = 'assistant' \
+                        AND r.owner_id = messages.user_id)",
+                ),
         )
         .select((
             messages::id,
@@ -271,6 +277,39 @@ pub async fn in_room_between(
     .bind::<BigInt, _>(to)
     .load(conn)
     .await?)
+}
+
+/// The last `limit` answered questions of a room before the question at
+/// `before_seq`, as `(question_id, answer_id)`, oldest first: an assistant
+/// chat's earlier turns, which the model is given so follow-ups work.
+pub async fn earlier_turns(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    before_seq: i64,
+    limit: i64,
+) -> Result<Vec<(i64, i64)>> {
+    #[derive(QueryableByName)]
+    struct Turn {
+        #[diesel(sql_type = BigInt)]
+        question_id: i64,
+        #[diesel(sql_type = BigInt)]
+        answer_id: i64,
+    }
+    let mut turns: Vec<Turn> = Fixed::new(
+        "SELECT question_id, answer_id FROM assistant_jobs \
+         WHERE room_id = $1 AND question_seq < $2 AND state = 'done' AND answer_id IS NOT NULL \
+         ORDER BY question_seq DESC LIMIT $3",
+    )
+    .bind::<BigInt, _>(room_id)
+    .bind::<BigInt, _>(before_seq)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?;
+    turns.reverse();
+    Ok(turns
+        .into_iter()
+        .map(|t| (t.question_id, t.answer_id))
+        .collect())
 }
 
 /// The jobs with these ids (those that exist).

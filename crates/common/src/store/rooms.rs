@@ -282,10 +282,12 @@ pub async fn insert_within_quota(
     .await
 }
 
-/// How many rooms `owner_id` owns.
+/// How many rooms `owner_id` owns (assistant chats are not rooms here:
+/// they have a limit of their own).
 pub async fn owned_count(conn: &mut AsyncPgConnection, owner_id: i64) -> Result<i64> {
     rooms::table
         .filter(rooms::owner_id.eq(owner_id))
+        .filter(rooms::kind.eq(Kind::Room.as_str()))
         .count()
         .get_result(conn)
         .await
@@ -322,6 +324,89 @@ fn name_taken(e: diesel::result::Error) -> Error {
         ),
         _ => e.into(),
     }
+}
+
+/// Starts an assistant chat for `owner_id` named `name`: a private room
+/// of kind `assistant` whose members are its owner and the bot `bot_id`.
+/// Refused (409 `chat_quota`) when they already have `max_chats`; the
+/// owner's row is locked first, so concurrent starts cannot each see room
+/// for one more.
+pub async fn insert_assistant_chat(
+    conn: &mut AsyncPgConnection,
+    name: &RoomName,
+    owner_id: i64,
+    bot_id: i64,
+    max_chats: i64,
+) -> Result<Room> {
+    conn.transaction::<_, Error, _>(async |conn| {
+        super::users::lock(conn, owner_id).await?;
+        let chats: i64 = rooms::table
+            .filter(rooms::owner_id.eq(owner_id))
+            .filter(rooms::kind.eq(Kind::Assistant.as_str()))
+            .count()
+            .get_result(conn)
+            .await?;
+        if chats >= max_chats {
+            return Err(Error::conflict(
+                "name",
+                Code::ChatQuota,
+                format!(
+                    "You have {max_chats} assistant chats, the most one person may; \
+                     delete one to start another."
+                ),
+            ));
+        }
+        let room: Room = diesel::insert_into(rooms::table)
+            .values((
+                rooms::name.eq(name.as_str()),
+                rooms::topic.eq(""),
+                rooms::visibility.eq(Visibility::Private.as_str()),
+                rooms::kind.eq(Kind::Assistant.as_str()),
+                rooms::owner_id.eq(owner_id),
+            ))
+            .returning(Room::as_returning())
+            .get_result(conn)
+            .await?;
+        super::members::add(conn, room.id, owner_id, Role::Owner).await?;
+        super::members::add(conn, room.id, bot_id, Role::Member).await?;
+        Ok(room)
+    })
+    .await
+}
+
+/// The assistant chats of `owner_id`, newest activity first (the newest
+/// event of each, else when it started).
+pub async fn assistant_chats(conn: &mut AsyncPgConnection, owner_id: i64) -> Result<Vec<Room>> {
+    let mut chats: Vec<(Room, Option<DateTime<Utc>>)> = rooms::table
+        .filter(rooms::owner_id.eq(owner_id))
+        .filter(rooms::kind.eq(Kind::Assistant.as_str()))
+        .select((Room::as_select(), last_activity()))
+        .load(conn)
+        .await?;
+    chats.sort_by_key(|(room, at)| std::cmp::Reverse((at.unwrap_or(room.created_at), room.id)));
+    Ok(chats.into_iter().map(|(room, _)| room).collect())
+}
+
+/// When the room's newest event was written (`NULL` without one).
+fn last_activity()
+-> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
+    diesel::dsl::sql(
+        "(SELECT e.created_at FROM room_events e \
+          WHERE e.room_id = rooms.id AND e.seq = rooms.last_seq)",
+    )
+}
+
+/// Renames a room (an assistant chat: who may is `access`'s call).
+pub async fn rename(conn: &mut AsyncPgConnection, id: i64, name: &RoomName) -> Result<()> {
+    let changed = diesel::update(rooms::table.find(id))
+        .set(rooms::name.eq(name.as_str()))
+        .execute(conn)
+        .await
+        .map_err(name_taken)?;
+    if changed == 0 {
+        return Err(Error::NotFound(Entity::Room));
+    }
+    Ok(())
 }
 
 /// The room with this id, with its owner's name (and a DM's people).

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod assistant;
+pub mod chats;
 pub mod dms;
 pub mod invites;
 pub mod messages;

@@ -50,6 +50,8 @@ pub struct Hit {
     pub room_title: String,
     /// Whether its room is a direct conversation.
     pub room_is_dm: bool,
+    /// What its room is (a room, a DM, an assistant chat).
+    pub room_kind: common::access::Kind,
     /// Higher is more relevant (reciprocal-rank fusion of the rankings).
     pub rank: f64,
     /// The message's text around what matched, HTML-escaped, the matches
@@ -211,6 +213,7 @@ pub async fn run(state: &AppState, searcher: &Actor, ask: &Ask) -> Result<Found>
             snippet: search_text::snippet(&text, &terms.marks),
             room_title: room.title_for(searcher.user_id),
             room_is_dm: room.is_dm(),
+            room_kind: room.room.kind(),
             rank,
             message,
         });

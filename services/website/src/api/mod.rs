@@ -4,6 +4,7 @@
 pub mod assistant;
 pub mod auth;
 pub mod blocks;
+pub mod chats;
 pub mod dms;
 pub mod events;
 pub mod me;
@@ -70,6 +71,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(search::search)
             .service(assistant::show)
             .service(assistant::stop)
+            .service(chats::list)
+            .service(chats::create)
+            .service(chats::rename)
+            .service(chats::remove)
             .service(messages::list)
             .service(messages::send)
             .service(messages::edit)

@@ -6,8 +6,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    assistant, auth, blocks, dms, events, me, messages, people, personal, preferences, reactions,
-    rooms, search, users,
+    assistant, auth, blocks, chats, dms, events, me, messages, people, personal, preferences,
+    reactions, rooms, search, users,
 };
 
 struct BearerAuth;
@@ -45,6 +45,7 @@ impl Modify for BearerAuth {
         events::list, events::read, events::mine,
         search::search,
         assistant::show, assistant::stop,
+        chats::list, chats::create, chats::rename, chats::remove,
         document,
     ),
     modifiers(&BearerAuth),

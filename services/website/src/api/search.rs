@@ -41,7 +41,7 @@ pub struct HitRoom {
     pub id: i64,
     /// What the caller calls it: a room's name, a DM's other people.
     pub title: String,
-    /// `room` or `dm`.
+    /// `room`, `dm` or `assistant` (an assistant chat).
     pub kind: String,
 }
 
@@ -77,7 +77,7 @@ impl From<Hit> for SearchHit {
             room: HitRoom {
                 id: h.message.room,
                 title: h.room_title,
-                kind: if h.room_is_dm { "dm" } else { "room" }.to_owned(),
+                kind: h.room_kind.as_str().to_owned(),
             },
             message: h.message,
             rank: h.rank,

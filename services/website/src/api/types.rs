@@ -94,7 +94,8 @@ pub struct RoomJson {
     pub message_count: i64,
     /// `public` (listed, anyone may join) or `private` (members only).
     pub visibility: String,
-    /// `room`, or `dm` for a direct conversation.
+    /// `room`, `dm` for a direct conversation, or `assistant` for a
+    /// private chat with the assistant.
     pub kind: String,
     /// One message per this many seconds per member (0: off).
     pub slow_mode_secs: i32,

@@ -144,7 +144,10 @@ async fn members_page(
     } = actions::moderation::members_of(state, user, room_id).await?;
     let now = Utc::now();
     let moderates = access::may_moderate(&facts, &viewer, now).is_ok();
-    let manages = access::may_manage(&facts, &viewer, now).is_ok();
+    // An assistant chat's owner renames and deletes it on its page; it
+    // has no roles nor ownership to give.
+    let manages =
+        access::may_manage(&facts, &viewer, now).is_ok() && facts.kind != access::Kind::Assistant;
     let invites = access::may_invite(&facts, &viewer, now).is_ok();
     let times = page.times(state).await;
     let ids: Vec<i64> = rows.iter().map(|m| m.user_id).collect();

@@ -375,6 +375,13 @@ struct RoomPage {
     is_dm: bool,
     /// A DM's other people (their avatars and profiles head the page).
     dm_people: Vec<Person>,
+    /// The viewer's private chat with the assistant: every message asks
+    /// it; renamed and deleted here, no members or moderation.
+    is_chat: bool,
+    /// The rename form's name: as typed after a refusal, else the chat's.
+    chat_name: String,
+    /// The rename form opens (its name was refused).
+    renaming: bool,
     is_owner: bool,
     is_member: bool,
     /// The viewer keeps order here (the owner or a moderator).
@@ -427,7 +434,7 @@ impl RoomPage {
 
     /// The room as notifications name it: `#name`, or a DM's people.
     fn label(&self) -> String {
-        if self.is_dm {
+        if self.is_dm || self.is_chat {
             self.title.clone()
         } else {
             format!("#{}", self.title)
@@ -519,6 +526,8 @@ struct Draft {
     reply_to: Option<i64>,
     errors: FieldErrors,
     problem: Option<String>,
+    /// A chat's new name as typed, refused.
+    chat_name: Option<String>,
 }
 
 impl Draft {
@@ -529,6 +538,7 @@ impl Draft {
             reply_to,
             errors: FieldErrors::default(),
             problem: None,
+            chat_name: None,
         }
     }
 
@@ -633,11 +643,17 @@ async fn room_page(
         .into_iter()
         .cloned()
         .collect();
+    let is_chat = history.facts.kind == access::Kind::Assistant;
     let view = RoomPage {
         ctx,
         title,
         is_dm: history.room.is_dm(),
         dm_people,
+        is_chat,
+        renaming: draft.chat_name.is_some(),
+        chat_name: draft
+            .chat_name
+            .unwrap_or_else(|| history.room.room.name.clone()),
         is_owner,
         is_member: history.read_before.is_some(),
         moderates,
@@ -781,6 +797,7 @@ pub async fn send(
         reply_to,
         errors,
         problem: None,
+        chat_name: None,
     };
     room_page(&page, &state, room_id, None, draft, status).await
 }
@@ -844,6 +861,31 @@ pub async fn leave(
         ) => problem_page(&page, &state, room_id, e).await,
         Err(e) => Err(e.into()),
     }
+}
+
+/// A chat's page again with its rename form open, the name as typed and
+/// its problem beside it (422).
+pub(super) async fn rename_problem(
+    page: &Page,
+    state: &AppState,
+    room_id: i64,
+    typed: String,
+    errors: FieldErrors,
+) -> PageResult<HttpResponse> {
+    let draft = Draft {
+        errors,
+        chat_name: Some(typed),
+        ..Draft::fresh(None)
+    };
+    room_page(
+        page,
+        state,
+        room_id,
+        None,
+        draft,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 /// The room page again with a refusal of a form that has no field (leave,

@@ -48,8 +48,9 @@ impl PageContext {
 
 /// The sidebar of a signed-in page: invitations waiting for an answer,
 /// the rooms the user is a member of, in their order (personalization),
-/// then their direct messages, by the other people's names, with what is
-/// new in each. The room page's script keeps it live.
+/// then their direct messages, by the other people's names, then their
+/// assistant chats, newest first, with what is new in each. The room
+/// page's script keeps it live.
 pub struct Sidebar {
     /// The rooms, in the user's order: by usage or by name (ignoring case).
     pub rooms: Vec<SidebarRoom>,
@@ -59,6 +60,8 @@ pub struct Sidebar {
     pub by_usage: bool,
     /// The direct messages, by name ignoring case.
     pub dms: Vec<SidebarRoom>,
+    /// The user's assistant chats, newest first.
+    pub chats: Vec<SidebarRoom>,
     /// The signed-in user's id (the script names DMs after the others).
     pub me: i64,
 }
@@ -74,9 +77,9 @@ pub struct SidebarInvite {
 }
 
 impl Sidebar {
-    /// Rooms and DMs alike.
+    /// Rooms, DMs and chats alike.
     fn all(&self) -> impl Iterator<Item = &SidebarRoom> {
-        self.rooms.iter().chain(&self.dms)
+        self.rooms.iter().chain(&self.dms).chain(&self.chats)
     }
 
     /// Unread messages over every room but the current one, for the

@@ -37,6 +37,8 @@ const NOTICES: &[(&str, &str)] = &[
     ("signed_in", "You are signed in."),
     ("signed_out", "You are signed out."),
     ("room_deleted", "The room was deleted."),
+    ("chat_deleted", "The chat was deleted."),
+    ("chat_renamed", "The chat is renamed."),
     ("joined", "You joined the room: it is in your rooms now."),
     ("left", "You left the room: it is no longer in your rooms."),
     ("marked_read", "Marked as read."),
@@ -241,6 +243,9 @@ impl Page {
         match mine {
             Ok(rooms) => {
                 let me = session.actor.user_id;
+                let (chats, rooms): (Vec<_>, Vec<_>) = rooms
+                    .into_iter()
+                    .partition(|r| r.room.room.kind() == common::access::Kind::Assistant);
                 let (dms, rooms): (Vec<_>, Vec<_>) =
                     rooms.into_iter().partition(|r| r.room.is_dm());
                 let entry = |r: crate::actions::rooms::MyRoom| SidebarRoom {
@@ -253,11 +258,14 @@ impl Page {
                 };
                 let mut dms: Vec<SidebarRoom> = dms.into_iter().map(entry).collect();
                 dms.sort_by_cached_key(|d| (d.name.to_lowercase(), d.id));
+                let mut chats: Vec<SidebarRoom> = chats.into_iter().map(entry).collect();
+                chats.sort_by_key(|c| std::cmp::Reverse(c.id));
                 ctx.sidebar = Some(Sidebar {
                     invites,
                     by_usage: ctx.prefs.effective_sidebar_order() == SidebarOrder::Usage,
                     rooms: rooms.into_iter().map(entry).collect(),
                     dms,
+                    chats,
                     me,
                 });
             }

@@ -1,4 +1,4 @@
-// The sidebar of my rooms and direct messages, kept live: `unread` frames
+// The sidebar of my rooms, direct messages and assistant chats, kept live: `unread` frames
 // (for my other rooms) set a room's badges; after every (re)connect the list is read again from
 // GET /api/v1/me/rooms, since unread frames are not sent at connect. The room
 // on screen never shows a badge. News in another room may notify (notify.js).
@@ -17,6 +17,7 @@ export class Sidebar {
     this.current = currentRoom;
     this.list = document.getElementById("my-rooms");
     this.dms = document.getElementById("my-dms");
+    this.chats = document.getElementById("my-chats");
     this.total = document.getElementById("my-rooms-total");
     const nav = this.list ? this.list.closest(".sidebar") : null;
     /** My id: a DM is named after the others. */
@@ -24,7 +25,7 @@ export class Sidebar {
     /** Unread state by room id, as last heard. */
     this.state = new Map();
     if (!this.list) return;
-    for (const li of [...this.list.children, ...(this.dms ? this.dms.children : [])]) {
+    for (const li of [...this.list.children, ...this.others().flatMap((l) => [...l.children])]) {
       const unread = li.querySelector(".badge.unread");
       const mention = li.querySelector(".badge.mention");
       this.state.set(Number(li.dataset.roomId), {
@@ -47,16 +48,25 @@ export class Sidebar {
     if (frame.room !== this.current) {
       const name = li.querySelector(".label");
       const text = name ? name.textContent : "";
-      const label = this.dms && this.dms.contains(li) ? text : `#${text}`;
+      const label = this.list.contains(li) ? `#${text}` : text;
       notify.unread(frame.room, label, frame.unread > before.unread, frame.mentions > before.mentions);
     }
     this.summarise();
   }
 
-  /** The room's entry, among the rooms or the DMs. */
+  /** The lists besides the rooms': the DMs and the assistant chats. */
+  others() {
+    return [this.dms, this.chats].filter(Boolean);
+  }
+
+  /** The room's entry, among the rooms, the DMs or the chats. */
   item(roomId) {
     const sel = `li[data-room-id="${roomId}"]`;
-    return this.list.querySelector(sel) || (this.dms ? this.dms.querySelector(sel) : null);
+    for (const list of [this.list, ...this.others()]) {
+      const li = list.querySelector(sel);
+      if (li) return li;
+    }
+    return null;
   }
 
   set(li, roomId, unread, mentions) {
@@ -123,6 +133,10 @@ export class Sidebar {
         }
         const name = others.map((p) => p.display_name || p.username).join(", ") || "Just you";
         a.append(el("span", "label", name));
+      } else if (r.room.kind === "assistant") {
+        const mark = el("span", "chat-mark", "✦");
+        mark.setAttribute("aria-hidden", "true");
+        a.append(mark, el("span", "label", r.room.name));
       } else {
         const hash = el("span", "hash", "#");
         hash.setAttribute("aria-hidden", "true");
@@ -136,15 +150,20 @@ export class Sidebar {
       li.append(a);
       return li;
     };
-    const rooms = body.rooms.filter((r) => r.room.kind !== "dm");
+    const rooms = body.rooms.filter((r) => r.room.kind === "room");
     const dms = body.rooms.filter((r) => r.room.kind === "dm");
+    const chats = body.rooms.filter((r) => r.room.kind === "assistant");
+    chats.sort((x, y) => y.room.id - x.room.id);
     const roomItems = rooms.map(entry);
     const dmItems = dms.map(entry);
+    const chatItems = chats.map(entry);
     dmItems.sort((x, y) => x.textContent.localeCompare(y.textContent));
     this.list.replaceChildren(...roomItems);
     if (this.dms) this.dms.replaceChildren(...dmItems);
+    if (this.chats) this.chats.replaceChildren(...chatItems);
     this.state.clear();
     rooms.forEach((r, i) => this.set(roomItems[i], r.room.id, r.unread, r.mentions));
+    chats.forEach((r, i) => this.set(chatItems[i], r.room.id, r.unread, 0));
     for (const r of dms) {
       const li = dmItems.find((x) => x.dataset.roomId === String(r.room.id));
       if (li) this.set(li, r.room.id, r.unread, r.mentions);
@@ -153,6 +172,8 @@ export class Sidebar {
     if (empty) empty.hidden = roomItems.length > 0;
     const dmsEmpty = document.getElementById("my-dms-empty");
     if (dmsEmpty) dmsEmpty.hidden = dmItems.length > 0;
+    const chatsEmpty = document.getElementById("my-chats-empty");
+    if (chatsEmpty) chatsEmpty.hidden = chatItems.length > 0;
     this.summarise();
   }
 }

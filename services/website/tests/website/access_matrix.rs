@@ -374,6 +374,8 @@ fn ops() -> Vec<Op> {
         op("read", post.clone(), "/api/v1/rooms/{id}/read", Json(|w| json!({"seq": w.last_seq})), false),
         op("notifications", put.clone(), "/api/v1/me/rooms/{id}/notifications", Json(|_| json!({"level": "all"})), false),
         op("default notifications", delete.clone(), "/api/v1/me/rooms/{id}/notifications", None, false),
+        op("rename chat", patch.clone(), "/api/v1/assistant/chats/{room_id}", Json(|_| json!({"name": "new words"})), true),
+        op("delete chat", delete.clone(), "/api/v1/assistant/chats/{room_id}", None, true),
         // The pages.
         op("page", get.clone(), "/rooms/{id}", None, false),
         op("members page", get.clone(), "/rooms/{id}/members", None, false),
@@ -437,6 +439,15 @@ fn table() -> Vec<(&'static str, Kind, Vec<&'static str>)> {
         ("default notifications", Public, vec![U, "200", "200", "200", "200", B, "200", "200"]),
         ("default notifications", Private, vec![U, H, H, "200", "200", H, "200", "200"]),
         ("default notifications", Dm, vec![U, H, "200", "200"]),
+        // Assistant chats: a room that is not one does not exist there,
+        // for everyone, its owner included (tests/website/assistant.rs
+        // covers chats themselves).
+        ("rename chat", Public, vec![U, H, H, H, H, H, H, H]),
+        ("rename chat", Private, vec![U, H, H, H, H, H, H, H]),
+        ("rename chat", Dm, vec![U, H, H, H]),
+        ("delete chat", Public, vec![U, H, H, H, H, H, H, H]),
+        ("delete chat", Private, vec![U, H, H, H, H, H, H, H]),
+        ("delete chat", Dm, vec![U, H, H, H]),
         // A read mark needs membership.
         ("read", Public, vec![U, F, F, "204", "204", B, "204", "204"]),
         ("read", Private, vec![U, H, H, "204", "204", H, "204", "204"]),

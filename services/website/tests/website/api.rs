@@ -445,6 +445,10 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/search", "get"),
         ("/api/v1/messages/{id}/assistant", "get"),
         ("/api/v1/messages/{id}/assistant/stop", "post"),
+        ("/api/v1/assistant/chats", "get"),
+        ("/api/v1/assistant/chats", "post"),
+        ("/api/v1/assistant/chats/{room_id}", "patch"),
+        ("/api/v1/assistant/chats/{room_id}", "delete"),
         ("/api/v1/openapi.json", "get"),
     ];
     let paths = doc["paths"].as_object().unwrap();

@@ -5,9 +5,11 @@
 //!    the room, the bot may read and post in it (in a private room or DM it
 //!    must be a member), the question is not empty nor too long, the
 //!    asker's and the room's limits;
-//! 2. retrieval: the messages of *that room only* that best match the
-//!    question, searched as the asker (every reader of the answer may read
-//!    them, so no answer carries text from elsewhere);
+//! 2. retrieval: in a shared room, the messages of *that room only* that
+//!    best match the question, searched as the asker (every reader of the
+//!    answer may read them, so no answer carries text from elsewhere); in
+//!    the asker's own assistant chat, whose only reader is the asker, those
+//!    of every room the asker may read, with the chat's earlier turns;
 //! 3. the answer: streamed by the language model when one is configured
 //!    (ephemeral `assistant_delta` frames), else the best messages quoted;
 //! 4. storing it once, as a message of the bot replying to the question
@@ -142,13 +144,16 @@ async fn answer(state: &WorkerState, job: &Job) -> Result<Outcome, Error> {
     if question.deleted {
         return Ok(Outcome::Cancelled("question_deleted"));
     }
-    match guard::readable(&mut conn, job.asker_id, job.room_id).await {
-        Ok(_) => {}
+    let in_chat = match guard::readable(&mut conn, job.asker_id, job.room_id).await {
+        // The asker's own chat: they are its whole audience.
+        Ok((facts, _)) => {
+            facts.kind == access::Kind::Assistant && facts.owner_id == Some(job.asker_id)
+        }
         Err(Error::NotFound(_) | Error::Denied { .. } | Error::Forbidden(_)) => {
             return Ok(Outcome::Cancelled("asker_left"));
         }
         Err(e) => return Err(e),
-    }
+    };
     match guard::allowed(&mut conn, bot.id, job.room_id, access::may_post).await {
         Ok(_) => {}
         Err(Error::NotFound(_) | Error::Forbidden(_)) => {
@@ -196,19 +201,30 @@ async fn answer(state: &WorkerState, job: &Job) -> Result<Outcome, Error> {
         }
     }
     frames::status(state, job, Status::Thinking, "").await;
-    let sources = retrieve(state, &mut conn, job, &text).await?;
+    let turns = if in_chat {
+        earlier_turns(state, &mut conn, job).await?
+    } else {
+        Vec::new()
+    };
+    // A follow-up ("and who decided?") is searched with the words of the
+    // question it follows.
+    let searched = match turns.last() {
+        Some(t) => format!("{text} {}", t.question),
+        None => text.clone(),
+    };
+    let sources = retrieve(state, &mut conn, job, &searched, in_chat).await?;
     drop(conn);
     let Some(client) = &state.provider else {
         return store(state, job, &compose::retrieval_only(&sources, NO_MODEL)).await;
     };
-    if sources.is_empty() {
+    if sources.is_empty() && turns.is_empty() {
         let body = compose::retrieval_only(
             &sources,
             "The language model was not asked: nothing in the history matched.",
         );
         return store(state, job, &body).await;
     }
-    let (streamed, ending) = stream(state, client, job, &text, &sources).await?;
+    let (streamed, ending) = stream(state, client, job, &text, &sources, &turns).await?;
     let body = match streamed {
         Ok(completion) => {
             let tokens = completion
@@ -238,21 +254,23 @@ async fn answer(state: &WorkerState, job: &Job) -> Result<Outcome, Error> {
     store(state, job, &body).await
 }
 
-/// The messages of the job's room that best match `question`, best
-/// first, searched as the asker; never the question itself nor the bot's
-/// own answers.
+/// The messages that best match `question`, best first, searched as the
+/// asker: of the job's room, or (`wide`: the asker's assistant chat) of
+/// every room the asker may read but assistant chats, each with its room's
+/// name. Never the question itself nor the bot's own answers.
 async fn retrieve(
     state: &WorkerState,
     conn: &mut diesel_async::AsyncPgConnection,
     job: &Job,
     question: &str,
+    wide: bool,
 ) -> Result<Vec<Source>, Error> {
     let query = compose::search_query(question);
     if query.is_empty() {
         return Ok(Vec::new());
     }
     let filters = Filters {
-        room: Some(job.room_id),
+        room: (!wide).then_some(job.room_id),
         ..Filters::default()
     };
     let terms = common::search_text::Terms::default();
@@ -274,9 +292,60 @@ async fn retrieve(
         .collect();
     let mut loaded = messages::live_by_ids(conn, &ids, state.bot.id).await?;
     loaded.retain(|m| m.user.id != state.bot.id);
+    let mut places = std::collections::HashMap::new();
+    if wide {
+        // The chats' own words are the asker's questions (the earlier
+        // turns carry this chat's): what they ask is no answer.
+        let mut rooms: Vec<i64> = loaded.iter().map(|m| m.room).collect();
+        rooms.sort_unstable();
+        rooms.dedup();
+        for view in common::store::rooms::by_ids(conn, &rooms).await? {
+            if view.room.kind() != access::Kind::Assistant {
+                places.insert(view.room.id, view.title_for(job.asker_id));
+            }
+        }
+        loaded.retain(|m| places.contains_key(&m.room));
+    }
     loaded.sort_by_key(|m| ids.iter().position(|id| *id == m.id));
     loaded.truncate(state.assistant.sources);
-    Ok(Source::numbered(&loaded, state.assistant.context_chars))
+    let mut sources = Source::numbered(&loaded, state.assistant.context_chars);
+    for s in &mut sources {
+        s.place = places.get(&s.room).cloned();
+    }
+    Ok(sources)
+}
+
+/// The chat's last questions and their answers before the job's question
+/// (at most `chat_turns`), as plain text, oldest first.
+async fn earlier_turns(
+    state: &WorkerState,
+    conn: &mut diesel_async::AsyncPgConnection,
+    job: &Job,
+) -> Result<Vec<compose::Turn>, Error> {
+    let cfg = &state.assistant;
+    if cfg.chat_turns == 0 {
+        return Ok(Vec::new());
+    }
+    let pairs =
+        assistant::earlier_turns(conn, job.room_id, job.question_seq, cfg.chat_turns as i64)
+            .await?;
+    let ids: Vec<i64> = pairs.iter().flat_map(|(q, a)| [*q, *a]).collect();
+    let loaded = messages::live_by_ids(conn, &ids, state.bot.id).await?;
+    let text = |id: i64| {
+        loaded
+            .iter()
+            .find(|m| m.id == id && m.room == job.room_id)
+            .map(|m| common::markdown::excerpt(&m.body, cfg.question_max_chars.max(1000)))
+    };
+    Ok(pairs
+        .into_iter()
+        .filter_map(|(q, a)| {
+            Some(compose::Turn {
+                question: compose::question_text(&text(q)?, &state.bot.name),
+                answer: text(a)?,
+            })
+        })
+        .collect())
 }
 
 /// Streams the model's answer to the room; returns how the stream ended
@@ -287,9 +356,10 @@ async fn stream(
     job: &Job,
     question: &str,
     sources: &[Source],
+    turns: &[compose::Turn],
 ) -> Result<(Result<llm::Completion, llm::LlmError>, Ending), Error> {
     let cancel = llm::CancellationToken::new();
-    let mut events = client.stream(compose::prompt(question, sources), cancel.clone());
+    let mut events = client.stream(compose::prompt(question, sources, turns), cancel.clone());
     let mut pending = String::new();
     let mut sent = 0usize;
     let mut ending = Ending::Complete;

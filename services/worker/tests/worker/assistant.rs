@@ -12,7 +12,7 @@ use test_support::llm::StandIn;
 use test_support::store::*;
 use worker::config::AssistantConfig;
 
-use crate::helpers::{answers, ended, send, start, start_with};
+use crate::helpers::{answers, ended, jobs_of, send, start, start_with};
 
 fn with_model(stand_in: &StandIn, model: &str) -> AssistantConfig {
     let mut provider = llm::ProviderConfig::new(stand_in.base_url(), model);
@@ -441,4 +441,110 @@ async fn a_job_whose_worker_died_is_finished_once_with_what_was_streamed() {
         .count();
     assert_eq!(asked_cite, 0);
     second.shutdown().await;
+}
+
+/// Starts an assistant chat of `owner`'s; its id.
+async fn chat(conn: &mut diesel_async::AsyncPgConnection, owner: i64, bot: i64) -> i64 {
+    let name = common::domain::RoomName::parse("My questions").unwrap();
+    common::store::rooms::insert_assistant_chat(conn, &name, owner, bot, 100)
+        .await
+        .unwrap()
+        .id
+}
+
+/// The messages of the stand-in's `i`th request, as (role, content).
+fn conversation(stand_in: &StandIn, i: usize) -> Vec<(String, String)> {
+    let requests = stand_in.requests();
+    requests[i].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_owned(),
+                m["content"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_a_chat_every_message_asks_and_every_readable_room_answers_never_a_hidden_one() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let bob = user(&mut conn, "bob").await;
+    let launch = new_room(&mut conn, "launch", &bob).await;
+    let vault = private_room(&mut conn, "vault", &bob).await;
+    members::add(&mut conn, vault, bob.id, Role::Owner)
+        .await
+        .unwrap();
+    let stand_in = StandIn::start().await;
+    let worker = start_with(
+        &db,
+        &test_support::unique_redis_prefix(),
+        with_model(&stand_in, "cite"),
+    )
+    .await;
+    let bot = worker.state.bot.clone();
+    let mine = chat(&mut conn, ann.id, bot.id).await;
+    send(
+        &worker,
+        &author(&bob),
+        vault,
+        "CANARY-vault the launch codes are 0000",
+    )
+    .await;
+    let fact = send(&worker, &author(&bob), launch, "the launch is on monday").await;
+
+    // No mention: in her chat, what Ann says is a question.
+    let q1 = send(&worker, &author(&ann), mine, "when is the launch?").await;
+    assert!(q1.mentions.is_empty());
+    let job = ended(&mut conn, q1.id).await;
+    assert_eq!(job.state, "done", "{job:?}");
+    let got = answers(&mut conn, mine, bot.id).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].reply_to.as_ref().map(|r| r.id), Some(q1.id));
+    let link = format!("/rooms/{launch}?at={}#m{}", fact.seq, fact.seq);
+    assert!(got[0].html.contains(&link), "{}", got[0].html);
+    // A room she may not read never reaches the model.
+    let sent = prompts(&stand_in);
+    assert!(sent.contains("the launch is on monday"), "{sent}");
+    assert!(!sent.contains("CANARY-vault"), "{sent}");
+    let first = conversation(&stand_in, 0);
+    assert_eq!(first.len(), 2, "no earlier turn yet");
+    assert!(
+        first[1].1.contains("\"room\":\"launch\""),
+        "the room's name: {first:?}"
+    );
+
+    // A follow-up carries the earlier turn, as the chat's conversation.
+    let q2 = send(&worker, &author(&ann), mine, "and who said so?").await;
+    assert_eq!(ended(&mut conn, q2.id).await.state, "done");
+    let turns = conversation(&stand_in, 1);
+    assert_eq!(turns.len(), 4, "{turns:?}");
+    assert_eq!(
+        turns[1],
+        ("user".to_owned(), "when is the launch?".to_owned())
+    );
+    assert_eq!(turns[2].0, "assistant");
+    assert!(
+        turns[3].1.ends_with("Question: and who said so?"),
+        "{turns:?}"
+    );
+    assert!(!prompts(&stand_in).contains("CANARY-vault"));
+
+    // In a shared room nothing changed: a message without a mention asks
+    // nothing, and Bob's messages in the room are all it reads.
+    let plain = send(&worker, &author(&ann), launch, "when is the launch?").await;
+    let asked = send(
+        &worker,
+        &author(&ann),
+        launch,
+        "@assistant when is the launch?",
+    )
+    .await;
+    assert_eq!(ended(&mut conn, asked.id).await.state, "done");
+    assert!(jobs_of(&mut conn, plain.id).await.is_empty());
+    worker.shutdown().await;
 }

@@ -119,6 +119,11 @@ pub(super) fn check(
         access::may_moderate
     };
     rule(room, &actor, now).map_err(Refusal::Denied)?;
+    // An assistant chat's owner renames and deletes it, nothing more: it
+    // has no roles to give, no one to hand it to, and stays private.
+    if manages && room.kind == access::Kind::Assistant {
+        return Err(Refusal::Denied(access::Denial::Forbidden));
+    }
     let goes_public = matches!(
         m,
         Moderation::Visibility {
