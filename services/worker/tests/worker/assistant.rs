@@ -307,7 +307,8 @@ async fn limits_empty_questions_and_stop_end_in_one_clear_state() {
     let stand_in = StandIn::start().await;
     let mut config = with_model(&stand_in, "slow-200");
     config.per_user.max = 2;
-    let worker = start_with(&db, &test_support::unique_redis_prefix(), config).await;
+    let prefix = test_support::unique_redis_prefix();
+    let worker = start_with(&db, &prefix, config).await;
     let bot = worker.state.bot.clone();
     send(
         &worker,
@@ -335,7 +336,25 @@ async fn limits_empty_questions_and_stop_end_in_one_clear_state() {
     let id = crate::helpers::job_when(&mut conn, slow.id, |j| j.state == "running")
         .await
         .id;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Stopped once some text has streamed (kept with the job in Redis).
+    let mut redis = redis::Client::open(test_support::redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let partial: Option<String> = redis::cmd("GET")
+            .arg(format!("{prefix}assistant:partial:{id}"))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if partial.is_some_and(|p| !p.is_empty()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing streamed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(assistant::request_stop(&mut conn, id).await.unwrap());
     let job = ended(&mut conn, slow.id).await;
     assert_eq!(job.state, "done", "{job:?}");
