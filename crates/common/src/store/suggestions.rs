@@ -32,8 +32,8 @@ pub struct PeopleMatch {
 }
 
 /// Public rooms whose members include the most people who wrote lately in
-/// the person's rooms (themselves and people they blocked aside), best
-/// first, at most `limit`.
+/// the person's rooms (themselves, people they blocked and the assistant
+/// aside), best first, at most `limit`.
 pub async fn by_people(
     conn: &mut AsyncPgConnection,
     user_id: i64,
@@ -49,7 +49,9 @@ pub async fn by_people(
                              ORDER BY seq DESC LIMIT p.scan) x \
                   WHERE x.user_id <> p.uid \
                     AND NOT EXISTS (SELECT 1 FROM user_blocks b \
-                                    WHERE b.blocker_id = p.uid AND b.blocked_id = x.user_id)) \
+                                    WHERE b.blocker_id = p.uid AND b.blocked_id = x.user_id) \
+                    AND NOT EXISTS (SELECT 1 FROM users u \
+                                    WHERE u.id = x.user_id AND u.kind = 'bot')) \
          SELECT r.id AS room_id, count(*) AS people \
          FROM talk JOIN room_members o ON o.user_id = talk.user_id \
               JOIN rooms r ON r.id = o.room_id, p \

@@ -524,3 +524,35 @@ async fn signed_out_there_is_nothing_to_personalize() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn the_assistant_answering_in_my_rooms_suggests_nothing() {
+    let app = TestApp::spawn().await;
+    let ann = app.user_token("ann").await;
+    let cat = app.user_token("cat").await;
+    let mine = room(&app, &ann, "garden", "", "public").await;
+    let question = say(&app, &ann, mine, "@assistant what grows in shade?").await;
+    // The bot answered here, and is a member of another public room.
+    let elsewhere = room(&app, &cat, "robots", "machines", "public").await;
+    let bot = {
+        let mut conn = app.state.pool.get().await.unwrap();
+        let bot = common::store::users::bot(&mut conn).await.unwrap();
+        common::store::members::add(&mut conn, elsewhere, bot.id, common::access::Role::Member)
+            .await
+            .unwrap();
+        common::protocol::UserRef {
+            id: bot.id,
+            name: bot.username,
+        }
+    };
+    app.state
+        .messenger
+        .answer(&bot, mine, "ai-1", "Ferns and hostas.", question)
+        .await
+        .unwrap();
+    let found = suggestions(&app, &ann).await;
+    assert!(
+        !names_of(&found).contains(&"robots".to_owned()),
+        "the bot is nobody one talks with: {found:?}"
+    );
+}
