@@ -38,6 +38,9 @@ use self::compose::{Ending, Source};
 use self::frames::Status;
 use crate::state::WorkerState;
 
+/// How often a streaming answer looks whether someone pressed Stop.
+const STOP_CHECK: Duration = Duration::from_millis(500);
+
 /// Said under an answer made without a language model.
 pub const NO_MODEL: &str =
     "A language model is not configured, so these are the messages that match best.";
@@ -92,9 +95,30 @@ pub async fn run(state: Arc<WorkerState>, poll: Duration, mut stop: watch::Recei
     }
 }
 
-/// Answers one claimed job and records how it ended.
+/// Answers one claimed job and records how it ended. Its lease is renewed
+/// every third of `ASSISTANT_LEASE_SECS` while it runs, whatever it is
+/// doing, so only a worker that died loses it.
 pub async fn settle(state: &WorkerState, job: &Job) {
-    let outcome = answer(state, job).await;
+    let keep_lease = async {
+        let mut every = tokio::time::interval(state.assistant.lease / 3);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            match state.pool.get().await {
+                Ok(mut conn) => {
+                    if let Err(e) = assistant::renew(&mut conn, job.id, state.assistant.lease).await
+                    {
+                        tracing::warn!(error = %e, job = job.id, "could not renew a job's lease");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, job = job.id, "could not renew a job's lease"),
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        outcome = answer(state, job) => outcome,
+        () = keep_lease => return,
+    };
     let (ended, code, answer_id) = match &outcome {
         Ok(Outcome::Answered(id)) => (State::Done, "", Some(*id)),
         Ok(Outcome::Refused(code)) => (State::Refused, *code, None),
@@ -365,7 +389,6 @@ async fn stream(
     let mut ending = Ending::Complete;
     let mut tick = tokio::time::interval(state.assistant.stream_interval);
     let mut last_check = tokio::time::Instant::now();
-    let check_every = (state.assistant.lease / 3).max(Duration::from_millis(200));
     let mut announced = false;
     loop {
         tokio::select! {
@@ -391,14 +414,13 @@ async fn stream(
                     sent += pending.chars().count();
                     pending.clear();
                 }
-                if last_check.elapsed() >= check_every.min(Duration::from_secs(1)) {
+                if last_check.elapsed() >= STOP_CHECK {
                     last_check = tokio::time::Instant::now();
                     let mut conn = state.pool.get().await?;
                     if assistant::stop_requested(&mut conn, job.id).await? && ending != Ending::Stopped {
                         ending = Ending::Stopped;
                         cancel.cancel();
                     }
-                    assistant::renew(&mut conn, job.id, state.assistant.lease).await?;
                 }
             }
         }
