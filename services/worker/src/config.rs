@@ -32,6 +32,9 @@ pub struct SemanticConfig {
     /// Events read per room per transaction by the `vectors` follower
     /// (`EMBED_EVENTS_PER_ROOM`): embedding is the slow part.
     pub events_per_room: i64,
+    /// Vectors kept in memory for searches (`VECTOR_CACHE_VECTORS`; about
+    /// 400 bytes each): past it the cache starts empty again.
+    pub cache_vectors: usize,
 }
 
 impl Default for SemanticConfig {
@@ -40,6 +43,7 @@ impl Default for SemanticConfig {
             models_dir: Some(ml::models_dir()),
             min_score: 0.3,
             events_per_room: 64,
+            cache_vectors: 500_000,
         }
     }
 }
@@ -251,6 +255,8 @@ impl WorkerConfig {
                 models_dir: Some(ml::models_dir()),
                 min_score: config::int_between("SEMANTIC_MIN_SCORE", 30, 0, 100)? as f32 / 100.0,
                 events_per_room: config::int_between("EMBED_EVENTS_PER_ROOM", 64, 1, 10_000)?,
+                cache_vectors: config::int_between("VECTOR_CACHE_VECTORS", 500_000, 0, 100_000_000)?
+                    as usize,
             },
         })
     }

@@ -31,8 +31,12 @@ pub enum Consumer {
     /// Queues a job for each message mentioning `bot`, unless it is older
     /// than `max_age` when seen.
     Questions { bot: i64, max_age: Duration },
-    /// Keeps `message_vectors` with this model.
-    Vectors(std::sync::Arc<ml::Embedder>),
+    /// Keeps `message_vectors` with this model, and drops the rooms it
+    /// writes from the searches' cache.
+    Vectors {
+        embedder: std::sync::Arc<ml::Embedder>,
+        cache: std::sync::Arc<crate::vector_cache::VectorCache>,
+    },
 }
 
 impl Consumer {
@@ -41,11 +45,11 @@ impl Consumer {
         match self {
             Self::Search => "search",
             Self::Questions { .. } => "questions",
-            Self::Vectors(_) => "vectors",
+            Self::Vectors { .. } => "vectors",
         }
     }
 
-    async fn apply(&self, conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<()> {
+    async fn apply(&self, conn: &mut AsyncPgConnection, room: i64, ids: &[i64]) -> Result<()> {
         match self {
             Self::Search => search::refresh(conn, ids).await,
             Self::Questions { bot, max_age } => {
@@ -54,7 +58,11 @@ impl Consumer {
                 let questions = assistant::questions_among(conn, ids, *bot, since).await?;
                 assistant::enqueue(conn, &questions).await.map(drop)
             }
-            Self::Vectors(embedder) => embed(conn, embedder, ids).await,
+            Self::Vectors { embedder, cache } => {
+                embed(conn, embedder, ids).await?;
+                cache.drop_room(room);
+                Ok(())
+            }
         }
     }
 }
@@ -125,7 +133,7 @@ pub async fn pass(
                 let Some(last) = last else {
                     return Ok(0);
                 };
-                consumer.apply(conn, &ids).await?;
+                consumer.apply(conn, room.room_id, &ids).await?;
                 cursors::advance(conn, consumer.name(), room.room_id, last).await?;
                 Ok((last - room.seq) as usize)
             })

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod semantic;
 pub mod server;
 pub mod state;
+pub mod vector_cache;
 
 use std::sync::Arc;
 
@@ -88,6 +89,9 @@ impl Worker {
             bot,
             provider,
             embedder: embedder.clone(),
+            vector_cache: Arc::new(vector_cache::VectorCache::new(
+                config.semantic.cache_vectors,
+            )),
             semantic: config.semantic.clone(),
         });
         let (stop, stopped) = watch::channel(false);
@@ -105,7 +109,13 @@ impl Worker {
                 events_per_room: config.semantic.events_per_room,
                 ..config.follow
             };
-            followers.push((Consumer::Vectors(embedder), follow));
+            followers.push((
+                Consumer::Vectors {
+                    embedder,
+                    cache: state.vector_cache.clone(),
+                },
+                follow,
+            ));
         }
         for (consumer, follow) in followers {
             tasks.push(tokio::spawn(follow::run(

@@ -73,20 +73,35 @@ pub async fn nearest(state: &WorkerState, ask: Ask) -> Result<Answer, SemanticEr
         },
         None => search::readable_rooms(&mut conn, ask.user).await?,
     };
-    let stored = vectors::of_rooms(&mut conn, &rooms, ml::MODEL_ID).await?;
+    let (mut cached, missing) = state.vector_cache.get(&rooms);
+    if !missing.is_empty() {
+        let ids: Vec<i64> = missing.iter().map(|(room, _)| *room).collect();
+        let mut by_room: std::collections::HashMap<i64, Vec<(i64, ml::Quantized)>> =
+            ids.iter().map(|r| (*r, Vec::new())).collect();
+        for s in vectors::of_rooms(&mut conn, &ids, ml::MODEL_ID).await? {
+            if let (Some(list), Ok(q)) = (
+                by_room.get_mut(&s.room_id),
+                ml::Quantized::from_bytes(s.scale, &s.v),
+            ) {
+                list.push((s.message_id, q));
+            }
+        }
+        for (room, generation) in missing {
+            let loaded = std::sync::Arc::new(by_room.remove(&room).unwrap_or_default());
+            state.vector_cache.put(room, generation, loaded.clone());
+            cached.push(loaded);
+        }
+    }
     drop(conn);
     let min = state.semantic.min_score;
     let limit = ask.limit.clamp(1, MAX_HITS);
     let hits = tokio::task::spawn_blocking(move || {
-        let mut hits: Vec<Hit> = stored
+        let mut hits: Vec<Hit> = cached
             .iter()
-            .filter_map(|s| {
-                let q = ml::Quantized::from_bytes(s.scale, &s.v).ok()?;
-                let score = ml::dot(&query, &q);
-                (score >= min).then_some(Hit {
-                    id: s.message_id,
-                    score,
-                })
+            .flat_map(|room| room.iter())
+            .filter_map(|(id, q)| {
+                let score = ml::dot(&query, q);
+                (score >= min).then_some(Hit { id: *id, score })
             })
             .collect();
         hits.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(Ordering::Equal));

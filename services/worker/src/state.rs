@@ -33,4 +33,6 @@ pub struct WorkerState {
     pub embedder: Option<std::sync::Arc<ml::Embedder>>,
     /// How semantic search answers.
     pub semantic: crate::config::SemanticConfig,
+    /// The rooms' vectors in memory, for semantic search.
+    pub vector_cache: std::sync::Arc<crate::vector_cache::VectorCache>,
 }
