@@ -28,6 +28,29 @@ fn with_model(stand_in: &StandIn, model: &str) -> AssistantConfig {
     }
 }
 
+/// A worker whose language model is the stand-in's `model`.
+async fn start_model(db: &TestDb, stand_in: &StandIn, model: &str) -> worker::Worker {
+    start_with(
+        db,
+        &test_support::unique_redis_prefix(),
+        with_model(stand_in, model),
+    )
+    .await
+}
+
+/// A private room owned by `owner`, who is its member.
+async fn owned_private_room(
+    conn: &mut diesel_async::AsyncPgConnection,
+    name: &str,
+    owner: &common::store::users::User,
+) -> i64 {
+    let room = private_room(conn, name, owner).await;
+    members::add(conn, room, owner.id, Role::Owner)
+        .await
+        .unwrap();
+    room
+}
+
 /// The text of every request the stand-in received.
 fn prompts(stand_in: &StandIn) -> String {
     stand_in
@@ -103,10 +126,7 @@ async fn the_bot_answers_in_a_private_room_only_once_it_is_a_member() {
     let db = TestDb::migrated().await;
     let mut conn = db.connect().await;
     let ann = user(&mut conn, "ann").await;
-    let room = private_room(&mut conn, "board", &ann).await;
-    members::add(&mut conn, room, ann.id, Role::Owner)
-        .await
-        .unwrap();
+    let room = owned_private_room(&mut conn, "board", &ann).await;
     let worker = start(&db).await;
     let bot = worker.state.bot.clone();
     send(&worker, &author(&ann), room, "the budget is approved").await;
@@ -145,17 +165,9 @@ async fn a_model_streams_then_one_cited_answer_is_stored_from_this_room_only() {
     let mut conn = db.connect().await;
     let ann = user(&mut conn, "ann").await;
     let room = new_room(&mut conn, "launch", &ann).await;
-    let secret = private_room(&mut conn, "secret", &ann).await;
-    members::add(&mut conn, secret, ann.id, Role::Owner)
-        .await
-        .unwrap();
+    let secret = owned_private_room(&mut conn, "secret", &ann).await;
     let stand_in = StandIn::start().await;
-    let worker = start_with(
-        &db,
-        &test_support::unique_redis_prefix(),
-        with_model(&stand_in, "slow-5"),
-    )
-    .await;
+    let worker = start_model(&db, &stand_in, "slow-5").await;
     let bot = worker.state.bot.clone();
     send(
         &worker,
@@ -195,12 +207,7 @@ async fn a_cut_stream_is_stored_once_as_interrupted_and_a_dead_model_falls_back(
     let ann = user(&mut conn, "ann").await;
     let room = new_room(&mut conn, "ops", &ann).await;
     let stand_in = StandIn::start().await;
-    let worker = start_with(
-        &db,
-        &test_support::unique_redis_prefix(),
-        with_model(&stand_in, "cut-3"),
-    )
-    .await;
+    let worker = start_model(&db, &stand_in, "cut-3").await;
     let bot = worker.state.bot.clone();
     send(
         &worker,
@@ -222,12 +229,7 @@ async fn a_cut_stream_is_stored_once_as_interrupted_and_a_dead_model_falls_back(
     assert!(got[0].body.contains("cut off"), "{}", got[0].body);
     worker.shutdown().await;
 
-    let worker = start_with(
-        &db,
-        &test_support::unique_redis_prefix(),
-        with_model(&stand_in, "500-9"),
-    )
-    .await;
+    let worker = start_model(&db, &stand_in, "500-9").await;
     let q = send(
         &worker,
         &author(&ann),
@@ -254,17 +256,9 @@ async fn history_that_gives_orders_changes_nothing_the_answer_does() {
     let ann = user(&mut conn, "ann").await;
     user(&mut conn, "bob").await;
     let room = new_room(&mut conn, "injected", &ann).await;
-    let other = private_room(&mut conn, "elsewhere", &ann).await;
-    members::add(&mut conn, other, ann.id, Role::Owner)
-        .await
-        .unwrap();
+    let other = owned_private_room(&mut conn, "elsewhere", &ann).await;
     let stand_in = StandIn::start().await;
-    let worker = start_with(
-        &db,
-        &test_support::unique_redis_prefix(),
-        with_model(&stand_in, "obey"),
-    )
-    .await;
+    let worker = start_model(&db, &stand_in, "obey").await;
     let bot = worker.state.bot.clone();
     send(&worker, &author(&ann), other, "CANARY-elsewhere is private").await;
     send(
@@ -495,17 +489,9 @@ async fn in_a_chat_every_message_asks_and_every_readable_room_answers_never_a_hi
     let ann = user(&mut conn, "ann").await;
     let bob = user(&mut conn, "bob").await;
     let launch = new_room(&mut conn, "launch", &bob).await;
-    let vault = private_room(&mut conn, "vault", &bob).await;
-    members::add(&mut conn, vault, bob.id, Role::Owner)
-        .await
-        .unwrap();
+    let vault = owned_private_room(&mut conn, "vault", &bob).await;
     let stand_in = StandIn::start().await;
-    let worker = start_with(
-        &db,
-        &test_support::unique_redis_prefix(),
-        with_model(&stand_in, "cite"),
-    )
-    .await;
+    let worker = start_model(&db, &stand_in, "cite").await;
     let bot = worker.state.bot.clone();
     let mine = chat(&mut conn, ann.id, bot.id).await;
     send(
