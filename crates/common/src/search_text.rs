@@ -177,9 +177,36 @@ fn escape_into(out: &mut String, s: &str) {
     }
 }
 
+/// The constant of reciprocal-rank fusion (Cormack et al.): a hit's score
+/// is the sum over rankings of 1 / (K + its position).
+const RRF_K: f64 = 60.0;
+
+/// Reciprocal-rank fusion of rankings of message ids (best first), so the
+/// search page and the assistant rank words and meaning the same way: each
+/// id scores the sum over the rankings of 1 / (K + its position); best
+/// first, then newest.
+pub fn fuse(rankings: &[Vec<i64>]) -> Vec<(i64, f64)> {
+    let mut scores: std::collections::HashMap<i64, f64> = std::collections::HashMap::new();
+    for ranking in rankings {
+        for (i, id) in ranking.iter().enumerate() {
+            *scores.entry(*id).or_default() += 1.0 / (RRF_K + i as f64 + 1.0);
+        }
+    }
+    let mut ranked: Vec<(i64, f64)> = scores.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+    ranked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fusion_favours_what_both_rankings_found() {
+        let fused = fuse(&[vec![1, 2, 3], vec![3, 4]]);
+        let order: Vec<i64> = fused.iter().map(|(id, _)| *id).collect();
+        assert_eq!(order, vec![3, 1, 4, 2]);
+    }
 
     fn parts(q: &str) -> Vec<String> {
         terms(q).parts

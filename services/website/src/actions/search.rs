@@ -70,10 +70,6 @@ pub struct Found {
     pub semantic: bool,
 }
 
-/// The constant of reciprocal-rank fusion (Cormack et al.): a hit's score
-/// is the sum over rankings of 1 / (K + its position).
-const RRF_K: f64 = 60.0;
-
 /// The most semantic hits fused with the words' ranking.
 const SEMANTIC_HITS: usize = 100;
 
@@ -181,7 +177,7 @@ pub async fn run(state: &AppState, searcher: &Actor, ask: &Ask) -> Result<Found>
     };
     let lexical_ids = lexical.iter().map(|c| c.message_id);
     let semantic_ids = nearest.iter().flatten().map(|h| h.id);
-    let ranked = fuse(&[lexical_ids.collect(), semantic_ids.collect()]);
+    let ranked = search_text::fuse(&[lexical_ids.collect(), semantic_ids.collect()]);
     let page: Vec<(i64, f64)> = ranked
         .iter()
         .skip(offset as usize)
@@ -225,20 +221,6 @@ pub async fn run(state: &AppState, searcher: &Actor, ask: &Ask) -> Result<Found>
     })
 }
 
-/// Reciprocal-rank fusion of rankings (best first): each id scores the sum
-/// over the rankings of 1 / (K + its position); best first, then newest.
-fn fuse(rankings: &[Vec<i64>]) -> Vec<(i64, f64)> {
-    let mut scores: std::collections::HashMap<i64, f64> = std::collections::HashMap::new();
-    for ranking in rankings {
-        for (i, id) in ranking.iter().enumerate() {
-            *scores.entry(*id).or_default() += 1.0 / (RRF_K + i as f64 + 1.0);
-        }
-    }
-    let mut ranked: Vec<(i64, f64)> = scores.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
-    ranked
-}
-
 /// A date filter: `YYYY-MM-DD` (the start of that day, UTC) or an RFC 3339
 /// time; empty for none.
 fn date(field: &'static str, raw: &str) -> Result<Option<DateTime<Utc>>> {
@@ -263,13 +245,6 @@ fn date(field: &'static str, raw: &str) -> Result<Option<DateTime<Utc>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fusion_favours_what_both_rankings_found() {
-        let fused = fuse(&[vec![1, 2, 3], vec![3, 4]]);
-        let order: Vec<i64> = fused.iter().map(|(id, _)| *id).collect();
-        assert_eq!(order, vec![3, 1, 4, 2]);
-    }
 
     #[test]
     fn dates_are_days_or_times() {

@@ -6,8 +6,9 @@
 //!    must be a member), the question is not empty nor too long, the
 //!    asker's and the room's limits;
 //! 2. retrieval: in a shared room, the messages of *that room only* that
-//!    best match the question, searched as the asker (every reader of the
-//!    answer may read them, so no answer carries text from elsewhere); in
+//!    best match the question in words and in meaning, searched as the
+//!    asker (every reader of the answer may read them, so no answer
+//!    carries text from elsewhere); in
 //!    the asker's own assistant chat, whose only reader is the asker, those
 //!    of every room the asker may read, with the chat's earlier turns;
 //! 3. the answer: streamed by the language model when one is configured
@@ -40,6 +41,9 @@ use crate::state::WorkerState;
 
 /// How often a streaming answer looks whether someone pressed Stop.
 const STOP_CHECK: Duration = Duration::from_millis(500);
+
+/// The most messages near in meaning fused with the words' ranking.
+const SEMANTIC_SOURCES: usize = 50;
 
 /// Said under an answer made without a language model.
 pub const NO_MODEL: &str =
@@ -281,7 +285,10 @@ async fn answer(state: &WorkerState, job: &Job) -> Result<Outcome, Error> {
 /// The messages that best match `question`, best first, searched as the
 /// asker: of the job's room, or (`wide`: the asker's assistant chat) of
 /// every room the asker may read but assistant chats, each with its room's
-/// name. Never the question itself nor the bot's own answers.
+/// name. Words and meaning are ranked as the search page ranks them (the
+/// words' ranking fused with the sentence-embedding one, when the worker
+/// has the model), so a question in other words than the history's still
+/// finds its answer. Never the question itself nor the bot's own answers.
 async fn retrieve(
     state: &WorkerState,
     conn: &mut diesel_async::AsyncPgConnection,
@@ -290,27 +297,33 @@ async fn retrieve(
     wide: bool,
 ) -> Result<Vec<Source>, Error> {
     let query = compose::search_query(question);
-    if query.is_empty() {
-        return Ok(Vec::new());
-    }
-    let filters = Filters {
-        room: (!wide).then_some(job.room_id),
-        ..Filters::default()
-    };
-    let terms = common::search_text::Terms::default();
-    let found = search::lexical(
-        conn,
-        job.asker_id,
-        &query,
-        &terms,
-        &filters,
-        200,
-        Duration::from_secs(5),
-    )
-    .await?;
-    let ids: Vec<i64> = found
+    let room = (!wide).then_some(job.room_id);
+    let lexical = if query.is_empty() {
+        Vec::new()
+    } else {
+        let filters = Filters {
+            room,
+            ..Filters::default()
+        };
+        let terms = common::search_text::Terms::default();
+        search::lexical(
+            conn,
+            job.asker_id,
+            &query,
+            &terms,
+            &filters,
+            200,
+            Duration::from_secs(5),
+        )
+        .await?
         .iter()
         .map(|c| c.message_id)
+        .collect()
+    };
+    let nearest = nearest_in_meaning(state, job.asker_id, question, room).await;
+    let ids: Vec<i64> = common::search_text::fuse(&[lexical, nearest])
+        .into_iter()
+        .map(|(id, _)| id)
         .filter(|id| *id != job.question_id)
         .take(state.assistant.sources * 2)
         .collect();
@@ -337,6 +350,33 @@ async fn retrieve(
         s.place = places.get(&s.room).cloned();
     }
     Ok(sources)
+}
+
+/// The messages nearest in meaning to `question` that `asker` may read (of
+/// `room` when set), best first; none without the model. A failure costs
+/// only this ranking: the words' one still answers.
+async fn nearest_in_meaning(
+    state: &WorkerState,
+    asker: i64,
+    question: &str,
+    room: Option<i64>,
+) -> Vec<i64> {
+    if state.embedder.is_none() {
+        return Vec::new();
+    }
+    let ask = crate::semantic::Ask {
+        user: asker,
+        q: question.to_owned(),
+        room,
+        limit: SEMANTIC_SOURCES,
+    };
+    match crate::semantic::nearest(state, ask).await {
+        Ok(answer) => answer.hits.iter().map(|h| h.id).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "semantic retrieval failed: words only");
+            Vec::new()
+        }
+    }
 }
 
 /// The chat's last questions and their answers before the job's question

@@ -13,7 +13,7 @@ use test_support::store::*;
 use worker::config::{AssistantConfig, SemanticConfig};
 use worker::semantic::{Ask, nearest};
 
-use crate::helpers::config;
+use crate::helpers::{answers, config, ended, send};
 
 async fn start(db: &TestDb) -> worker::Worker {
     let mut cfg = config(
@@ -137,5 +137,42 @@ async fn a_paraphrase_with_no_word_in_common_is_found_in_readable_rooms_only() {
             .await
             .contains(&secret)
     );
+    worker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_assistant_finds_an_answer_put_in_other_words() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let room = new_room(&mut conn, "release", &ann).await;
+    let sent = append(
+        &mut conn,
+        room,
+        &[
+            say(&ann, "We ship the release on Friday at noon", "a"),
+            say(&ann, "The cat sleeps on the sofa", "b"),
+        ],
+    )
+    .await;
+    let (ship, cat) = (&sent[0], &sent[1]);
+    let worker = start(&db).await;
+    until_vectors(&mut conn, &[room], 2).await;
+    let bot = worker.state.bot.clone();
+
+    // No word of the question is in the history: only meaning finds it.
+    let question = send(
+        &worker,
+        &author(&ann),
+        room,
+        "@assistant when is the deploy scheduled?",
+    )
+    .await;
+    ended(&mut conn, question.id).await;
+    let got = answers(&mut conn, room, bot.id).await;
+    assert_eq!(got.len(), 1);
+    let link = |s: i64| format!("/rooms/{room}?at={s}#m{s}");
+    assert!(got[0].html.contains(&link(ship.seq)), "{}", got[0].html);
+    assert!(!got[0].html.contains(&link(cat.seq)), "{}", got[0].html);
     worker.shutdown().await;
 }
