@@ -5,7 +5,10 @@
 // answer, a reply of the assistant citing the message it used, whose link
 // opens the room at that message. Cyd, without JavaScript, sees the
 // stored answer after a reload. Ann finds the message on the search page.
-// Photographed at 1280x800 and 360x740 into $PARLEY_SCREENSHOTS.
+// Then dan starts a private assistant chat from the sidebar, asks without
+// a mention, gets the streamed answer citing his room, renames the chat
+// and deletes it. Photographed at 1280x800 and 360x740 into
+// $PARLEY_SCREENSHOTS.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -90,6 +93,72 @@ test("a question to the assistant streams, then one cited answer stays", { timeo
     await shots(a, "04-search", { fullPage: true });
     await a.goto(`${BASE}/search`);
     await shots(a, "05-search-empty", { fullPage: true });
+
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("an assistant chat answers from my rooms, and is renamed and deleted", { timeout: 120_000 }, async () => {
+  const browser = await launch();
+  try {
+    const dan = `dan${run}`;
+    const page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("dialog", (d) => d.accept());
+    await register(page, dan);
+
+    // What the chat will be asked about, said in a room of dan's.
+    await page.fill("#name", `Billing ${run}`);
+    await Promise.all([page.waitForURL(/\/rooms\/\d+$/, WAIT), page.locator("aside form[action='/rooms'] button[type=submit]").click()]);
+    const billing = new URL(page.url()).pathname;
+    await page.locator("#connection", { hasText: "Live" }).waitFor(WAIT);
+    await page.fill("#body", `Invoices are due on the 15th ${run}`);
+    await page.press("#body", "Enter");
+    await page.locator("#messages li .body", { hasText: `15th ${run}` }).waitFor(WAIT);
+
+    // The sidebar's "New chat" leads to the chats page; a named chat opens.
+    await Promise.all([page.waitForURL(/\/assistant/, WAIT), page.locator("#new-chat-link").click()]);
+    assert.equal(await page.locator("#no-chats").count(), 1);
+    await shots(page, "06-chats-empty", { fullPage: true });
+    await page.fill("#new-chat #name", "Money questions");
+    await Promise.all([page.waitForURL(/\/rooms\/\d+$/, WAIT), page.locator("#new-chat-button").click()]);
+    const chatPath = new URL(page.url()).pathname;
+    await page.locator("#my-chats li.current", { hasText: "Money questions" }).waitFor(WAIT);
+    await page.locator("#connection", { hasText: "Live" }).waitFor(WAIT);
+
+    // Every message of the chat is a question: no mention needed.
+    await page.fill("#body", "when are invoices due?");
+    await page.press("#body", "Enter");
+    await page.locator(".assistant-stream").filter({ hasText: /\S/ }).waitFor(WAIT);
+    const answer = page.locator('#messages li.msg[data-author="assistant"]');
+    await answer.waitFor(WAIT);
+    assert.equal(await page.locator(".assistant-stream").count(), 0, "the stream gives way to the stored answer");
+    const cite = answer.locator(`.body a[href^='${billing}?at=']`).first();
+    await cite.waitFor(WAIT);
+    assert.equal(await answer.count(), 1);
+    await shots(page, "07-chat-answer");
+
+    // Renamed: the header and the sidebar say the new name.
+    await page.locator("#chat-rename summary").click();
+    await page.fill("#chat-name", "Invoices");
+    await Promise.all([page.waitForURL(new RegExp(`${chatPath}$`), WAIT), page.locator("#chat-rename button[type=submit]").click()]);
+    await page.locator("#my-chats li.current", { hasText: "Invoices" }).waitFor(WAIT);
+    assert.equal(await page.locator("#my-chats", { hasText: "Money questions" }).count(), 0);
+
+    // The citation opens dan's room at the message.
+    const href = await answer.locator(`.body a[href^='${billing}?at=']`).first().getAttribute("href");
+    await Promise.all([page.waitForURL(/\?at=\d+#m\d+$/, WAIT), answer.locator(`.body a[href^='${billing}?at=']`).first().click()]);
+    await page.locator(`#m${href.split("#m")[1]} .body`, { hasText: `15th ${run}` }).waitFor(WAIT);
+
+    // Deleted (after the confirmation): back to the list, gone everywhere.
+    await page.goto(`${BASE}${chatPath}`);
+    await Promise.all([page.waitForURL(/\/assistant$/, WAIT), page.locator("#delete-chat").click()]);
+    assert.equal(await page.locator("#no-chats").count(), 1);
+    assert.equal(await page.locator("#my-chats li").count(), 0);
+    assert.equal((await page.goto(`${BASE}${chatPath}`)).status(), 404);
 
     assert.deepEqual(errors, []);
   } finally {
