@@ -2,7 +2,8 @@
 //! and every page that names a room, for every standing (signed out,
 //! non-member, invited, member, muted, banned, moderator, owner; in a DM:
 //! signed out, non-member, member, and the member the other person
-//! blocked), in a public room, a private room and a DM. Each cell is the
+//! blocked; in an assistant chat: signed out, someone else, its owner),
+//! in a public room, a private room, a DM and an assistant chat. Each cell is the
 //! status and `error.code` the contract gives; a room one may not see
 //! answers byte for byte like a room that does not exist. The table is
 //! data: the test fails on an operation of the OpenAPI document or a room
@@ -31,9 +32,11 @@ enum Kind {
     Public,
     Private,
     Dm,
+    /// An assistant chat: its owner and the bot.
+    Chat,
 }
 
-const KINDS: [Kind; 3] = [Kind::Public, Kind::Private, Kind::Dm];
+const KINDS: [Kind; 4] = [Kind::Public, Kind::Private, Kind::Dm, Kind::Chat];
 
 /// Who asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,9 +69,13 @@ const ROOM_COLUMNS: [Who; 8] = [
 /// The columns of a DM's row.
 const DM_COLUMNS: [Who; 4] = [Who::SignedOut, Who::NonMember, Who::Member, Who::Blocked];
 
+/// The columns of an assistant chat's row.
+const CHAT_COLUMNS: [Who; 3] = [Who::SignedOut, Who::NonMember, Who::Owner];
+
 fn columns(kind: Kind) -> &'static [Who] {
     match kind {
         Kind::Dm => &DM_COLUMNS,
+        Kind::Chat => &CHAT_COLUMNS,
         _ => &ROOM_COLUMNS,
     }
 }
@@ -195,6 +202,19 @@ impl Builder {
             append(&mut conn, room, blocked, text("before the block")).await;
             blocks::add(&mut conn, member.id, blocked.id).await.unwrap();
             (room, Who::Member, 0)
+        } else if kind == Kind::Chat {
+            let bot = users::bot(&mut conn).await.unwrap();
+            let room = rooms::insert_assistant_chat(
+                &mut conn,
+                &RoomName::parse(&format!("matrix chat {n}")).unwrap(),
+                people[&Who::Owner].id,
+                bot.id,
+                100,
+            )
+            .await
+            .unwrap()
+            .id;
+            (room, Who::Owner, 0)
         } else {
             let visibility = match kind {
                 Kind::Public => Visibility::Public,
@@ -377,6 +397,8 @@ fn ops() -> Vec<Op> {
         op("rename chat", patch.clone(), "/api/v1/assistant/chats/{room_id}", Json(|_| json!({"name": "new words"})), true),
         op("delete chat", delete.clone(), "/api/v1/assistant/chats/{room_id}", None, true),
         // The pages.
+        op("rename chat form", post.clone(), "/assistant/{id}/rename", Form(|_| vec![("name", "new words".into())]), true),
+        op("delete chat form", post.clone(), "/assistant/{id}/delete", Form(|_| vec![]), true),
         op("page", get.clone(), "/rooms/{id}", None, false),
         op("members page", get.clone(), "/rooms/{id}/members", None, false),
         op("moderation page", get.clone(), "/rooms/{id}/moderation", None, false),
@@ -411,7 +433,7 @@ fn ops() -> Vec<Op> {
 /// code (`"403 banned"`). Columns: [`ROOM_COLUMNS`] or [`DM_COLUMNS`].
 #[rustfmt::skip]
 fn table() -> Vec<(&'static str, Kind, Vec<&'static str>)> {
-    use Kind::{Dm, Private, Public};
+    use Kind::{Chat, Dm, Private, Public};
     const U: &str = "401 unauthenticated";
     const H: &str = "hidden";
     const F: &str = "403 forbidden";
@@ -424,185 +446,249 @@ fn table() -> Vec<(&'static str, Kind, Vec<&'static str>)> {
         ("room", Public, vec![U, "200", "200", "200", "200", B, "200", "200"]),
         ("room", Private, vec![U, H, H, "200", "200", H, "200", "200"]),
         ("room", Dm, vec![U, H, "200", "200"]),
+        ("room", Chat, vec![U, H, "200"]),
         ("members", Public, vec![U, "200", "200", "200", "200", B, "200", "200"]),
         ("members", Private, vec![U, H, H, "200", "200", H, "200", "200"]),
         ("members", Dm, vec![U, H, "200", "200"]),
+        ("members", Chat, vec![U, H, "200"]),
         ("history", Public, vec![U, "200", "200", "200", "200", B, "200", "200"]),
         ("history", Private, vec![U, H, H, "200", "200", H, "200", "200"]),
         ("history", Dm, vec![U, H, "200", "200"]),
+        ("history", Chat, vec![U, H, "200"]),
         ("events", Public, vec![U, "200", "200", "200", "200", B, "200", "200"]),
         ("events", Private, vec![U, H, H, "200", "200", H, "200", "200"]),
         ("events", Dm, vec![U, H, "200", "200"]),
+        ("events", Chat, vec![U, H, "200"]),
         ("notifications", Public, vec![U, "200", "200", "200", "200", B, "200", "200"]),
         ("notifications", Private, vec![U, H, H, "200", "200", H, "200", "200"]),
         ("notifications", Dm, vec![U, H, "200", "200"]),
+        ("notifications", Chat, vec![U, H, "200"]),
         ("default notifications", Public, vec![U, "200", "200", "200", "200", B, "200", "200"]),
         ("default notifications", Private, vec![U, H, H, "200", "200", H, "200", "200"]),
         ("default notifications", Dm, vec![U, H, "200", "200"]),
+        ("default notifications", Chat, vec![U, H, "200"]),
         // Assistant chats: a room that is not one does not exist there,
         // for everyone, its owner included (tests/website/assistant.rs
         // covers chats themselves).
         ("rename chat", Public, vec![U, H, H, H, H, H, H, H]),
         ("rename chat", Private, vec![U, H, H, H, H, H, H, H]),
         ("rename chat", Dm, vec![U, H, H, H]),
+        ("rename chat", Chat, vec![U, H, "200"]),
         ("delete chat", Public, vec![U, H, H, H, H, H, H, H]),
         ("delete chat", Private, vec![U, H, H, H, H, H, H, H]),
         ("delete chat", Dm, vec![U, H, H, H]),
+        ("delete chat", Chat, vec![U, H, "204"]),
         // A read mark needs membership.
         ("read", Public, vec![U, F, F, "204", "204", B, "204", "204"]),
         ("read", Private, vec![U, H, H, "204", "204", H, "204", "204"]),
         ("read", Dm, vec![U, H, "204", "204"]),
+        ("read", Chat, vec![U, H, "204"]),
         // Writing: posting makes one a member of a public room; the muted
         // and the blocked read only.
         ("send", Public, vec![U, "201", "201", "201", M, B, "201", "201"]),
         ("send", Private, vec![U, H, H, "201", M, H, "201", "201"]),
         ("send", Dm, vec![U, H, "201", "403 blocked"]),
+        ("send", Chat, vec![U, H, "201"]),
         ("edit", Public, vec![U, "403 not_author", "403 not_author", "403 not_author", M, B, "403 not_author", "200"]),
         ("edit", Private, vec![U, H, H, "403 not_author", M, H, "403 not_author", "200"]),
         ("edit", Dm, vec![U, H, "200", "403 blocked"]),
+        ("edit", Chat, vec![U, H, "200"]),
         // Someone else's message: muted or blocked changes nothing to that.
         ("delete message", Public, vec![U, F, F, F, F, B, "204", "204"]),
         ("delete message", Private, vec![U, H, H, F, F, H, "204", "204"]),
         ("delete message", Dm, vec![U, H, "204", F]),
+        ("delete message", Chat, vec![U, H, "204"]),
         ("react", Public, vec![U, "200", "200", "200", M, B, "200", "200"]),
         ("react", Private, vec![U, H, H, "200", M, H, "200", "200"]),
         ("react", Dm, vec![U, H, "200", "403 blocked"]),
+        ("react", Chat, vec![U, H, "200"]),
         ("unreact", Public, vec![U, "200", "200", "200", M, B, "200", "200"]),
         ("unreact", Private, vec![U, H, H, "200", M, H, "200", "200"]),
         ("unreact", Dm, vec![U, H, "200", "403 blocked"]),
+        ("unreact", Chat, vec![U, H, "200"]),
         // Membership: a private room is joined by invitation (accepted),
         // a DM not at all; the owner stays; a muted member stays muted.
         ("join", Public, vec![U, "204", "204", "204", "204", B, "204", "204"]),
         ("join", Private, vec![U, H, H, "204", "204", H, "204", "204"]),
         ("join", Dm, vec![U, H, "204", "204"]),
+        ("join", Chat, vec![U, H, "204"]),
         ("leave", Public, vec![U, "204", "204", "204", "204", B, "204", "409 owner_cannot_leave"]),
         ("leave", Private, vec![U, H, H, "204", "204", H, "204", "409 owner_cannot_leave"]),
         ("leave", Dm, vec![U, H, "204", "204"]),
+        ("leave", Chat, vec![U, H, "409 owner_cannot_leave"]),
         ("accept invite", Public, vec![U, "404 room_not_found", "200", "404 room_not_found", "404 room_not_found", "404 room_not_found", "404 room_not_found", "404 room_not_found"]),
         ("accept invite", Private, vec![U, H, "200", H, H, H, H, H]),
         ("accept invite", Dm, vec![U, H, H, H]),
+        ("accept invite", Chat, vec![U, H, H]),
         ("decline invite", Public, vec![U, "404 room_not_found", "204", "404 room_not_found", "404 room_not_found", "404 room_not_found", "404 room_not_found", "404 room_not_found"]),
         ("decline invite", Private, vec![U, H, "204", H, H, H, H, H]),
         ("decline invite", Dm, vec![U, H, H, H]),
+        ("decline invite", Chat, vec![U, H, H]),
         // Invitations by name: any member who may post; none in a DM.
         ("invite", Public, vec![U, F, F, "201", M, B, "201", "201"]),
         ("invite", Private, vec![U, H, H, "201", M, H, "201", "201"]),
         ("invite", Dm, vec![U, H, F, F]),
+        ("invite", Chat, vec![U, H, F]),
         // Moderation: moderators and the owner.
         ("topic", Public, vec![U, F, F, F, F, B, "200", "200"]),
         ("topic", Private, vec![U, H, H, F, F, H, "200", "200"]),
         ("topic", Dm, vec![U, H, F, F]),
+        ("topic", Chat, vec![U, H, F]),
         ("invite link", Public, vec![U, F, F, F, F, B, "201", "201"]),
         ("invite link", Private, vec![U, H, H, F, F, H, "201", "201"]),
         ("invite link", Dm, vec![U, H, F, F]),
+        ("invite link", Chat, vec![U, H, F]),
         ("invites", Public, vec![U, F, F, F, F, B, "200", "200"]),
         ("invites", Private, vec![U, H, H, F, F, H, "200", "200"]),
         ("invites", Dm, vec![U, H, F, F]),
+        ("invites", Chat, vec![U, H, F]),
         ("revoke invite", Public, vec![U, F, F, F, F, B, "204", "204"]),
         ("revoke invite", Private, vec![U, H, H, F, F, H, "204", "204"]),
         ("revoke invite", Dm, vec![U, H, F, F]),
+        ("revoke invite", Chat, vec![U, H, F]),
         ("kick", Public, vec![U, F, F, F, F, B, "204", "204"]),
         ("kick", Private, vec![U, H, H, F, F, H, "204", "204"]),
         ("kick", Dm, vec![U, H, F, F]),
+        ("kick", Chat, vec![U, H, F]),
         ("ban", Public, vec![U, F, F, F, F, B, "204", "204"]),
         ("ban", Private, vec![U, H, H, F, F, H, "204", "204"]),
         ("ban", Dm, vec![U, H, F, F]),
+        ("ban", Chat, vec![U, H, F]),
         ("mute", Public, vec![U, F, F, F, F, B, "204", "204"]),
         ("mute", Private, vec![U, H, H, F, F, H, "204", "204"]),
         ("mute", Dm, vec![U, H, F, F]),
+        ("mute", Chat, vec![U, H, F]),
         ("unban", Public, vec![U, F, F, F, F, B, "204", "204"]),
         ("unban", Private, vec![U, H, H, F, F, H, "204", "204"]),
         ("unban", Dm, vec![U, H, F, F]),
+        ("unban", Chat, vec![U, H, F]),
         ("unmute", Public, vec![U, F, F, F, F, B, "204", "204"]),
         ("unmute", Private, vec![U, H, H, F, F, H, "204", "204"]),
         ("unmute", Dm, vec![U, H, F, F]),
+        ("unmute", Chat, vec![U, H, F]),
         ("moderation log", Public, vec![U, F, F, F, F, B, "200", "200"]),
         ("moderation log", Private, vec![U, H, H, F, F, H, "200", "200"]),
         ("moderation log", Dm, vec![U, H, F, F]),
+        ("moderation log", Chat, vec![U, H, F]),
         // Running the room: the owner only.
         ("visibility", Public, vec![U, F, F, F, F, B, F, "200"]),
         ("visibility", Private, vec![U, H, H, F, F, H, F, "200"]),
         ("visibility", Dm, vec![U, H, F, F]),
+        ("visibility", Chat, vec![U, H, F]),
         ("role", Public, vec![U, F, F, F, F, B, F, "200"]),
         ("role", Private, vec![U, H, H, F, F, H, F, "200"]),
         ("role", Dm, vec![U, H, F, F]),
+        ("role", Chat, vec![U, H, F]),
         ("hand over", Public, vec![U, F, F, F, F, B, F, "200"]),
         ("hand over", Private, vec![U, H, H, F, F, H, F, "200"]),
         ("hand over", Dm, vec![U, H, F, F]),
+        ("hand over", Chat, vec![U, H, F]),
         ("delete room", Public, vec![U, F, F, F, F, B, F, "204"]),
         ("delete room", Private, vec![U, H, H, F, F, H, F, "204"]),
         ("delete room", Dm, vec![U, H, F, F]),
+        ("delete room", Chat, vec![U, H, "204"]),
         // Pages: the same rules; a refused form is its page again (or the
         // error page) with the status, a success a 303.
         ("page", Public, vec![L, "200", "200", "200", "200", "403", "200", "200"]),
         ("page", Private, vec![L, H, H, "200", "200", H, "200", "200"]),
         ("page", Dm, vec![L, H, "200", "200"]),
+        ("page", Chat, vec![L, H, "200"]),
         ("members page", Public, vec![L, "200", "200", "200", "200", "403", "200", "200"]),
         ("members page", Private, vec![L, H, H, "200", "200", H, "200", "200"]),
         ("members page", Dm, vec![L, H, "200", "200"]),
+        ("members page", Chat, vec![L, H, "200"]),
         ("moderation page", Public, vec![L, "403", "403", "403", "403", "403", "200", "200"]),
         ("moderation page", Private, vec![L, H, H, "403", "403", H, "200", "200"]),
         ("moderation page", Dm, vec![L, H, "403", "403"]),
+        ("moderation page", Chat, vec![L, H, "403"]),
         ("send form", Public, vec![L, L, L, L, "403", "403", L, L]),
         ("send form", Private, vec![L, H, H, L, "403", H, L, L]),
         ("send form", Dm, vec![L, H, L, "403"]),
+        ("send form", Chat, vec![L, H, L]),
         ("join form", Public, vec![L, L, L, L, L, "403", L, L]),
         ("join form", Private, vec![L, H, H, L, L, H, L, L]),
         ("join form", Dm, vec![L, H, L, L]),
+        ("join form", Chat, vec![L, H, L]),
         ("leave form", Public, vec![L, L, L, L, L, "403", L, "409"]),
         ("leave form", Private, vec![L, H, H, L, L, H, L, "409"]),
         ("leave form", Dm, vec![L, H, L, L]),
+        ("leave form", Chat, vec![L, H, "409"]),
         ("read form", Public, vec![L, "403", "403", L, L, "403", L, L]),
         ("read form", Private, vec![L, H, H, L, L, H, L, L]),
         ("read form", Dm, vec![L, H, L, L]),
+        ("read form", Chat, vec![L, H, L]),
         ("notifications form", Public, vec![L, L, L, L, L, "403", L, L]),
         ("notifications form", Private, vec![L, H, H, L, L, H, L, L]),
         ("notifications form", Dm, vec![L, H, L, L]),
+        ("notifications form", Chat, vec![L, H, L]),
         ("delete room form", Public, vec![L, "403", "403", "403", "403", "403", "403", L]),
         ("delete room form", Private, vec![L, H, H, "403", "403", H, "403", L]),
         ("delete room form", Dm, vec![L, H, "403", "403"]),
+        ("delete room form", Chat, vec![L, H, L]),
         ("moderate form", Public, vec![L, "403", "403", "403", "403", "403", L, L]),
         ("moderate form", Private, vec![L, H, H, "403", "403", H, L, L]),
         ("moderate form", Dm, vec![L, H, "403", "403"]),
+        ("moderate form", Chat, vec![L, H, "403"]),
         ("role form", Public, vec![L, "403", "403", "403", "403", "403", "403", L]),
         ("role form", Private, vec![L, H, H, "403", "403", H, "403", L]),
         ("role form", Dm, vec![L, H, "403", "403"]),
+        ("role form", Chat, vec![L, H, "403"]),
         ("settings form", Public, vec![L, "403", "403", "403", "403", "403", L, L]),
         ("settings form", Private, vec![L, H, H, "403", "403", H, L, L]),
         ("settings form", Dm, vec![L, H, "403", "403"]),
+        ("settings form", Chat, vec![L, H, "403"]),
         ("invite form", Public, vec![L, "403", "403", L, "403", "403", L, L]),
         ("invite form", Private, vec![L, H, H, L, "403", H, L, L]),
         ("invite form", Dm, vec![L, H, "403", "403"]),
+        ("invite form", Chat, vec![L, H, "403"]),
         ("invite link form", Public, vec![L, "403", "403", "403", "403", "403", "201", "201"]),
         ("invite link form", Private, vec![L, H, H, "403", "403", H, "201", "201"]),
         ("invite link form", Dm, vec![L, H, "403", "403"]),
+        ("invite link form", Chat, vec![L, H, "403"]),
         ("revoke form", Public, vec![L, "403", "403", "403", "403", "403", L, L]),
         ("revoke form", Private, vec![L, H, H, "403", "403", H, L, L]),
         ("revoke form", Dm, vec![L, H, "403", "403"]),
+        ("revoke form", Chat, vec![L, H, "403"]),
         ("accept form", Public, vec![L, "404", L, "404", "404", "404", "404", "404"]),
         ("accept form", Private, vec![L, H, L, H, H, H, H, H]),
         ("accept form", Dm, vec![L, H, H, H]),
+        ("accept form", Chat, vec![L, H, H]),
         ("decline form", Public, vec![L, "404", L, "404", "404", "404", "404", "404"]),
         ("decline form", Private, vec![L, H, L, H, H, H, H, H]),
         ("decline form", Dm, vec![L, H, H, H]),
+        ("decline form", Chat, vec![L, H, H]),
         ("edit page", Public, vec![L, "403", "403", "403", "403", "403", "403", "200"]),
         ("edit page", Private, vec![L, H, H, "403", "403", H, "403", "200"]),
         ("edit page", Dm, vec![L, H, "200", "403"]),
+        ("edit page", Chat, vec![L, H, "200"]),
         ("edit form", Public, vec![L, "403", "403", "403", "403", "403", "403", L]),
         ("edit form", Private, vec![L, H, H, "403", "403", H, "403", L]),
         ("edit form", Dm, vec![L, H, L, "403"]),
+        ("edit form", Chat, vec![L, H, L]),
         ("delete page", Public, vec![L, "200", "200", "200", "200", "403", "200", "200"]),
         ("delete page", Private, vec![L, H, H, "200", "200", H, "200", "200"]),
         ("delete page", Dm, vec![L, H, "200", "200"]),
+        ("delete page", Chat, vec![L, H, "200"]),
         ("delete form", Public, vec![L, "403", "403", "403", "403", "403", L, L]),
         ("delete form", Private, vec![L, H, H, "403", "403", H, L, L]),
         ("delete form", Dm, vec![L, H, L, "403"]),
+        ("delete form", Chat, vec![L, H, L]),
         ("react page", Public, vec![L, "200", "200", "200", "200", "403", "200", "200"]),
         ("react page", Private, vec![L, H, H, "200", "200", H, "200", "200"]),
         ("react page", Dm, vec![L, H, "200", "200"]),
+        ("react page", Chat, vec![L, H, "200"]),
         ("react form", Public, vec![L, L, L, L, "403", "403", L, L]),
         ("react form", Private, vec![L, H, H, L, "403", H, L, L]),
         ("react form", Dm, vec![L, H, L, "403"]),
+        ("rename chat form", Public, vec![L, H, H, H, H, H, H, H]),
+        ("rename chat form", Private, vec![L, H, H, H, H, H, H, H]),
+        ("rename chat form", Dm, vec![L, H, H, H]),
+        ("rename chat form", Chat, vec![L, H, L]),
+        ("delete chat form", Public, vec![L, H, H, H, H, H, H, H]),
+        ("delete chat form", Private, vec![L, H, H, H, H, H, H, H]),
+        ("delete chat form", Dm, vec![L, H, H, H]),
+        ("delete chat form", Chat, vec![L, H, L]),
+        ("react form", Chat, vec![L, H, L]),
     ];
     rows
 }
