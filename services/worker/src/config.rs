@@ -67,6 +67,10 @@ pub struct AssistantConfig {
     /// Tokens of the model one person may use per day
     /// (`ASSISTANT_TOKENS_PER_USER_DAY`).
     pub tokens_per_user: common::ratelimit::Limit,
+    /// Tokens of the model answers in one room may use per day
+    /// (`ASSISTANT_TOKENS_PER_ROOM_DAY`): a busy room cannot spend the
+    /// provider's bill alone, whoever asks.
+    pub tokens_per_room: common::ratelimit::Limit,
     /// A mention older than this when the worker first sees it is not
     /// answered (`ASSISTANT_MAX_AGE_SECS`): a worker that was down, or the
     /// first start over an old history, does not answer the past.
@@ -109,6 +113,11 @@ impl Default for AssistantConfig {
             tokens_per_user: common::ratelimit::Limit {
                 name: "assistant-tokens",
                 max: 50_000,
+                window: Duration::from_secs(24 * 3600),
+            },
+            tokens_per_room: common::ratelimit::Limit {
+                name: "assistant-room-tokens",
+                max: 200_000,
                 window: Duration::from_secs(24 * 3600),
             },
             max_age: Duration::from_secs(600),
@@ -173,6 +182,15 @@ impl AssistantConfig {
                     1_000_000_000,
                 )? as u64,
                 ..d.tokens_per_user
+            },
+            tokens_per_room: common::ratelimit::Limit {
+                max: config::int_between(
+                    "ASSISTANT_TOKENS_PER_ROOM_DAY",
+                    d.tokens_per_room.max as i64,
+                    1,
+                    1_000_000_000,
+                )? as u64,
+                ..d.tokens_per_room
             },
             max_age: secs("ASSISTANT_MAX_AGE_SECS", d.max_age, 7 * 24 * 3600)?,
             question_max_chars: config::int_between(

@@ -40,6 +40,7 @@ pub fn describe(state: State, code: &str, is_dm: bool) -> &'static str {
             "The assistant is answering too many questions: ask again in a few minutes."
         }
         (_, "budget_spent") => "You have used today's assistant budget.",
+        (_, "room_budget_spent") => "This room has used today's assistant budget.",
         (_, "stopped") => "Stopped before the assistant answered.",
         (State::Cancelled, _) => "",
         _ => "The assistant could not answer this one.",

@@ -12,6 +12,7 @@ const WORDS = {
   question_too_long: "That question is too long for the assistant.",
   rate_limited: "The assistant is answering too many questions: ask again in a few minutes.",
   budget_spent: "You have used today's assistant budget.",
+  room_budget_spent: "This room has used today's assistant budget.",
   stopped: "Stopped before the assistant answered.",
 };
 

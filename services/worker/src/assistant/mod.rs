@@ -217,14 +217,15 @@ async fn answer(state: &WorkerState, job: &Job) -> Result<Outcome, Error> {
             }
         }
         if state.provider.is_some() {
-            match state
-                .limiter
-                .within_budget(&cfg.tokens_per_user, &asker)
-                .await
-            {
-                Ok(()) => {}
-                Err(Error::RateLimited { .. }) => return Ok(Outcome::Refused("budget_spent")),
-                Err(e) => return Err(e),
+            for (budget, subject, code) in [
+                (&cfg.tokens_per_user, &asker, "budget_spent"),
+                (&cfg.tokens_per_room, &room, "room_budget_spent"),
+            ] {
+                match state.limiter.within_budget(budget, subject).await {
+                    Ok(()) => {}
+                    Err(Error::RateLimited { .. }) => return Ok(Outcome::Refused(code)),
+                    Err(e) => return Err(e),
+                }
             }
         }
     }
@@ -260,10 +261,15 @@ async fn answer(state: &WorkerState, job: &Job) -> Result<Outcome, Error> {
                 .map_or((completion.text.chars().count() / 4) as u64, |u| {
                     u64::from(u.prompt_tokens + u.completion_tokens)
                 });
-            let _ = state
-                .limiter
-                .spend(&cfg.tokens_per_user, &job.asker_id.to_string(), tokens)
-                .await;
+            for (budget, subject) in [
+                (&cfg.tokens_per_user, job.asker_id),
+                (&cfg.tokens_per_room, job.room_id),
+            ] {
+                let _ = state
+                    .limiter
+                    .spend(budget, &subject.to_string(), tokens)
+                    .await;
+            }
             let ending = match ending {
                 Ending::Complete if completion.is_interrupted() => Ending::Interrupted,
                 e => e,

@@ -378,6 +378,40 @@ async fn limits_empty_questions_and_stop_end_in_one_clear_state() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_room_that_spent_its_tokens_gets_no_more_answers_whoever_asks() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let bob = user(&mut conn, "bob").await;
+    let busy = new_room(&mut conn, "busy", &ann).await;
+    let quiet = new_room(&mut conn, "quiet", &ann).await;
+    let stand_in = StandIn::start().await;
+    let mut config = with_model(&stand_in, "cite");
+    config.tokens_per_room.max = 1;
+    let worker = start_with(&db, &test_support::unique_redis_prefix(), config).await;
+    for room in [busy, quiet] {
+        send(&worker, &author(&ann), room, "the office opens at nine").await;
+    }
+    let ask = async |who: &common::store::users::User, room: i64| {
+        let q = send(
+            &worker,
+            &author(who),
+            room,
+            "@assistant when does the office open?",
+        )
+        .await;
+        let job = ended(&mut db.connect().await, q.id).await;
+        format!("{} {}", job.state, job.code)
+    };
+    assert_eq!(ask(&ann, busy).await, "done ");
+    // The room's day is spent: bob, with his own budget whole, is refused
+    // there, and answered in another room.
+    assert_eq!(ask(&bob, busy).await, "refused room_budget_spent");
+    assert_eq!(ask(&bob, quiet).await, "done ");
+    worker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_job_whose_worker_died_is_finished_once_with_what_was_streamed() {
     let db = TestDb::migrated().await;
     let mut conn = db.connect().await;
