@@ -379,6 +379,45 @@ def fanout_section(title, records, latency="", ack=False, peers_note=""):
     return md, summary, series
 
 
+def search_section(records):
+    """Scenario 11: the worker's followers over the corpus, then search
+    latency one request at a time, per query and kind."""
+    follow = by_target(records, "follow")
+    wrk = by_target(records, "wrk")
+    if not follow and not wrk:
+        return [], {}
+    md = ["### 11. Search: the worker and searches over a seeded history (bench/search-seed.sql)", ""]
+    summary = {}
+    if follow:
+        md += ["| follower | messages | s | messages/s |", "|---|---|---|---|"]
+        for name, reps in follow.items():
+            rs = [r for recs in reps.values() for r in recs]
+            g = lambda k: [r.get(k) for r in rs]
+            md.append(f"| {name} | {spread(g('messages'), 0)} | {spread(g('secs'), 1)} | {spread(g('per_s'), 1)} |")
+            summary[name] = {"per_s": median(g("per_s"))}
+        md += ["", "`search`: from the corpus's commit until the follower had indexed all of it. `vectors`: "
+               "messages embedded in a window after that (one thread); the rest then get copies of the "
+               "vectors it made (bench/search-fast-forward.sql), so the searches below scan a vector per message.",
+               ""]
+    kinds = {"api": "the API: words and meaning fused", "words": "the API with a date filter: words alone",
+             "semantic": "the worker's `/internal/semantic`: meaning alone"}
+    rows = [(name.split(":", 1), reps) for name, reps in wrk.items() if ":" in name]
+    if rows:
+        md += ["| query | asked | requests/s | p50 ms | p99 ms | non-2xx |", "|---|---|---|---|---|---|"]
+        for (kind, query), reps in sorted(rows, key=lambda x: (x[0][1], list(kinds).index(x[0][0]) if x[0][0] in kinds else 9)):
+            rs = [r for recs in reps.values() for r in recs]
+            g = lambda k: [r.get(k) for r in rs]
+            md.append(f"| `{query.replace('-', ' ')}` | {kinds.get(kind, kind)} | {spread(g('rps'), 1)} | "
+                      f"{spread(g('p50_ms'), 1)} | {spread(g('p99_ms'), 1)} | {sum(r.get('non_2xx') or 0 for r in rs)} |")
+            summary.setdefault("latency", {})[f"{kind}:{query}"] = {"p50_ms": median(g("p50_ms")), "p99_ms": median(g("p99_ms"))}
+        md += ["", "One connection (wrk -c1), signed in as a person who may read every room of the corpus. "
+               "`dashb` is part of a word (trigrams); `nothinglikethis` matches nothing.", ""]
+    rss = [r.get("rss_kib") for recs in by_target(records, "worker_rss").values() for rs in recs.values() for r in rs]
+    if rss:
+        md += [f"The worker's resident memory afterwards (the model and every vector cached): {spread([v / 1024 for v in rss if v], 0)} MiB.", ""]
+    return md, summary
+
+
 def report(argv):
     raw = argv[argv.index("--raw") + 1]
     docs = argv[argv.index("--docs") + 1]
@@ -532,6 +571,11 @@ def report(argv):
         md += ["", f"Median change of chat p99: {spread(changes, 0)} % (target: ≤ +20 %). The chat load runs at the highest "
                "rate scenario 1 held in the same repetition.", ""]
         summary["isolation"] = {"p99_change_pct": median(changes)}
+
+    part, s = search_section(load("search"))
+    if part:
+        md += part
+        summary["search"] = s
 
     with open(os.path.join(docs, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)

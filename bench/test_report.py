@@ -88,6 +88,25 @@ class Report(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(docs, "fanout-latency.svg")))
             self.assertEqual(json.load(open(os.path.join(docs, "summary.json")))["fanout"]["parley"]["held_rate"], 500)
 
+    def test_the_search_scenario_becomes_its_tables(self):
+        records = [
+            {"kind": "follow", "label": "search/1", "messages": 100000, "secs": 7.9, "per_s": 12658.2},
+            {"kind": "follow", "label": "vectors/1", "messages": 6000, "secs": 60, "per_s": 100.0},
+            {"kind": "wrk", "label": "semantic:deploy-friday/1", "rps": 30.0, "p50_ms": 31.0, "p99_ms": 40.0, "non_2xx": 0},
+            {"kind": "wrk", "label": "api:deploy-friday/1", "rps": 9.0, "p50_ms": 110.0, "p99_ms": 150.0, "non_2xx": 0},
+            {"kind": "worker_rss", "label": "worker/1", "rss_kib": 174080},
+        ]
+        md, summary = report.search_section(records)
+        text = "\n".join(md)
+        self.assertIn("| search | 100,000 | 7.9 | 12,658.2 |", text)
+        self.assertIn("| vectors | 6,000 | 60.0 | 100.0 |", text)
+        api = text.index("| `deploy friday` | the API")
+        self.assertLess(api, text.index("| `deploy friday` | the worker"))
+        self.assertIn("| 9.0 | 110.0 | 150.0 | 0 |", text)
+        self.assertIn("170 MiB", text)
+        self.assertEqual(summary["latency"]["semantic:deploy-friday"]["p50_ms"], 31.0)
+        self.assertEqual(report.search_section([]), ([], {}))
+
 
 if __name__ == "__main__":
     unittest.main()

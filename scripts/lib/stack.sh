@@ -542,11 +542,17 @@ start_app() { # DATA BIN_DIR NGINX_PORT WEBSITE_PORT "CHAT_PORT..." TRACK
     upstreams+=("127.0.0.1:$port")
   done
   port=${STACK_WORKER_PORT:-8095}
-  service_env_args worker "127.0.0.1:$port"
-  spawn worker env -C "$data" "${SERVICE_ENV_ARGS[@]}" "$bin/worker" >>"$out"
-  "$track" worker "$SPAWNED_PID"
-  pids+=("$SPAWNED_PID")
-  wait_port "$port" 30 "$SPAWNED_PID" || { log "the worker is not listening on $port"; return 1; }
+  if [[ -x $bin/worker ]]; then
+    service_env_args worker "127.0.0.1:$port"
+    # Niced: its followers (embedding above all) are background work that
+    # must never take the CPU from the chat service's sends.
+    spawn worker nice -n 10 env -C "$data" "${SERVICE_ENV_ARGS[@]}" "$bin/worker" >>"$out"
+    "$track" worker "$SPAWNED_PID"
+    pids+=("$SPAWNED_PID")
+    wait_port "$port" 30 "$SPAWNED_PID" || { log "the worker is not listening on $port"; return 1; }
+  else # a benchmark's baseline from before the worker existed
+    log "no worker in $bin: running without one"
+  fi
   render_nginx "$ROOT/nginx/parley.conf.template" "$data/nginx/nginx.conf" \
     "NGINX_LISTEN=127.0.0.1:$nginx_port" \
     "WEBSITE_UPSTREAM=$(upstream_block website "127.0.0.1:$website_port")" \
