@@ -19,12 +19,14 @@
 //!
 //! Decoding is greedy, stops at `<|im_end|>` and after `--max-new` tokens
 //! (default 120). The model is read whole through a `Read + Seek` (no mmap,
-//! no `unsafe`). candle 0.11 multiplies Q4_1 weights with plain scalar code
-//! (its AVX2 kernels are for Q4_0, Q8_0 and the K types), so `--weights`
-//! can convert the Q4_1 tensors once at load, in memory, to Q4_0 or Q8_0
-//! (AVX2) or to f32 (matrix products by gemm). The tokenizer is built from the GGUF's own vocabulary and
-//! merges, as the model's `tokenizer.json` is (digits split one by one, then
-//! GPT-2's byte-level BPE).
+//! no `unsafe`) from `$PARLEY_MODELS_DIR` (default `.data/models`). candle
+//! 0.11 multiplies Q4_1 weights with plain scalar code (its AVX2 kernels are
+//! for Q4_0, Q8_0 and the K types), so `--weights` can convert the Q4_1
+//! tensors once at load, in memory, to Q4_0 or Q8_0 (AVX2) or to f32
+//! (matrix products by gemm). The tokenizer is built from the GGUF's own
+//! vocabulary and merges, as the model's `tokenizer.json` is (digits split
+//! one by one, then GPT-2's byte-level BPE without a prefix space: what
+//! `tokenizer.ggml.pre = "smollm"` stands for).
 
 use std::collections::BTreeSet;
 use std::error::Error;
