@@ -113,20 +113,33 @@ async fn embed(
     vectors::put(conn, &rows).await
 }
 
-/// One pass of `consumer` over the rooms that are behind; the number of
-/// events applied.
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Events applied.
+    pub applied: usize,
+    /// More rooms were behind than a pass takes, or a room had more events
+    /// than a transaction reads: a backlog, worth another pass at once.
+    pub backlog: bool,
+}
+
+/// One pass of `consumer` over the rooms that are behind.
 pub async fn pass(
     pool: &DbPool,
     metrics: &Metrics,
     follow: &FollowConfig,
     consumer: &Consumer,
-) -> Result<usize> {
+) -> Result<Pass> {
     let mut conn = pool.get().await?;
     let behind = cursors::behind(&mut conn, consumer.name(), follow.rooms_per_pass).await?;
-    let mut applied = 0;
+    let mut done = Pass {
+        applied: 0,
+        backlog: behind.len() as i64 >= follow.rooms_per_pass,
+    };
     for room in behind {
-        applied += conn
+        let applied = conn
             .transaction::<_, Error, _>(async |conn| {
+                cursors::commit_without_waiting(conn).await?;
                 let (ids, last) =
                     events::touched_after(conn, room.room_id, room.seq, follow.events_per_room)
                         .await?;
@@ -138,16 +151,21 @@ pub async fn pass(
                 Ok((last - room.seq) as usize)
             })
             .await?;
+        done.applied += applied;
+        done.backlog |= applied > 0 && room.seq + (applied as i64) < room.last_seq;
     }
     metrics
         .events_followed
         .with_label_values(&[consumer.name()])
-        .inc_by(applied as u64);
-    Ok(applied)
+        .inc_by(done.applied as u64);
+    Ok(done)
 }
 
 /// Follows the log until `stop` says so: a pass, then another at once
-/// while rooms are still behind, else a pause of `follow.interval`.
+/// while there is a backlog, else a pause of `follow.interval`: under a
+/// steady trickle of sends, each pass then takes an interval's worth of
+/// events per room in one transaction, rather than one event per
+/// transaction back to back (which cost the send path half its commits).
 pub async fn run(
     state: std::sync::Arc<WorkerState>,
     follow: FollowConfig,
@@ -156,7 +174,7 @@ pub async fn run(
 ) {
     loop {
         let busy = match pass(&state.pool, &state.metrics, &follow, &consumer).await {
-            Ok(n) => n > 0,
+            Ok(done) => done.backlog,
             Err(e) => {
                 state.metrics.follow_errors.inc();
                 tracing::warn!(error = %e, consumer = consumer.name(), "a follower failed a pass; retrying");

@@ -93,6 +93,7 @@ impl Worker {
                 config.semantic.cache_vectors,
             )),
             semantic: config.semantic.clone(),
+            follow: config.follow,
         });
         let (stop, stopped) = watch::channel(false);
         let questions = Consumer::Questions {

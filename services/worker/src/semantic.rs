@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 
 use common::error::Error;
 use common::guard;
-use common::store::{search, vectors};
+use common::store::{messages, search, vectors};
 use serde::{Deserialize, Serialize};
 
 use crate::state::WorkerState;
@@ -92,10 +92,9 @@ pub async fn nearest(state: &WorkerState, ask: Ask) -> Result<Answer, SemanticEr
             cached.push(loaded);
         }
     }
-    drop(conn);
     let min = state.semantic.min_score;
     let limit = ask.limit.clamp(1, MAX_HITS);
-    let hits = tokio::task::spawn_blocking(move || {
+    let mut hits = tokio::task::spawn_blocking(move || {
         let mut hits: Vec<Hit> = cached
             .iter()
             .flat_map(|room| room.iter())
@@ -110,5 +109,13 @@ pub async fn nearest(state: &WorkerState, ask: Ask) -> Result<Answer, SemanticEr
     })
     .await
     .map_err(|e| Error::internal_from("the scan thread", e))?;
+    // A deletion erases its vector at once, but a room's cached copy until
+    // the `vectors` follower reaches the deletion: never answer one.
+    let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
+    let live: std::collections::HashSet<i64> = messages::live_ids(&mut conn, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    hits.retain(|h| live.contains(&h.id));
     Ok(Answer { hits })
 }

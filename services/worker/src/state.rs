@@ -35,4 +35,7 @@ pub struct WorkerState {
     pub semantic: crate::config::SemanticConfig,
     /// The rooms' vectors in memory, for semantic search.
     pub vector_cache: std::sync::Arc<crate::vector_cache::VectorCache>,
+    /// How the followers read the log (the assistant waits at most a few
+    /// of their intervals for the search rows of what preceded a question).
+    pub follow: crate::config::FollowConfig,
 }

@@ -44,6 +44,20 @@ pub async fn behind(
     .await?)
 }
 
+/// Lets the current transaction commit without waiting for its WAL to
+/// reach the disk. For a consumer's transactions only: what they write is
+/// derived from the log and moves with the cursor, so a crash that loses
+/// their last fraction of a second (Postgres flushes within 3 ×
+/// `wal_writer_delay`) loses the cursor too and the events are applied
+/// again. Waiting for the disk would instead queue every consumer commit
+/// with the send path's own fsyncs.
+pub async fn commit_without_waiting(conn: &mut AsyncPgConnection) -> Result<()> {
+    diesel::sql_query("SET LOCAL synchronous_commit = off")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Moves `consumer`'s cursor in a room to `seq` (never backwards).
 pub async fn advance(
     conn: &mut AsyncPgConnection,

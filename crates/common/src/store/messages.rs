@@ -298,6 +298,21 @@ pub async fn live_by_ids(
     shown(conn, rows, viewer).await
 }
 
+/// The ids among `ids` of messages not deleted: what a cache of derived
+/// data (the worker's vectors) may still hold for an instant after a
+/// deletion never leaves it.
+pub async fn live_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(messages::table
+        .filter(messages::id.eq_any(ids))
+        .filter(messages::deleted_at.is_null())
+        .select(messages::id)
+        .load(conn)
+        .await?)
+}
+
 /// Messages as a viewer sees them: with quotes of what they answer and the
 /// reaction summary.
 async fn shown(

@@ -37,6 +37,7 @@ use tokio::sync::{Semaphore, watch};
 
 use self::compose::{Ending, Source};
 use self::frames::Status;
+use crate::follow::Consumer;
 use crate::state::WorkerState;
 
 /// How often a streaming answer looks whether someone pressed Stop.
@@ -241,6 +242,9 @@ async fn answer(state: &WorkerState, job: &Job) -> Result<Outcome, Error> {
         Some(t) => format!("{text} {}", t.question),
         None => text.clone(),
     };
+    if !in_chat {
+        indexed_up_to_question(state, &mut conn, job).await?;
+    }
     let sources = retrieve(state, &mut conn, job, &searched, in_chat).await?;
     drop(conn);
     let Some(client) = &state.provider else {
@@ -356,6 +360,25 @@ async fn retrieve(
         s.place = places.get(&s.room).cloned();
     }
     Ok(sources)
+}
+
+/// Waits (a few follower intervals at most) until the search rows of the
+/// job's room reach its question: what was said just before a question is
+/// its likeliest answer, and the followers are separate loops. Past the
+/// wait the answer goes on with what is indexed.
+async fn indexed_up_to_question(
+    state: &WorkerState,
+    conn: &mut diesel_async::AsyncPgConnection,
+    job: &Job,
+) -> Result<(), Error> {
+    let deadline = tokio::time::Instant::now() + state.follow.interval * 4;
+    while common::store::cursors::position(conn, Consumer::Search.name(), job.room_id).await?
+        < job.question_seq
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(state.follow.interval / 4).await;
+    }
+    Ok(())
 }
 
 /// The messages nearest in meaning to `question` that `asker` may read (of

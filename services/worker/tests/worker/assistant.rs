@@ -536,6 +536,8 @@ async fn in_a_chat_every_message_asks_and_every_readable_room_answers_never_a_hi
     )
     .await;
     let fact = send(&worker, &author(&bob), launch, "the launch is on monday").await;
+    // A chat searches every room: its question waits for no room's index.
+    crate::helpers::indexed(&mut conn, launch, fact.seq).await;
 
     // No mention: in her chat, what Ann says is a question.
     let q1 = send(&worker, &author(&ann), mine, "when is the launch?").await;

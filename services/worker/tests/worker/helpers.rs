@@ -155,3 +155,19 @@ pub async fn answers(
     all.reverse();
     all
 }
+
+/// Waits until the `search` follower has indexed `room` up to `seq`.
+pub async fn indexed(conn: &mut diesel_async::AsyncPgConnection, room: i64, seq: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while common::store::cursors::position(conn, "search", room)
+        .await
+        .unwrap()
+        < seq
+    {
+        assert!(
+            Instant::now() < deadline,
+            "room {room} never indexed to {seq}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
