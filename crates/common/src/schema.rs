@@ -1,5 +1,11 @@
 // @generated automatically by Diesel CLI.
 
+pub mod sql_types {
+    #[derive(diesel::query_builder::QueryId, Clone, diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "tsvector", schema = "pg_catalog"))]
+    pub struct Tsvector;
+}
+
 diesel::table! {
     assistant_jobs (id) {
         id -> Int8,
@@ -36,6 +42,9 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Tsvector;
+
     message_search (message_id) {
         message_id -> Int8,
         room_id -> Int8,
@@ -43,6 +52,7 @@ diesel::table! {
         user_id -> Int8,
         sent_at -> Timestamptz,
         text -> Text,
+        words -> Nullable<Tsvector>,
     }
 }
 

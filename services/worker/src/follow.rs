@@ -49,7 +49,7 @@ impl Consumer {
         }
     }
 
-    async fn apply(&self, conn: &mut AsyncPgConnection, room: i64, ids: &[i64]) -> Result<()> {
+    async fn apply(&self, conn: &mut AsyncPgConnection, rooms: &[i64], ids: &[i64]) -> Result<()> {
         match self {
             Self::Search => search::refresh(conn, ids).await,
             Self::Questions { bot, max_age } => {
@@ -60,7 +60,9 @@ impl Consumer {
             }
             Self::Vectors { embedder, cache } => {
                 embed(conn, embedder, ids).await?;
-                cache.drop_room(room);
+                for room in rooms {
+                    cache.drop_room(*room);
+                }
                 Ok(())
             }
         }
@@ -123,7 +125,11 @@ pub struct Pass {
     pub backlog: bool,
 }
 
-/// One pass of `consumer` over the rooms that are behind.
+/// One pass of `consumer` over the rooms that are behind. Rooms go
+/// together into transactions of about `events_per_room` events (one room
+/// with a backlog alone; many rooms with a few new events each together):
+/// a transaction per room would, under sends spread over many rooms, cost
+/// Postgres as much as the sends themselves.
 pub async fn pass(
     pool: &DbPool,
     metrics: &Metrics,
@@ -136,29 +142,55 @@ pub async fn pass(
         applied: 0,
         backlog: behind.len() as i64 >= follow.rooms_per_pass,
     };
-    for room in behind {
-        let applied = conn
+    for group in groups(&behind, follow.events_per_room) {
+        let from: Vec<(i64, i64)> = group.iter().map(|b| (b.room_id, b.seq)).collect();
+        let touched = conn
             .transaction::<_, Error, _>(async |conn| {
                 cursors::commit_without_waiting(conn).await?;
-                let (ids, last) =
-                    events::touched_after(conn, room.room_id, room.seq, follow.events_per_room)
-                        .await?;
-                let Some(last) = last else {
-                    return Ok(0);
-                };
-                consumer.apply(conn, room.room_id, &ids).await?;
-                cursors::advance(conn, consumer.name(), room.room_id, last).await?;
-                Ok((last - room.seq) as usize)
+                let touched =
+                    events::touched_after_many(conn, &from, follow.events_per_room).await?;
+                let mut ids: Vec<i64> = touched.iter().flat_map(|t| t.ids.clone()).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let rooms: Vec<i64> = touched.iter().map(|t| t.room_id).collect();
+                consumer.apply(conn, &rooms, &ids).await?;
+                let to: Vec<(i64, i64)> = touched.iter().map(|t| (t.room_id, t.last)).collect();
+                cursors::advance_many(conn, consumer.name(), &to).await?;
+                Ok(touched)
             })
             .await?;
-        done.applied += applied;
-        done.backlog |= applied > 0 && room.seq + (applied as i64) < room.last_seq;
+        for t in touched {
+            if let Some(room) = group.iter().find(|b| b.room_id == t.room_id) {
+                done.applied += (t.last - room.seq) as usize;
+                done.backlog |= t.last < room.last_seq;
+            }
+        }
     }
     metrics
         .events_followed
         .with_label_values(&[consumer.name()])
         .inc_by(done.applied as u64);
     Ok(done)
+}
+
+/// `behind` cut into groups of rooms with about `events` events to apply
+/// together (each room counts its backlog, up to `events`); every group
+/// has at least one room.
+fn groups(behind: &[cursors::Behind], events: i64) -> Vec<&[cursors::Behind]> {
+    let mut out = Vec::new();
+    let (mut start, mut sum) = (0, 0);
+    for (i, b) in behind.iter().enumerate() {
+        let n = (b.last_seq - b.seq).clamp(1, events.max(1));
+        if i > start && sum + n > events {
+            out.push(&behind[start..i]);
+            (start, sum) = (i, 0);
+        }
+        sum += n;
+    }
+    if start < behind.len() {
+        out.push(&behind[start..]);
+    }
+    out
 }
 
 /// Follows the log until `stop` says so: a pass, then another at once
@@ -190,5 +222,38 @@ pub async fn run(
                 () = tokio::time::sleep(follow.interval) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn behind(backlogs: &[i64]) -> Vec<cursors::Behind> {
+        backlogs
+            .iter()
+            .enumerate()
+            .map(|(i, n)| cursors::Behind {
+                room_id: i as i64,
+                seq: 10,
+                last_seq: 10 + n,
+            })
+            .collect()
+    }
+
+    fn sizes(backlogs: &[i64], events: i64) -> Vec<usize> {
+        groups(&behind(backlogs), events)
+            .iter()
+            .map(|g| g.len())
+            .collect()
+    }
+
+    #[test]
+    fn rooms_with_a_few_events_go_together_and_a_backlog_alone() {
+        assert_eq!(sizes(&[1; 10], 4), vec![4, 4, 2]);
+        assert_eq!(sizes(&[500, 1, 1], 64), vec![1, 2]);
+        assert_eq!(sizes(&[2, 70, 3], 64), vec![1, 1, 1]);
+        assert_eq!(sizes(&[], 64), Vec::<usize>::new());
+        assert_eq!(sizes(&[5], 0), vec![1]);
     }
 }

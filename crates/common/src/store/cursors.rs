@@ -65,12 +65,31 @@ pub async fn advance(
     room_id: i64,
     seq: i64,
 ) -> Result<()> {
+    advance_many(conn, consumer, &[(room_id, seq)]).await
+}
+
+/// Moves `consumer`'s cursors in many rooms (room, seq) at once, each
+/// never backwards: a follower's pass commits its rooms together.
+pub async fn advance_many(
+    conn: &mut AsyncPgConnection,
+    consumer: &str,
+    to: &[(i64, i64)],
+) -> Result<()> {
+    if to.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = to
+        .iter()
+        .map(|(room_id, seq)| {
+            (
+                log_cursors::consumer.eq(consumer),
+                log_cursors::room_id.eq(*room_id),
+                log_cursors::seq.eq(*seq),
+            )
+        })
+        .collect();
     diesel::insert_into(log_cursors::table)
-        .values((
-            log_cursors::consumer.eq(consumer),
-            log_cursors::room_id.eq(room_id),
-            log_cursors::seq.eq(seq),
-        ))
+        .values(rows)
         .on_conflict((log_cursors::consumer, log_cursors::room_id))
         .do_update()
         .set(log_cursors::seq.eq(diesel::dsl::sql::<BigInt>(

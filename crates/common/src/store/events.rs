@@ -1106,19 +1106,76 @@ pub async fn touched_after(
     after_seq: i64,
     limit: i64,
 ) -> Result<(Vec<i64>, Option<i64>)> {
-    let rows: Vec<(i64, Option<i64>)> = room_events::table
-        .filter(room_events::room_id.eq(room_id))
-        .filter(room_events::seq.gt(after_seq))
-        .order(room_events::seq.asc())
-        .limit(limit)
-        .select((room_events::seq, room_events::message_id))
-        .load(conn)
-        .await?;
-    let last = rows.last().map(|(seq, _)| *seq);
-    let mut ids: Vec<i64> = rows.into_iter().filter_map(|(_, id)| id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok((ids, last))
+    let touched = touched_after_many(conn, &[(room_id, after_seq)], limit).await?;
+    Ok(match touched.into_iter().next() {
+        Some(t) => (t.ids, Some(t.last)),
+        None => (Vec::new(), None),
+    })
+}
+
+/// What one room's events after a cursor concern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Touched {
+    pub room_id: i64,
+    /// The messages concerned, sorted, each once.
+    pub ids: Vec<i64>,
+    /// The last seq read.
+    pub last: i64,
+}
+
+/// [`touched_after`] for many rooms (room, after seq) in one statement,
+/// up to `limit` events each; rooms with nothing after are left out. A
+/// follower reads a pass's rooms with it, not a statement per room.
+pub async fn touched_after_many(
+    conn: &mut AsyncPgConnection,
+    from: &[(i64, i64)],
+    limit: i64,
+) -> Result<Vec<Touched>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        room_id: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        seq: i64,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        message_id: Option<i64>,
+    }
+    if from.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (rooms, after): (Vec<i64>, Vec<i64>) = from.iter().copied().unzip();
+    let rows: Vec<Row> = Fixed::new(
+        "SELECT e.room_id, e.seq, e.message_id \
+         FROM unnest($1::bigint[], $2::bigint[]) AS b(room_id, after_seq) \
+         CROSS JOIN LATERAL (SELECT r.room_id, r.seq, r.message_id FROM room_events r \
+             WHERE r.room_id = b.room_id AND r.seq > b.after_seq \
+             ORDER BY r.seq LIMIT $3) e \
+         ORDER BY e.room_id, e.seq",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(rooms)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(after)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .load(conn)
+    .await?;
+    let mut out: Vec<Touched> = Vec::new();
+    for row in rows {
+        match out.last_mut() {
+            Some(t) if t.room_id == row.room_id => t.last = row.seq,
+            _ => out.push(Touched {
+                room_id: row.room_id,
+                ids: Vec::new(),
+                last: row.seq,
+            }),
+        }
+        if let (Some(t), Some(id)) = (out.last_mut(), row.message_id) {
+            t.ids.push(id);
+        }
+    }
+    for t in &mut out {
+        t.ids.sort_unstable();
+        t.ids.dedup();
+    }
+    Ok(out)
 }
 
 /// The acts of moderation of a room with seqs in `from..=to`, oldest

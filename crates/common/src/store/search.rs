@@ -213,9 +213,9 @@ async fn lexical_now(
                AND (NOT p.replied OR EXISTS (SELECT 1 FROM messages r \
                     WHERE r.reply_to_id = s.message_id AND r.deleted_at IS NULL))), \
          words AS ( \
-             SELECT c.message_id, ts_rank_cd(to_tsvector('simple', c.text), p.tq)::float8 AS score \
+             SELECT c.message_id, ts_rank_cd(c.words, p.tq)::float8 AS score \
              FROM candidates c, p \
-             WHERE numnode(p.tq) > 0 AND to_tsvector('simple', c.text) @@ p.tq \
+             WHERE numnode(p.tq) > 0 AND c.words @@ p.tq \
              ORDER BY c.message_id DESC LIMIT (SELECT cap FROM p)), \
          parts AS ( \
              SELECT c.message_id FROM candidates c, p \

@@ -342,6 +342,7 @@ impl TestApp {
         while worker::follow::pass(&pool, &metrics, &follow, &search)
             .await
             .unwrap()
+            .applied
             > 0
         {}
     }
@@ -364,6 +365,7 @@ impl TestApp {
         while worker::follow::pass(&pool, &metrics, &follow, &questions)
             .await
             .unwrap()
+            .applied
             > 0
         {}
     }
