@@ -222,12 +222,13 @@ impl AssistantConfig {
 /// How a follower of the event log reads it.
 #[derive(Debug, Clone, Copy)]
 pub struct FollowConfig {
-    /// The pause between passes when every room is caught up
+    /// The pause between passes unless one left a backlog
     /// (`FOLLOW_INTERVAL_MS`): how stale search may be.
     pub interval: Duration,
     /// Rooms taken per pass (`FOLLOW_ROOMS_PER_PASS`), furthest behind first.
     pub rooms_per_pass: i64,
-    /// Events read per room per transaction (`FOLLOW_EVENTS_PER_ROOM`).
+    /// Events read per room per pass, and about the most per transaction:
+    /// rooms with a few new events go together (`FOLLOW_EVENTS_PER_ROOM`).
     pub events_per_room: i64,
 }
 
