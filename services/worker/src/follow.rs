@@ -135,6 +135,7 @@ pub async fn pass(
     metrics: &Metrics,
     follow: &FollowConfig,
     consumer: &Consumer,
+    stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<Pass> {
     let mut conn = pool.get().await?;
     let behind = cursors::behind(&mut conn, consumer.name(), follow.rooms_per_pass).await?;
@@ -143,6 +144,11 @@ pub async fn pass(
         backlog: behind.len() as i64 >= follow.rooms_per_pass,
     };
     for group in groups(&behind, follow.events_per_room) {
+        if *stop.borrow() {
+            // Shutting down: what is left waits for the next start.
+            done.backlog = true;
+            break;
+        }
         let from: Vec<(i64, i64)> = group.iter().map(|b| (b.room_id, b.seq)).collect();
         let touched = conn
             .transaction::<_, Error, _>(async |conn| {
@@ -205,7 +211,7 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        let busy = match pass(&state.pool, &state.metrics, &follow, &consumer).await {
+        let busy = match pass(&state.pool, &state.metrics, &follow, &consumer, &stop).await {
             Ok(done) => done.backlog,
             Err(e) => {
                 state.metrics.follow_errors.inc();

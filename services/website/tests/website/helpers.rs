@@ -339,7 +339,8 @@ impl TestApp {
         let metrics = worker::metrics::Metrics::new().unwrap();
         let follow = worker::config::FollowConfig::default();
         let search = worker::follow::Consumer::Search;
-        while worker::follow::pass(&pool, &metrics, &follow, &search)
+        let (_stop, running) = tokio::sync::watch::channel(false);
+        while worker::follow::pass(&pool, &metrics, &follow, &search, &running)
             .await
             .unwrap()
             .applied
@@ -362,7 +363,8 @@ impl TestApp {
             bot,
             max_age: Duration::from_secs(600),
         };
-        while worker::follow::pass(&pool, &metrics, &follow, &questions)
+        let (_stop, running) = tokio::sync::watch::channel(false);
+        while worker::follow::pass(&pool, &metrics, &follow, &questions, &running)
             .await
             .unwrap()
             .applied
