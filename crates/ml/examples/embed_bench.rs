@@ -7,6 +7,8 @@
 //! texts; the model from scripts/fetch-models). Numbers recorded in
 //! docs/notes/ml-runtime.md.
 
+#[path = "shared/proc_status.rs"]
+mod proc_status;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
@@ -66,18 +68,6 @@ fn corpus(n: usize) -> Vec<String> {
         .collect()
 }
 
-/// A field of /proc/self/status in kB (VmRSS, VmHWM) or a count (Threads).
-fn status(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// CPU seconds used by this process so far (utime + stime, USER_HZ 100).
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -95,11 +85,11 @@ fn cpu_seconds() -> f64 {
 fn measure(n: usize) -> Result<(), ml::MlError> {
     let texts = corpus(n);
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let rss_before = status("VmRSS");
+    let rss_before = proc_status::status("VmRSS");
     let started = Instant::now();
     let embedder = ml::Embedder::load(&ml::models_dir())?;
     let load = started.elapsed().as_secs_f64();
-    let rss_loaded = status("VmRSS");
+    let rss_loaded = proc_status::status("VmRSS");
     let vectors = embedder.embed(&texts[..ml::BATCH.min(texts.len())])?; // warm-up
     let (cpu, started) = (cpu_seconds(), Instant::now());
     for batch in texts.chunks(ml::BATCH) {
@@ -152,8 +142,8 @@ fn measure(n: usize) -> Result<(), ml::MlError> {
         single_cpu * 1000.0,
         rss_before / 1024,
         rss_loaded / 1024,
-        status("VmHWM") / 1024,
-        status("Threads"),
+        proc_status::status("VmHWM") / 1024,
+        proc_status::status("Threads"),
     );
     Ok(())
 }

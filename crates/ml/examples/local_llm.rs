@@ -28,6 +28,8 @@
 //! one by one, then GPT-2's byte-level BPE without a prefix space: what
 //! `tokenizer.ggml.pre = "smollm"` stands for).
 
+#[path = "shared/proc_status.rs"]
+mod proc_status;
 use std::collections::BTreeSet;
 use std::error::Error;
 use std::fs::File;
@@ -261,7 +263,7 @@ fn run() -> Result<()> {
         "model {} loaded in {:.2} s ({} MiB resident); {} thread(s); weights {weights}; wording {}; at most {} new tokens",
         path.display(),
         started.elapsed().as_secs_f64(),
-        status_kb("VmRSS") / 1024,
+        proc_status::status("VmRSS") / 1024,
         ml::threads(),
         o.wording.name(),
         o.max_new
@@ -328,7 +330,7 @@ fn run() -> Result<()> {
     println!(
         "correct citations {cited_ok}/{n} ({:.0} %); answers holding the fact {facts_ok}/{n}; peak memory {} MiB",
         100.0 * cited_ok as f64 / n.max(1) as f64,
-        status_kb("VmHWM") / 1024
+        proc_status::status("VmHWM") / 1024
     );
     Ok(())
 }
@@ -538,17 +540,4 @@ fn cpu_time() -> Duration {
         })
         .unwrap_or(0);
     Duration::from_millis(ticks * 10)
-}
-
-/// A field of /proc/self/status in kB (VmRSS: resident memory; VmHWM: its
-/// peak).
-fn status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
 }

@@ -174,24 +174,8 @@ impl AssistantConfig {
                 "ASSISTANT_PER_ROOM_WINDOW_SECS",
                 d.per_room,
             )?,
-            tokens_per_user: common::ratelimit::Limit {
-                max: config::int_between(
-                    "ASSISTANT_TOKENS_PER_USER_DAY",
-                    d.tokens_per_user.max as i64,
-                    1,
-                    1_000_000_000,
-                )? as u64,
-                ..d.tokens_per_user
-            },
-            tokens_per_room: common::ratelimit::Limit {
-                max: config::int_between(
-                    "ASSISTANT_TOKENS_PER_ROOM_DAY",
-                    d.tokens_per_room.max as i64,
-                    1,
-                    1_000_000_000,
-                )? as u64,
-                ..d.tokens_per_room
-            },
+            tokens_per_user: daily_tokens("ASSISTANT_TOKENS_PER_USER_DAY", d.tokens_per_user)?,
+            tokens_per_room: daily_tokens("ASSISTANT_TOKENS_PER_ROOM_DAY", d.tokens_per_room)?,
             max_age: secs("ASSISTANT_MAX_AGE_SECS", d.max_age, 7 * 24 * 3600)?,
             question_max_chars: config::int_between(
                 "ASSISTANT_QUESTION_MAX_CHARS",
@@ -279,4 +263,15 @@ impl WorkerConfig {
             },
         })
     }
+}
+
+/// A daily token budget whose size `name` may set (its window stays a day).
+fn daily_tokens(
+    name: &'static str,
+    default: common::ratelimit::Limit,
+) -> Result<common::ratelimit::Limit, ConfigError> {
+    Ok(common::ratelimit::Limit {
+        max: config::int_between(name, default.max as i64, 1, 1_000_000_000)? as u64,
+        ..default
+    })
 }
