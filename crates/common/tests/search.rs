@@ -213,10 +213,13 @@ async fn the_log_tells_a_follower_which_messages_changed() {
     let other = new_room(&mut conn, "elsewhere", &ann).await;
     let there = append(&mut conn, other, &[say(&ann, "three", "n4")]).await;
     let c = message_id(&there[0]);
-    let touched =
-        events::touched_after_many(&mut conn, &[(room, 1), (other, 0), (room + other, 0)], 5)
-            .await
-            .unwrap();
+    let touched = events::touched_after_many(
+        &mut conn,
+        &[(room, 1, 9), (other, 0, 9), (room + other, 0, 9)],
+        5,
+    )
+    .await
+    .unwrap();
     let got: Vec<(i64, Vec<i64>, i64)> = touched
         .into_iter()
         .map(|t| (t.room_id, t.ids, t.last))
@@ -224,10 +227,15 @@ async fn the_log_tells_a_follower_which_messages_changed() {
     let mut want = vec![(room, vec![a, b], 3), (other, vec![c], 1)];
     want.sort();
     assert_eq!(got, want);
-    let capped = events::touched_after_many(&mut conn, &[(room, 0)], 1)
+    let capped = events::touched_after_many(&mut conn, &[(room, 0, 9)], 1)
         .await
         .unwrap();
     assert_eq!((capped[0].ids.clone(), capped[0].last), (vec![a], 1));
+    // Up to where the follower saw the log end, whatever came since.
+    let upto = events::touched_after_many(&mut conn, &[(room, 0, 2)], 5)
+        .await
+        .unwrap();
+    assert_eq!((upto[0].ids.clone(), upto[0].last), (vec![a, b], 2));
 }
 
 /// Indexes every message of `room` (what the worker does).

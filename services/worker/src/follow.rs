@@ -149,7 +149,10 @@ pub async fn pass(
             done.backlog = true;
             break;
         }
-        let from: Vec<(i64, i64)> = group.iter().map(|b| (b.room_id, b.seq)).collect();
+        let from: Vec<(i64, i64, i64)> = group
+            .iter()
+            .map(|b| (b.room_id, b.seq, b.last_seq))
+            .collect();
         let touched = conn
             .transaction::<_, Error, _>(async |conn| {
                 cursors::commit_without_waiting(conn).await?;

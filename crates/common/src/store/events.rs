@@ -1106,7 +1106,7 @@ pub async fn touched_after(
     after_seq: i64,
     limit: i64,
 ) -> Result<(Vec<i64>, Option<i64>)> {
-    let touched = touched_after_many(conn, &[(room_id, after_seq)], limit).await?;
+    let touched = touched_after_many(conn, &[(room_id, after_seq, i64::MAX)], limit).await?;
     Ok(match touched.into_iter().next() {
         Some(t) => (t.ids, Some(t.last)),
         None => (Vec::new(), None),
@@ -1123,12 +1123,14 @@ pub struct Touched {
     pub last: i64,
 }
 
-/// [`touched_after`] for many rooms (room, after seq) in one statement,
-/// up to `limit` events each; rooms with nothing after are left out. A
-/// follower reads a pass's rooms with it, not a statement per room.
+/// [`touched_after`] for many rooms (room, after seq, up to seq) in one
+/// statement, up to `limit` events each; rooms with nothing in their range
+/// are left out. A follower reads a pass's rooms with it, not a statement
+/// per room, each up to where it saw the room's log end: a group of rooms
+/// is as large as it reckoned, however many events came since.
 pub async fn touched_after_many(
     conn: &mut AsyncPgConnection,
-    from: &[(i64, i64)],
+    from: &[(i64, i64, i64)],
     limit: i64,
 ) -> Result<Vec<Touched>> {
     #[derive(QueryableByName)]
@@ -1143,17 +1145,20 @@ pub async fn touched_after_many(
     if from.is_empty() {
         return Ok(Vec::new());
     }
-    let (rooms, after): (Vec<i64>, Vec<i64>) = from.iter().copied().unzip();
+    let rooms: Vec<i64> = from.iter().map(|f| f.0).collect();
+    let after: Vec<i64> = from.iter().map(|f| f.1).collect();
+    let upto: Vec<i64> = from.iter().map(|f| f.2).collect();
     let rows: Vec<Row> = Fixed::new(
         "SELECT e.room_id, e.seq, e.message_id \
-         FROM unnest($1::bigint[], $2::bigint[]) AS b(room_id, after_seq) \
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS b(room_id, after_seq, upto) \
          CROSS JOIN LATERAL (SELECT r.room_id, r.seq, r.message_id FROM room_events r \
-             WHERE r.room_id = b.room_id AND r.seq > b.after_seq \
-             ORDER BY r.seq LIMIT $3) e \
+             WHERE r.room_id = b.room_id AND r.seq > b.after_seq AND r.seq <= b.upto \
+             ORDER BY r.seq LIMIT $4) e \
          ORDER BY e.room_id, e.seq",
     )
     .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(rooms)
     .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(after)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(upto)
     .bind::<diesel::sql_types::BigInt, _>(limit)
     .load(conn)
     .await?;
