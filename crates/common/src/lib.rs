@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod emoji;
+pub mod emotion;
 pub mod error;
 pub mod fanout;
 pub mod guard;
