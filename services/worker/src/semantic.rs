@@ -92,6 +92,8 @@ pub async fn nearest(state: &WorkerState, ask: Ask) -> Result<Answer, SemanticEr
             cached.push(loaded);
         }
     }
+    // No connection held while the scan runs on the CPU.
+    drop(conn);
     let min = state.semantic.min_score;
     let limit = ask.limit.clamp(1, MAX_HITS);
     let mut hits = tokio::task::spawn_blocking(move || {
@@ -112,6 +114,7 @@ pub async fn nearest(state: &WorkerState, ask: Ask) -> Result<Answer, SemanticEr
     // A deletion erases its vector at once, but a room's cached copy until
     // the `vectors` follower reaches the deletion: never answer one.
     let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
+    let mut conn = state.pool.get().await.map_err(Error::from)?;
     let live: std::collections::HashSet<i64> = messages::live_ids(&mut conn, &ids)
         .await?
         .into_iter()

@@ -8,9 +8,9 @@
 //! 2. retrieval: in a shared room, the messages of *that room only* that
 //!    best match the question in words and in meaning, searched as the
 //!    asker (every reader of the answer may read them, so no answer
-//!    carries text from elsewhere); in
-//!    the asker's own assistant chat, whose only reader is the asker, those
-//!    of every room the asker may read, with the chat's earlier turns;
+//!    carries text from elsewhere); in the asker's own assistant chat,
+//!    whose only reader is the asker, those of every room the asker may
+//!    read, with the chat's earlier turns;
 //! 3. the answer: streamed by the language model when one is configured
 //!    (ephemeral `assistant_delta` frames), else the best messages quoted;
 //! 4. storing it once, as a message of the bot replying to the question
