@@ -48,6 +48,53 @@ impl Emotion {
     pub fn parse(name: &str) -> Option<Emotion> {
         Emotion::ALL.into_iter().find(|e| e.as_str() == name)
     }
+
+    /// Its name for people.
+    pub fn title(self) -> &'static str {
+        match self {
+            Emotion::Anger => "Anger",
+            Emotion::Disgust => "Disgust",
+            Emotion::Fear => "Fear",
+            Emotion::Joy => "Joy",
+            Emotion::Neutral => "Neutral",
+            Emotion::Sadness => "Sadness",
+            Emotion::Surprise => "Surprise",
+        }
+    }
+
+    /// The marker a message shows when this is its strongest emotion (the
+    /// room page's script keeps the same table); none for neutral, which
+    /// is most messages and worth no mark.
+    pub fn emoji(self) -> Option<&'static str> {
+        match self {
+            Emotion::Anger => Some("😠"),
+            Emotion::Disgust => Some("🤢"),
+            Emotion::Fear => Some("😨"),
+            Emotion::Joy => Some("😊"),
+            Emotion::Neutral => None,
+            Emotion::Sadness => Some("😢"),
+            Emotion::Surprise => Some("😮"),
+        }
+    }
+}
+
+/// A message's strongest emotion from its tag's labels (strongest first),
+/// when it is one worth a marker.
+pub fn marker(labels: &[crate::protocol::ScoredLabel]) -> Option<Emotion> {
+    let top = Emotion::parse(&labels.iter().next()?.label)?;
+    top.emoji().map(|_| top)
+}
+
+/// The labels as people read them: "Joy 91% · Surprise 12%".
+pub fn describe(labels: &[crate::protocol::ScoredLabel]) -> String {
+    labels
+        .iter()
+        .filter_map(|l| {
+            let e = Emotion::parse(&l.label)?;
+            Some(format!("{} {:.0}%", e.title(), l.score.get() * 100.0))
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// What a line says before any model reads it.

@@ -224,8 +224,11 @@ pub struct Preferences {
     /// `usage` (default) or `alphabetical`: how the sidebar orders my rooms
     /// (alphabetical whenever personalization is off).
     pub sidebar_order: SidebarOrder,
-    /// Emotion tags on messages (default true).
+    /// My messages are analysed for emotion tags (default true); off, they
+    /// never are and earlier tags are taken back.
     pub emotion_tagging: bool,
+    /// Emotion markers show on messages in my view (default true).
+    pub show_emotions: bool,
 }
 
 impl Default for Preferences {
@@ -245,6 +248,7 @@ impl Default for Preferences {
             personalization: true,
             sidebar_order: SidebarOrder::DEFAULT,
             emotion_tagging: true,
+            show_emotions: true,
         }
     }
 }
@@ -271,6 +275,7 @@ impl Preferences {
         take!(personalization = patch.personalization);
         take!(sidebar_order = patch.sidebar_order);
         take!(emotion_tagging = patch.emotion_tagging);
+        take!(show_emotions = patch.show_emotions);
         self
     }
 
@@ -337,6 +342,8 @@ pub struct Patch {
     pub sidebar_order: Option<SidebarOrder>,
     /// New emotion tagging switch.
     pub emotion_tagging: Option<bool>,
+    /// New switch of emotion markers in my view.
+    pub show_emotions: Option<bool>,
 }
 
 /// The longest key named back in an error: a key is the client's text.
@@ -436,6 +443,7 @@ impl Patch {
                     )?);
                 }
                 "emotion_tagging" => p.emotion_tagging = Some(boolean("emotion_tagging", v)?),
+                "show_emotions" => p.show_emotions = Some(boolean("show_emotions", v)?),
                 other => return Err(unknown("", other)),
             }
         }
@@ -495,7 +503,7 @@ mod tests {
             json!({"theme": "system", "time_zone": "UTC", "clock": "24h", "density": "comfortable",
                    "enter_sends": true, "notifications": {"browser": false, "default": "mentions"},
                    "show_typing": true, "appear_offline": false, "personalization": true,
-                   "sidebar_order": "usage", "emotion_tagging": true})
+                   "sidebar_order": "usage", "emotion_tagging": true, "show_emotions": true})
         );
     }
 

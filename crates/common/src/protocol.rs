@@ -81,6 +81,9 @@ pub struct ChatMessage {
     /// The reaction summary (history only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionCount>,
+    /// The latest annotation of each kind (history only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<Annotation>,
 }
 
 impl ChatMessage {
@@ -90,6 +93,7 @@ impl ChatMessage {
         self.html.clear();
         self.mentions.clear();
         self.reactions.clear();
+        self.annotations.clear();
         self.deleted = true;
     }
 }
@@ -127,6 +131,53 @@ pub struct ReactionChanged {
     pub count: i64,
     pub nonce: String,
 }
+
+/// Something the server learned about a message (protocol.md
+/// `annotation`): for `kind` `emotion`, the labels that passed, strongest
+/// first; an empty list takes the earlier tags back (opted out, or the text
+/// no longer says anything).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Annotation {
+    pub room: i64,
+    pub seq: i64,
+    /// The message it is about.
+    pub id: i64,
+    /// `emotion` (or, later, `transcript`).
+    pub kind: String,
+    #[serde(default)]
+    pub labels: Vec<ScoredLabel>,
+    /// What made it, e.g. `emotion-v1` or `rules-v1`.
+    pub model: String,
+}
+
+/// One label of an annotation with its score, 0 to 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScoredLabel {
+    pub label: String,
+    #[schema(value_type = f32)]
+    pub score: Score,
+}
+
+/// A score between 0 and 1, rounded to three decimals so a frame reads
+/// well and compares exactly (it is never NaN).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Score(f32);
+
+impl Score {
+    /// Clamps to 0..=1 (NaN is 0) and rounds to three decimals.
+    pub fn new(x: f32) -> Self {
+        let x = if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) };
+        Self((x * 1000.0).round() / 1000.0)
+    }
+
+    /// The value.
+    pub fn get(self) -> f32 {
+        self.0
+    }
+}
+
+impl Eq for Score {}
 
 /// Every frame the server sends (protocol.md "Server -> client"): one
 /// What a room's moderator or owner did: a sequenced event every member
@@ -197,6 +248,7 @@ pub enum ServerFrame {
     },
     Reaction(ReactionChanged),
     Moderation(ModerationEvent),
+    Annotation(Annotation),
     Joined {
         room: i64,
         last_seq: i64,
@@ -260,6 +312,7 @@ impl ServerFrame {
             Self::Deleted { room, seq, .. } => Some((*room, *seq)),
             Self::Reaction(r) => Some((r.room, r.seq)),
             Self::Moderation(m) => Some((m.room, m.seq)),
+            Self::Annotation(a) => Some((a.room, a.seq)),
             _ => None,
         }
     }
@@ -436,6 +489,7 @@ mod tests {
             edited_at: None,
             deleted: false,
             reactions: vec![],
+            annotations: vec![],
         }
     }
 

@@ -33,6 +33,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    message_annotations (message_id, kind) {
+        message_id -> Int8,
+        kind -> Text,
+        room_id -> Int8,
+        user_id -> Int8,
+        seq -> Int8,
+        sent_at -> Timestamptz,
+        labels -> Text,
+        top -> Text,
+        top_score -> Float4,
+        model -> Text,
+    }
+}
+
+diesel::table! {
     message_reactions (message_id, user_id, emoji) {
         message_id -> Int8,
         user_id -> Int8,
@@ -190,6 +205,7 @@ diesel::table! {
         slow_mode_secs -> Int4,
         restricted_until -> Nullable<Timestamptz>,
         dm_key -> Nullable<Text>,
+        emotions -> Bool,
     }
 }
 
@@ -230,6 +246,7 @@ diesel::table! {
         emotion_tagging -> Bool,
         updated_at -> Timestamptz,
         sidebar_order -> Text,
+        show_emotions -> Bool,
     }
 }
 
@@ -248,6 +265,7 @@ diesel::table! {
 
 diesel::joinable!(assistant_jobs -> rooms (room_id));
 diesel::joinable!(assistant_jobs -> users (asker_id));
+diesel::joinable!(message_annotations -> messages (message_id));
 diesel::joinable!(message_reactions -> messages (message_id));
 diesel::joinable!(message_reactions -> users (user_id));
 diesel::joinable!(moderation_actions -> rooms (room_id));
@@ -267,6 +285,7 @@ diesel::joinable!(user_preferences -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     assistant_jobs,
     log_cursors,
+    message_annotations,
     message_reactions,
     message_search,
     message_vectors,

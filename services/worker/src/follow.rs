@@ -9,6 +9,8 @@
 //!   mentions the bot.
 //! - `vectors` embeds each new or edited message (its sentence vector, for
 //!   semantic search) and forgets deleted ones.
+//! - `emotions` tags each new or edited message from its stored vector,
+//!   behind `vectors` in every room (see `crate::emotions`).
 
 use std::time::Duration;
 
@@ -37,6 +39,12 @@ pub enum Consumer {
         embedder: std::sync::Arc<ml::Embedder>,
         cache: std::sync::Arc<crate::vector_cache::VectorCache>,
     },
+    /// Appends emotion tags (room events, published once committed) and
+    /// takes back those no longer allowed.
+    Emotions {
+        tagger: std::sync::Arc<crate::emotions::Tagger>,
+        announcer: common::fanout::Announcer,
+    },
 }
 
 impl Consumer {
@@ -46,11 +54,44 @@ impl Consumer {
             Self::Search => "search",
             Self::Questions { .. } => "questions",
             Self::Vectors { .. } => "vectors",
+            Self::Emotions { .. } => "emotions",
         }
     }
 
-    async fn apply(&self, conn: &mut AsyncPgConnection, rooms: &[i64], ids: &[i64]) -> Result<()> {
+    /// The follower whose work this one reads: it never passes it in a
+    /// room.
+    fn leader(&self) -> Option<&'static str> {
         match self {
+            Self::Emotions { .. } => Some("vectors"),
+            _ => None,
+        }
+    }
+
+    /// Whether its transactions must reach the disk before anyone sees
+    /// them: those that append room events do (a seq once published is
+    /// never handed out again); derived rows need not.
+    fn appends_events(&self) -> bool {
+        matches!(self, Self::Emotions { .. })
+    }
+
+    /// Applies the events that touched `ids`; returns the room events it
+    /// appended, to publish once committed.
+    async fn apply(
+        &self,
+        conn: &mut AsyncPgConnection,
+        rooms: &[i64],
+        ids: &[i64],
+    ) -> Result<Vec<crate::emotions::Appended>> {
+        match self {
+            Self::Emotions { tagger, .. } => crate::emotions::tag(conn, tagger, ids).await,
+            _ => self.keep(conn, rooms, ids).await.map(|()| Vec::new()),
+        }
+    }
+
+    /// Keeps the rows of the followers that append nothing to the log.
+    async fn keep(&self, conn: &mut AsyncPgConnection, rooms: &[i64], ids: &[i64]) -> Result<()> {
+        match self {
+            Self::Emotions { .. } => Ok(()),
             Self::Search => search::refresh(conn, ids).await,
             Self::Questions { bot, max_age } => {
                 let since = Utc::now()
@@ -138,11 +179,26 @@ pub async fn pass(
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<Pass> {
     let mut conn = pool.get().await?;
-    let behind = cursors::behind(&mut conn, consumer.name(), follow.rooms_per_pass).await?;
+    let behind = match consumer.leader() {
+        Some(leader) => {
+            cursors::behind_leader(&mut conn, consumer.name(), leader, follow.rooms_per_pass)
+                .await?
+        }
+        None => cursors::behind(&mut conn, consumer.name(), follow.rooms_per_pass).await?,
+    };
     let mut done = Pass {
         applied: 0,
         backlog: behind.len() as i64 >= follow.rooms_per_pass,
     };
+    if let Consumer::Emotions { tagger, .. } = consumer {
+        let taken = conn
+            .transaction::<_, Error, _>(async |conn| {
+                crate::emotions::withdraw(conn, tagger, follow.events_per_room).await
+            })
+            .await?;
+        done.backlog |= taken.len() as i64 >= follow.events_per_room;
+        consumer.announce(&taken).await;
+    }
     for group in groups(&behind, follow.events_per_room) {
         if *stop.borrow() {
             // Shutting down: what is left waits for the next start.
@@ -153,21 +209,24 @@ pub async fn pass(
             .iter()
             .map(|b| (b.room_id, b.seq, b.last_seq))
             .collect();
-        let touched = conn
+        let (touched, appended) = conn
             .transaction::<_, Error, _>(async |conn| {
-                cursors::commit_without_waiting(conn).await?;
+                if !consumer.appends_events() {
+                    cursors::commit_without_waiting(conn).await?;
+                }
                 let touched =
                     events::touched_after_many(conn, &from, follow.events_per_room).await?;
                 let mut ids: Vec<i64> = touched.iter().flat_map(|t| t.ids.clone()).collect();
                 ids.sort_unstable();
                 ids.dedup();
                 let rooms: Vec<i64> = touched.iter().map(|t| t.room_id).collect();
-                consumer.apply(conn, &rooms, &ids).await?;
+                let appended = consumer.apply(conn, &rooms, &ids).await?;
                 let to: Vec<(i64, i64)> = touched.iter().map(|t| (t.room_id, t.last)).collect();
                 cursors::advance_many(conn, consumer.name(), &to).await?;
-                Ok(touched)
+                Ok((touched, appended))
             })
             .await?;
+        consumer.announce(&appended).await;
         for t in touched {
             if let Some(room) = group.iter().find(|b| b.room_id == t.room_id) {
                 done.applied += (t.last - room.seq) as usize;
@@ -180,6 +239,26 @@ pub async fn pass(
         .with_label_values(&[consumer.name()])
         .inc_by(done.applied as u64);
     Ok(done)
+}
+
+impl Consumer {
+    /// Publishes committed events to their rooms' channels. A lost publish
+    /// is not lost for readers: chat instances catch up from the log.
+    async fn announce(&self, appended: &[crate::emotions::Appended]) {
+        let Self::Emotions { announcer, .. } = self else {
+            return;
+        };
+        if appended.is_empty() {
+            return;
+        }
+        let events: Vec<(i64, i64, &str)> = appended
+            .iter()
+            .map(|(room, seq, json)| (*room, *seq, json.as_str()))
+            .collect();
+        if let Err(e) = announcer.announce(&events, &[]).await {
+            tracing::warn!(error = %e, "could not publish emotion tags; chat catches up from the log");
+        }
+    }
 }
 
 /// `behind` cut into groups of rooms with about `events` events to apply

@@ -5,6 +5,7 @@
 
 pub mod assistant;
 pub mod config;
+pub mod emotions;
 pub mod follow;
 pub mod metrics;
 pub mod semantic;
@@ -117,6 +118,23 @@ impl Worker {
                 },
                 follow,
             ));
+            if let Some(head) = load_emotion_head() {
+                followers.push((
+                    Consumer::Emotions {
+                        tagger: Arc::new(emotions::Tagger {
+                            head,
+                            bot: state.bot.clone(),
+                        }),
+                        announcer: common::fanout::Announcer::new(
+                            state.redis.clone(),
+                            state.redis_prefix.clone(),
+                        ),
+                    },
+                    follow,
+                ));
+            }
+        } else {
+            tracing::warn!("emotion tags off: they read the sentence vectors, and there is no sentence model");
         }
         for (consumer, follow) in followers {
             tasks.push(tokio::spawn(follow::run(
@@ -147,6 +165,21 @@ impl Worker {
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
+        }
+    }
+}
+
+/// The emotion head compiled into the binary, or `None` (said loudly) if
+/// it does not parse: messages are then not tagged, and the rest works on.
+fn load_emotion_head() -> Option<ml::EmotionHead> {
+    match ml::EmotionHead::bundled() {
+        Ok(head) => {
+            tracing::info!(model = head.version(), "emotion tags on");
+            Some(head)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "emotion tags off: the emotion head is unreadable");
+            None
         }
     }
 }

@@ -44,6 +44,29 @@ pub async fn behind(
     .await?)
 }
 
+/// [`behind`] for a consumer that reads what `leader` made (emotion tags
+/// read the stored vectors): a room's events count only up to the leader's
+/// cursor there, so the consumer never passes a message before the leader
+/// has.
+pub async fn behind_leader(
+    conn: &mut AsyncPgConnection,
+    consumer: &str,
+    leader: &str,
+    limit: i64,
+) -> Result<Vec<Behind>> {
+    Ok(Fixed::new(
+        "SELECT l.room_id, coalesce(c.seq, 0) AS seq, l.seq AS last_seq \
+         FROM log_cursors l LEFT JOIN log_cursors c ON c.consumer = $1 AND c.room_id = l.room_id \
+         WHERE l.consumer = $3 AND l.seq > coalesce(c.seq, 0) \
+         ORDER BY l.seq - coalesce(c.seq, 0) DESC, l.room_id LIMIT $2",
+    )
+    .bind::<Text, _>(consumer)
+    .bind::<BigInt, _>(limit)
+    .bind::<Text, _>(leader)
+    .load(conn)
+    .await?)
+}
+
 /// Lets the current transaction commit without waiting for its WAL to
 /// reach the disk. For a consumer's transactions only: what they write is
 /// derived from the log and moves with the cursor, so a crash that loses

@@ -13,13 +13,14 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::Fixed;
 use super::messages::{self, MessageState, NewMessage};
-use super::{members, modlog, reactions, rooms};
+use super::{annotations, members, modlog, reactions, rooms};
 use crate::access::{self, RoomFacts, Standing};
 use crate::domain::{MessageBody, Nonce};
 use crate::emoji::Emoji;
 use crate::error::{Code, Entity, Error, Result};
 use crate::protocol::{
-    ChatMessage, MessageEdited, ReactionChanged, ReplyRef, ServerFrame, UserRef,
+    Annotation, ChatMessage, MessageEdited, ReactionChanged, ReplyRef, ScoredLabel, ServerFrame,
+    UserRef,
 };
 use crate::schema::room_events;
 
@@ -101,6 +102,16 @@ pub enum Change {
     React { id: i64, emoji: Emoji, on: bool },
     /// An act of a moderator or the owner.
     Moderate(Moderation),
+    /// What the server learned about a message (an emotion tag), appended
+    /// by the worker as the bot, never by a client: no access rule applies
+    /// and it makes no one a member. Empty `labels` take the kind's earlier
+    /// annotation back.
+    Annotate {
+        id: i64,
+        kind: String,
+        labels: Vec<ScoredLabel>,
+        model: String,
+    },
 }
 
 impl Change {
@@ -108,7 +119,10 @@ impl Change {
     fn target(&self) -> Option<i64> {
         match self {
             Self::Message { reply_to, .. } => *reply_to,
-            Self::Edit { id, .. } | Self::Delete { id } | Self::React { id, .. } => Some(*id),
+            Self::Edit { id, .. }
+            | Self::Delete { id }
+            | Self::React { id, .. }
+            | Self::Annotate { id, .. } => Some(*id),
             Self::Moderate(_) => None,
         }
     }
@@ -120,6 +134,7 @@ impl Change {
             Self::Delete { .. } => "deleted",
             Self::React { .. } => "reaction",
             Self::Moderate(_) => "moderation",
+            Self::Annotate { .. } => "annotation",
         }
     }
 }
@@ -571,9 +586,10 @@ async fn append_once(
             .unwrap_or_else(|| Standing::outsider(d.user.id));
         if let Some(stored) = existing.remove(&(d.user.id, d.nonce.as_str().to_owned())) {
             first_of.insert(key, i);
+            let annotates = matches!(d.change, Change::Annotate { .. });
             fates.push(
                 match room.as_ref().map(|r| access::may_read(r, &who, now)) {
-                    Some(Err(denial)) => Fate::Refused(Refusal::Denied(denial)),
+                    Some(Err(denial)) if !annotates => Fate::Refused(Refusal::Denied(denial)),
                     _ => Fate::Existing(Box::new(stored)),
                 },
             );
@@ -595,7 +611,7 @@ async fn append_once(
         };
         let allowed = match &d.change {
             Change::Message { .. } => access::may_send(room, &who, now),
-            Change::Moderate(_) => Ok(()),
+            Change::Moderate(_) | Change::Annotate { .. } => Ok(()),
             // Taking back one's own words stays possible when muted or
             // blocked; whose message it may be is `check`'s call.
             Change::Delete { .. } => access::may_read(room, &who, now),
@@ -668,7 +684,10 @@ fn check(
         .filter(|m| m.deleted_at.is_none())
         .ok_or(Refusal::MessageNotFound)?;
     match change {
-        Change::Message { .. } | Change::React { .. } | Change::Moderate(_) => Ok(()),
+        Change::Message { .. }
+        | Change::React { .. }
+        | Change::Moderate(_)
+        | Change::Annotate { .. } => Ok(()),
         Change::Edit { .. } => {
             if live.user_id != user_id {
                 Err(Refusal::NotAuthor)
@@ -872,6 +891,7 @@ async fn write(
                     edited_at: None,
                     deleted: false,
                     reactions: Vec::new(),
+                    annotations: Vec::new(),
                 };
                 (ServerFrame::Message(message), Some(id))
             }
@@ -944,6 +964,36 @@ async fn write(
                         .await?;
                 (frame, None)
             }
+            Change::Annotate {
+                id,
+                kind,
+                labels,
+                model,
+            } => {
+                let about = state
+                    .get(id)
+                    .ok_or_else(|| Error::internal("an annotated message is missing"))?;
+                let annotation = Annotation {
+                    room: room_id,
+                    seq,
+                    id: *id,
+                    kind: kind.clone(),
+                    labels: labels.clone(),
+                    model: model.clone(),
+                };
+                annotations::put(
+                    conn,
+                    &annotations::NewAnnotation {
+                        message_id: *id,
+                        room_id,
+                        user_id: about.user_id,
+                        sent_at: about.sent_at,
+                        annotation: &annotation,
+                    },
+                )
+                .await?;
+                (ServerFrame::Annotation(annotation), Some(*id))
+            }
         };
         let json = frame.to_json();
         rows.push(NewEvent {
@@ -969,13 +1019,17 @@ async fn write(
     insert(conn, &rows).await?;
     super::search::forget(conn, &deleted).await?;
     super::vectors::forget(conn, &deleted).await?;
+    annotations::clear(conn, &deleted).await?;
     for id in deleted {
         redact(conn, id, &mut out).await?;
     }
     // Each author's newest event: their read mark moves there, and it says
-    // whether it made them a member.
+    // whether it made them a member. An annotation has no author to move.
     let mut newest: HashMap<i64, i64> = HashMap::new();
-    for (k, d) in &accepted {
+    for (k, d) in accepted
+        .iter()
+        .filter(|(_, d)| !matches!(d.change, Change::Annotate { .. }))
+    {
         let mark = newest.entry(d.user.id).or_insert(*k);
         *mark = (*mark).max(*k);
     }
@@ -1031,7 +1085,7 @@ async fn redact(
         .filter(
             room_events::message_id
                 .eq(message_id)
-                .and(room_events::kind.eq_any(["message", "edited"]))
+                .and(room_events::kind.eq_any(["message", "edited", "annotation"]))
                 .or(room_events::message_id
                     .eq_any(&replies)
                     .and(room_events::kind.eq("message"))),
@@ -1058,6 +1112,40 @@ async fn redact(
     Ok(())
 }
 
+/// Empties the labels of every stored annotation of `kind` about
+/// `message_ids`: tags their author or room took back leave nothing in
+/// replays or catch-up.
+pub async fn forget_annotation_labels(
+    conn: &mut AsyncPgConnection,
+    message_ids: &[i64],
+    kind: &str,
+) -> Result<()> {
+    if message_ids.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(i64, i64, String)> = room_events::table
+        .filter(room_events::message_id.eq_any(message_ids))
+        .filter(room_events::kind.eq("annotation"))
+        .select((room_events::room_id, room_events::seq, room_events::frame))
+        .load(conn)
+        .await?;
+    for (room_id, seq, json) in rows {
+        let mut frame = serde_json::from_str::<ServerFrame>(&json)
+            .map_err(|e| Error::internal_from(format!("stored frame {seq} unreadable"), e))?;
+        if let ServerFrame::Annotation(a) = &mut frame
+            && a.kind == kind
+            && !a.labels.is_empty()
+        {
+            a.labels.clear();
+            diesel::update(room_events::table.find((room_id, seq)))
+                .set(room_events::frame.eq(frame.to_json()))
+                .execute(conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// A frame without the text of deleted message `id`.
 fn redact_frame(frame: &mut ServerFrame, id: i64) {
     match frame {
@@ -1074,6 +1162,7 @@ fn redact_frame(frame: &mut ServerFrame, id: i64) {
             e.mentions.clear();
             e.deleted = true;
         }
+        ServerFrame::Annotation(a) if a.id == id => a.labels.clear(),
         _ => {}
     }
 }
@@ -1117,7 +1206,8 @@ pub async fn touched_after(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Touched {
     pub room_id: i64,
-    /// The messages concerned, sorted, each once.
+    /// The messages whose text the events changed (new, edited, deleted),
+    /// sorted, each once: a reaction or an annotation concerns no follower.
     pub ids: Vec<i64>,
     /// The last seq read.
     pub last: i64,
@@ -1151,7 +1241,10 @@ pub async fn touched_after_many(
     let rows: Vec<Row> = Fixed::new(
         "SELECT e.room_id, e.seq, e.message_id \
          FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS b(room_id, after_seq, upto) \
-         CROSS JOIN LATERAL (SELECT r.room_id, r.seq, r.message_id FROM room_events r \
+         CROSS JOIN LATERAL (SELECT r.room_id, r.seq, \
+                 CASE WHEN r.kind IN ('message', 'edited', 'deleted') THEN r.message_id END \
+                 AS message_id \
+             FROM room_events r \
              WHERE r.room_id = b.room_id AND r.seq > b.after_seq AND r.seq <= b.upto \
              ORDER BY r.seq LIMIT $4) e \
          ORDER BY e.room_id, e.seq",
@@ -1261,6 +1354,7 @@ mod tests {
             edited_at: None,
             deleted: false,
             reactions: vec![],
+            annotations: vec![],
         })
     }
 

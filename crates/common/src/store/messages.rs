@@ -298,6 +298,66 @@ pub async fn live_by_ids(
     shown(conn, rows, viewer).await
 }
 
+/// A live message the emotion follower may read, with what decides whether
+/// it may.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct ToTag {
+    pub id: i64,
+    pub room_id: i64,
+    pub user_id: i64,
+    /// The Markdown source.
+    pub body: String,
+    pub sent_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Its room's owner allows tags.
+    pub room_allows: bool,
+    /// Its author allows tags (no preferences saved: the default, yes).
+    pub author_allows: Option<bool>,
+    /// Its author's account kind (`person`, `bot`).
+    pub author_kind: String,
+}
+
+impl ToTag {
+    /// Whether it may be analysed: its room and its author allow it, and a
+    /// person wrote it (the assistant's answers are not anyone's mood).
+    pub fn may_tag(&self) -> bool {
+        self.room_allows && self.author_allows.unwrap_or(true) && self.author_kind != "bot"
+    }
+
+    /// Which text of the message a tag is about: one tag per version.
+    pub fn version(&self) -> i64 {
+        self.edited_at.unwrap_or(self.sent_at).timestamp_millis()
+    }
+}
+
+/// The live messages among `ids`, for the emotion follower.
+pub async fn to_tag(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<ToTag>> {
+    use crate::schema::{rooms, user_preferences};
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(messages::table
+        .inner_join(users::table)
+        .inner_join(rooms::table.on(rooms::id.eq(messages::room_id)))
+        .left_join(user_preferences::table.on(user_preferences::user_id.eq(messages::user_id)))
+        .filter(messages::id.eq_any(ids))
+        .filter(messages::deleted_at.is_null())
+        .order(messages::id)
+        .select((
+            messages::id,
+            messages::room_id,
+            messages::user_id,
+            messages::body,
+            messages::sent_at,
+            messages::edited_at,
+            rooms::emotions,
+            user_preferences::emotion_tagging.nullable(),
+            users::kind,
+        ))
+        .load(conn)
+        .await?)
+}
+
 /// The ids among `ids` of messages not deleted: what a cache of derived
 /// data (the worker's vectors) may still hold for an instant after a
 /// deletion never leaves it.
@@ -350,6 +410,7 @@ async fn shown(
     };
     let ids: Vec<i64> = rows.iter().map(|(m, _)| m.id).collect();
     let mut reactions = super::reactions::summaries(conn, &ids, viewer).await?;
+    let mut annotations = super::annotations::of_messages(conn, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|(m, author)| {
@@ -370,6 +431,7 @@ async fn shown(
                 edited_at: m.edited_at,
                 deleted: false,
                 reactions: reactions.remove(&m.id).unwrap_or_default(),
+                annotations: annotations.remove(&m.id).unwrap_or_default(),
             };
             if m.deleted_at.is_some() {
                 shown.redact();

@@ -1,6 +1,7 @@
 //! Every query, in the module that owns its table. Functions take
 //! `&mut AsyncPgConnection` so callers can compose them inside transactions.
 
+pub mod annotations;
 pub mod assistant;
 pub mod bans;
 pub mod blocks;

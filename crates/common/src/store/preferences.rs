@@ -31,6 +31,7 @@ struct Row {
     emotion_tagging: bool,
     updated_at: DateTime<Utc>,
     sidebar_order: String,
+    show_emotions: bool,
 }
 
 impl Row {
@@ -50,6 +51,7 @@ impl Row {
             emotion_tagging: p.emotion_tagging,
             updated_at: now,
             sidebar_order: p.sidebar_order.as_str().to_owned(),
+            show_emotions: p.show_emotions,
         }
     }
 
@@ -73,6 +75,7 @@ impl Row {
             personalization: self.personalization,
             sidebar_order: SidebarOrder::parse(&self.sidebar_order).unwrap_or(d.sidebar_order),
             emotion_tagging: self.emotion_tagging,
+            show_emotions: self.show_emotions,
         }
     }
 }
@@ -94,6 +97,7 @@ struct Changes {
     emotion_tagging: Option<bool>,
     updated_at: DateTime<Utc>,
     sidebar_order: Option<String>,
+    show_emotions: Option<bool>,
 }
 
 impl Changes {
@@ -113,6 +117,7 @@ impl Changes {
             emotion_tagging: p.emotion_tagging,
             updated_at: now,
             sidebar_order: s(p.sidebar_order.map(SidebarOrder::as_str)),
+            show_emotions: p.show_emotions,
         }
     }
 }
@@ -217,4 +222,13 @@ pub async fn set_room_level(
         }
     }
     Ok(())
+}
+
+/// The people who turned the tagging of their own messages off.
+pub async fn not_tagged(conn: &mut AsyncPgConnection) -> Result<Vec<i64>> {
+    Ok(user_preferences::table
+        .filter(user_preferences::emotion_tagging.eq(false))
+        .select(user_preferences::user_id)
+        .load(conn)
+        .await?)
 }

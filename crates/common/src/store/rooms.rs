@@ -33,6 +33,8 @@ pub struct Room {
     pub kind: String,
     /// One message per this many seconds per member (0: off).
     pub slow_mode_secs: i32,
+    /// Its owner lets the server tag messages with emotions.
+    pub emotions: bool,
 }
 
 impl Room {
@@ -755,4 +757,22 @@ pub async fn last_seqs(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<
         .select((rooms::id, rooms::last_seq))
         .load(conn)
         .await?)
+}
+
+/// The rooms whose owner turned emotion tags off.
+pub async fn without_emotions(conn: &mut AsyncPgConnection) -> Result<Vec<i64>> {
+    Ok(rooms::table
+        .filter(rooms::emotions.eq(false))
+        .select(rooms::id)
+        .load(conn)
+        .await?)
+}
+
+/// Turns emotion tags on or off in a room (its owner's switch).
+pub async fn set_emotions(conn: &mut AsyncPgConnection, id: i64, on: bool) -> Result<()> {
+    diesel::update(rooms::table.find(id))
+        .set(rooms::emotions.eq(on))
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -112,3 +112,27 @@ pub async fn of_rooms(
         .load(conn)
         .await?)
 }
+
+/// The vectors of these messages made by `model` (the emotion follower
+/// reads each message's stored vector, not a second embedding).
+pub async fn of_messages(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+    model: i16,
+) -> Result<Vec<StoredVector>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(message_vectors::table
+        .filter(message_vectors::message_id.eq_any(ids))
+        .filter(message_vectors::model.eq(model))
+        .select((
+            message_vectors::message_id,
+            message_vectors::room_id,
+            message_vectors::model,
+            message_vectors::scale,
+            message_vectors::v,
+        ))
+        .load(conn)
+        .await?)
+}

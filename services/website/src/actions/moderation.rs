@@ -213,11 +213,15 @@ pub struct RoomChanges {
     pub visibility: Option<String>,
     /// Seconds between two messages of a member (0: off).
     pub slow_mode_secs: Option<i64>,
+    /// Emotion tags on messages (the owner only).
+    pub emotions: Option<bool>,
 }
 
 /// Applies the changes that differ from the room as it is, each as its own
 /// event (topic and slow mode: moderators; visibility: the owner). Every
-/// field is checked before anything changes.
+/// field is checked before anything changes. The owner's switch of emotion
+/// tags is a setting, not an event: the worker takes the room's tags back
+/// (each an event) when it goes off.
 pub async fn update_room(
     state: &AppState,
     actor: &Actor,
@@ -246,6 +250,11 @@ pub async fn update_room(
     }
     if let Some(visibility) = visibility.filter(|v| *v != current.visibility()) {
         acts.push(("v", Moderation::Visibility { visibility }));
+    }
+    if let Some(on) = changes.emotions.filter(|on| *on != current.emotions) {
+        let mut conn = state.pool.get().await?;
+        guard::allowed(&mut conn, actor.user_id, room_id, access::may_manage).await?;
+        common::store::rooms::set_emotions(&mut conn, room_id, on).await?;
     }
     for (part, act) in acts {
         // One nonce per field, so a retried form changes each once.

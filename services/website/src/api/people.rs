@@ -131,7 +131,7 @@ pub struct InviteBody {
     pub link: Option<LinkTerms>,
 }
 
-/// `{topic?, visibility?, slow_mode_secs?}`.
+/// `{topic?, visibility?, slow_mode_secs?, emotions?}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoomPatch {
@@ -144,6 +144,10 @@ pub struct RoomPatch {
     /// 0 (off) to 21600.
     #[serde(default)]
     pub slow_mode_secs: Option<i64>,
+    /// Emotion tags on the room's messages (the owner only); off takes the
+    /// existing tags back.
+    #[serde(default)]
+    pub emotions: Option<bool>,
 }
 
 /// `{role}`.
@@ -283,8 +287,8 @@ async fn member_list(state: &AppState, user: &ApiUser, room: i64) -> ApiResult<H
     }))
 }
 
-/// Changes a room's topic and slow mode (moderators) or visibility (the
-/// owner); each change is a room event.
+/// Changes a room's topic and slow mode (moderators) or visibility and
+/// emotion tags (the owner); each change but the last is a room event.
 #[utoipa::path(patch, path = "/api/v1/rooms/{id}", tag = "people", params(("id" = i64, Path)), request_body = RoomPatch, security(("bearer" = [])),
     responses((status = 200, body = RoomEnvelope), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, description = "`name_taken`: going public under another public room's name", body = ErrorBody),
@@ -302,6 +306,7 @@ pub async fn update(
         topic: body.topic,
         visibility: body.visibility,
         slow_mode_secs: body.slow_mode_secs,
+        emotions: body.emotions,
     };
     let nonce = idempotency_key(&req);
     actions::moderation::update_room(&state, user.actor(), *path, &changes, &nonce).await?;

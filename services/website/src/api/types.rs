@@ -99,6 +99,9 @@ pub struct RoomJson {
     pub kind: String,
     /// One message per this many seconds per member (0: off).
     pub slow_mode_secs: i32,
+    /// The server tags the room's messages with emotions (its owner's
+    /// switch; each author may still opt out).
+    pub emotions: bool,
     /// The caller's role (`owner`, `moderator`, `member`); null when not a
     /// member.
     pub my_role: Option<String>,
@@ -149,6 +152,7 @@ impl From<&RoomView> for RoomJson {
             visibility: r.visibility.clone(),
             kind: r.kind.clone(),
             slow_mode_secs: r.slow_mode_secs,
+            emotions: r.emotions,
             my_role: None,
             id: r.id,
             name: r.name.clone(),
@@ -484,8 +488,10 @@ pub struct PreferencesPatchBody {
     pub personalization: Option<bool>,
     /// `usage` or `alphabetical`: how my sidebar orders my rooms.
     pub sidebar_order: Option<common::preferences::SidebarOrder>,
-    /// Emotion tags on messages.
+    /// My messages are analysed for emotion tags.
     pub emotion_tagging: Option<bool>,
+    /// Emotion markers show on messages in my view.
+    pub show_emotions: Option<bool>,
 }
 
 /// A change to my notification preferences.

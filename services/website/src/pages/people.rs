@@ -99,6 +99,7 @@ struct MembersPage {
     room_name: String,
     topic: String,
     slow_mode_secs: i32,
+    emotions: bool,
     private: bool,
     moderates: bool,
     manages: bool,
@@ -210,6 +211,7 @@ async fn members_page(
         room_name: room.room.name.clone(),
         topic: room.room.topic.clone(),
         slow_mode_secs: room.room.slow_mode_secs,
+        emotions: room.room.emotions,
         private: !facts.is_public(),
         moderates,
         manages,
@@ -508,6 +510,10 @@ pub struct SettingsForm {
     topic: Option<String>,
     slow_mode_secs: Option<String>,
     visibility: Option<String>,
+    /// The emotion tags box (`true` when ticked), and whether the form
+    /// showed it at all (only the owner's does).
+    emotions: Option<String>,
+    emotions_shown: Option<String>,
     nonce: String,
     csrf_token: String,
 }
@@ -544,6 +550,10 @@ pub async fn settings(
             topic: form.topic.clone(),
             visibility: form.visibility.clone().filter(|v| !v.is_empty()),
             slow_mode_secs,
+            emotions: form
+                .emotions_shown
+                .is_some()
+                .then(|| form.emotions.as_deref() == Some("true")),
         };
         actions::moderation::update_room(
             &state,

@@ -209,6 +209,8 @@ pub struct Line {
     pub reply: Option<Quote>,
     /// Its reactions.
     pub chips: Vec<Chip>,
+    /// Its emotion marker, when its tag has a strongest emotion.
+    pub mood: Option<MoodMark>,
     /// The day divider before it, if it starts a day.
     pub day: Option<Day>,
     /// Same author as the message before, shortly after: no header.
@@ -222,6 +224,33 @@ pub struct Line {
     /// It asks the assistant, which has not answered it (yet): where that
     /// stands.
     pub assistant: Option<AssistantLine>,
+}
+
+/// A message's emotion marker: its strongest emotion's emoji, with every
+/// label's score for hover and focus.
+pub struct MoodMark {
+    /// Its protocol name (`joy`), for styles and the script.
+    pub emotion: &'static str,
+    /// What shows.
+    pub emoji: &'static str,
+    /// "Joy 91% · Surprise 12%".
+    pub scores: String,
+}
+
+impl MoodMark {
+    /// The marker of a message's emotion tag, if it shows one.
+    pub fn of(annotations: &[common::protocol::Annotation]) -> Option<Self> {
+        use common::emotion::{Emotion, describe, marker};
+        let tag = annotations
+            .iter()
+            .find(|a| a.kind == common::store::annotations::EMOTION)?;
+        let top: Emotion = marker(&tag.labels)?;
+        Some(Self {
+            emotion: top.as_str(),
+            emoji: top.emoji()?,
+            scores: describe(&tag.labels),
+        })
+    }
 }
 
 /// Under a question the assistant has not answered: that it is answering
@@ -331,6 +360,7 @@ fn lines(
                     nonce: new_nonce(),
                 })
                 .collect(),
+            mood: MoodMark::of(&m.annotations),
             day: new_day.then(|| Day {
                 date: times.day(&m.sent_at),
                 label: times.day_label(&m.sent_at),

@@ -99,6 +99,7 @@ struct PrefsDraft {
     personalization: bool,
     sidebar_order: String,
     emotion_tagging: bool,
+    show_emotions: bool,
 }
 
 impl From<&Preferences> for PrefsDraft {
@@ -116,6 +117,7 @@ impl From<&Preferences> for PrefsDraft {
             personalization: p.personalization,
             sidebar_order: p.sidebar_order.as_str().to_owned(),
             emotion_tagging: p.emotion_tagging,
+            show_emotions: p.show_emotions,
         }
     }
 }
@@ -443,6 +445,7 @@ pub struct PrefsForm {
     personalization: Option<String>,
     sidebar_order: Option<String>,
     emotion_tagging: Option<String>,
+    show_emotions: Option<String>,
 }
 
 /// A form's yes/no: a ticked box sends `true` (or `on`); an absent one is no.
@@ -482,6 +485,7 @@ impl PrefsForm {
                 ("appear_offline", &self.appear_offline),
                 ("personalization", &self.personalization),
                 ("emotion_tagging", &self.emotion_tagging),
+                ("show_emotions", &self.show_emotions),
             ] {
                 m.insert(key.into(), Value::Bool(ticked(v)));
             }
@@ -515,6 +519,7 @@ impl PrefsForm {
             d.appear_offline = ticked(&self.appear_offline);
             d.personalization = ticked(&self.personalization);
             d.emotion_tagging = ticked(&self.emotion_tagging);
+            d.show_emotions = ticked(&self.show_emotions);
         }
         d
     }

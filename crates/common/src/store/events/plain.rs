@@ -145,6 +145,7 @@ pub(super) async fn append(
                 edited_at: None,
                 deleted: false,
                 reactions: Vec::new(),
+                annotations: Vec::new(),
             });
             let json = frame.to_json();
             rows.push(NewEvent {

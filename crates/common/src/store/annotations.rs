@@ -1,0 +1,257 @@
+//! The `message_annotations` table: each message's latest annotation of
+//! each kind (an emotion tag today), the current state behind the
+//! `annotation` events of the log. History shows it beside each message and
+//! a room's mood is read from it. Only the event log (`store::events`)
+//! writes it; a deleted message's rows go with its text.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::error::{Error, Result};
+use crate::protocol::{Annotation, ScoredLabel};
+use crate::schema::{message_annotations, messages};
+
+/// The kind of an emotion tag.
+pub const EMOTION: &str = "emotion";
+
+/// The row an annotation event leaves.
+pub(crate) struct NewAnnotation<'a> {
+    pub message_id: i64,
+    pub room_id: i64,
+    pub user_id: i64,
+    pub sent_at: DateTime<Utc>,
+    pub annotation: &'a Annotation,
+}
+
+/// Makes `a` the message's latest annotation of its kind; one without
+/// labels removes it.
+pub(crate) async fn put(conn: &mut AsyncPgConnection, a: &NewAnnotation<'_>) -> Result<()> {
+    let Some(top) = a.annotation.labels.iter().next() else {
+        return remove(conn, a.message_id, &a.annotation.kind).await;
+    };
+    let labels = serde_json::to_string(&a.annotation.labels)
+        .map_err(|e| Error::internal_from("annotation labels", e))?;
+    diesel::insert_into(message_annotations::table)
+        .values((
+            message_annotations::message_id.eq(a.message_id),
+            message_annotations::kind.eq(&a.annotation.kind),
+            message_annotations::room_id.eq(a.room_id),
+            message_annotations::user_id.eq(a.user_id),
+            message_annotations::seq.eq(a.annotation.seq),
+            message_annotations::sent_at.eq(a.sent_at),
+            message_annotations::labels.eq(&labels),
+            message_annotations::top.eq(&top.label),
+            message_annotations::top_score.eq(top.score.get()),
+            message_annotations::model.eq(&a.annotation.model),
+        ))
+        .on_conflict((message_annotations::message_id, message_annotations::kind))
+        .do_update()
+        .set((
+            message_annotations::seq.eq(a.annotation.seq),
+            message_annotations::labels.eq(&labels),
+            message_annotations::top.eq(&top.label),
+            message_annotations::top_score.eq(top.score.get()),
+            message_annotations::model.eq(&a.annotation.model),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn remove(conn: &mut AsyncPgConnection, message_id: i64, kind: &str) -> Result<()> {
+    diesel::delete(message_annotations::table.find((message_id, kind)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Forgets every annotation of deleted messages.
+pub(crate) async fn clear(conn: &mut AsyncPgConnection, message_ids: &[i64]) -> Result<()> {
+    if message_ids.is_empty() {
+        return Ok(());
+    }
+    diesel::delete(
+        message_annotations::table.filter(message_annotations::message_id.eq_any(message_ids)),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Which of `message_ids` have an annotation of `kind` now.
+pub async fn annotated_among(
+    conn: &mut AsyncPgConnection,
+    message_ids: &[i64],
+    kind: &str,
+) -> Result<Vec<i64>> {
+    if message_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(message_annotations::table
+        .filter(message_annotations::message_id.eq_any(message_ids))
+        .filter(message_annotations::kind.eq(kind))
+        .select(message_annotations::message_id)
+        .load(conn)
+        .await?)
+}
+
+/// The latest annotations of each of `message_ids`, for history.
+pub async fn of_messages(
+    conn: &mut AsyncPgConnection,
+    message_ids: &[i64],
+) -> Result<HashMap<i64, Vec<Annotation>>> {
+    if message_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, i64, String, i64, String, String)> = message_annotations::table
+        .filter(message_annotations::message_id.eq_any(message_ids))
+        .order((message_annotations::message_id, message_annotations::kind))
+        .select((
+            message_annotations::room_id,
+            message_annotations::message_id,
+            message_annotations::kind,
+            message_annotations::seq,
+            message_annotations::labels,
+            message_annotations::model,
+        ))
+        .load(conn)
+        .await?;
+    let mut out: HashMap<i64, Vec<Annotation>> = HashMap::new();
+    for (room_id, id, kind, seq, labels, model) in rows {
+        let labels: Vec<ScoredLabel> = serde_json::from_str(&labels)
+            .map_err(|e| Error::internal_from(format!("labels of message {id}"), e))?;
+        out.entry(id).or_default().push(Annotation {
+            room: room_id,
+            seq,
+            id,
+            kind,
+            labels,
+            model,
+        });
+    }
+    Ok(out)
+}
+
+/// An annotation that must go: its author turned tagging off, or its
+/// room's owner did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Withdrawn {
+    pub room_id: i64,
+    pub message_id: i64,
+    /// The seq of the annotation event taken back.
+    pub seq: i64,
+}
+
+/// Up to `limit` annotations of `kind` by `authors` or in rooms `closed`
+/// (who and where tagging was turned off), by room. Two index scans (by
+/// author, by room), never a scan of every tag, however often a follower
+/// asks.
+pub async fn withdrawn(
+    conn: &mut AsyncPgConnection,
+    kind: &str,
+    authors: &[i64],
+    closed: &[i64],
+    limit: i64,
+) -> Result<Vec<Withdrawn>> {
+    let columns = (
+        message_annotations::room_id,
+        message_annotations::message_id,
+        message_annotations::seq,
+    );
+    let mut rows: Vec<(i64, i64, i64)> = Vec::new();
+    if !authors.is_empty() {
+        rows = message_annotations::table
+            .filter(message_annotations::user_id.eq_any(authors))
+            .filter(message_annotations::kind.eq(kind))
+            .limit(limit)
+            .select(columns)
+            .load(conn)
+            .await?;
+    }
+    let left = limit - rows.len() as i64;
+    if !closed.is_empty() && left > 0 {
+        let more: Vec<(i64, i64, i64)> = message_annotations::table
+            .filter(message_annotations::room_id.eq_any(closed))
+            .filter(message_annotations::kind.eq(kind))
+            .limit(left)
+            .select(columns)
+            .load(conn)
+            .await?;
+        rows.extend(more);
+    }
+    rows.sort_unstable();
+    rows.dedup();
+    Ok(rows
+        .into_iter()
+        .map(|(room_id, message_id, seq)| Withdrawn {
+            room_id,
+            message_id,
+            seq,
+        })
+        .collect())
+}
+
+/// One message's tag as the mood of a room reads it.
+#[derive(Debug, Clone, PartialEq, Queryable)]
+pub struct Tagged {
+    pub message_id: i64,
+    /// The message's seq (its place in the room).
+    pub seq: i64,
+    pub sent_at: DateTime<Utc>,
+    pub top: String,
+    pub top_score: f32,
+}
+
+/// The emotion tags of a room's messages sent in `from..to`, oldest first,
+/// at most `limit` (the mood chart counts them by hour, day or week).
+pub async fn tags_between(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Tagged>> {
+    Ok(message_annotations::table
+        .inner_join(messages::table)
+        .filter(message_annotations::room_id.eq(room_id))
+        .filter(message_annotations::kind.eq(EMOTION))
+        .filter(message_annotations::sent_at.ge(from))
+        .filter(message_annotations::sent_at.lt(to))
+        .order(message_annotations::sent_at.asc())
+        .limit(limit)
+        .select(TAGGED)
+        .load(conn)
+        .await?)
+}
+
+/// The emotion tags of a room's `n` newest tagged messages, newest first:
+/// the room's mood now.
+pub async fn latest_tags(conn: &mut AsyncPgConnection, room_id: i64, n: i64) -> Result<Vec<Tagged>> {
+    Ok(message_annotations::table
+        .inner_join(messages::table)
+        .filter(message_annotations::room_id.eq(room_id))
+        .filter(message_annotations::kind.eq(EMOTION))
+        .order(message_annotations::sent_at.desc())
+        .limit(n)
+        .select(TAGGED)
+        .load(conn)
+        .await?)
+}
+
+/// The columns of [`Tagged`] (the message's seq, to link to it).
+const TAGGED: (
+    message_annotations::message_id,
+    messages::seq,
+    message_annotations::sent_at,
+    message_annotations::top,
+    message_annotations::top_score,
+) = (
+    message_annotations::message_id,
+    messages::seq,
+    message_annotations::sent_at,
+    message_annotations::top,
+    message_annotations::top_score,
+);
