@@ -77,6 +77,9 @@ pub struct Limits {
     pub search_candidates: i64,
     /// `SEARCH_TIMEOUT_MS`: a search running longer is cancelled (503).
     pub search_timeout: std::time::Duration,
+    /// `MOOD_WINDOW`: how many of a room's newest tagged messages make its
+    /// mood now.
+    pub mood_window: i64,
     /// `RATE_LIMIT_IPV6_PREFIX`: the bits of an IPv6 address that make one
     /// client (64: a subscriber gets a whole /64).
     pub ipv6_prefix: u8,
@@ -104,6 +107,7 @@ impl Default for Limits {
             search: ratelimit::SEARCH_PER_USER,
             search_candidates: 2000,
             search_timeout: std::time::Duration::from_millis(2000),
+            mood_window: 50,
             ipv6_prefix: 64,
             usage_write_interval: std::time::Duration::from_secs(300),
         }
@@ -193,6 +197,7 @@ impl Limits {
                 50,
                 60_000,
             )? as u64),
+            mood_window: config::int_between("MOOD_WINDOW", d.mood_window, 5, 1000)?,
             ipv6_prefix,
             usage_write_interval: config::seconds_or(
                 "USAGE_WRITE_INTERVAL_SECS",

@@ -54,6 +54,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(pages::rooms::list)
         .service(pages::rooms::create)
         .service(pages::room::show)
+        .service(pages::mood::show)
         .service(pages::room::send)
         .service(pages::room::delete)
         .service(pages::room::join)

@@ -7,7 +7,7 @@
 // are in static/room/: dom.js (messages), live.js (the connection), sync.js
 // (its bookkeeping: event order, changes waiting, backoff), sidebar.js,
 // picker.js.
-import { applyDelete, applyEdit, excerpt, formatTime, formatUntil, localise, markNotSent, messageElement, pendingElement, regroup, decorate, setPending, setReaction, updateQuotes } from "./room/dom.js";
+import { applyDelete, applyEdit, excerpt, formatTime, formatUntil, localise, markNotSent, messageElement, pendingElement, regroup, decorate, setMood, setPending, setReaction, updateQuotes } from "./room/dom.js";
 import { noticeElement, span } from "./room/moderation.js";
 import { Live, nonce } from "./room/live.js";
 import { Sidebar } from "./room/sidebar.js";
@@ -28,6 +28,7 @@ function start(root) {
     /** Deletes anyone's message: the owner or a moderator. */
     moderates: root.dataset.moderates === "true",
     editWindowMs: Number(root.dataset.editWindow) * 1000,
+    showEmotions: root.dataset.emotions !== "false",
     /** Display names by user id (frames carry usernames). */
     people: People.fromPage(root),
     /** The people I blocked: their messages come collapsed. */
@@ -171,6 +172,9 @@ function start(root) {
         break;
       case "moderation":
         moderated(frame);
+        break;
+      case "annotation":
+        if (li && frame.kind === "emotion" && ctx.showEmotions) setMood(li, frame.labels);
         break;
     }
     scheduleRead();

@@ -134,7 +134,9 @@ impl Worker {
                 ));
             }
         } else {
-            tracing::warn!("emotion tags off: they read the sentence vectors, and there is no sentence model");
+            tracing::warn!(
+                "emotion tags off: they read the sentence vectors, and there is no sentence model"
+            );
         }
         for (consumer, follow) in followers {
             tasks.push(tokio::spawn(follow::run(

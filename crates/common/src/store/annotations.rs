@@ -205,14 +205,56 @@ pub struct Tagged {
     pub top_score: f32,
 }
 
-/// The emotion tags of a room's messages sent in `from..to`, oldest first,
-/// at most `limit` (the mood chart counts them by hour, day or week).
-pub async fn tags_between(
+/// How many of a room's tagged messages had each strongest label, per
+/// bucket of time.
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
+pub struct Count {
+    /// The start of the bucket.
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub bucket: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub top: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub count: i64,
+}
+
+/// The emotion tags of a room's messages sent in `from..to`, counted by
+/// strongest label in buckets of `bucket` starting at `from`: one index
+/// range scan, however busy the room, counted by Postgres.
+pub async fn counts_between(
     conn: &mut AsyncPgConnection,
     room_id: i64,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    limit: i64,
+    bucket: chrono::Duration,
+) -> Result<Vec<Count>> {
+    use diesel::sql_types::{BigInt, Interval, Text, Timestamptz};
+    let step = diesel::pg::data_types::PgInterval::from_microseconds(
+        bucket.num_microseconds().unwrap_or(i64::MAX),
+    );
+    Ok(super::Fixed::new(
+        "SELECT date_bin($5, sent_at, $3) AS bucket, top, count(*) AS count \
+         FROM message_annotations \
+         WHERE room_id = $1 AND kind = $2 AND sent_at >= $3 AND sent_at < $4 \
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind::<BigInt, _>(room_id)
+    .bind::<Text, _>(EMOTION)
+    .bind::<Timestamptz, _>(from)
+    .bind::<Timestamptz, _>(to)
+    .bind::<Interval, _>(step)
+    .load(conn)
+    .await?)
+}
+
+/// The `n` tags of a room sent in `from..to` with the strongest emotion
+/// other than neutral: the messages that moved its mood most.
+pub async fn strongest_between(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    n: i64,
 ) -> Result<Vec<Tagged>> {
     Ok(message_annotations::table
         .inner_join(messages::table)
@@ -220,8 +262,12 @@ pub async fn tags_between(
         .filter(message_annotations::kind.eq(EMOTION))
         .filter(message_annotations::sent_at.ge(from))
         .filter(message_annotations::sent_at.lt(to))
-        .order(message_annotations::sent_at.asc())
-        .limit(limit)
+        .filter(message_annotations::top.ne("neutral"))
+        .order((
+            message_annotations::top_score.desc(),
+            message_annotations::sent_at.desc(),
+        ))
+        .limit(n)
         .select(TAGGED)
         .load(conn)
         .await?)
@@ -229,7 +275,11 @@ pub async fn tags_between(
 
 /// The emotion tags of a room's `n` newest tagged messages, newest first:
 /// the room's mood now.
-pub async fn latest_tags(conn: &mut AsyncPgConnection, room_id: i64, n: i64) -> Result<Vec<Tagged>> {
+pub async fn latest_tags(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    n: i64,
+) -> Result<Vec<Tagged>> {
     Ok(message_annotations::table
         .inner_join(messages::table)
         .filter(message_annotations::room_id.eq(room_id))

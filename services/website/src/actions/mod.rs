@@ -9,6 +9,7 @@ pub mod dms;
 pub mod invites;
 pub mod messages;
 pub mod moderation;
+pub mod mood;
 pub mod personal;
 pub mod preferences;
 pub mod profiles;

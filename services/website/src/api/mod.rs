@@ -9,6 +9,7 @@ pub mod dms;
 pub mod events;
 pub mod me;
 pub mod messages;
+pub mod mood;
 pub mod openapi;
 pub mod people;
 pub mod personal;
@@ -81,6 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(messages::remove)
             .service(reactions::add)
             .service(reactions::remove)
+            .service(mood::show)
             .service(events::list)
             .service(events::read)
             .service(events::mine)

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    assistant, auth, blocks, chats, dms, events, me, messages, people, personal, preferences,
+    assistant, auth, blocks, chats, dms, events, me, messages, mood, people, personal, preferences,
     reactions, rooms, search, users,
 };
 
@@ -43,6 +43,7 @@ impl Modify for BearerAuth {
         messages::list, messages::send, messages::edit, messages::remove,
         reactions::add, reactions::remove,
         events::list, events::read, events::mine,
+        mood::show,
         search::search,
         assistant::show, assistant::stop,
         chats::list, chats::create, chats::rename, chats::remove,

@@ -7,6 +7,8 @@ pub mod dms;
 pub mod home;
 pub mod invites;
 pub mod message;
+pub mod mood;
+pub mod mood_chart;
 pub mod notice;
 pub mod people;
 pub mod room;

@@ -226,6 +226,16 @@ pub struct Line {
     pub assistant: Option<AssistantLine>,
 }
 
+/// What the room page's mood panel shows: the mix of the newest tagged
+/// messages, and a link to the whole mood.
+struct MoodPanel {
+    /// The emotion most of them show (its emoji and name), neutral aside.
+    dominant: Option<(&'static str, &'static str)>,
+    shares: Vec<super::mood::Share>,
+    /// How many messages the mix counts.
+    window: i64,
+}
+
 /// A message's emotion marker: its strongest emotion's emoji, with every
 /// label's score for hover and focus.
 pub struct MoodMark {
@@ -408,6 +418,8 @@ struct RoomPage {
     /// The viewer's private chat with the assistant: every message asks
     /// it; renamed and deleted here, no members or moderation.
     is_chat: bool,
+    /// The mood panel; `None` in a chat, or with tags off or hidden.
+    mood: Option<MoodPanel>,
     /// The rename form's name: as typed after a refusal, else the chat's.
     chat_name: String,
     /// The rename form opens (its name was refused).
@@ -674,7 +686,18 @@ async fn room_page(
         .cloned()
         .collect();
     let is_chat = history.facts.kind == access::Kind::Assistant;
+    let mood = if is_chat || !history.room.room.emotions || !ctx_prefs.show_emotions {
+        None
+    } else {
+        let (mix, window) = actions::mood::now(state, room_id).await?;
+        Some(MoodPanel {
+            dominant: actions::mood::dominant(&mix).map(|e| (e.emoji().unwrap_or(""), e.title())),
+            shares: super::mood::shares(&mix, window),
+            window,
+        })
+    };
     let view = RoomPage {
+        mood,
         ctx,
         title,
         is_dm: history.room.is_dm(),

@@ -69,6 +69,25 @@ impl Times {
         self.local(t).format("%-d %B %Y").to_string()
     }
 
+    /// The viewer's zone (where their days begin).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.zone.0
+    }
+
+    /// A short local date: "3 Dec".
+    pub fn short_day(&self, t: &DateTime<Utc>) -> String {
+        self.local(t).format("%-d %b").to_string()
+    }
+
+    /// The local hour on the viewer's clock: "14:00", "2 PM".
+    pub fn hour(&self, t: &DateTime<Utc>) -> String {
+        let format = match self.clock {
+            Clock::H24 => "%H:00",
+            Clock::H12 => "%-I %p",
+        };
+        self.local(t).format(format).to_string()
+    }
+
     /// Whether two instants fall on the same local day.
     pub fn same_day(&self, a: &DateTime<Utc>, b: &DateTime<Utc>) -> bool {
         self.local(a).date_naive() == self.local(b).date_naive()

@@ -217,8 +217,44 @@ export function setReaction(li, emoji, count, me) {
   } else {
     reactions.append(chipButton(emoji, count, mine));
   }
+  dropEmptyFoot(li);
+}
+
+/** Removes a message's foot once nothing is left in it. */
+function dropEmptyFoot(li) {
   const f = li.querySelector(".msg-foot");
-  if (f && !f.querySelector(".chip") && !f.querySelector(".edited")) f.remove();
+  if (f && !f.querySelector(".chip, .edited, .mood")) f.remove();
+}
+
+/** The marker of each emotion (common::emotion keeps the same table); neutral has none. */
+const MOOD_EMOJI = { anger: "😠", disgust: "🤢", fear: "😨", joy: "😊", sadness: "😢", surprise: "😮" };
+const MOOD_TITLE = { anger: "Anger", disgust: "Disgust", fear: "Fear", joy: "Joy", neutral: "Neutral", sadness: "Sadness", surprise: "Surprise" };
+
+/**
+ * Sets a message's emotion marker from its tag's labels (strongest first):
+ * the strongest emotion's emoji, every score on hover and focus; none for
+ * neutral or no labels (a tag taken back).
+ */
+export function setMood(li, labels) {
+  const old = li.querySelector(".mood");
+  if (old) old.remove();
+  const top = labels && labels[0];
+  if (!top || !MOOD_EMOJI[top.label] || li.classList.contains("is-deleted")) {
+    dropEmptyFoot(li);
+    return;
+  }
+  const scores = labels.map((l) => `${MOOD_TITLE[l.label] || l.label} ${Math.round(l.score * 100)}%`).join(" · ");
+  const mark = el("span", "mood", MOOD_EMOJI[top.label]);
+  mark.tabIndex = 0;
+  mark.setAttribute("role", "img");
+  mark.dataset.emotion = top.label;
+  mark.dataset.scores = scores;
+  mark.title = scores;
+  mark.setAttribute("aria-label", `Emotion: ${scores}`);
+  const f = foot(li);
+  const edited = f.querySelector(".edited");
+  if (edited) edited.after(mark);
+  else f.prepend(mark);
 }
 
 function actionLink(action, href, label) {
@@ -295,6 +331,8 @@ export function messageElement(m, ctx) {
   } else {
     if (m.edited_at) markEdited(li, m.edited_at);
     for (const r of m.reactions || []) setReaction(li, r.emoji, r.count, r.me);
+    const tag = (m.annotations || []).find((a) => a.kind === "emotion");
+    if (tag && ctx.showEmotions) setMood(li, tag.labels);
     li.append(actionsElement(m, ctx));
   }
   localise(li);
