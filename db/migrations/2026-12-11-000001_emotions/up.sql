@@ -23,5 +23,10 @@ CREATE TABLE message_annotations (
 CREATE INDEX message_annotations_room_time ON message_annotations (room_id, kind, sent_at);
 CREATE INDEX message_annotations_user ON message_annotations (user_id);
 
+-- The log gains the annotation event.
+ALTER TABLE room_events DROP CONSTRAINT room_events_kind_check;
+ALTER TABLE room_events ADD CONSTRAINT room_events_kind_check
+    CHECK (kind IN ('message', 'edited', 'deleted', 'reaction', 'moderation', 'annotation'));
+
 ALTER TABLE rooms ADD COLUMN emotions boolean NOT NULL DEFAULT true;
 ALTER TABLE user_preferences ADD COLUMN show_emotions boolean NOT NULL DEFAULT true;

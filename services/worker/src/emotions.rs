@@ -105,7 +105,7 @@ pub async fn tag(
         .into_iter()
         .filter_map(|v| {
             let q = ml::Quantized::from_bytes(v.scale, &v.v).ok()?;
-            Some((v.message_id, q.to_f32()))
+            Some((v.message_id, q.to_f32().to_vec()))
         })
         .collect();
     let tagged: std::collections::HashSet<i64> =

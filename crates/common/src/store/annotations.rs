@@ -233,16 +233,17 @@ pub async fn counts_between(
         bucket.num_microseconds().unwrap_or(i64::MAX),
     );
     Ok(super::Fixed::new(
-        "SELECT date_bin($5, sent_at, $3) AS bucket, top, count(*) AS count \
+        "SELECT date_bin($1, sent_at, $2) AS bucket, top, count(*) AS count \
          FROM message_annotations \
-         WHERE room_id = $1 AND kind = $2 AND sent_at >= $3 AND sent_at < $4 \
+         WHERE room_id = $3 AND kind = $4 AND sent_at >= $5 AND sent_at < $6 \
          GROUP BY 1, 2 ORDER BY 1, 2",
     )
+    .bind::<Interval, _>(step)
+    .bind::<Timestamptz, _>(from)
     .bind::<BigInt, _>(room_id)
     .bind::<Text, _>(EMOTION)
     .bind::<Timestamptz, _>(from)
     .bind::<Timestamptz, _>(to)
-    .bind::<Interval, _>(step)
     .load(conn)
     .await?)
 }

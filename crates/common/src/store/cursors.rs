@@ -57,12 +57,12 @@ pub async fn behind_leader(
     Ok(Fixed::new(
         "SELECT l.room_id, coalesce(c.seq, 0) AS seq, l.seq AS last_seq \
          FROM log_cursors l LEFT JOIN log_cursors c ON c.consumer = $1 AND c.room_id = l.room_id \
-         WHERE l.consumer = $3 AND l.seq > coalesce(c.seq, 0) \
-         ORDER BY l.seq - coalesce(c.seq, 0) DESC, l.room_id LIMIT $2",
+         WHERE l.consumer = $2 AND l.seq > coalesce(c.seq, 0) \
+         ORDER BY l.seq - coalesce(c.seq, 0) DESC, l.room_id LIMIT $3",
     )
     .bind::<Text, _>(consumer)
-    .bind::<BigInt, _>(limit)
     .bind::<Text, _>(leader)
+    .bind::<BigInt, _>(limit)
     .load(conn)
     .await?)
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod assistant;
+mod emotions;
 mod follow;
 mod helpers;
 mod semantic;

@@ -1,0 +1,229 @@
+//! Annotation events through the one write path: sequenced like any event,
+//! never a membership or a read mark, the latest per kind in history and in
+//! the mood's counts, gone with the message, and refused for a message that
+//! is gone.
+
+use chrono::{Duration, DurationRound, Utc};
+use common::protocol::{Score, ScoredLabel, ServerFrame, UserRef};
+use common::store::annotations::{self, EMOTION};
+use common::store::events::{self, Change};
+use common::store::{members, messages, users};
+use test_support::TestDb;
+use test_support::store::*;
+
+fn tag(
+    bot: &UserRef,
+    id: i64,
+    nonce: &str,
+    labels: &[(&str, f32)],
+) -> common::store::events::EventDraft {
+    common::store::events::EventDraft {
+        user: bot.clone(),
+        nonce: common::domain::Nonce::parse(nonce).unwrap(),
+        change: Change::Annotate {
+            id,
+            kind: EMOTION.into(),
+            labels: labels
+                .iter()
+                .map(|(l, s)| ScoredLabel {
+                    label: (*l).into(),
+                    score: Score::new(*s),
+                })
+                .collect(),
+            model: "emotion-test".into(),
+        },
+    }
+}
+
+async fn bot(conn: &mut diesel_async::AsyncPgConnection) -> UserRef {
+    let b = users::bot(conn).await.unwrap();
+    UserRef {
+        id: b.id,
+        name: b.username,
+    }
+}
+
+#[tokio::test]
+async fn an_annotation_is_a_sequenced_event_kept_per_kind_and_gone_with_its_message() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let room = new_room(&mut conn, "lounge", &ann).await;
+    let bot = bot(&mut conn).await;
+    let sent = append(
+        &mut conn,
+        room,
+        &[say(&ann, "what a day", "a"), say(&ann, "so it goes", "b")],
+    )
+    .await;
+    let (first, second) = (message_id(&sent[0]), message_id(&sent[1]));
+
+    let done = append(
+        &mut conn,
+        room,
+        &[tag(
+            &bot,
+            first,
+            "emotion-1",
+            &[("joy", 0.91234), ("surprise", 0.12)],
+        )],
+    )
+    .await;
+    let ServerFrame::Annotation(a) = &done[0].frame else {
+        panic!("{:?}", done[0].frame)
+    };
+    assert_eq!((a.seq, a.id, a.kind.as_str()), (3, first, "emotion"));
+    assert_eq!(
+        a.labels[0].score.get(),
+        0.912,
+        "scores are rounded to 3 decimals"
+    );
+    assert!(
+        done[0].json.contains(r#""type":"annotation""#),
+        "{}",
+        done[0].json
+    );
+    // The bot became no member and moved no read mark.
+    assert!(
+        members::last_read(&mut conn, room, bot.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The same nonce again stores nothing; a new one replaces the row.
+    let again = append(
+        &mut conn,
+        room,
+        &[tag(&bot, first, "emotion-1", &[("joy", 0.5)])],
+    )
+    .await;
+    assert!(!again[0].created);
+    append(
+        &mut conn,
+        room,
+        &[tag(&bot, first, "emotion-2", &[("sadness", 0.7)])],
+    )
+    .await;
+    append(
+        &mut conn,
+        room,
+        &[tag(&bot, second, "emotion-3", &[("anger", 0.8)])],
+    )
+    .await;
+    let page = messages::page_before(&mut conn, room, None, 10, ann.id)
+        .await
+        .unwrap();
+    let shown = page.iter().find(|m| m.id == first).unwrap();
+    assert_eq!(shown.annotations.len(), 1);
+    assert_eq!(shown.annotations[0].labels[0].label, "sadness");
+    assert_eq!(shown.annotations[0].seq, 4);
+
+    // Empty labels take the tag back.
+    append(&mut conn, room, &[tag(&bot, second, "emotion-4", &[])]).await;
+    assert!(
+        annotations::annotated_among(&mut conn, &[second], EMOTION)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A deletion takes the row and empties the stored frames.
+    append(
+        &mut conn,
+        room,
+        &[draft(&ann, "c", Change::Delete { id: first })],
+    )
+    .await;
+    assert!(
+        annotations::of_messages(&mut conn, &[first])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for (_, json) in events::after(&mut conn, room, 0, 100).await.unwrap() {
+        if let ServerFrame::Annotation(a) = serde_json::from_str(&json).unwrap() {
+            if a.id == first {
+                assert!(a.labels.is_empty(), "{json}");
+            }
+        }
+    }
+    // And a tag of a deleted message is refused, taking no seq.
+    let late = events::append_batch(
+        &mut conn,
+        room,
+        &[tag(&bot, first, "emotion-5", &[("joy", 0.9)])],
+        &events::Policy::default(),
+    )
+    .await
+    .unwrap();
+    assert!(late[0].is_err());
+}
+
+#[tokio::test]
+async fn the_mood_counts_strongest_labels_by_bucket_and_finds_the_strongest_messages() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let room = new_room(&mut conn, "lounge", &ann).await;
+    let bot = bot(&mut conn).await;
+    let sent = append(
+        &mut conn,
+        room,
+        &[
+            say(&ann, "one", "a"),
+            say(&ann, "two", "b"),
+            say(&ann, "three", "c"),
+        ],
+    )
+    .await;
+    let ids: Vec<i64> = sent.iter().map(message_id).collect();
+    append(
+        &mut conn,
+        room,
+        &[
+            tag(&bot, ids[0], "e0", &[("joy", 0.6)]),
+            tag(&bot, ids[1], "e1", &[("joy", 0.95)]),
+            tag(&bot, ids[2], "e2", &[("neutral", 0.99)]),
+        ],
+    )
+    .await;
+    // Whole seconds: Postgres keeps microseconds, chrono nanoseconds.
+    let now = Utc::now().duration_trunc(Duration::seconds(1)).unwrap();
+    let from = now - Duration::days(2);
+    let counts = annotations::counts_between(
+        &mut conn,
+        room,
+        from,
+        now + Duration::days(1),
+        Duration::days(1),
+    )
+    .await
+    .unwrap();
+    let total: i64 = counts.iter().map(|c| c.count).sum();
+    assert_eq!(total, 3, "{counts:?}");
+    assert!(
+        counts
+            .iter()
+            .all(|c| (c.bucket - from).num_seconds() % 86_400 == 0)
+    );
+    let joy: i64 = counts
+        .iter()
+        .filter(|c| c.top == "joy")
+        .map(|c| c.count)
+        .sum();
+    assert_eq!(joy, 2);
+    let strongest =
+        annotations::strongest_between(&mut conn, room, from, now + Duration::days(1), 5)
+            .await
+            .unwrap();
+    let order: Vec<i64> = strongest.iter().map(|t| t.message_id).collect();
+    assert_eq!(
+        order,
+        vec![ids[1], ids[0]],
+        "neutral is left out, strongest first"
+    );
+    assert_eq!(strongest[0].seq, 2, "the message's own seq, to link to it");
+    let latest = annotations::latest_tags(&mut conn, room, 2).await.unwrap();
+    assert_eq!(latest.len(), 2);
+}
