@@ -10,6 +10,7 @@ mod api;
 mod assistant;
 mod availability;
 mod dms;
+mod emotions;
 mod helpers;
 mod pages;
 mod people;

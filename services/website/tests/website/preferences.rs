@@ -38,7 +38,7 @@ async fn a_new_account_reads_the_defaults_without_storing_them() {
             "density": "comfortable", "enter_sends": true,
             "notifications": {"browser": false, "default": "mentions"},
             "show_typing": true, "appear_offline": false, "personalization": true,
-            "sidebar_order": "usage", "emotion_tagging": true}})
+            "sidebar_order": "usage", "emotion_tagging": true, "show_emotions": true}})
     );
 }
 
