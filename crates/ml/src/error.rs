@@ -46,4 +46,12 @@ pub enum MlError {
         /// What was given.
         got: usize,
     },
+    /// The emotion head file is corrupt or not of the shape this code
+    /// reads (wrong labels, dimensions, layers or numbers).
+    #[error("the emotion head file: {0}")]
+    EmotionHead(String),
+    /// A vector given to the emotion head has a NaN or infinite component
+    /// (a stored vector never has).
+    #[error("the vector has a component that is not a finite number")]
+    NotFinite,
 }

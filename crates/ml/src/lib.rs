@@ -1,6 +1,7 @@
 //! Sentence vectors for semantic search: text in, a unit vector out, such
 //! that texts meaning the same thing have a high dot product (cosine) even
-//! with no word in common.
+//! with no word in common. On top of the stored vector, [`EmotionHead`]
+//! tells a message's emotions (issue 12).
 //!
 //! The model is all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0) run on
 //! candle's CPU backend, from the files `scripts/fetch-models` puts in
@@ -19,12 +20,14 @@
 //! ```
 
 mod embed;
+mod emotion;
 mod error;
 mod quant;
 
 use std::path::PathBuf;
 
 pub use embed::{BATCH, BATCH_TOKENS, Embedder, MAX_TOKENS};
+pub use emotion::{EMOJI_RANGES, EMOTION_LABELS, EmotionHead, TextFeature};
 pub use error::MlError;
 pub use quant::{Quantized, dot, quantize};
 
