@@ -445,3 +445,82 @@ async fn a_redis_restart_while_reactions_and_edits_flow_loses_and_reorders_nothi
         "in order, no gap, no duplicate"
     );
 }
+
+/// An emotion tag as the worker appends it: an annotation by the bot.
+fn emotion(id: i64, label: &str) -> Change {
+    Change::Annotate {
+        id,
+        kind: "emotion".into(),
+        labels: vec![common::protocol::ScoredLabel {
+            label: label.into(),
+            score: common::protocol::Score::new(0.9),
+        }],
+        model: "emotion-v1".into(),
+    }
+}
+
+#[tokio::test]
+async fn annotations_arrive_live_are_recovered_when_unpublished_and_replay_after_since() {
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let ann = stack.user("ann").await;
+    let room = stack.room(&ann, "r").await;
+    let mut a = connect(&chat, &ann).await;
+    a.join(room, None).await;
+    a.say(room, "what a lovely day", "a1").await;
+    let said = a.message().await;
+    let bot = {
+        let mut conn = stack.db.connect().await;
+        let b = common::store::users::bot(&mut conn).await.unwrap();
+        // The bot never connects: its token and session are not needed.
+        User {
+            id: b.id,
+            name: b.username,
+            token: String::new(),
+            session: uuid::Uuid::nil(),
+        }
+    };
+    // Published, as the worker publishes once its transaction commits.
+    let tagged = stack
+        .append_unpublished(&bot, room, emotion(said.id, "joy"))
+        .await;
+    common::fanout::publish_sequenced(
+        &stack.publisher(),
+        &stack.prefix,
+        room,
+        tagged.seq,
+        &tagged.json,
+    )
+    .await
+    .unwrap();
+    let ServerFrame::Annotation(live) = a.sequenced(1).await.remove(0) else {
+        panic!("not an annotation")
+    };
+    assert_eq!(
+        (live.id, live.seq, live.labels[0].label.as_str()),
+        (said.id, 2, "joy")
+    );
+    // Not published (the worker died between commit and publish): the
+    // next event's gap brings it from the log.
+    stack
+        .append_unpublished(&bot, room, emotion(said.id, "surprise"))
+        .await;
+    stack.store_and_publish(&ann, room, "and another").await;
+    let next = a.sequenced(2).await;
+    assert!(
+        matches!(&next[0], ServerFrame::Annotation(x) if x.seq == 3 && x.labels[0].label == "surprise"),
+        "{next:?}"
+    );
+    assert!(matches!(&next[1], ServerFrame::Message(m) if m.seq == 4));
+    // A late reader replays them in order.
+    let mut late = connect(&chat, &stack.user("cat").await).await;
+    let (replay, _) = late.join_all(room, Some(1)).await;
+    let kinds: Vec<(i64, bool)> = replay
+        .iter()
+        .filter_map(|f| {
+            f.sequenced()
+                .map(|(_, s)| (s, matches!(f, ServerFrame::Annotation(_))))
+        })
+        .collect();
+    assert_eq!(kinds, vec![(2, true), (3, true), (4, false)]);
+}
