@@ -6,6 +6,10 @@
 
 use unicode_segmentation::UnicodeSegmentation;
 
+/// The `model` of a tag the short-line rules decided (not a model at all:
+/// [`short_line`]).
+pub const RULES_MODEL: &str = "rules-v1";
+
 /// One of Ekman's six emotions, or none of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Emotion {

@@ -174,10 +174,15 @@ async fn the_mood_counts_strongest_labels_by_bucket_and_finds_the_strongest_mess
             say(&ann, "one", "a"),
             say(&ann, "two", "b"),
             say(&ann, "three", "c"),
+            say(&ann, "lol", "d"),
         ],
     )
     .await;
     let ids: Vec<i64> = sent.iter().map(message_id).collect();
+    let mut laughter = tag(&bot, ids[3], "e3", &[("joy", 1.0)]);
+    if let Change::Annotate { model, .. } = &mut laughter.change {
+        *model = common::emotion::RULES_MODEL.into();
+    }
     append(
         &mut conn,
         room,
@@ -185,6 +190,7 @@ async fn the_mood_counts_strongest_labels_by_bucket_and_finds_the_strongest_mess
             tag(&bot, ids[0], "e0", &[("joy", 0.6)]),
             tag(&bot, ids[1], "e1", &[("joy", 0.95)]),
             tag(&bot, ids[2], "e2", &[("neutral", 0.99)]),
+            laughter,
         ],
     )
     .await;
@@ -201,7 +207,7 @@ async fn the_mood_counts_strongest_labels_by_bucket_and_finds_the_strongest_mess
     .await
     .unwrap();
     let total: i64 = counts.iter().map(|c| c.count).sum();
-    assert_eq!(total, 3, "{counts:?}");
+    assert_eq!(total, 4, "{counts:?}");
     assert!(
         counts
             .iter()
@@ -212,7 +218,7 @@ async fn the_mood_counts_strongest_labels_by_bucket_and_finds_the_strongest_mess
         .filter(|c| c.top == "joy")
         .map(|c| c.count)
         .sum();
-    assert_eq!(joy, 2);
+    assert_eq!(joy, 3);
     let strongest =
         annotations::strongest_between(&mut conn, room, from, now + Duration::days(1), 5)
             .await
@@ -221,7 +227,7 @@ async fn the_mood_counts_strongest_labels_by_bucket_and_finds_the_strongest_mess
     assert_eq!(
         order,
         vec![ids[1], ids[0]],
-        "neutral is left out, strongest first"
+        "neutral and the rules' lines are left out, strongest first"
     );
     assert_eq!(strongest[0].seq, 2, "the message's own seq, to link to it");
     let latest = annotations::latest_tags(&mut conn, room, 2).await.unwrap();

@@ -25,8 +25,7 @@ use common::store::messages::{self, ToTag};
 use common::store::{preferences, rooms, vectors};
 use diesel_async::AsyncPgConnection;
 
-/// The model name of tags the short-line rules decide.
-pub const RULES_MODEL: &str = "rules-v1";
+pub use common::emotion::RULES_MODEL;
 
 /// The most characters of a message the head reads the features of (the
 /// vector was made from the same excerpt).

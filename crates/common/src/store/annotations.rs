@@ -249,7 +249,8 @@ pub async fn counts_between(
 }
 
 /// The `n` tags of a room sent in `from..to` with the strongest emotion
-/// other than neutral: the messages that moved its mood most.
+/// other than neutral: the messages that moved its mood most. Lines the
+/// short-line rules tagged ("lol", "😭") say little and are left out.
 pub async fn strongest_between(
     conn: &mut AsyncPgConnection,
     room_id: i64,
@@ -264,6 +265,7 @@ pub async fn strongest_between(
         .filter(message_annotations::sent_at.ge(from))
         .filter(message_annotations::sent_at.lt(to))
         .filter(message_annotations::top.ne("neutral"))
+        .filter(message_annotations::model.ne(crate::emotion::RULES_MODEL))
         .order((
             message_annotations::top_score.desc(),
             message_annotations::sent_at.desc(),

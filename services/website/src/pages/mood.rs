@@ -77,6 +77,8 @@ struct MoodPage {
     window: i64,
     shares: Vec<Share>,
     dominant: Option<(&'static str, &'static str)>,
+    /// Some of the newest messages are neutral (left aside by `dominant`).
+    neutral_aside: bool,
     movers: Vec<MoverLine>,
     tagging: bool,
     show_emotions: bool,
@@ -113,6 +115,7 @@ pub async fn show(
         dominant: mood
             .dominant()
             .map(|e| (e.title(), e.emoji().unwrap_or(""))),
+        neutral_aside: mood_chart::count_of(&mood.now, Emotion::Neutral) > 0,
         movers: mood
             .movers
             .iter()

@@ -32,11 +32,14 @@ pub struct Bar {
     pub mix: Mix,
 }
 
+// The chart keeps its proportions (text never stretches); the stylesheet
+// enlarges the ticks on narrow screens, where the chart is drawn smaller.
 const WIDTH: f64 = 720.0;
-const HEIGHT: f64 = 220.0;
+const HEIGHT: f64 = 240.0;
 const TOP: f64 = 16.0;
-const BOTTOM: f64 = 24.0;
+const BOTTOM: f64 = 28.0;
 const LEFT: f64 = 34.0;
+const RIGHT: f64 = 22.0;
 
 /// The chart of `bars`, oldest first. Counts are absolute, so a busy hour
 /// stands taller than a quiet one; the axis says the largest.
@@ -48,25 +51,27 @@ pub fn svg(bars: &[Bar], caption: &str) -> String {
         .max()
         .unwrap_or(0);
     let plot = HEIGHT - TOP - BOTTOM;
-    let slot = (WIDTH - LEFT) / n;
+    let slot = (WIDTH - LEFT - RIGHT) / n;
     let bar_width = (slot * 0.72).max(1.0);
     let mut out = String::new();
     let _ = write!(
         out,
-        r#"<svg class="mood-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}" preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">"#,
+        r#"<svg class="mood-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
         escape(caption)
     );
     let base = HEIGHT - BOTTOM;
     let _ = write!(
         out,
-        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/><text class="tick" x="{x}" y="{y:.1}" text-anchor="end">{most}</text><text class="tick" x="{x}" y="{base}" text-anchor="end">0</text>"#,
+        r#"<line class="axis" x1="{LEFT}" y1="{base}" x2="{right}" y2="{base}"/><text class="tick" x="{x}" y="{y:.1}" text-anchor="end">{most}</text><text class="tick" x="{x}" y="{base}" text-anchor="end">0</text>"#,
         x = LEFT - 6.0,
         y = TOP + 4.0,
+        right = WIDTH - RIGHT,
     );
     if most > 0 {
         let _ = write!(
             out,
-            r#"<line class="grid" x1="{LEFT}" y1="{TOP}" x2="{WIDTH}" y2="{TOP}"/>"#
+            r#"<line class="grid" x1="{LEFT}" y1="{TOP}" x2="{right}" y2="{TOP}"/>"#,
+            right = WIDTH - RIGHT,
         );
     }
     for (i, bar) in bars.iter().enumerate() {
@@ -143,9 +148,9 @@ mod tests {
         assert!(chart.contains("&lt;1 Dec&gt;: 3 joy"), "{chart}");
         assert!(chart.contains("&lt;1 Dec&gt;: 5 neutral"), "{chart}");
         assert!(chart.contains("&lt;2 Dec&gt;: 1 anger"), "{chart}");
-        // The tallest bar (8) fills the plot: 220 - 16 - 24 = 180 units.
-        assert!(chart.contains(r#"height="67.5""#), "3 of 8: {chart}");
-        assert!(chart.contains(r#"height="112.5""#), "5 of 8: {chart}");
+        // The tallest bar (8) fills the plot: 240 - 16 - 28 = 196 units.
+        assert!(chart.contains(r#"height="73.5""#), "3 of 8: {chart}");
+        assert!(chart.contains(r#"height="122.5""#), "5 of 8: {chart}");
         assert!(
             chart.contains(">8</text>"),
             "the axis says the largest: {chart}"

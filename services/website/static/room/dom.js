@@ -223,7 +223,7 @@ export function setReaction(li, emoji, count, me) {
 /** Removes a message's foot once nothing is left in it. */
 function dropEmptyFoot(li) {
   const f = li.querySelector(".msg-foot");
-  if (f && !f.querySelector(".chip, .edited, .mood")) f.remove();
+  if (f && !f.querySelector(".chip, .edited")) f.remove();
 }
 
 /** The marker of each emotion (common::emotion keeps the same table); neutral has none. */
@@ -232,17 +232,15 @@ const MOOD_TITLE = { anger: "Anger", disgust: "Disgust", fear: "Fear", joy: "Joy
 
 /**
  * Sets a message's emotion marker from its tag's labels (strongest first):
- * the strongest emotion's emoji, every score on hover and focus; none for
- * neutral or no labels (a tag taken back).
+ * the strongest emotion's emoji at the row's right edge, every score on
+ * hover and focus; none for neutral, no labels (a tag taken back), a
+ * deleted message or one from someone the reader blocked.
  */
 export function setMood(li, labels) {
   const old = li.querySelector(".mood");
   if (old) old.remove();
   const top = labels && labels[0];
-  if (!top || !MOOD_EMOJI[top.label] || li.classList.contains("is-deleted")) {
-    dropEmptyFoot(li);
-    return;
-  }
+  if (!top || !MOOD_EMOJI[top.label] || li.classList.contains("is-deleted") || li.classList.contains("is-blocked")) return;
   const scores = labels.map((l) => `${MOOD_TITLE[l.label] || l.label} ${Math.round(l.score * 100)}%`).join(" · ");
   const mark = el("span", "mood", MOOD_EMOJI[top.label]);
   mark.tabIndex = 0;
@@ -251,10 +249,7 @@ export function setMood(li, labels) {
   mark.dataset.scores = scores;
   mark.title = scores;
   mark.setAttribute("aria-label", `Emotion: ${scores}`);
-  const f = foot(li);
-  const edited = f.querySelector(".edited");
-  if (edited) edited.after(mark);
-  else f.prepend(mark);
+  li.querySelector(".msg-main").prepend(mark);
 }
 
 function actionLink(action, href, label) {
