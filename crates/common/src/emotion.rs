@@ -82,11 +82,21 @@ impl Emotion {
     }
 }
 
+/// The calibrated score a message's strongest emotion needs for a marker.
+/// A tag's labels pass thresholds tuned for F1 on GoEmotions, which are
+/// low (0.1 to 0.34: docs/EMOTION.md); a mark on the page should be more
+/// likely right than not, nearly, so that a plain request ("Can you send
+/// the report by 5pm?", surprise 0.44) carries none. The room page's
+/// script gets it from the page.
+pub const MARKER_MIN_SCORE: f32 = 0.45;
+
 /// A message's strongest emotion from its tag's labels (strongest first),
-/// when it is one worth a marker.
+/// when it is one worth a marker: not neutral, and scoring at least
+/// [`MARKER_MIN_SCORE`].
 pub fn marker(labels: &[crate::protocol::ScoredLabel]) -> Option<Emotion> {
-    let top = Emotion::parse(&labels.iter().next()?.label)?;
-    top.emoji().map(|_| top)
+    let top = labels.iter().next()?;
+    let emotion = Emotion::parse(&top.label)?;
+    (emotion.emoji().is_some() && top.score.get() >= MARKER_MIN_SCORE).then_some(emotion)
 }
 
 /// The labels as people read them: "Joy 91% · Surprise 12%".
@@ -268,6 +278,40 @@ fn without_links_and_code(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn labels(pairs: &[(&str, f32)]) -> Vec<crate::protocol::ScoredLabel> {
+        pairs
+            .iter()
+            .map(|(l, s)| crate::protocol::ScoredLabel {
+                label: (*l).into(),
+                score: crate::protocol::Score::new(*s),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_marker_needs_a_clear_emotion_that_is_not_neutral() {
+        assert_eq!(
+            marker(&labels(&[("joy", 0.9), ("surprise", 0.5)])),
+            Some(Emotion::Joy)
+        );
+        assert_eq!(
+            marker(&labels(&[("sadness", MARKER_MIN_SCORE)])),
+            Some(Emotion::Sadness)
+        );
+        assert_eq!(
+            marker(&labels(&[("surprise", 0.44)])),
+            None,
+            "a plain request"
+        );
+        assert_eq!(marker(&labels(&[("neutral", 0.99), ("joy", 0.8)])), None);
+        assert_eq!(marker(&labels(&[])), None, "a tag taken back");
+        assert_eq!(marker(&labels(&[("boredom", 0.9)])), None);
+        assert_eq!(
+            describe(&labels(&[("joy", 0.912), ("surprise", 0.12)])),
+            "Joy 91% · Surprise 12%"
+        );
+    }
 
     #[test]
     fn lines_of_emoji_and_laughter_say_their_emotion() {

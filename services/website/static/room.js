@@ -29,6 +29,7 @@ function start(root) {
     moderates: root.dataset.moderates === "true",
     editWindowMs: Number(root.dataset.editWindow) * 1000,
     showEmotions: root.dataset.emotions !== "false",
+    moodMin: Number(root.dataset.moodMin || 0),
     /** Display names by user id (frames carry usernames). */
     people: People.fromPage(root),
     /** The people I blocked: their messages come collapsed. */
@@ -174,7 +175,7 @@ function start(root) {
         moderated(frame);
         break;
       case "annotation":
-        if (li && frame.kind === "emotion" && ctx.showEmotions) setMood(li, frame.labels);
+        if (li && frame.kind === "emotion" && ctx.showEmotions) setMood(li, frame.labels, ctx.moodMin);
         break;
     }
     scheduleRead();

@@ -420,6 +420,8 @@ struct RoomPage {
     is_chat: bool,
     /// The mood panel; `None` in a chat, or with tags off or hidden.
     mood: Option<MoodPanel>,
+    /// The score a live tag's strongest emotion needs for a marker.
+    mood_min: f32,
     /// The rename form's name: as typed after a refusal, else the chat's.
     chat_name: String,
     /// The rename form opens (its name was refused).
@@ -698,6 +700,7 @@ async fn room_page(
     };
     let view = RoomPage {
         mood,
+        mood_min: common::emotion::MARKER_MIN_SCORE,
         ctx,
         title,
         is_dm: history.room.is_dm(),

@@ -233,14 +233,16 @@ const MOOD_TITLE = { anger: "Anger", disgust: "Disgust", fear: "Fear", joy: "Joy
 /**
  * Sets a message's emotion marker from its tag's labels (strongest first):
  * the strongest emotion's emoji at the row's right edge, every score on
- * hover and focus; none for neutral, no labels (a tag taken back), a
- * deleted message or one from someone the reader blocked.
+ * hover and focus; none for neutral, a score under `minScore`
+ * (common::emotion::MARKER_MIN_SCORE, from the page), no labels (a tag
+ * taken back), a deleted message or one from someone the reader blocked.
  */
-export function setMood(li, labels) {
+export function setMood(li, labels, minScore = 0) {
   const old = li.querySelector(".mood");
   if (old) old.remove();
   const top = labels && labels[0];
-  if (!top || !MOOD_EMOJI[top.label] || li.classList.contains("is-deleted") || li.classList.contains("is-blocked")) return;
+  if (!top || !MOOD_EMOJI[top.label] || top.score < minScore) return;
+  if (li.classList.contains("is-deleted") || li.classList.contains("is-blocked")) return;
   const scores = labels.map((l) => `${MOOD_TITLE[l.label] || l.label} ${Math.round(l.score * 100)}%`).join(" · ");
   const mark = el("span", "mood", MOOD_EMOJI[top.label]);
   mark.tabIndex = 0;
@@ -327,7 +329,7 @@ export function messageElement(m, ctx) {
     if (m.edited_at) markEdited(li, m.edited_at);
     for (const r of m.reactions || []) setReaction(li, r.emoji, r.count, r.me);
     const tag = (m.annotations || []).find((a) => a.kind === "emotion");
-    if (tag && ctx.showEmotions) setMood(li, tag.labels);
+    if (tag && ctx.showEmotions) setMood(li, tag.labels, ctx.moodMin);
     li.append(actionsElement(m, ctx));
   }
   localise(li);
