@@ -397,7 +397,10 @@ def search_section(records):
             summary[name] = {"per_s": median(g("per_s"))}
         md += ["", "`search`: from the corpus's commit until the follower had indexed all of it. `vectors`: "
                "messages embedded in a window after that (one thread); the rest then get copies of the "
-               "vectors it made (bench/search-fast-forward.sql), so the searches below scan a vector per message.",
+               "vectors it made (bench/search-fast-forward.sql), so the searches below scan a vector per message. "
+               "`emotions`: from then until the emotion follower had tagged the whole corpus from the stored "
+               "vectors (an annotation event per message through the write path); live, tagging also waits "
+               "for `vectors`, so it keeps up with sends only while they stay under the `vectors` rate.",
                ""]
     kinds = {"api": "the API: words and meaning fused", "words": "the API with a date filter: words alone",
              "semantic": "the worker's `/internal/semantic`: meaning alone"}

@@ -91,6 +91,7 @@ class Report(unittest.TestCase):
     def test_the_search_scenario_becomes_its_tables(self):
         records = [
             {"kind": "follow", "label": "search/1", "messages": 100000, "secs": 7.9, "per_s": 12658.2},
+            {"kind": "follow", "label": "emotions/1", "messages": 100000, "secs": 40.0, "per_s": 2500.0},
             {"kind": "follow", "label": "vectors/1", "messages": 6000, "secs": 60, "per_s": 100.0},
             {"kind": "wrk", "label": "semantic:deploy-friday/1", "rps": 30.0, "p50_ms": 31.0, "p99_ms": 40.0, "non_2xx": 0},
             {"kind": "wrk", "label": "api:deploy-friday/1", "rps": 9.0, "p50_ms": 110.0, "p99_ms": 150.0, "non_2xx": 0},
@@ -99,6 +100,7 @@ class Report(unittest.TestCase):
         md, summary = report.search_section(records)
         text = "\n".join(md)
         self.assertIn("| search | 100,000 | 7.9 | 12,658.2 |", text)
+        self.assertIn("| emotions | 100,000 | 40.0 | 2,500.0 |", text)
         self.assertIn("| vectors | 6,000 | 60.0 | 100.0 |", text)
         api = text.index("| `deploy friday` | the API")
         self.assertLess(api, text.index("| `deploy friday` | the worker"))
