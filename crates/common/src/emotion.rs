@@ -94,7 +94,7 @@ pub const MARKER_MIN_SCORE: f32 = 0.45;
 /// when it is one worth a marker: not neutral, and scoring at least
 /// [`MARKER_MIN_SCORE`].
 pub fn marker(labels: &[crate::protocol::ScoredLabel]) -> Option<Emotion> {
-    let top = labels.iter().next()?;
+    let top = labels.first()?;
     let emotion = Emotion::parse(&top.label)?;
     (emotion.emoji().is_some() && top.score.get() >= MARKER_MIN_SCORE).then_some(emotion)
 }

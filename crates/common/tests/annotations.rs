@@ -3,6 +3,8 @@
 //! the mood's counts, gone with the message, and refused for a message that
 //! is gone.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::{Duration, DurationRound, Utc};
 use common::protocol::{Score, ScoredLabel, ServerFrame, UserRef};
 use common::store::annotations::{self, EMOTION};
@@ -142,10 +144,10 @@ async fn an_annotation_is_a_sequenced_event_kept_per_kind_and_gone_with_its_mess
             .is_empty()
     );
     for (_, json) in events::after(&mut conn, room, 0, 100).await.unwrap() {
-        if let ServerFrame::Annotation(a) = serde_json::from_str(&json).unwrap() {
-            if a.id == first {
-                assert!(a.labels.is_empty(), "{json}");
-            }
+        if let ServerFrame::Annotation(a) = serde_json::from_str(&json).unwrap()
+            && a.id == first
+        {
+            assert!(a.labels.is_empty(), "{json}");
         }
     }
     // And a tag of a deleted message is refused, taking no seq.

@@ -29,7 +29,7 @@ pub(crate) struct NewAnnotation<'a> {
 /// Makes `a` the message's latest annotation of its kind; one without
 /// labels removes it.
 pub(crate) async fn put(conn: &mut AsyncPgConnection, a: &NewAnnotation<'_>) -> Result<()> {
-    let Some(top) = a.annotation.labels.iter().next() else {
+    let Some(top) = a.annotation.labels.as_slice().first() else {
         return remove(conn, a.message_id, &a.annotation.kind).await;
     };
     let labels = serde_json::to_string(&a.annotation.labels)

@@ -152,7 +152,7 @@ fn bars(mood: &Mood, times: &Times) -> Vec<Bar> {
         .iter()
         .enumerate()
         .map(|(i, b)| Bar {
-            label: if (last - i) % every == 0 {
+            label: if (last - i).is_multiple_of(every) {
                 label(mood.span, &b.start, times)
             } else {
                 String::new()
@@ -213,6 +213,6 @@ pub fn shares(mix: &Mix, window: i64) -> Vec<Share> {
             },
         })
         .collect();
-    out.sort_by(|a, b| b.count.cmp(&a.count));
+    out.sort_by_key(|s| std::cmp::Reverse(s.count));
     out
 }
