@@ -88,6 +88,11 @@ def parse_args():
     p.add_argument("--seed", type=int, default=12)
     p.add_argument("--heads", default="logistic,mlp", help="comma-separated: logistic, mlp (the first is the one --export writes)")
     p.add_argument("--features", default="question,length", help="comma-separated text features (TEXT_FEATURES), or empty")
+    p.add_argument(
+        "--extra-vectors",
+        default="",
+        help="experiment: also read {split}.NAME.f32 (e.g. max: crates/ml/examples/embed_corpus_max.rs) after the vector, int8 round trip too; not exportable",
+    )
     p.add_argument("--no-quant", action="store_true", help="read the raw f32 vectors, not the int8 round trip (for comparison)")
     p.add_argument("--hidden", type=int, default=256, help="MLP hidden units")
     p.add_argument("--dropout", type=float, default=0.3, help="MLP dropout on the hidden layer")
@@ -614,6 +619,13 @@ def main():
             sys.exit(f"unknown text feature {n!r}: one of {', '.join(TEXT_FEATURES)}")
     data = load(args.data, args.vectors, labels)
     feats = {s: features(data[s][0], data[s][1], names, quant=not args.no_quant) for s in SPLITS}
+    if args.extra_vectors:
+        if args.export:
+            sys.exit("--extra-vectors is an experiment: the product reads one vector, so it cannot be exported")
+        for s in SPLITS:
+            extra = np.fromfile(os.path.join(args.vectors, f"{s}.{args.extra_vectors}.f32"), dtype="<f4").reshape(-1, DIM)
+            extra = extra if args.no_quant else dequantize(*quantize(extra))
+            feats[s] = np.concatenate([feats[s][:, :DIM], extra, feats[s][:, DIM:]], axis=1)
     for split in SPLITS:
         print(f"{split}: {len(data[split][2])} texts, positives per label {data[split][2].sum(0).astype(int).tolist()}", file=sys.stderr)
     mu = feats["train"].mean(0).astype(np.float32)

@@ -354,7 +354,10 @@ impl EmotionHead {
     }
 
     /// The tags of one message from its stored vector (dequantized, [`DIM`]
-    /// f32) and its text: (label index into [`EMOTION_LABELS`], calibrated
+    /// f32) and its text (best the text that was embedded, e.g. the
+    /// `common::markdown::excerpt` the `vectors` follower embeds; the text
+    /// features only look at '?' and the length, so the raw body does
+    /// nearly as well): (label index into [`EMOTION_LABELS`], calibrated
     /// score 0..=1) of the labels at or over their thresholds, in
     /// decreasing score; at least one: when none passes, the label closest
     /// to its threshold (highest score minus threshold). The first is the

@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
-/// What can go wrong loading the model or embedding text. None of these is
-/// the caller's input being bad: any text embeds (it is truncated), so an
-/// error here means the model files or the runtime are at fault.
+/// What can go wrong loading the model or the emotion head, embedding text
+/// or scoring a vector. No text is bad input (any text embeds: it is
+/// truncated), so an error here means the model or head files or the
+/// runtime are at fault, or (`Length`, `NotFinite`) a vector that no
+/// embedding or stored row would give.
 #[derive(Debug, thiserror::Error)]
 pub enum MlError {
     /// A model file is not there: the models were never fetched.
