@@ -121,6 +121,13 @@ async fn an_annotation_is_a_sequenced_event_kept_per_kind_and_gone_with_its_mess
     assert_eq!(shown.annotations[0].labels[0].label, "sadness");
     assert_eq!(shown.annotations[0].seq, 4);
 
+    // Which event set each message's text: its creation, or its last edit.
+    append(&mut conn, room, &[edit(&ann, second, "so it went", "e")]).await;
+    let texts = events::last_text_seqs(&mut conn, &[first, second])
+        .await
+        .unwrap();
+    assert_eq!((texts[&first], texts[&second]), (1, 6));
+
     // Empty labels take the tag back.
     append(&mut conn, room, &[tag(&bot, second, "emotion-4", &[])]).await;
     assert!(

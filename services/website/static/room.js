@@ -176,7 +176,9 @@ function start(root) {
         break;
       case "annotation":
         if (li && frame.kind === "emotion" && ctx.showEmotions) setMood(li, frame.labels, ctx.moodMin);
-        break;
+        // Nothing to read: unread counts messages, so no read mark moves
+        // for the server's notes (every open page would write one).
+        return;
     }
     scheduleRead();
   }

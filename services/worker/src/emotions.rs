@@ -84,16 +84,25 @@ pub fn labels_of(
 /// Tags the messages `ids` (new or edited since the cursor) in the
 /// caller's transaction: one annotation event per message that says
 /// something, and an empty one for a tagged message whose new text says
-/// nothing. Returns the events to publish after the commit.
+/// nothing. `read` is how far this pass read each room: a message edited
+/// after that is left for the pass that reads its edit, when its stored
+/// vector is the new text's (never a tag of new words from an old vector).
+/// Returns the events to publish after the commit.
 pub async fn tag(
     conn: &mut AsyncPgConnection,
     tagger: &Tagger,
     ids: &[i64],
+    read: &HashMap<i64, i64>,
 ) -> Result<Vec<Appended>> {
+    let latest = events::last_text_seqs(conn, ids).await?;
     let found: Vec<ToTag> = messages::to_tag(conn, ids)
         .await?
         .into_iter()
         .filter(ToTag::may_tag)
+        .filter(|m| match (latest.get(&m.id), read.get(&m.room_id)) {
+            (Some(text), Some(upto)) => text <= upto,
+            _ => false,
+        })
         .collect();
     if found.is_empty() {
         return Ok(Vec::new());

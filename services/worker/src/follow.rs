@@ -74,17 +74,24 @@ impl Consumer {
         matches!(self, Self::Emotions { .. })
     }
 
-    /// Applies the events that touched `ids`; returns the room events it
-    /// appended, to publish once committed.
+    /// Applies the events read (`touched`, which concern messages `ids`);
+    /// returns the room events it appended, to publish once committed.
     async fn apply(
         &self,
         conn: &mut AsyncPgConnection,
-        rooms: &[i64],
+        touched: &[events::Touched],
         ids: &[i64],
     ) -> Result<Vec<crate::emotions::Appended>> {
         match self {
-            Self::Emotions { tagger, .. } => crate::emotions::tag(conn, tagger, ids).await,
-            _ => self.keep(conn, rooms, ids).await.map(|()| Vec::new()),
+            Self::Emotions { tagger, .. } => {
+                let read: std::collections::HashMap<i64, i64> =
+                    touched.iter().map(|t| (t.room_id, t.last)).collect();
+                crate::emotions::tag(conn, tagger, ids, &read).await
+            }
+            _ => {
+                let rooms: Vec<i64> = touched.iter().map(|t| t.room_id).collect();
+                self.keep(conn, &rooms, ids).await.map(|()| Vec::new())
+            }
         }
     }
 
@@ -219,8 +226,7 @@ pub async fn pass(
                 let mut ids: Vec<i64> = touched.iter().flat_map(|t| t.ids.clone()).collect();
                 ids.sort_unstable();
                 ids.dedup();
-                let rooms: Vec<i64> = touched.iter().map(|t| t.room_id).collect();
-                let appended = consumer.apply(conn, &rooms, &ids).await?;
+                let appended = consumer.apply(conn, &touched, &ids).await?;
                 let to: Vec<(i64, i64)> = touched.iter().map(|t| (t.room_id, t.last)).collect();
                 cursors::advance_many(conn, consumer.name(), &to).await?;
                 Ok((touched, appended))

@@ -1202,6 +1202,29 @@ pub async fn touched_after(
     })
 }
 
+/// The seq of the newest event that set each of `ids`' text (its creation
+/// or its last edit): which text a follower's derived data is of.
+pub async fn last_text_seqs(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, i64>> {
+    use diesel::dsl::max;
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Option<i64>, Option<i64>)> = room_events::table
+        .filter(room_events::message_id.eq_any(ids))
+        .filter(room_events::kind.eq_any(["message", "edited"]))
+        .group_by(room_events::message_id)
+        .select((room_events::message_id, max(room_events::seq)))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, seq)| Some((id?, seq?)))
+        .collect())
+}
+
 /// What one room's events after a cursor concern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Touched {
