@@ -214,6 +214,12 @@ pub struct FollowConfig {
     /// Events read per room per pass, and about the most per transaction:
     /// rooms with a few new events go together (`FOLLOW_EVENTS_PER_ROOM`).
     pub events_per_room: i64,
+    /// The longest a pass goes on before it looks again at which rooms are
+    /// furthest behind (`FOLLOW_PASS_MS`): embedding takes its rooms at
+    /// about 100 messages a second, so without it a pass over a few hundred
+    /// busy rooms would keep a room that just got a large backlog waiting
+    /// for minutes.
+    pub pass_budget: Duration,
 }
 
 impl Default for FollowConfig {
@@ -222,6 +228,7 @@ impl Default for FollowConfig {
             interval: Duration::from_millis(500),
             rooms_per_pass: 256,
             events_per_room: 500,
+            pass_budget: Duration::from_secs(5),
         }
     }
 }
@@ -252,6 +259,12 @@ impl WorkerConfig {
                     1,
                     10_000,
                 )?,
+                pass_budget: Duration::from_millis(config::int_between(
+                    "FOLLOW_PASS_MS",
+                    d.pass_budget.as_millis() as i64,
+                    100,
+                    600_000,
+                )? as u64),
             },
             assistant: AssistantConfig::from_env()?,
             semantic: SemanticConfig {

@@ -206,9 +206,12 @@ pub async fn pass(
         done.backlog |= taken.len() as i64 >= follow.events_per_room;
         consumer.announce(&taken).await;
     }
+    let started = std::time::Instant::now();
     for group in groups(&behind, follow.events_per_room) {
-        if *stop.borrow() {
-            // Shutting down: what is left waits for the next start.
+        if *stop.borrow() || started.elapsed() > follow.pass_budget {
+            // Shutting down: what is left waits for the next start. Or
+            // long at it: the next pass looks again at who is furthest
+            // behind, at once.
             done.backlog = true;
             break;
         }

@@ -17,6 +17,7 @@ pub fn quick() -> FollowConfig {
         interval: Duration::from_millis(20),
         rooms_per_pass: 2,
         events_per_room: 3,
+        pass_budget: Duration::from_secs(5),
     }
 }
 
