@@ -388,9 +388,11 @@ pub async fn run(args: &Args, out: &Out) -> Result<bool, Failure> {
     }
     // A backlog may still be on its way: lost is what has not arrived once
     // everything stored was delivered or `--deadline` passed, not what was
-    // late when the last step ended.
+    // late when the last step ended. What is owed is what the rooms held
+    // when the last step ended: the server's own later events (the
+    // worker's emotion tags of a backlog) may come after the clients stop.
+    let finals = provision::last_seqs(&mut db, &rooms).await?;
     let owed = {
-        let finals = provision::last_seqs(&mut db, &rooms).await?;
         rooms
             .iter()
             .enumerate()
@@ -411,8 +413,8 @@ pub async fn run(args: &Args, out: &Out) -> Result<bool, Failure> {
             ends.push(e);
         }
     }
-    // What the rooms really hold: each joined client should have all of it.
-    let finals = provision::last_seqs(&mut db, &rooms).await?;
+    // What the rooms held once sending ended: each joined client should
+    // have all of it.
     let lost: u64 = ends
         .iter()
         .filter(|e| e.joined)

@@ -123,7 +123,20 @@ pub async fn tag(
             .collect();
     let mut by_room: BTreeMap<i64, Vec<EventDraft>> = BTreeMap::new();
     for m in &found {
-        let labels = labels_of(&tagger.head, &m.body, stored.get(&m.id).map(Vec::as_slice))?;
+        let vector = stored.get(&m.id).map(Vec::as_slice);
+        if vector.is_none() && short_line(&m.body) == ShortLine::Model {
+            // Words without a vector (none stored by this model): nothing
+            // can be said of them, and an earlier tag stays.
+            continue;
+        }
+        let labels = match labels_of(&tagger.head, &m.body, vector) {
+            Ok(labels) => labels,
+            Err(e) => {
+                // One unreadable vector must not stall the follower.
+                tracing::warn!(error = %e, message.id = m.id, "could not tag a message");
+                continue;
+            }
+        };
         let (labels, model) = match labels {
             Some(found) => found,
             // Says nothing now: take back what its earlier text said.
