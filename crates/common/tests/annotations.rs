@@ -6,43 +6,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration, DurationRound, Utc};
-use common::protocol::{Score, ScoredLabel, ServerFrame, UserRef};
+use common::protocol::{ServerFrame, UserRef};
 use common::store::annotations::{self, EMOTION};
-use common::store::events::{self, Change};
-use common::store::{members, messages, users};
+use common::store::events::{self, Change, EventDraft};
+use common::store::{members, messages};
 use test_support::TestDb;
 use test_support::store::*;
 
-fn tag(
-    bot: &UserRef,
-    id: i64,
-    nonce: &str,
-    labels: &[(&str, f32)],
-) -> common::store::events::EventDraft {
-    common::store::events::EventDraft {
-        user: bot.clone(),
-        nonce: common::domain::Nonce::parse(nonce).unwrap(),
-        change: Change::Annotate {
-            id,
-            kind: EMOTION.into(),
-            labels: labels
-                .iter()
-                .map(|(l, s)| ScoredLabel {
-                    label: (*l).into(),
-                    score: Score::new(*s),
-                })
-                .collect(),
-            model: "emotion-test".into(),
-        },
-    }
-}
-
-async fn bot(conn: &mut diesel_async::AsyncPgConnection) -> UserRef {
-    let b = users::bot(conn).await.unwrap();
-    UserRef {
-        id: b.id,
-        name: b.username,
-    }
+fn tag(bot: &UserRef, id: i64, nonce: &str, labels: &[(&str, f32)]) -> EventDraft {
+    emotion_tag(bot, id, nonce, labels, "emotion-test")
 }
 
 #[tokio::test]

@@ -154,3 +154,39 @@ pub fn code(r: &Result<Appended, Error>) -> String {
         Err(e) => format!("{e:?}"),
     }
 }
+
+/// The assistant's account, which appends the server's annotations.
+pub async fn bot(conn: &mut diesel_async::AsyncPgConnection) -> UserRef {
+    let bot = users::bot(conn).await.unwrap();
+    UserRef {
+        id: bot.id,
+        name: bot.username,
+    }
+}
+
+/// An emotion tag of message `id` as the worker appends it: `bot`'s
+/// annotation with `labels` (strongest first) made by `model`.
+pub fn emotion_tag(
+    bot: &UserRef,
+    id: i64,
+    nonce: &str,
+    labels: &[(&str, f32)],
+    model: &str,
+) -> EventDraft {
+    EventDraft {
+        user: bot.clone(),
+        nonce: Nonce::parse(nonce).unwrap(),
+        change: Change::Annotate {
+            id,
+            kind: common::store::annotations::EMOTION.into(),
+            labels: labels
+                .iter()
+                .map(|(l, s)| common::protocol::ScoredLabel {
+                    label: (*l).into(),
+                    score: common::protocol::Score::new(*s),
+                })
+                .collect(),
+            model: model.into(),
+        },
+    }
+}

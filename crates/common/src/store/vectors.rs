@@ -21,6 +21,21 @@ pub struct StoredVector {
     pub v: Vec<u8>,
 }
 
+/// The columns of [`StoredVector`].
+const STORED: (
+    message_vectors::message_id,
+    message_vectors::room_id,
+    message_vectors::model,
+    message_vectors::scale,
+    message_vectors::v,
+) = (
+    message_vectors::message_id,
+    message_vectors::room_id,
+    message_vectors::model,
+    message_vectors::scale,
+    message_vectors::v,
+);
+
 /// A live message to embed.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable)]
 pub struct ToEmbed {
@@ -102,13 +117,7 @@ pub async fn of_rooms(
     Ok(message_vectors::table
         .filter(message_vectors::room_id.eq_any(room_ids))
         .filter(message_vectors::model.eq(model))
-        .select((
-            message_vectors::message_id,
-            message_vectors::room_id,
-            message_vectors::model,
-            message_vectors::scale,
-            message_vectors::v,
-        ))
+        .select(STORED)
         .load(conn)
         .await?)
 }
@@ -126,13 +135,7 @@ pub async fn of_messages(
     Ok(message_vectors::table
         .filter(message_vectors::message_id.eq_any(ids))
         .filter(message_vectors::model.eq(model))
-        .select((
-            message_vectors::message_id,
-            message_vectors::room_id,
-            message_vectors::model,
-            message_vectors::scale,
-            message_vectors::v,
-        ))
+        .select(STORED)
         .load(conn)
         .await?)
 }

@@ -4,9 +4,7 @@
 //! the worker appends them: bot annotation events through the log's write
 //! path (the worker's own tests cover how it decides them).
 
-use common::protocol::{Score, ScoredLabel, UserRef};
-use common::store::annotations::EMOTION;
-use common::store::events::{self, Change, EventDraft, Policy};
+use common::store::events::{self, Policy};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -15,30 +13,9 @@ use crate::helpers::{TestApp, csrf_in, field_error};
 /// Tags message `id` of `room` with `labels`, strongest first.
 async fn tag(app: &TestApp, room: i64, id: i64, labels: &[(&str, f32)]) {
     let mut conn = app.db.connect().await;
-    let bot = common::store::users::bot(&mut conn).await.unwrap();
-    let draft = EventDraft {
-        user: UserRef {
-            id: bot.id,
-            name: bot.username,
-        },
-        nonce: common::domain::Nonce::parse(&format!(
-            "emotion-{id}-{}",
-            uuid::Uuid::new_v4().simple()
-        ))
-        .unwrap(),
-        change: Change::Annotate {
-            id,
-            kind: EMOTION.into(),
-            labels: labels
-                .iter()
-                .map(|(l, s)| ScoredLabel {
-                    label: (*l).into(),
-                    score: Score::new(*s),
-                })
-                .collect(),
-            model: "emotion-v1".into(),
-        },
-    };
+    let bot = test_support::store::bot(&mut conn).await;
+    let nonce = format!("emotion-{id}-{}", uuid::Uuid::new_v4().simple());
+    let draft = test_support::store::emotion_tag(&bot, id, &nonce, labels, "emotion-v1");
     let done = events::append_batch(&mut conn, room, &[draft], &Policy::default())
         .await
         .unwrap();

@@ -14,25 +14,9 @@ use common::store::{events, preferences, rooms};
 use diesel_async::AsyncPgConnection;
 use test_support::TestDb;
 use test_support::store::*;
-use worker::config::{AssistantConfig, SemanticConfig};
-
-use crate::helpers::config;
 
 async fn start(db: &TestDb) -> worker::Worker {
-    let mut cfg = config(
-        db,
-        &test_support::unique_redis_prefix(),
-        AssistantConfig::default(),
-    );
-    cfg.semantic = SemanticConfig::default();
-    let dir = cfg.semantic.models_dir.clone().unwrap();
-    assert!(
-        dir.join("minilm/model.safetensors").exists(),
-        "the model is missing from {}: run scripts/fetch-models",
-        dir.display()
-    );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    worker::Worker::start(&cfg, listener).await.unwrap()
+    crate::helpers::start_with_models(db).await
 }
 
 /// Every annotation event of the room's log, in order.

@@ -58,6 +58,25 @@ pub async fn start_with(db: &TestDb, prefix: &str, assistant: AssistantConfig) -
         .unwrap()
 }
 
+/// A worker with the real sentence model (scripts/fetch-models puts it
+/// in .data/models): semantic search and emotion tags on.
+pub async fn start_with_models(db: &TestDb) -> Worker {
+    let mut cfg = config(
+        db,
+        &test_support::unique_redis_prefix(),
+        AssistantConfig::default(),
+    );
+    cfg.semantic = SemanticConfig::default();
+    let dir = cfg.semantic.models_dir.clone().unwrap();
+    assert!(
+        dir.join("minilm/model.safetensors").exists(),
+        "the model is missing from {}: run scripts/fetch-models",
+        dir.display()
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    Worker::start(&cfg, listener).await.unwrap()
+}
+
 /// A worker with the default settings (no language model).
 pub async fn start(db: &TestDb) -> Worker {
     start_with(

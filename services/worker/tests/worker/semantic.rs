@@ -10,26 +10,12 @@ use common::store::events::Change;
 use common::store::{members, vectors};
 use test_support::TestDb;
 use test_support::store::*;
-use worker::config::{AssistantConfig, SemanticConfig};
 use worker::semantic::{Ask, nearest};
 
-use crate::helpers::{answers, config, ended, send};
+use crate::helpers::{answers, ended, send};
 
 async fn start(db: &TestDb) -> worker::Worker {
-    let mut cfg = config(
-        db,
-        &test_support::unique_redis_prefix(),
-        AssistantConfig::default(),
-    );
-    cfg.semantic = SemanticConfig::default();
-    let dir = cfg.semantic.models_dir.clone().unwrap();
-    assert!(
-        dir.join("minilm/model.safetensors").exists(),
-        "the model is missing from {}: run scripts/fetch-models",
-        dir.display()
-    );
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    worker::Worker::start(&cfg, listener).await.unwrap()
+    crate::helpers::start_with_models(db).await
 }
 
 /// Waits until the rooms hold `n` vectors.
