@@ -1093,18 +1093,7 @@ async fn redact(
         .select((room_events::room_id, room_events::seq, room_events::frame))
         .load(conn)
         .await?;
-    for (room_id, seq, json) in rows {
-        let mut frame = serde_json::from_str::<ServerFrame>(&json)
-            .map_err(|e| Error::internal_from(format!("stored frame {seq} unreadable"), e))?;
-        redact_frame(&mut frame, message_id);
-        let redacted = frame.to_json();
-        if redacted != json {
-            diesel::update(room_events::table.find((room_id, seq)))
-                .set(room_events::frame.eq(&redacted))
-                .execute(conn)
-                .await?;
-        }
-    }
+    rewrite(conn, rows, |frame| redact_frame(frame, message_id)).await?;
     for a in batch.values_mut() {
         redact_frame(&mut a.frame, message_id);
         a.json = a.frame.to_json();
@@ -1129,16 +1118,32 @@ pub async fn forget_annotation_labels(
         .select((room_events::room_id, room_events::seq, room_events::frame))
         .load(conn)
         .await?;
+    rewrite(conn, rows, |frame| {
+        if let ServerFrame::Annotation(a) = frame
+            && a.kind == kind
+        {
+            a.labels.clear();
+        }
+    })
+    .await
+}
+
+/// Changes stored frames `(room, seq, json)` with `change`, writing back
+/// only those it changed: what a deletion or a taken-back tag leaves in
+/// replays.
+async fn rewrite(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<(i64, i64, String)>,
+    change: impl Fn(&mut ServerFrame),
+) -> Result<()> {
     for (room_id, seq, json) in rows {
         let mut frame = serde_json::from_str::<ServerFrame>(&json)
             .map_err(|e| Error::internal_from(format!("stored frame {seq} unreadable"), e))?;
-        if let ServerFrame::Annotation(a) = &mut frame
-            && a.kind == kind
-            && !a.labels.is_empty()
-        {
-            a.labels.clear();
+        change(&mut frame);
+        let changed = frame.to_json();
+        if changed != json {
             diesel::update(room_events::table.find((room_id, seq)))
-                .set(room_events::frame.eq(frame.to_json()))
+                .set(room_events::frame.eq(&changed))
                 .execute(conn)
                 .await?;
         }
