@@ -214,3 +214,77 @@ async fn the_mood_counts_strongest_labels_by_bucket_and_finds_the_strongest_mess
     let latest = annotations::latest_tags(&mut conn, room, 2).await.unwrap();
     assert_eq!(latest.len(), 2);
 }
+
+#[tokio::test]
+async fn the_tags_of_many_rooms_go_together_and_a_gone_message_takes_no_seq() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let bot = bot(&mut conn).await;
+    let (r1, r2) = (
+        new_room(&mut conn, "one", &ann).await,
+        new_room(&mut conn, "two", &ann).await,
+    );
+    let in1 = append(&mut conn, r1, &[say(&ann, "a", "a"), say(&ann, "b", "b")]).await;
+    let in2 = append(&mut conn, r2, &[say(&ann, "c", "c")]).await;
+    let (a, b, c) = (
+        message_id(&in1[0]),
+        message_id(&in1[1]),
+        message_id(&in2[0]),
+    );
+    append(&mut conn, r1, &[draft(&ann, "d", Change::Delete { id: b })]).await;
+    let batches = vec![
+        (
+            r1,
+            vec![
+                tag(&bot, a, "t1", &[("joy", 0.9)]),
+                tag(&bot, b, "t2", &[("anger", 0.9)]),
+            ],
+        ),
+        (
+            r2,
+            vec![tag(&bot, c, "t3", &[("fear", 0.8), ("sadness", 0.3)])],
+        ),
+    ];
+    let answers = events::append_rooms(&mut conn, &batches, &events::Policy::default())
+        .await
+        .unwrap();
+    let r1_answers = answers[0].as_ref().unwrap();
+    assert_eq!(
+        r1_answers[0].as_ref().unwrap().seq,
+        4,
+        "after a, b and the deletion"
+    );
+    assert!(r1_answers[1].is_err(), "a deleted message is not tagged");
+    assert_eq!(answers[1].as_ref().unwrap()[0].as_ref().unwrap().seq, 2);
+    let rooms = common::store::rooms::last_seqs(&mut conn, &[r1, r2])
+        .await
+        .unwrap();
+    assert!(
+        rooms.contains(&(r1, 4)) && rooms.contains(&(r2, 2)),
+        "{rooms:?}"
+    );
+    let shown = annotations::of_messages(&mut conn, &[a, b, c])
+        .await
+        .unwrap();
+    assert_eq!(shown[&a][0].labels[0].label, "joy");
+    assert_eq!(shown[&c][0].labels.len(), 2);
+    assert!(!shown.contains_key(&b));
+    // The same nonces again store nothing new: the stored events answer.
+    let again = events::append_rooms(&mut conn, &batches[1..], &events::Policy::default())
+        .await
+        .unwrap();
+    let repeat = again[0].as_ref().unwrap()[0].as_ref().unwrap();
+    assert_eq!((repeat.seq, repeat.created), (2, false));
+    // A tag taken back in bulk removes the row.
+    let back = vec![(r2, vec![tag(&bot, c, "t4", &[])])];
+    events::append_rooms(&mut conn, &back, &events::Policy::default())
+        .await
+        .unwrap();
+    assert!(
+        annotations::of_messages(&mut conn, &[c])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -61,6 +61,73 @@ pub(crate) async fn put(conn: &mut AsyncPgConnection, a: &NewAnnotation<'_>) -> 
     Ok(())
 }
 
+/// [`put`] for many annotations at once (the worker's tags of a pass),
+/// one statement for those with labels and one for those without; of two
+/// for the same message and kind, the later wins.
+pub(crate) async fn put_many(
+    conn: &mut AsyncPgConnection,
+    all: &[NewAnnotation<'_>],
+) -> Result<()> {
+    use diesel::sql_types::{Array, BigInt, Float4, Text, Timestamptz};
+    let mut last: HashMap<(i64, &str), &NewAnnotation<'_>> = HashMap::new();
+    for a in all {
+        last.insert((a.message_id, a.annotation.kind.as_str()), a);
+    }
+    let (gone, kept): (Vec<&NewAnnotation<'_>>, Vec<&NewAnnotation<'_>>) = last
+        .into_values()
+        .partition(|a| a.annotation.labels.is_empty());
+    if !gone.is_empty() {
+        super::Fixed::new(
+            "DELETE FROM message_annotations a USING unnest($1::bigint[], $2::text[]) AS g(message_id, kind) \
+             WHERE a.message_id = g.message_id AND a.kind = g.kind",
+        )
+        .bind::<Array<BigInt>, _>(gone.iter().map(|a| a.message_id).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(gone.iter().map(|a| a.annotation.kind.as_str()).collect::<Vec<_>>())
+        .execute(conn)
+        .await?;
+    }
+    if kept.is_empty() {
+        return Ok(());
+    }
+    let mut labels = Vec::with_capacity(kept.len());
+    for a in &kept {
+        labels.push(
+            serde_json::to_string(&a.annotation.labels)
+                .map_err(|e| Error::internal_from("annotation labels", e))?,
+        );
+    }
+    let top = |a: &&NewAnnotation<'_>| a.annotation.labels.as_slice().first().cloned();
+    super::Fixed::new(
+        "INSERT INTO message_annotations \
+           (message_id, kind, room_id, user_id, seq, sent_at, labels, top, top_score, model) \
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], \
+                              $6::timestamptz[], $7::text[], $8::text[], $9::real[], $10::text[]) \
+         ON CONFLICT (message_id, kind) DO UPDATE SET seq = excluded.seq, labels = excluded.labels, \
+           top = excluded.top, top_score = excluded.top_score, model = excluded.model",
+    )
+    .bind::<Array<BigInt>, _>(kept.iter().map(|a| a.message_id).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(kept.iter().map(|a| a.annotation.kind.as_str()).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(kept.iter().map(|a| a.room_id).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(kept.iter().map(|a| a.user_id).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(kept.iter().map(|a| a.annotation.seq).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(kept.iter().map(|a| a.sent_at).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(labels)
+    .bind::<Array<Text>, _>(
+        kept.iter()
+            .map(|a| top(a).map(|l| l.label).unwrap_or_default())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Float4>, _>(
+        kept.iter()
+            .map(|a| top(a).map(|l| l.score.get()).unwrap_or_default())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Text>, _>(kept.iter().map(|a| a.annotation.model.as_str()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 async fn remove(conn: &mut AsyncPgConnection, message_id: i64, kind: &str) -> Result<()> {
     diesel::delete(message_annotations::table.find((message_id, kind)))
         .execute(conn)

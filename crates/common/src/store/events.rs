@@ -26,6 +26,7 @@ use crate::schema::room_events;
 
 mod moderation;
 mod plain;
+mod tags;
 
 pub use moderation::Moderation;
 
@@ -452,6 +453,31 @@ async fn append_rooms_once(
         .collect();
     for (&i, events) in quick.iter().zip(plain::append(conn, &plain_rooms).await?) {
         answers[i] = Some(Ok(events.into_iter().map(Ok).collect()));
+    }
+    // The server's tags: in bulk too, in rooms named once in the batch.
+    let mut tagged: Vec<usize> = (0..batches.len())
+        .filter(|&i| {
+            let (room, drafts) = &batches[i];
+            answers[i].is_none()
+                && locked.contains_key(room)
+                && batches.iter().filter(|(r, _)| r == room).count() == 1
+                && tags::eligible(drafts)
+        })
+        .collect();
+    let stored = plain::rooms_with_stored_nonces(conn, &tagged, batches).await?;
+    tagged.retain(|&i| !stored.contains(&batches[i].0));
+    let tag_rooms: Vec<plain::Room<'_>> = tagged
+        .iter()
+        .map(|&i| plain::Room {
+            id: batches[i].0,
+            last_seq: locked[&batches[i].0].0,
+            drafts: &batches[i].1,
+        })
+        .collect();
+    if !tag_rooms.is_empty() {
+        for (&i, events) in tagged.iter().zip(tags::append(conn, &tag_rooms).await?) {
+            answers[i] = Some(Ok(events));
+        }
     }
     let mut rest: Vec<usize> = (0..batches.len())
         .filter(|i| answers[*i].is_none() && !held.contains(&batches[*i].0))
