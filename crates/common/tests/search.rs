@@ -379,3 +379,58 @@ async fn lexical_matches_words_then_parts_of_words_in_readable_rooms_only() {
     assert_eq!(find(&mut conn, ann.id, "-", &[], &all).await, vec![]);
     assert_eq!(find(&mut conn, ann.id, "", &[], &all).await, vec![]);
 }
+
+#[tokio::test]
+async fn the_questions_among_some_messages_are_among_those_messages_only() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let bot = common::store::users::bot(&mut conn).await.unwrap();
+    let room = new_room(&mut conn, "lounge", &ann).await;
+    let chat = common::store::rooms::insert_assistant_chat(
+        &mut conn,
+        &common::domain::RoomName::parse("my chat").unwrap(),
+        ann.id,
+        bot.id,
+        10,
+    )
+    .await
+    .unwrap()
+    .id;
+    let asked = append(&mut conn, chat, &[say(&ann, "what is new?", "q")]).await;
+    let plain = append(&mut conn, room, &[say(&ann, "hello", "p")]).await;
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    // A chat message is a question only when it is among the ids asked about.
+    let got = common::store::assistant::questions_among(
+        &mut conn,
+        &[message_id(&plain[0])],
+        bot.id,
+        since,
+    )
+    .await
+    .unwrap();
+    assert!(got.is_empty(), "{got:?}");
+    let got = common::store::assistant::questions_among(
+        &mut conn,
+        &[message_id(&asked[0]), message_id(&plain[0])],
+        bot.id,
+        since,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        got.iter().map(|q| q.id).collect::<Vec<_>>(),
+        vec![message_id(&asked[0])]
+    );
+    // Nor when it is older than `since`.
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    let got = common::store::assistant::questions_among(
+        &mut conn,
+        &[message_id(&asked[0])],
+        bot.id,
+        later,
+    )
+    .await
+    .unwrap();
+    assert!(got.is_empty(), "{got:?}");
+}

@@ -86,13 +86,16 @@ pub async fn questions_among(
         .filter(messages::deleted_at.is_null())
         .filter(messages::user_id.ne(bot))
         .filter(messages::sent_at.gt(since))
+        // In parentheses: diesel joins filters with a bare AND, and an OR
+        // left bare would match every chat message in the table, whatever
+        // `ids` (a scan of all messages per follower pass).
         .filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>("")
+            diesel::dsl::sql::<diesel::sql_types::Bool>("(")
                 .bind::<BigInt, _>(bot)
                 .sql(
                     " = ANY(messages.mentions) OR EXISTS (SELECT 1 FROM rooms r \
                       WHERE r.id = messages.room_id AND r.kind = 'assistant' \
-                        AND r.owner_id = messages.user_id)",
+                        AND r.owner_id = messages.user_id))",
                 ),
         )
         .select((
