@@ -443,37 +443,27 @@ async fn append_rooms_once(
     quick.retain(|&i| !stored.contains(&batches[i].0));
     let mut answers: Vec<Option<Result<Vec<Result<Appended>>>>> =
         (0..batches.len()).map(|_| None).collect();
-    let plain_rooms: Vec<plain::Room<'_>> = quick
-        .iter()
-        .map(|&i| plain::Room {
-            id: batches[i].0,
-            last_seq: locked[&batches[i].0].0,
-            drafts: &batches[i].1,
-        })
-        .collect();
+    let (quick, plain_rooms) = bulk_rooms(batches, &quick, &locked);
     for (&i, events) in quick.iter().zip(plain::append(conn, &plain_rooms).await?) {
         answers[i] = Some(Ok(events.into_iter().map(Ok).collect()));
     }
     // The server's tags: in bulk too, in rooms named once in the batch.
+    let mut named: HashMap<i64, usize> = HashMap::new();
+    for (room, _) in batches {
+        *named.entry(*room).or_default() += 1;
+    }
     let mut tagged: Vec<usize> = (0..batches.len())
         .filter(|&i| {
             let (room, drafts) = &batches[i];
             answers[i].is_none()
                 && locked.contains_key(room)
-                && batches.iter().filter(|(r, _)| r == room).count() == 1
+                && named.get(room) == Some(&1)
                 && tags::eligible(drafts)
         })
         .collect();
     let stored = plain::rooms_with_stored_nonces(conn, &tagged, batches).await?;
     tagged.retain(|&i| !stored.contains(&batches[i].0));
-    let tag_rooms: Vec<plain::Room<'_>> = tagged
-        .iter()
-        .map(|&i| plain::Room {
-            id: batches[i].0,
-            last_seq: locked[&batches[i].0].0,
-            drafts: &batches[i].1,
-        })
-        .collect();
+    let (tagged, tag_rooms) = bulk_rooms(batches, &tagged, &locked);
     if !tag_rooms.is_empty() {
         for (&i, events) in tagged.iter().zip(tags::append(conn, &tag_rooms).await?) {
             answers[i] = Some(Ok(events));
@@ -492,6 +482,28 @@ async fn append_rooms_once(
         });
     }
     Ok(answers)
+}
+
+/// The locked rooms among `chosen` (indices into `batches`) as a bulk
+/// write takes them, each with its index: their drafts and where their
+/// seqs start.
+fn bulk_rooms<'a>(
+    batches: &'a [(i64, Vec<EventDraft>)],
+    chosen: &[usize],
+    locked: &HashMap<i64, (i64, RoomFacts)>,
+) -> (Vec<usize>, Vec<plain::Room<'a>>) {
+    chosen
+        .iter()
+        .filter_map(|&i| {
+            let (id, drafts) = &batches[i];
+            let room = plain::Room {
+                id: *id,
+                last_seq: locked.get(id)?.0,
+                drafts,
+            };
+            Some((i, room))
+        })
+        .unzip()
 }
 
 /// How a batch checks its drafts against the rules.
