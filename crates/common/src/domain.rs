@@ -375,6 +375,15 @@ impl MessageBody {
         }
         Ok(Self(s.to_owned()))
     }
+
+    /// [`MessageBody::parse`] for a message that sends files: it may say
+    /// nothing.
+    pub fn parse_beside_files(raw: &str) -> Result<Self> {
+        if raw.trim().is_empty() {
+            return Ok(Self(String::new()));
+        }
+        Self::parse(raw)
+    }
 }
 
 impl Nonce {

@@ -142,6 +142,22 @@ codes! {
     BioInvalid = "bio_invalid",
     /// A person cannot block themselves.
     CannotBlockSelf = "cannot_block_self",
+    /// A message naming an upload that is not pending for its author in
+    /// that room (sent already, expired, another's).
+    AttachmentNotFound = "attachment_not_found",
+    /// A file over `UPLOAD_MAX_BYTES` (413), refused while it streamed in.
+    FileTooLarge = "file_too_large",
+    /// A file whose content is not what its name or type says, or of a
+    /// kind the endpoint does not take (415).
+    FileType = "file_type",
+    /// A file that is corrupt, truncated, a decompression bomb, or audio
+    /// longer than `VOICE_MAX_SECS`.
+    FileInvalid = "file_invalid",
+    /// A file name that is empty or only dots once made safe.
+    FileName = "file_name",
+    /// More files at once than `UPLOAD_MAX_FILES`, or more waiting to be
+    /// sent than `UPLOAD_MAX_PENDING`.
+    TooManyFiles = "too_many_files",
     /// A preference (or a room's notification level) with a value it does
     /// not take, or a key that is not a preference; `field` names it.
     BadPreference = "bad_preference",
@@ -193,6 +209,8 @@ codes! {
     JobFinished = "job_finished",
     /// No account with that name (or id).
     UserNotFound = "user_not_found",
+    /// A file address that names nothing, or a file the caller may not read.
+    FileNotFound = "file_not_found",
     /// Anything else a request names that does not exist (a path, a user).
     NotFound = "not_found",
 

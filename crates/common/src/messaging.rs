@@ -30,6 +30,9 @@ pub enum Ask<'a> {
     Send {
         body: &'a str,
         reply_to: Option<i64>,
+        /// Uploads (their ids) sent with it; with any, the text may be
+        /// empty.
+        attachments: &'a [String],
     },
     /// A new text for one's own message (within the edit window).
     Edit { id: i64, body: &'a str },
@@ -93,11 +96,20 @@ impl Messenger {
         ask: Ask<'_>,
     ) -> Result<Queued> {
         let mut change = match ask {
-            Ask::Send { body, reply_to } => Change::Message {
-                body: MessageBody::parse(body)?,
+            Ask::Send {
+                body,
+                reply_to,
+                attachments,
+            } => Change::Message {
+                body: if attachments.is_empty() {
+                    MessageBody::parse(body)?
+                } else {
+                    MessageBody::parse_beside_files(body)?
+                },
                 html: String::new(),
                 mentions: Vec::new(),
                 reply_to,
+                attachments: checked_attachments(attachments)?,
             },
             Ask::Edit { id, body } => Change::Edit {
                 id,
@@ -194,6 +206,7 @@ impl Messenger {
                 html: rendered.html,
                 mentions: Vec::new(),
                 reply_to: Some(question),
+                attachments: Vec::new(),
             },
         };
         self.writer.queue(room_id, draft).await?.outcome().await
@@ -312,4 +325,37 @@ pub fn unread_frame(state: &members::Unread) -> ServerFrame {
         unread: state.unread,
         mentions: state.mentions,
     }
+}
+
+/// The most files one message sends: what `UPLOAD_MAX_FILES` may be at
+/// most, and what a send naming more is refused for.
+pub const MAX_ATTACHMENTS: usize = 20;
+
+/// A send's upload ids, checked for shape (the writer checks they are the
+/// author's pending uploads in the room).
+fn checked_attachments(ids: &[String]) -> Result<Vec<String>> {
+    if ids.len() > MAX_ATTACHMENTS {
+        return Err(Error::invalid(
+            "attachments",
+            Code::TooManyFiles,
+            format!("a message carries at most {MAX_ATTACHMENTS} files"),
+        ));
+    }
+    ids.iter()
+        .map(|id| {
+            if (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                Ok(id.clone())
+            } else {
+                Err(Error::invalid(
+                    "attachments",
+                    Code::AttachmentNotFound,
+                    "an attachment id is not one the server gave out",
+                ))
+            }
+        })
+        .collect()
 }

@@ -84,6 +84,9 @@ pub struct ChatMessage {
     /// The latest annotation of each kind (history only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub annotations: Vec<Annotation>,
+    /// The files sent with the message, in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 impl ChatMessage {
@@ -94,6 +97,7 @@ impl ChatMessage {
         self.mentions.clear();
         self.reactions.clear();
         self.annotations.clear();
+        self.attachments.clear();
         self.deleted = true;
     }
 }
@@ -142,12 +146,98 @@ pub struct Annotation {
     pub seq: i64,
     /// The message it is about.
     pub id: i64,
-    /// `emotion` (or, later, `transcript`).
+    /// `emotion` or `transcript`.
     pub kind: String,
     #[serde(default)]
     pub labels: Vec<ScoredLabel>,
-    /// What made it, e.g. `emotion-v1` or `rules-v1`.
+    /// What made it, e.g. `emotion-v1`, `rules-v1` or `whisper-tiny.en`.
     pub model: String,
+    /// A transcript's text (kind `transcript`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+}
+
+impl Annotation {
+    /// Whether it takes the kind's earlier annotation back: nothing left
+    /// to say (no labels, no text).
+    pub fn is_withdrawal(&self) -> bool {
+        self.labels.is_empty() && self.text.is_empty()
+    }
+}
+
+/// What a file of a message is, which decides how a page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachmentKind {
+    /// Shown inline, with a thumbnail made by the server.
+    Image,
+    /// Played inline, with its duration and waveform.
+    Audio,
+    /// Offered for download.
+    File,
+}
+
+impl AttachmentKind {
+    /// The name stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::Audio => "audio",
+            Self::File => "file",
+        }
+    }
+
+    /// The kind a stored name names.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "image" => Some(Self::Image),
+            "audio" => Some(Self::Audio),
+            "file" => Some(Self::File),
+            _ => None,
+        }
+    }
+}
+
+/// A file sent with a message (protocol.md "Attachments"). `url` serves it
+/// to whoever may read the room; the id is random, so it cannot be guessed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Attachment {
+    /// The attachment's id: what a send names, and the file's address.
+    pub id: String,
+    pub kind: AttachmentKind,
+    /// The file's name as sent, made safe.
+    pub name: String,
+    /// Its type, as the server found it from the content.
+    pub mime: String,
+    /// Its size in bytes.
+    pub size: i64,
+    /// Where the file is served (site-relative).
+    pub url: String,
+    /// An image's size in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<i32>,
+    /// An image's thumbnail (absent when the image is small enough).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumb: Option<Thumb>,
+    /// Audio: where the player plays from (the file itself, or a
+    /// conversion browsers can play), its length and its waveform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub play_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<i32>,
+    /// The waveform: bars of 0 to 255, loudest 255.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peaks: Vec<u8>,
+}
+
+/// A server-made thumbnail of an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Thumb {
+    pub url: String,
+    pub width: i32,
+    pub height: i32,
 }
 
 /// One label of an annotation with its score, 0 to 1.
@@ -348,6 +438,9 @@ pub enum ClientFrame {
         /// The id of the message this one answers.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<i64>,
+        /// Files uploaded beforehand (their ids), sent with the message.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<String>,
     },
     Edit {
         room: i64,
@@ -490,6 +583,7 @@ mod tests {
             deleted: false,
             reactions: vec![],
             annotations: vec![],
+            attachments: vec![],
         }
     }
 
@@ -604,6 +698,7 @@ mod tests {
                     body: "**hi** @bob".into(),
                     nonce: "c-1".into(),
                     reply_to: Some(9001),
+                    attachments: Vec::new(),
                 },
             ),
             (
@@ -734,6 +829,7 @@ mod tests {
                     body: "hello".into(),
                     nonce: "c-1a2b".into(),
                     reply_to: None,
+                    attachments: Vec::new(),
                 },
             ),
             (

@@ -25,10 +25,38 @@ diesel::table! {
 }
 
 diesel::table! {
+    attachments (id) {
+        id -> Int8,
+        token -> Text,
+        room_id -> Int8,
+        user_id -> Int8,
+        message_id -> Nullable<Int8>,
+        position -> Int2,
+        uploaded_at -> Timestamptz,
+        kind -> Text,
+        name -> Text,
+        mime -> Text,
+        size -> Int8,
+        blob -> Text,
+        thumb_blob -> Nullable<Text>,
+        play_blob -> Nullable<Text>,
+        details -> Text,
+    }
+}
+
+diesel::table! {
     log_cursors (consumer, room_id) {
         consumer -> Text,
         room_id -> Int8,
         seq -> Int8,
+    }
+}
+
+diesel::table! {
+    media_blobs (sha256) {
+        sha256 -> Text,
+        size -> Int8,
+        created_at -> Timestamptz,
     }
 }
 
@@ -44,6 +72,7 @@ diesel::table! {
         top -> Text,
         top_score -> Float4,
         model -> Text,
+        text -> Text,
     }
 }
 
@@ -265,6 +294,9 @@ diesel::table! {
 
 diesel::joinable!(assistant_jobs -> rooms (room_id));
 diesel::joinable!(assistant_jobs -> users (asker_id));
+diesel::joinable!(attachments -> messages (message_id));
+diesel::joinable!(attachments -> rooms (room_id));
+diesel::joinable!(attachments -> users (user_id));
 diesel::joinable!(message_annotations -> messages (message_id));
 diesel::joinable!(message_reactions -> messages (message_id));
 diesel::joinable!(message_reactions -> users (user_id));
@@ -284,7 +316,9 @@ diesel::joinable!(user_preferences -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     assistant_jobs,
+    attachments,
     log_cursors,
+    media_blobs,
     message_annotations,
     message_reactions,
     message_search,

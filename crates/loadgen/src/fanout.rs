@@ -148,6 +148,7 @@ async fn client(
                         body: stamp.body(shared.body_bytes),
                         nonce: format!("{index}.{i}.{sent_in_step}"),
                         reply_to: None,
+                        attachments: Vec::new(),
                     };
                     stats.expected.fetch_add(shared.joined_in_room[slot.room].load(Relaxed) as i64, Relaxed);
                     stats.sent.fetch_add(1, Relaxed);

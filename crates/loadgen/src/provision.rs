@@ -178,6 +178,7 @@ pub async fn backlog(
                         html,
                         mentions: Vec::new(),
                         reply_to: None,
+                        attachments: Vec::new(),
                     },
                 })
             })

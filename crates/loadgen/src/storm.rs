@@ -96,6 +96,7 @@ async fn write(ws: &mut net::Ws, room: i64, n: usize, tag: &str) -> Result<i64, 
             body: format!("storm {tag} {k}"),
             nonce: format!("{tag}.{k}"),
             reply_to: None,
+            attachments: Vec::new(),
         };
         ws.send(Message::text(frame.to_json())).await?;
     }

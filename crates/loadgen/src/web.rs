@@ -43,6 +43,7 @@ pub async fn seed(args: &Args, out: &Out) -> Result<bool, Failure> {
             body,
             nonce: format!("seed.{k}"),
             reply_to: None,
+            attachments: Vec::new(),
         };
         ws.send(Message::text(frame.to_json())).await?;
     }

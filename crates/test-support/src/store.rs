@@ -86,6 +86,7 @@ pub fn say_to(u: &users::User, body: &str, nonce: &str, reply_to: Option<i64>) -
             html: format!("<p>{body}</p>"),
             mentions: Vec::new(),
             reply_to,
+            attachments: Vec::new(),
         },
     )
 }
@@ -187,6 +188,7 @@ pub fn emotion_tag(
                 })
                 .collect(),
             model: model.into(),
+            text: String::new(),
         },
     }
 }

@@ -198,10 +198,12 @@ impl Requests {
                 body,
                 nonce,
                 reply_to,
+                attachments,
             } => {
                 let ask = Ask::Send {
                     body: &body,
                     reply_to,
+                    attachments: &attachments,
                 };
                 self.change(room, nonce, ask).await
             }

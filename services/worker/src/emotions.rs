@@ -151,6 +151,7 @@ pub async fn tag(
                 kind: EMOTION.to_owned(),
                 labels,
                 model,
+                text: String::new(),
             },
         });
     }
@@ -182,6 +183,7 @@ pub async fn withdraw(
                 kind: EMOTION.to_owned(),
                 labels: Vec::new(),
                 model: RULES_MODEL.to_owned(),
+                text: String::new(),
             },
         });
     }

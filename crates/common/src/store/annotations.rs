@@ -27,11 +27,17 @@ pub(crate) struct NewAnnotation<'a> {
 }
 
 /// Makes `a` the message's latest annotation of its kind; one without
-/// labels removes it.
+/// labels or text removes it.
 pub(crate) async fn put(conn: &mut AsyncPgConnection, a: &NewAnnotation<'_>) -> Result<()> {
-    let Some(top) = a.annotation.labels.as_slice().first() else {
+    if a.annotation.is_withdrawal() {
         return remove(conn, a.message_id, &a.annotation.kind).await;
-    };
+    }
+    let (top, top_score) = a
+        .annotation
+        .labels
+        .as_slice()
+        .first()
+        .map_or((String::new(), 0.0), |l| (l.label.clone(), l.score.get()));
     let labels = serde_json::to_string(&a.annotation.labels)
         .map_err(|e| Error::internal_from("annotation labels", e))?;
     diesel::insert_into(message_annotations::table)
@@ -43,18 +49,20 @@ pub(crate) async fn put(conn: &mut AsyncPgConnection, a: &NewAnnotation<'_>) -> 
             message_annotations::seq.eq(a.annotation.seq),
             message_annotations::sent_at.eq(a.sent_at),
             message_annotations::labels.eq(&labels),
-            message_annotations::top.eq(&top.label),
-            message_annotations::top_score.eq(top.score.get()),
+            message_annotations::top.eq(&top),
+            message_annotations::top_score.eq(top_score),
             message_annotations::model.eq(&a.annotation.model),
+            message_annotations::text.eq(&a.annotation.text),
         ))
         .on_conflict((message_annotations::message_id, message_annotations::kind))
         .do_update()
         .set((
             message_annotations::seq.eq(a.annotation.seq),
             message_annotations::labels.eq(&labels),
-            message_annotations::top.eq(&top.label),
-            message_annotations::top_score.eq(top.score.get()),
+            message_annotations::top.eq(&top),
+            message_annotations::top_score.eq(top_score),
             message_annotations::model.eq(&a.annotation.model),
+            message_annotations::text.eq(&a.annotation.text),
         ))
         .execute(conn)
         .await?;
@@ -75,7 +83,7 @@ pub(crate) async fn put_many(
     }
     let (gone, kept): (Vec<&NewAnnotation<'_>>, Vec<&NewAnnotation<'_>>) = last
         .into_values()
-        .partition(|a| a.annotation.labels.is_empty());
+        .partition(|a| a.annotation.is_withdrawal());
     if !gone.is_empty() {
         super::Fixed::new(
             "DELETE FROM message_annotations a USING unnest($1::bigint[], $2::text[]) AS g(message_id, kind) \
@@ -99,11 +107,13 @@ pub(crate) async fn put_many(
     let top = |a: &&NewAnnotation<'_>| a.annotation.labels.as_slice().first().cloned();
     super::Fixed::new(
         "INSERT INTO message_annotations \
-           (message_id, kind, room_id, user_id, seq, sent_at, labels, top, top_score, model) \
+           (message_id, kind, room_id, user_id, seq, sent_at, labels, top, top_score, model, text) \
          SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], \
-                              $6::timestamptz[], $7::text[], $8::text[], $9::real[], $10::text[]) \
+                              $6::timestamptz[], $7::text[], $8::text[], $9::real[], $10::text[], \
+                              $11::text[]) \
          ON CONFLICT (message_id, kind) DO UPDATE SET seq = excluded.seq, labels = excluded.labels, \
-           top = excluded.top, top_score = excluded.top_score, model = excluded.model",
+           top = excluded.top, top_score = excluded.top_score, model = excluded.model, \
+           text = excluded.text",
     )
     .bind::<Array<BigInt>, _>(kept.iter().map(|a| a.message_id).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(kept.iter().map(|a| a.annotation.kind.as_str()).collect::<Vec<_>>())
@@ -123,6 +133,7 @@ pub(crate) async fn put_many(
             .collect::<Vec<_>>(),
     )
     .bind::<Array<Text>, _>(kept.iter().map(|a| a.annotation.model.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(kept.iter().map(|a| a.annotation.text.as_str()).collect::<Vec<_>>())
     .execute(conn)
     .await?;
     Ok(())
@@ -173,7 +184,7 @@ pub async fn of_messages(
     if message_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(i64, i64, String, i64, String, String)> = message_annotations::table
+    let rows: Vec<(i64, i64, String, i64, String, String, String)> = message_annotations::table
         .filter(message_annotations::message_id.eq_any(message_ids))
         .order((message_annotations::message_id, message_annotations::kind))
         .select((
@@ -183,11 +194,12 @@ pub async fn of_messages(
             message_annotations::seq,
             message_annotations::labels,
             message_annotations::model,
+            message_annotations::text,
         ))
         .load(conn)
         .await?;
     let mut out: HashMap<i64, Vec<Annotation>> = HashMap::new();
-    for (room_id, id, kind, seq, labels, model) in rows {
+    for (room_id, id, kind, seq, labels, model, text) in rows {
         let labels: Vec<ScoredLabel> = serde_json::from_str(&labels)
             .map_err(|e| Error::internal_from(format!("labels of message {id}"), e))?;
         out.entry(id).or_default().push(Annotation {
@@ -197,6 +209,7 @@ pub async fn of_messages(
             kind,
             labels,
             model,
+            text,
         });
     }
     Ok(out)

@@ -13,7 +13,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::Fixed;
 use super::messages::{self, MessageState, NewMessage};
-use super::{annotations, members, modlog, reactions, rooms};
+use super::{annotations, attachments, members, modlog, reactions, rooms};
 use crate::access::{self, RoomFacts, Standing};
 use crate::domain::{MessageBody, Nonce};
 use crate::emoji::Emoji;
@@ -89,6 +89,8 @@ pub enum Change {
         html: String,
         mentions: Vec<i64>,
         reply_to: Option<i64>,
+        /// The tokens of the author's pending uploads it sends, in order.
+        attachments: Vec<String>,
     },
     /// A new text for one's own message.
     Edit {
@@ -112,6 +114,8 @@ pub enum Change {
         kind: String,
         labels: Vec<ScoredLabel>,
         model: String,
+        /// A transcript's text (empty for labels).
+        text: String,
     },
 }
 
@@ -217,6 +221,8 @@ enum Refusal {
     NotRestricted,
     /// Making a room public under another public room's name.
     NameTaken,
+    /// A message naming an upload that is not pending for its author here.
+    AttachmentGone,
 }
 
 impl From<Refusal> for Error {
@@ -224,6 +230,11 @@ impl From<Refusal> for Error {
         match r {
             Refusal::Denied(d) => d.into(),
             Refusal::MessageNotFound => Error::NotFound(Entity::Message),
+            Refusal::AttachmentGone => Error::invalid(
+                "attachments",
+                Code::AttachmentNotFound,
+                "an attached file was sent already, expired or is not yours: upload it again",
+            ),
             Refusal::NotAuthor => Error::Denied {
                 code: Code::NotAuthor,
                 message: "only its author can edit a message",
@@ -306,7 +317,7 @@ pub async fn append_batch(
     let mut attempt = 0;
     let mut care = if drafts
         .iter()
-        .all(|d| matches!(d.change, Change::Message { reply_to: None, .. }))
+        .all(|d| matches!(&d.change, Change::Message { reply_to: None, attachments, .. } if attachments.is_empty()))
     {
         Care::Quick
     } else {
@@ -613,6 +624,7 @@ async fn append_once(
             })
         )
     }) && rooms::public_name_taken(conn, room_id).await?;
+    let mut uploads = pending_uploads(conn, room_id, drafts).await?;
     let mut first_of: HashMap<(i64, &str), usize> = HashMap::new();
     let mut fates = Vec::with_capacity(drafts.len());
     let mut fresh = 0i64;
@@ -663,6 +675,10 @@ async fn append_once(
             Change::Moderate(m) => {
                 moderation::check(room, &mut standings, d.user.id, m, name_clash, now)
             }
+            Change::Message { attachments, .. } if !attachments.is_empty() => {
+                claimable(attachments, d.user.id, &mut uploads)
+                    .and_then(|()| check(&d.change, d.user.id, &mut state, now, policy, false))
+            }
             change => {
                 let may_moderate = access::may_moderate(room, &who, now).is_ok();
                 check(change, d.user.id, &mut state, now, policy, may_moderate)
@@ -702,6 +718,44 @@ async fn append_once(
         });
     }
     Ok(out)
+}
+
+/// The uploader of every pending upload the drafts name, when any does.
+async fn pending_uploads(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    drafts: &[EventDraft],
+) -> Result<HashMap<String, i64>> {
+    let tokens: Vec<&str> = drafts
+        .iter()
+        .flat_map(|d| match &d.change {
+            Change::Message { attachments, .. } => attachments.as_slice(),
+            _ => &[],
+        })
+        .map(String::as_str)
+        .collect();
+    attachments::pending_uploaders(conn, room_id, &tokens).await
+}
+
+/// Whether a message may send these uploads: each pending, the author's,
+/// in this room, and not sent by an earlier draft of the batch (which
+/// takes them from `uploads`).
+fn claimable(
+    tokens: &[String],
+    user_id: i64,
+    uploads: &mut HashMap<String, i64>,
+) -> std::result::Result<(), Refusal> {
+    let mut seen = std::collections::HashSet::new();
+    let all = tokens
+        .iter()
+        .all(|t| seen.insert(t) && uploads.get(t) == Some(&user_id));
+    if !all {
+        return Err(Refusal::AttachmentGone);
+    }
+    for t in tokens {
+        uploads.remove(t);
+    }
+    Ok(())
 }
 
 /// Checks one change against the current state, and applies it there so
@@ -879,6 +933,7 @@ async fn write(
                 html,
                 mentions,
                 reply_to,
+                ..
             } => Some(NewMessage {
                 room_id,
                 seq: first + k,
@@ -909,11 +964,17 @@ async fn write(
                 html,
                 mentions,
                 reply_to,
+                attachments: tokens,
             } => {
                 let (id, sent_at) = created
                     .get(&seq)
                     .copied()
                     .ok_or_else(|| Error::internal("an inserted message is missing"))?;
+                let attachments = if tokens.is_empty() {
+                    Vec::new()
+                } else {
+                    attachments::claim(conn, id, d.user.id, tokens).await?
+                };
                 let reply_to = reply_to.and_then(|p| state.get(&p)).map(reply_ref);
                 let message = ChatMessage {
                     room: room_id,
@@ -930,6 +991,7 @@ async fn write(
                     deleted: false,
                     reactions: Vec::new(),
                     annotations: Vec::new(),
+                    attachments,
                 };
                 (ServerFrame::Message(message), Some(id))
             }
@@ -973,6 +1035,7 @@ async fn write(
                 }
                 messages::erase(conn, *id).await?;
                 reactions::clear(conn, *id).await?;
+                attachments::remove_of_message(conn, *id).await?;
                 deleted.push(*id);
                 let frame = ServerFrame::Deleted {
                     room: room_id,
@@ -1007,6 +1070,7 @@ async fn write(
                 kind,
                 labels,
                 model,
+                text,
             } => {
                 let about = state
                     .get(id)
@@ -1018,6 +1082,7 @@ async fn write(
                     kind: kind.clone(),
                     labels: labels.clone(),
                     model: model.clone(),
+                    text: text.clone(),
                 };
                 annotations::put(
                     conn,
@@ -1161,6 +1226,7 @@ pub async fn forget_annotation_labels(
             && a.kind == kind
         {
             a.labels.clear();
+            a.text.clear();
         }
     })
     .await
@@ -1205,7 +1271,10 @@ fn redact_frame(frame: &mut ServerFrame, id: i64) {
             e.mentions.clear();
             e.deleted = true;
         }
-        ServerFrame::Annotation(a) if a.id == id => a.labels.clear(),
+        ServerFrame::Annotation(a) if a.id == id => {
+            a.labels.clear();
+            a.text.clear();
+        }
         _ => {}
     }
 }
@@ -1421,6 +1490,7 @@ mod tests {
             deleted: false,
             reactions: vec![],
             annotations: vec![],
+            attachments: vec![],
         })
     }
 

@@ -411,6 +411,7 @@ async fn shown(
     let ids: Vec<i64> = rows.iter().map(|(m, _)| m.id).collect();
     let mut reactions = super::reactions::summaries(conn, &ids, viewer).await?;
     let mut annotations = super::annotations::of_messages(conn, &ids).await?;
+    let mut attachments = super::attachments::of_messages(conn, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|(m, author)| {
@@ -432,6 +433,7 @@ async fn shown(
                 deleted: false,
                 reactions: reactions.remove(&m.id).unwrap_or_default(),
                 annotations: annotations.remove(&m.id).unwrap_or_default(),
+                attachments: attachments.remove(&m.id).unwrap_or_default(),
             };
             if m.deleted_at.is_some() {
                 shown.redact();

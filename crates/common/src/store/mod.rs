@@ -3,7 +3,9 @@
 
 pub mod annotations;
 pub mod assistant;
+pub mod attachments;
 pub mod bans;
+pub mod blobs;
 pub mod blocks;
 pub mod cursors;
 pub mod events;

@@ -287,6 +287,7 @@ fn flood_frame(kind: Flood, room: i64, k: u64) -> ClientFrame {
             body: spam_body(k),
             nonce: format!("spam.{k}"),
             reply_to: None,
+            attachments: Vec::new(),
         },
         Flood::Typing => ClientFrame::Typing { room },
     }

@@ -147,6 +147,7 @@ pub async fn chat(
                         body: stamp.body(plan.body_bytes),
                         nonce: nonce(who, held.sent),
                         reply_to: None,
+                        attachments: Vec::new(),
                     };
                     held.sent += 1;
                     stats.sent.fetch_add(1, Relaxed);

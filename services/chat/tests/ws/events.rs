@@ -52,6 +52,7 @@ async fn edits_deletes_and_reactions_reach_every_member_in_seq_order_across_inst
         body: "**hello** @bob".into(),
         nonce: "a1".into(),
         reply_to: None,
+        attachments: Vec::new(),
     })
     .await;
     let hello = a.message().await;
@@ -70,6 +71,7 @@ async fn edits_deletes_and_reactions_reach_every_member_in_seq_order_across_inst
         body: "hi".into(),
         nonce: "b1".into(),
         reply_to: Some(hello.id),
+        attachments: Vec::new(),
     })
     .await;
     a.send(&edit(room, hello.id, "hello again", "a2")).await;
@@ -256,6 +258,7 @@ async fn bad_changes_get_their_error_code_and_change_nothing() {
                 body: "re".into(),
                 nonce: "b7".into(),
                 reply_to: Some(elsewhere.id),
+                attachments: Vec::new(),
             },
             "message_not_found",
         ),
@@ -456,6 +459,7 @@ fn emotion(id: i64, label: &str) -> Change {
             score: common::protocol::Score::new(0.9),
         }],
         model: "emotion-v1".into(),
+        text: String::new(),
     }
 }
 

@@ -216,6 +216,7 @@ impl Stack {
             html: format!("<p>{body}</p>"),
             mentions: Vec::new(),
             reply_to: None,
+            attachments: Vec::new(),
         }
     }
 
@@ -552,6 +553,7 @@ impl Client {
             body: body.into(),
             nonce: nonce.into(),
             reply_to: None,
+            attachments: Vec::new(),
         })
         .await;
     }

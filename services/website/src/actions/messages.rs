@@ -36,7 +36,8 @@ fn counted(state: &AppState, appended: Appended) -> Appended {
 }
 
 /// Sends a message from `author` to `room_id`, optionally answering the
-/// message `reply_to` of the same room.
+/// message `reply_to` of the same room, with the author's pending uploads
+/// `attachments`.
 pub async fn send(
     state: &AppState,
     author: &Actor,
@@ -44,9 +45,14 @@ pub async fn send(
     body: &str,
     nonce: &str,
     reply_to: Option<i64>,
+    attachments: &[String],
 ) -> Result<Appended> {
     let user = author.user_ref();
-    let ask = Ask::Send { body, reply_to };
+    let ask = Ask::Send {
+        body,
+        reply_to,
+        attachments,
+    };
     let appended = state.messenger.apply(&user, room_id, nonce, ask).await?;
     Ok(counted(state, appended))
 }

@@ -103,6 +103,7 @@ pub async fn send(
         &body.body,
         &body.nonce,
         body.reply_to,
+        &body.attachments,
     )
     .await?;
     Ok(HttpResponse::Created().json(MessageEnvelope {

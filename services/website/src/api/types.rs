@@ -278,14 +278,19 @@ pub struct NewRoomBody {
 /// A message to send.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewMessageBody {
-    /// Markdown, 1..=4000 characters after trimming; of control characters
-    /// only newline and tab.
+    /// Markdown, 1..=4000 characters after trimming (may be empty when
+    /// `attachments` is not); of control characters only newline and tab.
+    #[serde(default)]
     pub body: String,
     /// 1..=64 characters; sending the same nonce again stores nothing new.
     pub nonce: String,
     /// The id of the message (of the same room) this one answers.
     #[serde(default)]
     pub reply_to: Option<i64>,
+    /// Files uploaded with `POST /api/v1/rooms/{id}/uploads` (their ids),
+    /// sent with the message in this order.
+    #[serde(default)]
+    pub attachments: Vec<String>,
 }
 
 /// A message's new text.

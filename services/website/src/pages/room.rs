@@ -824,7 +824,8 @@ pub async fn send(
     let nonce = nonce_or_new(&form.nonce);
     let reply_to = form.reply_to.trim().parse::<i64>().ok();
     let mut errors = FieldErrors::default();
-    let sent = actions::messages::send(&state, user, room_id, &form.body, &nonce, reply_to).await;
+    let sent =
+        actions::messages::send(&state, user, room_id, &form.body, &nonce, reply_to, &[]).await;
     let status = match sent {
         Ok(stored) => return Ok(see_other(&at_message(room_id, stored.seq))),
         Err(common::Error::NotFound(common::error::Entity::Room)) => {

@@ -188,6 +188,7 @@ impl Builder {
             html: format!("<p>{body}</p>"),
             mentions: Vec::new(),
             reply_to: None,
+            attachments: Vec::new(),
         };
         let user_ref = |p: &Person| UserRef {
             id: p.id,

@@ -309,6 +309,7 @@ async fn the_room_page_shows_the_last_50_and_links_to_older_ones() {
                 html: format!("<p>message {i}</p>"),
                 mentions: Vec::new(),
                 reply_to: None,
+                attachments: Vec::new(),
             },
         })
         .collect();

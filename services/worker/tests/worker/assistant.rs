@@ -433,6 +433,7 @@ async fn a_job_whose_worker_died_is_finished_once_with_what_was_streamed() {
                 html: "<p>@assistant anything?</p>".into(),
                 mentions: vec![bot.id],
                 reply_to: None,
+                attachments: Vec::new(),
             },
         )],
     )

@@ -100,6 +100,7 @@ pub async fn send(worker: &Worker, who: &UserRef, room: i64, body: &str) -> Chat
             Ask::Send {
                 body,
                 reply_to: None,
+                attachments: &[],
             },
         )
         .await

@@ -37,7 +37,7 @@ pub(super) fn eligible(room: &RoomFacts, drafts: &[EventDraft]) -> bool {
     }
     let mut keys = HashSet::with_capacity(drafts.len());
     drafts.iter().all(|d| {
-        matches!(d.change, Change::Message { reply_to: None, .. })
+        matches!(&d.change, Change::Message { reply_to: None, attachments, .. } if attachments.is_empty())
             && keys.insert((d.user.id, d.nonce.as_str()))
     })
 }
@@ -146,6 +146,7 @@ pub(super) async fn append(
                 deleted: false,
                 reactions: Vec::new(),
                 annotations: Vec::new(),
+                attachments: Vec::new(),
             });
             let json = frame.to_json();
             rows.push(NewEvent {

@@ -59,6 +59,7 @@ pub(super) async fn append(
                 kind,
                 labels,
                 model,
+                text,
             } = &d.change
             else {
                 return Err(Error::internal("a bulk write of tags holds another change"));
@@ -78,6 +79,7 @@ pub(super) async fn append(
                 kind: kind.clone(),
                 labels: labels.clone(),
                 model: model.clone(),
+                text: text.clone(),
             };
             tags.push((about.user_id, room.id, about.sent_at, annotation.clone()));
             let frame = ServerFrame::Annotation(annotation);
