@@ -11,11 +11,15 @@
 //! | --- | --- | --- |
 //! | type from content | [`sniff`] | `infer` (magic numbers) |
 //! | safe names | [`safe_file_name`] | std |
+//! | images: bombs, decoding, thumbnails | [`process_image`] | `image` (PNG, JPEG via zune-jpeg, GIF, WebP) |
+//! | images: metadata stripped losslessly | [`process_image`] | `img-parts` |
 
 mod error;
+mod images;
 mod names;
 mod sniff;
 
 pub use error::MediaError;
+pub use images::{ImageLimits, ProcessedImage, THUMB_JPEG_QUALITY, Thumbnail, process_image};
 pub use names::{MAX_NAME_CHARS, safe_file_name};
 pub use sniff::{Kind, SNIFF_LEN, Sniffed, check_claim, sniff};
