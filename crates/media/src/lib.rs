@@ -1,0 +1,25 @@
+//! Uploaded files, checked and prepared for a chat: what a file really is,
+//! a name safe to show, images without location data and with thumbnails,
+//! audio proven to be audio with its duration and waveform and in a format
+//! every browser plays, and zip bombs refused.
+//!
+//! Pure functions over bytes or files given by path: no async, no
+//! database. They block and use the CPU, so callers run them in
+//! `spawn_blocking` or in the worker.
+//!
+//! | job | module | library |
+//! | --- | --- | --- |
+//! | type from content | [`sniff`] | `infer` (magic numbers) |
+//! | safe names | [`safe_file_name`] | std |
+//! | images: bombs, decoding, thumbnails | [`process_image`] | `image` (PNG, JPEG via zune-jpeg, GIF, WebP) |
+//! | images: metadata stripped losslessly | [`process_image`] | `img-parts` |
+
+mod error;
+mod images;
+mod names;
+mod sniff;
+
+pub use error::MediaError;
+pub use images::{ImageLimits, ProcessedImage, THUMB_JPEG_QUALITY, Thumbnail, process_image};
+pub use names::{MAX_NAME_CHARS, safe_file_name};
+pub use sniff::{Kind, SNIFF_LEN, Sniffed, check_claim, sniff};
