@@ -17,13 +17,16 @@
 //! | audio: Opus decoding | [`probe_audio`] | `symphonia-adapter-libopus` (system libopus) |
 //! | audio: resampling | [`convert_to_ogg_opus`], [`decode_mono_16k`] | `rubato` (FFT resampler) |
 //! | audio: Opus encoding, Ogg pages | [`convert_to_ogg_opus`] | `opusic-c` (system libopus), `ogg` |
+//! | zip bombs | [`check_archive`] | `zip` (central directory only) |
 
+mod archive;
 mod audio;
 mod error;
 mod images;
 mod names;
 mod sniff;
 
+pub use archive::{ArchiveLimits, check_archive};
 pub use audio::{
     AudioInfo, AudioLimits, PEAKS, WHISPER_RATE, convert_to_ogg_opus, decode_mono_16k,
     needs_conversion, probe_audio,
