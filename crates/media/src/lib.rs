@@ -19,6 +19,16 @@
 //! | audio: Opus encoding, Ogg pages | [`convert_to_ogg_opus`] | `opusic-c` (system libopus), `ogg` |
 //! | zip bombs | [`check_archive`] | `zip` (central directory only) |
 
+//!
+//! Every limit is a field of [`ImageLimits`], [`AudioLimits`] or
+//! [`ArchiveLimits`] with a documented default; every refusal is a
+//! [`MediaError`] with a message for the uploader and a status.
+//!
+//! Building needs the system's libopus (`libopus-dev` on Debian; `opusic-sys`
+//! links `-lopus` without its bundled copy, so no cmake); running needs
+//! `libopus0`. The audio tests make their media with `ffmpeg`, `sox` and
+//! `espeak-ng` and say loudly when one is missing.
+
 mod archive;
 mod audio;
 mod error;

@@ -22,6 +22,10 @@ use crate::MediaError;
 /// The most channels accepted (7.1); more is not a voice message.
 const MAX_CHANNELS: usize = 8;
 
+/// Sample rates accepted: telephone quality to studio masters. Outside
+/// them a header is lying or the file is not for people.
+const RATES: std::ops::RangeInclusive<u32> = 8_000..=192_000;
+
 /// What every refusal of an unsupported codec suggests instead.
 const AUDIO_HINT: &str = "a recording in WebM, Ogg, MP3, M4A, WAV or FLAC";
 
@@ -177,7 +181,7 @@ impl AudioStream {
             let spec = decoded.spec();
             let (rate, channels) = (spec.rate(), spec.channels().count());
             if self.sample_rate == 0 {
-                if rate == 0 || !(1..=MAX_CHANNELS).contains(&channels) {
+                if !RATES.contains(&rate) || !(1..=MAX_CHANNELS).contains(&channels) {
                     return Err(MediaError::Unsupported {
                         what: "audio",
                         detail: format!("{channels} channels at {rate} Hz"),
