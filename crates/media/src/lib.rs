@@ -7,7 +7,7 @@
 //! database. They block and use the CPU, so callers run them in
 //! `spawn_blocking` or in the worker.
 //!
-//! | job | module | library |
+//! | job | entry point | library |
 //! | --- | --- | --- |
 //! | type from content | [`sniff`] | `infer` (magic numbers) |
 //! | safe names | [`safe_file_name`] | std |
@@ -18,7 +18,6 @@
 //! | audio: resampling | [`convert_to_ogg_opus`], [`decode_mono_16k`] | `rubato` (FFT resampler) |
 //! | audio: Opus encoding, Ogg pages | [`convert_to_ogg_opus`] | `opusic-c` (system libopus), `ogg` |
 //! | zip bombs | [`check_archive`] | `zip` (central directory only) |
-
 //!
 //! Every limit is a field of [`ImageLimits`], [`AudioLimits`] or
 //! [`ArchiveLimits`] with a documented default; every refusal is a
