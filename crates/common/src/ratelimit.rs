@@ -80,6 +80,13 @@ pub const SEARCH_PER_USER: Limit = Limit {
     max: 30,
     window: Duration::from_secs(60),
 };
+/// Upload requests by one user (`UPLOAD_LIMIT`): each is decoded,
+/// converted and thumbnailed on the server's cores.
+pub const UPLOADS_PER_USER: Limit = Limit {
+    name: "upload",
+    max: 30,
+    window: Duration::from_secs(60),
+};
 /// Reads of history, events and search by one user: each can return
 /// megabytes, so a script cannot loop on them for free.
 pub const READS_PER_USER: Limit = Limit {

@@ -38,6 +38,10 @@ pub struct WebsiteConfig {
     pub limits: Limits,
     /// Where semantic search is asked (the worker).
     pub semantic: crate::semantic::SemanticConfig,
+    /// What an upload may be (sizes, counts, audio length, image pixels).
+    pub uploads: crate::uploads::UploadConfig,
+    /// Where uploaded files' bytes are kept.
+    pub files: files::FilesConfig,
 }
 
 /// The website's rate limits and quotas, each a setting (see the README).
@@ -301,6 +305,8 @@ impl WebsiteConfig {
                     10_000,
                 )? as u64),
             },
+            uploads: crate::uploads::UploadConfig::from_env()?,
+            files: files::FilesConfig::from_env()?,
         })
     }
 }

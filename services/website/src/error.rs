@@ -26,6 +26,16 @@ pub enum Error {
         /// What was wrong, for people.
         message: Cow<'static, str>,
     },
+    /// An uploaded file refused: too large (413), of a type that lies or
+    /// is not taken (415), broken, a bomb, too long or too many (422).
+    #[error("{message}")]
+    File {
+        /// `file_too_large`, `file_type`, `file_invalid`, `file_name` or
+        /// `too_many_files`.
+        code: Code,
+        /// What was wrong and what to do, for people.
+        message: String,
+    },
     /// A body over the limit (413).
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -96,6 +106,14 @@ impl Error {
                 }
             },
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
+            Self::File { code, .. } => (
+                match code {
+                    Code::FileTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                    Code::FileType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                },
+                *code,
+            ),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, Code::PayloadTooLarge),
             Self::UnsupportedMediaType(_) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -192,6 +210,9 @@ impl ResponseError for ApiError {
         {
             error["field"] = field.into();
         }
+        if let Error::File { .. } = &self.0 {
+            error["field"] = "file".into();
+        }
         let mut res = HttpResponse::build(self.status_code());
         if let Some(secs) = self.0.retry_after() {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
@@ -250,3 +271,22 @@ impl ResponseError for PageError {
 pub type ApiResult<T> = Result<T, ApiError>;
 /// Result of page handlers.
 pub type PageResult<T> = Result<T, PageError>;
+
+impl From<media::MediaError> for Error {
+    fn from(e: media::MediaError) -> Self {
+        use media::MediaError as M;
+        let code = match &e {
+            M::FileTooLarge { .. } => Code::FileTooLarge,
+            M::TypeMismatch { .. } | M::Unsupported { .. } => Code::FileType,
+            M::BadFileName(_) => Code::FileName,
+            M::Io(_) | M::Internal(_) => {
+                return Self::Core(common::Error::internal_from("processing an upload", e));
+            }
+            _ => Code::FileInvalid,
+        };
+        Self::File {
+            code,
+            message: e.to_string(),
+        }
+    }
+}

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod pages;
 pub mod semantic;
 pub mod state;
+pub mod uploads;
 pub mod web;
 
 use std::net::TcpListener;
@@ -54,7 +55,9 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
         .service(pages::rooms::list)
         .service(pages::rooms::create)
         .service(pages::room::show)
+        .service(pages::files::serve)
         .service(pages::mood::show)
+        .service(pages::room::send_with_files)
         .service(pages::room::send)
         .service(pages::room::delete)
         .service(pages::room::join)

@@ -15,6 +15,8 @@ pub struct Metrics {
     pub latency: HistogramVec,
     /// Messages the website stored (form and API sends; repeats excluded).
     pub messages_stored: IntCounter,
+    /// Files uploaded (each a pending attachment until a message sends it).
+    pub uploads_stored: IntCounter,
 }
 
 impl Metrics {
@@ -46,12 +48,15 @@ impl Metrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        let uploads_stored = IntCounter::new("uploads_stored_total", "Files uploaded")?;
         registry.register(Box::new(messages_stored.clone()))?;
+        registry.register(Box::new(uploads_stored.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
             messages_stored,
+            uploads_stored,
         })
     }
 

@@ -40,6 +40,8 @@ pub struct AppState {
     pub csrf_key: [u8; 32],
     /// Asks the worker for semantic search.
     pub semantic: crate::semantic::Semantic,
+    /// The blob store and the upload work allowed at once.
+    pub uploads: crate::uploads::Uploads,
 }
 
 impl AppState {
@@ -76,6 +78,11 @@ impl AppState {
                 .map_err(|e| common::Error::internal_from("defining the metrics", e))?,
             csrf_key: config.signing_key.derive_secret("csrf"),
             semantic: crate::semantic::Semantic::new(&config.semantic),
+            uploads: crate::uploads::Uploads::new(
+                files::Files::open(&config.files)
+                    .map_err(|e| common::Error::internal_from("opening the file store", e))?,
+                &config.uploads,
+            ),
             redis,
             pool,
             config,

@@ -301,6 +301,18 @@ pub(crate) async fn remove_of_message(conn: &mut AsyncPgConnection, message_id: 
     Ok(())
 }
 
+/// Deletes a pending upload whose bytes could not be stored.
+pub async fn remove_pending(conn: &mut AsyncPgConnection, token: &str) -> Result<()> {
+    diesel::delete(
+        attachments::table
+            .filter(attachments::token.eq(token))
+            .filter(attachments::message_id.is_null()),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Deletes up to `limit` uploads no message claimed before `before`; returns
 /// how many.
 pub async fn expire_pending(

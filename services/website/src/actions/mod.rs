@@ -16,6 +16,7 @@ pub mod profiles;
 pub mod rooms;
 pub mod search;
 pub mod sessions;
+pub mod uploads;
 
 /// The signed-in user an action runs for. Actions take this rather than the
 /// web session, so the rules do not depend on how a request authenticated.

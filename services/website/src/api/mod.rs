@@ -18,6 +18,7 @@ pub mod reactions;
 pub mod rooms;
 pub mod search;
 pub mod types;
+pub mod uploads;
 pub mod users;
 
 use actix_web::web;
@@ -78,6 +79,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(chats::remove)
             .service(messages::list)
             .service(messages::send)
+            .service(uploads::upload)
             .service(messages::edit)
             .service(messages::remove)
             .service(reactions::add)

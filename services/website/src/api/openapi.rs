@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     assistant, auth, blocks, chats, dms, events, me, messages, mood, people, personal, preferences,
-    reactions, rooms, search, users,
+    reactions, rooms, search, uploads, users,
 };
 
 struct BearerAuth;
@@ -41,6 +41,7 @@ impl Modify for BearerAuth {
         people::unban, people::unmute, people::log,
         dms::create,
         messages::list, messages::send, messages::edit, messages::remove,
+        uploads::upload,
         reactions::add, reactions::remove,
         events::list, events::read, events::mine,
         mood::show,

@@ -4,6 +4,7 @@ pub mod account;
 pub mod assistant;
 pub mod catch_up;
 pub mod dms;
+pub mod files;
 pub mod home;
 pub mod invites;
 pub mod message;

@@ -22,7 +22,7 @@ use super::{TokenForm, at_message, new_nonce, nonce_or_new, refusal, see_other};
 use crate::actions;
 use crate::actions::Actor;
 use crate::actions::messages::ReadMark;
-use crate::error::PageResult;
+use crate::error::{Error, PageError, PageResult};
 use crate::state::AppState;
 use crate::web::layout::PageContext;
 use crate::web::page::Page;
@@ -818,14 +818,112 @@ pub async fn send(
     path: web::Path<i64>,
     form: web::Form<SendForm>,
 ) -> PageResult<HttpResponse> {
-    let user = page.require_user()?;
+    page.require_user()?;
     page.verify_csrf(&form.csrf_token)?;
+    let form = form.into_inner();
+    send_draft(page, &state, path.into_inner(), form, Vec::new()).await
+}
+
+/// Whether a request's body is a multipart form (a send with files).
+fn is_multipart(ctx: &actix_web::guard::GuardContext<'_>) -> bool {
+    ctx.head()
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
+}
+
+/// `POST /rooms/{id}/messages` as `multipart/form-data`: the same form with
+/// files (the composer's file input, which works without JavaScript). The
+/// files are uploaded, then sent with the text in one message; a refused
+/// file keeps the text and says why.
+#[post("/rooms/{id}/messages", guard = "is_multipart")]
+pub async fn send_with_files(
+    page: Page,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    req: actix_web::HttpRequest,
+    payload: web::Payload,
+) -> PageResult<HttpResponse> {
+    page.require_user()?;
     let room_id = path.into_inner();
+    let body = crate::api::uploads::multipart(&req, payload).map_err(PageError)?;
+    let incoming = crate::uploads::staging::read(body, &state.config.uploads)
+        .await
+        .map_err(PageError)?;
+    page.verify_csrf(incoming.field(crate::web::csrf::FIELD))?;
+    let form = SendForm {
+        body: incoming.field("body").to_owned(),
+        nonce: incoming.field("nonce").to_owned(),
+        reply_to: incoming.field("reply_to").to_owned(),
+        csrf_token: String::new(),
+    };
+    let user = page.require_user()?;
+    if incoming.files.is_empty() {
+        return send_draft(page, &state, room_id, form, Vec::new()).await;
+    }
+    match actions::uploads::upload(&state, user, room_id, incoming.files).await {
+        Ok(uploaded) => {
+            let ids = uploaded.into_iter().map(|a| a.id).collect();
+            send_draft(page, &state, room_id, form, ids).await
+        }
+        Err(Error::File { message, .. }) => {
+            let mut errors = FieldErrors::default();
+            errors.add("body", format!("{message} Your text is kept; choose the file again."));
+            let draft = Draft {
+                body: form.body,
+                nonce: nonce_or_new(&form.nonce),
+                reply_to: form.reply_to.trim().parse::<i64>().ok(),
+                errors,
+                problem: None,
+                chat_name: None,
+            };
+            room_page(&page, &state, room_id, None, draft, StatusCode::BAD_REQUEST).await
+        }
+        Err(Error::Core(common::Error::NotFound(common::error::Entity::Room))) => {
+            Err(common::Error::NotFound(common::error::Entity::Room).into())
+        }
+        Err(Error::Core(e)) => {
+            let (status, message) = refusal(e)?;
+            let mut errors = FieldErrors::default();
+            errors.add("body", message);
+            let draft = Draft {
+                body: form.body,
+                nonce: nonce_or_new(&form.nonce),
+                reply_to: form.reply_to.trim().parse::<i64>().ok(),
+                errors,
+                problem: None,
+                chat_name: None,
+            };
+            room_page(&page, &state, room_id, None, draft, status).await
+        }
+        Err(e) => Err(PageError(e)),
+    }
+}
+
+/// Sends a checked form's message with `attachments` (uploaded already):
+/// 303 to it, or the page again with the problem beside the text.
+async fn send_draft(
+    page: Page,
+    state: &AppState,
+    room_id: i64,
+    form: SendForm,
+    attachments: Vec<String>,
+) -> PageResult<HttpResponse> {
+    let user = page.require_user()?;
     let nonce = nonce_or_new(&form.nonce);
     let reply_to = form.reply_to.trim().parse::<i64>().ok();
     let mut errors = FieldErrors::default();
-    let sent =
-        actions::messages::send(&state, user, room_id, &form.body, &nonce, reply_to, &[]).await;
+    let sent = actions::messages::send(
+        state,
+        user,
+        room_id,
+        &form.body,
+        &nonce,
+        reply_to,
+        &attachments,
+    )
+    .await;
     let status = match sent {
         Ok(stored) => return Ok(see_other(&at_message(room_id, stored.seq))),
         Err(common::Error::NotFound(common::error::Entity::Room)) => {
@@ -849,14 +947,14 @@ pub async fn send(
         }
     };
     let draft = Draft {
-        body: form.body.clone(),
+        body: form.body,
         nonce,
         reply_to,
         errors,
         problem: None,
         chat_name: None,
     };
-    room_page(&page, &state, room_id, None, draft, status).await
+    room_page(&page, state, room_id, None, draft, status).await
 }
 
 /// `POST /rooms/{id}/delete`: the owner deletes the room (others: 403).
