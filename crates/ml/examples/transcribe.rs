@@ -95,6 +95,7 @@ fn measure(file: &str, runs: usize) -> Result<(), String> {
         ml::whisper::Transcriber::load(&ml::models_dir()).map_err(|e| e.to_string())?;
     let load = started.elapsed().as_secs_f64();
     let rss_loaded = proc_status::status("VmRSS");
+    let peak_loading = proc_status::status("VmHWM");
     let transcript = transcriber.transcribe(&pcm).map_err(|e| e.to_string())?; // warm-up
     let (cpu, started) = (cpu_seconds(), Instant::now());
     for _ in 0..runs {
@@ -105,7 +106,7 @@ fn measure(file: &str, runs: usize) -> Result<(), String> {
     println!(
         "threads {} (candle says {}): {:.1} s of audio, {} window(s); load {load:.2} s; \
          transcription {wall:.2} s wall, {cpu:.2} s CPU: {:.1} s wall and {:.1} s CPU per \
-         minute of audio; RSS {} MiB before load, {} MiB loaded, peak {} MiB\n  {:?}",
+         minute of audio; RSS {} MiB before load, {} MiB loaded, peak {} MiB while loading, {} MiB in all\n  {:?}",
         std::env::var(ml::THREADS_ENV).unwrap_or_default(),
         ml::threads(),
         minutes * 60.0,
@@ -114,6 +115,7 @@ fn measure(file: &str, runs: usize) -> Result<(), String> {
         cpu / minutes,
         rss_before / 1024,
         rss_loaded / 1024,
+        peak_loading / 1024,
         proc_status::status("VmHWM") / 1024,
         transcript.text,
     );
