@@ -1,4 +1,5 @@
-//! Greedy decoding of one 30-s window: the encoder once, then the decoder
+//! Greedy decoding of one 30-s window: the encoder once (candle-transformers'
+//! `AudioEncoder`), then the decoder (`text_decoder.rs`, with its cache)
 //! token by token from `<|startoftranscript|> <|notimestamps|>`, always
 //! taking the likeliest token, until `<|endoftext|>`.
 //!
@@ -14,8 +15,9 @@
 //!   as whisper's own `transcribe` does.
 
 use candle_core::{D, IndexOp, Tensor};
-use candle_transformers::models::whisper::model::Whisper;
+use candle_transformers::models::whisper::model::AudioEncoder;
 
+use super::text_decoder::TextDecoder;
 use crate::MlError;
 
 /// Tokens decoded at most per 30-s window: whisper's own `sample_len`
@@ -56,58 +58,50 @@ pub(crate) struct Prompt {
 
 /// The text tokens of the window whose log-mel spectrogram is `mel`
 /// (1, 80, 3000), without the prompt and `<|endoftext|>`; empty for a
-/// window the model calls speechless. `model` is a per-call copy (see
-/// `Transcriber`): its cross-attention cache is reset here.
+/// window the model calls speechless. `encoder` is a per-call copy (see
+/// `Transcriber`); the decoder's state is made here, per window.
 pub(crate) fn decode_window(
-    model: &mut Whisper,
+    encoder: &mut AudioEncoder,
+    decoder: &TextDecoder,
     prompt: &Prompt,
     mel: &Tensor,
 ) -> Result<Vec<u32>, MlError> {
-    let audio = model.encoder.forward(mel, true)?;
-    let limit = MAX_TOKENS_PER_WINDOW.min(
-        model
-            .config
-            .max_target_positions
-            .saturating_sub(prompt.start.len()),
-    );
-    let mut tokens: Vec<u32> = prompt.start.to_vec();
+    let audio = encoder.forward(mel, true)?;
+    let mut state = decoder.start(&audio)?;
+    let limit = MAX_TOKENS_PER_WINDOW.min(decoder.max_len().saturating_sub(prompt.start.len()));
+    let logits = decoder.step(&mut state, &prompt.start)?;
+    // At <|startoftranscript|>: how likely the model finds silence.
+    let no_speech = match prompt.no_speech {
+        Some(id) => candle_nn::ops::softmax_last_dim(&logits.i(0)?)?
+            .i(id as usize)?
+            .to_scalar::<f32>()?,
+        None => 0.0,
+    };
+    let mut last = logits.i(prompt.start.len() - 1)?;
     let mut text: Vec<u32> = Vec::new();
-    let mut no_speech = 0f32;
     let mut logprob_sum = 0f32;
-    let device = mel.device();
     for step in 0..limit {
-        let input = Tensor::new(tokens.as_slice(), device)?.unsqueeze(0)?;
-        // The first step computes the cross-attention keys and values of
-        // this window's audio; the later ones reuse them.
-        let states = model.decoder.forward(&input, &audio, step == 0)?;
-        if step == 0
-            && let Some(id) = prompt.no_speech
-        {
-            // At <|startoftranscript|>: how likely the model finds silence.
-            let first = model.decoder.final_linear(&states.i((.., ..1))?)?;
-            let probs = candle_nn::ops::softmax_last_dim(&first.flatten_all()?)?;
-            no_speech = probs.i(id as usize)?.to_scalar::<f32>()?;
-        }
-        let last = states.i((.., tokens.len() - 1..))?;
-        let logits = model.decoder.final_linear(&last)?.flatten_all()?;
         let mask = if step == 0 {
             &prompt.suppress_first
         } else {
             &prompt.suppress
         };
-        let logits = (logits + mask)?;
+        let logits = (last + mask)?;
         let logprobs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
         let next = logits.argmax(D::Minus1)?.to_scalar::<u32>()?;
         logprob_sum += logprobs.i(next as usize)?.to_scalar::<f32>()?;
         if next == prompt.end {
             break;
         }
-        tokens.push(next);
         text.push(next);
         if let Some(cut) = repetition_start(&text) {
             text.truncate(cut);
             break;
         }
+        if step + 1 == limit {
+            break;
+        }
+        last = decoder.step(&mut state, &[next])?.i(0)?;
     }
     let mean_logprob = logprob_sum / (text.len() + 1) as f32;
     if no_speech > NO_SPEECH_THRESHOLD && mean_logprob < LOGPROB_THRESHOLD {

@@ -4,13 +4,14 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::whisper::model::Whisper;
+use candle_transformers::models::whisper::model::{AudioEncoder, Whisper};
 use serde::Deserialize;
 use tokenizers::Tokenizer;
 
 use super::ct2::Ct2Model;
 use super::decode::{Prompt, decode_window};
 use super::mel::{LogMel, WINDOW_SAMPLES};
+use super::text_decoder::TextDecoder;
 use super::weights::whisper_tensors;
 use crate::MlError;
 
@@ -49,11 +50,13 @@ struct Ct2Config {
 /// [`Transcriber::transcribe`] takes `&self` and may run on several
 /// threads at once.
 pub struct Transcriber {
-    /// The weights. candle's decoder keeps a cross-attention cache inside
-    /// the model (`&mut`), so each call decodes with its own copy: a clone
+    /// candle-transformers' encoder. Its `forward` takes `&mut` (for a cache
+    /// the encoder never uses), so each call runs a copy of its own: a clone
     /// shares the weights (reference-counted tensors) and costs nothing,
     /// where a `Mutex` would serialise calls.
-    model: Whisper,
+    encoder: AudioEncoder,
+    /// Our decoder: read-only, its per-window state made by each call.
+    decoder: TextDecoder,
     tokenizer: Tokenizer,
     mel: LogMel,
     prompt: Prompt,
@@ -83,10 +86,14 @@ impl Transcriber {
         drop(bytes);
         let vocab = whisper_config.vocab_size;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let model = Whisper::load(&vb, whisper_config)?;
+        let decoder = TextDecoder::load(&vb, &whisper_config)?;
+        // candle's decoder is built too (on the same tensors: no copy) and
+        // dropped.
+        let encoder = Whisper::load(&vb, whisper_config)?.encoder;
         let prompt = prompt(&tokenizer, &config, vocab, &device)?;
         Ok(Transcriber {
-            model,
+            encoder,
+            decoder,
             tokenizer,
             mel: LogMel::new(&device)?,
             prompt,
@@ -109,7 +116,7 @@ impl Transcriber {
         if pcm_16k_mono.iter().any(|x| !x.is_finite()) {
             return Err(MlError::NotFinite);
         }
-        let mut model = self.model.clone();
+        let mut encoder = self.encoder.clone();
         let mut texts = Vec::new();
         let mut windows = 0;
         for start in (0..pcm_16k_mono.len()).step_by(WINDOW_SAMPLES) {
@@ -122,7 +129,7 @@ impl Transcriber {
                 continue;
             }
             let mel = self.mel.window(pcm_16k_mono, start)?;
-            let tokens = decode_window(&mut model, &self.prompt, &mel)?;
+            let tokens = decode_window(&mut encoder, &self.decoder, &self.prompt, &mel)?;
             let text = self
                 .tokenizer
                 .decode(&tokens, true)
