@@ -282,6 +282,13 @@ fn samples_that_are_not_numbers_are_an_error() {
     assert!(matches!(t.transcribe(&pcm), Err(MlError::NotFinite)));
 }
 
+/// Loaded once and shared by the worker's blocking threads.
+#[test]
+fn the_transcriber_can_be_shared_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Transcriber>();
+}
+
 #[test]
 fn a_missing_model_says_how_to_get_it() {
     let dir = scratch();
