@@ -156,7 +156,7 @@ fn batch_size(sorted: &[usize], encodings: &[Encoding]) -> usize {
 }
 
 /// Reads a model file; a missing one says how to get it.
-fn read(path: &Path) -> Result<Vec<u8>, MlError> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, MlError> {
     std::fs::read(path).map_err(|source| {
         let path = PathBuf::from(path);
         if source.kind() == std::io::ErrorKind::NotFound {

@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
-/// What can go wrong loading the model or the emotion head, embedding text
-/// or scoring a vector. No text is bad input (any text embeds: it is
-/// truncated), so an error here means the model or head files or the
-/// runtime are at fault, or (`Length`, `NotFinite`) a vector that no
-/// embedding or stored row would give.
+/// What can go wrong loading the models or the emotion head, embedding text,
+/// scoring a vector or transcribing speech. No text is bad input (any text
+/// embeds: it is truncated) and no finite audio is (silence transcribes to
+/// nothing), so an error here means the model or head files or the runtime
+/// are at fault, or (`Length`, `NotFinite`) a vector or samples that no
+/// embedding, stored row or audio decoder would give.
 #[derive(Debug, thiserror::Error)]
 pub enum MlError {
     /// A model file is not there: the models were never fetched.
@@ -23,7 +24,7 @@ pub enum MlError {
         /// Why.
         source: std::io::Error,
     },
-    /// `config.json` is not a BERT configuration we understand.
+    /// A model's `config.json` is not a configuration we understand.
     #[error("the model's config.json: {0}")]
     Config(#[from] serde_json::Error),
     /// The model is not the one this crate is built for (wrong width).
@@ -52,8 +53,15 @@ pub enum MlError {
     /// reads (wrong labels, dimensions, layers or numbers).
     #[error("the emotion head file: {0}")]
     EmotionHead(String),
-    /// A vector given to the emotion head has a NaN or infinite component
-    /// (a stored vector never has).
-    #[error("the vector has a component that is not a finite number")]
+    /// A vector given to the emotion head, or audio given to the
+    /// transcriber, has a NaN or infinite component or sample (a stored
+    /// vector or decoded audio never has).
+    #[error("a vector component or audio sample is not a finite number")]
     NotFinite,
+    /// The Whisper weights file (`whisper/model.bin`) is truncated,
+    /// malformed, or not a float CTranslate2 Whisper model of the shape this
+    /// crate runs; or its tokenizer lacks a special token. Says what and
+    /// where.
+    #[error("the Whisper model: {0}")]
+    WhisperModel(String),
 }

@@ -1,7 +1,8 @@
 //! Sentence vectors for semantic search: text in, a unit vector out, such
 //! that texts meaning the same thing have a high dot product (cosine) even
 //! with no word in common. On top of the stored vector, [`EmotionHead`]
-//! tells a message's emotions (issue 12).
+//! tells a message's emotions (issue 12). [`whisper`] turns speech into text
+//! (issue 13).
 //!
 //! The model is all-MiniLM-L6-v2 (sentence-transformers, Apache-2.0) run on
 //! candle's CPU backend, from the files `scripts/fetch-models` puts in
@@ -23,6 +24,7 @@ mod embed;
 mod emotion;
 mod error;
 mod quant;
+pub mod whisper;
 
 use std::path::PathBuf;
 
@@ -30,6 +32,7 @@ pub use embed::{BATCH, BATCH_TOKENS, Embedder, MAX_TOKENS};
 pub use emotion::{EMOJI_RANGES, EMOTION_LABELS, EmotionHead, TextFeature};
 pub use error::MlError;
 pub use quant::{Quantized, dot, quantize};
+pub use whisper::{Transcriber, Transcript, WHISPER_MODEL_NAME};
 
 /// Components of a vector: MiniLM's hidden size.
 pub const DIM: usize = 384;
