@@ -58,7 +58,10 @@ pub async fn upload(
 }
 
 /// The body as multipart, or 415 when it is something else.
-pub fn multipart(req: &HttpRequest, payload: web::Payload) -> Result<actix_multipart::Multipart, Error> {
+pub fn multipart(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<actix_multipart::Multipart, Error> {
     let is_multipart = req
         .headers()
         .get(header::CONTENT_TYPE)

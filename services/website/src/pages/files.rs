@@ -47,9 +47,17 @@ pub async fn serve(
 ) -> Result<HttpResponse, PageError> {
     let (token, _) = path.into_inner();
     let viewer = authenticate(&req, &state).await.ok().flatten();
-    let not_found = || PageError(Error::Core(common::Error::NotFound(common::error::Entity::Resource)));
+    let not_found = || {
+        PageError(Error::Core(common::Error::NotFound(
+            common::error::Entity::Resource,
+        )))
+    };
     let stored = {
-        let mut conn = state.pool.get().await.map_err(|e| PageError(common::Error::from(e).into()))?;
+        let mut conn = state
+            .pool
+            .get()
+            .await
+            .map_err(|e| PageError(common::Error::from(e).into()))?;
         let stored = attachments::by_token(&mut conn, &token)
             .await
             .map_err(|e| PageError(e.into()))?
@@ -59,7 +67,10 @@ pub async fn serve(
             None if viewer_id == stored.user_id => {}
             None => return Err(not_found()),
             Some(_) => {
-                if guard::readable(&mut conn, viewer_id, stored.room_id).await.is_err() {
+                if guard::readable(&mut conn, viewer_id, stored.room_id)
+                    .await
+                    .is_err()
+                {
                     return Err(not_found());
                 }
             }
@@ -98,7 +109,11 @@ pub async fn serve(
     }
     let files = &state.uploads.files;
     let size = files.size(&blob).await.map_err(unavailable)?;
-    let range = match req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()) {
+    let range = match req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+    {
         None => None,
         Some(spec) => match parse_range(spec, size) {
             Ok(r) => r,
@@ -110,7 +125,11 @@ pub async fn serve(
             }
         },
     };
-    let served_mime = if inline { mime.as_str() } else { "application/octet-stream" };
+    let served_mime = if inline {
+        mime.as_str()
+    } else {
+        "application/octet-stream"
+    };
     res.insert_header((header::CONTENT_TYPE, served_mime.to_owned()))
         .insert_header((
             header::CONTENT_DISPOSITION,
@@ -119,7 +138,10 @@ pub async fn serve(
     if size == 0 {
         return Ok(res.body(Vec::<u8>::new()));
     }
-    let reading = files.read(&blob, range.clone()).await.map_err(unavailable)?;
+    let reading = files
+        .read(&blob, range.clone())
+        .await
+        .map_err(unavailable)?;
     if range.is_some() {
         res.status(StatusCode::PARTIAL_CONTENT).insert_header((
             header::CONTENT_RANGE,
@@ -133,9 +155,11 @@ pub async fn serve(
     }
     let length = reading.range.end - reading.range.start;
     res.no_chunking(length);
-    Ok(res.streaming(reading.stream.map(|chunk| {
-        chunk.map_err(|e| actix_web::error::ErrorServiceUnavailable(e.to_string()))
-    })))
+    Ok(res.streaming(
+        reading.stream.map(|chunk| {
+            chunk.map_err(|e| actix_web::error::ErrorServiceUnavailable(e.to_string()))
+        }),
+    ))
 }
 
 fn unavailable(e: files::FilesError) -> PageError {
@@ -158,7 +182,13 @@ fn disposition(inline: bool, name: &str, variant: Variant) -> String {
     };
     let ascii: String = name
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     const ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'.')

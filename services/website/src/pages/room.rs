@@ -869,7 +869,10 @@ pub async fn send_with_files(
         }
         Err(Error::File { message, .. }) => {
             let mut errors = FieldErrors::default();
-            errors.add("body", format!("{message} Your text is kept; choose the file again."));
+            errors.add(
+                "body",
+                format!("{message} Your text is kept; choose the file again."),
+            );
             let draft = Draft {
                 body: form.body,
                 nonce: nonce_or_new(&form.nonce),

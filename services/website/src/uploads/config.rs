@@ -115,8 +115,7 @@ impl UploadConfig {
             )?,
             limit: config::limit("UPLOAD_LIMIT", "UPLOAD_LIMIT_WINDOW_SECS", d.limit)?,
             concurrency,
-            staging_dir: config::var("UPLOAD_STAGING_DIR")
-                .map_or(d.staging_dir, PathBuf::from),
+            staging_dir: config::var("UPLOAD_STAGING_DIR").map_or(d.staging_dir, PathBuf::from),
             audio: media::AudioLimits { max_secs },
             images: media::ImageLimits {
                 max_pixels,

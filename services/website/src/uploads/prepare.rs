@@ -74,7 +74,9 @@ pub fn prepare(staged: Staged, config: &UploadConfig) -> Result<Prepared, MediaE
     };
     let path = match &original.source {
         Source::File(p) => p.to_path_buf(),
-        Source::Bytes(_) => return Err(MediaError::Internal("a staged file without a path".into())),
+        Source::Bytes(_) => {
+            return Err(MediaError::Internal("a staged file without a path".into()));
+        }
     };
     let file = |original| Prepared {
         kind: AttachmentKind::File,

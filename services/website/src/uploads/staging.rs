@@ -82,7 +82,10 @@ pub async fn read(mut body: Multipart, config: &UploadConfig) -> Result<Incoming
             }
             None => {
                 if incoming.fields.len() == MAX_FIELDS {
-                    return Err(Error::bad_request(Code::BadForm, "the form has too many fields"));
+                    return Err(Error::bad_request(
+                        Code::BadForm,
+                        "the form has too many fields",
+                    ));
                 }
                 let mut text = Vec::new();
                 while let Some(chunk) = field.try_next().await.map_err(bad_body)? {
@@ -95,7 +98,10 @@ pub async fn read(mut body: Multipart, config: &UploadConfig) -> Result<Incoming
                     text.extend_from_slice(&chunk);
                 }
                 let text = String::from_utf8(text).map_err(|_| {
-                    Error::bad_request(Code::BadForm, format!("the form field {name:?} is not UTF-8"))
+                    Error::bad_request(
+                        Code::BadForm,
+                        format!("the form field {name:?} is not UTF-8"),
+                    )
                 })?;
                 incoming.fields.insert(name, text);
             }

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub redis_prefix: String,
     /// The signing key seed, so a second instance can share it.
     pub key_b64: String,
+    /// Where this app's uploaded files are kept (shared by replicas).
+    pub files_dir: Arc<tempfile::TempDir>,
 }
 
 /// How to build an app: the defaults, or sharing another app's world.
@@ -39,6 +41,10 @@ pub struct Options {
     pub limits: Option<Limits>,
     /// The worker asked for semantic search (none otherwise).
     pub worker_url: Option<String>,
+    /// The upload limits (the defaults otherwise).
+    pub uploads: Option<website::uploads::UploadConfig>,
+    /// Another app's files directory.
+    pub files_dir: Option<Arc<tempfile::TempDir>>,
 }
 
 impl TestApp {
@@ -52,6 +58,7 @@ impl TestApp {
             db: Some(self.db.clone()),
             redis_prefix: Some(self.redis_prefix.clone()),
             key_b64: Some(self.key_b64.clone()),
+            files_dir: Some(self.files_dir.clone()),
             ..Options::default()
         })
         .await
@@ -68,6 +75,9 @@ impl TestApp {
         let key_b64 = options
             .key_b64
             .unwrap_or_else(|| SigningKeyMaterial::generate().to_base64());
+        let files_dir = options
+            .files_dir
+            .unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let base = format!("http://127.0.0.1:{port}");
@@ -113,6 +123,12 @@ impl TestApp {
                 worker_url: options.worker_url,
                 ..Default::default()
             },
+            uploads: options.uploads.unwrap_or_default(),
+            files: files::FilesConfig {
+                backend: files::Backend::Local {
+                    dir: files_dir.path().join("store"),
+                },
+            },
         };
         let state = AppState::build(config).await.unwrap();
         let server = website::server(state.clone(), listener).unwrap();
@@ -123,6 +139,7 @@ impl TestApp {
             db,
             redis_prefix,
             key_b64,
+            files_dir,
         }
     }
 
