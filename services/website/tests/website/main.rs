@@ -21,3 +21,4 @@ mod room_events;
 mod room_page;
 mod search;
 mod security;
+mod uploads;
