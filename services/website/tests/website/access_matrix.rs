@@ -389,7 +389,7 @@ fn ops() -> Vec<Op> {
         op("moderation log", get.clone(), "/api/v1/rooms/{id}/moderation", None, false),
         op("history", get.clone(), "/api/v1/rooms/{id}/messages", None, false),
         op("send", post.clone(), "/api/v1/rooms/{id}/messages", Json(|_| json!({"body": "a word", "nonce": nonce()})), true),
-        op("upload", post.clone(), "/api/v1/rooms/{id}/uploads", File, false),
+        op("upload", post.clone(), "/api/v1/rooms/{id}/attachments", File, false),
         op("edit", patch.clone(), "/api/v1/rooms/{id}/messages/{message_id}", Json(|_| json!({"body": "new words", "nonce": nonce()})), true),
         op("delete message", delete.clone(), "/api/v1/rooms/{id}/messages/{message_id}", None, true),
         op("react", put.clone(), "/api/v1/rooms/{id}/messages/{message_id}/reactions/{emoji}", None, true),

@@ -128,7 +128,7 @@ async fn upload(
         );
     }
     app.api()
-        .post(app.url(&format!("/api/v1/rooms/{room}/uploads")))
+        .post(app.url(&format!("/api/v1/rooms/{room}/attachments")))
         .bearer_auth(token)
         .multipart(form)
         .send()
@@ -148,7 +148,8 @@ async fn uploaded(
     let res = upload(app, token, room, vec![(name, mime, bytes)]).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let body: Value = res.json().await.unwrap();
-    body["attachments"][0].clone()
+    assert_eq!(body["attachment"], body["attachments"][0]);
+    body["attachment"].clone()
 }
 
 /// Sends a message with `attachments`; returns the response.
@@ -254,7 +255,7 @@ async fn a_photo_gets_a_thumbnail_and_is_served_to_members_only() {
     )
     .await;
     assert_eq!(a["kind"], "image");
-    assert_eq!(a["mime"], "image/jpeg");
+    assert_eq!(a["content_type"], "image/jpeg");
     assert_eq!(
         (a["width"].as_i64(), a["height"].as_i64()),
         (Some(1280), Some(720))
@@ -414,7 +415,7 @@ async fn a_voice_note_is_measured_drawn_and_converted_for_players() {
     )
     .await;
     assert_eq!(a["kind"], "audio");
-    assert_eq!(a["mime"], "audio/webm");
+    assert_eq!(a["content_type"], "audio/webm");
     let ms = a["duration_ms"].as_f64().unwrap();
     assert!((ms / 1000.0 - spoken).abs() < 0.1, "{ms} ms for {spoken} s");
     let peaks = a["peaks"].as_array().unwrap();
@@ -562,7 +563,7 @@ async fn bad_files_are_refused_with_a_reason_and_leave_nothing_behind() {
     .await;
     // Not a form of files at all.
     let res = app
-        .post_json_as(&ann, &format!("/api/v1/rooms/{room}/uploads"), &json!({}))
+        .post_json_as(&ann, &format!("/api/v1/rooms/{room}/attachments"), &json!({}))
         .await;
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
