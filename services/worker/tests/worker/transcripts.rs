@@ -426,3 +426,27 @@ async fn deleted_plain_and_unreadable_messages_get_none_and_a_restart_transcribe
     assert_eq!(again.state.metrics.audio_seconds.get(), 0.0);
     again.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_speech_model_transcribe_on_refuses_to_start_and_unset_goes_without() {
+    let db = TestDb::migrated().await;
+    let empty = tempfile::tempdir().unwrap();
+    let mut cfg = crate::helpers::config(
+        &db,
+        &test_support::unique_redis_prefix(),
+        Default::default(),
+    );
+    cfg.transcribe.models_dir = empty.path().to_owned();
+    cfg.transcribe.mode = Transcribe::On;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    match Worker::start(&cfg, listener).await {
+        Err(e @ worker::StartError::Transcriber(_)) => {
+            assert!(e.to_string().contains("TRANSCRIBE=off"), "{e}")
+        }
+        Err(e) => panic!("another error: {e}"),
+        Ok(_) => panic!("started without the speech model"),
+    }
+    cfg.transcribe.mode = Transcribe::Auto;
+    let worker = start(&cfg).await;
+    worker.shutdown().await;
+}
