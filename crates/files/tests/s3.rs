@@ -13,7 +13,9 @@ use futures_util::TryStreamExt;
 
 /// The server, or `None` (loudly) outside scripts/test.
 fn endpoint() -> Option<String> {
-    let endpoint = std::env::var("TEST_S3_ENDPOINT").ok().filter(|e| !e.is_empty());
+    let endpoint = std::env::var("TEST_S3_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty());
     if endpoint.is_none() {
         eprintln!(
             "\n*** SKIPPED: TEST_S3_ENDPOINT is not set (scripts/test starts an S3 server and sets it) ***\n"
@@ -73,5 +75,8 @@ async fn a_bucket_holds_files_like_the_disk() {
     assert_eq!(files.read_all(sha).await.unwrap(), b"small");
     files.delete(sha).await.unwrap();
     assert!(!files.contains(sha).await.unwrap());
-    assert!(matches!(files.read(sha, None).await, Err(FilesError::NotFound)));
+    assert!(matches!(
+        files.read(sha, None).await,
+        Err(FilesError::NotFound)
+    ));
 }
