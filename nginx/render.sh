@@ -15,6 +15,8 @@
 # and optionally:
 #   NGINX_CONN_PER_ADDRESS  open connections one client address may hold (100)
 #   NGINX_BODY_MAX          the largest request body nginx passes on (64k, the website's limit)
+#   NGINX_UPLOAD_MAX        the largest upload request (256m: UPLOAD_MAX_FILES
+#                           files of UPLOAD_MAX_BYTES each, with room to spare)
 #   NGINX_TRUSTED_PROXIES   comma-separated addresses/CIDRs of the proxies in
 #                           front (a TLS terminator) whose X-Forwarded-For names
 #                           the client; empty: the peer is the client
@@ -43,6 +45,12 @@ case $NGINX_BODY_MAX in
 esac
 export NGINX_BODY_MAX
 list="$list \${NGINX_BODY_MAX}"
+NGINX_UPLOAD_MAX=${NGINX_UPLOAD_MAX:-256m}
+case $NGINX_UPLOAD_MAX in
+  '' | *[!0-9kKmMgG]* | [kKmMgG]*) echo "render.sh: NGINX_UPLOAD_MAX must be a size such as 256m" >&2; exit 2 ;;
+esac
+export NGINX_UPLOAD_MAX
+list="$list \${NGINX_UPLOAD_MAX}"
 positive() { # NAME DEFAULT: exports NAME (default if unset), a positive number
   value=$(eval "echo \${$1:-$2}")
   case $value in

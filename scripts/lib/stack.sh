@@ -62,6 +62,9 @@ ensure_packages() {
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   # libpq is needed only to build diesel_cli for scripts/check-schema.
   [[ -f /usr/include/postgresql/libpq-fe.h ]] || missing+=(libpq-dev)
+  # libopus (through pkg-config) encodes and decodes Opus audio (crates/media).
+  command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+  [[ -f /usr/include/opus/opus.h ]] || missing+=(libopus-dev)
   if [[ $EUID -eq 0 ]] && ! id postgres >/dev/null 2>&1; then
     missing+=(postgresql) # its package creates the postgres user
   fi
@@ -71,6 +74,20 @@ ensure_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" || return 1
   [[ -x $PG_BIN/pg_ctl ]] || { log "no Postgres binaries in $PG_BIN"; return 1; }
+}
+
+# The tools the tests make their media with: speech (espeak-ng), tones and
+# lengths (sox), WebM/Opus, Ogg, M4A and MP3 like browsers record (ffmpeg).
+ensure_media_tools() {
+  local missing=()
+  command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+  command -v sox >/dev/null 2>&1 || missing+=(sox)
+  command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+  ((${#missing[@]} == 0)) && return 0
+  log "installing Debian packages for the media tests: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}"
 }
 
 # True when something accepts TCP connections on 127.0.0.1:PORT.
@@ -457,6 +474,11 @@ service_env() { # SERVICE LISTEN_ADDR
     "STATIC_DIR=$STACK_STATIC_DIR" \
     "RUST_LOG=${RUST_LOG:-info}" \
     "TRUSTED_PROXIES=127.0.0.1,::1" || return 1
+  # Uploaded files: one directory both the website and the worker reach
+  # (or the caller's FILES_S3_* bucket, which they inherit).
+  if [[ $service != chat ]]; then
+    printf 'FILES_DIR=%s\n' "${STACK_FILES_DIR:?}" || return 1
+  fi
   if [[ $service == website ]]; then
     printf 'TOKEN_SIGNING_KEY=%s\n' "$(env_file_value "$STACK_KEYS_FILE" TOKEN_SIGNING_KEY)" || return 1
   fi
@@ -520,6 +542,7 @@ start_app() { # DATA BIN_DIR NGINX_PORT WEBSITE_PORT "CHAT_PORT..." TRACK
   local -a chat_ports upstreams=() pids=()
   read -r -a chat_ports <<<"$5"
   STACK_KEYS_FILE=$data/keys.env
+  STACK_FILES_DIR=${STACK_FILES_DIR:-$data/files}
   generate_keys "$STACK_KEYS_FILE" "$bin/website"
   # The services run from the data dir: a developer's .env in the repo root
   # (read by `cargo run`) must not leak into them.

@@ -140,7 +140,7 @@ pub struct ReactionChanged {
 /// `annotation`): for `kind` `emotion`, the labels that passed, strongest
 /// first; an empty list takes the earlier tags back (opted out, or the text
 /// no longer says anything).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 pub struct Annotation {
     pub room: i64,
     pub seq: i64,
@@ -156,6 +156,36 @@ pub struct Annotation {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub text: String,
 }
+
+/// A transcript carries `text` and `model` instead of `labels`
+/// (protocol.md); an emotion tag always carries its `labels`, empty when it
+/// takes the tags back.
+impl Serialize for Annotation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let transcript = self.kind == TRANSCRIPT;
+        let mut out = s.serialize_struct("Annotation", 7)?;
+        out.serialize_field("room", &self.room)?;
+        out.serialize_field("seq", &self.seq)?;
+        out.serialize_field("id", &self.id)?;
+        out.serialize_field("kind", &self.kind)?;
+        if transcript {
+            out.skip_field("labels")?;
+        } else {
+            out.serialize_field("labels", &self.labels)?;
+        }
+        out.serialize_field("model", &self.model)?;
+        if self.text.is_empty() {
+            out.skip_field("text")?;
+        } else {
+            out.serialize_field("text", &self.text)?;
+        }
+        out.end()
+    }
+}
+
+/// The kind of a voice message's transcript.
+pub const TRANSCRIPT: &str = "transcript";
 
 impl Annotation {
     /// Whether it takes the kind's earlier annotation back: nothing left
@@ -208,7 +238,7 @@ pub struct Attachment {
     /// The file's name as sent, made safe.
     pub name: String,
     /// Its type, as the server found it from the content.
-    pub mime: String,
+    pub content_type: String,
     /// Its size in bytes.
     pub size: i64,
     /// Where the file is served (site-relative).
@@ -843,5 +873,33 @@ mod tests {
             );
             assert_eq!(frame.to_json(), json);
         }
+    }
+
+    #[test]
+    fn a_transcript_carries_text_instead_of_labels() {
+        let mut a = Annotation {
+            room: 7,
+            seq: 48,
+            id: 9001,
+            kind: TRANSCRIPT.into(),
+            labels: vec![],
+            model: "whisper-tiny.en".into(),
+            text: "The meeting is moved to Thursday.".into(),
+        };
+        let json = serde_json::to_string(&ServerFrame::Annotation(a.clone())).unwrap_or_default();
+        assert_eq!(
+            json,
+            r#"{"type":"annotation","room":7,"seq":48,"id":9001,"kind":"transcript","model":"whisper-tiny.en","text":"The meeting is moved to Thursday."}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<ServerFrame>(&json).ok(),
+            Some(ServerFrame::Annotation(a.clone()))
+        );
+        // An emotion tag taken back still says so with its empty labels.
+        a.kind = "emotion".into();
+        a.text.clear();
+        let json = serde_json::to_string(&ServerFrame::Annotation(a)).unwrap_or_default();
+        assert!(json.contains(r#""labels":[]"#), "{json}");
+        assert!(!json.contains("text"), "{json}");
     }
 }

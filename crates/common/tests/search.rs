@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use common::access::{Role, forever};
 use common::store::events::Change;
 use common::store::search::{self, Filters};
-use common::store::{bans, events, members, mutes, rooms};
+use common::store::{annotations, bans, events, members, mutes, rooms};
 use common::{Error, guard};
 use test_support::TestDb;
 
@@ -243,6 +243,67 @@ async fn the_log_tells_a_follower_which_messages_changed() {
         .await
         .unwrap();
     assert_eq!((upto[0].ids.clone(), upto[0].last), (vec![a, b], 2));
+}
+
+#[tokio::test]
+async fn a_transcript_touches_its_message_for_search_and_joins_its_text() {
+    let db = TestDb::migrated().await;
+    let mut conn = db.connect().await;
+    let ann = user(&mut conn, "ann").await;
+    let bot = bot(&mut conn).await;
+    let room = new_room(&mut conn, "voices", &ann).await;
+    let sent = append(&mut conn, room, &[say(&ann, "listen", "n1")]).await;
+    let a = message_id(&sent[0]);
+    let transcript = |nonce: &str, text: &str| common::store::events::EventDraft {
+        user: bot.clone(),
+        nonce: common::domain::Nonce::parse(nonce).unwrap(),
+        change: Change::Annotate {
+            id: a,
+            kind: annotations::TRANSCRIPT.into(),
+            labels: vec![],
+            model: "whisper-tiny.en".into(),
+            text: text.into(),
+        },
+    };
+    append(
+        &mut conn,
+        room,
+        &[
+            emotion_tag(&bot, a, "e1", &[("joy", 0.9)], "emotion-v1"),
+            transcript("t1", "see you on Thursday"),
+        ],
+    )
+    .await;
+    let read = async |conn: &mut diesel_async::AsyncPgConnection, kinds: &[&str]| {
+        let t = events::touched_after_many_with(conn, &[(room, 1, 9)], 10, kinds)
+            .await
+            .unwrap();
+        (t[0].ids.clone(), t[0].last)
+    };
+    // Annotations touch nothing unless their kind is asked for; an emotion
+    // tag never is.
+    assert_eq!(read(&mut conn, &[]).await, (vec![], 3));
+    assert_eq!(
+        read(&mut conn, &[annotations::TRANSCRIPT]).await,
+        (vec![a], 3)
+    );
+    assert_eq!(
+        events::touched_after_many_with(&mut conn, &[(room, 1, 2)], 10, &["transcript"])
+            .await
+            .unwrap()[0]
+            .ids,
+        Vec::<i64>::new()
+    );
+
+    search::refresh(&mut conn, &[a]).await.unwrap();
+    assert_eq!(
+        search::indexed(&mut conn, &[a]).await.unwrap(),
+        vec![(a, "listen\nsee you on Thursday".to_owned())]
+    );
+    assert_eq!(
+        find(&mut conn, ann.id, "thursday", &[], &Filters::default()).await,
+        vec![(a, true)]
+    );
 }
 
 /// Indexes every message of `room` (what the worker does).

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use common::config::{self, ConfigError};
 
 /// Which store holds the bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Backend {
     /// A directory on local disk (`FILES_DIR`), shared by the website and
     /// the worker of one host.
@@ -14,8 +14,9 @@ pub enum Backend {
         dir: PathBuf,
     },
     /// An S3-compatible bucket (`FILES_S3_BUCKET`), for several hosts.
-    /// Credentials come from the usual `AWS_ACCESS_KEY_ID` and
-    /// `AWS_SECRET_ACCESS_KEY`.
+    /// Credentials are `FILES_S3_ACCESS_KEY_ID` and
+    /// `FILES_S3_SECRET_ACCESS_KEY`, else the usual `AWS_*` variables (or
+    /// the instance's role).
     S3 {
         /// The bucket.
         bucket: String,
@@ -23,11 +24,13 @@ pub enum Backend {
         endpoint: Option<String>,
         /// The bucket's region.
         region: String,
+        /// The key pair, when given explicitly.
+        credentials: Option<(String, common::config::Secret<String>)>,
     },
 }
 
 /// The store's settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct FilesConfig {
     /// Where the bytes go.
     pub backend: Backend,
@@ -51,10 +54,24 @@ impl FilesConfig {
                         "must be an http:// or https:// URL",
                     ));
                 }
+                let credentials = match (
+                    config::var("FILES_S3_ACCESS_KEY_ID"),
+                    config::var("FILES_S3_SECRET_ACCESS_KEY"),
+                ) {
+                    (Some(id), Some(secret)) => Some((id, common::config::Secret::new(secret))),
+                    (None, None) => None,
+                    _ => {
+                        return Err(ConfigError::new(
+                            "FILES_S3_ACCESS_KEY_ID",
+                            "set both FILES_S3_ACCESS_KEY_ID and FILES_S3_SECRET_ACCESS_KEY, or neither",
+                        ));
+                    }
+                };
                 Backend::S3 {
                     bucket,
                     endpoint,
                     region: config::var("FILES_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                    credentials,
                 }
             }
             None => Backend::Local {

@@ -65,10 +65,16 @@ impl Files {
                 bucket,
                 endpoint,
                 region,
+                credentials,
             } => {
                 let mut builder = object_store::aws::AmazonS3Builder::from_env()
                     .with_bucket_name(bucket)
                     .with_region(region);
+                if let Some((id, secret)) = credentials {
+                    builder = builder
+                        .with_access_key_id(id)
+                        .with_secret_access_key(secret.expose());
+                }
                 if let Some(endpoint) = endpoint {
                     builder = builder
                         .with_endpoint(endpoint)

@@ -1,3 +1,8 @@
+ALTER TABLE messages DROP CONSTRAINT messages_body_check;
+ALTER TABLE messages ADD CONSTRAINT messages_body_check CHECK (
+    CASE WHEN deleted_at IS NULL THEN char_length(body) BETWEEN 1 AND 4000
+         ELSE body = '' AND html = '' END
+);
 ALTER TABLE message_annotations DROP COLUMN text;
 DROP TABLE attachments;
 DROP TABLE media_blobs;

@@ -44,3 +44,11 @@ CREATE INDEX attachments_play_blob ON attachments (play_blob) WHERE play_blob IS
 
 -- A transcript is an annotation with text rather than labels.
 ALTER TABLE message_annotations ADD COLUMN text text NOT NULL DEFAULT '';
+
+-- A message may be files alone: its text may then be empty (the send path
+-- allows that only with attachments).
+ALTER TABLE messages DROP CONSTRAINT messages_body_check;
+ALTER TABLE messages ADD CONSTRAINT messages_body_check CHECK (
+    CASE WHEN deleted_at IS NULL THEN char_length(body) <= 4000
+         ELSE body = '' AND html = '' END
+);

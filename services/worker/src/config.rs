@@ -16,6 +16,122 @@ pub struct WorkerConfig {
     pub assistant: AssistantConfig,
     /// How semantic search answers.
     pub semantic: SemanticConfig,
+    /// Transcripts of voice messages.
+    pub transcribe: TranscribeConfig,
+    /// Where attachments' bytes are (`FILES_DIR`, `FILES_S3_*`: the
+    /// website's store): read to transcribe, deleted by the sweeper.
+    pub files: files::FilesConfig,
+    /// How often the bytes nothing uses are deleted.
+    pub sweep: SweepConfig,
+}
+
+/// Whether voice messages are transcribed (`TRANSCRIBE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transcribe {
+    /// Unset: on when the Whisper model's files are there, else off with
+    /// a warning (like semantic search without its model).
+    Auto,
+    /// `TRANSCRIBE=on`: the worker does not start without the model.
+    On,
+    /// `TRANSCRIBE=off`: the follower does not run.
+    Off,
+}
+
+/// Transcripts of voice messages (the `transcripts` follower).
+#[derive(Debug, Clone)]
+pub struct TranscribeConfig {
+    /// `TRANSCRIBE`: on, off, or (unset) on when the model is there.
+    pub mode: Transcribe,
+    /// Where the Whisper model is (`PARLEY_MODELS_DIR/whisper`).
+    pub models_dir: std::path::PathBuf,
+    /// Events read per room per transaction by the follower
+    /// (`TRANSCRIBE_EVENTS_PER_ROOM`): each voice message among them costs
+    /// about a second of CPU per 30 s of audio, and the pass budget is
+    /// looked at between transactions.
+    pub events_per_room: i64,
+    /// The longest audio decoded (`VOICE_MAX_SECS`, the website's upload
+    /// limit): uploads are never longer.
+    pub audio: media::AudioLimits,
+}
+
+impl Default for TranscribeConfig {
+    fn default() -> Self {
+        Self {
+            mode: Transcribe::Auto,
+            models_dir: ml::models_dir(),
+            events_per_room: 16,
+            audio: media::AudioLimits::default(),
+        }
+    }
+}
+
+impl TranscribeConfig {
+    fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let mode = match config::var("TRANSCRIBE").as_deref().map(str::trim) {
+            None | Some("") => Transcribe::Auto,
+            Some("on" | "true" | "1" | "yes") => Transcribe::On,
+            Some("off" | "false" | "0" | "no") => Transcribe::Off,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "TRANSCRIBE",
+                    "must be on or off (unset: on when the Whisper model is there)",
+                ));
+            }
+        };
+        Ok(Self {
+            mode,
+            models_dir: d.models_dir,
+            events_per_room: config::int_between(
+                "TRANSCRIBE_EVENTS_PER_ROOM",
+                d.events_per_room,
+                1,
+                10_000,
+            )?,
+            audio: media::AudioLimits {
+                max_secs: config::int_between(
+                    "VOICE_MAX_SECS",
+                    i64::from(d.audio.max_secs),
+                    1,
+                    3600,
+                )? as u32,
+            },
+        })
+    }
+}
+
+/// The sweeper of attachments' bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepConfig {
+    /// The pause between sweeps (`FILES_SWEEP_SECS`).
+    pub every: Duration,
+    /// How long an upload waits for its message before it is deleted
+    /// (`UPLOAD_PENDING_SECS`, the website's setting).
+    pub pending_for: Duration,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        Self {
+            every: Duration::from_secs(30),
+            pending_for: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl SweepConfig {
+    fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            every: config::seconds_or("FILES_SWEEP_SECS", d.every.as_secs(), 1, 24 * 3600)?,
+            pending_for: config::seconds_or(
+                "UPLOAD_PENDING_SECS",
+                d.pending_for.as_secs(),
+                60,
+                7 * 24 * 3600,
+            )?,
+        })
+    }
 }
 
 /// Semantic search: the sentence vectors the `vectors` follower makes and
@@ -274,6 +390,9 @@ impl WorkerConfig {
                 cache_vectors: config::int_between("VECTOR_CACHE_VECTORS", 500_000, 0, 100_000_000)?
                     as usize,
             },
+            transcribe: TranscribeConfig::from_env()?,
+            files: files::FilesConfig::from_env()?,
+            sweep: SweepConfig::from_env()?,
         })
     }
 }

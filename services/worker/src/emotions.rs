@@ -203,7 +203,8 @@ pub async fn withdraw(
 /// Appends the drafts of each room through the log's write path (one
 /// savepoint per room inside the caller's transaction). A draft refused
 /// (its message deleted meanwhile) is skipped: there is nothing to tag.
-async fn append(
+/// Transcripts are appended the same way.
+pub(crate) async fn append(
     conn: &mut AsyncPgConnection,
     by_room: BTreeMap<i64, Vec<EventDraft>>,
 ) -> Result<Vec<Appended>> {

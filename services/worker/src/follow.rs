@@ -4,18 +4,22 @@
 //! and applying twice changes nothing.
 //!
 //! - `search` makes the search rows of the messages the events concern
-//!   what the messages are now (new, edited, deleted).
+//!   what the messages are now (new, edited, deleted, transcribed).
 //! - `questions` queues an assistant job for each new message that
 //!   mentions the bot.
-//! - `vectors` embeds each new or edited message (its sentence vector, for
-//!   semantic search) and forgets deleted ones.
+//! - `vectors` embeds each new, edited or transcribed message (its
+//!   sentence vector, for semantic search) and forgets deleted ones.
 //! - `emotions` tags each new or edited message from its stored vector,
 //!   behind `vectors` in every room (see `crate::emotions`).
+//! - `transcripts` transcribes the voice messages (see
+//!   `crate::transcripts`), before its transaction: what a follower needs
+//!   slow work for is prepared first, and the transaction only writes.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use common::error::{Error, Result};
+use common::store::annotations::TRANSCRIPT;
 use common::store::{assistant, cursors, events, search, vectors};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
@@ -45,6 +49,12 @@ pub enum Consumer {
         tagger: std::sync::Arc<crate::emotions::Tagger>,
         announcer: common::fanout::Announcer,
     },
+    /// Appends the transcripts of voice messages (room events, published
+    /// once committed).
+    Transcripts {
+        scribe: std::sync::Arc<crate::transcripts::Scribe>,
+        announcer: common::fanout::Announcer,
+    },
 }
 
 impl Consumer {
@@ -55,6 +65,17 @@ impl Consumer {
             Self::Questions { .. } => "questions",
             Self::Vectors { .. } => "vectors",
             Self::Emotions { .. } => "emotions",
+            Self::Transcripts { .. } => "transcripts",
+        }
+    }
+
+    /// The kinds of annotations that change what it keeps of a message:
+    /// search and vectors take a transcript in; nobody needs to hear of an
+    /// emotion tag.
+    fn annotations_read(&self) -> &'static [&'static str] {
+        match self {
+            Self::Search | Self::Vectors { .. } => &[TRANSCRIPT],
+            _ => &[],
         }
     }
 
@@ -71,7 +92,23 @@ impl Consumer {
     /// them: those that append room events do (a seq once published is
     /// never handed out again); derived rows need not.
     fn appends_events(&self) -> bool {
-        matches!(self, Self::Emotions { .. })
+        matches!(self, Self::Emotions { .. } | Self::Transcripts { .. })
+    }
+
+    /// The slow work on messages `ids`, done before the transaction that
+    /// applies it (only transcripts have any).
+    async fn prepare(
+        &self,
+        conn: &mut AsyncPgConnection,
+        metrics: &Metrics,
+        ids: &[i64],
+    ) -> Result<Vec<crate::transcripts::Heard>> {
+        match self {
+            Self::Transcripts { scribe, .. } => {
+                crate::transcripts::transcribe(conn, scribe, metrics, ids).await
+            }
+            _ => Ok(Vec::new()),
+        }
     }
 
     /// Applies the events read (`touched`, which concern messages `ids`);
@@ -79,10 +116,15 @@ impl Consumer {
     async fn apply(
         &self,
         conn: &mut AsyncPgConnection,
+        metrics: &Metrics,
         touched: &[events::Touched],
         ids: &[i64],
+        prepared: &[crate::transcripts::Heard],
     ) -> Result<Vec<crate::emotions::Appended>> {
         match self {
+            Self::Transcripts { scribe, .. } => {
+                crate::transcripts::append(conn, scribe, metrics, prepared).await
+            }
             Self::Emotions { tagger, .. } => {
                 let read: std::collections::HashMap<i64, i64> =
                     touched.iter().map(|t| (t.room_id, t.last)).collect();
@@ -98,7 +140,7 @@ impl Consumer {
     /// Keeps the rows of the followers that append nothing to the log.
     async fn keep(&self, conn: &mut AsyncPgConnection, rooms: &[i64], ids: &[i64]) -> Result<()> {
         match self {
-            Self::Emotions { .. } => Ok(()),
+            Self::Emotions { .. } | Self::Transcripts { .. } => Ok(()),
             Self::Search => search::refresh(conn, ids).await,
             Self::Questions { bot, max_age } => {
                 let since = Utc::now()
@@ -139,7 +181,7 @@ async fn embed(
     }
     let texts: Vec<String> = live
         .iter()
-        .map(|m| common::markdown::excerpt(&m.body, EMBED_CHARS))
+        .map(|m| common::markdown::excerpt(&m.text(), EMBED_CHARS))
         .collect();
     let model = embedder.clone();
     let made = tokio::task::spawn_blocking(move || {
@@ -219,20 +261,30 @@ pub async fn pass(
             .iter()
             .map(|b| (b.room_id, b.seq, b.last_seq))
             .collect();
-        let (touched, appended) = conn
+        // The events of the range are committed and never change kind:
+        // read outside the transaction, like the slow work they call for.
+        let touched = events::touched_after_many_with(
+            &mut conn,
+            &from,
+            follow.events_per_room,
+            consumer.annotations_read(),
+        )
+        .await?;
+        let mut ids: Vec<i64> = touched.iter().flat_map(|t| t.ids.clone()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let prepared = consumer.prepare(&mut conn, metrics, &ids).await?;
+        let appended = conn
             .transaction::<_, Error, _>(async |conn| {
                 if !consumer.appends_events() {
                     cursors::commit_without_waiting(conn).await?;
                 }
-                let touched =
-                    events::touched_after_many(conn, &from, follow.events_per_room).await?;
-                let mut ids: Vec<i64> = touched.iter().flat_map(|t| t.ids.clone()).collect();
-                ids.sort_unstable();
-                ids.dedup();
-                let appended = consumer.apply(conn, &touched, &ids).await?;
+                let appended = consumer
+                    .apply(conn, metrics, &touched, &ids, &prepared)
+                    .await?;
                 let to: Vec<(i64, i64)> = touched.iter().map(|t| (t.room_id, t.last)).collect();
                 cursors::advance_many(conn, consumer.name(), &to).await?;
-                Ok((touched, appended))
+                Ok(appended)
             })
             .await?;
         consumer.announce(&appended).await;
@@ -254,7 +306,7 @@ impl Consumer {
     /// Publishes committed events to their rooms' channels. A lost publish
     /// is not lost for readers: chat instances catch up from the log.
     async fn announce(&self, appended: &[crate::emotions::Appended]) {
-        let Self::Emotions { announcer, .. } = self else {
+        let (Self::Emotions { announcer, .. } | Self::Transcripts { announcer, .. }) = self else {
             return;
         };
         if appended.is_empty() {
@@ -265,7 +317,7 @@ impl Consumer {
             .map(|(room, seq, json)| (*room, *seq, json.as_str()))
             .collect();
         if let Err(e) = announcer.announce(&events, &[]).await {
-            tracing::warn!(error = %e, "could not publish emotion tags; chat catches up from the log");
+            tracing::warn!(error = %e, consumer = self.name(), "could not publish annotations; chat catches up from the log");
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Parley's worker: background work that follows every room's event log,
-//! never on the send path. It keeps the search index and answers the
-//! assistant's questions; each follower keeps its own cursor per room in
-//! `log_cursors`.
+//! never on the send path. It keeps the search index and the vectors, tags
+//! emotions, transcribes voice messages and answers the assistant's
+//! questions (each follower keeps its own cursor per room in
+//! `log_cursors`), and sweeps the file store.
 
 pub mod assistant;
 pub mod config;
@@ -11,6 +12,8 @@ pub mod metrics;
 pub mod semantic;
 pub mod server;
 pub mod state;
+pub mod sweeper;
+pub mod transcripts;
 pub mod vector_cache;
 
 use std::sync::Arc;
@@ -41,6 +44,10 @@ pub enum StartError {
     Metrics(#[from] prometheus::Error),
     #[error("the language model: {0}")]
     Provider(#[from] llm::LlmError),
+    #[error("the file store (FILES_DIR, FILES_S3_*): {0}")]
+    Files(#[from] files::FilesError),
+    #[error("the speech model (run scripts/fetch-models, or set TRANSCRIBE=off): {0}")]
+    Transcriber(#[source] ml::MlError),
 }
 
 impl Worker {
@@ -73,6 +80,8 @@ impl Worker {
             Some(dir) => load_embedder(dir).await,
             None => None,
         };
+        let files = files::Files::open(&config.files)?;
+        let transcriber = load_transcriber(&config.transcribe).await?;
         let limiter = RateLimiter::new(redis.clone(), common.redis_prefix.clone());
         let state = Arc::new(WorkerState {
             messenger: common::messaging::Messenger::start(
@@ -95,6 +104,7 @@ impl Worker {
             )),
             semantic: config.semantic.clone(),
             follow: config.follow,
+            files,
         });
         let (stop, stopped) = watch::channel(false);
         let questions = Consumer::Questions {
@@ -138,6 +148,26 @@ impl Worker {
                 "emotion tags off: they read the sentence vectors, and there is no sentence model"
             );
         }
+        if let Some(transcriber) = transcriber {
+            followers.push((
+                Consumer::Transcripts {
+                    scribe: Arc::new(transcripts::Scribe {
+                        transcriber,
+                        files: state.files.clone(),
+                        bot: state.bot.clone(),
+                        audio: config.transcribe.audio.clone(),
+                    }),
+                    announcer: common::fanout::Announcer::new(
+                        state.redis.clone(),
+                        state.redis_prefix.clone(),
+                    ),
+                },
+                crate::config::FollowConfig {
+                    events_per_room: config.transcribe.events_per_room,
+                    ..config.follow
+                },
+            ));
+        }
         for (consumer, follow) in followers {
             tasks.push(tokio::spawn(follow::run(
                 state.clone(),
@@ -149,6 +179,11 @@ impl Worker {
         tasks.push(tokio::spawn(assistant::run(
             state.clone(),
             config.follow.interval,
+            stopped.clone(),
+        )));
+        tasks.push(tokio::spawn(sweeper::run(
+            state.clone(),
+            config.sweep,
             stopped.clone(),
         )));
         let http = state.clone();
@@ -183,6 +218,35 @@ fn load_emotion_head() -> Option<ml::EmotionHead> {
             tracing::error!(error = %e, "emotion tags off: the emotion head is unreadable");
             None
         }
+    }
+}
+
+/// Whisper, loaded once on a blocking thread, unless `TRANSCRIBE` is off.
+/// Missing when `TRANSCRIBE` is unset: transcripts are off, said loudly
+/// (like semantic search without its model); missing when it is on, or
+/// unreadable, and the worker does not start.
+async fn load_transcriber(
+    config: &crate::config::TranscribeConfig,
+) -> Result<Option<Arc<ml::Transcriber>>, StartError> {
+    use crate::config::Transcribe;
+    if config.mode == Transcribe::Off {
+        tracing::info!("transcripts off (TRANSCRIBE=off)");
+        return Ok(None);
+    }
+    let dir = config.models_dir.clone();
+    let loaded = tokio::task::spawn_blocking(move || ml::Transcriber::load(&dir))
+        .await
+        .map_err(|e| common::Error::internal_from("loading the speech model", e))?;
+    match loaded {
+        Ok(transcriber) => {
+            tracing::info!(model = ml::WHISPER_MODEL_NAME, "transcripts on");
+            Ok(Some(Arc::new(transcriber)))
+        }
+        Err(e @ ml::MlError::ModelMissing { .. }) if config.mode == Transcribe::Auto => {
+            tracing::warn!(error = %e, "no speech model (run scripts/fetch-models): voice messages get no transcripts");
+            Ok(None)
+        }
+        Err(e) => Err(StartError::Transcriber(e)),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Prometheus metrics of the worker, served at `/metrics`.
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Counter, Encoder, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
 
 /// The registry and the metrics the worker updates.
 pub struct Metrics {
@@ -11,6 +11,21 @@ pub struct Metrics {
     pub follow_errors: IntCounter,
     /// Assistant jobs ended, by state (`done`, `refused`, `failed`, ...).
     pub jobs_ended: IntCounterVec,
+    /// Transcript annotations appended.
+    pub transcripts: IntCounter,
+    /// Audio files that could not be transcribed (unreadable, gone) and
+    /// were skipped.
+    pub transcripts_skipped: IntCounter,
+    /// Seconds of audio transcribed.
+    pub audio_seconds: Counter,
+    /// Seconds spent decoding and transcribing.
+    pub transcribe_seconds: Counter,
+    /// Pending uploads deleted by the sweeper (never sent in time).
+    pub uploads_expired: IntCounter,
+    /// Files whose bytes the sweeper deleted from the store.
+    pub blobs_deleted: IntCounter,
+    /// Sweeps that failed (and were tried again later).
+    pub sweep_errors: IntCounter,
 }
 
 impl Metrics {
@@ -32,7 +47,42 @@ impl Metrics {
             "Passes of a log follower that failed and were retried",
         )?;
         registry.register(Box::new(follow_errors.clone()))?;
+        let int = |name: &str, help: &str| -> prometheus::Result<IntCounter> {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let float = |name: &str, help: &str| -> prometheus::Result<Counter> {
+            let c = Counter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
         Ok(Self {
+            transcripts: int(
+                "transcripts_total",
+                "Transcripts of voice messages appended",
+            )?,
+            transcripts_skipped: int(
+                "transcripts_skipped_total",
+                "Audio files that could not be transcribed and were skipped",
+            )?,
+            audio_seconds: float(
+                "transcribed_audio_seconds_total",
+                "Seconds of audio transcribed",
+            )?,
+            transcribe_seconds: float(
+                "transcribe_seconds_total",
+                "Seconds spent decoding and transcribing audio",
+            )?,
+            uploads_expired: int(
+                "uploads_expired_total",
+                "Pending uploads deleted by the sweeper",
+            )?,
+            blobs_deleted: int(
+                "blobs_deleted_total",
+                "Files whose bytes the sweeper deleted from the store",
+            )?,
+            sweep_errors: int("sweep_errors_total", "Sweeps of the file store that failed")?,
             registry,
             events_followed,
             follow_errors,

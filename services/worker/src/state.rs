@@ -38,4 +38,6 @@ pub struct WorkerState {
     /// How the followers read the log (the assistant waits at most a few
     /// of their intervals for the search rows of what preceded a question).
     pub follow: crate::config::FollowConfig,
+    /// Attachments' bytes (the website's store).
+    pub files: files::Files,
 }

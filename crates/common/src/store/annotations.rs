@@ -17,6 +17,9 @@ use crate::schema::{message_annotations, messages};
 /// The kind of an emotion tag.
 pub const EMOTION: &str = "emotion";
 
+/// The kind of a voice message's transcript (its `text`; no labels).
+pub const TRANSCRIPT: &str = "transcript";
+
 /// The row an annotation event leaves.
 pub(crate) struct NewAnnotation<'a> {
     pub message_id: i64,

@@ -89,7 +89,7 @@ impl Stored {
             id: self.token.clone(),
             kind,
             name: self.name.clone(),
-            mime: self.mime.clone(),
+            content_type: self.mime.clone(),
             size: self.size,
             width: details.width,
             height: details.height,

@@ -1342,7 +1342,8 @@ pub async fn last_text_seqs(
 pub struct Touched {
     pub room_id: i64,
     /// The messages whose text the events changed (new, edited, deleted),
-    /// sorted, each once: a reaction or an annotation concerns no follower.
+    /// sorted, each once: a reaction concerns no follower, an annotation
+    /// only one that asks for its kind ([`touched_after_many_with`]).
     pub ids: Vec<i64>,
     /// The last seq read.
     pub last: i64,
@@ -1357,6 +1358,18 @@ pub async fn touched_after_many(
     conn: &mut AsyncPgConnection,
     from: &[(i64, i64, i64)],
     limit: i64,
+) -> Result<Vec<Touched>> {
+    touched_after_many_with(conn, from, limit, &[]).await
+}
+
+/// [`touched_after_many`] where annotations of `kinds` touch their message
+/// too: search indexes a voice message's transcript with its text, and
+/// has no use for the emotion tags.
+pub async fn touched_after_many_with(
+    conn: &mut AsyncPgConnection,
+    from: &[(i64, i64, i64)],
+    limit: i64,
+    kinds: &[&str],
 ) -> Result<Vec<Touched>> {
     #[derive(QueryableByName)]
     struct Row {
@@ -1374,16 +1387,21 @@ pub async fn touched_after_many(
     let after: Vec<i64> = from.iter().map(|f| f.1).collect();
     let upto: Vec<i64> = from.iter().map(|f| f.2).collect();
     let rows: Vec<Row> = Fixed::new(
-        "SELECT e.room_id, e.seq, e.message_id \
-         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS b(room_id, after_seq, upto) \
+        "WITH k AS (SELECT $1::text[] AS kinds) \
+         SELECT e.room_id, e.seq, e.message_id \
+         FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS b(room_id, after_seq, upto) \
          CROSS JOIN LATERAL (SELECT r.room_id, r.seq, \
-                 CASE WHEN r.kind IN ('message', 'edited', 'deleted') THEN r.message_id END \
-                 AS message_id \
-             FROM room_events r \
+                 CASE WHEN r.kind IN ('message', 'edited', 'deleted') THEN r.message_id \
+                      WHEN r.kind = 'annotation' AND cardinality(k.kinds) > 0 THEN \
+                          CASE WHEN (r.frame::jsonb ->> 'kind') = ANY(k.kinds) \
+                               THEN r.message_id END \
+                 END AS message_id \
+             FROM room_events r, k \
              WHERE r.room_id = b.room_id AND r.seq > b.after_seq AND r.seq <= b.upto \
-             ORDER BY r.seq LIMIT $4) e \
+             ORDER BY r.seq LIMIT $5) e \
          ORDER BY e.room_id, e.seq",
     )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(kinds)
     .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(rooms)
     .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(after)
     .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(upto)

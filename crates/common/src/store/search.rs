@@ -12,7 +12,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 
 use super::Fixed;
 use crate::error::{Error, Result};
-use crate::schema::{message_search, messages};
+use crate::schema::message_search;
 
 /// The rooms `p.uid` may read as a CTE named `readable`, for statements
 /// whose first CTE is `p` with a column `uid`. It is `access::may_read`
@@ -50,36 +50,26 @@ pub async fn readable_rooms(conn: &mut AsyncPgConnection, user_id: i64) -> Resul
 }
 
 /// Makes the search rows of messages `ids` what the messages are now: a
-/// live message's current text, nothing for a deleted or missing one.
-/// Doing it twice changes nothing.
+/// live message's current text, then its transcript (a voice message's
+/// words are found like typed ones), nothing for a deleted or missing
+/// one. Doing it twice changes nothing.
 pub async fn refresh(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
     forget(conn, ids).await?;
-    let live = messages::table
-        .filter(messages::id.eq_any(ids))
-        .filter(messages::deleted_at.is_null())
-        .select((
-            messages::id,
-            messages::room_id,
-            messages::seq,
-            messages::user_id,
-            messages::sent_at,
-            messages::body,
-        ));
-    diesel::insert_into(message_search::table)
-        .values(live)
-        .into_columns((
-            message_search::message_id,
-            message_search::room_id,
-            message_search::seq,
-            message_search::user_id,
-            message_search::sent_at,
-            message_search::text,
-        ))
-        .execute(conn)
-        .await?;
+    Fixed::new(
+        "INSERT INTO message_search (message_id, room_id, seq, user_id, sent_at, text) \
+         SELECT m.id, m.room_id, m.seq, m.user_id, m.sent_at, \
+                concat_ws(E'\\n', nullif(m.body, ''), nullif(t.text, '')) \
+         FROM messages m \
+         LEFT JOIN message_annotations t ON t.message_id = m.id AND t.kind = $1 \
+         WHERE m.id = ANY($2::bigint[]) AND m.deleted_at IS NULL",
+    )
+    .bind::<Text, _>(super::annotations::TRANSCRIPT)
+    .bind::<Array<BigInt>, _>(ids)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

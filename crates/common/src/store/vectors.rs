@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::error::Result;
-use crate::schema::{message_vectors, messages};
+use crate::schema::{message_annotations, message_vectors, messages};
 
 /// A message's vector as stored: int8 values and their scale.
 #[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
@@ -43,17 +43,42 @@ pub struct ToEmbed {
     pub room_id: i64,
     /// The Markdown source.
     pub body: String,
+    /// A voice message's transcript, when it has one: embedded after the
+    /// text, so the message is found by what was said.
+    pub transcript: Option<String>,
 }
 
-/// The live messages among `ids` (what a follower embeds).
+impl ToEmbed {
+    /// What is embedded: the text, then the transcript.
+    pub fn text(&self) -> String {
+        match self.transcript.as_deref().filter(|t| !t.is_empty()) {
+            Some(t) if self.body.is_empty() => t.to_owned(),
+            Some(t) => format!("{}\n{t}", self.body),
+            None => self.body.clone(),
+        }
+    }
+}
+
+/// The live messages among `ids`, with their transcripts (what a
+/// follower embeds).
 pub async fn live_among(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<ToEmbed>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     Ok(messages::table
+        .left_join(
+            message_annotations::table.on(message_annotations::message_id
+                .eq(messages::id)
+                .and(message_annotations::kind.eq(super::annotations::TRANSCRIPT))),
+        )
         .filter(messages::id.eq_any(ids))
         .filter(messages::deleted_at.is_null())
-        .select((messages::id, messages::room_id, messages::body))
+        .select((
+            messages::id,
+            messages::room_id,
+            messages::body,
+            message_annotations::text.nullable(),
+        ))
         .load(conn)
         .await?)
 }

@@ -528,3 +528,98 @@ async fn annotations_arrive_live_are_recovered_when_unpublished_and_replay_after
         .collect();
     assert_eq!(kinds, vec![(2, true), (3, true), (4, false)]);
 }
+
+/// Stores a pending upload of `user`'s in `room` as the website does
+/// (its rows; the bytes are the website's business) and returns its id.
+async fn pending_upload(stack: &Stack, user: &User, room: i64, name: &str) -> String {
+    use common::store::{attachments, blobs};
+    let token = format!("up{}", uuid::Uuid::new_v4().simple());
+    let sha = format!("{:064x}", rand_sha(&token));
+    let mut conn = stack.db.connect().await;
+    blobs::register(&mut conn, &sha, 5).await.unwrap();
+    attachments::insert_pending(
+        &mut conn,
+        &attachments::NewAttachment {
+            token: token.clone(),
+            room_id: room,
+            user_id: user.id,
+            kind: common::protocol::AttachmentKind::File,
+            name: name.into(),
+            mime: "text/plain".into(),
+            size: 5,
+            blob: sha,
+            thumb_blob: None,
+            play_blob: None,
+            details: Default::default(),
+        },
+    )
+    .await
+    .unwrap();
+    token
+}
+
+/// A stand-in sum for a blob name (any 64 hex digits).
+fn rand_sha(seed: &str) -> u128 {
+    seed.bytes().fold(7u128, |h, b| h.wrapping_mul(131).wrapping_add(u128::from(b)))
+}
+
+#[tokio::test]
+async fn a_message_sends_its_uploads_live_and_only_its_author_may_send_them() {
+    let stack = Stack::new().await;
+    let chat = stack.chat().await;
+    let ann = stack.user("ann").await;
+    let bob = stack.user("bob").await;
+    let room = stack.room(&ann, "r").await;
+    let mut a = connect(&chat, &ann).await;
+    let mut b = connect(&chat, &bob).await;
+    a.join(room, None).await;
+    b.join(room, None).await;
+    let first = pending_upload(&stack, &ann, room, "notes.txt").await;
+    let second = pending_upload(&stack, &ann, room, "plan.txt").await;
+
+    // Someone else's upload: refused with a code, nothing stored.
+    b.send(&ClientFrame::Send {
+        room,
+        body: "mine now".into(),
+        nonce: "b1".into(),
+        reply_to: None,
+        attachments: vec![first.clone()],
+    })
+    .await;
+    assert_eq!(b.error().await.0, "attachment_not_found");
+
+    a.send(&ClientFrame::Send {
+        room,
+        body: String::new(),
+        nonce: "a1".into(),
+        reply_to: None,
+        attachments: vec![second.clone(), first.clone()],
+    })
+    .await;
+    let seen = b.message().await;
+    let names: Vec<&str> = seen.attachments.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(names, ["plan.txt", "notes.txt"], "in the order sent");
+    assert_eq!(seen.attachments[0].url, format!("/files/{second}/plan.txt"));
+    assert_eq!(seen.body, "");
+    assert_eq!(a.message().await.attachments.len(), 2);
+
+    // Sent once: not again.
+    a.send(&ClientFrame::Send {
+        room,
+        body: "again".into(),
+        nonce: "a2".into(),
+        reply_to: None,
+        attachments: vec![first],
+    })
+    .await;
+    assert_eq!(a.error().await.0, "attachment_not_found");
+    // A late reader's replay carries them.
+    let mut late = connect(&chat, &stack.user("cat").await).await;
+    let (replay, _) = late.join_all(room, Some(0)).await;
+    assert!(
+        replay
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Message(m) if m.attachments.len() == 2)),
+        "{replay:?}"
+    );
+}

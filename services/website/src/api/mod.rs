@@ -2,6 +2,7 @@
 //! `{"error":{"code","message"}}` (see `error.rs`).
 
 pub mod assistant;
+pub mod attachments;
 pub mod auth;
 pub mod blocks;
 pub mod chats;
@@ -18,7 +19,6 @@ pub mod reactions;
 pub mod rooms;
 pub mod search;
 pub mod types;
-pub mod uploads;
 pub mod users;
 
 use actix_web::web;
@@ -79,7 +79,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(chats::remove)
             .service(messages::list)
             .service(messages::send)
-            .service(uploads::upload)
+            .service(attachments::upload)
             .service(messages::edit)
             .service(messages::remove)
             .service(reactions::add)

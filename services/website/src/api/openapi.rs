@@ -6,8 +6,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    assistant, auth, blocks, chats, dms, events, me, messages, mood, people, personal, preferences,
-    reactions, rooms, search, uploads, users,
+    assistant, attachments, auth, blocks, chats, dms, events, me, messages, mood, people, personal, preferences,
+    reactions, rooms, search, users,
 };
 
 struct BearerAuth;
@@ -41,7 +41,7 @@ impl Modify for BearerAuth {
         people::unban, people::unmute, people::log,
         dms::create,
         messages::list, messages::send, messages::edit, messages::remove,
-        uploads::upload,
+        attachments::upload,
         reactions::add, reactions::remove,
         events::list, events::read, events::mine,
         mood::show,

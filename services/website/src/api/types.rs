@@ -287,7 +287,7 @@ pub struct NewMessageBody {
     /// The id of the message (of the same room) this one answers.
     #[serde(default)]
     pub reply_to: Option<i64>,
-    /// Files uploaded with `POST /api/v1/rooms/{id}/uploads` (their ids),
+    /// Files uploaded with `POST /api/v1/rooms/{id}/attachments` (their ids),
     /// sent with the message in this order.
     #[serde(default)]
     pub attachments: Vec<String>,

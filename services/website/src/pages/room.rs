@@ -862,7 +862,7 @@ pub async fn send_with_files(
 ) -> PageResult<HttpResponse> {
     page.require_user()?;
     let room_id = path.into_inner();
-    let body = crate::api::uploads::multipart(&req, payload).map_err(PageError)?;
+    let body = crate::api::attachments::multipart(&req, payload).map_err(PageError)?;
     let incoming = crate::uploads::staging::read(body, &state.config.uploads)
         .await
         .map_err(PageError)?;

@@ -293,6 +293,8 @@ enum Body {
     Json(fn(&World) -> Value),
     /// A form (the CSRF token is added).
     Form(fn(&World) -> Vec<(&'static str, String)>),
+    /// A multipart form of one small text file.
+    File,
 }
 
 /// One operation: an API call or a page, by its route as the code spells
@@ -347,7 +349,7 @@ fn nonce() -> String {
 // A table: one operation a line.
 #[rustfmt::skip]
 fn ops() -> Vec<Op> {
-    use Body::{Form, Json, None};
+    use Body::{File, Form, Json, None};
     let op = |name, method, route, body, mutates| Op {
         name,
         method,
@@ -387,6 +389,7 @@ fn ops() -> Vec<Op> {
         op("moderation log", get.clone(), "/api/v1/rooms/{id}/moderation", None, false),
         op("history", get.clone(), "/api/v1/rooms/{id}/messages", None, false),
         op("send", post.clone(), "/api/v1/rooms/{id}/messages", Json(|_| json!({"body": "a word", "nonce": nonce()})), true),
+        op("upload", post.clone(), "/api/v1/rooms/{id}/attachments", File, false),
         op("edit", patch.clone(), "/api/v1/rooms/{id}/messages/{message_id}", Json(|_| json!({"body": "new words", "nonce": nonce()})), true),
         op("delete message", delete.clone(), "/api/v1/rooms/{id}/messages/{message_id}", None, true),
         op("react", put.clone(), "/api/v1/rooms/{id}/messages/{message_id}/reactions/{emoji}", None, true),
@@ -506,6 +509,10 @@ fn table() -> Vec<(&'static str, Kind, Vec<&'static str>)> {
         ("delete message", Private, vec![U, H, H, F, F, H, "204", "204"]),
         ("delete message", Dm, vec![U, H, "204", F]),
         ("delete message", Chat, vec![U, H, "204"]),
+        ("upload", Public, vec![U, "201", "201", "201", M, B, "201", "201"]),
+        ("upload", Private, vec![U, H, H, "201", M, H, "201", "201"]),
+        ("upload", Dm, vec![U, H, "201", "403 blocked"]),
+        ("upload", Chat, vec![U, H, "201"]),
         ("react", Public, vec![U, "200", "200", "200", M, B, "200", "200"]),
         ("react", Private, vec![U, H, H, "200", M, H, "200", "200"]),
         ("react", Dm, vec![U, H, "200", "403 blocked"]),
@@ -769,6 +776,13 @@ async fn ask(app: &TestApp, op: &Op, w: &World, who: Who, room: i64) -> Answer {
         }
         if let Body::Json(body) = op.body {
             req = req.json(&body(w));
+        }
+        if let Body::File = op.body {
+            let part = reqwest::multipart::Part::bytes(b"notes".to_vec())
+                .file_name("notes.txt")
+                .mime_str("text/plain")
+                .unwrap();
+            req = req.multipart(reqwest::multipart::Form::new().part("file", part));
         }
         req.send().await.unwrap()
     };

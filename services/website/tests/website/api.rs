@@ -395,6 +395,7 @@ async fn the_openapi_document_describes_every_endpoint() {
         ("/api/v1/rooms/{id}", "delete"),
         ("/api/v1/rooms/{id}/messages", "get"),
         ("/api/v1/rooms/{id}/messages", "post"),
+        ("/api/v1/rooms/{id}/attachments", "post"),
         ("/api/v1/rooms/{id}/messages/{message_id}", "patch"),
         ("/api/v1/rooms/{id}/messages/{message_id}", "delete"),
         (

@@ -22,3 +22,4 @@ mod room_files;
 mod room_page;
 mod search;
 mod security;
+mod uploads;

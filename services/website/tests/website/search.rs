@@ -351,6 +351,13 @@ async fn a_paraphrase_is_found_through_the_worker_and_without_it_words_still_are
         },
         assistant: Default::default(),
         semantic: Default::default(),
+        transcribe: worker::config::TranscribeConfig {
+            mode: worker::config::Transcribe::Off,
+            ..Default::default()
+        },
+        // The website's own store: the worker shares it.
+        files: app.state.config.files.clone(),
+        sweep: Default::default(),
     };
     let worker = worker::Worker::start(&config, listener).await.unwrap();
 

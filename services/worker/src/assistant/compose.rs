@@ -73,6 +73,22 @@ pub struct Source {
     pub place: Option<String>,
 }
 
+/// What a message says: its text, then what was said in its voice notes
+/// (its transcript), so a voice message can be a source.
+fn said(m: &ChatMessage) -> String {
+    let transcript = m
+        .annotations
+        .iter()
+        .find(|a| a.kind == common::store::annotations::TRANSCRIPT)
+        .map(|a| a.text.as_str())
+        .filter(|t| !t.is_empty());
+    match transcript {
+        Some(t) if m.body.is_empty() => t.to_owned(),
+        Some(t) => format!("{}\n{t}", m.body),
+        None => m.body.clone(),
+    }
+}
+
 /// An earlier question of an assistant chat and its answer, as plain text.
 #[derive(Debug, Clone)]
 pub struct Turn {
@@ -87,7 +103,7 @@ impl Source {
         let mut left = context_chars;
         let mut out = Vec::new();
         for m in messages {
-            let text = common::markdown::excerpt(&m.body, left.min(1000));
+            let text = common::markdown::excerpt(&said(m), left.min(1000));
             if text.is_empty() {
                 continue;
             }
@@ -289,6 +305,31 @@ mod tests {
             text: "we ship on friday".into(),
             place: None,
         }
+    }
+
+    #[test]
+    fn a_voice_message_is_quoted_by_its_transcript() {
+        let json = r#"{"room":7,"seq":4,"id":9,"user":{"id":3,"name":"ann"},"body":"",
+            "html":"","mentions":[],"sent_at":"2026-11-21T10:00:00.123Z","nonce":"c-1"}"#;
+        let mut m: ChatMessage = match serde_json::from_str(json) {
+            Ok(m) => m,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(Source::numbered(std::slice::from_ref(&m), 100).is_empty());
+        m.annotations.push(common::protocol::Annotation {
+            room: 7,
+            seq: 5,
+            id: 9,
+            kind: "transcript".into(),
+            labels: vec![],
+            model: "whisper-tiny.en".into(),
+            text: "we ship on thursday".into(),
+        });
+        let quoted = Source::numbered(std::slice::from_ref(&m), 100);
+        assert_eq!(quoted[0].text, "we ship on thursday");
+        m.body = "listen".into();
+        let quoted = Source::numbered(std::slice::from_ref(&m), 100);
+        assert_eq!(quoted[0].text, "listen we ship on thursday");
     }
 
     #[test]

@@ -9,7 +9,10 @@ use common::protocol::{ChatMessage, ServerFrame, UserRef};
 use common::store::assistant::{self, JobView};
 use test_support::TestDb;
 use worker::Worker;
-use worker::config::{AssistantConfig, FollowConfig, SemanticConfig, WorkerConfig};
+use worker::config::{
+    AssistantConfig, FollowConfig, SemanticConfig, SweepConfig, Transcribe, TranscribeConfig,
+    WorkerConfig,
+};
 
 /// Following quickly, in small batches (several per room and pass).
 pub fn quick() -> FollowConfig {
@@ -47,6 +50,16 @@ pub fn config(db: &TestDb, prefix: &str, assistant: AssistantConfig) -> WorkerCo
             models_dir: None,
             ..SemanticConfig::default()
         },
+        transcribe: TranscribeConfig {
+            mode: Transcribe::Off,
+            ..TranscribeConfig::default()
+        },
+        files: files::FilesConfig {
+            backend: files::Backend::Local {
+                dir: std::env::temp_dir().join(format!("parley-worker-files-{}", db.name())),
+            },
+        },
+        sweep: SweepConfig::default(),
     }
 }
 

@@ -9,3 +9,5 @@ mod emotions;
 mod follow;
 mod helpers;
 mod semantic;
+mod sweeper;
+mod transcripts;

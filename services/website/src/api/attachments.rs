@@ -1,5 +1,5 @@
-//! `POST /api/v1/rooms/{id}/uploads`: files into a room, each a pending
-//! attachment that a message then sends (`attachments` of
+//! `POST /api/v1/rooms/{id}/attachments`: a file (or several) into a room,
+//! each a pending attachment that a message then sends (`attachments` of
 //! `POST /api/v1/rooms/{id}/messages`, or of a WebSocket `send`).
 
 use actix_web::http::header;
@@ -15,14 +15,18 @@ use crate::state::AppState;
 use crate::uploads::staging;
 use crate::web::auth::ApiUser;
 
-/// `{attachments}`.
+/// `{attachment, attachments}`.
 #[derive(Serialize, ToSchema)]
 pub struct Uploaded {
-    /// The files as a message will show them; send their `id`s.
+    /// The (first) file as a message will show it; send its `id`.
+    pub attachment: Attachment,
+    /// Every file of the request, in order (an extension of the contract:
+    /// a request may carry up to `UPLOAD_MAX_FILES` parts).
     pub attachments: Vec<Attachment>,
 }
 
-/// A multipart form of files (any field name; at most `UPLOAD_MAX_FILES`).
+/// A multipart form of one part `file` (or several, up to
+/// `UPLOAD_MAX_FILES`).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct UploadForm {
@@ -35,14 +39,14 @@ pub struct UploadForm {
 /// content; images get a thumbnail and lose their metadata (EXIF
 /// location); audio is decoded, measured and, when browsers play it badly,
 /// converted. Unsent uploads expire after `UPLOAD_PENDING_SECS`.
-#[utoipa::path(post, path = "/api/v1/rooms/{id}/uploads", tag = "messages", params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/api/v1/rooms/{id}/attachments", tag = "messages", params(("id" = i64, Path)),
     request_body(content = UploadForm, content_type = "multipart/form-data"), security(("bearer" = [])),
     responses((status = 201, body = Uploaded), (status = 404, body = ErrorBody),
               (status = 413, body = ErrorBody, description = "file_too_large"),
               (status = 415, body = ErrorBody, description = "file_type"),
               (status = 422, body = ErrorBody, description = "file_invalid, file_name, too_many_files"),
               (status = 429, body = ErrorBody), (status = 401, body = ErrorBody)))]
-#[post("/rooms/{id}/uploads")]
+#[post("/rooms/{id}/attachments")]
 pub async fn upload(
     user: ApiUser,
     state: web::Data<AppState>,
@@ -54,7 +58,14 @@ pub async fn upload(
     let incoming = staging::read(body, &state.config.uploads).await?;
     let attachments =
         actions::uploads::upload(&state, user.actor(), path.into_inner(), incoming.files).await?;
-    Ok(HttpResponse::Created().json(Uploaded { attachments }))
+    let attachment = attachments
+        .first()
+        .cloned()
+        .ok_or_else(|| common::Error::internal("an upload stored no file"))?;
+    Ok(HttpResponse::Created().json(Uploaded {
+        attachment,
+        attachments,
+    }))
 }
 
 /// The body as multipart, or 415 when it is something else.
