@@ -560,7 +560,9 @@ async fn pending_upload(stack: &Stack, user: &User, room: i64, name: &str) -> St
 
 /// A stand-in sum for a blob name (any 64 hex digits).
 fn rand_sha(seed: &str) -> u128 {
-    seed.bytes().fold(7u128, |h, b| h.wrapping_mul(131).wrapping_add(u128::from(b)))
+    seed.bytes().fold(7u128, |h, b| {
+        h.wrapping_mul(131).wrapping_add(u128::from(b))
+    })
 }
 
 #[tokio::test]

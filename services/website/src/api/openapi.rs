@@ -6,8 +6,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    assistant, attachments, auth, blocks, chats, dms, events, me, messages, mood, people, personal, preferences,
-    reactions, rooms, search, users,
+    assistant, attachments, auth, blocks, chats, dms, events, me, messages, mood, people, personal,
+    preferences, reactions, rooms, search, users,
 };
 
 struct BearerAuth;

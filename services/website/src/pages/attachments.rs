@@ -5,10 +5,7 @@
 //! a row with their size and a download link; and a voice message's
 //! transcript under it.
 
-use common::protocol::{Annotation, Attachment, AttachmentKind};
-
-/// The annotation kind of a transcript (the worker writes it).
-pub const TRANSCRIPT: &str = "transcript";
+use common::protocol::{Annotation, Attachment, AttachmentKind, TRANSCRIPT};
 
 /// The waveform's drawing box (`viewBox`): each bar is `BAR_STEP` wide
 /// (gap included), as tall as its peak allows within `WAVE_HEIGHT`.

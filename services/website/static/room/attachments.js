@@ -17,7 +17,7 @@ function el(tag, className, text) {
 export class UploadError extends Error {}
 
 /**
- * Uploads `files` into room `roomId` (POST /api/v1/rooms/{id}/uploads):
+ * Uploads `files` into room `roomId` (POST /api/v1/rooms/{id}/attachments):
  * resolves with their attachments; `progress(fraction)` as it goes.
  */
 export function upload(roomId, files, progress = () => {}) {
@@ -25,7 +25,7 @@ export function upload(roomId, files, progress = () => {}) {
     const data = new FormData();
     for (const f of files) data.append("file", f, f.name);
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", `/api/v1/rooms/${roomId}/uploads`);
+    xhr.open("POST", `/api/v1/rooms/${roomId}/attachments`);
     xhr.responseType = "json";
     xhr.upload.addEventListener("progress", (e) => {
       if (e.lengthComputable && e.total > 0) progress(e.loaded / e.total);

@@ -74,7 +74,7 @@ fn multipart(files: &[(&str, &str, Vec<u8>)]) -> Vec<u8> {
 async fn upload(app: &TestApp, token: &str, room: i64, files: &[(&str, &str, Vec<u8>)]) -> Value {
     let res = app
         .api()
-        .post(app.url(&format!("/api/v1/rooms/{room}/uploads")))
+        .post(app.url(&format!("/api/v1/rooms/{room}/attachments")))
         .bearer_auth(token)
         .header(
             "content-type",
@@ -101,7 +101,7 @@ async fn transcribe(app: &TestApp, room: i64, id: i64, text: &str) {
         .unwrap(),
         change: Change::Annotate {
             id,
-            kind: "transcript".into(),
+            kind: common::protocol::TRANSCRIPT.into(),
             labels: Vec::new(),
             model: "whisper-tiny.en".into(),
             text: text.into(),

@@ -563,7 +563,11 @@ async fn bad_files_are_refused_with_a_reason_and_leave_nothing_behind() {
     .await;
     // Not a form of files at all.
     let res = app
-        .post_json_as(&ann, &format!("/api/v1/rooms/{room}/attachments"), &json!({}))
+        .post_json_as(
+            &ann,
+            &format!("/api/v1/rooms/{room}/attachments"),
+            &json!({}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
