@@ -6,8 +6,8 @@ import { chromium } from "playwright-core";
 export const BASE = process.env.PARLEY_TEST_URL;
 export const WAIT = { timeout: 15_000 };
 
-/** Debian's Chromium, headless (playwright-core never downloads one). */
-export async function launch() {
+/** Debian's Chromium, headless (playwright-core never downloads one), with any `extra` flags. */
+export async function launch(extra = []) {
   return chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: [
@@ -18,6 +18,7 @@ export async function launch() {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...extra,
     ],
   });
 }

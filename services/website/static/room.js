@@ -6,7 +6,8 @@
 // my other rooms, and the read mark follows what is on screen. The pieces
 // are in static/room/: dom.js (messages), live.js (the connection), sync.js
 // (its bookkeeping: event order, changes waiting, backoff), sidebar.js,
-// picker.js.
+// picker.js, media.js (a message's files), player.js (the voice player),
+// attachments.js (the composer's files) and recorder.js (voice messages).
 import { applyDelete, applyEdit, excerpt, formatTime, formatUntil, localise, markNotSent, messageElement, pendingElement, regroup, decorate, setMood, setPending, setReaction, updateQuotes } from "./room/dom.js";
 import { noticeElement, span } from "./room/moderation.js";
 import { Live, nonce } from "./room/live.js";
@@ -15,6 +16,10 @@ import { openPicker } from "./room/picker.js";
 import { People } from "./room/people.js";
 import * as notify from "./room/notify.js";
 import { Assistant } from "./room/assistant.js";
+import { TRANSCRIPT, attachmentSummary, setTranscript } from "./room/media.js";
+import { enhancePlayers } from "./room/player.js";
+import { ComposerFiles } from "./room/attachments.js";
+import { Recorder, canRecord } from "./room/recorder.js";
 
 document.documentElement.classList.add("js");
 const root = document.getElementById("room");
@@ -66,6 +71,7 @@ function start(root) {
 
   for (const li of list.children) localise(li);
   regroup(list, readBefore, ctx.me);
+  enhancePlayers(list);
   if (location.hash === "#unread") jumpToUnread();
 
   // Forms that ask first (deleting the room).
@@ -101,6 +107,7 @@ function start(root) {
     const li = messageElement(m, ctx);
     const firstPending = list.querySelector("li.pending, li.failed");
     list.insertBefore(li, firstPending); // before sends still waiting (or not sent)
+    enhancePlayers(li);
     decorate(li, li.previousElementSibling, false);
     if (li.nextElementSibling) decorate(li.nextElementSibling, li, false);
     const empty = $("no-messages");
@@ -112,7 +119,7 @@ function start(root) {
     } else if (ctx.blocked.has(m.user.id)) {
       announce.textContent = "A message from someone you blocked.";
     } else if (!m.deleted) {
-      const text = excerpt(li.querySelector(".body").textContent, 200);
+      const text = excerpt(li.querySelector(".body").textContent, 200) || `sent ${attachmentSummary(m.attachments)}`;
       announce.textContent = `${ctx.people.name(m.user)}: ${text}`;
       if (m.user.id !== ctx.me) {
         notify.message(roomId, root.dataset.notifyLevel, roomName, ctx.people.name(m.user), text, (m.mentions || []).includes(ctx.me));
@@ -176,6 +183,7 @@ function start(root) {
         break;
       case "annotation":
         if (li && frame.kind === "emotion" && ctx.showEmotions) setMood(li, frame.labels, ctx.moodMin);
+        if (li && frame.kind === TRANSCRIPT) setTranscript(li, frame.text);
         // Nothing to read: unread counts messages, so no read mark moves
         // for the server's notes (every open page would write one).
         return;
@@ -251,7 +259,7 @@ function start(root) {
       }
       banner.textContent = `You are muted here${until ? ` until ${until}` : ""}: you can read, not post or react.`;
     }
-    if (form) for (const c of form.querySelectorAll("textarea, button[type=submit]")) c.disabled = until !== null;
+    if (form) for (const c of form.querySelectorAll("textarea, button[type=submit], #file-input, #record")) c.disabled = until !== null;
   }
 
   // --- changes waiting, and changes refused for good ------------------------
@@ -283,7 +291,9 @@ function start(root) {
     if (type === "send" || type === "edit") {
       if (p.li) p.li.classList.remove("pending");
       // An edit goes back into editing (what the box held comes back after).
-      const back = form && (type === "send" ? quiet() : !editing && p.li && p.li.isConnected && !p.li.classList.contains("is-deleted"));
+      // A send with files stays on screen as "not sent": Retry sends them again.
+      const withFiles = type === "send" && (p.frame.attachments || []).length > 0;
+      const back = form && !withFiles && (type === "send" ? quiet() : !editing && p.li && p.li.isConnected && !p.li.classList.contains("is-deleted"));
       if (back) {
         if (p.element) p.element.remove();
         bodyError.textContent = message;
@@ -291,7 +301,7 @@ function start(root) {
         else startEditing(p.li, p.frame.body);
         return;
       }
-      const li = p.element || pendingElement(meName, meUsername, p.frame.body);
+      const li = p.element || pendingElement(meName, meUsername, p.frame.body, p.files || []);
       if (!li.isConnected) list.append(li);
       markNotSent(li, message, type === "edit" ? "edit not saved" : "not sent");
       notSent.set(li, p);
@@ -388,7 +398,7 @@ function start(root) {
           }[frame.reason] || "This room was deleted.";
           live.stop(why);
           giveUp(`Not sent: ${why.charAt(0).toLowerCase()}${why.slice(1)}`);
-          if (form) for (const c of form.querySelectorAll("textarea, button[type=submit]")) c.disabled = true;
+          if (form) for (const c of form.querySelectorAll("textarea, button[type=submit], #file-input, #record")) c.disabled = true;
           gone(why);
           // No longer here: nobody shows online, and the room leaves my rooms.
           online.replaceChildren();
@@ -482,6 +492,7 @@ function start(root) {
         const items = messages.reverse().map((m) => messageElement(m, ctx));
         for (const m of messages) if (m.body) sources.set(m.id, m.body);
         list.prepend(...items);
+        for (const li of items) enhancePlayers(li);
         regroup(list, readBefore, ctx.me);
         if (messages.length < 50 || (items[0] && Number(items[0].dataset.seq) <= 1)) {
           older.textContent = "This is the beginning of the room.";
@@ -624,9 +635,67 @@ function start(root) {
   if (root.dataset.live !== "true" || !("WebSocket" in window)) return;
 
   let lastTypingSent = 0;
+  /** The composer's files (attachments.js), and whether an upload is under way. */
+  const files = form ? new ComposerFiles(form, { maxFiles: Number(form.dataset.maxFiles), maxBytes: Number(form.dataset.maxBytes), error: (text) => (bodyError.textContent = text) }) : null;
+  let uploading = false;
+
+  /**
+   * Uploads `chosen` (with progress beside the composer), then sends them
+   * with `text` over the socket like any message: true once on its way.
+   * Refused, the text and the files stay where they were, with why.
+   */
+  async function sendFiles(chosen, text) {
+    if (uploading) return false;
+    uploading = true;
+    bodyError.textContent = "";
+    form.querySelector("button[type=submit]").disabled = true;
+    let uploaded;
+    try {
+      uploaded = await files.upload(roomId, chosen);
+    } catch (e) {
+      bodyError.textContent = String(e.message || e);
+      return false;
+    } finally {
+      uploading = false;
+      form.querySelector("button[type=submit]").disabled = Boolean($("muted-banner"));
+    }
+    const frame = { type: "send", room: roomId, body: text, nonce: nonce(), attachments: uploaded.map((a) => a.id) };
+    if (reply) frame.reply_to = reply.id;
+    const element = pendingElement(meName, meUsername, text, uploaded);
+    list.append(element);
+    scroller.scrollTop = 0;
+    live.change(frame, { element, files: uploaded });
+    clearReply();
+    const banner = $("unread-banner");
+    if (banner) banner.hidden = true;
+    return true;
+  }
+
   if (form) {
-    form.addEventListener("submit", (event) => {
+    files.listen([scroller, form], body);
+    if (canRecord()) {
+      new Recorder(form, {
+        maxSecs: Number(form.dataset.voiceMaxSecs),
+        error: (text) => (bodyError.textContent = text),
+        send: (file) => sendFiles([file], ""),
+      });
+    }
+    form.addEventListener("submit", async (event) => {
       const text = body.value.trim();
+      if (files.count > 0 && !editing) {
+        event.preventDefault();
+        const typed = body.value;
+        body.readOnly = true; // what goes is what was typed
+        const sent = await sendFiles(files.files.map((f) => f.file), text);
+        body.readOnly = false;
+        if (sent) {
+          files.clear();
+          if (body.value === typed) body.value = "";
+          autosize();
+          lastTypingSent = 0;
+        }
+        return;
+      }
       if (!text) return; // let the server say it is empty
       event.preventDefault();
       bodyError.textContent = "";
@@ -715,7 +784,7 @@ function start(root) {
     const action = event.target.closest("[data-action]");
     if (!action) {
       // A tap on a touch screen shows the message's actions.
-      if (!event.target.closest("a, button") && matchMedia("(hover: none)").matches) {
+      if (!event.target.closest("a, button, .player, audio") && matchMedia("(hover: none)").matches) {
         for (const other of list.querySelectorAll("li.show-actions")) if (other !== li) other.classList.remove("show-actions");
         li.classList.toggle("show-actions");
       }

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod assistant;
+pub mod attachments;
 pub mod catch_up;
 pub mod dms;
 pub mod files;

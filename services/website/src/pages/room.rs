@@ -18,6 +18,7 @@ use common::store::rooms::RoomView;
 use common::store::users::Person;
 use serde::Deserialize;
 
+use super::attachments::AttachmentView;
 use super::{TokenForm, at_message, new_nonce, nonce_or_new, refusal, see_other};
 use crate::actions;
 use crate::actions::Actor;
@@ -224,6 +225,10 @@ pub struct Line {
     /// It asks the assistant, which has not answered it (yet): where that
     /// stands.
     pub assistant: Option<AssistantLine>,
+    /// Its files (none once deleted).
+    pub attachments: Vec<AttachmentView>,
+    /// A voice message's transcript, once the worker has made it.
+    pub transcript: Option<String>,
 }
 
 /// What the room page's mood panel shows: the mix of the newest tagged
@@ -381,6 +386,8 @@ fn lines(
             } else {
                 viewer.assistant_line(m.id)
             },
+            attachments: m.attachments.iter().map(AttachmentView::of).collect(),
+            transcript: super::attachments::transcript(&m.annotations),
             first_unread,
             can_edit: mine && !m.deleted && viewer.policy.editable(m.sent_at, viewer.now),
             can_delete: !m.deleted && (mine || viewer.moderates),
@@ -468,6 +475,11 @@ struct RoomPage {
     /// The viewer's own notification level for this room (`None`: their
     /// default).
     notify_level: Option<NotifyLevel>,
+    /// The upload limits, for the composer's script: files per message,
+    /// bytes per file, seconds of a voice message.
+    max_files: usize,
+    max_bytes: u64,
+    voice_max_secs: u32,
 }
 
 impl RoomPage {
@@ -742,6 +754,9 @@ async fn room_page(
             .collect::<Vec<_>>()
             .join(" "),
         notify_level,
+        max_files: state.config.uploads.max_files,
+        max_bytes: state.config.uploads.max_bytes,
+        voice_max_secs: state.config.uploads.audio.max_secs,
     };
     Ok(render(status, &view)?)
 }

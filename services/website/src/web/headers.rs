@@ -1,6 +1,8 @@
 //! Security headers on every response (http.md): a strict CSP with no inline
 //! script, nosniff, a referrer policy, framing denied, no caching of pages
-//! that may show private data, and HSTS when the site is https.
+//! that may show private data, and HSTS when the site is https. `blob:`
+//! images and media are the page's own: the composer's previews of files
+//! not sent yet and of a voice message just recorded.
 
 use actix_web::middleware::DefaultHeaders;
 use common::config::PublicOrigin;
@@ -9,7 +11,8 @@ use common::config::PublicOrigin;
 pub fn security_headers(origin: &PublicOrigin) -> DefaultHeaders {
     let ws_origin = origin.as_str().replacen("http", "ws", 1);
     let csp = format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         media-src 'self' blob:; \
          connect-src 'self' {ws_origin}; form-action 'self'; object-src 'none'; base-uri 'none'; \
          frame-ancestors 'none'"
     );

@@ -3,7 +3,8 @@
 // reactions), and grouping by author and day in the user's time zone
 // (their preference, as the server groups them).
 // Only a frame's or the API's `html` field (sanitized by the server) is ever
-// set as HTML; everything else is text.
+// set as HTML; everything else is text. A message's files are media.js's.
+import { attachmentsElement } from "./media.js";
 
 /** Consecutive messages of one author within this long share one header. */
 const GROUP_MS = 5 * 60 * 1000;
@@ -320,6 +321,8 @@ export function messageElement(m, ctx) {
     const body = el("div", "body");
     body.innerHTML = m.html || ""; // sanitized by the server: the only HTML ever set
     holder.append(body);
+    const files = attachmentsElement(m.attachments, m.annotations);
+    if (files) holder.append(files);
   }
   grid.append(avatar, main);
   li.append(grid);
@@ -336,8 +339,8 @@ export function messageElement(m, ctx) {
   return li;
 }
 
-/** A message sent but not yet acknowledged: its text, greyed out. */
-export function pendingElement(name, username, text) {
+/** A message sent but not yet acknowledged: its text (and the names of its files), greyed out. */
+export function pendingElement(name, username, text, attachments = []) {
   const li = el("li", "msg mine pending");
   const grid = el("div", "msg-grid");
   const avatar = username ? avatarElement(username) : el("span", "avatar");
@@ -345,6 +348,7 @@ export function pendingElement(name, username, text) {
   const head = el("div", "msg-head");
   head.append(el("span", "author", name), " ", el("span", "stamp", "sending…"));
   main.append(head, el("p", "body", text));
+  if (attachments.length) main.append(el("p", "attachments-pending", `📎 ${attachments.map((a) => a.name).join(", ")}`));
   grid.append(avatar, main);
   li.append(grid);
   return li;
@@ -417,7 +421,8 @@ export function applyDelete(li) {
   li.classList.add("is-deleted");
   const body = li.querySelector(".body");
   if (body) body.replaceWith(el("p", "body deleted", "This message was deleted."));
-  for (const gone of li.querySelectorAll(".msg-foot, .msg-actions")) gone.remove();
+  for (const audio of li.querySelectorAll("audio")) audio.pause();
+  for (const gone of li.querySelectorAll(".msg-foot, .msg-actions, .attachments")) gone.remove();
 }
 
 /** Updates the quotes of message `id` in replies after it changed. */

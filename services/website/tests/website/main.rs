@@ -18,6 +18,7 @@ mod personalization;
 mod preferences;
 mod profiles;
 mod room_events;
+mod room_files;
 mod room_page;
 mod search;
 mod security;
