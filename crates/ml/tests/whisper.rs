@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ml::MlError;
+use ml::whisper::score::{edits, words};
 use ml::whisper::{SAMPLE_RATE, Transcriber, WINDOW_SECS};
 
 /// The model, or `None` (after a loud message) when it was never fetched.
@@ -101,72 +102,6 @@ fn transcribe(t: &Transcriber, pcm: &[f32]) -> ml::Transcript {
         Ok(transcript) => transcript,
         Err(e) => panic!("transcribe: {e}"),
     }
-}
-
-/// Words for comparison: lower case, no punctuation, numbers as words.
-fn words(text: &str) -> Vec<String> {
-    const NUMBERS: [&str; 21] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-    ];
-    text.split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .map(|w| match w.parse::<usize>() {
-            Ok(n) if n < NUMBERS.len() => NUMBERS[n].to_owned(),
-            _ => w,
-        })
-        .collect()
-}
-
-/// Word-level Levenshtein distance: substitutions, insertions, deletions.
-fn edits(reference: &[String], hypothesis: &[String]) -> usize {
-    let mut row: Vec<usize> = (0..=hypothesis.len()).collect();
-    for (i, r) in reference.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, h) in hypothesis.iter().enumerate() {
-            let substitution = diagonal + usize::from(r != h);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[hypothesis.len()]
-}
-
-#[test]
-fn word_error_rate_helpers_count_right() {
-    let w = |s: &str| words(s);
-    assert_eq!(w("At 10, in the Morning!"), w("at ten in the morning"));
-    assert_eq!(edits(&w("a b c d"), &w("a b c d")), 0);
-    assert_eq!(edits(&w("a b c d"), &w("a x c")), 2);
-    assert_eq!(edits(&w("a b"), &w("")), 2);
-    assert_eq!(edits(&w(""), &w("a b c")), 3);
-    assert_eq!(edits(&w("the cat sat"), &w("cat sat on")), 2);
 }
 
 /// Sentences of a chat's voice notes; espeak's robotic voice is a harder

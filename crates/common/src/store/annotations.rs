@@ -18,7 +18,7 @@ use crate::schema::{message_annotations, messages};
 pub const EMOTION: &str = "emotion";
 
 /// The kind of a voice message's transcript (its `text`; no labels).
-pub const TRANSCRIPT: &str = "transcript";
+pub use crate::protocol::TRANSCRIPT;
 
 /// The row an annotation event leaves.
 pub(crate) struct NewAnnotation<'a> {

@@ -21,6 +21,7 @@
 mod ct2;
 mod decode;
 mod mel;
+pub mod score;
 mod text_decoder;
 mod transcriber;
 mod weights;

@@ -14,6 +14,7 @@ use common::protocol::{Annotation, AttachmentKind, ServerFrame, UserRef};
 use common::store::annotations::{self, TRANSCRIPT};
 use common::store::{attachments, blobs, cursors, events, rooms};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use ml::whisper::score::word_error_rate;
 use test_support::TestDb;
 use test_support::store::*;
 use worker::Worker;
@@ -211,55 +212,6 @@ async fn caught_up(conn: &mut AsyncPgConnection, consumer: &str, room: i64) {
         cursors::position(conn, consumer, room).await.unwrap() == last
     })
     .await;
-}
-
-/// Words for comparison: lower case, no punctuation, numbers as words.
-fn words(text: &str) -> Vec<String> {
-    const NUMBERS: [&str; 13] = [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve",
-    ];
-    text.split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .map(|w| match w.parse::<usize>() {
-            Ok(n) if n < NUMBERS.len() => NUMBERS[n].to_owned(),
-            _ => w,
-        })
-        .collect()
-}
-
-/// Word-level Levenshtein distance over the reference's length.
-fn word_error_rate(reference: &str, heard: &str) -> f64 {
-    let (r, h) = (words(reference), words(heard));
-    let mut row: Vec<usize> = (0..=h.len()).collect();
-    for (i, rw) in r.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, hw) in h.iter().enumerate() {
-            let substitution = diagonal + usize::from(rw != hw);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[h.len()] as f64 / r.len().max(1) as f64
-}
-
-#[test]
-fn the_word_error_rate_normalises_case_punctuation_and_numbers() {
-    assert_eq!(
-        word_error_rate(
-            SENTENCE,
-            "the meeting is moved to thursday at 10 in the morning"
-        ),
-        0.0
-    );
-    assert!((word_error_rate("a b c d", "a x c") - 0.5).abs() < 1e-9);
 }
 
 #[tokio::test(flavor = "multi_thread")]
