@@ -208,6 +208,18 @@ fn plain_paragraph(source: &str) -> Option<String> {
     safe.then(|| format!("<p>{source}</p>"))
 }
 
+/// What a quote of a message says: its [`excerpt`], or, for a message of
+/// files alone (the only live message without text), that it sent files.
+pub fn quote_of(body: &str, max_chars: usize) -> String {
+    if body.trim().is_empty() {
+        return FILES_ONLY.to_owned();
+    }
+    excerpt(body, max_chars)
+}
+
+/// The quote of a message that is files alone.
+pub const FILES_ONLY: &str = "📎 Attachment";
+
 /// A plain-text, one-line excerpt of `source` (for reply quotes): the text
 /// the Markdown shows, markers dropped, whitespace collapsed, at most
 /// `max_chars` characters including a final `…` when cut.
@@ -1212,5 +1224,11 @@ mod tests {
         ] {
             println!("{name}: {:.0} µs", time(&source, 20));
         }
+    }
+
+    #[test]
+    fn a_message_of_files_alone_is_quoted_as_such() {
+        assert_eq!(super::quote_of("", 140), super::FILES_ONLY);
+        assert_eq!(super::quote_of("**hi**", 140), "hi");
     }
 }

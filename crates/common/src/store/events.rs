@@ -1167,7 +1167,7 @@ fn reply_ref(parent: &MessageState) -> ReplyRef {
             id: parent.user_id,
             name: parent.author.clone(),
         },
-        excerpt: crate::markdown::excerpt(&parent.body, EXCERPT_CHARS),
+        excerpt: crate::markdown::quote_of(&parent.body, EXCERPT_CHARS),
         deleted: false,
     }
 }

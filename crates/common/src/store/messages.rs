@@ -392,7 +392,7 @@ async fn shown(
                 let excerpt = if deleted {
                     String::new()
                 } else {
-                    crate::markdown::excerpt(&p.body, super::events::EXCERPT_CHARS)
+                    crate::markdown::quote_of(&p.body, super::events::EXCERPT_CHARS)
                 };
                 let quote = ReplyRef {
                     id: p.id,

@@ -90,7 +90,7 @@ pub async fn show(page: Page, state: web::Data<AppState>) -> PageResult<HttpResp
                         text: if is_blocked {
                             String::new()
                         } else {
-                            common::markdown::excerpt(&l.body, EXCERPT_CHARS)
+                            common::markdown::quote_of(&l.body, EXCERPT_CHARS)
                         },
                         blocked: is_blocked,
                         mentions_me: l.mentions_me,

@@ -125,7 +125,7 @@ impl Quote {
             text: if m.deleted {
                 String::new()
             } else {
-                common::markdown::excerpt(&m.body, EXCERPT_CHARS)
+                common::markdown::quote_of(&m.body, EXCERPT_CHARS)
             },
             deleted: m.deleted,
         }

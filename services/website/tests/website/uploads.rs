@@ -349,14 +349,33 @@ async fn a_photo_gets_a_thumbnail_and_is_served_to_members_only() {
         StatusCode::NOT_FOUND
     );
 
+    // A reply quotes it as what it is.
+    let nonce = format!("n-{}", uuid::Uuid::new_v4().simple());
+    let res = app
+        .post_json_as(
+            &bob,
+            &format!("/api/v1/rooms/{room}/messages"),
+            &json!({"body": "lovely", "nonce": nonce, "reply_to": message["message"]["id"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let reply: Value = res.json().await.unwrap();
+    assert_eq!(
+        reply["message"]["reply_to"]["excerpt"],
+        common::markdown::FILES_ONLY
+    );
+
     // History carries it too.
     let history = app
         .get_json_as(&bob, &format!("/api/v1/rooms/{room}/messages"))
         .await;
-    assert_eq!(
-        history["messages"][0]["attachments"][0]["url"],
-        url.as_str()
-    );
+    let shown = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == message["message"]["id"])
+        .unwrap();
+    assert_eq!(shown["attachments"][0]["url"], url.as_str());
 }
 
 #[tokio::test]
