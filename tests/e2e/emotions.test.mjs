@@ -88,7 +88,12 @@ test("tags appear live on both pages and the mood page charts them", { timeout: 
     // Bob hides the markers: none on his page, live or reloaded.
     await b.goto(new URL("/settings", roomUrl).href);
     await b.locator("input[name=show_emotions]").uncheck();
-    await Promise.all([b.waitForURL(/\/settings/, WAIT), b.locator("input[name=show_emotions]").evaluate((box) => box.form.requestSubmit())]);
+    // The page is at /settings already: wait for the save's answer itself,
+    // or the next navigation would abort the one still under way.
+    const saved = b.waitForResponse((r) => r.url().endsWith("/settings/preferences") && r.request().method() === "POST", WAIT);
+    await b.locator("input[name=show_emotions]").evaluate((box) => box.form.requestSubmit());
+    await saved;
+    await b.getByText("Your preferences are saved.").waitFor(WAIT);
     await b.goto(roomUrl);
     await b.locator("#connection", { hasText: "Live" }).waitFor(WAIT);
     assert.equal(await b.locator("#messages .mood").count(), 0);
