@@ -148,6 +148,23 @@ test("files go with and without JavaScript; a voice message is heard and read", 
     }
     assert.equal(await a.inputValue("#body"), "", "the box is empty once sent");
     assert.equal(await a.locator("#file-chips .file-chip").count(), 0, "and the chips are gone");
+    // A file dropped on the composer and a picture pasted into the box wait
+    // as chips too (the events a browser fires, with the files they carry).
+    await a.evaluate(() => {
+      const files = (name, type) => {
+        const data = new DataTransfer();
+        data.items.add(new File(["x"], name, { type }));
+        return data;
+      };
+      const form = document.querySelector("#body").form;
+      form.dispatchEvent(new DragEvent("drop", { dataTransfer: files("dropped.txt", "text/plain"), bubbles: true, cancelable: true }));
+      const box = document.querySelector("#body");
+      box.dispatchEvent(new ClipboardEvent("paste", { clipboardData: files("image.png", "image/png"), bubbles: true, cancelable: true }));
+    });
+    await a.locator("#file-chips .file-chip", { hasText: "dropped.txt" }).waitFor(WAIT);
+    await a.locator("#file-chips .file-chip", { hasText: /pasted-/ }).waitFor(WAIT);
+    for (let n = 2; n > 0; n--) await a.locator("#file-chips .file-chip .chip-remove").first().click();
+    assert.equal(await a.locator("#file-chips .file-chip").count(), 0);
     const img = message(b, "Photos from the trip").locator(".att-image img");
     assert.ok(Number(await img.getAttribute("width")) > 0 && Number(await img.getAttribute("height")) > 0, "the thumbnail has its size");
     await b.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle(), WAIT);
