@@ -20,7 +20,9 @@ use common::emotion::{Emotion, ShortLine, short_line};
 use common::error::{Error, Result};
 use common::protocol::{Score, ScoredLabel, UserRef};
 use common::store::annotations::{self, EMOTION};
-use common::store::events::{self, Change, EventDraft, Policy};
+use common::store::events::{self, Change, EventDraft};
+
+use crate::annotate::{Appended, append};
 use common::store::messages::{self, ToTag};
 use common::store::{preferences, rooms, vectors};
 use diesel_async::AsyncPgConnection;
@@ -37,10 +39,6 @@ pub struct Tagger {
     /// The bot: annotations are the server's, appended under its account.
     pub bot: UserRef,
 }
-
-/// An event appended and to publish once its transaction commits:
-/// (room, seq, frame).
-pub type Appended = (i64, i64, String);
 
 /// What a message's text says: the labels (strongest first) and what
 /// decided them; `None` when it says nothing a tag could show.
@@ -198,34 +196,4 @@ pub async fn withdraw(
     let published = append(conn, by_room).await?;
     events::forget_annotation_labels(conn, &ids, EMOTION).await?;
     Ok(published)
-}
-
-/// Appends the drafts of each room through the log's write path (one
-/// savepoint per room inside the caller's transaction). A draft refused
-/// (its message deleted meanwhile) is skipped: there is nothing to tag.
-/// Transcripts are appended the same way.
-pub(crate) async fn append(
-    conn: &mut AsyncPgConnection,
-    by_room: BTreeMap<i64, Vec<EventDraft>>,
-) -> Result<Vec<Appended>> {
-    if by_room.is_empty() {
-        return Ok(Vec::new());
-    }
-    let batches: Vec<(i64, Vec<EventDraft>)> = by_room.into_iter().collect();
-    let answers = events::append_rooms(conn, &batches, &Policy::default()).await?;
-    let mut out = Vec::new();
-    for ((room, _), answer) in batches.iter().zip(answers) {
-        let Ok(appended) = answer else {
-            // The room is gone: so are its messages.
-            continue;
-        };
-        out.extend(
-            appended
-                .into_iter()
-                .flatten()
-                .filter(|a| a.created)
-                .map(|a| (*room, a.seq, a.json)),
-        );
-    }
-    Ok(out)
 }

@@ -120,7 +120,7 @@ impl Consumer {
         touched: &[events::Touched],
         ids: &[i64],
         prepared: &[crate::transcripts::Heard],
-    ) -> Result<Vec<crate::emotions::Appended>> {
+    ) -> Result<Vec<crate::annotate::Appended>> {
         match self {
             Self::Transcripts { scribe, .. } => {
                 crate::transcripts::append(conn, scribe, metrics, prepared).await
@@ -305,7 +305,7 @@ pub async fn pass(
 impl Consumer {
     /// Publishes committed events to their rooms' channels. A lost publish
     /// is not lost for readers: chat instances catch up from the log.
-    async fn announce(&self, appended: &[crate::emotions::Appended]) {
+    async fn announce(&self, appended: &[crate::annotate::Appended]) {
         let (Self::Emotions { announcer, .. } | Self::Transcripts { announcer, .. }) = self else {
             return;
         };

@@ -4,6 +4,7 @@
 //! questions (each follower keeps its own cursor per room in
 //! `log_cursors`), and sweeps the file store.
 
+pub mod annotate;
 pub mod assistant;
 pub mod config;
 pub mod emotions;

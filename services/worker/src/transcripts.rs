@@ -28,7 +28,7 @@ use common::store::attachments::{self, Stored, Variant};
 use common::store::events::{Change, EventDraft};
 use diesel_async::AsyncPgConnection;
 
-use crate::emotions::Appended;
+use crate::annotate::Appended;
 use crate::metrics::Metrics;
 
 /// What transcribes: the model, where the bytes are, and who appends.
@@ -126,7 +126,7 @@ pub async fn append(
     metrics: &Metrics,
     heard: &[Heard],
 ) -> Result<Vec<Appended>> {
-    let appended = crate::emotions::append(conn, drafts(&scribe.bot, heard)?).await?;
+    let appended = crate::annotate::append(conn, drafts(&scribe.bot, heard)?).await?;
     metrics.transcripts.inc_by(appended.len() as u64);
     Ok(appended)
 }
