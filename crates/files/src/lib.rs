@@ -169,11 +169,18 @@ impl Files {
         }
     }
 
-    /// Reads a whole stored file into memory: for the worker's decoders,
-    /// which take files of at most the upload limit.
-    pub async fn read_all(&self, sha256: &str) -> Result<Vec<u8>, FilesError> {
-        let got = self.inner.get(&location(sha256)?).await?;
-        Ok(got.bytes().await?.to_vec())
+    /// Copies a stored file to `dest` on local disk, in chunks (never the
+    /// whole file in memory): for the worker's decoders, which read paths.
+    pub async fn copy_to(&self, sha256: &str, dest: &FsPath) -> Result<(), FilesError> {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = self.read(sha256, None).await?.stream;
+        let mut file = tokio::fs::File::create(dest)
+            .await
+            .map_err(FilesError::Staging)?;
+        while let Some(chunk) = stream.try_next().await? {
+            file.write_all(&chunk).await.map_err(FilesError::Staging)?;
+        }
+        file.flush().await.map_err(FilesError::Staging)
     }
 
     /// Deletes a stored file; one that is gone already is no error.
@@ -248,7 +255,9 @@ mod tests {
         let whole = files.read(SHA, None).await.unwrap();
         let got: Vec<Bytes> = whole.stream.try_collect().await.unwrap();
         assert_eq!(got.concat(), bytes);
-        assert_eq!(files.read_all(SHA).await.unwrap(), bytes);
+        let copy = dir.path().join("copy");
+        files.copy_to(SHA, &copy).await.unwrap();
+        assert_eq!(std::fs::read(&copy).unwrap(), bytes);
 
         files.delete(SHA).await.unwrap();
         assert!(!files.contains(SHA).await.unwrap());

@@ -69,10 +69,13 @@ async fn a_bucket_holds_files_like_the_disk() {
     assert_eq!(part.range, 1000..1100);
     let got: Vec<Bytes> = part.stream.try_collect().await.unwrap();
     assert_eq!(got.concat(), bytes[1000..1100]);
-    assert_eq!(files.read_all(sha).await.unwrap(), bytes);
+    let copy = dir.path().join("copy");
+    files.copy_to(sha, &copy).await.unwrap();
+    assert_eq!(std::fs::read(&copy).unwrap(), bytes);
 
     files.put_bytes(sha, b"small".to_vec()).await.unwrap();
-    assert_eq!(files.read_all(sha).await.unwrap(), b"small");
+    files.copy_to(sha, &copy).await.unwrap();
+    assert_eq!(std::fs::read(&copy).unwrap(), b"small");
     files.delete(sha).await.unwrap();
     assert!(!files.contains(sha).await.unwrap());
     assert!(matches!(

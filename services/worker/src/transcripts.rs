@@ -16,7 +16,6 @@
 //! happen) is logged and skipped; silence gives no annotation.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -133,8 +132,6 @@ pub async fn append(
 
 /// Why an audio file was not heard.
 enum Unheard {
-    /// The disk of temporary files failed: the pass fails and is retried.
-    Staging(std::io::Error),
     /// The file is not audio the decoder takes (or is too long).
     Media(media::MediaError),
     /// The model refused the samples.
@@ -150,25 +147,27 @@ async fn hear(
     stored: &Stored,
 ) -> Result<Option<String>> {
     let (blob, _) = stored.variant(Variant::Original)?;
-    let bytes = match scribe.files.read_all(&blob).await {
-        Ok(bytes) => bytes,
+    let staged = tempfile::NamedTempFile::new()
+        .map_err(|e| Error::internal_from("staging a voice message", e))?
+        .into_temp_path();
+    match scribe.files.copy_to(&blob, &staged).await {
+        Ok(()) => {}
         Err(files::FilesError::NotFound) => {
             // Swept: its message was deleted since.
             tracing::info!(message.id = message_id, "a voice message's file is gone");
             metrics.transcripts_skipped.inc();
             return Ok(None);
         }
+        Err(files::FilesError::Staging(e)) => {
+            return Err(Error::internal_from("staging a voice message", e));
+        }
         Err(e) => return Err(Error::unavailable_from("reading a voice message", e)),
-    };
+    }
     let started = Instant::now();
     let transcriber = scribe.transcriber.clone();
     let limits = scribe.audio.clone();
     let outcome = tokio::task::spawn_blocking(move || -> Result<(String, f64), Unheard> {
-        let mut staged = tempfile::NamedTempFile::new().map_err(Unheard::Staging)?;
-        staged.write_all(&bytes).map_err(Unheard::Staging)?;
-        staged.flush().map_err(Unheard::Staging)?;
-        drop(bytes);
-        let pcm = media::decode_mono_16k(staged.path(), &limits).map_err(Unheard::Media)?;
+        let pcm = media::decode_mono_16k(&staged, &limits).map_err(Unheard::Media)?;
         let secs = pcm.len() as f64 / f64::from(media::WHISPER_RATE);
         let transcript = transcriber.transcribe(&pcm).map_err(Unheard::Model)?;
         Ok((transcript.text, secs))
@@ -189,7 +188,6 @@ async fn hear(
             );
             Ok(Some(text.trim().to_owned()))
         }
-        Err(Unheard::Staging(e)) => Err(Error::internal_from("staging a voice message", e)),
         Err(Unheard::Media(e)) => {
             tracing::warn!(error = %e, message.id = message_id, attachment = %stored.token, "a voice message could not be decoded; no transcript");
             metrics.transcripts_skipped.inc();
