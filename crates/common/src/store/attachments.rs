@@ -148,8 +148,8 @@ pub fn url_of(token: &str, name: &str) -> String {
     format!("/files/{token}/{encoded}")
 }
 
-/// Stores a pending upload.
-pub async fn insert_pending(conn: &mut AsyncPgConnection, a: &NewAttachment) -> Result<()> {
+/// Stores a pending upload; returns it as stored.
+pub async fn insert_pending(conn: &mut AsyncPgConnection, a: &NewAttachment) -> Result<Stored> {
     let details = serde_json::to_string(&a.details)
         .map_err(|e| Error::internal_from("attachment details", e))?;
     diesel::insert_into(attachments::table)
@@ -166,9 +166,10 @@ pub async fn insert_pending(conn: &mut AsyncPgConnection, a: &NewAttachment) -> 
             attachments::play_blob.eq(&a.play_blob),
             attachments::details.eq(&details),
         ))
-        .execute(conn)
-        .await?;
-    Ok(())
+        .returning(Stored::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(Into::into)
 }
 
 /// How many uploads `user_id` has waiting for a message since `since`:

@@ -108,13 +108,14 @@ async fn store(
         details: p.details.clone(),
     };
     let mut conn = state.pool.get().await.map_err(common::Error::from)?;
-    conn.transaction::<_, common::Error, _>(async |conn| {
-        for blob in p.blobs() {
-            blobs::register(conn, &blob.sha256, blob.size as i64).await?;
-        }
-        attachments::insert_pending(conn, &new).await
-    })
-    .await?;
+    let stored = conn
+        .transaction::<_, common::Error, _>(async |conn| {
+            for blob in p.blobs() {
+                blobs::register(conn, &blob.sha256, blob.size as i64).await?;
+            }
+            attachments::insert_pending(conn, &new).await
+        })
+        .await?;
     for blob in p.blobs() {
         let put = match &blob.source {
             Source::File(path) => state.uploads.files.put_file(&blob.sha256, path).await,
@@ -131,11 +132,7 @@ async fn store(
             return Err(common::Error::unavailable_from("storing the file", e).into());
         }
     }
-    attachments::by_token(&mut conn, &token)
-        .await?
-        .ok_or_else(|| common::Error::internal("a stored upload is missing"))?
-        .shown()
-        .map_err(Error::from)
+    stored.shown().map_err(Error::from)
 }
 
 /// 128 random bits: an attachment's id, which cannot be guessed.
