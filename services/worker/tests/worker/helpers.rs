@@ -102,6 +102,17 @@ pub async fn start(db: &TestDb) -> Worker {
 
 /// Sends `body` as `who` through the one send path (mentions resolved).
 pub async fn send(worker: &Worker, who: &UserRef, room: i64, body: &str) -> ChatMessage {
+    send_with(worker, who, room, body, &[]).await
+}
+
+/// [`send`] with `who`'s pending uploads `attachments`.
+pub async fn send_with(
+    worker: &Worker,
+    who: &UserRef,
+    room: i64,
+    body: &str,
+    attachments: &[String],
+) -> ChatMessage {
     let nonce = format!("n-{}", uuid::Uuid::new_v4().simple());
     let stored = worker
         .state
@@ -113,7 +124,7 @@ pub async fn send(worker: &Worker, who: &UserRef, room: i64, body: &str) -> Chat
             Ask::Send {
                 body,
                 reply_to: None,
-                attachments: &[],
+                attachments,
             },
         )
         .await

@@ -136,7 +136,7 @@ pub async fn upload(
     token
 }
 
-/// Sends a message with `attachments` through the one send path; its id.
+/// Sends `body` with `who`'s pending uploads; the message's id.
 pub async fn send_files(
     worker: &Worker,
     who: &UserRef,
@@ -144,26 +144,9 @@ pub async fn send_files(
     body: &str,
     attachments: &[String],
 ) -> i64 {
-    let nonce = format!("n-{}", uuid::Uuid::new_v4().simple());
-    let stored = worker
-        .state
-        .messenger
-        .apply(
-            who,
-            room,
-            &nonce,
-            Ask::Send {
-                body,
-                reply_to: None,
-                attachments,
-            },
-        )
+    crate::helpers::send_with(worker, who, room, body, attachments)
         .await
-        .unwrap();
-    match stored.frame {
-        ServerFrame::Message(m) => m.id,
-        other => panic!("not a message: {other:?}"),
-    }
+        .id
 }
 
 /// Every transcript event of the room's log, in order.
