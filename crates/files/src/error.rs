@@ -10,9 +10,6 @@ pub enum FilesError {
     /// The store has no such file (swept, or never written).
     #[error("the file is not in the store")]
     NotFound,
-    /// A range outside the file.
-    #[error("the range is outside the file")]
-    Range,
     /// Reading the staged upload failed.
     #[error("reading the staged upload: {0}")]
     Staging(#[source] std::io::Error),
@@ -57,8 +54,6 @@ impl From<object_store::Error> for FilesError {
     fn from(e: object_store::Error) -> Self {
         match e {
             object_store::Error::NotFound { .. } => Self::NotFound,
-            object_store::Error::NotModified { .. } => Self::Store(e),
-            e if e.to_string().contains("Range") => Self::Range,
             e => Self::Store(e),
         }
     }

@@ -132,8 +132,10 @@ impl Files {
         Ok(())
     }
 
-    /// Reads `range` of a stored file (all of it for `None`); a range past
-    /// its end is [`FilesError::Range`].
+    /// Reads `range` of a stored file (all of it for `None`). The range
+    /// must lie within the file: callers check it against [`Files::size`]
+    /// (HTTP's 416 is theirs to answer), since stores word a bad range
+    /// each their own way.
     pub async fn read(
         &self,
         sha256: &str,
