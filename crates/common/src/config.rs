@@ -77,6 +77,19 @@ where
     }
 }
 
+/// A yes/no setting: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`.
+pub fn flag_or(name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match var(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(v) => Err(ConfigError::new(
+            name,
+            format!("{v:?} is not 1/0, true/false, yes/no or on/off"),
+        )),
+    }
+}
+
 /// A duration given in whole seconds, within `min..=max`.
 pub fn seconds_or(
     name: &'static str,
@@ -264,12 +277,78 @@ impl FromStr for IpRange {
     }
 }
 
+/// Where Redis is: one server, or the seed nodes of a Redis Cluster. A
+/// cluster shards room fan-out (`SPUBLISH`) over its masters; unset
+/// `REDIS_CLUSTER_NODES` keeps one Redis exactly as before.
+#[derive(Debug, Clone)]
+pub enum RedisTarget {
+    /// `REDIS_URL`.
+    Single(Secret<String>),
+    /// `REDIS_CLUSTER_NODES`: seed URLs (any live node is enough to find the rest).
+    Cluster {
+        seeds: Secret<Vec<String>>,
+        /// `REDIS_CLUSTER_CLASSIC_PUBSUB`: fan out with classic `PUBLISH`,
+        /// which every node of the cluster carries; only for the benchmark's
+        /// control run, never faster.
+        classic_pubsub: bool,
+    },
+}
+
+impl RedisTarget {
+    /// Reads `REDIS_CLUSTER_NODES` (comma-separated URLs), else `REDIS_URL`.
+    /// Both set is refused unless `REDIS_URL` is one of the seeds, so a
+    /// deployment never half-uses another Redis.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let url_ok = |u: &str| {
+            u.starts_with("redis://") || u.starts_with("rediss://") || u.starts_with("unix://")
+        };
+        let single = var("REDIS_URL");
+        let Some(nodes) = var("REDIS_CLUSTER_NODES") else {
+            let url = single.ok_or_else(|| {
+                ConfigError::new(
+                    "REDIS_URL",
+                    "is required (or REDIS_CLUSTER_NODES for a cluster)",
+                )
+            })?;
+            if !url_ok(&url) {
+                return Err(ConfigError::new("REDIS_URL", "must be a redis:// URL"));
+            }
+            return Ok(Self::Single(Secret::new(url)));
+        };
+        let seeds: Vec<String> = nodes
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if seeds.is_empty() || seeds.iter().any(|s| !url_ok(s) || s.starts_with("unix://")) {
+            return Err(ConfigError::new(
+                "REDIS_CLUSTER_NODES",
+                "must be comma-separated redis:// URLs of cluster nodes",
+            ));
+        }
+        if let Some(url) = single
+            && !seeds.contains(&url)
+        {
+            return Err(ConfigError::new(
+                "REDIS_URL",
+                "names a Redis outside REDIS_CLUSTER_NODES; set one of them",
+            ));
+        }
+        Ok(Self::Cluster {
+            seeds: Secret::new(seeds),
+            classic_pubsub: flag_or("REDIS_CLUSTER_CLASSIC_PUBSUB", false)?,
+        })
+    }
+}
+
 /// Settings both services read.
 #[derive(Debug, Clone)]
 pub struct CommonConfig {
     pub database_url: Secret<String>,
     pub database_pool_size: usize,
-    pub redis_url: Secret<String>,
+    /// Which Redis: one server (`REDIS_URL`) or a cluster (`REDIS_CLUSTER_NODES`).
+    pub redis: RedisTarget,
     /// Prepended to every Redis key and channel, so deployments (and tests) can share a Redis.
     pub redis_prefix: String,
     pub public_origin: PublicOrigin,
@@ -300,13 +379,7 @@ impl CommonConfig {
                 "must be a postgres:// URL",
             ));
         }
-        let redis_url = required("REDIS_URL")?;
-        if !(redis_url.starts_with("redis://")
-            || redis_url.starts_with("rediss://")
-            || redis_url.starts_with("unix://"))
-        {
-            return Err(ConfigError::new("REDIS_URL", "must be a redis:// URL"));
-        }
+        let redis = RedisTarget::from_env()?;
         let public_origin = PublicOrigin::parse(&required("PUBLIC_ORIGIN")?)
             .map_err(|p| ConfigError::new("PUBLIC_ORIGIN", p))?;
         let default_listen: SocketAddr = default_listen
@@ -330,7 +403,7 @@ impl CommonConfig {
         Ok(Self {
             database_url: Secret::new(database_url),
             database_pool_size,
-            redis_url: Secret::new(redis_url),
+            redis,
             redis_prefix: var("REDIS_KEY_PREFIX").unwrap_or_else(|| "parley:".into()),
             public_origin,
             listen_addr: parsed_or("LISTEN_ADDR", default_listen)?,

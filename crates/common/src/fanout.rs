@@ -11,7 +11,7 @@
 //! of the user's connections) and `W <room> <1|0>` (the user became, or
 //! stopped being, a member of a room: watch its unread state, or stop).
 
-use redis::aio::ConnectionManager;
+use crate::redis_client::RedisConn;
 
 use crate::error::Result;
 
@@ -127,13 +127,13 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
 /// in one pipelined round trip.
 #[derive(Clone)]
 pub struct Announcer {
-    redis: ConnectionManager,
+    redis: RedisConn,
     prefix: String,
 }
 
 impl Announcer {
     /// Publishes on `redis`, in channels named with `prefix`.
-    pub fn new(redis: ConnectionManager, prefix: String) -> Self {
+    pub fn new(redis: RedisConn, prefix: String) -> Self {
         Self { redis, prefix }
     }
 
@@ -143,32 +143,32 @@ impl Announcer {
         if events.is_empty() && joined.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
+        let publish = self.redis.publish_command();
+        let mut cmds = Vec::with_capacity(events.len() + joined.len());
         for (room, seq, frame) in events {
-            pipe.cmd("PUBLISH")
-                .arg(room_channel(&self.prefix, *room))
-                .arg(encode_sequenced(*seq, frame))
-                .ignore();
+            let mut cmd = redis::cmd(publish);
+            cmd.arg(room_channel(&self.prefix, *room))
+                .arg(encode_sequenced(*seq, frame));
+            cmds.push(cmd);
         }
         for (user, room) in joined {
-            pipe.cmd("PUBLISH")
-                .arg(user_channel(&self.prefix, *user))
-                .arg(encode_membership(*room, true))
-                .ignore();
+            let mut cmd = redis::cmd(publish);
+            cmd.arg(user_channel(&self.prefix, *user))
+                .arg(encode_membership(*room, true));
+            cmds.push(cmd);
         }
-        let () = pipe.query_async(&mut self.redis.clone()).await?;
-        Ok(())
+        self.redis.each(cmds).await
     }
 }
 
-/// One PUBLISH; how many subscribers heard it does not matter (pub/sub is
+/// One publish (`SPUBLISH` on a cluster); how many subscribers heard it does not matter (pub/sub is
 /// at-most-once and the chat instances catch up from Postgres).
 async fn publish(
-    redis: &ConnectionManager,
+    redis: &RedisConn,
     channel: String,
     payload: impl redis::ToRedisArgs + Send + Sync,
 ) -> Result<()> {
-    let _: i64 = redis::cmd("PUBLISH")
+    let _: i64 = redis::cmd(redis.publish_command())
         .arg(channel)
         .arg(payload)
         .query_async(&mut redis.clone())
@@ -179,7 +179,7 @@ async fn publish(
 /// Publishes a stored room event's `frame` (serialized once by the sender)
 /// to its room's channel.
 pub async fn publish_sequenced(
-    redis: &ConnectionManager,
+    redis: &RedisConn,
     prefix: &str,
     room: i64,
     seq: i64,
@@ -195,7 +195,7 @@ pub async fn publish_sequenced(
 
 /// Publishes an ephemeral frame about `from_user` to a room's channel.
 pub async fn publish_event(
-    redis: &ConnectionManager,
+    redis: &RedisConn,
     prefix: &str,
     room: i64,
     from_user: i64,
@@ -210,9 +210,9 @@ pub async fn publish_event(
 }
 
 /// Publishes ephemeral `(from_user, frame)`s to a room's channel, in order,
-/// in one pipelined round trip.
+/// in one pipelined round trip (one channel is one slot on a cluster).
 pub async fn publish_events(
-    redis: &ConnectionManager,
+    redis: &RedisConn,
     prefix: &str,
     room: i64,
     events: &[(i64, String)],
@@ -223,7 +223,7 @@ pub async fn publish_events(
     let channel = room_channel(prefix, room);
     let mut pipe = redis::pipe();
     for (from_user, frame) in events {
-        pipe.cmd("PUBLISH")
+        pipe.cmd(redis.publish_command())
             .arg(&channel)
             .arg(encode_event(*from_user, frame))
             .ignore();
@@ -234,7 +234,7 @@ pub async fn publish_events(
 
 /// Publishes a frame to every connection of one user, on any instance.
 pub async fn publish_to_user(
-    redis: &ConnectionManager,
+    redis: &RedisConn,
     prefix: &str,
     user: i64,
     frame: &str,
@@ -245,7 +245,7 @@ pub async fn publish_to_user(
 /// Tells every instance that `user` joined (`member`) or left `room`, so
 /// their open connections start or stop following its unread state.
 pub async fn publish_membership(
-    redis: &ConnectionManager,
+    redis: &RedisConn,
     prefix: &str,
     user: i64,
     room: i64,
@@ -260,11 +260,7 @@ pub async fn publish_membership(
 }
 
 /// Tells every instance that a room is gone, so its members get `left`.
-pub async fn publish_room_deleted(
-    redis: &ConnectionManager,
-    prefix: &str,
-    room: i64,
-) -> Result<()> {
+pub async fn publish_room_deleted(redis: &RedisConn, prefix: &str, room: i64) -> Result<()> {
     publish(redis, room_channel(prefix, room), "D").await
 }
 

@@ -6,7 +6,7 @@
 //! every chat instance. Read marks take the same care and tell every
 //! connection of their user.
 
-use redis::aio::ConnectionManager;
+use crate::redis_client::RedisConn;
 
 use crate::config::CommonConfig;
 use crate::db::DbPool;
@@ -51,7 +51,7 @@ pub struct Messenger {
     writer: EventWriter,
     limiter: RateLimiter,
     pool: DbPool,
-    redis: ConnectionManager,
+    redis: RedisConn,
     redis_prefix: String,
     send_limit: Limit,
 }
@@ -62,7 +62,7 @@ impl Messenger {
     pub fn start(
         pool: DbPool,
         limiter: RateLimiter,
-        redis: ConnectionManager,
+        redis: RedisConn,
         config: &CommonConfig,
     ) -> Self {
         let policy = Policy::from_config(config);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use redis::aio::ConnectionManager;
+use crate::redis_client::RedisConn;
 use sha2::{Digest, Sha256};
 
 /// One limit: at most `max` events per `window` for a key.
@@ -106,12 +106,12 @@ pub const SEND_PER_USER: Limit = Limit {
 /// Counts events per key in Redis.
 #[derive(Clone)]
 pub struct RateLimiter {
-    redis: ConnectionManager,
+    redis: RedisConn,
     prefix: String,
 }
 
 impl RateLimiter {
-    pub fn new(redis: ConnectionManager, prefix: String) -> Self {
+    pub fn new(redis: RedisConn, prefix: String) -> Self {
         Self { redis, prefix }
     }
 

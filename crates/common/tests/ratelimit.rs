@@ -8,9 +8,10 @@ use common::Error;
 use common::ratelimit::{Limit, RateLimiter};
 
 async fn limiter() -> RateLimiter {
-    let redis = common::redis_client::connect(&test_support::redis_url())
+    let redis = common::redis_client::connect_single(&test_support::redis_url())
         .await
         .unwrap();
+    let redis = common::redis_client::RedisConn::Single(redis);
     RateLimiter::new(redis, test_support::unique_redis_prefix())
 }
 

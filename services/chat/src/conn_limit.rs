@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use common::Result;
-use redis::aio::ConnectionManager;
+use common::redis_client::RedisConn;
 
 use crate::registry::ConnId;
 
@@ -23,7 +23,7 @@ return 1";
 /// Counts connections per user in Redis.
 #[derive(Clone)]
 pub struct ConnLimit {
-    redis: ConnectionManager,
+    redis: RedisConn,
     prefix: String,
     instance: String,
     max: usize,
@@ -36,7 +36,7 @@ fn now_ms() -> i64 {
 impl ConnLimit {
     /// At most `max` connections per user across instances; `instance`
     /// names this process's entries so it can refresh them.
-    pub fn new(redis: ConnectionManager, prefix: String, instance: String, max: usize) -> Self {
+    pub fn new(redis: RedisConn, prefix: String, instance: String, max: usize) -> Self {
         Self {
             redis,
             prefix,
@@ -84,19 +84,14 @@ impl ConnLimit {
             return Ok(());
         }
         let expiry = now_ms() + TTL.as_millis() as i64;
-        let mut pipe = redis::pipe();
+        let mut cmds = Vec::with_capacity(conns.len() * 2);
         for (conn, user) in conns {
-            pipe.cmd("ZADD")
-                .arg(self.key(*user))
-                .arg(expiry)
-                .arg(self.member(*conn))
-                .ignore();
-            pipe.cmd("PEXPIRE")
-                .arg(self.key(*user))
-                .arg(TTL.as_millis() as i64 * 4)
-                .ignore();
+            let mut add = redis::cmd("ZADD");
+            add.arg(self.key(*user)).arg(expiry).arg(self.member(*conn));
+            let mut expire = redis::cmd("PEXPIRE");
+            expire.arg(self.key(*user)).arg(TTL.as_millis() as i64 * 4);
+            cmds.extend([add, expire]);
         }
-        let _: () = pipe.query_async(&mut self.redis.clone()).await?;
-        Ok(())
+        self.redis.each(cmds).await
     }
 }

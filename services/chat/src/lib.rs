@@ -64,8 +64,7 @@ impl Chat {
             config.common.database_pool_size,
             "parley-chat",
         )?;
-        let redis = common::redis_client::connect(config.common.redis_url.expose()).await?;
-        let client = redis::Client::open(config.common.redis_url.expose().as_str())?;
+        let redis = common::redis_client::connect(&config.common.redis).await?;
         let instance = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let prefix = config.common.redis_prefix.clone();
         let metrics =
@@ -73,7 +72,12 @@ impl Chat {
         let metrics = Arc::new(metrics);
         let registry = Arc::new(Registry::default());
         let (sink, inbox) = delivery::sink();
-        let broker = broker::start(client, prefix.clone(), sink.clone());
+        let broker = broker::start(
+            &config.common.redis,
+            prefix.clone(),
+            sink.clone(),
+            metrics.clone(),
+        )?;
         let deps = Arc::new(RoomDeps {
             pool: pool.clone(),
             presence: Presence::new(

@@ -1,6 +1,6 @@
 //! Prometheus metrics of the chat service, served at `/metrics`.
 
-use prometheus::{Encoder, IntCounter, IntGauge, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 /// The registry and the metrics the service updates.
 pub struct Metrics {
@@ -19,6 +19,11 @@ pub struct Metrics {
     pub catch_up_messages: IntCounter,
     /// Joins refused because their user spent the replay budget.
     pub replays_refused: IntCounter,
+    /// Times the Redis Cluster subscriptions were rebuilt on a fresh
+    /// connection (a failover, a lost node).
+    pub pubsub_rebuilds: IntCounter,
+    /// Channels subscribed again, by why (`disconnection`, `failure`, `moved`).
+    pub pubsub_resubscribes: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
@@ -65,6 +70,22 @@ impl Metrics {
                 "replays_refused_total",
                 "Joins refused because their user spent the replay budget (REPLAY_BYTES_PER_USER)",
             )?,
+            pubsub_rebuilds: counter(
+                &registry,
+                "pubsub_rebuilds_total",
+                "Redis Cluster subscriptions rebuilt on a fresh connection",
+            )?,
+            pubsub_resubscribes: {
+                let vec = IntCounterVec::new(
+                    Opts::new(
+                        "pubsub_resubscribes_total",
+                        "Channels subscribed again after Redis dropped them, by reason",
+                    ),
+                    &["reason"],
+                )?;
+                let _ = registry.register(Box::new(vec.clone()));
+                vec
+            },
             connections,
             registry,
         })

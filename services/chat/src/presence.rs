@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::Result;
 use common::fanout;
 use common::protocol::{ServerFrame, UserRef};
-use redis::aio::ConnectionManager;
+use common::redis_client::RedisConn;
 
 /// Adds an entry; returns 1 if the user had no live entry before (now online).
 const JOIN: &str = r"
@@ -57,7 +57,7 @@ return gone";
 /// Presence in Redis for one deployment (key prefix) and one instance.
 #[derive(Clone)]
 pub struct Presence {
-    redis: ConnectionManager,
+    redis: RedisConn,
     prefix: String,
     instance: String,
     /// How long an entry lives without a refresh.
@@ -86,7 +86,7 @@ fn parse_member(m: &str) -> Option<UserRef> {
 impl Presence {
     /// Presence for the deployment whose keys start with `prefix`, as seen
     /// from `instance`; entries live `ttl` without a refresh.
-    pub fn new(redis: ConnectionManager, prefix: String, instance: String, ttl: Duration) -> Self {
+    pub fn new(redis: RedisConn, prefix: String, instance: String, ttl: Duration) -> Self {
         Self {
             redis,
             prefix,

@@ -6,7 +6,7 @@ use common::auth::token::TokenVerifier;
 use common::db::DbPool;
 use common::messaging::Messenger;
 use common::ratelimit::RateLimiter;
-use redis::aio::ConnectionManager;
+use common::redis_client::RedisConn;
 
 use crate::config::ChatConfig;
 use crate::conn_limit::ConnLimit;
@@ -24,7 +24,7 @@ pub struct ChatState {
     /// through it: rate limit, the event log's group commit, publishing.
     pub messenger: Messenger,
     /// Publishing ephemeral frames (typing) and readiness.
-    pub redis: ConnectionManager,
+    pub redis: RedisConn,
     /// Checks the tokens presented at upgrade.
     pub verifier: TokenVerifier,
     /// Joins, leaves and local sends go to the rooms through it.

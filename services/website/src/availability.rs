@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::Result;
 use common::db::DbPool;
+use common::redis_client::RedisConn;
 use common::store::users;
-use redis::aio::ConnectionManager;
 use sha2::{Digest, Sha256};
 
 /// Bits per filter.
@@ -33,10 +33,12 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The filter's key after the prefix: a hash tag, so that the filter
+    /// and its staging copy (`RENAME`d over it) share a Redis Cluster slot.
     fn key_suffix(self) -> &'static str {
         match self {
-            Self::Username => "bloom:username:v1",
-            Self::Email => "bloom:email:v1",
+            Self::Username => "{bloom:username:v1}",
+            Self::Email => "{bloom:email:v1}",
         }
     }
 }
@@ -72,7 +74,7 @@ return 1";
 /// The shared filters and how to rebuild them.
 #[derive(Clone)]
 pub struct Availability {
-    redis: ConnectionManager,
+    redis: RedisConn,
     pool: DbPool,
     prefix: String,
     rebuilding: Arc<AtomicBool>,
@@ -81,7 +83,7 @@ pub struct Availability {
 impl Availability {
     /// The filters under `prefix` in Redis, confirmed from `pool`; nothing is
     /// read until the first question.
-    pub fn new(redis: ConnectionManager, pool: DbPool, prefix: String) -> Self {
+    pub fn new(redis: RedisConn, pool: DbPool, prefix: String) -> Self {
         Self {
             redis,
             pool,

@@ -6,7 +6,7 @@ use common::auth::password::PasswordHasher;
 use common::auth::token::{TokenIssuer, TokenVerifier};
 use common::db::DbPool;
 use common::messaging::Messenger;
-use redis::aio::ConnectionManager;
+use common::redis_client::RedisConn;
 
 use crate::availability::Availability;
 use crate::config::WebsiteConfig;
@@ -23,7 +23,7 @@ pub struct AppState {
     /// the same path as the chat service's.
     pub messenger: Messenger,
     /// Publishes to the chat instances (deleted rooms, memberships).
-    pub redis: ConnectionManager,
+    pub redis: RedisConn,
     /// Signs session tokens.
     pub issuer: TokenIssuer,
     /// Checks session tokens, old keys included during a rotation.
@@ -53,7 +53,7 @@ impl AppState {
             config.common.database_pool_size,
             "parley-website",
         )?;
-        let redis = common::redis_client::connect(config.common.redis_url.expose()).await?;
+        let redis = common::redis_client::connect(&config.common.redis).await?;
         let mut keys = vec![config.signing_key.public().clone()];
         keys.extend(config.previous_verifying_keys.iter().cloned());
         let prefix = config.common.redis_prefix.clone();

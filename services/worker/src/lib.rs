@@ -64,7 +64,7 @@ impl Worker {
             common.database_pool_size,
             "parley-worker",
         )?;
-        let redis = common::redis_client::connect(common.redis_url.expose()).await?;
+        let redis = common::redis_client::connect(&common.redis).await?;
         let bot = {
             let mut conn = pool.get().await.map_err(common::Error::from)?;
             let bot = users::bot(&mut conn).await?;

@@ -4,7 +4,7 @@ use common::db::DbPool;
 use common::messaging::Messenger;
 use common::protocol::UserRef;
 use common::ratelimit::RateLimiter;
-use redis::aio::ConnectionManager;
+use common::redis_client::RedisConn;
 
 use crate::config::AssistantConfig;
 use crate::metrics::Metrics;
@@ -15,7 +15,7 @@ pub struct WorkerState {
     pub metrics: Metrics,
     /// Publishes the assistant's ephemeral frames and keeps its partial
     /// answers.
-    pub redis: ConnectionManager,
+    pub redis: RedisConn,
     /// Prepended to every Redis key and channel.
     pub redis_prefix: String,
     /// The assistant's limits per asker and per room.

@@ -461,12 +461,7 @@ async fn a_deleted_room_tells_its_members_left() {
     common::store::events::delete_room(&mut stack.db.connect().await, room)
         .await
         .unwrap();
-    let redis = redis::Client::open(stack.redis_url.as_str())
-        .unwrap()
-        .get_connection_manager()
-        .await
-        .unwrap();
-    common::fanout::publish_room_deleted(&redis, &stack.prefix, room)
+    common::fanout::publish_room_deleted(&stack.publisher(), &stack.prefix, room)
         .await
         .unwrap();
     assert_eq!(

@@ -28,7 +28,7 @@ pub struct Stack {
     pub prefix: String,
     pub redis_url: String,
     key: SigningKeyMaterial,
-    publisher: redis::aio::ConnectionManager,
+    publisher: common::redis_client::RedisConn,
 }
 
 pub struct User {
@@ -50,11 +50,11 @@ impl Stack {
     }
 
     pub async fn with_redis(redis_url: String) -> Self {
-        let publisher = redis::Client::open(redis_url.as_str())
-            .unwrap()
-            .get_connection_manager()
-            .await
-            .unwrap();
+        let publisher = common::redis_client::RedisConn::Single(
+            common::redis_client::connect_single(&redis_url)
+                .await
+                .unwrap(),
+        );
         Self {
             db: Arc::new(TestDb::migrated().await),
             prefix: test_support::unique_redis_prefix(),
@@ -249,7 +249,7 @@ impl Stack {
     }
 
     /// A Redis connection that publishes as the website would.
-    pub fn publisher(&self) -> redis::aio::ConnectionManager {
+    pub fn publisher(&self) -> common::redis_client::RedisConn {
         self.publisher.clone()
     }
 

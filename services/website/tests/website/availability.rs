@@ -21,7 +21,7 @@ async fn available(app: &TestApp, query: &str) -> Value {
 async fn filter_exists(app: &TestApp) -> bool {
     let client = redis::Client::open(test_support::redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let key = format!("{}bloom:username:v1", app.redis_prefix);
+    let key = format!("{}{{bloom:username:v1}}", app.redis_prefix);
     redis::cmd("EXISTS")
         .arg(&key)
         .query_async::<i64>(&mut conn)
@@ -51,7 +51,7 @@ async fn a_lost_filter_is_rebuilt_from_the_database_and_answers_stay_right() {
     let client = redis::Client::open(test_support::redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let _: () = redis::cmd("DEL")
-        .arg(format!("{}bloom:username:v1", app.redis_prefix))
+        .arg(format!("{}{{bloom:username:v1}}", app.redis_prefix))
         .query_async(&mut conn)
         .await
         .unwrap();

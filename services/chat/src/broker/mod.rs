@@ -1,20 +1,28 @@
-//! The process's one Redis pub/sub connection: subscribed to a room's
-//! channel while this process has members in the room, and to a user's
-//! channel while the user has connections here (the hub says which),
-//! handing every payload to the delivery sink. Pub/sub is at-most-once:
-//! after a reconnect it resubscribes and asks for every room to be
-//! resynchronized from Postgres.
+//! The process's Redis subscriptions: to a room's channel while this
+//! process has members in the room, and to a user's channel while the user
+//! has connections here (the hub says which), handing every payload to the
+//! delivery sink. Pub/sub is at-most-once: after a reconnect the broker
+//! resubscribes and asks for every room to be resynchronized from Postgres.
+//!
+//! One Redis ([`single`]) uses one classic pub/sub connection; a Redis
+//! Cluster ([`cluster`]) uses sharded subscriptions, which the broker
+//! rebuilds itself after a failover or a slot migration.
+
+mod cluster;
+mod single;
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::config::RedisTarget;
 use common::fanout::{self, Envelope};
-use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::delivery::{Arrival, Delivery, DeliverySink};
+use crate::metrics::Metrics;
 
 /// A channel this process may listen to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,7 +34,8 @@ pub enum Channel {
 }
 
 impl Channel {
-    fn name(self, prefix: &str) -> String {
+    /// The Redis channel's name in the deployment with `prefix`.
+    pub fn name(self, prefix: &str) -> String {
         match self {
             Self::Room(room) => fanout::room_channel(prefix, room),
             Self::User(user) => fanout::user_channel(prefix, user),
@@ -34,6 +43,7 @@ impl Channel {
     }
 }
 
+/// What the hub asks of the broker task.
 enum Command {
     Subscribe(Channel, oneshot::Sender<()>),
     Unsubscribe(Channel),
@@ -69,7 +79,7 @@ impl BrokerHandle {
 }
 
 /// Turns a payload received on `channel` into an arrival for the hub.
-fn decode(prefix: &str, channel: &str, payload: &[u8]) -> Option<Arrival> {
+pub(crate) fn decode(prefix: &str, channel: &str, payload: &[u8]) -> Option<Arrival> {
     let envelope = fanout::decode(payload)?;
     let bytes = Bytes::copy_from_slice(payload);
     let text = |range: std::ops::Range<usize>| Utf8Bytes::try_from(bytes.slice(range)).ok();
@@ -101,14 +111,8 @@ fn decode(prefix: &str, channel: &str, payload: &[u8]) -> Option<Arrival> {
     Some(Arrival::Deliver { room, delivery })
 }
 
-/// Starts the broker task, delivering into `sink`.
-pub fn start(client: redis::Client, prefix: String, sink: DeliverySink) -> BrokerHandle {
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(client, prefix, sink, rx));
-    BrokerHandle { tx }
-}
-
-/// Records commands while Redis is unreachable, for `pause`.
+/// Records commands while Redis is unreachable, for `pause`; false once
+/// every handle is gone.
 async fn wait_down(
     wanted: &mut HashSet<Channel>,
     rx: &mut mpsc::UnboundedReceiver<Command>,
@@ -133,78 +137,34 @@ async fn wait_down(
     }
 }
 
-async fn run(
-    client: redis::Client,
+/// Starts the broker task for `target`, delivering into `sink`.
+pub fn start(
+    target: &RedisTarget,
     prefix: String,
-    deliveries: DeliverySink,
-    mut rx: mpsc::UnboundedReceiver<Command>,
-) {
-    let mut wanted: HashSet<Channel> = HashSet::new();
-    let mut connected_before = false;
-    let mut pause = Duration::from_millis(100);
-    loop {
-        let pubsub = match client.get_async_pubsub().await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "redis pub/sub unavailable; retrying");
-                if !wait_down(&mut wanted, &mut rx, pause).await {
-                    return;
-                }
-                pause = (pause * 2).min(Duration::from_secs(2));
-                continue;
-            }
-        };
-        let (mut sink, mut stream) = pubsub.split();
-        let mut ok = true;
-        for channel in &wanted {
-            if sink.subscribe(channel.name(&prefix)).await.is_err() {
-                ok = false;
-                break;
-            }
+    sink: DeliverySink,
+    metrics: Arc<Metrics>,
+) -> common::Result<BrokerHandle> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    match target {
+        RedisTarget::Single(url) => {
+            let client = redis::Client::open(url.expose().as_str())?;
+            tokio::spawn(single::run(client, prefix, sink, rx));
         }
-        if !ok {
-            continue;
+        RedisTarget::Cluster {
+            seeds,
+            classic_pubsub,
+        } => {
+            let cluster = cluster::Cluster {
+                seeds: seeds.expose().clone(),
+                sharded: !classic_pubsub,
+                prefix,
+                sink,
+                metrics,
+            };
+            tokio::spawn(cluster.run(rx));
         }
-        pause = Duration::from_millis(100);
-        if connected_before {
-            tracing::info!(
-                channels = wanted.len(),
-                "redis pub/sub reconnected; resynchronizing rooms"
-            );
-            deliveries.resync();
-        }
-        connected_before = true;
-        loop {
-            tokio::select! {
-                cmd = rx.recv() => match cmd {
-                    None => return,
-                    Some(Command::Subscribe(channel, ack)) => {
-                        wanted.insert(channel);
-                        let subscribed = sink.subscribe(channel.name(&prefix)).await;
-                        let _ = ack.send(());
-                        if subscribed.is_err() {
-                            break;
-                        }
-                    }
-                    Some(Command::Unsubscribe(channel)) => {
-                        wanted.remove(&channel);
-                        if sink.unsubscribe(channel.name(&prefix)).await.is_err() {
-                            break;
-                        }
-                    }
-                },
-                msg = stream.next() => match msg {
-                    Some(msg) => {
-                        if let Some(arrival) = decode(&prefix, msg.get_channel_name(), msg.get_payload_bytes()) {
-                            deliveries.arrive(arrival);
-                        }
-                    }
-                    None => break,
-                },
-            }
-        }
-        tracing::warn!("redis pub/sub connection lost; reconnecting");
     }
+    Ok(BrokerHandle { tx })
 }
 
 #[cfg(test)]
