@@ -50,6 +50,9 @@ pub struct ChatConfig {
     pub typing_interval: Duration,
     /// How long a presence entry outlives its instance's last refresh.
     pub presence_ttl: Duration,
+    /// How often rooms ask Postgres for events pub/sub did not bring
+    /// (`CATCH_UP_SECS`): the bound on how late a lost publish arrives.
+    pub catch_up_every: Duration,
     /// How long a room gathers presence changes before it records and
     /// announces them together: joins cost one Redis round trip and one
     /// write per member per batch, and a leave undone within it (a reload,
@@ -203,6 +206,7 @@ impl ChatConfig {
                 1000u64,
             )?),
             presence_ttl: config::seconds_or("PRESENCE_TTL_SECS", 30, 3, 600)?,
+            catch_up_every: config::seconds_or("CATCH_UP_SECS", 5, 1, 300)?,
             presence_batch: Duration::from_millis(config::parsed_or("PRESENCE_BATCH_MS", 250u64)?),
             ping_interval,
             idle_timeout,

@@ -91,7 +91,14 @@ impl Chat {
             presence_batch: config.presence_batch,
             replay: config.replay,
         });
-        let hub = hub::start(inbox, sink, deps, broker, pool.clone());
+        let hub = hub::start(
+            inbox,
+            sink,
+            deps,
+            broker,
+            pool.clone(),
+            config.catch_up_every,
+        );
         let limiter = RateLimiter::new(redis.clone(), prefix.clone());
         let state = Arc::new(ChatState {
             conn_limit: ConnLimit::new(
