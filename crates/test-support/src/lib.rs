@@ -6,12 +6,17 @@
 //! example `postgres://postgres@127.0.0.1:54330/postgres`) and `TEST_REDIS_URL`;
 //! `scripts/test` starts both and sets them.
 //!
+//! [`redis_cluster::RedisCluster`] is a Redis Cluster of a test's own (six
+//! `redis-server`s on loopback, or one node owning every slot), for tests
+//! that kill a master or move a slot.
+//!
 //! [`llm`] is a stand-in for an OpenAI-compatible language-model provider
 //! (also a binary, `parley-llm-standin`), needing neither.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a harness fails loudly
 
 pub mod llm;
+pub mod redis_cluster;
 pub mod store;
 
 use std::path::Path;
