@@ -12,6 +12,7 @@ mod delivery;
 mod dms;
 mod events;
 mod failures;
+mod heartbeats;
 mod helpers;
 mod moderation;
 mod privacy;
