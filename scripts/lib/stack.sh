@@ -10,7 +10,7 @@
 #   stop_postgres DIR
 #   start_redis DIR PORT [throwaway]        data in DIR/redis
 #   stop_redis DIR PORT [throwaway]
-#   start_redis_cluster DIR FIRST_PORT      6 nodes (3 masters + 3 replicas) in DIR/redis-cluster
+#   start_redis_cluster DIR FIRST_PORT [MASTERS]   MASTERS (3) masters + a replica each, DIR/redis-cluster
 #   stop_redis_cluster DIR
 #   upstream_block NAME HOST:PORT...        a native "upstream NAME { ... }" block
 #   render_nginx TEMPLATE OUT NAME=VALUE... via nginx/render.sh (its variables)
@@ -294,13 +294,11 @@ stop_redis() { # DIR PORT [throwaway]
 
 # --- Redis Cluster -----------------------------------------------------------
 
-# Nodes of the cluster start_redis_cluster makes: three masters, one replica each.
-REDIS_CLUSTER_SIZE=6
-
-# Starts a Redis Cluster of REDIS_CLUSTER_SIZE nodes (3 masters, 3 replicas)
-# on 127.0.0.1:FIRST_PORT..FIRST_PORT+5, their cluster bus on each port +
-# 10000, each node's config, nodes.conf, pid file and log in
-# DIR/redis-cluster/PORT. Throwaway by design: no persistence, and the
+# Starts a Redis Cluster of MASTERS masters (3 when not given) with one
+# replica each on 127.0.0.1:FIRST_PORT..FIRST_PORT+2*MASTERS-1 (masters
+# first), their cluster bus on each port + 10000, each node's config,
+# nodes.conf, pid file and log in DIR/redis-cluster/PORT. The slots are split
+# evenly between the masters. Throwaway by design: no persistence, and the
 # cluster is created afresh on every start (Redis holds only state that is
 # rebuilt or expires). The password is $REDIS_PASSWORD when set (start_redis
 # exports it), else one generated once into DIR/redis-cluster/password and
@@ -309,12 +307,16 @@ REDIS_CLUSTER_SIZE=6
 # takes over in about 4 s). Sets REDIS_CLUSTER_SEEDS to every node's
 # redis:// URL, comma-separated (the services' REDIS_CLUSTER_NODES). Returns
 # when every node says cluster_state:ok and every replica is in sync.
-start_redis_cluster() { # DIR FIRST_PORT
-  local dir=$1/redis-cluster first=$2 port node deadline
-  local -a ports=() addrs=() urls=()
+#
+# Made by hand rather than with `redis-cli --cluster create`, which wants
+# three masters at least: slots, a config epoch each, MEET, REPLICATE.
+start_redis_cluster() { # DIR FIRST_PORT [MASTERS]
+  local dir=$1/redis-cluster first=$2 masters=${3:-3} port node deadline i lo hi id
+  local -a ports=() urls=()
+  [[ $masters =~ ^[1-9][0-9]*$ ]] || { log "start_redis_cluster: MASTERS must be a positive number"; return 1; }
   mkdir -p "$dir" || return 1
   stop_redis_cluster "$1" || return 1 # one left running by a killed run
-  for ((port = first; port < first + REDIS_CLUSTER_SIZE; port++)); do
+  for ((port = first; port < first + 2 * masters; port++)); do
     require_free_port "$port" "a Redis Cluster node" || return 1
     require_free_port "$((port + 10000))" "a Redis Cluster node's bus" || return 1
     ports+=("$port")
@@ -326,7 +328,7 @@ start_redis_cluster() { # DIR FIRST_PORT
     REDIS_PASSWORD=$(cat "$dir/password")
   fi
   export REDIS_PASSWORD
-  log "starting a Redis Cluster on 127.0.0.1:${ports[0]}-${ports[-1]} (logs: $dir/PORT/redis.log)"
+  log "starting a Redis Cluster ($masters masters, $masters replicas) on 127.0.0.1:${ports[0]}-${ports[-1]} (logs: $dir/PORT/redis.log)"
   for port in "${ports[@]}"; do
     node=$dir/$port
     rm -rf "$node" && mkdir -p "$node" || return 1
@@ -337,24 +339,68 @@ start_redis_cluster() { # DIR FIRST_PORT
       --pidfile "$node/redis.pid" --logfile "$node/redis.log" --save '' --appendonly no \
       --cluster-enabled yes --cluster-config-file "$node/nodes.conf" \
       --cluster-node-timeout "${PARLEY_REDIS_CLUSTER_NODE_TIMEOUT_MS:-2000}" || return 1
-    addrs+=("127.0.0.1:$port")
     urls+=("redis://:$REDIS_PASSWORD@127.0.0.1:$port")
   done
   deadline=$((SECONDS + 15))
   for port in "${ports[@]}"; do
-    until [[ $(REDISCLI_AUTH=$REDIS_PASSWORD redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; do
+    until [[ $(redis_cluster_cli "$port" ping) == PONG ]]; do
       if ((SECONDS >= deadline)); then
         log "Redis Cluster node $port did not answer:"; tail -n 20 "$dir/$port/redis.log" >&2; return 1
       fi
       sleep 0.1
     done
   done
-  if ! REDISCLI_AUTH=$REDIS_PASSWORD redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 \
-    --cluster-yes </dev/null >"$dir/create.log" 2>&1; then
-    log "redis-cli --cluster create failed:"; tail -n 20 "$dir/create.log" >&2; return 1
-  fi
+  # Masters: an even share of the 16384 slots and a config epoch of their own.
+  for ((i = 0; i < masters; i++)); do
+    lo=$((16384 * i / masters)) hi=$((16384 * (i + 1) / masters - 1))
+    redis_cluster_cli "${ports[i]}" cluster addslotsrange "$lo" "$hi" >/dev/null &&
+      redis_cluster_cli "${ports[i]}" cluster set-config-epoch "$((i + 1))" >/dev/null || {
+      log "Redis Cluster node ${ports[i]} refused its slots"; return 1
+    }
+  done
+  for port in "${ports[@]:1}"; do
+    redis_cluster_cli "${ports[0]}" cluster meet 127.0.0.1 "$port" >/dev/null || return 1
+  done
+  redis_cluster_wait_known "$dir" 30 "${ports[@]}" || return 1
+  for ((i = 0; i < masters; i++)); do
+    id=$(redis_cluster_cli "${ports[i]}" cluster myid)
+    redis_cluster_cli "${ports[masters + i]}" cluster replicate "$id" >/dev/null || {
+      log "Redis Cluster node ${ports[masters + i]} did not become ${ports[i]}'s replica"; return 1
+    }
+  done
   redis_cluster_wait_ok "$dir" 60 "${ports[@]}" || return 1
   REDIS_CLUSTER_SEEDS=$(IFS=,; echo "${urls[*]}")
+}
+
+# redis-cli against the cluster node on PORT, with the password; the reply
+# without carriage returns.
+redis_cluster_cli() { # PORT ARG...
+  local port=$1
+  shift
+  REDISCLI_AUTH=$REDIS_PASSWORD redis-cli -p "$port" "$@" 2>/dev/null | tr -d '\r'
+}
+
+# Waits up to TIMEOUT seconds until every node on PORT... knows all of them
+# (the MEETs went round).
+redis_cluster_wait_known() { # DIR TIMEOUT PORT...
+  local dir=$1 deadline=$((SECONDS + $2)) port ok
+  shift 2
+  while :; do
+    ok=1
+    for port in "$@"; do
+      if [[ $(redis_cluster_cli "$port" cluster info) != *"cluster_known_nodes:$#"* ]] ||
+        redis_cluster_cli "$port" cluster nodes | grep -q handshake; then
+        ok=0 && break
+      fi
+    done
+    ((ok)) && return 0
+    if ((SECONDS >= deadline)); then
+      log "the Redis Cluster's nodes did not meet within $2 s (node $port)"
+      tail -n 10 "$dir/$port/redis.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
 }
 
 # Waits up to TIMEOUT seconds until every node on PORT... says
