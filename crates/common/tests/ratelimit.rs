@@ -8,10 +8,7 @@ use common::Error;
 use common::ratelimit::{Limit, RateLimiter};
 
 async fn limiter() -> RateLimiter {
-    let redis = common::redis_client::connect_single(&test_support::redis_url())
-        .await
-        .unwrap();
-    let redis = common::redis_client::RedisConn::Single(redis);
+    let redis = test_support::redis_conn().await;
     RateLimiter::new(redis, test_support::unique_redis_prefix())
 }
 

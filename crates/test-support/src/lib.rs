@@ -38,6 +38,105 @@ pub fn redis_url() -> String {
         .expect("TEST_REDIS_URL is not set: run the tests through scripts/test (or export it)")
 }
 
+/// The Redis the tests use: a Redis Cluster when `TEST_REDIS_CLUSTER_NODES`
+/// names one (scripts/test runs the Redis-heavy suites a second time that
+/// way, so every Redis use is proven on a cluster too), else `TEST_REDIS_URL`.
+pub fn redis_target() -> common::config::RedisTarget {
+    use common::config::{RedisTarget, Secret};
+    match std::env::var("TEST_REDIS_CLUSTER_NODES") {
+        Ok(nodes) if !nodes.trim().is_empty() => RedisTarget::Cluster {
+            seeds: Secret::new(nodes.split(',').map(|s| s.trim().to_owned()).collect()),
+            classic_pubsub: false,
+        },
+        _ => RedisTarget::Single(Secret::new(redis_url())),
+    }
+}
+
+/// The variables that point a service process at [`redis_target`].
+pub fn redis_env() -> Vec<(&'static str, String)> {
+    match std::env::var("TEST_REDIS_CLUSTER_NODES") {
+        Ok(nodes) if !nodes.trim().is_empty() => vec![("REDIS_CLUSTER_NODES", nodes)],
+        _ => vec![("REDIS_URL", redis_url())],
+    }
+}
+
+/// A command connection to [`redis_target`].
+pub async fn redis_conn() -> common::redis_client::RedisConn {
+    common::redis_client::connect(&redis_target())
+        .await
+        .expect("connect to the test Redis")
+}
+
+/// A subscription to one channel of [`redis_target`], as the chat
+/// instances subscribe (sharded on a cluster), for tests that check what
+/// was published.
+pub struct Subscription {
+    payloads: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    _connection: Box<dyn std::any::Any + Send>,
+}
+
+impl Subscription {
+    /// Subscribes to `channel`; returns once Redis confirmed.
+    pub async fn to(channel: &str) -> Self {
+        use futures_util::StreamExt;
+        let (tx, payloads) = tokio::sync::mpsc::unbounded_channel();
+        match redis_target() {
+            common::config::RedisTarget::Single(url) => {
+                let client = redis::Client::open(url.expose().as_str()).expect("redis url");
+                let mut pubsub = client.get_async_pubsub().await.expect("subscribe");
+                pubsub.subscribe(channel).await.expect("subscribe");
+                let task = tokio::spawn(async move {
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(msg) = messages.next().await {
+                        let _ = tx.send(msg.get_payload_bytes().to_vec());
+                    }
+                });
+                Self {
+                    payloads,
+                    _connection: Box::new(AbortOnDrop(task)),
+                }
+            }
+            common::config::RedisTarget::Cluster { seeds, .. } => {
+                let on_push = move |push: redis::PushInfo| -> Result<(), ()> {
+                    if let (redis::PushKind::SMessage, [_, redis::Value::BulkString(payload)]) =
+                        (&push.kind, push.data.as_slice())
+                    {
+                        let _ = tx.send(payload.clone());
+                    }
+                    Ok(())
+                };
+                let client = common::redis_client::cluster_builder(seeds.expose())
+                    .push_sender(on_push)
+                    .build()
+                    .expect("cluster client");
+                let mut conn = client.get_async_connection().await.expect("cluster");
+                conn.ssubscribe(channel).await.expect("ssubscribe");
+                Self {
+                    payloads,
+                    _connection: Box::new(conn),
+                }
+            }
+        }
+    }
+
+    /// The next payload, waiting at most `within`.
+    pub async fn next_within(&mut self, within: std::time::Duration) -> Option<Vec<u8>> {
+        tokio::time::timeout(within, self.payloads.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A key prefix no other test uses.
 pub fn unique_redis_prefix() -> String {
     format!("test:{}:", uuid::Uuid::new_v4().simple())

@@ -48,8 +48,16 @@ pub struct ChatConfig {
     /// At most one `typing` per room per connection in this interval
     /// (`TYPING_INTERVAL_MS`).
     pub typing_interval: Duration,
-    /// How long a presence entry outlives its instance's last refresh.
+    /// How long an instance's presence entries and connection counts
+    /// outlive its last heartbeat (`PRESENCE_TTL_SECS`).
     pub presence_ttl: Duration,
+    /// How often each instance writes its presence entries and connection
+    /// counts again, in case Redis lost them (`PRESENCE_REFRESH_SECS`);
+    /// their keys expire after three of these without a write.
+    pub presence_refresh: Duration,
+    /// How often rooms ask Postgres for events pub/sub did not bring
+    /// (`CATCH_UP_SECS`): the bound on how late a lost publish arrives.
+    pub catch_up_every: Duration,
     /// How long a room gathers presence changes before it records and
     /// announces them together: joins cost one Redis round trip and one
     /// write per member per batch, and a leave undone within it (a reload,
@@ -203,6 +211,8 @@ impl ChatConfig {
                 1000u64,
             )?),
             presence_ttl: config::seconds_or("PRESENCE_TTL_SECS", 30, 3, 600)?,
+            presence_refresh: config::seconds_or("PRESENCE_REFRESH_SECS", 3600, 10, 86400)?,
+            catch_up_every: config::seconds_or("CATCH_UP_SECS", 5, 1, 300)?,
             presence_batch: Duration::from_millis(config::parsed_or("PRESENCE_BATCH_MS", 250u64)?),
             ping_interval,
             idle_timeout,

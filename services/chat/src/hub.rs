@@ -28,8 +28,6 @@ use crate::history::Replay;
 use crate::registry::ConnId;
 use crate::room::{self, Control, Ended, Exit, RoomDeps};
 
-/// How often rooms check Postgres for events pub/sub did not bring.
-pub const CATCH_UP_EVERY: Duration = Duration::from_secs(5);
 /// How long a room with no members here keeps its subscription.
 const EMPTY_GRACE: Duration = Duration::from_secs(10);
 /// Deliveries waiting for a room's actor; beyond, they are dropped and
@@ -165,6 +163,7 @@ pub fn start(
     deps: Arc<RoomDeps>,
     broker: BrokerHandle,
     pool: DbPool,
+    catch_up_every: Duration,
 ) -> HubHandle {
     let (control_tx, control) = mpsc::unbounded_channel();
     let (ended_tx, ended) = mpsc::unbounded_channel();
@@ -179,7 +178,7 @@ pub fn start(
         users: HashMap::new(),
         watching: HashMap::new(),
     };
-    tokio::spawn(hub.run(control, ended, inbox));
+    tokio::spawn(hub.run(control, ended, inbox, catch_up_every));
     HubHandle {
         control: control_tx,
         sink,
@@ -192,8 +191,9 @@ impl Hub {
         mut control: mpsc::UnboundedReceiver<HubCmd>,
         mut ended: mpsc::UnboundedReceiver<Ended>,
         mut inbox: DeliveryInbox,
+        catch_up_every: Duration,
     ) {
-        let mut tick = tokio::time::interval(CATCH_UP_EVERY);
+        let mut tick = tokio::time::interval(catch_up_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -15,6 +15,7 @@ pub mod health;
 pub mod history;
 pub mod hub;
 pub mod inbound;
+pub mod instances;
 pub mod metrics;
 pub mod presence;
 pub mod registry;
@@ -38,6 +39,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::ChatConfig;
 use crate::conn_limit::ConnLimit;
+use crate::instances::Heartbeat;
 use crate::metrics::Metrics;
 use crate::presence::Presence;
 use crate::registry::{Registry, close};
@@ -78,20 +80,39 @@ impl Chat {
             sink.clone(),
             metrics.clone(),
         )?;
+        let (heartbeat, liveness) = Heartbeat::new(
+            redis.clone(),
+            &prefix,
+            instance.clone(),
+            config.presence_ttl,
+        );
+        // Beat once before serving, so this instance counts as alive from
+        // its first connection.
+        if let Err(e) = heartbeat.beat(true).await {
+            tracing::warn!(error = %e, "could not write the first instance heartbeat");
+        }
         let deps = Arc::new(RoomDeps {
             pool: pool.clone(),
             presence: Presence::new(
                 redis.clone(),
                 prefix.clone(),
                 instance.clone(),
-                config.presence_ttl,
+                liveness.clone(),
+                config.presence_refresh,
             ),
             metrics: metrics.clone(),
             unread_refresh: config.unread_refresh,
             presence_batch: config.presence_batch,
             replay: config.replay,
         });
-        let hub = hub::start(inbox, sink, deps, broker, pool.clone());
+        let hub = hub::start(
+            inbox,
+            sink,
+            deps,
+            broker,
+            pool.clone(),
+            config.catch_up_every,
+        );
         let limiter = RateLimiter::new(redis.clone(), prefix.clone());
         let state = Arc::new(ChatState {
             conn_limit: ConnLimit::new(
@@ -99,6 +120,8 @@ impl Chat {
                 prefix.clone(),
                 instance.clone(),
                 config.max_connections_per_user,
+                liveness,
+                config.presence_refresh,
             ),
             messenger: Messenger::start(
                 pool.clone(),
@@ -119,6 +142,7 @@ impl Chat {
         let tasks = vec![
             tokio::spawn(poll_revocations(state.clone())),
             tokio::spawn(refresh_connections(state.clone())),
+            tokio::spawn(heartbeat.run()),
         ];
         Ok(Self { state, tasks })
     }
@@ -177,11 +201,28 @@ async fn poll_revocations(state: Arc<ChatState>) {
     }
 }
 
-/// Keeps this instance's entries in the per-user connection counts alive.
+/// Writes this instance's entries in the per-user connection counts again
+/// once per refresh interval, and at once when Redis lost them.
 async fn refresh_connections(state: Arc<ChatState>) {
-    let mut tick = tokio::time::interval(conn_limit::TTL / 3);
+    let mut tick = tokio::time::interval(state.conn_limit.refresh_every());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    let mut liveness = state.conn_limit.liveness();
+    let mut lost = liveness.borrow_and_update().lost;
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            changed = liveness.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let now = liveness.borrow_and_update().lost;
+                if now == lost {
+                    continue;
+                }
+                lost = now;
+            }
+        }
         if let Err(e) = state.conn_limit.refresh(&state.registry.snapshot()).await {
             tracing::warn!(error = %e, "could not refresh connection counts");
         }

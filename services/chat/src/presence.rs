@@ -1,58 +1,95 @@
 //! Who is online in which room, across every chat instance, and telling the
 //! room when that changes. Kept in Redis: one sorted set per room whose
-//! members are `user|instance|name` and whose scores are expiry times.
-//! Each instance refreshes its own entries; entries of an instance that
-//! died expire, and the next sweep announces those users offline. Updates are Lua scripts, so "became online/offline" is decided
-//! atomically and announced once.
+//! members are `user|instance|name`. Entries are not refreshed one by one:
+//! an entry counts while its instance's heartbeat lives ([`crate::instances`]).
+//! When an instance dies, the instances with members in its rooms sweep its
+//! entries and announce its users offline; anyone else ignores them, and a
+//! join removes them. Updates are Lua scripts, so "became online/offline" is
+//! decided atomically and announced once.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use common::Result;
 use common::fanout;
 use common::protocol::{ServerFrame, UserRef};
 use common::redis_client::RedisConn;
+use tokio::sync::watch;
 
-/// Adds an entry; returns 1 if the user had no live entry before (now online).
-const JOIN: &str = r"
+use crate::instances::{Liveness, instance_of};
+
+/// The Lua helpers every script shares: ARGV from `first` on are dead
+/// instances; `instance(m)` is the instance an entry names.
+macro_rules! with_dead {
+    ($first:literal, $body:literal) => {
+        concat!(
+            "local dead = {}\n",
+            "for i = ",
+            $first,
+            ", #ARGV do dead[ARGV[i]] = true end\n",
+            "local function instance(m) return string.match(m, '^[^|]*|([^|]*)|') end\n",
+            $body
+        )
+    };
+}
+
+/// Drops dead instances' entries, adds one; returns 1 if the user had no
+/// live entry before (now online). ARGV: member, `user|`, key TTL, dead...
+const JOIN: &str = with_dead!(
+    4,
+    r"
 local was = 0
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[3], '+inf')) do
-  if string.sub(m, 1, #ARGV[4]) == ARGV[4] then was = 1 break end
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if dead[instance(m)] then
+    redis.call('ZREM', KEYS[1], m)
+  elseif string.sub(m, 1, #ARGV[2]) == ARGV[2] then
+    was = 1
+  end
 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return 1 - was";
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1 - was"
+);
 
-/// Removes an entry; returns 1 if the user has no live entry left (now offline).
-const LEAVE: &str = r"
+/// Removes an entry; returns 1 if the user has no live entry left (now
+/// offline). ARGV: member, `user|`, dead...
+const LEAVE: &str = with_dead!(
+    3,
+    r"
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf')) do
-  if string.sub(m, 1, #ARGV[3]) == ARGV[3] then return 0 end
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if string.sub(m, 1, #ARGV[2]) == ARGV[2] and not dead[instance(m)] then return 0 end
 end
-return 1";
+return 1"
+);
+
+/// Removes dead instances' entries; returns those of users left with no
+/// live entry (each user once). ARGV: dead...
+const SWEEP: &str = with_dead!(
+    1,
+    r"
+local live, removed, gone = {}, {}, {}
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if dead[instance(m)] then
+    table.insert(removed, m)
+  else
+    live[string.match(m, '^([^|]*)|')] = true
+  end
+end
+for _, m in ipairs(removed) do
+  redis.call('ZREM', KEYS[1], m)
+  local user = string.match(m, '^([^|]*)|')
+  if not live[user] then
+    table.insert(gone, m)
+    live[user] = true
+  end
+end
+return gone"
+);
 
 static JOIN_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(JOIN));
 static LEAVE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(LEAVE));
-
-/// Removes expired entries; returns the members of users left with none.
-const SWEEP: &str = r"
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-if #expired == 0 then return {} end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-local live = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
-local gone = {}
-for _, e in ipairs(expired) do
-  local prefix = string.match(e, '^[^|]*|')
-  local still = false
-  for _, m in ipairs(live) do
-    if string.sub(m, 1, #prefix) == prefix then still = true break end
-  end
-  if not still then
-    table.insert(gone, e)
-    table.insert(live, e)
-  end
-end
-return gone";
+static SWEEP_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(SWEEP));
 
 /// Presence in Redis for one deployment (key prefix) and one instance.
 #[derive(Clone)]
@@ -60,12 +97,10 @@ pub struct Presence {
     redis: RedisConn,
     prefix: String,
     instance: String,
-    /// How long an entry lives without a refresh.
-    ttl: Duration,
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    liveness: watch::Receiver<Arc<Liveness>>,
+    /// How often a room writes its entries again, in case Redis lost them;
+    /// room keys expire after three of these without a write.
+    refresh: Duration,
 }
 
 fn member(user: &UserRef, instance: &str) -> String {
@@ -85,23 +120,45 @@ fn parse_member(m: &str) -> Option<UserRef> {
 
 impl Presence {
     /// Presence for the deployment whose keys start with `prefix`, as seen
-    /// from `instance`; entries live `ttl` without a refresh.
-    pub fn new(redis: RedisConn, prefix: String, instance: String, ttl: Duration) -> Self {
+    /// from `instance`, with the instances' liveness from the heartbeats;
+    /// entries are written again every `refresh`.
+    pub fn new(
+        redis: RedisConn,
+        prefix: String,
+        instance: String,
+        liveness: watch::Receiver<Arc<Liveness>>,
+        refresh: Duration,
+    ) -> Self {
         Self {
             redis,
             prefix,
             instance,
-            ttl,
+            liveness,
+            refresh,
         }
     }
 
-    /// How often entries are refreshed and expired ones swept: a third of the TTL.
+    /// How often a room writes its entries again.
     pub fn refresh_every(&self) -> Duration {
-        self.ttl / 3
+        self.refresh
+    }
+
+    /// The heartbeats' news: rooms sweep when an instance dies and write
+    /// their entries again when Redis lost them.
+    pub fn liveness(&self) -> watch::Receiver<Arc<Liveness>> {
+        self.liveness.clone()
     }
 
     fn key(&self, room: i64) -> String {
-        format!("{}presence:{room}", self.prefix)
+        format!("{}online:{room}", self.prefix)
+    }
+
+    fn key_ttl_ms(&self) -> i64 {
+        self.refresh.as_millis() as i64 * 3
+    }
+
+    fn dead(&self) -> Vec<String> {
+        self.liveness.borrow().dead.clone()
     }
 
     /// Records that `user` has a connection in `room` here and reads who is
@@ -116,20 +173,17 @@ impl Presence {
         leaving: &[i64],
     ) -> Result<(bool, Vec<UserRef>)> {
         let key = self.key(room);
-        let now = now_ms();
-        let ttl = self.ttl.as_millis() as i64;
         let mut pipe = redis::pipe();
         pipe.load_script(&JOIN_SCRIPT).ignore();
         pipe.invoke_script(
             JOIN_SCRIPT
                 .key(&key)
                 .arg(member(user, &self.instance))
-                .arg(now + ttl)
-                .arg(now)
                 .arg(format!("{}|", user.id))
-                .arg(ttl * 4),
+                .arg(self.key_ttl_ms())
+                .arg(self.dead()),
         );
-        pipe.cmd("ZRANGEBYSCORE").arg(&key).arg(now).arg("+inf");
+        pipe.cmd("ZRANGE").arg(&key).arg(0).arg(-1);
         let (came, members): (i64, Vec<String>) = pipe.query_async(&mut self.redis.clone()).await?;
         Ok((came == 1, self.listed(&members, leaving)))
     }
@@ -150,7 +204,7 @@ impl Presence {
             .collect();
         if !left.is_empty() {
             let key = self.key(room);
-            let now = now_ms();
+            let dead = self.dead();
             let mut pipe = redis::pipe();
             pipe.load_script(&LEAVE_SCRIPT).ignore();
             for (user, _) in left {
@@ -158,8 +212,8 @@ impl Presence {
                     LEAVE_SCRIPT
                         .key(&key)
                         .arg(member(user, &self.instance))
-                        .arg(now)
-                        .arg(format!("{}|", user.id)),
+                        .arg(format!("{}|", user.id))
+                        .arg(&dead),
                 );
             }
             let gone: Vec<i64> = pipe.query_async(&mut self.redis.clone()).await?;
@@ -179,10 +233,10 @@ impl Presence {
     /// Everyone online in `room`, as [`Presence::arrive`] reads it, without
     /// recording anything.
     pub async fn online(&self, room: i64, leaving: &[i64]) -> Result<Vec<UserRef>> {
-        let members: Vec<String> = redis::cmd("ZRANGEBYSCORE")
+        let members: Vec<String> = redis::cmd("ZRANGE")
             .arg(self.key(room))
-            .arg(now_ms())
-            .arg("+inf")
+            .arg(0)
+            .arg(-1)
             .query_async(&mut self.redis.clone())
             .await?;
         Ok(self.listed(&members, leaving))
@@ -191,8 +245,10 @@ impl Presence {
     /// The users the live entries `members` name, by name, without this
     /// instance's entries of the users in `leaving`.
     fn listed(&self, members: &[String], leaving: &[i64]) -> Vec<UserRef> {
+        let liveness = self.liveness.borrow().clone();
         let users = members
             .iter()
+            .filter(|m| !instance_of(m).is_some_and(|i| liveness.is_dead(i)))
             .filter(|m| !self.is_leaving(m, leaving))
             .filter_map(|m| parse_member(m))
             .collect();
@@ -207,29 +263,40 @@ impl Presence {
         instance == Some(self.instance.as_str()) && id.is_some_and(|id| leaving.contains(&id))
     }
 
-    /// Extends this instance's entries for `users` in `room`, then removes
-    /// expired entries of any instance; returns users who went offline.
-    pub async fn refresh_and_sweep(&self, room: i64, users: &[UserRef]) -> Result<Vec<UserRef>> {
-        let key = self.key(room);
-        let expiry = now_ms() + self.ttl.as_millis() as i64;
-        if !users.is_empty() {
-            let mut pipe = redis::pipe();
-            for user in users {
-                pipe.cmd("ZADD")
-                    .arg(&key)
-                    .arg(expiry)
-                    .arg(member(user, &self.instance))
-                    .ignore();
-            }
-            pipe.cmd("PEXPIRE")
-                .arg(&key)
-                .arg(self.ttl.as_millis() as i64 * 4)
-                .ignore();
-            let _: () = pipe.query_async(&mut self.redis.clone()).await?;
+    /// Writes this instance's entries for `users` in `room` again (Redis
+    /// may have lost them) and extends the key's life: once per refresh
+    /// interval, not per heartbeat.
+    pub async fn restore(&self, room: i64, users: &[UserRef]) -> Result<()> {
+        if users.is_empty() {
+            return Ok(());
         }
-        let gone: Vec<String> = redis::Script::new(SWEEP)
-            .key(&key)
-            .arg(now_ms())
+        let key = self.key(room);
+        let mut pipe = redis::pipe();
+        for user in users {
+            pipe.cmd("ZADD")
+                .arg(&key)
+                .arg(0)
+                .arg(member(user, &self.instance))
+                .ignore();
+        }
+        pipe.cmd("PEXPIRE")
+            .arg(&key)
+            .arg(self.key_ttl_ms())
+            .ignore();
+        let () = pipe.query_async(&mut self.redis.clone()).await?;
+        Ok(())
+    }
+
+    /// Removes the entries of dead instances from `room`; returns the users
+    /// that left offline, to be announced.
+    pub async fn sweep(&self, room: i64) -> Result<Vec<UserRef>> {
+        let dead = self.dead();
+        if dead.is_empty() {
+            return Ok(Vec::new());
+        }
+        let gone: Vec<String> = SWEEP_SCRIPT
+            .key(self.key(room))
+            .arg(dead)
             .invoke_async(&mut self.redis.clone())
             .await?;
         Ok(gone.iter().filter_map(|m| parse_member(m)).collect())

@@ -215,6 +215,10 @@ pub async fn run(
     let mut inbox = Vec::with_capacity(DRAIN);
     let mut presence_tick = tokio::time::interval(room.deps.presence.refresh_every());
     presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is at once; entries were just written by the joins.
+    presence_tick.tick().await;
+    let mut liveness = room.deps.presence.liveness();
+    let mut seen = liveness.borrow_and_update().clone();
     loop {
         let gap = room.order.gap_deadline().map(Instant::from_std);
         let unread_due = room.unread_due;
@@ -235,6 +239,16 @@ pub async fn run(
             _ = tokio::time::sleep_until(unread_due.unwrap_or_else(Instant::now)), if unread_due.is_some() => room.tell_watchers().await,
             _ = tokio::time::sleep_until(presence_due.unwrap_or_else(Instant::now)), if presence_due.is_some() => room.flush_presence().await,
             _ = presence_tick.tick() => room.refresh_presence().await,
+            Ok(()) = liveness.changed() => {
+                let now = liveness.borrow_and_update().clone();
+                if now.lost != seen.lost {
+                    room.refresh_presence().await;
+                }
+                if now.dead.iter().any(|d| !seen.is_dead(d)) {
+                    room.sweep_presence().await;
+                }
+                seen = now;
+            }
         }
         if room.ended {
             break;

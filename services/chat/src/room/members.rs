@@ -215,15 +215,22 @@ impl Room {
         by_name(users)
     }
 
-    /// Keeps this instance's presence entries alive and announces the users
-    /// whose entries expired (an instance died).
+    /// Writes this instance's presence entries again (Redis may have lost
+    /// them) and extends their key's life.
     pub(super) async fn refresh_presence(&mut self) {
         // Arrivals first: a refresh of an unrecorded arrival would hide it.
         self.flush_presence().await;
         let users = self.local_users(None);
-        match self.deps.presence.refresh_and_sweep(self.id, &users).await {
+        if let Err(e) = self.deps.presence.restore(self.id, &users).await {
+            tracing::warn!(error = %e, room.id = self.id, "presence refresh failed");
+        }
+    }
+
+    /// Removes dead instances' entries and announces their users offline.
+    pub(super) async fn sweep_presence(&mut self) {
+        match self.deps.presence.sweep(self.id).await {
             Ok(gone) => self.deps.presence.announce_offline(self.id, &gone).await,
-            Err(e) => tracing::warn!(error = %e, room.id = self.id, "presence refresh failed"),
+            Err(e) => tracing::warn!(error = %e, room.id = self.id, "presence sweep failed"),
         }
     }
 }

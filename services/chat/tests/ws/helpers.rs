@@ -26,7 +26,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub struct Stack {
     pub db: Arc<TestDb>,
     pub prefix: String,
-    pub redis_url: String,
+    /// How chat processes find Redis (`REDIS_URL` or `REDIS_CLUSTER_NODES`).
+    pub redis_env: Vec<(&'static str, String)>,
     key: SigningKeyMaterial,
     publisher: common::redis_client::RedisConn,
 }
@@ -45,20 +46,39 @@ pub struct ChatProcess {
 }
 
 impl Stack {
+    /// A stack on the tests' Redis (a cluster when `TEST_REDIS_CLUSTER_NODES` is set).
     pub async fn new() -> Self {
-        Self::with_redis(test_support::redis_url()).await
+        Self::on(test_support::redis_env(), test_support::redis_conn().await).await
     }
 
+    /// A stack on the one Redis at `redis_url` (a test's own, to stop and restart).
     pub async fn with_redis(redis_url: String) -> Self {
         let publisher = common::redis_client::RedisConn::Single(
             common::redis_client::connect_single(&redis_url)
                 .await
                 .unwrap(),
         );
+        Self::on(vec![("REDIS_URL", redis_url)], publisher).await
+    }
+
+    /// A stack on the Redis Cluster whose nodes are `seeds`.
+    pub async fn with_cluster(seeds: &str) -> Self {
+        let target = common::config::RedisTarget::Cluster {
+            seeds: common::config::Secret::new(seeds.split(',').map(str::to_owned).collect()),
+            classic_pubsub: false,
+        };
+        let publisher = common::redis_client::connect(&target).await.unwrap();
+        Self::on(vec![("REDIS_CLUSTER_NODES", seeds.to_owned())], publisher).await
+    }
+
+    async fn on(
+        redis_env: Vec<(&'static str, String)>,
+        publisher: common::redis_client::RedisConn,
+    ) -> Self {
         Self {
             db: Arc::new(TestDb::migrated().await),
             prefix: test_support::unique_redis_prefix(),
-            redis_url,
+            redis_env,
             key: SigningKeyMaterial::generate(),
             publisher,
         }
@@ -72,7 +92,7 @@ impl Stack {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", self.db.url())
             .env("DATABASE_POOL_SIZE", "4")
-            .env("REDIS_URL", &self.redis_url)
+            .envs(self.redis_env.iter().map(|(k, v)| (*k, v)))
             .env("REDIS_KEY_PREFIX", &self.prefix)
             .env("PUBLIC_ORIGIN", ORIGIN)
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))

@@ -7,6 +7,7 @@
 mod abuse;
 mod access_matrix;
 mod bad_frames;
+mod cluster;
 mod delivery;
 mod dms;
 mod events;

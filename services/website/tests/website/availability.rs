@@ -19,8 +19,7 @@ async fn available(app: &TestApp, query: &str) -> Value {
 }
 
 async fn filter_exists(app: &TestApp) -> bool {
-    let client = redis::Client::open(test_support::redis_url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = test_support::redis_conn().await;
     let key = format!("{}{{bloom:username:v1}}", app.redis_prefix);
     redis::cmd("EXISTS")
         .arg(&key)
@@ -48,8 +47,7 @@ async fn a_lost_filter_is_rebuilt_from_the_database_and_answers_stay_right() {
     app.user_token("ann").await;
     // The first look-up finds no filter (the app started with none): the
     // database answers, and a rebuild starts.
-    let client = redis::Client::open(test_support::redis_url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = test_support::redis_conn().await;
     let _: () = redis::cmd("DEL")
         .arg(format!("{}{{bloom:username:v1}}", app.redis_prefix))
         .query_async(&mut conn)

@@ -90,7 +90,7 @@ impl TestApp {
             common: CommonConfig {
                 database_url: Secret::new(db.url().to_owned()),
                 database_pool_size: 4,
-                redis: common::config::RedisTarget::Single(Secret::new(test_support::redis_url())),
+                redis: test_support::redis_target(),
                 redis_prefix: redis_prefix.clone(),
                 public_origin: PublicOrigin::parse(&origin).unwrap(),
                 listen_addr: listener.local_addr().unwrap(),

@@ -366,16 +366,12 @@ async fn static_files_and_the_favicon_are_served() {
 
 #[tokio::test]
 async fn a_form_send_is_published_for_the_chat_instances_like_a_websocket_send() {
-    use futures_util::StreamExt;
     let app = TestApp::spawn().await;
     let token = app.user_token("owner").await;
     let room = app.room(&token, "live").await;
-    let client = redis::Client::open(test_support::redis_url()).unwrap();
-    let mut pubsub = client.get_async_pubsub().await.unwrap();
-    pubsub
-        .subscribe(common::fanout::room_channel(&app.redis_prefix, room))
-        .await
-        .unwrap();
+    let mut published =
+        test_support::Subscription::to(&common::fanout::room_channel(&app.redis_prefix, room))
+            .await;
     let ann = app.signed_in_browser("ann").await;
     let path = format!("/rooms/{room}");
     let csrf = app.csrf(&ann, &path).await;
@@ -391,14 +387,11 @@ async fn a_form_send_is_published_for_the_chat_instances_like_a_websocket_send()
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let msg = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        pubsub.on_message().next(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let payload: String = msg.get_payload().unwrap();
+    let payload = published
+        .next_within(std::time::Duration::from_secs(5))
+        .await
+        .expect("published");
+    let payload = String::from_utf8(payload).unwrap();
     let Some(common::fanout::Envelope::Sequenced { seq, frame }) =
         common::fanout::decode(payload.as_bytes())
     else {
@@ -421,14 +414,11 @@ async fn a_form_send_is_published_for_the_chat_instances_like_a_websocket_send()
         .send()
         .await
         .unwrap();
-    let msg = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        pubsub.on_message().next(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    assert_eq!(msg.get_payload::<String>().unwrap(), "D");
+    let deleted = published
+        .next_within(std::time::Duration::from_secs(5))
+        .await
+        .expect("published");
+    assert_eq!(deleted, b"D");
 }
 
 #[tokio::test]

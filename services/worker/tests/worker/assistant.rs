@@ -331,11 +331,7 @@ async fn limits_empty_questions_and_stop_end_in_one_clear_state() {
         .await
         .id;
     // Stopped once some text has streamed (kept with the job in Redis).
-    let mut redis = redis::Client::open(test_support::redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = test_support::redis_conn().await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let partial: Option<String> = redis::cmd("GET")
@@ -450,11 +446,7 @@ async fn a_job_whose_worker_died_is_finished_once_with_what_was_streamed() {
         .await
         .pop()
         .unwrap();
-    let mut redis = redis::Client::open(test_support::redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = test_support::redis_conn().await;
     let _: () = redis::cmd("SET")
         .arg(format!("{prefix}assistant:partial:{}", job.id))
         .arg("Half an answer")
