@@ -10,6 +10,8 @@
 #   stop_postgres DIR
 #   start_redis DIR PORT [throwaway]        data in DIR/redis
 #   stop_redis DIR PORT [throwaway]
+#   start_redis_cluster DIR FIRST_PORT [MASTERS]   MASTERS (3) masters + a replica each, DIR/redis-cluster
+#   stop_redis_cluster DIR
 #   upstream_block NAME HOST:PORT...        a native "upstream NAME { ... }" block
 #   render_nginx TEMPLATE OUT NAME=VALUE... via nginx/render.sh (its variables)
 #   start_nginx CONF / stop_nginx CONF      CONF lives in its runtime dir
@@ -290,6 +292,171 @@ stop_redis() { # DIR PORT [throwaway]
   kill -KILL "$pid" 2>/dev/null || true
 }
 
+# --- Redis Cluster -----------------------------------------------------------
+
+# Starts a Redis Cluster of MASTERS masters (3 when not given) with one
+# replica each on 127.0.0.1:FIRST_PORT..FIRST_PORT+2*MASTERS-1 (masters
+# first), their cluster bus on each port + 10000, each node's config,
+# nodes.conf, pid file and log in DIR/redis-cluster/PORT. The slots are split
+# evenly between the masters. Throwaway by design: no persistence, and the
+# cluster is created afresh on every start (Redis holds only state that is
+# rebuilt or expires). The password is $REDIS_PASSWORD when set (start_redis
+# exports it), else one generated once into DIR/redis-cluster/password and
+# exported as REDIS_PASSWORD; replicas use it as masterauth. A node is
+# suspected after PARLEY_REDIS_CLUSTER_NODE_TIMEOUT_MS (2000; a replica then
+# takes over in about 4 s). Sets REDIS_CLUSTER_SEEDS to every node's
+# redis:// URL, comma-separated (the services' REDIS_CLUSTER_NODES). Returns
+# when every node says cluster_state:ok and every replica is in sync.
+#
+# Made by hand rather than with `redis-cli --cluster create`, which wants
+# three masters at least: slots, a config epoch each, MEET, REPLICATE.
+start_redis_cluster() { # DIR FIRST_PORT [MASTERS]
+  local dir=$1/redis-cluster first=$2 masters=${3:-3} port node deadline i lo hi id
+  local -a ports=() urls=()
+  [[ $masters =~ ^[1-9][0-9]*$ ]] || { log "start_redis_cluster: MASTERS must be a positive number"; return 1; }
+  mkdir -p "$dir" || return 1
+  stop_redis_cluster "$1" || return 1 # one left running by a killed run
+  for ((port = first; port < first + 2 * masters; port++)); do
+    require_free_port "$port" "a Redis Cluster node" || return 1
+    require_free_port "$((port + 10000))" "a Redis Cluster node's bus" || return 1
+    ports+=("$port")
+  done
+  if [[ -z ${REDIS_PASSWORD:-} ]]; then
+    if [[ ! -s $dir/password ]]; then
+      (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/password") || return 1
+    fi
+    REDIS_PASSWORD=$(cat "$dir/password")
+  fi
+  export REDIS_PASSWORD
+  log "starting a Redis Cluster ($masters masters, $masters replicas) on 127.0.0.1:${ports[0]}-${ports[-1]} (logs: $dir/PORT/redis.log)"
+  for port in "${ports[@]}"; do
+    node=$dir/$port
+    rm -rf "$node" && mkdir -p "$node" || return 1
+    # The password through a config file, not argv (ps shows argv).
+    (umask 077 && printf 'requirepass %s\nmasterauth %s\n' "$REDIS_PASSWORD" "$REDIS_PASSWORD" >"$node/redis.conf") ||
+      return 1
+    redis-server "$node/redis.conf" --port "$port" --bind 127.0.0.1 --dir "$node" --daemonize yes \
+      --pidfile "$node/redis.pid" --logfile "$node/redis.log" --save '' --appendonly no \
+      --cluster-enabled yes --cluster-config-file "$node/nodes.conf" \
+      --cluster-node-timeout "${PARLEY_REDIS_CLUSTER_NODE_TIMEOUT_MS:-2000}" || return 1
+    urls+=("redis://:$REDIS_PASSWORD@127.0.0.1:$port")
+  done
+  deadline=$((SECONDS + 15))
+  for port in "${ports[@]}"; do
+    until [[ $(redis_cluster_cli "$port" ping) == PONG ]]; do
+      if ((SECONDS >= deadline)); then
+        log "Redis Cluster node $port did not answer:"; tail -n 20 "$dir/$port/redis.log" >&2; return 1
+      fi
+      sleep 0.1
+    done
+  done
+  # Masters: an even share of the 16384 slots and a config epoch of their own.
+  for ((i = 0; i < masters; i++)); do
+    lo=$((16384 * i / masters)) hi=$((16384 * (i + 1) / masters - 1))
+    redis_cluster_cli "${ports[i]}" cluster addslotsrange "$lo" "$hi" >/dev/null &&
+      redis_cluster_cli "${ports[i]}" cluster set-config-epoch "$((i + 1))" >/dev/null || {
+      log "Redis Cluster node ${ports[i]} refused its slots"; return 1
+    }
+  done
+  for port in "${ports[@]:1}"; do
+    redis_cluster_cli "${ports[0]}" cluster meet 127.0.0.1 "$port" >/dev/null || return 1
+  done
+  redis_cluster_wait_known "$dir" 30 "${ports[@]}" || return 1
+  for ((i = 0; i < masters; i++)); do
+    id=$(redis_cluster_cli "${ports[i]}" cluster myid)
+    redis_cluster_cli "${ports[masters + i]}" cluster replicate "$id" >/dev/null || {
+      log "Redis Cluster node ${ports[masters + i]} did not become ${ports[i]}'s replica"; return 1
+    }
+  done
+  redis_cluster_wait_ok "$dir" 60 "${ports[@]}" || return 1
+  REDIS_CLUSTER_SEEDS=$(IFS=,; echo "${urls[*]}")
+}
+
+# redis-cli against the cluster node on PORT, with the password; the reply
+# without carriage returns.
+redis_cluster_cli() { # PORT ARG...
+  local port=$1
+  shift
+  REDISCLI_AUTH=$REDIS_PASSWORD redis-cli -p "$port" "$@" 2>/dev/null | tr -d '\r'
+}
+
+# Waits up to TIMEOUT seconds until every node on PORT... knows all of them
+# (the MEETs went round).
+redis_cluster_wait_known() { # DIR TIMEOUT PORT...
+  local dir=$1 deadline=$((SECONDS + $2)) port ok
+  shift 2
+  while :; do
+    ok=1
+    for port in "$@"; do
+      if [[ $(redis_cluster_cli "$port" cluster info) != *"cluster_known_nodes:$#"* ]] ||
+        redis_cluster_cli "$port" cluster nodes | grep -q handshake; then
+        ok=0 && break
+      fi
+    done
+    ((ok)) && return 0
+    if ((SECONDS >= deadline)); then
+      log "the Redis Cluster's nodes did not meet within $2 s (node $port)"
+      tail -n 10 "$dir/$port/redis.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# Waits up to TIMEOUT seconds until every node on PORT... says
+# cluster_state:ok and knows all the others, and every replica's link to its
+# master is up.
+redis_cluster_wait_ok() { # DIR TIMEOUT PORT...
+  local dir=$1 deadline=$((SECONDS + $2)) port info ok
+  shift 2
+  while :; do
+    ok=1
+    for port in "$@"; do
+      info=$(REDISCLI_AUTH=$REDIS_PASSWORD redis-cli -p "$port" cluster info 2>/dev/null | tr -d '\r')
+      if [[ $info != *cluster_state:ok* || $info != *"cluster_known_nodes:$#"* ]]; then
+        ok=0 && break
+      fi
+      info=$(REDISCLI_AUTH=$REDIS_PASSWORD redis-cli -p "$port" info replication 2>/dev/null | tr -d '\r')
+      if [[ $info == *role:slave* && $info != *master_link_status:up* ]]; then
+        ok=0 && break
+      fi
+    done
+    ((ok)) && return 0
+    if ((SECONDS >= deadline)); then
+      log "the Redis Cluster did not settle within $2 s (node $port: $(tr '\n' ' ' <<<"$info" | head -c 300))"
+      tail -n 10 "$dir/$port/redis.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# Stops every node whose pid file is under DIR/redis-cluster (never another
+# Redis on their ports): SHUTDOWN NOSAVE, SIGTERM when the port answers with
+# another process, SIGKILL after 30 s; fine when none runs.
+stop_redis_cluster() { # DIR
+  local dir=$1/redis-cluster node pid port auth pids=()
+  for node in "$dir"/*/; do
+    pid=$(cat "$node/redis.pid" 2>/dev/null || true)
+    pid_runs "$pid" redis-server || continue
+    port=$(basename "$node")
+    auth=$(sed -n 's/^requirepass //p' "$node/redis.conf" 2>/dev/null || true)
+    if [[ $(REDISCLI_AUTH=$auth redis-cli -p "$port" info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p') == "$pid" ]]; then
+      REDISCLI_AUTH=$auth redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    else
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
+    pids+=("$pid")
+  done
+  ((${#pids[@]})) || return 0
+  log "stopping the Redis Cluster (${#pids[@]} nodes)"
+  for pid in "${pids[@]}"; do
+    wait_pid_gone "$pid" 30 && continue
+    log "Redis Cluster node (pid $pid) did not stop; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
 # --- nginx -------------------------------------------------------------------
 
 # "server HOST:PORT;" lines for an upstream block.
@@ -461,6 +628,8 @@ env_file_value() { # FILE NAME
 # Deployment-wide inputs come from these variables, set by the caller:
 #   STACK_DATABASE_URL  STACK_REDIS_URL  STACK_PUBLIC_ORIGIN  STACK_STATIC_DIR
 #   STACK_KEYS_FILE     (the file generate_keys wrote)
+#   STACK_REDIS_CLUSTER_NODES  (optional) a Redis Cluster's seed URLs,
+#                       comma-separated; STACK_REDIS_URL must then be one of them
 # Only the website gets TOKEN_SIGNING_KEY.
 service_env() { # SERVICE LISTEN_ADDR
   local service=$1 listen=$2
@@ -469,6 +638,7 @@ service_env() { # SERVICE LISTEN_ADDR
   printf '%s\n' \
     "DATABASE_URL=$STACK_DATABASE_URL" \
     "REDIS_URL=$STACK_REDIS_URL" \
+    "REDIS_CLUSTER_NODES=${STACK_REDIS_CLUSTER_NODES:-}" \
     "PUBLIC_ORIGIN=$STACK_PUBLIC_ORIGIN" \
     "LISTEN_ADDR=$listen" \
     "STATIC_DIR=$STACK_STATIC_DIR" \
