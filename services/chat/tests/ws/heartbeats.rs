@@ -106,3 +106,43 @@ async fn idle_sockets_in_many_rooms_cost_redis_nothing_beyond_the_heartbeat() {
     assert!(alone > 0, "no heartbeat was seen");
     drop(sockets);
 }
+
+#[tokio::test]
+async fn entries_redis_lost_are_written_again_at_the_next_heartbeat() {
+    let mut redis = RedisProcess::start();
+    let stack = Stack::with_redis(redis.url()).await;
+    let env = [
+        ("PRESENCE_TTL_SECS", "3"),
+        ("MAX_CONNECTIONS_PER_USER", "1"),
+    ];
+    let x = stack.chat_with(&env).await;
+    let y = stack.chat_with(&env).await;
+    let (ann, bob) = (stack.user("ann").await, stack.user("bob").await);
+    let room = stack.room(&ann, "r").await;
+    let mut a = connect(&x, &ann).await;
+    a.join(room, None).await;
+    // Redis comes back empty: no heartbeat, no presence, no connection count.
+    redis.restart();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let counted = try_connect(&y.ws_url(), Auth::Bearer(&ann.token))
+            .await
+            .err()
+            == Some(429);
+        let listed = match connect(&y, &bob).await.join(room, None).await.1 {
+            common::protocol::ServerFrame::Joined { online, .. } => {
+                online.iter().any(|u| u.id == ann.id)
+            }
+            other => panic!("{other:?}"),
+        };
+        if counted && listed {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ann's connection counted: {counted}, listed online: {listed}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    drop(a);
+}
