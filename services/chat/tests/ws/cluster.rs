@@ -88,7 +88,7 @@ fn start_sender(
 /// Records every message `c` receives until `stop`.
 fn start_receiver(
     mut c: Client,
-    got: Arc<Mutex<Vec<Received>>>,
+    got: Log,
     mut stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -107,6 +107,9 @@ fn start_receiver(
     })
 }
 
+/// What one receiver has got so far, shared with its task.
+type Log = Arc<Mutex<Vec<Received>>>;
+
 /// What a fault did, for the checks: from when the bound applies, in which rooms.
 struct Fault {
     what: &'static str,
@@ -120,7 +123,7 @@ struct Flow {
     stop: watch::Sender<bool>,
     stop_reading: watch::Sender<bool>,
     senders: Vec<tokio::task::JoinHandle<Vec<Sent>>>,
-    receivers: Vec<(Arc<Mutex<Vec<Received>>>, tokio::task::JoinHandle<()>)>,
+    receivers: Vec<(Log, tokio::task::JoinHandle<()>)>,
 }
 
 impl Flow {
