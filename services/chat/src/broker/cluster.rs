@@ -38,9 +38,11 @@ use crate::metrics::Metrics;
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long building a connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// Pause between failed rebuilds: short, because a promoted replica should
-/// be heard from within a second or two of its promotion.
-const RETRY_PAUSE: Duration = Duration::from_millis(200);
+/// Pauses between failed rebuilds: from short, doubling to at most a
+/// second, because a promoted replica should be heard from within a second
+/// or two of its promotion.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(1);
 /// Subscribes in flight at once during a rebuild.
 const SUBSCRIBE_CONCURRENCY: usize = 64;
 
@@ -94,6 +96,7 @@ impl Cluster {
         let mut connected_before = false;
         let mut rebuild = Some(Reason::Disconnection);
         let mut conn: Option<ClusterConnection> = None;
+        let mut pause = RETRY_FIRST;
         loop {
             if let Some(reason) = rebuild {
                 generation += 1;
@@ -101,6 +104,7 @@ impl Cluster {
                     Ok(fresh) => {
                         conn = Some(fresh);
                         rebuild = None;
+                        pause = RETRY_FIRST;
                         if connected_before {
                             self.metrics.pubsub_rebuilds.inc();
                             self.metrics
@@ -119,9 +123,10 @@ impl Cluster {
                     Err(e) => {
                         tracing::warn!(error = %e, "redis cluster pub/sub unavailable; retrying");
                         conn = None;
-                        if !wait_down(&mut wanted, &mut rx, RETRY_PAUSE).await {
+                        if !wait_down(&mut wanted, &mut rx, pause).await {
                             return;
                         }
+                        pause = (pause * 2).min(RETRY_MAX);
                         continue;
                     }
                 }
