@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::db::DbPool;
-use common::store::rooms;
+use common::store::room_seqs;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -453,7 +453,7 @@ impl Hub {
         tokio::spawn(async move {
             let found = async {
                 let mut conn = pool.get().await?;
-                rooms::last_seqs(&mut conn, &queried).await
+                room_seqs::last_seqs(&mut conn, &queried).await
             };
             match found.await {
                 Ok(found) => {

@@ -21,7 +21,7 @@ use common::access::Standing;
 use common::db::DbPool;
 use common::error::Code;
 use common::protocol::{ServerFrame, UserRef};
-use common::store::{members as member_rows, rooms};
+use common::store::{members as member_rows, room_seqs, rooms};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -178,7 +178,7 @@ pub async fn run(
 ) {
     let start = async {
         let mut conn = deps.pool.get().await?;
-        rooms::last_seqs(&mut conn, &[id]).await
+        room_seqs::last_seqs(&mut conn, &[id]).await
     };
     let delivered = match start.await {
         Ok(found) => found

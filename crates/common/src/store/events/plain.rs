@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::protocol::{ChatMessage, ServerFrame};
 use crate::store::Fixed;
 use crate::store::messages::{self, NewMessage};
-use crate::store::{members, rooms};
+use crate::store::{members, room_seqs};
 
 /// One room's part of a bulk write: its drafts and where its seqs start.
 pub(super) struct Room<'a> {
@@ -172,7 +172,7 @@ pub(super) async fn append(
         answers.push(events);
     }
     super::insert(conn, &rows).await?;
-    rooms::advance_many(conn, &advanced).await?;
+    room_seqs::advance_many(conn, &advanced).await?;
     let marks: Vec<(i64, i64, i64)> = newest
         .iter()
         .map(|(&(room, user), &seq)| (room, user, seq))
