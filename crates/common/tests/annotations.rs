@@ -95,7 +95,7 @@ async fn an_annotation_is_a_sequenced_event_kept_per_kind_and_gone_with_its_mess
 
     // Which event set each message's text: its creation, or its last edit.
     append(&mut conn, room, &[edit(&ann, second, "so it went", "e")]).await;
-    let texts = events::last_text_seqs(&mut conn, &[first, second])
+    let texts = events::last_text_seqs(&mut conn, &[room], &[first, second])
         .await
         .unwrap();
     assert_eq!((texts[&first], texts[&second]), (1, 6));
