@@ -311,8 +311,7 @@ impl Requests {
                 // Read here, not in the room: its live deliveries never
                 // wait for a replay.
                 let replay =
-                    history::replay(&self.state.pool, room, since, self.state.config.replay)
-                        .await?;
+                    history::replay(&self.state.db, room, since, self.state.config.replay).await?;
                 let bytes: usize = replay.rows.iter().map(|(_, frame)| frame.len()).sum();
                 if let Err(e) = limiter.spend(budget, &user, bytes as u64).await {
                     tracing::warn!(error = %e, "could not count a replay against its budget");

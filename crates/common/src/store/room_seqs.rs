@@ -102,8 +102,7 @@ pub async fn advance_many(conn: &mut AsyncPgConnection, rows: &[(i64, i64, i64)]
 
 /// `(room_id, last_seq)` of those of `ids` that still exist: how far each
 /// room has got, for catch-up. Reads no lock, so a replica may answer it
-/// (an answer older than the caller's knowledge is the caller's to notice:
-/// see `crate::db::DbPools`).
+/// (`crate::reads::last_seqs` says when the primary must).
 pub async fn last_seqs(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
     Ok(room_seqs::table
         .filter(room_seqs::room_id.eq_any(ids))

@@ -50,13 +50,22 @@ impl Stack {
     }
 
     pub async fn with_redis(redis_url: String) -> Self {
+        Self::with(TestDb::migrated().await, redis_url).await
+    }
+
+    /// A stack on a database of the test's own (a `PgReplica`'s primary).
+    pub async fn with_db(db: TestDb) -> Self {
+        Self::with(db, test_support::redis_url()).await
+    }
+
+    async fn with(db: TestDb, redis_url: String) -> Self {
         let publisher = common::redis_client::RedisConn::Single(
             common::redis_client::connect_single(&redis_url)
                 .await
                 .unwrap(),
         );
         Self {
-            db: Arc::new(TestDb::migrated().await),
+            db: Arc::new(db),
             prefix: test_support::unique_redis_prefix(),
             redis_url,
             key: SigningKeyMaterial::generate(),

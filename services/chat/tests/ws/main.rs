@@ -15,3 +15,4 @@ mod helpers;
 mod moderation;
 mod privacy;
 mod refusals;
+mod replica;
