@@ -8,7 +8,7 @@
 \set ON_ERROR_STOP on
 BEGIN;
 INSERT INTO log_cursors (consumer, room_id, seq)
-SELECT 'vectors', id, last_seq FROM rooms WHERE name LIKE 'corpus%'
+SELECT 'vectors', s.room_id, s.last_seq FROM room_seqs s JOIN rooms r ON r.id = s.room_id WHERE r.name LIKE 'corpus%'
 ON CONFLICT (consumer, room_id) DO UPDATE SET seq = greatest(log_cursors.seq, excluded.seq);
 WITH made AS (
        SELECT v.model, v.scale, v.v, row_number() OVER (ORDER BY v.message_id) - 1 AS k, count(*) OVER () AS total

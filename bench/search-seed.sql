@@ -31,5 +31,6 @@ SELECT room_id, seq, user_id, body, 'corpus-' || room_id || '-' || seq,
 FROM m;
 INSERT INTO room_events (room_id, seq, kind, message_id, user_id, nonce, frame)
 SELECT room_id, seq, 'message', id, user_id, nonce, '{}' FROM messages WHERE nonce LIKE 'corpus-%';
-UPDATE rooms SET last_seq = :per_room, message_count = :per_room WHERE name LIKE 'corpus%';
+INSERT INTO room_seqs (room_id, last_seq, message_count)
+SELECT id, :per_room, :per_room FROM rooms WHERE name LIKE 'corpus%';
 COMMIT;

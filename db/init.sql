@@ -6,3 +6,7 @@ INSERT INTO rooms (name, topic)
 VALUES ('general', 'Anything and everything'),
        ('random', 'Off-topic chatter')
 ON CONFLICT ((lower(name))) WHERE visibility = 'public' DO NOTHING;
+-- Every room has its counter (room_seqs), made with it.
+INSERT INTO room_seqs (room_id)
+SELECT id FROM rooms WHERE visibility = 'public' AND lower(name) IN ('general', 'random')
+ON CONFLICT (room_id) DO NOTHING;

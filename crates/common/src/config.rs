@@ -342,11 +342,61 @@ impl RedisTarget {
     }
 }
 
+/// A read-only replica of the database (a hot standby), and the size of
+/// each process's pool of connections to it.
+#[derive(Debug, Clone)]
+pub struct ReadReplica {
+    pub url: Secret<String>,
+    pub pool_size: usize,
+}
+
+impl ReadReplica {
+    /// `DATABASE_READ_URL` and `DATABASE_READ_POOL_SIZE` (default: the
+    /// primary pool's size). Unset: no replica, every read goes to the
+    /// primary, as before there was one. A pool size without a URL is a
+    /// mistake worth stopping for.
+    fn from_env(primary_pool_size: usize) -> Result<Option<Self>, ConfigError> {
+        let Some(url) = var("DATABASE_READ_URL") else {
+            if var("DATABASE_READ_POOL_SIZE").is_some() {
+                return Err(ConfigError::new(
+                    "DATABASE_READ_POOL_SIZE",
+                    "is set without DATABASE_READ_URL",
+                ));
+            }
+            return Ok(None);
+        };
+        if !is_postgres_url(&url) {
+            return Err(ConfigError::new(
+                "DATABASE_READ_URL",
+                "must be a postgres:// URL",
+            ));
+        }
+        let pool_size = parsed_or("DATABASE_READ_POOL_SIZE", primary_pool_size)?;
+        if pool_size == 0 {
+            return Err(ConfigError::new(
+                "DATABASE_READ_POOL_SIZE",
+                "must be at least 1",
+            ));
+        }
+        Ok(Some(Self {
+            url: Secret::new(url),
+            pool_size,
+        }))
+    }
+}
+
+fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// Settings both services read.
 #[derive(Debug, Clone)]
 pub struct CommonConfig {
     pub database_url: Secret<String>,
     pub database_pool_size: usize,
+    /// Where history, replay and catch-up are read (`None`: the primary);
+    /// see `crate::reads` for when the primary answers them anyway.
+    pub database_read: Option<ReadReplica>,
     /// Which Redis: one server (`REDIS_URL`) or a cluster (`REDIS_CLUSTER_NODES`).
     pub redis: RedisTarget,
     /// Prepended to every Redis key and channel, so deployments (and tests) can share a Redis.
@@ -373,7 +423,7 @@ impl CommonConfig {
     /// Reads the shared variables; `default_listen` differs per service.
     pub fn from_env(default_listen: &str) -> Result<Self, ConfigError> {
         let database_url = required("DATABASE_URL")?;
-        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        if !is_postgres_url(&database_url) {
             return Err(ConfigError::new(
                 "DATABASE_URL",
                 "must be a postgres:// URL",
@@ -403,6 +453,7 @@ impl CommonConfig {
         Ok(Self {
             database_url: Secret::new(database_url),
             database_pool_size,
+            database_read: ReadReplica::from_env(database_pool_size)?,
             redis,
             redis_prefix: var("REDIS_KEY_PREFIX").unwrap_or_else(|| "parley:".into()),
             public_origin,

@@ -76,6 +76,66 @@ pub fn build_pool(
         .map_err(|e| Error::internal_from("building the database pool", e))
 }
 
+/// The pools a service reads and writes with; cheap to clone (each pool
+/// is shared). `write` is the primary: every write, and every read that
+/// must see the latest commit (sessions, access checks, nonces, anything
+/// in a write transaction). `read` answers history, replay and catch-up:
+/// a replica's pool when `DATABASE_READ_URL` is set, else the primary's
+/// again, so that unset means exactly one pool, as before. A replica may
+/// be behind; `crate::reads` says when its answer is re-read from `write`.
+#[derive(Clone)]
+pub struct DbPools {
+    pub write: DbPool,
+    pub read: DbPool,
+    replica: bool,
+}
+
+impl DbPools {
+    /// The primary's pool and, when `config` names a replica, the
+    /// replica's; both make connections lazily.
+    pub fn build(
+        config: &crate::config::CommonConfig,
+        application_name: &'static str,
+    ) -> Result<Self> {
+        let write = build_pool(
+            config.database_url.expose(),
+            config.database_pool_size,
+            application_name,
+        )?;
+        Ok(match &config.database_read {
+            Some(replica) => Self {
+                read: build_pool(replica.url.expose(), replica.pool_size, application_name)?,
+                write,
+                replica: true,
+            },
+            None => Self::primary_only(write),
+        })
+    }
+
+    /// Reads and writes on one pool (no replica).
+    pub fn primary_only(pool: DbPool) -> Self {
+        Self {
+            read: pool.clone(),
+            write: pool,
+            replica: false,
+        }
+    }
+
+    /// Writes on `write`, replica reads on `read` (which may be behind).
+    pub fn with_replica(write: DbPool, read: DbPool) -> Self {
+        Self {
+            write,
+            read,
+            replica: true,
+        }
+    }
+
+    /// Whether reads go to a replica, which may be behind the primary.
+    pub fn has_replica(&self) -> bool {
+        self.replica
+    }
+}
+
 /// The pool's check of a connection it is about to hand out again.
 fn test_if_idle<'a>(
     conn: &'a mut AsyncPgConnection,

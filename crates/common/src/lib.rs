@@ -19,6 +19,7 @@ pub mod passwords;
 pub mod preferences;
 pub mod protocol;
 pub mod ratelimit;
+pub mod reads;
 pub mod redis_client;
 pub mod search_text;
 #[rustfmt::skip]

@@ -19,7 +19,7 @@ use crate::markdown;
 use crate::protocol::{ServerFrame, UserRef};
 use crate::ratelimit::{Limit, RateLimiter, Refund};
 use crate::store::events::{self, Appended, Change, EventDraft, Policy};
-use crate::store::{members, rooms, users};
+use crate::store::{members, room_seqs, users};
 use crate::writer::{EventWriter, Queued};
 
 /// A change to a room as a client asks for it, before any check.
@@ -243,7 +243,7 @@ impl Messenger {
     pub async fn read(&self, user_id: i64, room_id: i64, seq: i64) -> Result<members::Unread> {
         let mut conn = self.pool.get().await?;
         guard::readable(&mut conn, user_id, room_id).await?;
-        let last_seq = rooms::last_seqs(&mut conn, &[room_id])
+        let last_seq = room_seqs::last_seqs(&mut conn, &[room_id])
             .await?
             .first()
             .map(|(_, last)| *last)

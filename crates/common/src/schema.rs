@@ -211,6 +211,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    room_seqs (room_id) {
+        room_id -> Int8,
+        last_seq -> Int8,
+        message_count -> Int8,
+    }
+}
+
+diesel::table! {
     room_usage (user_id, room_id) {
         user_id -> Int8,
         room_id -> Int8,
@@ -226,9 +234,7 @@ diesel::table! {
         name -> Text,
         topic -> Text,
         owner_id -> Nullable<Int8>,
-        last_seq -> Int8,
         created_at -> Timestamptz,
-        message_count -> Int8,
         visibility -> Text,
         kind -> Text,
         slow_mode_secs -> Int4,
@@ -308,6 +314,7 @@ diesel::joinable!(room_members -> users (user_id));
 diesel::joinable!(room_mutes -> rooms (room_id));
 diesel::joinable!(room_notification_levels -> rooms (room_id));
 diesel::joinable!(room_notification_levels -> users (user_id));
+diesel::joinable!(room_seqs -> rooms (room_id));
 diesel::joinable!(room_usage -> rooms (room_id));
 diesel::joinable!(room_usage -> users (user_id));
 diesel::joinable!(rooms -> users (owner_id));
@@ -331,6 +338,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     room_members,
     room_mutes,
     room_notification_levels,
+    room_seqs,
     room_usage,
     rooms,
     sessions,

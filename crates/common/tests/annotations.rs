@@ -95,7 +95,7 @@ async fn an_annotation_is_a_sequenced_event_kept_per_kind_and_gone_with_its_mess
 
     // Which event set each message's text: its creation, or its last edit.
     append(&mut conn, room, &[edit(&ann, second, "so it went", "e")]).await;
-    let texts = events::last_text_seqs(&mut conn, &[first, second])
+    let texts = events::last_text_seqs(&mut conn, &[room], &[first, second])
         .await
         .unwrap();
     assert_eq!((texts[&first], texts[&second]), (1, 6));
@@ -257,7 +257,7 @@ async fn the_tags_of_many_rooms_go_together_and_a_gone_message_takes_no_seq() {
     );
     assert!(r1_answers[1].is_err(), "a deleted message is not tagged");
     assert_eq!(answers[1].as_ref().unwrap()[0].as_ref().unwrap().seq, 2);
-    let rooms = common::store::rooms::last_seqs(&mut conn, &[r1, r2])
+    let rooms = common::store::room_seqs::last_seqs(&mut conn, &[r1, r2])
         .await
         .unwrap();
     assert!(

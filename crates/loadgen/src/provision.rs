@@ -104,10 +104,13 @@ pub async fn rooms(
     n: usize,
     owner: i64,
 ) -> Result<Vec<i64>, Failure> {
+    // Each room with its counter (room_seqs), in one statement.
     let mut rows: Vec<IdName> = sql_query(
-        "INSERT INTO rooms (name, topic, owner_id) \
-         SELECT $1 || '-' || g, 'load test', $3 FROM generate_series(0, $2 - 1) AS g \
-         RETURNING id, name",
+        "WITH r AS (INSERT INTO rooms (name, topic, owner_id) \
+           SELECT $1 || '-' || g, 'load test', $3 FROM generate_series(0, $2 - 1) AS g \
+           RETURNING id, name), \
+         s AS (INSERT INTO room_seqs (room_id) SELECT id FROM r) \
+         SELECT id, name FROM r",
     )
     .bind::<Text, _>(prefix)
     .bind::<BigInt, _>(n as i64)
@@ -207,7 +210,8 @@ pub struct Counters {
     /// statistics lag by up to about a second).
     #[diesel(sql_type = BigInt)]
     pub commits: i64,
-    /// Index and sequential scans of `room_events` (pg_stat_user_tables).
+    /// Index and sequential scans of `room_events` (pg_stat_user_tables,
+    /// summed over its partitions).
     #[diesel(sql_type = BigInt)]
     pub event_scans: i64,
     /// Calls of statements reading `room_events` after a seq (history,
@@ -254,10 +258,11 @@ pub async fn counters(
         "-1::bigint"
     };
     let q = format!(
-        "SELECT (SELECT coalesce(sum(last_seq), 0)::bigint FROM rooms WHERE id = ANY($1)) AS seqs, \
+        "SELECT (SELECT coalesce(sum(last_seq), 0)::bigint FROM room_seqs WHERE room_id = ANY($1)) AS seqs, \
          (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS commits, \
-         (SELECT (coalesce(idx_scan, 0) + coalesce(seq_scan, 0))::bigint FROM pg_stat_user_tables \
-           WHERE relname = 'room_events') AS event_scans, \
+         (SELECT coalesce(sum(coalesce(idx_scan, 0) + coalesce(seq_scan, 0)), 0)::bigint \
+           FROM pg_stat_user_tables \
+           WHERE relname = 'room_events' OR relname LIKE 'room\\_events\\_p%') AS event_scans, \
          {history} AS history_calls"
     );
     let mut rows: Vec<Counters> = sql_query(q)
@@ -272,7 +277,7 @@ pub async fn last_seqs(
     conn: &mut AsyncPgConnection,
     rooms: &[i64],
 ) -> Result<std::collections::HashMap<i64, i64>, Failure> {
-    Ok(common::store::rooms::last_seqs(conn, rooms)
+    Ok(common::store::room_seqs::last_seqs(conn, rooms)
         .await?
         .into_iter()
         .collect())

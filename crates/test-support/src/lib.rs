@@ -17,7 +17,10 @@
 
 pub mod llm;
 pub mod redis_cluster;
+mod replica;
 pub mod store;
+
+pub use replica::PgReplica;
 
 use std::path::Path;
 
@@ -143,10 +146,14 @@ pub fn unique_redis_prefix() -> String {
 }
 
 fn url_for(database: &str) -> String {
-    let admin = admin_url();
+    url_in(&admin_url(), database)
+}
+
+/// The URL of `database` in the cluster of the admin URL `admin`.
+fn url_in(admin: &str, database: &str) -> String {
     let (base, _) = admin
         .rsplit_once('/')
-        .expect("TEST_DATABASE_URL must end with /<database>");
+        .expect("an admin URL ends with /<database>");
     format!("{base}/{database}")
 }
 
@@ -244,6 +251,9 @@ async fn template() -> String {
 pub struct TestDb {
     name: String,
     url: String,
+    /// The admin URL of its cluster (the test cluster's, or a
+    /// [`PgReplica`]'s primary).
+    admin: String,
 }
 
 impl TestDb {
@@ -259,14 +269,34 @@ impl TestDb {
     }
 
     async fn create(options: &str) -> Self {
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        admin()
+        Self::create_in(&admin_url(), options).await
+    }
+
+    /// A fresh database with every migration applied and the seed loaded,
+    /// in the cluster of the admin URL `admin` (no template there: the
+    /// migrations run).
+    pub async fn migrated_in(admin: &str) -> Self {
+        let db = Self::create_in(admin, "").await;
+        common::db::migrate(db.url())
             .await
+            .expect("migrate the test database");
+        db
+    }
+
+    async fn create_in(admin: &str, options: &str) -> Self {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        AsyncPgConnection::establish(admin)
+            .await
+            .expect("connect to the cluster's admin database")
             .batch_execute(&format!("CREATE DATABASE {name} {options}"))
             .await
             .expect("create test database");
-        let url = url_for(&name);
-        Self { name, url }
+        let url = url_in(admin, &name);
+        Self {
+            name,
+            url,
+            admin: admin.to_owned(),
+        }
     }
 
     /// The database's name.
@@ -290,6 +320,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
+        let admin = self.admin.clone();
         // Drop runs inside the test's runtime: use a thread with its own.
         let dropped = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -297,7 +328,7 @@ impl Drop for TestDb {
                 .build()
                 .expect("runtime");
             rt.block_on(async {
-                if let Ok(mut conn) = AsyncPgConnection::establish(&admin_url()).await {
+                if let Ok(mut conn) = AsyncPgConnection::establish(&admin).await {
                     let _ = conn
                         .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                         .await;

@@ -1,11 +1,15 @@
 //! Where the chat service reads a room's stored events, for catch-up and
 //! replay on join: the room's event log, whose frames are sent as stored.
-//! Chat never needs to know what kind of event a frame is.
+//! Chat never needs to know what kind of event a frame is. They are read
+//! from the read pool (a replica with `DATABASE_READ_URL`), and from the
+//! primary when the replica is behind what the room knows
+//! (`common::reads`).
 
-use common::db::DbPool;
-use common::store::events;
+use common::db::DbPools;
+use common::reads;
 
 use crate::delivery::QueueLimits;
+use crate::room::RoomDeps;
 use crate::sequencer::Sequenced;
 
 /// A join's replay: the newest events after the client's `since`, within
@@ -47,15 +51,19 @@ impl Replay {
     }
 }
 
-/// A join's replay after `since`, read from Postgres.
+/// A join's replay after `since`, read from the read pool as it is: the
+/// connection reading it knows nothing newer. Should a replica be behind,
+/// the room tops the replay up to what it has delivered, and that top-up
+/// is a known range ([`stored_after`]), read whole.
 pub async fn replay(
-    pool: &DbPool,
+    db: &DbPools,
     room: i64,
     since: i64,
     limits: QueueLimits,
 ) -> common::Result<Replay> {
-    let mut conn = pool.get().await?;
-    let rows = events::newest_after(&mut conn, room, since, limits.frames as i64).await?;
+    let rows = reads::newest_events_after(db, room, since, limits.frames as i64, None)
+        .await?
+        .value;
     let rows = rows
         .into_iter()
         .map(|(seq, frame)| (seq, frame.into()))
@@ -64,16 +72,22 @@ pub async fn replay(
 }
 
 /// Up to `limit` stored events of `room` with a seq above `after_seq`, in
-/// increasing seq, each as the frame clients receive.
+/// increasing seq, each as the frame clients receive: every one up to
+/// `known_last` when the room knows it was stored (a replica behind it is
+/// read again on the primary, counted in `read_fallbacks_total`).
 pub async fn stored_after(
-    pool: &DbPool,
+    deps: &RoomDeps,
     room: i64,
     after_seq: i64,
     limit: i64,
+    known_last: Option<i64>,
 ) -> common::Result<Vec<Sequenced>> {
-    let mut conn = pool.get().await?;
-    let rows = events::after(&mut conn, room, after_seq, limit).await?;
-    Ok(rows
+    let read = reads::events_after(&deps.db, room, after_seq, limit, known_last).await?;
+    if read.fell_back {
+        deps.metrics.read_fallbacks.inc();
+    }
+    Ok(read
+        .value
         .into_iter()
         .map(|(seq, frame)| (seq, frame.into()))
         .collect())

@@ -17,8 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::db::DbPool;
-use common::store::rooms;
+use common::db::DbPools;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -143,7 +142,11 @@ struct Hub {
     rooms: HashMap<i64, RoomEntry>,
     deps: Arc<RoomDeps>,
     broker: BrokerHandle,
-    pool: DbPool,
+    /// Where the periodic catch-up check reads (`common::reads`).
+    db: DbPools,
+    /// Each open room's last seq as the previous check found it: an answer
+    /// older than that is a replica behind, read again on the primary.
+    seen: HashMap<i64, i64>,
     /// For the answers of the hub's own background queries.
     control: mpsc::UnboundedSender<HubCmd>,
     /// Given to each room actor to report its end.
@@ -162,7 +165,7 @@ pub fn start(
     sink: DeliverySink,
     deps: Arc<RoomDeps>,
     broker: BrokerHandle,
-    pool: DbPool,
+    db: DbPools,
     catch_up_every: Duration,
 ) -> HubHandle {
     let (control_tx, control) = mpsc::unbounded_channel();
@@ -171,7 +174,8 @@ pub fn start(
         rooms: HashMap::new(),
         deps,
         broker,
-        pool,
+        db,
+        seen: HashMap::new(),
         control: control_tx.clone(),
         ended: ended_tx,
         next_generation: 0,
@@ -291,6 +295,17 @@ impl Hub {
             }
             HubCmd::LastSeqs { queried, found } => {
                 let found: HashMap<i64, i64> = found.into_iter().collect();
+                for room in &queried {
+                    match found.get(room) {
+                        Some(last) => {
+                            let seen = self.seen.entry(*room).or_insert(*last);
+                            *seen = (*seen).max(*last);
+                        }
+                        None => {
+                            self.seen.remove(room);
+                        }
+                    }
+                }
                 for room in queried {
                     if let Some(entry) = self.rooms.get(&room) {
                         let cmd = match found.get(&room) {
@@ -448,15 +463,20 @@ impl Hub {
         if queried.is_empty() {
             return;
         }
-        let pool = self.pool.clone();
+        self.seen.retain(|room, _| self.rooms.contains_key(room));
+        let (db, seen) = (self.db.clone(), self.seen.clone());
+        let metrics = self.deps.metrics.clone();
         let control = self.control.clone();
         tokio::spawn(async move {
-            let found = async {
-                let mut conn = pool.get().await?;
-                rooms::last_seqs(&mut conn, &queried).await
-            };
-            match found.await {
-                Ok(found) => {
+            // A replica may answer; a room it lacks (too new) or has older
+            // than last time is asked of the primary, so that only the
+            // primary's "no such room" deletes a room here.
+            match common::reads::last_seqs(&db, &queried, &seen).await {
+                Ok(read) => {
+                    if read.fell_back {
+                        metrics.read_fallbacks.inc();
+                    }
+                    let found = read.value;
                     let _ = control.send(HubCmd::LastSeqs { queried, found });
                 }
                 Err(e) => tracing::warn!(error = %e, "catch-up check failed; will retry"),

@@ -61,11 +61,8 @@ impl Chat {
     /// Connects to Postgres and Redis and starts the hub, the broker and the
     /// periodic tasks (revocations, connection counts).
     pub async fn start(config: ChatConfig) -> common::Result<Self> {
-        let pool = common::db::build_pool(
-            config.common.database_url.expose(),
-            config.common.database_pool_size,
-            "parley-chat",
-        )?;
+        let db = common::db::DbPools::build(&config.common, "parley-chat")?;
+        let pool = db.write.clone();
         let redis = common::redis_client::connect(&config.common.redis).await?;
         let instance = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let prefix = config.common.redis_prefix.clone();
@@ -92,7 +89,7 @@ impl Chat {
             tracing::warn!(error = %e, "could not write the first instance heartbeat");
         }
         let deps = Arc::new(RoomDeps {
-            pool: pool.clone(),
+            db: db.clone(),
             presence: Presence::new(
                 redis.clone(),
                 prefix.clone(),
@@ -105,14 +102,7 @@ impl Chat {
             presence_batch: config.presence_batch,
             replay: config.replay,
         });
-        let hub = hub::start(
-            inbox,
-            sink,
-            deps,
-            broker,
-            pool.clone(),
-            config.catch_up_every,
-        );
+        let hub = hub::start(inbox, sink, deps, broker, db.clone(), config.catch_up_every);
         let limiter = RateLimiter::new(redis.clone(), prefix.clone());
         let state = Arc::new(ChatState {
             conn_limit: ConnLimit::new(
@@ -132,6 +122,7 @@ impl Chat {
             verifier: TokenVerifier::new(&config.verifying_keys),
             config,
             pool,
+            db,
             redis,
             hub,
             registry,

@@ -19,6 +19,9 @@ pub struct Metrics {
     pub catch_up_messages: IntCounter,
     /// Joins refused because their user spent the replay budget.
     pub replays_refused: IntCounter,
+    /// Replica reads answered again by the primary because the replica
+    /// was behind what the reader knew (`common::reads`).
+    pub read_fallbacks: IntCounter,
     /// Times the Redis Cluster subscriptions were rebuilt on a fresh
     /// connection (a failover, a lost node).
     pub pubsub_rebuilds: IntCounter,
@@ -69,6 +72,11 @@ impl Metrics {
                 &registry,
                 "replays_refused_total",
                 "Joins refused because their user spent the replay budget (REPLAY_BYTES_PER_USER)",
+            )?,
+            read_fallbacks: counter(
+                &registry,
+                "read_fallbacks_total",
+                "Replica reads read again on the primary because the replica was behind (DATABASE_READ_URL)",
             )?,
             pubsub_rebuilds: counter(
                 &registry,

@@ -18,7 +18,7 @@ use common::messaging::Ask;
 use common::preferences::Privacy;
 use common::protocol::{ClientFrame, ServerFrame};
 use common::store::events::Appended;
-use common::store::{preferences, rooms};
+use common::store::{preferences, room_seqs, rooms};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -297,7 +297,7 @@ impl Requests {
                 match limiter.within_budget(budget, &user).await {
                     // Over it, only a join with nothing to replay goes on.
                     Err(limited @ common::Error::RateLimited { .. }) => {
-                        let last = rooms::last_seqs(&mut conn, &[room]).await?;
+                        let last = room_seqs::last_seqs(&mut conn, &[room]).await?;
                         if last.first().is_some_and(|(_, last)| *last > since) {
                             self.state.metrics.replays_refused.inc();
                             return Err(limited);
@@ -311,8 +311,7 @@ impl Requests {
                 // Read here, not in the room: its live deliveries never
                 // wait for a replay.
                 let replay =
-                    history::replay(&self.state.pool, room, since, self.state.config.replay)
-                        .await?;
+                    history::replay(&self.state.db, room, since, self.state.config.replay).await?;
                 let bytes: usize = replay.rows.iter().map(|(_, frame)| frame.len()).sum();
                 if let Err(e) = limiter.spend(budget, &user, bytes as u64).await {
                     tracing::warn!(error = %e, "could not count a replay against its budget");
@@ -322,7 +321,7 @@ impl Requests {
             // Without `since` the join starts where the room is now, so the
             // sends queued right behind it are delivered (and acknowledged)
             // however late the room opens here.
-            let last = rooms::last_seqs(&mut conn, &[room]).await?;
+            let last = room_seqs::last_seqs(&mut conn, &[room]).await?;
             Ok((
                 last.first().map(|(_, seq)| *seq),
                 Replay::default(),

@@ -18,10 +18,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::access::Standing;
-use common::db::DbPool;
+use common::db::DbPools;
 use common::error::Code;
 use common::protocol::{ServerFrame, UserRef};
-use common::store::{members as member_rows, rooms};
+use common::store::{members as member_rows, room_seqs, rooms};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -89,8 +89,10 @@ pub enum Control {
 
 /// What every room actor uses.
 pub struct RoomDeps {
-    /// Catch-up, replay and the room's starting point.
-    pub pool: DbPool,
+    /// The room's starting point and access checks (`write`: the
+    /// primary); catch-up and the top-up of a join's replay (`read`, with
+    /// the primary as fallback, `history`).
+    pub db: DbPools,
     /// Who is online in each room, across instances, and announcing it.
     pub presence: Presence,
     /// Delivery and catch-up counters.
@@ -177,8 +179,9 @@ pub async fn run(
     exit: Exit,
 ) {
     let start = async {
-        let mut conn = deps.pool.get().await?;
-        rooms::last_seqs(&mut conn, &[id]).await
+        // The primary's: a room made a moment ago may not be on a replica.
+        let mut conn = deps.db.write.get().await?;
+        room_seqs::last_seqs(&mut conn, &[id]).await
     };
     let delivered = match start.await {
         Ok(found) => found
@@ -478,7 +481,7 @@ impl Room {
         users.sort_unstable();
         users.dedup();
         let checked = async {
-            let mut conn = self.deps.pool.get().await?;
+            let mut conn = self.deps.db.write.get().await?;
             let facts = rooms::facts(&mut conn, self.id).await?;
             let standings = member_rows::standings(&mut conn, self.id, &users).await?;
             Ok::<_, common::Error>((facts, standings))
@@ -545,7 +548,11 @@ impl Room {
         let target = known_last_seq.or_else(|| self.order.highest_pending());
         loop {
             let after = self.order.delivered();
-            let page = history::stored_after(&self.deps.pool, self.id, after, CATCH_UP_PAGE);
+            // What the room knows was stored (a seq Postgres told it, a
+            // delivery waiting in its order) is read whole: a replica
+            // behind it is read again on the primary, so nothing held is
+            // taken for "never stored" below.
+            let page = history::stored_after(&self.deps, self.id, after, CATCH_UP_PAGE, target);
             let rows = match page.await {
                 Ok(rows) => rows,
                 Err(e) => {

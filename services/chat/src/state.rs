@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use common::auth::token::TokenVerifier;
-use common::db::DbPool;
+use common::db::{DbPool, DbPools};
 use common::messaging::Messenger;
 use common::ratelimit::RateLimiter;
 use common::redis_client::RedisConn;
@@ -20,6 +20,9 @@ pub struct ChatState {
     pub config: ChatConfig,
     /// Postgres, for sessions, room checks and readiness.
     pub pool: DbPool,
+    /// The primary (`write`, the same pool as `pool`) and where joins'
+    /// replays are read (`read`: a replica with `DATABASE_READ_URL`).
+    pub db: DbPools,
     /// Every change to a room (send, edit, delete, react) and read marks go
     /// through it: rate limit, the event log's group commit, publishing.
     pub messenger: Messenger,

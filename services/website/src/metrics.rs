@@ -17,6 +17,9 @@ pub struct Metrics {
     pub messages_stored: IntCounter,
     /// Files uploaded (each a pending attachment until a message sends it).
     pub uploads_stored: IntCounter,
+    /// History read again on the primary because the replica was behind
+    /// what the page showed (`common::reads`).
+    pub read_fallbacks: IntCounter,
 }
 
 impl Metrics {
@@ -51,12 +54,18 @@ impl Metrics {
         let uploads_stored = IntCounter::new("uploads_stored_total", "Files uploaded")?;
         registry.register(Box::new(messages_stored.clone()))?;
         registry.register(Box::new(uploads_stored.clone()))?;
+        let read_fallbacks = IntCounter::new(
+            "read_fallbacks_total",
+            "Replica reads read again on the primary because the replica was behind",
+        )?;
+        registry.register(Box::new(read_fallbacks.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
             messages_stored,
             uploads_stored,
+            read_fallbacks,
         })
     }
 

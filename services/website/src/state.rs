@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use common::auth::password::PasswordHasher;
 use common::auth::token::{TokenIssuer, TokenVerifier};
-use common::db::DbPool;
+use common::db::{DbPool, DbPools};
 use common::messaging::Messenger;
 use common::redis_client::RedisConn;
 
@@ -19,6 +19,9 @@ pub struct AppState {
     pub config: WebsiteConfig,
     /// Postgres connections, shared by every request.
     pub pool: DbPool,
+    /// The primary (`write`, the same pool as `pool`) and where history is
+    /// read (`read`: a replica with `DATABASE_READ_URL`; `common::reads`).
+    pub db: DbPools,
     /// Every change to a room (send, edit, delete, react) and read marks:
     /// the same path as the chat service's.
     pub messenger: Messenger,
@@ -48,11 +51,8 @@ impl AppState {
     /// Builds the state from the configuration: the pool (connections made
     /// lazily), Redis, the token keys and the password hasher.
     pub async fn build(config: WebsiteConfig) -> common::Result<Arc<Self>> {
-        let pool = common::db::build_pool(
-            config.common.database_url.expose(),
-            config.common.database_pool_size,
-            "parley-website",
-        )?;
+        let db = DbPools::build(&config.common, "parley-website")?;
+        let pool = db.write.clone();
         let redis = common::redis_client::connect(&config.common.redis).await?;
         let mut keys = vec![config.signing_key.public().clone()];
         keys.extend(config.previous_verifying_keys.iter().cloned());
@@ -85,6 +85,7 @@ impl AppState {
             ),
             redis,
             pool,
+            db,
             config,
         }))
     }

@@ -92,7 +92,8 @@ pub async fn tag(
     ids: &[i64],
     read: &HashMap<i64, i64>,
 ) -> Result<Vec<Appended>> {
-    let latest = events::last_text_seqs(conn, ids).await?;
+    let rooms: Vec<i64> = read.keys().copied().collect();
+    let latest = events::last_text_seqs(conn, &rooms, ids).await?;
     let found: Vec<ToTag> = messages::to_tag(conn, ids)
         .await?
         .into_iter()
@@ -193,7 +194,8 @@ pub async fn withdraw(
             _ => None,
         })
         .collect();
+    let rooms: Vec<i64> = by_room.keys().copied().collect();
     let published = append(conn, by_room).await?;
-    events::forget_annotation_labels(conn, &ids, EMOTION).await?;
+    events::forget_annotation_labels(conn, &rooms, &ids, EMOTION).await?;
     Ok(published)
 }

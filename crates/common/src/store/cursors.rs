@@ -33,10 +33,10 @@ pub async fn behind(
     limit: i64,
 ) -> Result<Vec<Behind>> {
     Ok(Fixed::new(
-        "SELECT r.id AS room_id, coalesce(c.seq, 0) AS seq, r.last_seq \
-         FROM rooms r LEFT JOIN log_cursors c ON c.consumer = $1 AND c.room_id = r.id \
-         WHERE r.last_seq > coalesce(c.seq, 0) \
-         ORDER BY r.last_seq - coalesce(c.seq, 0) DESC, r.id LIMIT $2",
+        "SELECT s.room_id, coalesce(c.seq, 0) AS seq, s.last_seq \
+         FROM room_seqs s LEFT JOIN log_cursors c ON c.consumer = $1 AND c.room_id = s.room_id \
+         WHERE s.last_seq > coalesce(c.seq, 0) \
+         ORDER BY s.last_seq - coalesce(c.seq, 0) DESC, s.room_id LIMIT $2",
     )
     .bind::<Text, _>(consumer)
     .bind::<BigInt, _>(limit)

@@ -330,9 +330,7 @@ pub async fn append_batch(
             })
             .await
         {
-            Err(Error::Database(e))
-                if super::unique_violation(&e) == Some("room_events_room_user_nonce_key") =>
-            {
+            Err(Error::Database(e)) if is_nonce_race(&e) => {
                 if attempt == 3 {
                     // Not a bug: resending the same nonce answers the
                     // event that won the race.
@@ -409,10 +407,26 @@ async fn append_rooms_locking(
 
 /// Whether a failed insert lost a race for a (room, user, nonce).
 fn is_nonce_race(e: &diesel::result::Error) -> bool {
-    matches!(
-        super::unique_violation(e),
-        Some("room_events_room_user_nonce_key" | "messages_room_user_nonce_key")
-    )
+    super::unique_violation(e).is_some_and(is_nonce_key)
+}
+
+/// Whether a unique key violated is the log's (room, user, nonce) key. A
+/// violation names the copy of the key it hit: the log's partitions each
+/// have theirs (`room_events_p3_room_id_user_id_nonce_key`, see migration
+/// 2026-12-14-000002), and Citus adds its shard's id to the names it puts
+/// on shards (`…_102008`).
+fn is_nonce_key(name: &str) -> bool {
+    let name = match name.rsplit_once('_') {
+        Some((base, shard)) if !shard.is_empty() && shard.bytes().all(|b| b.is_ascii_digit()) => {
+            base
+        }
+        _ => name,
+    };
+    name == "room_events_room_user_nonce_key"
+        || name
+            .strip_prefix("room_events_p")
+            .and_then(|rest| rest.strip_suffix("_room_id_user_id_nonce_key"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 async fn append_rooms_once(
@@ -1124,7 +1138,7 @@ async fn write(
     super::vectors::forget(conn, &deleted).await?;
     annotations::clear(conn, &deleted).await?;
     for id in deleted {
-        redact(conn, id, &mut out).await?;
+        redact(conn, room_id, id, &mut out).await?;
     }
     // Each author's newest event: their read mark moves there, and it says
     // whether it made them a member. An annotation has no author to move.
@@ -1176,15 +1190,18 @@ fn reply_ref(parent: &MessageState) -> ReplyRef {
 pub const EXCERPT_CHARS: usize = 140;
 
 /// Removes a deleted message's text from every stored frame that carries
-/// it: its creation, its edits, and the quotes of the replies to it. The
-/// answers of this batch are redacted the same way.
+/// it: its creation, its edits, and the quotes of the replies to it (all
+/// in its room: a reply answers a message of its own room). The answers of
+/// this batch are redacted the same way.
 async fn redact(
     conn: &mut AsyncPgConnection,
+    room_id: i64,
     message_id: i64,
     batch: &mut HashMap<i64, Appended>,
 ) -> Result<()> {
     let replies = messages::replies_to(conn, message_id).await?;
     let rows: Vec<(i64, i64, String)> = room_events::table
+        .filter(room_events::room_id.eq(room_id))
         .filter(
             room_events::message_id
                 .eq(message_id)
@@ -1205,10 +1222,12 @@ async fn redact(
 }
 
 /// Empties the labels of every stored annotation of `kind` about
-/// `message_ids`: tags their author or room took back leave nothing in
-/// replays or catch-up.
+/// `message_ids`, messages of the rooms `room_ids`: tags their author or
+/// room took back leave nothing in replays or catch-up. (The rooms let the
+/// statement read their partitions of the log only.)
 pub async fn forget_annotation_labels(
     conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
     message_ids: &[i64],
     kind: &str,
 ) -> Result<()> {
@@ -1216,6 +1235,7 @@ pub async fn forget_annotation_labels(
         return Ok(());
     }
     let rows: Vec<(i64, i64, String)> = room_events::table
+        .filter(room_events::room_id.eq_any(room_ids))
         .filter(room_events::message_id.eq_any(message_ids))
         .filter(room_events::kind.eq("annotation"))
         .select((room_events::room_id, room_events::seq, room_events::frame))
@@ -1315,9 +1335,12 @@ pub async fn touched_after(
 }
 
 /// The seq of the newest event that set each of `ids`' text (its creation
-/// or its last edit): which text a follower's derived data is of.
+/// or its last edit), messages of the rooms `room_ids`: which text a
+/// follower's derived data is of. (The rooms let the statement read their
+/// partitions of the log only.)
 pub async fn last_text_seqs(
     conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
     ids: &[i64],
 ) -> Result<HashMap<i64, i64>> {
     use diesel::dsl::max;
@@ -1325,6 +1348,7 @@ pub async fn last_text_seqs(
         return Ok(HashMap::new());
     }
     let rows: Vec<(Option<i64>, Option<i64>)> = room_events::table
+        .filter(room_events::room_id.eq_any(room_ids))
         .filter(room_events::message_id.eq_any(ids))
         .filter(room_events::kind.eq_any(["message", "edited"]))
         .group_by(room_events::message_id)
@@ -1526,5 +1550,28 @@ mod tests {
         let before = other.to_json();
         redact_frame(&mut other, 7);
         assert_eq!(other.to_json(), before);
+    }
+
+    #[test]
+    fn the_nonce_key_is_recognised_by_any_of_its_copies_names() {
+        for name in [
+            "room_events_room_user_nonce_key",
+            "room_events_p0_room_id_user_id_nonce_key",
+            "room_events_p15_room_id_user_id_nonce_key",
+            "room_events_room_user_nonce_key_102008",
+            "room_events_p3_room_id_user_id_nonce_key_102041",
+        ] {
+            assert!(is_nonce_key(name), "{name}");
+        }
+        for name in [
+            "room_events_pkey",
+            "room_events_p3_pkey",
+            "room_events_p_room_id_user_id_nonce_key",
+            "room_events_px_room_id_user_id_nonce_key",
+            "rooms_public_name_lower_key",
+            "room_events_room_user_nonce_key_x",
+        ] {
+            assert!(!is_nonce_key(name), "{name}");
+        }
     }
 }

@@ -15,7 +15,7 @@ use super::Fixed;
 use super::sql::lower;
 use crate::access::{Kind, Role, RoomFacts, Standing};
 use crate::error::Result;
-use crate::schema::{messages, room_bans, room_members, rooms};
+use crate::schema::{messages, room_bans, room_members, room_seqs, rooms};
 
 /// Makes `user_id` a member of `room_id` with `role` (a member already
 /// keeps their role and read mark).
@@ -377,7 +377,7 @@ pub async fn unread(
     // per connection: planning it was most of a page's time in Postgres.
     let rows: Vec<UnreadRow> = Fixed::new(
         "WITH p AS (SELECT $1::bigint AS uid, $2::bigint[] AS rooms, $3::bigint AS cap) \
-         SELECT m.room_id, r.last_seq, m.last_read_seq, \
+         SELECT m.room_id, s.last_seq, m.last_read_seq, \
            (SELECT count(*) FROM (SELECT 1 FROM messages x \
               WHERE x.room_id = m.room_id AND x.seq > m.last_read_seq \
                 AND x.user_id <> p.uid AND x.deleted_at IS NULL \
@@ -386,7 +386,7 @@ pub async fn unread(
               WHERE x.room_id = m.room_id AND x.seq > m.last_read_seq \
                 AND x.user_id <> p.uid AND x.deleted_at IS NULL AND p.uid = ANY(x.mentions) \
               ORDER BY x.seq LIMIT p.cap) n) AS mentions \
-         FROM p, room_members m JOIN rooms r ON r.id = m.room_id \
+         FROM p, room_members m JOIN room_seqs s ON s.room_id = m.room_id \
          WHERE m.user_id = p.uid AND (p.rooms IS NULL OR m.room_id = ANY(p.rooms))",
     )
     .bind::<BigInt, _>(user_id)
@@ -491,20 +491,26 @@ pub async fn unread_of_members(
 /// `(room, user, last_seq, read_seq)` of memberships.
 #[allow(clippy::type_complexity)]
 fn marks() -> diesel::dsl::Select<
-    diesel::dsl::InnerJoin<room_members::table, rooms::table>,
+    diesel::dsl::InnerJoinOn<
+        room_members::table,
+        room_seqs::table,
+        diesel::dsl::Eq<room_seqs::room_id, room_members::room_id>,
+    >,
     (
         room_members::room_id,
         room_members::user_id,
-        rooms::last_seq,
+        room_seqs::last_seq,
         room_members::last_read_seq,
     ),
 > {
-    room_members::table.inner_join(rooms::table).select((
-        room_members::room_id,
-        room_members::user_id,
-        rooms::last_seq,
-        room_members::last_read_seq,
-    ))
+    room_members::table
+        .inner_join(room_seqs::table.on(room_seqs::room_id.eq(room_members::room_id)))
+        .select((
+            room_members::room_id,
+            room_members::user_id,
+            room_seqs::last_seq,
+            room_members::last_read_seq,
+        ))
 }
 
 /// The rooms `user_id` belongs to, for watching their unread state.

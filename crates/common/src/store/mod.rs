@@ -16,6 +16,7 @@ pub mod modlog;
 pub mod mutes;
 pub mod preferences;
 pub mod reactions;
+pub mod room_seqs;
 pub mod rooms;
 pub mod search;
 pub mod sessions;

@@ -1,4 +1,6 @@
-//! The `rooms` table: rooms, their owners, and each room's `last_seq`.
+//! The `rooms` table: rooms, their owners and settings. Each room's
+//! `last_seq` and message count live in `room_seqs` (its lock too), which
+//! every query of a [`Room`] joins.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -12,9 +14,10 @@ use super::users::Person;
 use crate::access::{Kind, Role, RoomFacts, Standing, Visibility};
 use crate::domain::{RoomName, Topic};
 use crate::error::{Code, Entity, Error, Result};
-use crate::schema::{room_bans, room_members, room_mutes, rooms, users};
+use crate::schema::{room_bans, room_members, room_mutes, room_seqs, rooms, users};
 
-/// A room as stored.
+/// A room as stored: its row of `rooms` with its counters from
+/// `room_seqs` (a query selecting it joins the two: [`with_seqs`]).
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = rooms)]
 pub struct Room {
@@ -23,9 +26,11 @@ pub struct Room {
     pub topic: String,
     pub owner_id: Option<i64>,
     /// The seq of the room's newest event (not a message count).
+    #[diesel(select_expression = room_seqs::last_seq)]
     pub last_seq: i64,
     pub created_at: DateTime<Utc>,
     /// Messages that are not deleted.
+    #[diesel(select_expression = room_seqs::message_count)]
     pub message_count: i64,
     /// `public` or `private` (see [`Room::visibility`]).
     pub visibility: String,
@@ -47,6 +52,11 @@ impl Room {
     pub fn kind(&self) -> Kind {
         Kind::parse(&self.kind)
     }
+}
+
+/// `rooms` joined with each room's counters, which [`Room`] is selected from.
+fn with_seqs() -> diesel::dsl::InnerJoin<rooms::table, room_seqs::table> {
+    rooms::table.inner_join(room_seqs::table)
 }
 
 /// The columns [`RoomFacts`] is read from, and their row.
@@ -185,7 +195,7 @@ pub fn dm_key(member_ids: &[i64]) -> String {
 
 /// The DM of exactly these people, if it exists.
 pub async fn find_dm(conn: &mut AsyncPgConnection, member_ids: &[i64]) -> Result<Option<Room>> {
-    Ok(rooms::table
+    Ok(with_seqs()
         .filter(rooms::dm_key.eq(dm_key(member_ids)))
         .select(Room::as_select())
         .first(conn)
@@ -200,7 +210,7 @@ pub async fn find_dm(conn: &mut AsyncPgConnection, member_ids: &[i64]) -> Result
 pub async fn insert_dm(conn: &mut AsyncPgConnection, member_ids: &[i64]) -> Result<Room> {
     let key = dm_key(member_ids);
     conn.transaction::<_, Error, _>(async |conn| {
-        let inserted: Option<Room> = diesel::insert_into(rooms::table)
+        let inserted: Option<i64> = diesel::insert_into(rooms::table)
             .values((
                 rooms::name.eq(""),
                 rooms::topic.eq(""),
@@ -210,20 +220,18 @@ pub async fn insert_dm(conn: &mut AsyncPgConnection, member_ids: &[i64]) -> Resu
             ))
             .on_conflict(rooms::dm_key)
             .do_nothing()
-            .returning(Room::as_returning())
+            .returning(rooms::id)
             .get_result(conn)
             .await
             .optional()?;
-        let room = match inserted {
-            Some(room) => room,
-            None => {
-                rooms::table
-                    .filter(rooms::dm_key.eq(&key))
-                    .select(Room::as_select())
-                    .first(conn)
-                    .await?
-            }
-        };
+        if let Some(id) = inserted {
+            super::room_seqs::create(conn, id).await?;
+        }
+        let room = with_seqs()
+            .filter(rooms::dm_key.eq(&key))
+            .select(Room::as_select())
+            .first(conn)
+            .await?;
         let mut ids = member_ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
@@ -303,17 +311,29 @@ async fn insert_row(
     visibility: Visibility,
     owner_id: i64,
 ) -> Result<Room> {
-    diesel::insert_into(rooms::table)
+    let id: i64 = diesel::insert_into(rooms::table)
         .values((
             rooms::name.eq(name.as_str()),
             rooms::topic.eq(topic.as_str()),
             rooms::visibility.eq(visibility.as_str()),
             rooms::owner_id.eq(owner_id),
         ))
-        .returning(Room::as_returning())
+        .returning(rooms::id)
         .get_result(conn)
         .await
-        .map_err(name_taken)
+        .map_err(name_taken)?;
+    with_counter(conn, id).await
+}
+
+/// Gives the room just inserted (in this transaction) its counter, and
+/// returns it as stored.
+async fn with_counter(conn: &mut AsyncPgConnection, id: i64) -> Result<Room> {
+    super::room_seqs::create(conn, id).await?;
+    Ok(with_seqs()
+        .filter(rooms::id.eq(id))
+        .select(Room::as_select())
+        .first(conn)
+        .await?)
 }
 
 /// A public room's name clashing with another's is the user's to fix.
@@ -358,7 +378,7 @@ pub async fn insert_assistant_chat(
                 ),
             ));
         }
-        let room: Room = diesel::insert_into(rooms::table)
+        let id: i64 = diesel::insert_into(rooms::table)
             .values((
                 rooms::name.eq(name.as_str()),
                 rooms::topic.eq(""),
@@ -366,9 +386,10 @@ pub async fn insert_assistant_chat(
                 rooms::kind.eq(Kind::Assistant.as_str()),
                 rooms::owner_id.eq(owner_id),
             ))
-            .returning(Room::as_returning())
+            .returning(rooms::id)
             .get_result(conn)
             .await?;
+        let room = with_counter(conn, id).await?;
         super::members::add(conn, room.id, owner_id, Role::Owner).await?;
         super::members::add(conn, room.id, bot_id, Role::Member).await?;
         Ok(room)
@@ -379,7 +400,7 @@ pub async fn insert_assistant_chat(
 /// The assistant chats of `owner_id`, newest activity first (the newest
 /// event of each, else when it started).
 pub async fn assistant_chats(conn: &mut AsyncPgConnection, owner_id: i64) -> Result<Vec<Room>> {
-    let mut chats: Vec<(Room, Option<DateTime<Utc>>)> = rooms::table
+    let mut chats: Vec<(Room, Option<DateTime<Utc>>)> = with_seqs()
         .filter(rooms::owner_id.eq(owner_id))
         .filter(rooms::kind.eq(Kind::Assistant.as_str()))
         .select((Room::as_select(), last_activity()))
@@ -394,7 +415,7 @@ fn last_activity()
 -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
     diesel::dsl::sql(
         "(SELECT e.created_at FROM room_events e \
-          WHERE e.room_id = rooms.id AND e.seq = rooms.last_seq)",
+          WHERE e.room_id = rooms.id AND e.seq = room_seqs.last_seq)",
     )
 }
 
@@ -413,7 +434,7 @@ pub async fn rename(conn: &mut AsyncPgConnection, id: i64, name: &RoomName) -> R
 
 /// The room with this id, with its owner's name (and a DM's people).
 pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<RoomView> {
-    let row = rooms::table
+    let row = with_seqs()
         .left_join(users::table)
         .filter(rooms::id.eq(id))
         .select((Room::as_select(), users::username.nullable()))
@@ -432,7 +453,7 @@ pub async fn find(conn: &mut AsyncPgConnection, id: i64) -> Result<RoomView> {
 /// page), which cost ten times its execution.
 pub async fn by_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<RoomView>> {
     let mut rooms = with_owner(
-        rooms::table
+        with_seqs()
             .left_join(users::table)
             .filter(rooms::id.eq_any(ids))
             .select((Room::as_select(), users::username.nullable()))
@@ -455,7 +476,7 @@ pub async fn directory(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<RoomView>> {
-    let mut q = rooms::table
+    let mut q = with_seqs()
         .left_join(users::table)
         .filter(rooms::visibility.eq(Visibility::Public.as_str()))
         .select((Room::as_select(), users::username.nullable()))
@@ -575,69 +596,65 @@ pub async fn facts_with_standing(
     )))
 }
 
-/// The same, taking the room's row lock until the transaction ends: the
-/// lock every writer of the room's log holds, so what is checked under it
-/// stays true until the commit.
+/// The same, taking the room's lock (its row of `room_seqs`) until the
+/// transaction ends: the lock every writer of the room's log holds, so
+/// what is checked under it stays true until the commit. The facts are
+/// read by a statement of their own once the lock is held, so they are
+/// those the previous holder committed (one statement would read them as
+/// they were when it began waiting).
 pub async fn lock(conn: &mut AsyncPgConnection, id: i64) -> Result<Option<RoomFacts>> {
-    Ok(rooms::table
-        .find(id)
-        .select(facts_columns())
-        .for_update()
-        .first::<FactsRow>(conn)
-        .await
-        .optional()?
-        .map(facts_of))
+    if super::room_seqs::lock(conn, id).await?.is_none() {
+        return Ok(None);
+    }
+    facts(conn, id).await
 }
 
 /// Takes the room's next `n` seqs and returns the last of them with what
 /// the access rules need of the room, adjusting its message count by
-/// `messages_delta`; the row lock this holds until the transaction ends is
-/// what orders concurrent writers. `None` when the room is gone.
+/// `messages_delta`; the lock this holds until the transaction ends is
+/// what orders concurrent writers (the facts are read after it, as
+/// [`lock`] does). `None` when the room is gone.
 pub async fn take_seqs(
     conn: &mut AsyncPgConnection,
     id: i64,
     n: i64,
     messages_delta: i64,
 ) -> Result<Option<(i64, RoomFacts)>> {
-    Ok(diesel::update(rooms::table.find(id))
-        .set((
-            rooms::last_seq.eq(rooms::last_seq + n),
-            rooms::message_count.eq(rooms::message_count + messages_delta),
-        ))
-        .returning((rooms::last_seq, facts_columns()))
-        .get_result::<(i64, FactsRow)>(conn)
-        .await
-        .optional()?
-        .map(|(last, row)| (last, facts_of(row))))
+    let Some(last) = super::room_seqs::take(conn, id, n, messages_delta).await? else {
+        return Ok(None);
+    };
+    Ok(facts(conn, id).await?.map(|facts| (last, facts)))
 }
 
 /// Locks every room of `ids` that exists, in id order, and returns each
-/// with its last seq and what the access rules need of it. One statement
-/// for a whole batch of rooms; taking the locks in id order is what keeps
-/// writers on every instance from deadlocking. With `skip_locked`, a room
-/// whose row another transaction holds is left out instead of waited for
-/// (see [`existing`] to tell it from a room that does not exist).
+/// with its last seq and what the access rules need of it: two statements
+/// for a whole batch of rooms, the locks ([`super::room_seqs::lock_many`])
+/// then the facts (read once the locks are held, as [`lock`] does). Taking
+/// the locks in id order is what keeps writers on every instance from
+/// deadlocking. With `skip_locked`, a room whose lock another transaction
+/// holds is left out instead of waited for (see [`existing`] to tell it
+/// from a room that does not exist).
 pub async fn lock_many(
     conn: &mut AsyncPgConnection,
     ids: &[i64],
     skip_locked: bool,
 ) -> Result<Vec<(i64, RoomFacts)>> {
-    let query = rooms::table
-        .filter(rooms::id.eq_any(ids))
-        .order(rooms::id.asc())
-        .select((rooms::last_seq, facts_columns()));
-    let rows = if skip_locked {
-        query
-            .for_update()
-            .skip_locked()
-            .load::<(i64, FactsRow)>(conn)
-            .await?
-    } else {
-        query.for_update().load::<(i64, FactsRow)>(conn).await?
-    };
-    Ok(rows
+    let locked = super::room_seqs::lock_many(conn, ids, skip_locked).await?;
+    if locked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let held: Vec<i64> = locked.iter().map(|(id, _)| *id).collect();
+    let mut facts: HashMap<i64, RoomFacts> = rooms::table
+        .filter(rooms::id.eq_any(&held))
+        .select(facts_columns())
+        .load::<FactsRow>(conn)
+        .await?
         .into_iter()
-        .map(|(last_seq, row)| (last_seq, facts_of(row)))
+        .map(|row| (row.0, facts_of(row)))
+        .collect();
+    Ok(locked
+        .into_iter()
+        .filter_map(|(id, last_seq)| Some((last_seq, facts.remove(&id)?)))
         .collect())
 }
 
@@ -724,37 +741,6 @@ pub async fn existing(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<i
     Ok(rooms::table
         .filter(rooms::id.eq_any(ids))
         .select(rooms::id)
-        .load(conn)
-        .await?)
-}
-
-/// Moves rooms locked by [`lock_many`] forward: each `(id, last_seq,
-/// added)` sets the room's last seq and adds `added` to its message count.
-/// One statement for all of them.
-pub async fn advance_many(conn: &mut AsyncPgConnection, rows: &[(i64, i64, i64)]) -> Result<()> {
-    use diesel::sql_types::{Array, BigInt};
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let lasts: Vec<i64> = rows.iter().map(|r| r.1).collect();
-    let added: Vec<i64> = rows.iter().map(|r| r.2).collect();
-    Fixed::new(
-        "UPDATE rooms SET last_seq = t.last_seq, message_count = rooms.message_count + t.added \
-         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS t(id, last_seq, added) \
-         WHERE rooms.id = t.id",
-    )
-    .bind::<Array<BigInt>, _>(ids)
-    .bind::<Array<BigInt>, _>(lasts)
-    .bind::<Array<BigInt>, _>(added)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// `(id, last_seq)` of those of `ids` that still exist: how far each room
-/// has got, for the chat service's catch-up.
-pub async fn last_seqs(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-    Ok(rooms::table
-        .filter(rooms::id.eq_any(ids))
-        .select((rooms::id, rooms::last_seq))
         .load(conn)
         .await?)
 }

@@ -28,8 +28,14 @@ impl Room {
                 let mut replay = replay;
                 let through = replay.through(since);
                 if through < delivered {
-                    match history::stored_after(&self.deps.pool, room, through, CATCH_UP_PAGE).await
-                    {
+                    let page = history::stored_after(
+                        &self.deps,
+                        room,
+                        through,
+                        CATCH_UP_PAGE,
+                        Some(delivered),
+                    );
+                    match page.await {
                         Ok(rows) => {
                             let was_truncated = replay.truncated;
                             replay.rows.extend(rows);

@@ -37,7 +37,7 @@ impl Room {
         users.sort_unstable();
         users.dedup();
         let counted = async {
-            let mut conn = self.deps.pool.get().await?;
+            let mut conn = self.deps.db.write.get().await?;
             members::unread_of_members(&mut conn, self.id, &users).await
         };
         let states = match counted.await {

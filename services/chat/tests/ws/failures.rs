@@ -197,10 +197,12 @@ async fn hold_room_lock(stack: &Stack, room: i64) -> diesel_async::AsyncPgConnec
     use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
     let mut conn = stack.db.connect().await;
     conn.batch_execute("BEGIN").await.unwrap();
-    diesel::sql_query(format!("SELECT 1 FROM rooms WHERE id = {room} FOR UPDATE"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    diesel::sql_query(format!(
+        "SELECT 1 FROM room_seqs WHERE room_id = {room} FOR UPDATE"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
     conn
 }
 

@@ -48,7 +48,7 @@ pub struct ChatProcess {
 impl Stack {
     /// A stack on the tests' Redis (a cluster when `TEST_REDIS_CLUSTER_NODES` is set).
     pub async fn new() -> Self {
-        Self::on(test_support::redis_env(), test_support::redis_conn().await).await
+        Self::with_db(TestDb::migrated().await).await
     }
 
     /// A stack on the one Redis at `redis_url` (a test's own, to stop and restart).
@@ -58,7 +58,23 @@ impl Stack {
                 .await
                 .unwrap(),
         );
-        Self::on(vec![("REDIS_URL", redis_url)], publisher).await
+        Self::on(
+            TestDb::migrated().await,
+            vec![("REDIS_URL", redis_url)],
+            publisher,
+        )
+        .await
+    }
+
+    /// A stack on a database of the test's own (a `PgReplica`'s primary)
+    /// and the tests' Redis.
+    pub async fn with_db(db: TestDb) -> Self {
+        Self::on(
+            db,
+            test_support::redis_env(),
+            test_support::redis_conn().await,
+        )
+        .await
     }
 
     /// A stack on the Redis Cluster whose nodes are `seeds`.
@@ -68,15 +84,21 @@ impl Stack {
             classic_pubsub: false,
         };
         let publisher = common::redis_client::connect(&target).await.unwrap();
-        Self::on(vec![("REDIS_CLUSTER_NODES", seeds.to_owned())], publisher).await
+        Self::on(
+            TestDb::migrated().await,
+            vec![("REDIS_CLUSTER_NODES", seeds.to_owned())],
+            publisher,
+        )
+        .await
     }
 
     async fn on(
+        db: TestDb,
         redis_env: Vec<(&'static str, String)>,
         publisher: common::redis_client::RedisConn,
     ) -> Self {
         Self {
-            db: Arc::new(TestDb::migrated().await),
+            db: Arc::new(db),
             prefix: test_support::unique_redis_prefix(),
             redis_env,
             key: SigningKeyMaterial::generate(),

@@ -17,3 +17,4 @@ mod helpers;
 mod moderation;
 mod privacy;
 mod refusals;
+mod replica;

@@ -8,10 +8,11 @@ use common::error::Entity;
 use common::guard;
 use common::messaging::Ask;
 use common::protocol::{ChatMessage, ReactionCount, UserRef};
+use common::reads;
 use common::store::events::{self, Appended};
 use common::store::members::{self, Unread};
 use common::store::rooms::{self, RoomView};
-use common::store::{messages, reactions};
+use common::store::{messages, reactions, room_seqs};
 use common::{Error, Result};
 
 use super::Actor;
@@ -171,9 +172,18 @@ pub async fn history(
     let mut conn = state.pool.get().await?;
     let (facts, standing) = guard::readable(&mut conn, reader.user_id, room_id).await?;
     let room = rooms::find(&mut conn, room_id).await?;
-    let messages = messages::page_before(&mut conn, room_id, before, limit, reader.user_id).await?;
     let read_before = members::last_read(&mut conn, room_id, reader.user_id).await?;
+    drop(conn);
     let last_seq = room.room.last_seq;
+    // The page itself may come from a replica, one that has the room at
+    // least as far as the primary said: the client joins after `last_seq`,
+    // so a page stopping short of it would hide messages for good.
+    let read = reads::conn_caught_up(&state.db, room_id, last_seq).await?;
+    if read.fell_back {
+        state.metrics.read_fallbacks.inc();
+    }
+    let mut conn = read.value;
+    let messages = messages::page_before(&mut conn, room_id, before, limit, reader.user_id).await?;
     // The page spans from its oldest message (the room's start when there
     // is no older page) to what comes before the next page.
     let upto = before.map_or(last_seq, |b| b - 1);
@@ -240,5 +250,16 @@ pub async fn events(
     count_read(state, reader).await?;
     let mut conn = state.pool.get().await?;
     guard::readable(&mut conn, reader.user_id, room_id).await?;
-    events::after(&mut conn, room_id, after_seq, limit).await
+    // Where the room is, from the primary: the events up to there are read
+    // whole (a replica behind it is read again on the primary).
+    let known_last = room_seqs::last_seqs(&mut conn, &[room_id])
+        .await?
+        .first()
+        .map(|(_, last)| *last);
+    drop(conn);
+    let read = reads::events_after(&state.db, room_id, after_seq, limit, known_last).await?;
+    if read.fell_back {
+        state.metrics.read_fallbacks.inc();
+    }
+    Ok(read.value)
 }

@@ -45,6 +45,8 @@ pub struct Options {
     pub uploads: Option<website::uploads::UploadConfig>,
     /// Another app's files directory.
     pub files_dir: Option<Arc<tempfile::TempDir>>,
+    /// A read replica of `db` (`DATABASE_READ_URL`; none otherwise).
+    pub read_url: Option<String>,
 }
 
 impl TestApp {
@@ -90,6 +92,10 @@ impl TestApp {
             common: CommonConfig {
                 database_url: Secret::new(db.url().to_owned()),
                 database_pool_size: 4,
+                database_read: options.read_url.map(|url| common::config::ReadReplica {
+                    url: Secret::new(url),
+                    pool_size: 2,
+                }),
                 redis: test_support::redis_target(),
                 redis_prefix: redis_prefix.clone(),
                 public_origin: PublicOrigin::parse(&origin).unwrap(),

@@ -17,6 +17,7 @@ mod people;
 mod personalization;
 mod preferences;
 mod profiles;
+mod replica;
 mod room_events;
 mod room_files;
 mod room_page;

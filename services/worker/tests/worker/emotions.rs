@@ -10,7 +10,7 @@ use common::preferences::Patch;
 use common::protocol::{Annotation, ServerFrame};
 use common::store::annotations::{self, EMOTION};
 use common::store::events::Change;
-use common::store::{events, preferences, rooms};
+use common::store::{events, preferences, room_seqs, rooms};
 use diesel_async::AsyncPgConnection;
 use test_support::TestDb;
 use test_support::store::*;
@@ -61,7 +61,7 @@ where
 /// Waits until the follower has read the room's whole log.
 async fn caught_up(conn: &mut AsyncPgConnection, room: i64) {
     until("the emotions follower caught up", async || {
-        let last = rooms::last_seqs(conn, &[room]).await.unwrap()[0].1;
+        let last = room_seqs::last_seqs(conn, &[room]).await.unwrap()[0].1;
         let at = common::store::cursors::position(conn, "emotions", room)
             .await
             .unwrap();

@@ -30,6 +30,7 @@ pub fn config(db: &TestDb, prefix: &str, assistant: AssistantConfig) -> WorkerCo
         common: CommonConfig {
             database_url: Secret::new(db.url().to_owned()),
             database_pool_size: 4,
+            database_read: None,
             redis: test_support::redis_target(),
             redis_prefix: prefix.to_owned(),
             public_origin: PublicOrigin::parse("http://127.0.0.1:1").unwrap(),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::messaging::Ask;
 use common::protocol::{Annotation, AttachmentKind, ServerFrame, UserRef};
 use common::store::annotations::{self, TRANSCRIPT};
-use common::store::{attachments, blobs, cursors, events, rooms};
+use common::store::{attachments, blobs, cursors, events, room_seqs};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use ml::whisper::score::word_error_rate;
 use test_support::TestDb;
@@ -191,7 +191,7 @@ where
 /// Waits until the `consumer` follower has read the room's whole log.
 async fn caught_up(conn: &mut AsyncPgConnection, consumer: &str, room: i64) {
     until(&format!("{consumer} caught up"), async || {
-        let last = rooms::last_seqs(conn, &[room]).await.unwrap()[0].1;
+        let last = room_seqs::last_seqs(conn, &[room]).await.unwrap()[0].1;
         cursors::position(conn, consumer, room).await.unwrap() == last
     })
     .await;

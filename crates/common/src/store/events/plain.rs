@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::protocol::{ChatMessage, ServerFrame};
 use crate::store::Fixed;
 use crate::store::messages::{self, NewMessage};
-use crate::store::{members, rooms};
+use crate::store::{members, room_seqs};
 
 /// One room's part of a bulk write: its drafts and where its seqs start.
 pub(super) struct Room<'a> {
@@ -67,14 +67,19 @@ pub(super) async fn rooms_with_stored_nonces(
     if keys.is_empty() {
         return Ok(HashSet::new());
     }
+    let rooms: Vec<i64> = keys.iter().map(|k| k.0).collect();
+    // The rooms again, as a condition on the partition key: whatever way
+    // the join is planned, only the rooms' partitions of the log are read.
     let hits: Vec<Hit> = Fixed::new(
         "SELECT DISTINCT e.room_id FROM room_events e \
          JOIN unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(room_id, user_id, nonce) \
-           ON e.room_id = k.room_id AND e.user_id = k.user_id AND e.nonce = k.nonce",
+           ON e.room_id = k.room_id AND e.user_id = k.user_id AND e.nonce = k.nonce \
+         WHERE e.room_id = ANY($4::bigint[])",
     )
-    .bind::<Array<BigInt>, _>(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(&rooms)
     .bind::<Array<BigInt>, _>(keys.iter().map(|k| k.1).collect::<Vec<_>>())
     .bind::<Array<Text>, _>(keys.iter().map(|k| k.2).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(&rooms)
     .load(conn)
     .await?;
     Ok(hits.into_iter().map(|h| h.room_id).collect())
@@ -172,7 +177,7 @@ pub(super) async fn append(
         answers.push(events);
     }
     super::insert(conn, &rows).await?;
-    rooms::advance_many(conn, &advanced).await?;
+    room_seqs::advance_many(conn, &advanced).await?;
     let marks: Vec<(i64, i64, i64)> = newest
         .iter()
         .map(|(&(room, user), &seq)| (room, user, seq))

@@ -15,7 +15,7 @@ use crate::error::{Entity, Error, Result};
 use crate::protocol::{Annotation, ServerFrame};
 use crate::store::annotations::{self, NewAnnotation};
 use crate::store::messages::{self, MessageState};
-use crate::store::rooms;
+use crate::store::room_seqs;
 
 /// Whether a room's drafts can be written in bulk: annotations only, each
 /// (user, nonce) once. Annotations are the server's: no access rule and
@@ -108,7 +108,7 @@ pub(super) async fn append(
     }
     super::insert(conn, &rows).await?;
     if !advanced.is_empty() {
-        rooms::advance_many(conn, &advanced).await?;
+        room_seqs::advance_many(conn, &advanced).await?;
     }
     let new: Vec<NewAnnotation<'_>> = tags
         .iter()
