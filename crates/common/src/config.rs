@@ -446,6 +446,13 @@ impl CommonConfig {
                     format!("addresses or CIDR ranges, comma-separated: {e}"),
                 )
             })?;
+        let redis_prefix = var("REDIS_KEY_PREFIX").unwrap_or_else(|| "parley:".into());
+        if matches!(redis, RedisTarget::Cluster { .. }) && redis_prefix.contains(['{', '}']) {
+            return Err(ConfigError::new(
+                "REDIS_KEY_PREFIX",
+                "may not contain { or } on a Redis Cluster (a hash tag would put every key in one slot)",
+            ));
+        }
         let database_pool_size = parsed_or("DATABASE_POOL_SIZE", 16usize)?;
         if database_pool_size == 0 {
             return Err(ConfigError::new("DATABASE_POOL_SIZE", "must be at least 1"));
@@ -455,7 +462,7 @@ impl CommonConfig {
             database_pool_size,
             database_read: ReadReplica::from_env(database_pool_size)?,
             redis,
-            redis_prefix: var("REDIS_KEY_PREFIX").unwrap_or_else(|| "parley:".into()),
+            redis_prefix,
             public_origin,
             listen_addr: parsed_or("LISTEN_ADDR", default_listen)?,
             trusted_proxies,

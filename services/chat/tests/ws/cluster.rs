@@ -401,3 +401,55 @@ fn metric_value(metrics: &str, name: &str) -> f64 {
         .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
         .unwrap_or(0.0)
 }
+
+#[test]
+fn bad_redis_settings_stop_chat_with_a_line_naming_them() {
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[("REDIS_CLUSTER_NODES", "redis://127.0.0.1:1,http://x")],
+            "REDIS_CLUSTER_NODES",
+        ),
+        (
+            &[
+                ("REDIS_CLUSTER_NODES", "redis://127.0.0.1:1"),
+                ("REDIS_URL", "redis://127.0.0.1:2"),
+            ],
+            "REDIS_URL",
+        ),
+        (
+            &[
+                ("REDIS_CLUSTER_NODES", "redis://127.0.0.1:1"),
+                ("REDIS_KEY_PREFIX", "{one-slot}:"),
+            ],
+            "REDIS_KEY_PREFIX",
+        ),
+        (
+            &[
+                ("REDIS_CLUSTER_NODES", "redis://127.0.0.1:1"),
+                ("REDIS_CLUSTER_CLASSIC_PUBSUB", "maybe"),
+            ],
+            "REDIS_CLUSTER_CLASSIC_PUBSUB",
+        ),
+    ];
+    for (env, named) in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_chat"))
+            .env_clear()
+            .env("DATABASE_URL", "postgres://127.0.0.1:1/x")
+            .env("PUBLIC_ORIGIN", "http://127.0.0.1:1")
+            .env(
+                "TOKEN_VERIFYING_KEY",
+                common::auth::keys::SigningKeyMaterial::generate()
+                    .public()
+                    .to_base64(),
+            )
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{env:?} started");
+        assert!(
+            stderr.contains(&format!("configuration error: {named}")),
+            "{env:?}: {stderr}"
+        );
+    }
+}
