@@ -221,18 +221,7 @@ impl Cluster {
         conn: &mut ClusterConnection,
         channel: Channel,
     ) -> common::Result<()> {
-        let name = channel.name(&self.prefix);
-        let call = async {
-            if self.sharded {
-                conn.ssubscribe(&name).await
-            } else {
-                conn.subscribe(&name).await
-            }
-        };
-        tokio::time::timeout(SUBSCRIBE_TIMEOUT, call)
-            .await
-            .map_err(|_| common::Error::unavailable("redis cluster (subscribe timed out)"))??;
-        Ok(())
+        self.change(conn, channel, true).await
     }
 
     async fn unsubscribe(
@@ -240,17 +229,28 @@ impl Cluster {
         conn: &mut ClusterConnection,
         channel: Channel,
     ) -> common::Result<()> {
+        self.change(conn, channel, false).await
+    }
+
+    /// (Un)subscribes `channel`, sharded or classic, within [`SUBSCRIBE_TIMEOUT`].
+    async fn change(
+        &self,
+        conn: &mut ClusterConnection,
+        channel: Channel,
+        subscribe: bool,
+    ) -> common::Result<()> {
         let name = channel.name(&self.prefix);
         let call = async {
-            if self.sharded {
-                conn.sunsubscribe(&name).await
-            } else {
-                conn.unsubscribe(&name).await
+            match (self.sharded, subscribe) {
+                (true, true) => conn.ssubscribe(&name).await,
+                (true, false) => conn.sunsubscribe(&name).await,
+                (false, true) => conn.subscribe(&name).await,
+                (false, false) => conn.unsubscribe(&name).await,
             }
         };
         tokio::time::timeout(SUBSCRIBE_TIMEOUT, call)
             .await
-            .map_err(|_| common::Error::unavailable("redis cluster (unsubscribe timed out)"))??;
+            .map_err(|_| common::Error::unavailable("redis cluster (subscription timed out)"))??;
         Ok(())
     }
 }
