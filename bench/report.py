@@ -464,14 +464,14 @@ def scale_section(chat_recs, redis_recs):
     if steps:
         any_cfg = next(iter(configs.values()), {})
         md += [f"Each chat instance gets {any_cfg.get('chat_cores')} core, each Redis node (3 masters and their "
-               f"replicas, `SPUBLISH`) {any_cfg.get('redis_cores')}, Postgres {any_cfg.get('pg_cores')}; the load "
-               f"tool runs outside the slices. Rooms of {any_cfg.get('members')} members, rooms and sockets ∝ N, "
+               f"replicas, `SPUBLISH`) {any_cfg.get('redis_cores')}, Postgres {any_cfg.get('pg_cores')}, the "
+               f"worker {any_cfg.get('worker_cores')}; the load tool runs outside the slices. Rooms of {any_cfg.get('members')} members, rooms and sockets ∝ N, "
                "offered rates ∝ N; members are spread over the instances, so each message reaches every "
                "instance (instances per message = min(N, members)). Goal: held(N) ≥ 0.85 · N · held(1).", "",
                "| chat instances N | sockets | rooms | held msgs/s | deliveries/s | held(N) / (N · held(1)) | "
                "chat CPU-s per 1k deliveries | chat cores per instance | chat slices throttled | postgres cores | "
-               "redis cores | load-tool cores | softirq cores | other cores |",
-               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+               "redis cores | worker cores | load-tool cores | softirq cores | other cores |",
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         names = sorted(steps, key=lambda n: configs.get(n, {}).get("chats", 0))
         base = None
         ratios = {}
@@ -491,7 +491,7 @@ def scale_section(chat_recs, redis_recs):
                       if r.get("server_cores") is not None and r.get("deliveries_per_s")]
             per_inst = [r["server_cores"] / n for r in at if r.get("server_cores") is not None]
             other = [r["machine_busy_cores"] - sum(r.get(k) or 0 for k in ("server_cores", "redis_cores",
-                     "postgres_cores", "website_cores", "loadgen_cores")) for r in at if r.get("machine_busy_cores") is not None]
+                     "postgres_cores", "website_cores", "worker_cores", "loadgen_cores")) for r in at if r.get("machine_busy_cores") is not None]
             thr = [v for reps_t in throttles.get(name, {}).values() for t in reps_t
                    for k, v in (t.get("throttled_share") or {}).items() if k.startswith("chat-")]
             ratio = h / (n * base) if base and h else None
@@ -499,7 +499,8 @@ def scale_section(chat_recs, redis_recs):
             md.append(f"| {n} | {cfg.get('connections', '-'):,} | {cfg.get('rooms', '-')} | {spread(held, 0)} | "
                       f"{spread(g('deliveries_per_s'), 0)} | {'-' if ratio is None else f'{ratio:.2f}'} | "
                       f"{spread(per_1k, 3)} | {spread(per_inst, 3)} | {spread([v * 100 for v in thr], 0)} % | "
-                      f"{spread(g('postgres_cores'), 2)} | {spread(g('redis_cores'), 3)} | {spread(g('loadgen_cores'), 2)} | "
+                      f"{spread(g('postgres_cores'), 2)} | {spread(g('redis_cores'), 3)} | {spread(g('worker_cores'), 2)} | "
+                      f"{spread(g('loadgen_cores'), 2)} | "
                       f"{spread(g('softirq_cores'), 2)} | {spread(other, 2)} |")
             summary.setdefault("chat", {})[str(n)] = {"held_rate": h, "ratio": ratio}
         md.append("")
@@ -561,11 +562,12 @@ def scale_section(chat_recs, redis_recs):
                       f"{'-' if times is None else f'{times:.2f}'} |")
             summary.setdefault("redis", {})[f"{mode.split()[0].lower()}-{masters}"] = {
                 "busiest_us_per_msg": b, "capacity": cap, "times_one_master": times}
-        md += ["", "With `SPUBLISH` a message costs only the master (and replica) of its channel's shard, so the "
-               "busiest master's cost per message falls as masters are added and the cluster's fan-out "
-               "capacity grows with them; with classic `PUBLISH` every node carries every message over the "
-               "cluster bus, so adding masters leaves each one's cost, and the capacity, where it was. Rate "
-               "limits and presence keys are sharded in both runs.", ""]
+        md += ["", "With `SPUBLISH` a room's message is carried only by the master (and replica) of its "
+               "channel's shard, so the busiest master's cost per message should fall as 1/masters. With "
+               "classic `PUBLISH` every node carries every message over the cluster bus, so only the rest of "
+               "Redis's work per message (the send's rate limit, presence and connection keys, which are "
+               "sharded in both runs) spreads over the masters, and the capacity grows less. A node's cost "
+               "includes its idle work (cluster gossip, timers), a larger share at low rates.", ""]
     md += [LOOPBACK, ""]
     return md, summary
 

@@ -196,7 +196,14 @@ pub fn usage(
     let mut m = serde_json::Map::new();
     for ((g, b), a) in groups.iter().zip(before).zip(after) {
         let cores = (a.cpu_s - b.cpu_s) / secs.max(0.001);
-        m.insert(format!("{}_cores", g.name), round2(cores).into());
+        // Nanosecond times keep their precision: a Redis node may use a
+        // hundredth of a core.
+        let cores = if g.main_thread {
+            (cores * 1e5).round() / 1e5
+        } else {
+            round2(cores)
+        };
+        m.insert(format!("{}_cores", g.name), cores.into());
         m.insert(format!("{}_rss_kib", g.name), a.rss_kib.into());
     }
     m
