@@ -109,6 +109,48 @@ class Report(unittest.TestCase):
         self.assertEqual(summary["latency"]["semantic:deploy-friday"]["p50_ms"], 31.0)
         self.assertEqual(report.search_section([]), ([], {}))
 
+    def test_the_scale_scenario_gives_held_ratios_and_redis_cost_per_master(self):
+        def cfg(label, chats, masters, classic=False):
+            return {"kind": "scale_config", "label": label, "chats": chats, "masters": masters,
+                    "classic_pubsub": classic, "rooms": 10 * chats, "members": 50, "connections": 500 * chats,
+                    "chat_cores": 0.15, "redis_cores": 0.1, "pg_cores": 0.5}
+
+        def step(label, offered, held, **extra):
+            rec = {"kind": "fanout_step", "label": label, "offered": offered, "held": held, "duration_s": 10,
+                   "sent": offered * 10, "deliveries_per_s": offered * 50, "server_cores": 0.1,
+                   "machine_busy_cores": 1.0, "loadgen_cores": 0.2, "postgres_cores": 0.3, "redis_cores": 0.05}
+            rec.update(extra)
+            return rec
+
+        chat = []
+        for n, held in ((1, 200), (2, 380), (3, 480)):
+            chat += [cfg(f"chat-{n}/1", n, 3), step(f"chat-{n}/1", held, True), step(f"chat-{n}/1", held * 2, False),
+                     {"kind": "fanout_summary", "label": f"chat-{n}/1", "held_rate": held},
+                     {"kind": "scale_throttle", "label": f"chat-{n}/1", "throttled_share": {"chat-1": 0.5, "postgres": 0.0}}]
+        redis = []
+        for mode, classic in (("spublish", False), ("publish", True)):
+            for m in (1, 2):
+                label = f"{mode}-{m}/1"
+                # SPUBLISH: the busiest master's share halves with 2 masters; PUBLISH: it stays.
+                cores = {f"redis_m{i + 1}_cores": (0.02 / m if not classic else 0.02) for i in range(m)}
+                cores.update({f"redis_r{i + 1}_cores": 0.01 for i in range(m)})
+                redis += [cfg(label, 2, m, classic), step(label, 1000, True, **cores),
+                          {"kind": "fanout_summary", "label": label, "held_rate": 1000}]
+        md, summary = report.scale_section(chat, redis)
+        text = "\n".join(md)
+        self.assertEqual(summary["chat"]["2"]["ratio"], 0.95)
+        self.assertIn("N = 2: met (0.95)", text)
+        self.assertIn("N = 3: not met (0.80)", text)
+        self.assertIn("| 1 | 500 | 10 | 200 | 10,000 | 1.00 |", text)
+        self.assertIn("50 % |", text)  # the chat slice's throttled share
+        # 0.02 cores at 100 msgs/s = 20 us per message on one master, 10 on each of two.
+        self.assertAlmostEqual(summary["redis"]["spublish-1"]["busiest_us_per_msg"], 20.0)
+        self.assertAlmostEqual(summary["redis"]["spublish-2"]["times_one_master"], 2.0)
+        self.assertAlmostEqual(summary["redis"]["publish-2"]["times_one_master"], 1.0)
+        self.assertAlmostEqual(summary["redis"]["spublish-1"]["capacity"], 5000.0)
+        self.assertIn("What loopback hides", text)
+        self.assertEqual(report.scale_section([], []), ([], {}))
+
 
 if __name__ == "__main__":
     unittest.main()

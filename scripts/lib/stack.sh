@@ -296,7 +296,9 @@ stop_redis() { # DIR PORT [throwaway]
 
 # Starts a Redis Cluster of MASTERS masters (3 when not given) with one
 # replica each on 127.0.0.1:FIRST_PORT..FIRST_PORT+2*MASTERS-1 (masters
-# first), their cluster bus on each port + 10000, each node's config,
+# first), their cluster bus on each port + 1000 (Redis's usual + 10000 would
+# fall among the ephemeral ports, where an outgoing connection can hold one),
+# each node's config,
 # nodes.conf, pid file and log in DIR/redis-cluster/PORT. The slots are split
 # evenly between the masters. Throwaway by design: no persistence, and the
 # cluster is created afresh on every start (Redis holds only state that is
@@ -310,6 +312,8 @@ stop_redis() { # DIR PORT [throwaway]
 #
 # Made by hand rather than with `redis-cli --cluster create`, which wants
 # three masters at least: slots, a config epoch each, MEET, REPLICATE.
+REDIS_CLUSTER_BUS_OFFSET=1000 # a node's cluster bus port is its port + this
+
 start_redis_cluster() { # DIR FIRST_PORT [MASTERS]
   local dir=$1/redis-cluster first=$2 masters=${3:-3} port node deadline i lo hi id
   local -a ports=() urls=()
@@ -318,7 +322,7 @@ start_redis_cluster() { # DIR FIRST_PORT [MASTERS]
   stop_redis_cluster "$1" || return 1 # one left running by a killed run
   for ((port = first; port < first + 2 * masters; port++)); do
     require_free_port "$port" "a Redis Cluster node" || return 1
-    require_free_port "$((port + 10000))" "a Redis Cluster node's bus" || return 1
+    require_free_port "$((port + REDIS_CLUSTER_BUS_OFFSET))" "a Redis Cluster node's bus" || return 1
     ports+=("$port")
   done
   if [[ -z ${REDIS_PASSWORD:-} ]]; then
@@ -338,6 +342,7 @@ start_redis_cluster() { # DIR FIRST_PORT [MASTERS]
     redis-server "$node/redis.conf" --port "$port" --bind 127.0.0.1 --dir "$node" --daemonize yes \
       --pidfile "$node/redis.pid" --logfile "$node/redis.log" --save '' --appendonly no \
       --cluster-enabled yes --cluster-config-file "$node/nodes.conf" \
+      --cluster-port "$((port + REDIS_CLUSTER_BUS_OFFSET))" \
       --cluster-node-timeout "${PARLEY_REDIS_CLUSTER_NODE_TIMEOUT_MS:-2000}" || return 1
     urls+=("redis://:$REDIS_PASSWORD@127.0.0.1:$port")
   done
@@ -359,7 +364,8 @@ start_redis_cluster() { # DIR FIRST_PORT [MASTERS]
     }
   done
   for port in "${ports[@]:1}"; do
-    redis_cluster_cli "${ports[0]}" cluster meet 127.0.0.1 "$port" >/dev/null || return 1
+    redis_cluster_cli "${ports[0]}" cluster meet 127.0.0.1 "$port" "$((port + REDIS_CLUSTER_BUS_OFFSET))" >/dev/null ||
+      return 1
   done
   redis_cluster_wait_known "$dir" 30 "${ports[@]}" || return 1
   for ((i = 0; i < masters; i++)); do
@@ -383,7 +389,7 @@ redis_cluster_cli() { # PORT ARG...
 # Waits up to TIMEOUT seconds until every node on PORT... knows all of them
 # (the MEETs went round).
 redis_cluster_wait_known() { # DIR TIMEOUT PORT...
-  local dir=$1 deadline=$((SECONDS + $2)) port ok
+  local dir=$1 timeout=$2 deadline=$((SECONDS + $2)) port ok
   shift 2
   while :; do
     ok=1
@@ -395,7 +401,7 @@ redis_cluster_wait_known() { # DIR TIMEOUT PORT...
     done
     ((ok)) && return 0
     if ((SECONDS >= deadline)); then
-      log "the Redis Cluster's nodes did not meet within $2 s (node $port)"
+      log "the Redis Cluster's nodes did not meet within $timeout s (node $port)"
       tail -n 10 "$dir/$port/redis.log" >&2
       return 1
     fi
@@ -407,7 +413,7 @@ redis_cluster_wait_known() { # DIR TIMEOUT PORT...
 # cluster_state:ok and knows all the others, and every replica's link to its
 # master is up.
 redis_cluster_wait_ok() { # DIR TIMEOUT PORT...
-  local dir=$1 deadline=$((SECONDS + $2)) port info ok
+  local dir=$1 timeout=$2 deadline=$((SECONDS + $2)) port info ok
   shift 2
   while :; do
     ok=1
@@ -423,7 +429,7 @@ redis_cluster_wait_ok() { # DIR TIMEOUT PORT...
     done
     ((ok)) && return 0
     if ((SECONDS >= deadline)); then
-      log "the Redis Cluster did not settle within $2 s (node $port: $(tr '\n' ' ' <<<"$info" | head -c 300))"
+      log "the Redis Cluster did not settle within $timeout s (node $port: $(tr '\n' ' ' <<<"$info" | head -c 300))"
       tail -n 10 "$dir/$port/redis.log" >&2
       return 1
     fi

@@ -114,7 +114,8 @@ pub const USAGE: &str = "usage: parley-load [fanout|idle|storm|seed|logins|abuse
   --fail-limit N           ... after N failing steps in a row (implies --stop-on-fail)
   --hold-p99-ms MS         100   --hold-delivered F  0.99   --hold-on delivery|ack
   --body-bytes N           100   (24..=4000)
-  --group NAME=PID,PID     CPU and RSS per step; NAME=tree:PID adds its children (Postgres backends)
+  --group NAME=PID,PID     CPU and RSS per step; NAME=tree:PID adds its children (Postgres backends);
+                           NAME=main:PID,PID the main threads only, in ns (single-threaded Redis)
   --pid PID                the same as --group server=PID
   --connect-concurrency N  256   --source-ips N  1 (127.0.0.1..N; more than ~28k connections per URL)
   --json FILE              append one JSON object per step/result   --label TEXT

@@ -287,6 +287,7 @@ pub async fn run(args: &Args, out: &Out) -> Result<bool, Failure> {
         let procs_before = procstat::sample(&args.groups);
         let self_before = procstat::self_cpu_s();
         let machine_before = procstat::machine_ticks();
+        let softirq_before = procstat::softirq_ticks();
         let db_before = provision::counters(&mut db, &rooms, statements).await?;
         let start = Instant::now() + Duration::from_millis(20);
         let end = start + args.duration;
@@ -301,6 +302,7 @@ pub async fn run(args: &Args, out: &Out) -> Result<bool, Failure> {
         let procs_after = procstat::sample(&args.groups);
         let self_after = procstat::self_cpu_s();
         let machine_after = procstat::machine_ticks();
+        let softirq_after = procstat::softirq_ticks();
         let db_after = provision::counters(&mut db, &rooms, statements).await?;
         let _ = phase_tx.send(Phase::Wait);
         let grace_end = Instant::now() + args.grace;
@@ -330,6 +332,7 @@ pub async fn run(args: &Args, out: &Out) -> Result<bool, Failure> {
         }
         let db_delta = db_after.since(&db_before);
         let machine = (machine_after.0 - machine_before.0) as f64 / 100.0 / secs;
+        let softirq = softirq_after.saturating_sub(softirq_before) as f64 / 100.0 / secs;
         let mut f = fields! {
             "step" => index,
             "offered" => rate,
@@ -354,6 +357,7 @@ pub async fn run(args: &Args, out: &Out) -> Result<bool, Failure> {
             "commits_per_s" => (db_delta.commits as f64 / secs).round(),
             "loadgen_cores" => round2((self_after - self_before) / secs),
             "machine_busy_cores" => round2(machine),
+            "softirq_cores" => round2(softirq),
             "hold_on" => if args.hold_on == HoldOn::Ack { "ack" } else { "delivery" },
             "held" => ok,
         };

@@ -140,6 +140,7 @@ mod tests {
             name: "me".into(),
             pids: vec![std::process::id()],
             tree: false,
+            main_thread: false,
         };
         let (tx, rx) = watch::channel(false);
         let watching = tokio::spawn(watch_memory(vec![g], Duration::from_millis(5), rx));
