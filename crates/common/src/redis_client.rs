@@ -22,6 +22,9 @@ use crate::error::Result;
 
 /// How long connecting to a node, or one answer, may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
+/// Commands of one [`RedisConn::each`] in flight at once on a cluster: a
+/// refresh of every connection entry must not queue 100,000 at once.
+const EACH_IN_FLIGHT: usize = 256;
 
 /// A command connection to one Redis or to a Redis Cluster.
 #[derive(Clone)]
@@ -107,12 +110,8 @@ impl RedisConn {
                 }
                 let () = pipe.query_async(&mut conn.clone()).await?;
             }
-            Self::Cluster { conn, .. } => {
-                let runs = cmds.into_iter().map(|cmd| {
-                    let mut conn = conn.clone();
-                    async move { cmd.query_async::<Value>(&mut conn).await }
-                });
-                futures_util::future::try_join_all(runs).await?;
+            Self::Cluster { .. } => {
+                self.each_with::<Value>(cmds).await?;
             }
         }
         Ok(())
@@ -132,11 +131,12 @@ impl RedisConn {
                 Ok(pipe.query_async(&mut conn.clone()).await?)
             }
             Self::Cluster { conn, .. } => {
-                let runs = cmds.into_iter().map(|cmd| {
+                use futures_util::{StreamExt, TryStreamExt};
+                let runs = futures_util::stream::iter(cmds).map(|cmd| {
                     let mut conn = conn.clone();
                     async move { cmd.query_async::<T>(&mut conn).await }
                 });
-                Ok(futures_util::future::try_join_all(runs).await?)
+                Ok(runs.buffered(EACH_IN_FLIGHT).try_collect().await?)
             }
         }
     }
