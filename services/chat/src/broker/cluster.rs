@@ -160,7 +160,7 @@ impl Cluster {
                         rebuild = Some(Reason::Disconnection);
                     }
                     Control::Unsubscribed(g, name) if g == generation => {
-                        let Some(channel) = wanted.iter().copied().find(|c| c.name(&self.prefix) == name) else {
+                        let Some(channel) = Channel::parse(&self.prefix, &name).filter(|c| wanted.contains(c)) else {
                             continue;
                         };
                         self.metrics.pubsub_resubscribes.with_label_values(&[Reason::Moved.label()]).inc();

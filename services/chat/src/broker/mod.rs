@@ -34,6 +34,13 @@ pub enum Channel {
 }
 
 impl Channel {
+    /// The channel a Redis channel name of the deployment with `prefix` names.
+    pub fn parse(prefix: &str, name: &str) -> Option<Self> {
+        fanout::room_of_channel(prefix, name)
+            .map(Self::Room)
+            .or_else(|| fanout::user_of_channel(prefix, name).map(Self::User))
+    }
+
     /// The Redis channel's name in the deployment with `prefix`.
     pub fn name(self, prefix: &str) -> String {
         match self {
@@ -211,5 +218,9 @@ mod tests {
             decode("p:", "p:room:9", b"W 9 1").is_none(),
             "user envelopes on a room channel"
         );
+        for channel in [Channel::Room(9), Channel::User(5)] {
+            assert_eq!(Channel::parse("p:", &channel.name("p:")), Some(channel));
+        }
+        assert_eq!(Channel::parse("p:", "q:room:9"), None);
     }
 }
