@@ -215,17 +215,8 @@ impl RedisCluster {
         if covered != 16384 {
             return false;
         }
-        for node in &self.nodes {
-            let info: String = match self
-                .query(node.port, redis::cmd("CLUSTER").arg("INFO"))
-                .await
-            {
-                Ok(info) => info,
-                Err(_) => return false,
-            };
-            if !info.contains("cluster_state:ok") {
-                return false;
-            }
+        if !self.all_live_ok().await {
+            return false;
         }
         for replica in view.iter().filter(|n| !n.master) {
             let info: String = match self
@@ -268,11 +259,6 @@ impl RedisCluster {
     /// The password every node asks for.
     pub fn password(&self) -> &str {
         &self.password
-    }
-
-    /// Every node's port, in start order (killed ones included).
-    pub fn ports(&self) -> Vec<u16> {
-        self.nodes.iter().map(|n| n.port).collect()
     }
 
     /// Ports of nodes not killed.
