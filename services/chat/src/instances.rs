@@ -117,11 +117,14 @@ impl Heartbeat {
         Ok(())
     }
 
-    /// Beats until the process ends.
-    pub async fn run(self) {
+    /// Beats until the process ends, from one interval after start-up.
+    /// `beaten`: the start-up beat went through, so the next one is not
+    /// the first (and the interval's immediate tick is skipped).
+    pub async fn run(self, beaten: bool) {
         let mut tick = tokio::time::interval(self.every());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut first = true;
+        tick.tick().await;
+        let mut first = !beaten;
         loop {
             tick.tick().await;
             match self.beat(first).await {

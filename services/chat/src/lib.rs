@@ -85,9 +85,13 @@ impl Chat {
         );
         // Beat once before serving, so this instance counts as alive from
         // its first connection.
-        if let Err(e) = heartbeat.beat(true).await {
-            tracing::warn!(error = %e, "could not write the first instance heartbeat");
-        }
+        let beaten = match heartbeat.beat(true).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not write the first instance heartbeat");
+                false
+            }
+        };
         let deps = Arc::new(RoomDeps {
             db: db.clone(),
             presence: Presence::new(
@@ -133,7 +137,7 @@ impl Chat {
         let tasks = vec![
             tokio::spawn(poll_revocations(state.clone())),
             tokio::spawn(refresh_connections(state.clone())),
-            tokio::spawn(heartbeat.run()),
+            tokio::spawn(heartbeat.run(beaten)),
         ];
         Ok(Self { state, tasks })
     }
