@@ -118,7 +118,7 @@ impl RedisConn {
     }
 
     /// Runs `cmds` as [`RedisConn::each`] does, returning each reply in order.
-    pub async fn each_with<T: FromRedisValue>(&self, cmds: Vec<Cmd>) -> Result<Vec<T>> {
+    async fn each_with<T: FromRedisValue>(&self, cmds: Vec<Cmd>) -> Result<Vec<T>> {
         if cmds.is_empty() {
             return Ok(Vec::new());
         }
