@@ -16,7 +16,7 @@ WITH made AS (
      missing AS (
        SELECT m.id, m.room_id, row_number() OVER (ORDER BY m.id) AS n
        FROM messages m JOIN rooms r ON r.id = m.room_id
-       WHERE r.name LIKE 'corpus%' AND NOT EXISTS (SELECT 1 FROM message_vectors v WHERE v.message_id = m.id))
+       WHERE r.name LIKE 'corpus%' AND NOT EXISTS (SELECT 1 FROM message_vectors v WHERE v.room_id = m.room_id AND v.message_id = m.id))
 INSERT INTO message_vectors (message_id, room_id, model, scale, v)
 SELECT missing.id, missing.room_id, made.model, made.scale, made.v
 FROM missing JOIN made ON made.k = missing.n % made.total

@@ -25,7 +25,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    attachments (id) {
+    attachments (room_id, id) {
         id -> Int8,
         token -> Text,
         room_id -> Int8,
@@ -61,7 +61,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    message_annotations (message_id, kind) {
+    message_annotations (room_id, message_id, kind) {
         message_id -> Int8,
         kind -> Text,
         room_id -> Int8,
@@ -77,11 +77,12 @@ diesel::table! {
 }
 
 diesel::table! {
-    message_reactions (message_id, user_id, emoji) {
+    message_reactions (room_id, message_id, user_id, emoji) {
         message_id -> Int8,
         user_id -> Int8,
         emoji -> Text,
         created_at -> Timestamptz,
+        room_id -> Int8,
     }
 }
 
@@ -89,7 +90,7 @@ diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::Tsvector;
 
-    message_search (message_id) {
+    message_search (room_id, message_id) {
         message_id -> Int8,
         room_id -> Int8,
         seq -> Int8,
@@ -101,7 +102,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    message_vectors (message_id) {
+    message_vectors (room_id, message_id) {
         message_id -> Int8,
         room_id -> Int8,
         model -> Int2,
@@ -111,7 +112,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    messages (id) {
+    messages (room_id, id) {
         id -> Int8,
         room_id -> Int8,
         seq -> Int8,
@@ -300,11 +301,8 @@ diesel::table! {
 
 diesel::joinable!(assistant_jobs -> rooms (room_id));
 diesel::joinable!(assistant_jobs -> users (asker_id));
-diesel::joinable!(attachments -> messages (message_id));
 diesel::joinable!(attachments -> rooms (room_id));
 diesel::joinable!(attachments -> users (user_id));
-diesel::joinable!(message_annotations -> messages (message_id));
-diesel::joinable!(message_reactions -> messages (message_id));
 diesel::joinable!(message_reactions -> users (user_id));
 diesel::joinable!(moderation_actions -> rooms (room_id));
 diesel::joinable!(room_bans -> rooms (room_id));

@@ -103,7 +103,7 @@ async fn an_annotation_is_a_sequenced_event_kept_per_kind_and_gone_with_its_mess
     // Empty labels take the tag back.
     append(&mut conn, room, &[tag(&bot, second, "emotion-4", &[])]).await;
     assert!(
-        annotations::annotated_among(&mut conn, &[second], EMOTION)
+        annotations::annotated_among(&mut conn, &[room], &[second], EMOTION)
             .await
             .unwrap()
             .is_empty()
@@ -117,7 +117,7 @@ async fn an_annotation_is_a_sequenced_event_kept_per_kind_and_gone_with_its_mess
     )
     .await;
     assert!(
-        annotations::of_messages(&mut conn, &[first])
+        annotations::of_messages(&mut conn, &[room], &[first])
             .await
             .unwrap()
             .is_empty()
@@ -264,7 +264,7 @@ async fn the_tags_of_many_rooms_go_together_and_a_gone_message_takes_no_seq() {
         rooms.contains(&(r1, 4)) && rooms.contains(&(r2, 2)),
         "{rooms:?}"
     );
-    let shown = annotations::of_messages(&mut conn, &[a, b, c])
+    let shown = annotations::of_messages(&mut conn, &[r1, r2], &[a, b, c])
         .await
         .unwrap();
     assert_eq!(shown[&a][0].labels[0].label, "joy");
@@ -282,7 +282,7 @@ async fn the_tags_of_many_rooms_go_together_and_a_gone_message_takes_no_seq() {
         .await
         .unwrap();
     assert!(
-        annotations::of_messages(&mut conn, &[c])
+        annotations::of_messages(&mut conn, &[r2], &[c])
             .await
             .unwrap()
             .is_empty()

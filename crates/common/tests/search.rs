@@ -135,24 +135,24 @@ async fn search_rows_follow_messages_and_a_deletion_erases_its_row_at_once() {
     .await;
     let (a, b) = (message_id(&sent[0]), message_id(&sent[1]));
     assert!(
-        search::indexed(&mut conn, &[a, b])
+        search::indexed(&mut conn, &[room], &[a, b])
             .await
             .unwrap()
             .is_empty()
     );
 
-    search::refresh(&mut conn, &[a, b]).await.unwrap();
-    search::refresh(&mut conn, &[a, b]).await.unwrap();
-    let rows = search::indexed(&mut conn, &[a, b]).await.unwrap();
+    search::refresh(&mut conn, &[room], &[a, b]).await.unwrap();
+    search::refresh(&mut conn, &[room], &[a, b]).await.unwrap();
+    let rows = search::indexed(&mut conn, &[room], &[a, b]).await.unwrap();
     assert_eq!(
         rows,
         vec![(a, "deploy on friday".into()), (b, "lunch?".into())]
     );
 
     append(&mut conn, room, &[edit(&ann, a, "deploy on monday", "n3")]).await;
-    search::refresh(&mut conn, &[a]).await.unwrap();
+    search::refresh(&mut conn, &[room], &[a]).await.unwrap();
     assert_eq!(
-        search::indexed(&mut conn, &[a]).await.unwrap(),
+        search::indexed(&mut conn, &[room], &[a]).await.unwrap(),
         vec![(a, "deploy on monday".into())]
     );
 
@@ -164,16 +164,22 @@ async fn search_rows_follow_messages_and_a_deletion_erases_its_row_at_once() {
     )
     .await;
     assert_eq!(
-        search::indexed(&mut conn, &[a, b]).await.unwrap(),
+        search::indexed(&mut conn, &[room], &[a, b]).await.unwrap(),
         vec![(b, "lunch?".into())]
     );
     // And a follower that read the message before it was deleted puts
     // nothing back.
-    search::refresh(&mut conn, &[a]).await.unwrap();
-    assert_eq!(search::indexed(&mut conn, &[a]).await.unwrap(), vec![]);
+    search::refresh(&mut conn, &[room], &[a]).await.unwrap();
+    assert_eq!(
+        search::indexed(&mut conn, &[room], &[a]).await.unwrap(),
+        vec![]
+    );
 
     events::delete_room(&mut conn, room).await.unwrap();
-    assert_eq!(search::indexed(&mut conn, &[b]).await.unwrap(), vec![]);
+    assert_eq!(
+        search::indexed(&mut conn, &[room], &[b]).await.unwrap(),
+        vec![]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -295,9 +301,9 @@ async fn a_transcript_touches_its_message_for_search_and_joins_its_text() {
         Vec::<i64>::new()
     );
 
-    search::refresh(&mut conn, &[a]).await.unwrap();
+    search::refresh(&mut conn, &[room], &[a]).await.unwrap();
     assert_eq!(
-        search::indexed(&mut conn, &[a]).await.unwrap(),
+        search::indexed(&mut conn, &[room], &[a]).await.unwrap(),
         vec![(a, "listen\nsee you on Thursday".to_owned())]
     );
     assert_eq!(
@@ -309,7 +315,7 @@ async fn a_transcript_touches_its_message_for_search_and_joins_its_text() {
 /// Indexes every message of `room` (what the worker does).
 async fn index_room(conn: &mut diesel_async::AsyncPgConnection, room: i64) {
     let (ids, _) = events::touched_after(conn, room, 0, 10_000).await.unwrap();
-    search::refresh(conn, &ids).await.unwrap();
+    search::refresh(conn, &[room], &ids).await.unwrap();
 }
 
 async fn find(
@@ -464,6 +470,7 @@ async fn the_questions_among_some_messages_are_among_those_messages_only() {
     // A chat message is a question only when it is among the ids asked about.
     let got = common::store::assistant::questions_among(
         &mut conn,
+        &[room],
         &[message_id(&plain[0])],
         bot.id,
         since,
@@ -473,6 +480,7 @@ async fn the_questions_among_some_messages_are_among_those_messages_only() {
     assert!(got.is_empty(), "{got:?}");
     let got = common::store::assistant::questions_among(
         &mut conn,
+        &[room, chat],
         &[message_id(&asked[0]), message_id(&plain[0])],
         bot.id,
         since,
@@ -487,6 +495,7 @@ async fn the_questions_among_some_messages_are_among_those_messages_only() {
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
     let got = common::store::assistant::questions_among(
         &mut conn,
+        &[chat],
         &[message_id(&asked[0])],
         bot.id,
         later,

@@ -145,6 +145,20 @@ pub fn message_id(a: &Appended) -> i64 {
     }
 }
 
+/// The room of message `id`: what the store's message look-ups take with
+/// the id (a test that kept only the id asks here).
+pub async fn room_of(conn: &mut diesel_async::AsyncPgConnection, id: i64) -> i64 {
+    use common::schema::messages;
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    messages::table
+        .filter(messages::id.eq(id))
+        .select(messages::room_id)
+        .first(conn)
+        .await
+        .unwrap_or_else(|e| panic!("no message {id}: {e}"))
+}
+
 pub fn code(r: &Result<Appended, Error>) -> String {
     match r {
         Ok(a) => format!("ok {}", a.seq),

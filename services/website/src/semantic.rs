@@ -43,6 +43,8 @@ pub struct SemanticAsk<'a> {
 /// One message near in meaning, nearest first.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 pub struct SemanticHit {
+    /// The message's room.
+    pub room: i64,
     /// The message id.
     pub id: i64,
     /// Cosine similarity, -1..=1.

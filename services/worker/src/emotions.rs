@@ -94,7 +94,7 @@ pub async fn tag(
 ) -> Result<Vec<Appended>> {
     let rooms: Vec<i64> = read.keys().copied().collect();
     let latest = events::last_text_seqs(conn, &rooms, ids).await?;
-    let found: Vec<ToTag> = messages::to_tag(conn, ids)
+    let found: Vec<ToTag> = messages::to_tag(conn, &rooms, ids)
         .await?
         .into_iter()
         .filter(ToTag::may_tag)
@@ -107,16 +107,17 @@ pub async fn tag(
         return Ok(Vec::new());
     }
     let found_ids: Vec<i64> = found.iter().map(|m| m.id).collect();
-    let stored: HashMap<i64, Vec<f32>> = vectors::of_messages(conn, &found_ids, ml::MODEL_ID)
-        .await?
-        .into_iter()
-        .filter_map(|v| {
-            let q = ml::Quantized::from_bytes(v.scale, &v.v).ok()?;
-            Some((v.message_id, q.to_f32().to_vec()))
-        })
-        .collect();
+    let stored: HashMap<i64, Vec<f32>> =
+        vectors::of_messages(conn, &rooms, &found_ids, ml::MODEL_ID)
+            .await?
+            .into_iter()
+            .filter_map(|v| {
+                let q = ml::Quantized::from_bytes(v.scale, &v.v).ok()?;
+                Some((v.message_id, q.to_f32().to_vec()))
+            })
+            .collect();
     let tagged: std::collections::HashSet<i64> =
-        annotations::annotated_among(conn, &found_ids, EMOTION)
+        annotations::annotated_among(conn, &rooms, &found_ids, EMOTION)
             .await?
             .into_iter()
             .collect();

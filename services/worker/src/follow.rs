@@ -95,17 +95,18 @@ impl Consumer {
         matches!(self, Self::Emotions { .. } | Self::Transcripts { .. })
     }
 
-    /// The slow work on messages `ids`, done before the transaction that
-    /// applies it (only transcripts have any).
+    /// The slow work on messages `ids` (of the rooms `rooms`), done before
+    /// the transaction that applies it (only transcripts have any).
     async fn prepare(
         &self,
         conn: &mut AsyncPgConnection,
         metrics: &Metrics,
+        rooms: &[i64],
         ids: &[i64],
     ) -> Result<Vec<crate::transcripts::Heard>> {
         match self {
             Self::Transcripts { scribe, .. } => {
-                crate::transcripts::transcribe(conn, scribe, metrics, ids).await
+                crate::transcripts::transcribe(conn, scribe, metrics, rooms, ids).await
             }
             _ => Ok(Vec::new()),
         }
@@ -141,15 +142,15 @@ impl Consumer {
     async fn keep(&self, conn: &mut AsyncPgConnection, rooms: &[i64], ids: &[i64]) -> Result<()> {
         match self {
             Self::Emotions { .. } | Self::Transcripts { .. } => Ok(()),
-            Self::Search => search::refresh(conn, ids).await,
+            Self::Search => search::refresh(conn, rooms, ids).await,
             Self::Questions { bot, max_age } => {
                 let since = Utc::now()
                     - chrono::Duration::from_std(*max_age).unwrap_or(chrono::Duration::zero());
-                let questions = assistant::questions_among(conn, ids, *bot, since).await?;
+                let questions = assistant::questions_among(conn, rooms, ids, *bot, since).await?;
                 assistant::enqueue(conn, &questions).await.map(drop)
             }
             Self::Vectors { embedder, cache } => {
-                embed(conn, embedder, ids).await?;
+                embed(conn, embedder, rooms, ids).await?;
                 for room in rooms {
                     cache.drop_room(*room);
                 }
@@ -163,19 +164,21 @@ impl Consumer {
 /// pieces at most: more text only costs tokenizing).
 const EMBED_CHARS: usize = 2000;
 
-/// Makes the vectors of messages `ids` what the messages are now.
+/// Makes the vectors of messages `ids` (of the rooms `rooms`) what the
+/// messages are now.
 async fn embed(
     conn: &mut AsyncPgConnection,
     embedder: &std::sync::Arc<ml::Embedder>,
+    rooms: &[i64],
     ids: &[i64],
 ) -> Result<()> {
-    let live = vectors::live_among(conn, ids).await?;
+    let live = vectors::live_among(conn, rooms, ids).await?;
     let gone: Vec<i64> = ids
         .iter()
         .copied()
         .filter(|id| !live.iter().any(|m| m.id == *id))
         .collect();
-    vectors::forget(conn, &gone).await?;
+    vectors::forget(conn, rooms, &gone).await?;
     if live.is_empty() {
         return Ok(());
     }
@@ -273,7 +276,8 @@ pub async fn pass(
         let mut ids: Vec<i64> = touched.iter().flat_map(|t| t.ids.clone()).collect();
         ids.sort_unstable();
         ids.dedup();
-        let prepared = consumer.prepare(&mut conn, metrics, &ids).await?;
+        let rooms: Vec<i64> = touched.iter().map(|t| t.room_id).collect();
+        let prepared = consumer.prepare(&mut conn, metrics, &rooms, &ids).await?;
         let appended = conn
             .transaction::<_, Error, _>(async |conn| {
                 if !consumer.appends_events() {

@@ -32,6 +32,8 @@ pub struct Ask {
 /// One message near in meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Hit {
+    /// The message's room.
+    pub room: i64,
     /// The message id.
     pub id: i64,
     /// Cosine similarity.
@@ -89,7 +91,7 @@ pub async fn nearest(state: &WorkerState, ask: Ask) -> Result<Answer, SemanticEr
         for (room, generation) in missing {
             let loaded = std::sync::Arc::new(by_room.remove(&room).unwrap_or_default());
             state.vector_cache.put(room, generation, loaded.clone());
-            cached.push(loaded);
+            cached.push((room, loaded));
         }
     }
     // No connection held while the scan runs on the CPU.
@@ -99,10 +101,14 @@ pub async fn nearest(state: &WorkerState, ask: Ask) -> Result<Answer, SemanticEr
     let mut hits = tokio::task::spawn_blocking(move || {
         let mut hits: Vec<Hit> = cached
             .iter()
-            .flat_map(|room| room.iter())
-            .filter_map(|(id, q)| {
+            .flat_map(|(room, vectors)| vectors.iter().map(move |v| (*room, v)))
+            .filter_map(|(room, (id, q))| {
                 let score = ml::dot(&query, q);
-                (score >= min).then_some(Hit { id: *id, score })
+                (score >= min).then_some(Hit {
+                    room,
+                    id: *id,
+                    score,
+                })
             })
             .collect();
         hits.sort_by(|a, b| b.score.partial_cmp(&a.score).unwrap_or(Ordering::Equal));
@@ -115,7 +121,7 @@ pub async fn nearest(state: &WorkerState, ask: Ask) -> Result<Answer, SemanticEr
     // the `vectors` follower reaches the deletion: never answer one.
     let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
     let mut conn = state.pool.get().await.map_err(Error::from)?;
-    let live: std::collections::HashSet<i64> = messages::live_ids(&mut conn, &ids)
+    let live: std::collections::HashSet<i64> = messages::live_ids(&mut conn, &rooms, &ids)
         .await?
         .into_iter()
         .collect();

@@ -48,7 +48,8 @@ pub struct Heard {
     pub text: String,
 }
 
-/// Transcribes the audio of the messages `ids` that have none yet, in
+/// Transcribes the audio of the messages `ids` (of the rooms `rooms`)
+/// that have none yet, in
 /// order, outside any transaction. Fails only when the store or the
 /// database does (the pass is tried again); a file that cannot be heard
 /// is skipped.
@@ -56,15 +57,16 @@ pub async fn transcribe(
     conn: &mut AsyncPgConnection,
     scribe: &Scribe,
     metrics: &Metrics,
+    rooms: &[i64],
     ids: &[i64],
 ) -> Result<Vec<Heard>> {
-    let audio = attachments::audio_of_messages(conn, ids).await?;
+    let audio = attachments::audio_of_messages(conn, rooms, ids).await?;
     if audio.is_empty() {
         return Ok(Vec::new());
     }
     let mut messages: Vec<i64> = audio.iter().map(|(id, _)| *id).collect();
     messages.dedup();
-    let done: HashSet<i64> = annotations::annotated_among(conn, &messages, TRANSCRIPT)
+    let done: HashSet<i64> = annotations::annotated_among(conn, rooms, &messages, TRANSCRIPT)
         .await?
         .into_iter()
         .collect();

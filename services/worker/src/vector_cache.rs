@@ -34,9 +34,9 @@ impl VectorCache {
         }
     }
 
-    /// The cached vectors of `rooms`, and the rooms missing with the
-    /// generation to give [`Self::put`] once they are read.
-    pub fn get(&self, rooms: &[i64]) -> (Vec<RoomVectors>, Vec<(i64, u64)>) {
+    /// The cached vectors of `rooms`, each with its room, and the rooms
+    /// missing with the generation to give [`Self::put`] once they are read.
+    pub fn get(&self, rooms: &[i64]) -> (Vec<(i64, RoomVectors)>, Vec<(i64, u64)>) {
         let Ok(inner) = self.inner.lock() else {
             return (Vec::new(), rooms.iter().map(|r| (*r, u64::MAX)).collect());
         };
@@ -44,7 +44,7 @@ impl VectorCache {
         let mut missing = Vec::new();
         for room in rooms {
             match inner.rooms.get(room) {
-                Some(v) => found.push(v.clone()),
+                Some(v) => found.push((*room, v.clone())),
                 None => missing.push((*room, inner.generation.get(room).copied().unwrap_or(0))),
             }
         }

@@ -33,7 +33,7 @@ pub(crate) struct NewAnnotation<'a> {
 /// labels or text removes it.
 pub(crate) async fn put(conn: &mut AsyncPgConnection, a: &NewAnnotation<'_>) -> Result<()> {
     if a.annotation.is_withdrawal() {
-        return remove(conn, a.message_id, &a.annotation.kind).await;
+        return remove(conn, a.room_id, a.message_id, &a.annotation.kind).await;
     }
     let (top, top_score) = a
         .annotation
@@ -57,7 +57,11 @@ pub(crate) async fn put(conn: &mut AsyncPgConnection, a: &NewAnnotation<'_>) -> 
             message_annotations::model.eq(&a.annotation.model),
             message_annotations::text.eq(&a.annotation.text),
         ))
-        .on_conflict((message_annotations::message_id, message_annotations::kind))
+        .on_conflict((
+            message_annotations::room_id,
+            message_annotations::message_id,
+            message_annotations::kind,
+        ))
         .do_update()
         .set((
             message_annotations::seq.eq(a.annotation.seq),
@@ -89,11 +93,17 @@ pub(crate) async fn put_many(
         .partition(|a| a.annotation.is_withdrawal());
     if !gone.is_empty() {
         super::Fixed::new(
-            "DELETE FROM message_annotations a USING unnest($1::bigint[], $2::text[]) AS g(message_id, kind) \
-             WHERE a.message_id = g.message_id AND a.kind = g.kind",
+            "DELETE FROM message_annotations a \
+             USING unnest($1::bigint[], $2::bigint[], $3::text[]) AS g(room_id, message_id, kind) \
+             WHERE a.room_id = g.room_id AND a.message_id = g.message_id AND a.kind = g.kind",
         )
+        .bind::<Array<BigInt>, _>(gone.iter().map(|a| a.room_id).collect::<Vec<_>>())
         .bind::<Array<BigInt>, _>(gone.iter().map(|a| a.message_id).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(gone.iter().map(|a| a.annotation.kind.as_str()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(
+            gone.iter()
+                .map(|a| a.annotation.kind.as_str())
+                .collect::<Vec<_>>(),
+        )
         .execute(conn)
         .await?;
     }
@@ -114,7 +124,7 @@ pub(crate) async fn put_many(
          SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], \
                               $6::timestamptz[], $7::text[], $8::text[], $9::real[], $10::text[], \
                               $11::text[]) \
-         ON CONFLICT (message_id, kind) DO UPDATE SET seq = excluded.seq, labels = excluded.labels, \
+         ON CONFLICT (room_id, message_id, kind) DO UPDATE SET seq = excluded.seq, labels = excluded.labels, \
            top = excluded.top, top_score = excluded.top_score, model = excluded.model, \
            text = excluded.text",
     )
@@ -142,29 +152,42 @@ pub(crate) async fn put_many(
     Ok(())
 }
 
-async fn remove(conn: &mut AsyncPgConnection, message_id: i64, kind: &str) -> Result<()> {
-    diesel::delete(message_annotations::table.find((message_id, kind)))
+async fn remove(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    message_id: i64,
+    kind: &str,
+) -> Result<()> {
+    diesel::delete(message_annotations::table.find((room_id, message_id, kind)))
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// Forgets every annotation of deleted messages.
-pub(crate) async fn clear(conn: &mut AsyncPgConnection, message_ids: &[i64]) -> Result<()> {
+/// Forgets every annotation of deleted messages of room `room_id`.
+pub(crate) async fn clear(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    message_ids: &[i64],
+) -> Result<()> {
     if message_ids.is_empty() {
         return Ok(());
     }
     diesel::delete(
-        message_annotations::table.filter(message_annotations::message_id.eq_any(message_ids)),
+        message_annotations::table
+            .filter(message_annotations::room_id.eq(room_id))
+            .filter(message_annotations::message_id.eq_any(message_ids)),
     )
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Which of `message_ids` have an annotation of `kind` now.
+/// Which of `message_ids` (of the rooms `room_ids`) have an annotation of
+/// `kind` now.
 pub async fn annotated_among(
     conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
     message_ids: &[i64],
     kind: &str,
 ) -> Result<Vec<i64>> {
@@ -172,6 +195,7 @@ pub async fn annotated_among(
         return Ok(Vec::new());
     }
     Ok(message_annotations::table
+        .filter(message_annotations::room_id.eq_any(room_ids))
         .filter(message_annotations::message_id.eq_any(message_ids))
         .filter(message_annotations::kind.eq(kind))
         .select(message_annotations::message_id)
@@ -179,15 +203,18 @@ pub async fn annotated_among(
         .await?)
 }
 
-/// The latest annotations of each of `message_ids`, for history.
+/// The latest annotations of each of `message_ids` (of the rooms
+/// `room_ids`), for history.
 pub async fn of_messages(
     conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
     message_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<Annotation>>> {
     if message_ids.is_empty() {
         return Ok(HashMap::new());
     }
     let rows: Vec<(i64, i64, String, i64, String, String, String)> = message_annotations::table
+        .filter(message_annotations::room_id.eq_any(room_ids))
         .filter(message_annotations::message_id.eq_any(message_ids))
         .order((message_annotations::message_id, message_annotations::kind))
         .select((
@@ -342,7 +369,11 @@ pub async fn strongest_between(
     n: i64,
 ) -> Result<Vec<Tagged>> {
     Ok(message_annotations::table
-        .inner_join(messages::table)
+        .inner_join(
+            messages::table.on(messages::room_id
+                .eq(message_annotations::room_id)
+                .and(messages::id.eq(message_annotations::message_id))),
+        )
         .filter(message_annotations::room_id.eq(room_id))
         .filter(message_annotations::kind.eq(EMOTION))
         .filter(message_annotations::sent_at.ge(from))
@@ -367,7 +398,11 @@ pub async fn latest_tags(
     n: i64,
 ) -> Result<Vec<Tagged>> {
     Ok(message_annotations::table
-        .inner_join(messages::table)
+        .inner_join(
+            messages::table.on(messages::room_id
+                .eq(message_annotations::room_id)
+                .and(messages::id.eq(message_annotations::message_id))),
+        )
         .filter(message_annotations::room_id.eq(room_id))
         .filter(message_annotations::kind.eq(EMOTION))
         .order(message_annotations::sent_at.desc())

@@ -68,12 +68,13 @@ pub struct Question {
     pub user_id: i64,
 }
 
-/// The live messages among `ids` that ask `bot` something, sent after
-/// `since`: those that mention it (not its own), and in an assistant chat
-/// every message of the chat's owner. The questions a follower of the log
-/// turns into jobs.
+/// The live messages among `ids` (of the rooms `room_ids`) that ask `bot`
+/// something, sent after `since`: those that mention it (not its own), and
+/// in an assistant chat every message of the chat's owner. The questions a
+/// follower of the log turns into jobs.
 pub async fn questions_among(
     conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
     ids: &[i64],
     bot: i64,
     since: DateTime<Utc>,
@@ -82,6 +83,7 @@ pub async fn questions_among(
         return Ok(Vec::new());
     }
     Ok(messages::table
+        .filter(messages::room_id.eq_any(room_ids))
         .filter(messages::id.eq_any(ids))
         .filter(messages::deleted_at.is_null())
         .filter(messages::user_id.ne(bot))

@@ -214,6 +214,7 @@ pub async fn pending_uploaders(
 /// with [`pending_uploaders`].
 pub async fn claim(
     conn: &mut AsyncPgConnection,
+    room_id: i64,
     message_id: i64,
     user_id: i64,
     tokens: &[String],
@@ -222,6 +223,7 @@ pub async fn claim(
     for (position, token) in tokens.iter().enumerate() {
         let row: Stored = diesel::update(
             attachments::table
+                .filter(attachments::room_id.eq(room_id))
                 .filter(attachments::token.eq(token))
                 .filter(attachments::user_id.eq(user_id))
                 .filter(attachments::message_id.is_null()),
@@ -238,15 +240,18 @@ pub async fn claim(
     Ok(shown)
 }
 
-/// The attachments of each of `ids`, in their order.
+/// The attachments of each of `ids` (messages of the rooms `room_ids`),
+/// in their order.
 pub async fn of_messages(
     conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
     ids: &[i64],
 ) -> Result<HashMap<i64, Vec<Attachment>>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
     let rows: Vec<Stored> = attachments::table
+        .filter(attachments::room_id.eq_any(room_ids))
         .filter(attachments::message_id.eq_any(ids))
         .order((attachments::message_id, attachments::position))
         .select(Stored::as_select())
@@ -261,16 +266,18 @@ pub async fn of_messages(
     Ok(out)
 }
 
-/// The audio attachments of `ids` (the transcriber's input), with their
-/// message.
+/// The audio attachments of `ids` (messages of the rooms `room_ids`: the
+/// transcriber's input), with their message.
 pub async fn audio_of_messages(
     conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
     ids: &[i64],
 ) -> Result<Vec<(i64, Stored)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let rows: Vec<Stored> = attachments::table
+        .filter(attachments::room_id.eq_any(room_ids))
         .filter(attachments::message_id.eq_any(ids))
         .filter(attachments::kind.eq(AttachmentKind::Audio.as_str()))
         .order((attachments::message_id, attachments::position))
@@ -283,7 +290,10 @@ pub async fn audio_of_messages(
         .collect())
 }
 
-/// The attachment a file address names.
+/// The attachment a file address names. A token is unique within its
+/// room by a constraint and across rooms by its 128 random bits; the
+/// address does not carry the room, so this reads every room's rows (by
+/// index; under Citus, every shard).
 pub async fn by_token(conn: &mut AsyncPgConnection, token: &str) -> Result<Option<Stored>> {
     Ok(attachments::table
         .filter(attachments::token.eq(token))
@@ -295,17 +305,27 @@ pub async fn by_token(conn: &mut AsyncPgConnection, token: &str) -> Result<Optio
 
 /// Deletes a deleted message's files (their bytes go at the sweeper's
 /// next pass).
-pub(crate) async fn remove_of_message(conn: &mut AsyncPgConnection, message_id: i64) -> Result<()> {
-    diesel::delete(attachments::table.filter(attachments::message_id.eq(message_id)))
-        .execute(conn)
-        .await?;
+pub(crate) async fn remove_of_message(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    message_id: i64,
+) -> Result<()> {
+    diesel::delete(
+        attachments::table
+            .filter(attachments::room_id.eq(room_id))
+            .filter(attachments::message_id.eq(message_id)),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-/// Deletes a pending upload whose bytes could not be stored.
-pub async fn remove_pending(conn: &mut AsyncPgConnection, token: &str) -> Result<()> {
+/// Deletes a pending upload of room `room_id` whose bytes could not be
+/// stored.
+pub async fn remove_pending(conn: &mut AsyncPgConnection, room_id: i64, token: &str) -> Result<()> {
     diesel::delete(
         attachments::table
+            .filter(attachments::room_id.eq(room_id))
             .filter(attachments::token.eq(token))
             .filter(attachments::message_id.is_null()),
     )
@@ -321,21 +341,24 @@ pub async fn expire_pending(
     before: DateTime<Utc>,
     limit: i64,
 ) -> Result<usize> {
-    let ids: Vec<i64> = attachments::table
+    let keys: Vec<(i64, i64)> = attachments::table
         .filter(attachments::message_id.is_null())
         .filter(attachments::uploaded_at.lt(before))
-        .select(attachments::id)
+        .select((attachments::room_id, attachments::id))
         .limit(limit)
         .load(conn)
         .await?;
-    if ids.is_empty() {
+    if keys.is_empty() {
         return Ok(0);
     }
-    Ok(
-        diesel::delete(attachments::table.filter(attachments::id.eq_any(&ids)))
-            .execute(conn)
-            .await?,
+    let (rooms, ids): (Vec<i64>, Vec<i64>) = keys.into_iter().unzip();
+    Ok(diesel::delete(
+        attachments::table
+            .filter(attachments::room_id.eq_any(&rooms))
+            .filter(attachments::id.eq_any(&ids)),
     )
+    .execute(conn)
+    .await?)
 }
 
 #[cfg(test)]

@@ -605,10 +605,9 @@ async fn append_once(
     let targets: Vec<i64> = drafts.iter().filter_map(|d| d.change.target()).collect();
     let mut state: HashMap<i64, MessageState> = HashMap::new();
     if !targets.is_empty() {
-        state = messages::states(conn, &targets)
+        state = messages::states(conn, &[room_id], &targets)
             .await?
             .into_iter()
-            .filter(|m| m.room_id == room_id)
             .map(|m| (m.id, m))
             .collect();
     }
@@ -987,7 +986,7 @@ async fn write(
                 let attachments = if tokens.is_empty() {
                     Vec::new()
                 } else {
-                    attachments::claim(conn, id, d.user.id, tokens).await?
+                    attachments::claim(conn, room_id, id, d.user.id, tokens).await?
                 };
                 let reply_to = reply_to.and_then(|p| state.get(&p)).map(reply_ref);
                 let message = ChatMessage {
@@ -1015,7 +1014,7 @@ async fn write(
                 html,
                 mentions,
             } => {
-                let edited_at = messages::edit(conn, *id, body, html, mentions).await?;
+                let edited_at = messages::edit(conn, room_id, *id, body, html, mentions).await?;
                 let edit = MessageEdited {
                     room: room_id,
                     seq,
@@ -1047,9 +1046,9 @@ async fn write(
                     )
                     .await?;
                 }
-                messages::erase(conn, *id).await?;
-                reactions::clear(conn, *id).await?;
-                attachments::remove_of_message(conn, *id).await?;
+                messages::erase(conn, room_id, *id).await?;
+                reactions::clear(conn, room_id, *id).await?;
+                attachments::remove_of_message(conn, room_id, *id).await?;
                 deleted.push(*id);
                 let frame = ServerFrame::Deleted {
                     room: room_id,
@@ -1060,7 +1059,7 @@ async fn write(
                 (frame, Some(*id))
             }
             Change::React { id, emoji, on } => {
-                let count = reactions::set(conn, *id, d.user.id, emoji, *on).await?;
+                let count = reactions::set(conn, room_id, *id, d.user.id, emoji, *on).await?;
                 let reaction = ReactionChanged {
                     room: room_id,
                     seq,
@@ -1134,9 +1133,9 @@ async fn write(
         );
     }
     insert(conn, &rows).await?;
-    super::search::forget(conn, &deleted).await?;
-    super::vectors::forget(conn, &deleted).await?;
-    annotations::clear(conn, &deleted).await?;
+    super::search::forget(conn, &[room_id], &deleted).await?;
+    super::vectors::forget(conn, &[room_id], &deleted).await?;
+    annotations::clear(conn, room_id, &deleted).await?;
     for id in deleted {
         redact(conn, room_id, id, &mut out).await?;
     }
@@ -1199,7 +1198,7 @@ async fn redact(
     message_id: i64,
     batch: &mut HashMap<i64, Appended>,
 ) -> Result<()> {
-    let replies = messages::replies_to(conn, message_id).await?;
+    let replies = messages::replies_to(conn, room_id, message_id).await?;
     let rows: Vec<(i64, i64, String)> = room_events::table
         .filter(room_events::room_id.eq(room_id))
         .filter(

@@ -16,7 +16,7 @@ use crate::schema::{messages, users};
 
 /// A message as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = messages)]
+#[diesel(table_name = messages, primary_key(room_id, id))]
 pub struct Message {
     pub id: i64,
     pub room_id: i64,
@@ -150,17 +150,24 @@ pub(crate) async fn delete_some_in_room(
         .limit(limit)
         .load(conn)
         .await?;
-    Ok(
-        diesel::delete(messages::table.filter(messages::id.eq_any(&oldest)))
-            .execute(conn)
-            .await?,
+    Ok(diesel::delete(
+        messages::table
+            .filter(messages::room_id.eq(room_id))
+            .filter(messages::id.eq_any(&oldest)),
     )
+    .execute(conn)
+    .await?)
 }
 
-/// The state of the messages with these ids (any room).
-pub(crate) async fn states(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<MessageState>> {
+/// The state of the messages with these ids, of the rooms `room_ids`.
+pub(crate) async fn states(
+    conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
+    ids: &[i64],
+) -> Result<Vec<MessageState>> {
     let rows: Vec<StateRow> = messages::table
         .inner_join(users::table)
+        .filter(messages::room_id.eq_any(room_ids))
         .filter(messages::id.eq_any(ids))
         .select((
             messages::id,
@@ -194,13 +201,14 @@ pub(crate) async fn states(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<
 /// Replaces a message's text; returns the edit's time.
 pub(crate) async fn edit(
     conn: &mut AsyncPgConnection,
+    room_id: i64,
     id: i64,
     body: &MessageBody,
     html: &str,
     mentions: &[i64],
 ) -> Result<DateTime<Utc>> {
     let mentions: Vec<Option<i64>> = mentions.iter().copied().map(Some).collect();
-    Ok(diesel::update(messages::table.find(id))
+    Ok(diesel::update(messages::table.find((room_id, id)))
         .set((
             messages::body.eq(body.as_str()),
             messages::html.eq(html),
@@ -213,8 +221,8 @@ pub(crate) async fn edit(
 }
 
 /// Deletes a message's text for good; its place in the room stays.
-pub(crate) async fn erase(conn: &mut AsyncPgConnection, id: i64) -> Result<()> {
-    diesel::update(messages::table.find(id))
+pub(crate) async fn erase(conn: &mut AsyncPgConnection, room_id: i64, id: i64) -> Result<()> {
+    diesel::update(messages::table.find((room_id, id)))
         .set((
             messages::body.eq(""),
             messages::html.eq(""),
@@ -226,9 +234,14 @@ pub(crate) async fn erase(conn: &mut AsyncPgConnection, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// The ids of the messages that answer message `id`.
-pub(crate) async fn replies_to(conn: &mut AsyncPgConnection, id: i64) -> Result<Vec<i64>> {
+/// The ids of the messages that answer message `id` of room `room_id`.
+pub(crate) async fn replies_to(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    id: i64,
+) -> Result<Vec<i64>> {
     Ok(messages::table
+        .filter(messages::room_id.eq(room_id))
         .filter(messages::reply_to_id.eq(id))
         .select(messages::id)
         .load(conn)
@@ -277,11 +290,12 @@ pub async fn find(
     Ok(shown(conn, rows, viewer).await?.pop())
 }
 
-/// The live messages among `ids` (any rooms), as `viewer` sees them, in
-/// no particular order: a page of search hits. The caller has checked
-/// the viewer may read their rooms.
+/// The live messages among `ids` of the rooms `room_ids`, as `viewer`
+/// sees them, in no particular order: a page of search hits. The caller
+/// has checked the viewer may read those rooms.
 pub async fn live_by_ids(
     conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
     ids: &[i64],
     viewer: i64,
 ) -> Result<Vec<ChatMessage>> {
@@ -290,6 +304,7 @@ pub async fn live_by_ids(
     }
     let rows: Vec<(Message, String)> = messages::table
         .inner_join(users::table)
+        .filter(messages::room_id.eq_any(room_ids))
         .filter(messages::id.eq_any(ids))
         .filter(messages::deleted_at.is_null())
         .select((Message::as_select(), users::username))
@@ -330,8 +345,13 @@ impl ToTag {
     }
 }
 
-/// The live messages among `ids`, for the emotion follower.
-pub async fn to_tag(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<ToTag>> {
+/// The live messages among `ids` of the rooms `room_ids`, for the emotion
+/// follower.
+pub async fn to_tag(
+    conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
+    ids: &[i64],
+) -> Result<Vec<ToTag>> {
     use crate::schema::{rooms, user_preferences};
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -340,6 +360,7 @@ pub async fn to_tag(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<ToT
         .inner_join(users::table)
         .inner_join(rooms::table.on(rooms::id.eq(messages::room_id)))
         .left_join(user_preferences::table.on(user_preferences::user_id.eq(messages::user_id)))
+        .filter(messages::room_id.eq_any(room_ids))
         .filter(messages::id.eq_any(ids))
         .filter(messages::deleted_at.is_null())
         .order(messages::id)
@@ -358,14 +379,19 @@ pub async fn to_tag(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<ToT
         .await?)
 }
 
-/// The ids among `ids` of messages not deleted: what a cache of derived
-/// data (the worker's vectors) may still hold for an instant after a
-/// deletion never leaves it.
-pub async fn live_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<i64>> {
+/// The ids among `ids` (of the rooms `room_ids`) of messages not deleted:
+/// what a cache of derived data (the worker's vectors) may still hold for
+/// an instant after a deletion never leaves it.
+pub async fn live_ids(
+    conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
+    ids: &[i64],
+) -> Result<Vec<i64>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     Ok(messages::table
+        .filter(messages::room_id.eq_any(room_ids))
         .filter(messages::id.eq_any(ids))
         .filter(messages::deleted_at.is_null())
         .select(messages::id)
@@ -380,11 +406,14 @@ async fn shown(
     rows: Vec<(Message, String)>,
     viewer: i64,
 ) -> Result<Vec<ChatMessage>> {
+    let mut rooms: Vec<i64> = rows.iter().map(|(m, _)| m.room_id).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
     let parents: Vec<i64> = rows.iter().filter_map(|(m, _)| m.reply_to_id).collect();
     let quoted: HashMap<i64, ReplyRef> = if parents.is_empty() {
         HashMap::new()
     } else {
-        states(conn, &parents)
+        states(conn, &rooms, &parents)
             .await?
             .into_iter()
             .map(|p| {
@@ -409,9 +438,9 @@ async fn shown(
             .collect()
     };
     let ids: Vec<i64> = rows.iter().map(|(m, _)| m.id).collect();
-    let mut reactions = super::reactions::summaries(conn, &ids, viewer).await?;
-    let mut annotations = super::annotations::of_messages(conn, &ids).await?;
-    let mut attachments = super::attachments::of_messages(conn, &ids).await?;
+    let mut reactions = super::reactions::summaries(conn, &rooms, &ids, viewer).await?;
+    let mut annotations = super::annotations::of_messages(conn, &rooms, &ids).await?;
+    let mut attachments = super::attachments::of_messages(conn, &rooms, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|(m, author)| {

@@ -15,6 +15,7 @@ use crate::schema::message_reactions;
 /// react to the message with this emoji afterwards.
 pub(crate) async fn set(
     conn: &mut AsyncPgConnection,
+    room_id: i64,
     message_id: i64,
     user_id: i64,
     emoji: &Emoji,
@@ -23,6 +24,7 @@ pub(crate) async fn set(
     if on {
         diesel::insert_into(message_reactions::table)
             .values((
+                message_reactions::room_id.eq(room_id),
                 message_reactions::message_id.eq(message_id),
                 message_reactions::user_id.eq(user_id),
                 message_reactions::emoji.eq(emoji.as_str()),
@@ -31,11 +33,17 @@ pub(crate) async fn set(
             .execute(conn)
             .await?;
     } else {
-        diesel::delete(message_reactions::table.find((message_id, user_id, emoji.as_str())))
-            .execute(conn)
-            .await?;
+        diesel::delete(message_reactions::table.find((
+            room_id,
+            message_id,
+            user_id,
+            emoji.as_str(),
+        )))
+        .execute(conn)
+        .await?;
     }
     Ok(message_reactions::table
+        .filter(message_reactions::room_id.eq(room_id))
         .filter(message_reactions::message_id.eq(message_id))
         .filter(message_reactions::emoji.eq(emoji.as_str()))
         .count()
@@ -44,17 +52,27 @@ pub(crate) async fn set(
 }
 
 /// Removes every reaction to a deleted message.
-pub(crate) async fn clear(conn: &mut AsyncPgConnection, message_id: i64) -> Result<()> {
-    diesel::delete(message_reactions::table.filter(message_reactions::message_id.eq(message_id)))
-        .execute(conn)
-        .await?;
+pub(crate) async fn clear(
+    conn: &mut AsyncPgConnection,
+    room_id: i64,
+    message_id: i64,
+) -> Result<()> {
+    diesel::delete(
+        message_reactions::table
+            .filter(message_reactions::room_id.eq(room_id))
+            .filter(message_reactions::message_id.eq(message_id)),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// Each message's reaction summary as `viewer` sees it: one entry per
-/// emoji, in the order the emoji was first used.
+/// emoji, in the order the emoji was first used. The messages are of the
+/// rooms `room_ids` (which keep the statement on those rooms' rows).
 pub async fn summaries(
     conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
     message_ids: &[i64],
     viewer: i64,
 ) -> Result<HashMap<i64, Vec<ReactionCount>>> {
@@ -62,6 +80,7 @@ pub async fn summaries(
         return Ok(HashMap::new());
     }
     let rows: Vec<(i64, String, i64)> = message_reactions::table
+        .filter(message_reactions::room_id.eq_any(room_ids))
         .filter(message_reactions::message_id.eq_any(message_ids))
         .order((message_reactions::message_id, message_reactions::created_at))
         .select((
@@ -113,11 +132,10 @@ pub async fn most_used(
     }
     let rows: Vec<Used> = super::Fixed::new(
         "WITH p AS (SELECT $1::bigint AS uid, $2::bigint AS scan, $3::bigint AS lim), \
-         mine AS (SELECT r.message_id, r.emoji, r.created_at FROM message_reactions r, p \
+         mine AS (SELECT r.room_id, r.emoji, r.created_at FROM message_reactions r, p \
                   WHERE r.user_id = p.uid ORDER BY r.created_at DESC LIMIT (SELECT scan FROM p)) \
          SELECT mine.emoji FROM mine \
-           JOIN messages m ON m.id = mine.message_id \
-           JOIN room_members rm ON rm.room_id = m.room_id, p \
+           JOIN room_members rm ON rm.room_id = mine.room_id, p \
          WHERE rm.user_id = p.uid \
          GROUP BY mine.emoji ORDER BY count(*) DESC, max(mine.created_at) DESC, mine.emoji \
          LIMIT (SELECT lim FROM p)",

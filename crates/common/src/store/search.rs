@@ -49,39 +49,47 @@ pub async fn readable_rooms(conn: &mut AsyncPgConnection, user_id: i64) -> Resul
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
-/// Makes the search rows of messages `ids` what the messages are now: a
-/// live message's current text, then its transcript (a voice message's
-/// words are found like typed ones), nothing for a deleted or missing
-/// one. Doing it twice changes nothing.
-pub async fn refresh(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<()> {
+/// Makes the search rows of messages `ids` (of the rooms `room_ids`) what
+/// the messages are now: a live message's current text, then its
+/// transcript (a voice message's words are found like typed ones), nothing
+/// for a deleted or missing one. Doing it twice changes nothing.
+pub async fn refresh(conn: &mut AsyncPgConnection, room_ids: &[i64], ids: &[i64]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    forget(conn, ids).await?;
+    forget(conn, room_ids, ids).await?;
     Fixed::new(
         "INSERT INTO message_search (message_id, room_id, seq, user_id, sent_at, text) \
          SELECT m.id, m.room_id, m.seq, m.user_id, m.sent_at, \
                 concat_ws(E'\\n', nullif(m.body, ''), nullif(t.text, '')) \
          FROM messages m \
-         LEFT JOIN message_annotations t ON t.message_id = m.id AND t.kind = $1 \
-         WHERE m.id = ANY($2::bigint[]) AND m.deleted_at IS NULL",
+         LEFT JOIN message_annotations t \
+           ON t.room_id = m.room_id AND t.message_id = m.id AND t.kind = $1 \
+         WHERE m.room_id = ANY($2::bigint[]) AND m.id = ANY($3::bigint[]) \
+           AND m.deleted_at IS NULL",
     )
     .bind::<Text, _>(super::annotations::TRANSCRIPT)
+    .bind::<Array<BigInt>, _>(room_ids)
     .bind::<Array<BigInt>, _>(ids)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Erases the search rows of messages `ids` (a deletion does it in its
-/// own transaction: deleted text leaves the database at once).
-pub async fn forget(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<()> {
+/// Erases the search rows of messages `ids` of the rooms `room_ids` (a
+/// deletion does it in its own transaction: deleted text leaves the
+/// database at once).
+pub async fn forget(conn: &mut AsyncPgConnection, room_ids: &[i64], ids: &[i64]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    diesel::delete(message_search::table.filter(message_search::message_id.eq_any(ids)))
-        .execute(conn)
-        .await?;
+    diesel::delete(
+        message_search::table
+            .filter(message_search::room_id.eq_any(room_ids))
+            .filter(message_search::message_id.eq_any(ids)),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -97,7 +105,7 @@ pub async fn forget_some_in_room(
         .limit(limit)
         .load(conn)
         .await?;
-    forget(conn, &some).await?;
+    forget(conn, &[room_id], &some).await?;
     Ok(some.len())
 }
 
@@ -119,6 +127,8 @@ pub struct Filters {
 /// A message that matched, in order of relevance.
 #[derive(Debug, Clone, PartialEq, QueryableByName)]
 pub struct Candidate {
+    #[diesel(sql_type = BigInt)]
+    pub room_id: i64,
     #[diesel(sql_type = BigInt)]
     pub message_id: i64,
     /// Postgres's `ts_rank_cd` for whole-word matches; 0 for a match of
@@ -201,21 +211,22 @@ async fn lexical_now(
                AND (p.after IS NULL OR s.sent_at >= p.after) \
                AND (p.before IS NULL OR s.sent_at < p.before) \
                AND (NOT p.replied OR EXISTS (SELECT 1 FROM messages r \
-                    WHERE r.reply_to_id = s.message_id AND r.deleted_at IS NULL))), \
+                    WHERE r.room_id = s.room_id AND r.reply_to_id = s.message_id \
+                      AND r.deleted_at IS NULL))), \
          words AS ( \
-             SELECT c.message_id, ts_rank_cd(c.words, p.tq)::float8 AS score \
+             SELECT c.room_id, c.message_id, ts_rank_cd(c.words, p.tq)::float8 AS score \
              FROM candidates c, p \
              WHERE numnode(p.tq) > 0 AND c.words @@ p.tq \
              ORDER BY c.message_id DESC LIMIT (SELECT cap FROM p)), \
          parts AS ( \
-             SELECT c.message_id FROM candidates c, p \
+             SELECT c.room_id, c.message_id FROM candidates c, p \
              WHERE p.main IS NOT NULL AND c.text ILIKE p.main AND c.text ILIKE ALL (p.patterns) \
                AND NOT (c.text ILIKE ANY (p.excluded)) \
                AND c.message_id NOT IN (SELECT message_id FROM words) \
              ORDER BY c.message_id DESC LIMIT (SELECT cap FROM p)) \
-         SELECT message_id, score, words FROM ( \
-             SELECT message_id, score, true AS words FROM words \
-             UNION ALL SELECT message_id, 0::float8, false FROM parts) x \
+         SELECT room_id, message_id, score, words FROM ( \
+             SELECT room_id, message_id, score, true AS words FROM words \
+             UNION ALL SELECT room_id, message_id, 0::float8, false FROM parts) x \
          ORDER BY words DESC, score DESC, message_id DESC"
     ))
     .bind::<BigInt, _>(user_id)
@@ -233,9 +244,15 @@ async fn lexical_now(
     .await?)
 }
 
-/// Which of `ids` are indexed: for tests and the worker's checks.
-pub async fn indexed(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+/// Which of `ids` (of the rooms `room_ids`) are indexed: for tests and
+/// the worker's checks.
+pub async fn indexed(
+    conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
+    ids: &[i64],
+) -> Result<Vec<(i64, String)>> {
     Ok(message_search::table
+        .filter(message_search::room_id.eq_any(room_ids))
         .filter(message_search::message_id.eq_any(ids))
         .select((message_search::message_id, message_search::text))
         .order(message_search::message_id)

@@ -59,18 +59,24 @@ impl ToEmbed {
     }
 }
 
-/// The live messages among `ids`, with their transcripts (what a
-/// follower embeds).
-pub async fn live_among(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<ToEmbed>> {
+/// The live messages among `ids` (of the rooms `room_ids`), with their
+/// transcripts (what a follower embeds).
+pub async fn live_among(
+    conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
+    ids: &[i64],
+) -> Result<Vec<ToEmbed>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     Ok(messages::table
         .left_join(
-            message_annotations::table.on(message_annotations::message_id
-                .eq(messages::id)
+            message_annotations::table.on(message_annotations::room_id
+                .eq(messages::room_id)
+                .and(message_annotations::message_id.eq(messages::id))
                 .and(message_annotations::kind.eq(super::annotations::TRANSCRIPT))),
         )
+        .filter(messages::room_id.eq_any(room_ids))
         .filter(messages::id.eq_any(ids))
         .filter(messages::deleted_at.is_null())
         .select((
@@ -91,7 +97,7 @@ pub async fn put(conn: &mut AsyncPgConnection, rows: &[StoredVector]) -> Result<
     }
     diesel::insert_into(message_vectors::table)
         .values(rows)
-        .on_conflict(message_vectors::message_id)
+        .on_conflict((message_vectors::room_id, message_vectors::message_id))
         .do_update()
         .set((
             message_vectors::model.eq(diesel::upsert::excluded(message_vectors::model)),
@@ -103,14 +109,19 @@ pub async fn put(conn: &mut AsyncPgConnection, rows: &[StoredVector]) -> Result<
     Ok(())
 }
 
-/// Erases the vectors of messages `ids` (deleted, or missing).
-pub async fn forget(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<()> {
+/// Erases the vectors of messages `ids` of the rooms `room_ids` (deleted,
+/// or missing).
+pub async fn forget(conn: &mut AsyncPgConnection, room_ids: &[i64], ids: &[i64]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    diesel::delete(message_vectors::table.filter(message_vectors::message_id.eq_any(ids)))
-        .execute(conn)
-        .await?;
+    diesel::delete(
+        message_vectors::table
+            .filter(message_vectors::room_id.eq_any(room_ids))
+            .filter(message_vectors::message_id.eq_any(ids)),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -126,7 +137,7 @@ pub async fn forget_some_in_room(
         .limit(limit)
         .load(conn)
         .await?;
-    forget(conn, &some).await?;
+    forget(conn, &[room_id], &some).await?;
     Ok(some.len())
 }
 
@@ -147,10 +158,12 @@ pub async fn of_rooms(
         .await?)
 }
 
-/// The vectors of these messages made by `model` (the emotion follower
-/// reads each message's stored vector, not a second embedding).
+/// The vectors of these messages (of the rooms `room_ids`) made by `model`
+/// (the emotion follower reads each message's stored vector, not a second
+/// embedding).
 pub async fn of_messages(
     conn: &mut AsyncPgConnection,
+    room_ids: &[i64],
     ids: &[i64],
     model: i16,
 ) -> Result<Vec<StoredVector>> {
@@ -158,6 +171,7 @@ pub async fn of_messages(
         return Ok(Vec::new());
     }
     Ok(message_vectors::table
+        .filter(message_vectors::room_id.eq_any(room_ids))
         .filter(message_vectors::message_id.eq_any(ids))
         .filter(message_vectors::model.eq(model))
         .select(STORED)

@@ -103,10 +103,12 @@ pub async fn react(
     let appended = state.messenger.apply(&user, room_id, nonce, ask).await?;
     counted(state, appended);
     let mut conn = state.pool.get().await?;
-    Ok(reactions::summaries(&mut conn, &[id], actor.user_id)
-        .await?
-        .remove(&id)
-        .unwrap_or_default())
+    Ok(
+        reactions::summaries(&mut conn, &[room_id], &[id], actor.user_id)
+            .await?
+            .remove(&id)
+            .unwrap_or_default(),
+    )
 }
 
 /// One message as `viewer` sees it now (after an edit, say).

@@ -189,7 +189,7 @@ pub async fn of_room(
     let latest = annotations::latest_tags(&mut conn, room_id, window).await?;
     let mix = mix_of(&latest);
     let strongest = annotations::strongest_between(&mut conn, room_id, from, end, MOVERS).await?;
-    let movers = movers(&mut conn, &strongest, viewer.user_id).await?;
+    let movers = movers(&mut conn, room_id, &strongest, viewer.user_id).await?;
     Ok(Mood {
         span,
         buckets,
@@ -227,14 +227,16 @@ fn index(name: &str) -> Option<usize> {
     Emotion::ALL.iter().position(|x| *x == e)
 }
 
-/// The messages of `strongest`, in its order, as `viewer` sees them.
+/// The messages of `strongest` (of room `room_id`), in its order, as
+/// `viewer` sees them.
 async fn movers(
     conn: &mut diesel_async::AsyncPgConnection,
+    room_id: i64,
     strongest: &[Tagged],
     viewer: i64,
 ) -> Result<Vec<Mover>> {
     let ids: Vec<i64> = strongest.iter().map(|t| t.message_id).collect();
-    let mut found = messages::live_by_ids(conn, &ids, viewer).await?;
+    let mut found = messages::live_by_ids(conn, &[room_id], &ids, viewer).await?;
     Ok(strongest
         .iter()
         .filter_map(|t| {

@@ -186,7 +186,11 @@ pub async fn run(state: &AppState, searcher: &Actor, ask: &Ask) -> Result<Found>
         .collect();
     let more = ranked.len() > offset as usize + page.len();
     let ids: Vec<i64> = page.iter().map(|(id, _)| *id).collect();
-    let mut found = messages::live_by_ids(&mut conn, &ids, searcher.user_id).await?;
+    let mut hit_rooms: Vec<i64> = lexical.iter().map(|c| c.room_id).collect();
+    hit_rooms.extend(nearest.iter().flatten().map(|h| h.room));
+    hit_rooms.sort_unstable();
+    hit_rooms.dedup();
+    let mut found = messages::live_by_ids(&mut conn, &hit_rooms, &ids, searcher.user_id).await?;
     let room_ids: Vec<i64> = {
         let mut r: Vec<i64> = found.iter().map(|m| m.room).collect();
         r.sort_unstable();

@@ -128,7 +128,7 @@ async fn store(
             }
         };
         if let Err(e) = put {
-            attachments::remove_pending(&mut conn, &token).await?;
+            attachments::remove_pending(&mut conn, new.room_id, &token).await?;
             return Err(common::Error::unavailable_from("storing the file", e).into());
         }
     }

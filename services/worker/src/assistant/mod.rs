@@ -308,7 +308,7 @@ async fn retrieve(
 ) -> Result<Vec<Source>, Error> {
     let query = compose::search_query(question);
     let room = (!wide).then_some(job.room_id);
-    let lexical = if query.is_empty() {
+    let lexical: Vec<search::Candidate> = if query.is_empty() {
         Vec::new()
     } else {
         let filters = Filters {
@@ -326,18 +326,21 @@ async fn retrieve(
             Duration::from_secs(5),
         )
         .await?
-        .iter()
-        .map(|c| c.message_id)
-        .collect()
     };
     let nearest = nearest_in_meaning(state, job.asker_id, question, room).await;
+    let mut rooms: Vec<i64> = lexical.iter().map(|c| c.room_id).collect();
+    rooms.extend(nearest.iter().map(|h| h.room));
+    rooms.sort_unstable();
+    rooms.dedup();
+    let lexical: Vec<i64> = lexical.iter().map(|c| c.message_id).collect();
+    let nearest: Vec<i64> = nearest.iter().map(|h| h.id).collect();
     let ids: Vec<i64> = common::search_text::fuse(&[lexical, nearest])
         .into_iter()
         .map(|(id, _)| id)
         .filter(|id| *id != job.question_id)
         .take(state.assistant.sources * 2)
         .collect();
-    let mut loaded = messages::live_by_ids(conn, &ids, state.bot.id).await?;
+    let mut loaded = messages::live_by_ids(conn, &rooms, &ids, state.bot.id).await?;
     loaded.retain(|m| m.user.id != state.bot.id);
     let mut places = std::collections::HashMap::new();
     if wide {
@@ -389,7 +392,7 @@ async fn nearest_in_meaning(
     asker: i64,
     question: &str,
     room: Option<i64>,
-) -> Vec<i64> {
+) -> Vec<crate::semantic::Hit> {
     if state.embedder.is_none() {
         return Vec::new();
     }
@@ -400,7 +403,7 @@ async fn nearest_in_meaning(
         limit: SEMANTIC_SOURCES,
     };
     match crate::semantic::nearest(state, ask).await {
-        Ok(answer) => answer.hits.iter().map(|h| h.id).collect(),
+        Ok(answer) => answer.hits,
         Err(e) => {
             tracing::warn!(error = %e, "semantic retrieval failed: words only");
             Vec::new()
@@ -423,7 +426,7 @@ async fn earlier_turns(
         assistant::earlier_turns(conn, job.room_id, job.question_seq, cfg.chat_turns as i64)
             .await?;
     let ids: Vec<i64> = pairs.iter().flat_map(|(q, a)| [*q, *a]).collect();
-    let loaded = messages::live_by_ids(conn, &ids, state.bot.id).await?;
+    let loaded = messages::live_by_ids(conn, &[job.room_id], &ids, state.bot.id).await?;
     let text = |id: i64| {
         loaded
             .iter()

@@ -34,7 +34,8 @@ async fn annotation_events(conn: &mut AsyncPgConnection, room: i64) -> Vec<Annot
 
 /// The message's current emotion labels (empty: no tag).
 async fn labels(conn: &mut AsyncPgConnection, id: i64) -> Vec<String> {
-    annotations::of_messages(conn, &[id])
+    let room = room_of(conn, id).await;
+    annotations::of_messages(conn, &[room], &[id])
         .await
         .unwrap()
         .remove(&id)

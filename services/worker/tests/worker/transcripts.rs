@@ -165,7 +165,8 @@ async fn transcript_events(conn: &mut AsyncPgConnection, room: i64) -> Vec<(i64,
 
 /// The message's current transcript, if any.
 async fn transcript(conn: &mut AsyncPgConnection, id: i64) -> Option<String> {
-    annotations::of_messages(conn, &[id])
+    let room = room_of(conn, id).await;
+    annotations::of_messages(conn, &[room], &[id])
         .await
         .unwrap()
         .remove(&id)
@@ -334,7 +335,7 @@ async fn deleted_plain_and_unreadable_messages_get_none_and_a_restart_transcribe
     assert_eq!(worker.state.metrics.transcripts_skipped.get(), 1);
     // The transcript is searchable with the text it was sent with.
     until("search indexes the transcript", async || {
-        common::store::search::indexed(&mut conn, &[kept])
+        common::store::search::indexed(&mut conn, &[room], &[kept])
             .await
             .unwrap()
             .first()

@@ -41,7 +41,8 @@ pub(super) async fn append(
         .iter()
         .flat_map(|r| r.drafts.iter().filter_map(|d| d.change.target()))
         .collect();
-    let states: HashMap<i64, MessageState> = messages::states(conn, &targets)
+    let ids: Vec<i64> = rooms.iter().map(|r| r.id).collect();
+    let states: HashMap<i64, MessageState> = messages::states(conn, &ids, &targets)
         .await?
         .into_iter()
         .map(|m| (m.id, m))
