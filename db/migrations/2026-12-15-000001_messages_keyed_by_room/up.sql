@@ -12,11 +12,13 @@ ALTER TABLE messages DROP CONSTRAINT messages_reply_to_id_fkey;
 
 ALTER TABLE messages DROP CONSTRAINT messages_pkey;
 ALTER TABLE messages ADD CONSTRAINT messages_pkey PRIMARY KEY (room_id, id);
--- A reply answers a message of its own room. Deleting the answered row
--- (a room emptied in batches, oldest first) forgets the link, not the room.
+-- A reply answers a message of its own room. No ON DELETE action: Citus
+-- refuses SET NULL on a key that holds the distribution column (even
+-- PostgreSQL 15's `SET NULL (reply_to_id)`). Messages are never deleted
+-- one by one (a deletion erases the text and keeps the row); a room is
+-- emptied newest first, so a reply always goes before what it answers.
 ALTER TABLE messages ADD CONSTRAINT messages_reply_to_fkey
-    FOREIGN KEY (room_id, reply_to_id) REFERENCES messages (room_id, id)
-    ON DELETE SET NULL (reply_to_id);
+    FOREIGN KEY (room_id, reply_to_id) REFERENCES messages (room_id, id);
 DROP INDEX messages_reply_to_id_idx;
 CREATE INDEX messages_reply_to_idx ON messages (room_id, reply_to_id)
     WHERE reply_to_id IS NOT NULL;

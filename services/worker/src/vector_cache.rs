@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex};
 /// One room's vectors: (message id, vector).
 pub type RoomVectors = Arc<Vec<(i64, ml::Quantized)>>;
 
+/// A cached room's vectors with its id: a hit names its message's room.
+pub type CachedRoom = (i64, RoomVectors);
+
 #[derive(Default)]
 struct Inner {
     rooms: HashMap<i64, RoomVectors>,
@@ -36,7 +39,7 @@ impl VectorCache {
 
     /// The cached vectors of `rooms`, each with its room, and the rooms
     /// missing with the generation to give [`Self::put`] once they are read.
-    pub fn get(&self, rooms: &[i64]) -> (Vec<(i64, RoomVectors)>, Vec<(i64, u64)>) {
+    pub fn get(&self, rooms: &[i64]) -> (Vec<CachedRoom>, Vec<(i64, u64)>) {
         let Ok(inner) = self.inner.lock() else {
             return (Vec::new(), rooms.iter().map(|r| (*r, u64::MAX)).collect());
         };

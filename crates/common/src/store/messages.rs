@@ -136,8 +136,10 @@ pub(crate) async fn delete_in_room(conn: &mut AsyncPgConnection, room_id: i64) -
     Ok(())
 }
 
-/// Deletes up to `limit` of a room's messages (the oldest); returns how
-/// many went. Lets a big room be emptied in short statements.
+/// Deletes up to `limit` of a room's messages (the newest); returns how
+/// many went. Lets a big room be emptied in short statements; newest first
+/// (by seq) because a reply comes after what it answers, and the reply key
+/// has no `ON DELETE` action (docs/SCALING.md).
 pub(crate) async fn delete_some_in_room(
     conn: &mut AsyncPgConnection,
     room_id: i64,
@@ -146,7 +148,7 @@ pub(crate) async fn delete_some_in_room(
     let oldest: Vec<i64> = messages::table
         .filter(messages::room_id.eq(room_id))
         .select(messages::id)
-        .order(messages::id)
+        .order(messages::seq.desc())
         .limit(limit)
         .load(conn)
         .await?;
