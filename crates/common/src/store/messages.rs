@@ -145,7 +145,7 @@ pub(crate) async fn delete_some_in_room(
     room_id: i64,
     limit: i64,
 ) -> Result<usize> {
-    let oldest: Vec<i64> = messages::table
+    let newest: Vec<i64> = messages::table
         .filter(messages::room_id.eq(room_id))
         .select(messages::id)
         .order(messages::seq.desc())
@@ -155,7 +155,7 @@ pub(crate) async fn delete_some_in_room(
     Ok(diesel::delete(
         messages::table
             .filter(messages::room_id.eq(room_id))
-            .filter(messages::id.eq_any(&oldest)),
+            .filter(messages::id.eq_any(&newest)),
     )
     .execute(conn)
     .await?)

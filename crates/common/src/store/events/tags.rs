@@ -41,8 +41,8 @@ pub(super) async fn append(
         .iter()
         .flat_map(|r| r.drafts.iter().filter_map(|d| d.change.target()))
         .collect();
-    let ids: Vec<i64> = rooms.iter().map(|r| r.id).collect();
-    let states: HashMap<i64, MessageState> = messages::states(conn, &ids, &targets)
+    let room_ids: Vec<i64> = rooms.iter().map(|r| r.id).collect();
+    let states: HashMap<i64, MessageState> = messages::states(conn, &room_ids, &targets)
         .await?
         .into_iter()
         .map(|m| (m.id, m))
