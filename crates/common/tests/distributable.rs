@@ -49,13 +49,31 @@ impl Key {
     }
 }
 
+/// The keys a catalog query finds for the tables of [`BY_ROOM`] (its `$1`).
+async fn keys_of(conn: &mut diesel_async::AsyncPgConnection, sql: &str) -> Vec<Key> {
+    diesel::sql_query(sql)
+        .bind::<Array<Text>, _>(BY_ROOM)
+        .load(conn)
+        .await
+        .unwrap()
+}
+
+/// The names of `keys` that do not hold the room.
+fn without_room(keys: &[Key]) -> Vec<String> {
+    keys.iter()
+        .filter(|k| !k.has_room)
+        .map(Key::named)
+        .collect()
+}
+
 #[tokio::test]
 async fn every_unique_key_of_the_room_tables_includes_the_room() {
     let db = TestDb::migrated().await;
     let mut conn = db.connect().await;
     // Unique indexes cover primary keys and unique constraints, and any
     // unique index made without a constraint.
-    let keys: Vec<Key> = diesel::sql_query(
+    let keys = keys_of(
+        &mut conn,
         "SELECT t.relname::text AS table_name, i.relname::text AS key_name, \
                 EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = t.oid \
                         AND a.attname = 'room_id' AND a.attnum = ANY (x.indkey::int2[])) AS has_room \
@@ -64,10 +82,7 @@ async fn every_unique_key_of_the_room_tables_includes_the_room() {
          WHERE x.indisunique AND n.nspname = current_schema() AND t.relname = ANY ($1) \
          ORDER BY 1, 2",
     )
-    .bind::<Array<Text>, _>(BY_ROOM)
-    .load(&mut conn)
-    .await
-    .unwrap();
+    .await;
     let tables: std::collections::BTreeSet<&str> =
         keys.iter().map(|k| k.table_name.as_str()).collect();
     assert_eq!(
@@ -75,11 +90,7 @@ async fn every_unique_key_of_the_room_tables_includes_the_room() {
         BY_ROOM.len(),
         "every table of the group has a unique key: {tables:?}"
     );
-    let without: Vec<String> = keys
-        .iter()
-        .filter(|k| !k.has_room)
-        .map(Key::named)
-        .collect();
+    let without = without_room(&keys);
     assert!(
         without.is_empty(),
         "unique keys without room_id: {without:?}"
@@ -92,7 +103,8 @@ async fn foreign_keys_among_the_room_tables_join_on_the_room_and_none_come_from_
     let mut conn = db.connect().await;
     // Each foreign key that touches the group: from where to where, and
     // whether room_id of the one side is matched with room_id of the other.
-    let keys: Vec<Key> = diesel::sql_query(
+    let keys = keys_of(
+        &mut conn,
         "SELECT f.relname::text || ' -> ' || r.relname::text AS table_name, \
                 c.conname::text AS key_name, \
                 EXISTS (SELECT 1 FROM unnest(c.conkey, c.confkey) AS k(mine, theirs) \
@@ -105,10 +117,7 @@ async fn foreign_keys_among_the_room_tables_join_on_the_room_and_none_come_from_
            AND r.relname = ANY ($1) \
          ORDER BY 1, 2",
     )
-    .bind::<Array<Text>, _>(BY_ROOM)
-    .load(&mut conn)
-    .await
-    .unwrap();
+    .await;
     let from_outside: Vec<String> = keys
         .iter()
         .filter(|k| {
@@ -121,11 +130,7 @@ async fn foreign_keys_among_the_room_tables_join_on_the_room_and_none_come_from_
         from_outside.is_empty(),
         "foreign keys into the room tables from tables that are not distributed: {from_outside:?}"
     );
-    let not_on_room: Vec<String> = keys
-        .iter()
-        .filter(|k| !k.has_room)
-        .map(Key::named)
-        .collect();
+    let not_on_room = without_room(&keys);
     assert!(
         not_on_room.is_empty(),
         "foreign keys that do not join on the room: {not_on_room:?}"

@@ -18,12 +18,12 @@ async fn until_indexed(
     want: &[(i64, &str)],
 ) {
     let want: Vec<(i64, String)> = want.iter().map(|(i, t)| (*i, (*t).to_owned())).collect();
+    let mut rooms = Vec::new();
+    for id in ids {
+        rooms.push(room_of(conn, *id).await);
+    }
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let mut rooms = Vec::new();
-        for id in ids {
-            rooms.push(room_of(conn, *id).await);
-        }
         let got = search::indexed(conn, &rooms, ids).await.unwrap();
         if got == want {
             return;
